@@ -1,0 +1,86 @@
+import { randomUUID } from 'node:crypto';
+import os from 'node:os';
+import type pg from 'pg';
+import type { Config } from './config/schema.js';
+import { systemClock, type Clock } from './clock.js';
+import { createLogger, type Logger } from './log.js';
+import { createPool } from './db/pool.js';
+import { migrate } from './db/migrate.js';
+import { JobQueue } from './jobs/queue.js';
+import { Hooks } from './hooks.js';
+import { Background } from './background.js';
+import { createHttpServer, type HttpServer } from './http/server.js';
+import type { Route } from './http/router.js';
+import type { ChatSurface } from './chat/surface.js';
+import type { AppContext, FirebreakModule } from './module.js';
+import { Interactions } from './handlers/interactions.js';
+import { incidentsModule } from './incidents/module.js';
+
+export interface AppOptions {
+  config: Config;
+  /** Defaults to a pool on config.databaseUrl. */
+  pool?: pg.Pool;
+  clock?: Clock;
+  log?: Logger;
+  /** The chat surface; built from config by src/main.ts (Slack or console). */
+  chat: ChatSurface;
+  /** Extra routes from the edge that built the surface (/slack/events, /console). */
+  edgeRoutes?: (app: FirebreakApp) => Route[];
+  /** Run the job loop on a timer (production). Tests leave it off and call jobs.tick(). */
+  runJobs?: boolean;
+}
+
+export interface FirebreakApp {
+  ctx: AppContext;
+  modules: FirebreakModule[];
+  interactions: Interactions;
+  http: HttpServer;
+  /** Listens on config.port (0 = any free port) and returns the port. */
+  listen(port?: number, host?: string): Promise<number>;
+  stop(): Promise<void>;
+}
+
+/** The modules that make up Firebreak, in the order their routes and commands register. */
+function buildModules(ctx: AppContext): FirebreakModule[] {
+  return [incidentsModule(ctx)];
+}
+
+/** The composition root: wires config, database, chat surface and every area together. */
+export async function createApp(opts: AppOptions): Promise<FirebreakApp> {
+  const { config } = opts;
+  const log = opts.log ?? createLogger({ level: config.logLevel });
+  if (!opts.pool && !config.databaseUrl) throw new Error('createApp needs a pool or config.databaseUrl');
+  const pool = opts.pool ?? createPool(config.databaseUrl!);
+  const ownsPool = !opts.pool;
+  const clock = opts.clock ?? systemClock;
+  const replicaId = `${os.hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+  await migrate(pool);
+  const ctx: AppContext = {
+    config, pool, clock, log, chat: opts.chat, replicaId,
+    jobs: new JobQueue(pool, clock, log, replicaId),
+    hooks: new Hooks(log),
+    background: new Background(log),
+    publicUrl: config.publicUrl ?? `http://localhost:${config.port}`,
+    services: {},
+  };
+  const modules = buildModules(ctx);
+  for (const m of modules) for (const [q, h] of Object.entries(m.jobs ?? {})) ctx.jobs.handle(q, h);
+  const interactions = new Interactions(modules, ctx);
+  let edge: Route[] = [];
+  const http = createHttpServer(() => [...edge, ...modules.flatMap((m) => m.routes ?? [])], log);
+  const app: FirebreakApp = {
+    ctx, modules, interactions, http,
+    listen: (port = config.port, host) => http.listen(port, host),
+    stop: async () => {
+      await http.close();
+      await ctx.jobs.stop();
+      await ctx.background.drain(config.ops.shutdownBudgetSeconds * 1000);
+      for (const m of [...modules].reverse()) await m.stop?.();
+      if (ownsPool) await pool.end();
+    },
+  };
+  edge = opts.edgeRoutes?.(app) ?? [];
+  for (const m of modules) await m.start?.();
+  if (opts.runJobs) ctx.jobs.start();
+  return app;
+}

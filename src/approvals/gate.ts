@@ -1,0 +1,44 @@
+/**
+ * The change gate: how any area runs a risky action under the change-management policy
+ * without knowing how approvals work. Areas register an executor per action kind at start;
+ * commands call `request`, which runs the action at once (pre-approved standard change,
+ * break-glass) or posts an approval request and runs it exactly once when the policy is met.
+ */
+export interface ChangeRequester {
+  userId: string;
+  /** Where the requester asked from; results are reported there too. */
+  channelId?: string;
+}
+
+export interface ActionExecution {
+  requestId: number | null;
+  requester: string;
+  approvers: string[];
+}
+
+export interface ActionResult {
+  /** One line for the approval message and the audit log: what happened. */
+  summary: string;
+  ok: boolean;
+}
+
+export interface GatedAction<P extends Record<string, unknown> = Record<string, unknown>> {
+  kind: string;
+  /** One line a human approver reads: what will happen if they approve. */
+  describe(params: P): string;
+  /**
+   * Runs the approved action. May be long (a backup); the gate runs it in the background and
+   * records the result. Throwing counts as a failed execution.
+   */
+  execute(params: P, exec: ActionExecution): Promise<ActionResult>;
+}
+
+export type GateOutcome =
+  | { status: 'pending'; requestId: number; approvalsNeeded: number }
+  | { status: 'started'; requestId: number | null; reason: 'pre-approved' | 'break-glass' | 'no-approval-required' }
+  | { status: 'refused'; message: string };
+
+export interface ChangeGate {
+  register<P extends Record<string, unknown>>(action: GatedAction<P>): void;
+  request(kind: string, params: Record<string, unknown>, requester: ChangeRequester, opts?: { breakGlassReason?: string; title?: string }): Promise<GateOutcome>;
+}

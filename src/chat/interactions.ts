@@ -1,0 +1,72 @@
+import type { ChatMessage, ChatSurface, ModalView } from './surface.js';
+
+/**
+ * Surface-neutral shapes of what people do in chat. The Slack edge (src/handlers/slack.ts)
+ * and the console build these from their own payloads; src/commands and src/handlers
+ * consume them.
+ */
+export interface Actor {
+  userId: string;
+  userName?: string;
+}
+
+/** Answers only the person who acted, wherever they acted from. */
+export interface Reply {
+  ephemeral(message: ChatMessage | string): Promise<void>;
+  openModal(view: ModalView): Promise<void>;
+}
+
+export interface CommandInvocation {
+  command: string;
+  text: string;
+  actor: Actor;
+  channelId: string;
+  triggerId?: string;
+  /** Stable across retries of the same request: the idempotency key. */
+  requestKey: string;
+}
+
+export interface ActionInvocation {
+  actionId: string;
+  value: string;
+  actor: Actor;
+  channelId?: string;
+  messageTs?: string;
+  triggerId?: string;
+  requestKey: string;
+}
+
+export interface ViewSubmission {
+  callbackId: string;
+  /** Field id -> value (plain text or selected option value). */
+  values: Record<string, string | undefined>;
+  privateMetadata: string;
+  actor: Actor;
+  requestKey: string;
+}
+
+/** Validation errors per field; shown next to the field in the modal. */
+export type ViewErrors = Record<string, string>;
+
+export interface ChatEvent {
+  type: 'reaction_added' | 'pin_added' | 'member_joined_channel' | 'message';
+  eventId: string;
+  actor: Actor;
+  channelId: string;
+  messageTs?: string;
+  reaction?: string;
+  text?: string;
+}
+
+export interface InteractionContext {
+  chat: ChatSurface;
+  reply: Reply;
+  /** Runs slow work after the acknowledgement; tracked so shutdown can drain it. */
+  background(label: string, work: () => Promise<void>): void;
+}
+
+export type CommandHandler = (inv: CommandInvocation, ctx: InteractionContext) => Promise<void>;
+export type ActionHandler = (inv: ActionInvocation, ctx: InteractionContext) => Promise<void>;
+/** Returns field errors to keep the modal open, or nothing to close it. */
+export type ViewHandler = (sub: ViewSubmission, ctx: InteractionContext) => Promise<ViewErrors | void>;
+export type EventHandler = (ev: ChatEvent, ctx: Omit<InteractionContext, 'reply'>) => Promise<void>;

@@ -1,0 +1,71 @@
+/**
+ * The chat surface: everything Firebreak's services need from a chat system. Slack
+ * (src/slack/surface.ts) and the local console (src/console/surface.ts) implement it, so the
+ * same services run behind both and behind the tests.
+ *
+ * Messages are Block Kit (the console renders the same blocks), with `text` as the
+ * notification/fallback line.
+ */
+export type Block = Record<string, unknown> & { type: string };
+
+export interface ChatMessage {
+  text: string;
+  blocks?: Block[];
+}
+
+export interface PostedMessage {
+  channel: string;
+  ts: string;
+}
+
+export interface ChannelRef {
+  id: string;
+  name: string;
+}
+
+export interface ModalView {
+  type: 'modal';
+  callback_id: string;
+  title: { type: 'plain_text'; text: string };
+  submit?: { type: 'plain_text'; text: string };
+  close?: { type: 'plain_text'; text: string };
+  private_metadata?: string;
+  blocks: Block[];
+}
+
+/** A failed chat call. `code` is the platform's error string (Slack's `error` field). */
+export class ChatError extends Error {
+  constructor(
+    readonly code: string,
+    readonly operation: string,
+    readonly retryable = false,
+  ) {
+    super(`${operation} failed: ${code}`);
+    this.name = 'ChatError';
+  }
+}
+
+export interface ChatSurface {
+  /** Creates a public channel. Throws ChatError('name_taken') when the name exists, archived or not. */
+  createChannel(name: string): Promise<ChannelRef>;
+  /** Resolves a channel name (without #) or id to a channel the bot can post in; undefined if none. */
+  findChannel(nameOrId: string): Promise<ChannelRef | undefined>;
+  setTopic(channel: string, topic: string): Promise<void>;
+  setPurpose(channel: string, purpose: string): Promise<void>;
+  invite(channel: string, userIds: string[]): Promise<void>;
+  /** Members of a user group (Slack subteam). */
+  userGroupMembers(groupId: string): Promise<string[]>;
+  post(channel: string, message: ChatMessage, opts?: { threadTs?: string }): Promise<PostedMessage>;
+  update(channel: string, ts: string, message: ChatMessage): Promise<void>;
+  postEphemeral(channel: string, user: string, message: ChatMessage): Promise<void>;
+  /** Direct message to a user. */
+  postDirect(user: string, message: ChatMessage): Promise<PostedMessage>;
+  openModal(triggerId: string, view: ModalView): Promise<void>;
+  uploadFile(channel: string, file: { filename: string; title: string; content: string }, opts?: { threadTs?: string }): Promise<void>;
+  /** Link to a message, for timelines and reports. */
+  permalink(channel: string, ts: string): Promise<string | undefined>;
+  /** Text of one message, for pins and reactions that should become timeline entries. */
+  messageText(channel: string, ts: string): Promise<string | undefined>;
+  /** Whether the surface is reachable and authorised (readiness). */
+  ping(): Promise<void>;
+}

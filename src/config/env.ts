@@ -1,0 +1,27 @@
+/**
+ * The environment variables Firebreak reads: the public contract operators script against.
+ * `secret` ones may also be given as `<NAME>_FILE` (a path whose contents are the value) and
+ * are refused in the YAML file, so secrets live only in the environment or in files.
+ */
+export interface EnvBinding {
+  env: string;
+  path: string[];
+  secret?: boolean;
+  kind?: 'string' | 'number' | 'list';
+  doc: string;
+}
+
+export const ENV_BINDINGS: EnvBinding[] = [
+  { env: 'PORT', path: ['port'], kind: 'number', doc: 'HTTP port (default 3000).' },
+  { env: 'DATABASE_URL', path: ['databaseUrl'], secret: true, doc: 'PostgreSQL URL for Firebreak state; unset = embedded PostgreSQL under FIREBREAK_DATA_DIR.' },
+  { env: 'FIREBREAK_DATA_DIR', path: ['dataDir'], doc: 'Directory for the embedded PostgreSQL and local backups (default .data).' },
+  { env: 'FIREBREAK_PUBLIC_URL', path: ['publicUrl'], doc: 'Base URL used in links (default http://localhost:PORT).' },
+  { env: 'LOG_LEVEL', path: ['logLevel'], doc: 'pino log level (default info).' },
+  { env: 'SLACK_BOT_TOKEN', path: ['slack', 'botToken'], secret: true, doc: 'Bot token (xoxb-...). With SLACK_SIGNING_SECRET: HTTP mode.' },
+  { env: 'SLACK_SIGNING_SECRET', path: ['slack', 'signingSecret'], secret: true, doc: 'Signing secret that verifies requests to POST /slack/events.' },
+  { env: 'SLACK_APP_TOKEN', path: ['slack', 'appToken'], secret: true, doc: 'App-level token (xapp-...): Socket Mode instead of HTTP.' },
+  { env: 'SLACK_API_URL', path: ['slack', 'apiUrl'], doc: "Slack Web API base URL (default https://slack.com/api/)." },
+  { env: 'PAGERDUTY_ROUTING_KEY', path: ['paging', 'routingKey'], secret: true, doc: 'Default PagerDuty Events API v2 routing key; unset = paging off.' },
+  { env: 'PAGERDUTY_API_TOKEN', path: ['paging', 'apiToken'], secret: true, doc: 'PagerDuty REST API token for /incident oncall.' },
+  { env: 'PAGERDUTY_WEBHOOK_SECRETS', path: ['paging', 'webhookSecrets'], secret: true, kind: 'list', doc: 'Comma-separated PagerDuty webhook v3 signing secrets.' },
+];

@@ -1,0 +1,122 @@
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { configSchema, type Config } from './schema.js';
+import { ENV_BINDINGS } from './env.js';
+
+export interface ConfigProblem {
+  key: string;
+  source: string;
+  message: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: ConfigProblem[]) {
+    super(
+      'Invalid configuration:\n' +
+        problems.map((p) => `  - ${p.key} (from ${p.source}): ${p.message}`).join('\n'),
+    );
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+type Tree = Record<string, unknown>;
+
+function setPath(obj: Tree, path: string[], value: unknown): void {
+  let cur = obj;
+  for (const k of path.slice(0, -1)) {
+    if (typeof cur[k] !== 'object' || cur[k] === null) cur[k] = {};
+    cur = cur[k] as Tree;
+  }
+  cur[path[path.length - 1]!] = value;
+}
+
+function getPath(obj: unknown, path: string[]): unknown {
+  let cur = obj;
+  for (const k of path) {
+    if (typeof cur !== 'object' || cur === null) return undefined;
+    cur = (cur as Tree)[k];
+  }
+  return cur;
+}
+
+/**
+ * Reads configuration from the YAML file named by FIREBREAK_CONFIG (optional) and the
+ * environment (which wins), validates it, and throws a ConfigError naming every bad key,
+ * where it came from and what was expected.
+ */
+export function loadConfig(env: Env = process.env, overrides: Tree = {}): Config {
+  const problems: ConfigProblem[] = [];
+  const sources = new Map<string, string>();
+  let raw: Tree = {};
+  const file = env.FIREBREAK_CONFIG;
+  if (file) {
+    try {
+      const parsed: unknown = parseYaml(readFileSync(file, 'utf8'));
+      if (parsed !== null && parsed !== undefined) {
+        if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+          problems.push({ key: '(root)', source: `file ${file}`, message: 'expected a YAML mapping at the top level' });
+        } else raw = parsed as Tree;
+      }
+    } catch (e) {
+      problems.push({ key: '(file)', source: `env FIREBREAK_CONFIG=${file}`, message: `cannot read YAML: ${(e as Error).message}` });
+    }
+  }
+  for (const b of ENV_BINDINGS) {
+    if (b.secret && getPath(raw, b.path) !== undefined) {
+      problems.push({
+        key: b.path.join('.'),
+        source: `file ${file}`,
+        message: `is a secret and is not read from the config file; set ${b.env} (or ${b.env}_FILE) instead`,
+      });
+      setPath(raw, b.path, undefined);
+    }
+  }
+  for (const b of ENV_BINDINGS) {
+    let value = env[b.env];
+    let source = `env ${b.env}`;
+    const fileVar = env[`${b.env}_FILE`];
+    if (value === undefined && b.secret && fileVar) {
+      source = `env ${b.env}_FILE`;
+      try {
+        value = readFileSync(fileVar, 'utf8').trim();
+      } catch (e) {
+        problems.push({ key: b.path.join('.'), source, message: `cannot read ${fileVar}: ${(e as Error).message}` });
+        continue;
+      }
+    }
+    if (value === undefined || value === '') continue;
+    const parsed = b.kind === 'number' ? Number(value) : b.kind === 'list' ? value.split(',').map((s) => s.trim()).filter(Boolean) : value;
+    setPath(raw, b.path, parsed);
+    sources.set(b.path.join('.'), source);
+  }
+  for (const [k, v] of Object.entries(overrides)) raw[k] = v;
+
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      const key = issue.path.map(String).join('.') || '(root)';
+      const source = sources.get(key) ?? (file ? `file ${file}` : 'defaults');
+      problems.push({ key, source, message: describeIssue(issue) });
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return result.data!;
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'invalid_type') return `expected ${issue.expected}`;
+  if (issue.code === 'unrecognized_keys') return `unknown key(s): ${issue.keys.join(', ')}`;
+  return issue.message;
+}
+
+/** Config validation without starting anything: for `firebreak config check`. */
+export function checkConfig(env: Env = process.env): { ok: true; config: Config } | { ok: false; error: ConfigError } {
+  try {
+    return { ok: true, config: loadConfig(env) };
+  } catch (e) {
+    if (e instanceof ConfigError) return { ok: false, error: e };
+    throw e;
+  }
+}

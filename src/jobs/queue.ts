@@ -1,0 +1,138 @@
+import type pg from 'pg';
+import type { Clock } from '../clock.js';
+import type { Logger } from '../log.js';
+
+export interface Job<P = Record<string, unknown>> {
+  id: number;
+  queue: string;
+  dedupeKey: string | null;
+  payload: P;
+  runAt: Date;
+  attempts: number;
+}
+
+export type JobHandler = (job: Job) => Promise<void>;
+
+export interface EnqueueOptions {
+  runAt: Date;
+  /** A second enqueue with the same key is a no-op: how replicas and retries avoid duplicates. */
+  dedupeKey?: string;
+  maxAttempts?: number;
+}
+
+/**
+ * A durable job queue on one PostgreSQL table. Any replica may run `tick`; SKIP LOCKED and
+ * an expiring claim make each job run once, and a crashed replica's claim is retaken
+ * after `claimSeconds`.
+ */
+export class JobQueue {
+  private handlers = new Map<string, JobHandler>();
+  private timer: NodeJS.Timeout | undefined;
+  private running = new Set<Promise<void>>();
+  private stopped = false;
+
+  constructor(
+    private pool: pg.Pool,
+    private clock: Clock,
+    private log: Logger,
+    readonly workerId: string,
+    private claimSeconds = 300,
+  ) {}
+
+  handle(queue: string, handler: JobHandler): void {
+    this.handlers.set(queue, handler);
+  }
+
+  /** Returns the job id, or null when a job with the same dedupe key already exists. */
+  async enqueue(queue: string, payload: Record<string, unknown>, opts: EnqueueOptions, db: pg.Pool | pg.PoolClient = this.pool): Promise<number | null> {
+    const { rows } = await db.query<{ id: number }>(
+      `INSERT INTO jobs (queue, dedupe_key, payload, run_at, max_attempts) VALUES ($1,$2,$3,$4,$5)
+       ON CONFLICT (dedupe_key) DO NOTHING RETURNING id`,
+      [queue, opts.dedupeKey ?? null, JSON.stringify(payload), opts.runAt, opts.maxAttempts ?? 5],
+    );
+    return rows[0]?.id ?? null;
+  }
+
+  /** Cancels pending jobs whose dedupe key starts with the prefix (e.g. an incident's reminders). */
+  async cancel(dedupePrefix: string, db: pg.Pool | pg.PoolClient = this.pool): Promise<number> {
+    const r = await db.query(
+      `UPDATE jobs SET status='cancelled', finished_at=now() WHERE status='pending' AND dedupe_key LIKE $1`,
+      [dedupePrefix.replace(/[%_\\]/g, (m) => `\\${m}`) + '%'],
+    );
+    return r.rowCount ?? 0;
+  }
+
+  private async claim(): Promise<Job | null> {
+    const now = this.clock.now();
+    const { rows } = await this.pool.query<{ id: number; queue: string; dedupe_key: string | null; payload: Record<string, unknown>; run_at: Date; attempts: number }>(
+      `UPDATE jobs SET status='running', attempts=attempts+1, locked_by=$2, locked_until=$1::timestamptz + make_interval(secs => $3)
+        WHERE id = (
+          SELECT id FROM jobs
+           WHERE queue = ANY($4) AND run_at <= $1
+             AND (status='pending' OR (status='running' AND locked_until < $1))
+           ORDER BY run_at, id FOR UPDATE SKIP LOCKED LIMIT 1)
+        RETURNING id, queue, dedupe_key, payload, run_at, attempts`,
+      [now, this.workerId, this.claimSeconds, [...this.handlers.keys()]],
+    );
+    const r = rows[0];
+    return r ? { id: r.id, queue: r.queue, dedupeKey: r.dedupe_key, payload: r.payload, runAt: r.run_at, attempts: r.attempts } : null;
+  }
+
+  private async finish(job: Job, error?: unknown): Promise<void> {
+    if (!error) {
+      await this.pool.query(`UPDATE jobs SET status='done', finished_at=$2, locked_by=NULL WHERE id=$1`, [job.id, this.clock.now()]);
+      return;
+    }
+    const msg = error instanceof Error ? error.message : String(error);
+    // Back off 30 s, 1 min, 2 min, ... before the next attempt; give up at max_attempts.
+    const retryAt = new Date(this.clock.now().getTime() + 30_000 * 2 ** Math.max(0, job.attempts - 1));
+    await this.pool.query(
+      `UPDATE jobs SET status = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'pending' END,
+              run_at = $3, last_error = $2, locked_by = NULL,
+              finished_at = CASE WHEN attempts >= max_attempts THEN $4::timestamptz END
+        WHERE id = $1`,
+      [job.id, msg, retryAt, this.clock.now()],
+    );
+    this.log.warn({ jobId: job.id, queue: job.queue, attempt: job.attempts, err: msg }, 'job failed');
+  }
+
+  /** Runs every due job once, one at a time; returns how many ran. Tests call this directly. */
+  async tick(limit = 100): Promise<number> {
+    let n = 0;
+    while (n < limit && !this.stopped) {
+      const job = await this.claim();
+      if (!job) break;
+      n++;
+      try {
+        await this.handlers.get(job.queue)!(job);
+        await this.finish(job);
+      } catch (e) {
+        await this.finish(job, e);
+      }
+    }
+    return n;
+  }
+
+  start(intervalMs = 1000): void {
+    this.stopped = false;
+    const loop = () => {
+      const p = this.tick()
+        .catch((e: unknown) => this.log.error({ err: e }, 'job loop failed'))
+        .then(() => {
+          this.running.delete(p);
+        });
+      this.running.add(p);
+    };
+    this.timer = setInterval(() => {
+      if (this.running.size === 0) loop();
+    }, intervalMs);
+    this.timer.unref();
+  }
+
+  /** Stops claiming new jobs and waits for the one in hand. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    await Promise.all([...this.running]);
+  }
+}

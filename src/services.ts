@@ -1,0 +1,11 @@
+import type { ChangeGate } from './approvals/gate.js';
+import type { IncidentService } from './incidents/service.js';
+
+/**
+ * Services one area offers the others, filled in by the modules as the composition root
+ * builds them (src/app.ts). Optional where an area can run without the other.
+ */
+export interface Services {
+  incidents?: IncidentService;
+  changes?: ChangeGate;
+}
