@@ -40,6 +40,9 @@ export interface FirebreakApp {
   stop(): Promise<void>;
 }
 
+// Replaced by the ops area's lease-backed scheduler (src/jobs/scheduler.ts contract).
+const pendingScheduler = { add() {}, start: async () => {}, stop: async () => {}, isLeader: () => false };
+
 /** The modules that make up Firebreak, in the order their routes and commands register. */
 function buildModules(ctx: AppContext): FirebreakModule[] {
   return [incidentsModule(ctx)];
@@ -58,6 +61,7 @@ export async function createApp(opts: AppOptions): Promise<FirebreakApp> {
   const ctx: AppContext = {
     config, pool, clock, log, chat: opts.chat, replicaId,
     jobs: new JobQueue(pool, clock, log, replicaId),
+    scheduler: pendingScheduler,
     hooks: new Hooks(log),
     background: new Background(log),
     publicUrl: config.publicUrl ?? `http://localhost:${config.port}`,

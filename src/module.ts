@@ -11,6 +11,7 @@ import type { Hooks } from './hooks.js';
 import type { Background } from './background.js';
 import type { Services } from './services.js';
 import type { Subcommand } from './commands/table.js';
+import type { Scheduler } from './jobs/scheduler.js';
 
 /** What every area gets from the composition root (src/app.ts). */
 export interface AppContext {
@@ -20,6 +21,8 @@ export interface AppContext {
   log: Logger;
   chat: ChatSurface;
   jobs: JobQueue;
+  /** Cron-driven work that runs once per slot across replicas (src/jobs/scheduler.ts). */
+  scheduler: Scheduler;
   hooks: Hooks;
   background: Background;
   /** Unique per process: lease holder and job claimer id. */
