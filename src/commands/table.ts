@@ -20,6 +20,8 @@ export interface CommandTable {
   subcommands: Subcommand[];
   /** Runs when the text is empty; defaults to help. */
   whenEmpty?: Subcommand['run'];
+  /** Runs when the first word names no subcommand (e.g. `/runbook <name>`); defaults to help. */
+  fallback?: Subcommand['run'];
 }
 
 export interface ParsedArgs {
@@ -85,6 +87,7 @@ export async function dispatchCommand(table: CommandTable, inv: CommandInvocatio
   }
   const [first = '', ...restParts] = text.split(/\s+/);
   const sub = findSubcommand(table, first);
+  if (!sub && table.fallback) return table.fallback(parseArgs(text), inv, ctx);
   if (!sub) return ctx.reply.ephemeral(helpMessage(table, `I don't know \`${table.command} ${first}\`. Here is what I can do:`));
   const rest = text.slice(first.length).trim();
   void restParts;
