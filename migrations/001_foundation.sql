@@ -17,6 +17,8 @@ CREATE TABLE incidents (
   headline_ts     text,
   -- Steps of the declare flow that failed (e.g. {"invite": "user_not_found"}): kept, not lost.
   setup_errors    jsonb NOT NULL DEFAULT '{}'::jsonb,
+  -- Idempotency key of the request that declared it (Slack trigger, alert group): one incident per key.
+  declare_key     text UNIQUE,
   declared_at     timestamptz NOT NULL,
   acknowledged_at timestamptz,
   identified_at   timestamptz,

@@ -1,0 +1,92 @@
+import type { Queryable } from '../db/pool.js';
+import type { Severity } from './config.js';
+import type { Incident, IncidentStatus } from './model.js';
+
+interface IncidentRow {
+  id: number; title: string; severity: Severity; status: IncidentStatus; summary: string | null; service: string | null;
+  declared_by: string; commander: string | null; comms_lead: string | null; tech_lead: string | null;
+  channel_id: string | null; channel_name: string | null; headline_ts: string | null; setup_errors: Record<string, string>;
+  declared_at: Date; acknowledged_at: Date | null; identified_at: Date | null; mitigated_at: Date | null; resolved_at: Date | null;
+}
+
+export function incidentFromRow(r: IncidentRow): Incident {
+  return {
+    id: r.id, title: r.title, severity: r.severity, status: r.status, summary: r.summary, service: r.service,
+    declaredBy: r.declared_by, commander: r.commander, commsLead: r.comms_lead, techLead: r.tech_lead,
+    channelId: r.channel_id, channelName: r.channel_name, headlineTs: r.headline_ts, setupErrors: r.setup_errors ?? {},
+    declaredAt: r.declared_at, acknowledgedAt: r.acknowledged_at, identifiedAt: r.identified_at,
+    mitigatedAt: r.mitigated_at, resolvedAt: r.resolved_at,
+  };
+}
+
+export interface NewIncident {
+  title: string;
+  severity: Severity;
+  summary?: string | null;
+  service?: string | null;
+  declaredBy: string;
+  commander?: string | null;
+  declaredAt: Date;
+  declareKey?: string | null;
+}
+
+/** Inserts unless the declare key was used before; returns undefined on that conflict. */
+export async function insertIncident(db: Queryable, i: NewIncident): Promise<Incident | undefined> {
+  const { rows } = await db.query<IncidentRow>(
+    `INSERT INTO incidents (title, severity, summary, service, declared_by, commander, declared_at, declare_key)
+     VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT (declare_key) DO NOTHING RETURNING *`,
+    [i.title, i.severity, i.summary ?? null, i.service ?? null, i.declaredBy, i.commander ?? null, i.declaredAt, i.declareKey ?? null],
+  );
+  return rows[0] ? incidentFromRow(rows[0]) : undefined;
+}
+
+export async function getIncident(db: Queryable, id: number): Promise<Incident | undefined> {
+  const { rows } = await db.query<IncidentRow>('SELECT * FROM incidents WHERE id = $1', [id]);
+  return rows[0] ? incidentFromRow(rows[0]) : undefined;
+}
+
+export async function incidentByDeclareKey(db: Queryable, key: string): Promise<Incident | undefined> {
+  const { rows } = await db.query<IncidentRow>('SELECT * FROM incidents WHERE declare_key = $1', [key]);
+  return rows[0] ? incidentFromRow(rows[0]) : undefined;
+}
+
+export async function incidentByChannel(db: Queryable, channelId: string): Promise<Incident | undefined> {
+  const { rows } = await db.query<IncidentRow>('SELECT * FROM incidents WHERE channel_id = $1', [channelId]);
+  return rows[0] ? incidentFromRow(rows[0]) : undefined;
+}
+
+/** An open incident the same person declared with the same title within the window: a double submission. */
+export async function recentDuplicate(db: Queryable, declaredBy: string, title: string, since: Date): Promise<Incident | undefined> {
+  const { rows } = await db.query<IncidentRow>(
+    `SELECT * FROM incidents WHERE declared_by = $1 AND lower(title) = lower($2) AND declared_at >= $3 AND status <> 'resolved'
+     ORDER BY id DESC LIMIT 1`,
+    [declaredBy, title, since],
+  );
+  return rows[0] ? incidentFromRow(rows[0]) : undefined;
+}
+
+export async function openIncidents(db: Queryable): Promise<Incident[]> {
+  const { rows } = await db.query<IncidentRow>("SELECT * FROM incidents WHERE status <> 'resolved' ORDER BY id");
+  return rows.map(incidentFromRow);
+}
+
+const COLUMNS: Record<string, string> = {
+  title: 'title', severity: 'severity', status: 'status', summary: 'summary', service: 'service',
+  commander: 'commander', commsLead: 'comms_lead', techLead: 'tech_lead', channelId: 'channel_id',
+  channelName: 'channel_name', headlineTs: 'headline_ts', setupErrors: 'setup_errors',
+  acknowledgedAt: 'acknowledged_at', identifiedAt: 'identified_at', mitigatedAt: 'mitigated_at', resolvedAt: 'resolved_at',
+};
+
+export type IncidentPatch = Partial<Omit<Incident, 'id' | 'declaredBy' | 'declaredAt'>>;
+
+export async function updateIncident(db: Queryable, id: number, patch: IncidentPatch): Promise<Incident> {
+  const keys = Object.keys(patch).filter((k) => k in COLUMNS);
+  if (keys.length === 0) return (await getIncident(db, id))!;
+  const sets = keys.map((k, i) => `${COLUMNS[k]} = $${i + 2}`);
+  const values = keys.map((k) => {
+    const v = patch[k as keyof IncidentPatch];
+    return k === 'setupErrors' ? JSON.stringify(v) : v;
+  });
+  const { rows } = await db.query<IncidentRow>(`UPDATE incidents SET ${sets.join(', ')} WHERE id = $1 RETURNING *`, [id, ...values]);
+  return incidentFromRow(rows[0]!);
+}

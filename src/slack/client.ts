@@ -1,0 +1,24 @@
+import { webApi } from '@slack/bolt';
+import type { Logger } from '../log.js';
+
+export type SlackClient = InstanceType<typeof webApi.WebClient>;
+
+/**
+ * The one Slack Web API client. @slack/web-api already waits out 429s for the Retry-After
+ * Slack sends and retries transient failures; we bound it with a timeout per call and a
+ * small retry budget so a declare never hangs on Slack.
+ */
+export function createSlackClient(opts: { token: string; apiUrl: string; timeoutSeconds: number; log: Logger; onRateLimited?: (method: string) => void }): SlackClient {
+  const client = new webApi.WebClient(opts.token, {
+    slackApiUrl: opts.apiUrl.endsWith('/') ? opts.apiUrl : opts.apiUrl + '/',
+    timeout: opts.timeoutSeconds * 1000,
+    rejectRateLimitedCalls: false,
+    retryConfig: { retries: 3, factor: 2, minTimeout: 200, maxTimeout: 3000, randomize: true },
+    logLevel: webApi.LogLevel.ERROR,
+  });
+  client.on(webApi.WebClientEvent.RATE_LIMITED, (retryAfter: number, { url }: { url: string }) => {
+    opts.log.warn({ retryAfter, method: url }, 'slack rate limited us; waiting');
+    opts.onRateLimited?.(url);
+  });
+  return client;
+}

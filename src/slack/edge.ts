@@ -1,0 +1,47 @@
+import { App, LogLevel } from '@slack/bolt';
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import type { Route } from '../http/router.js';
+import type { FirebreakApp } from '../app.js';
+import { createSlackClient } from './client.js';
+import { SlackSurface } from './surface.js';
+import { SlackEventsReceiver } from './receiver.js';
+import { registerSlackListeners } from '../handlers/slack.js';
+
+export interface SlackEdge {
+  chat: SlackSurface;
+  /** Mounts the Bolt app on Firebreak's app; returns the HTTP routes it serves. */
+  attach(app: FirebreakApp): Route[];
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Slack as Firebreak's chat surface: HTTP mode (POST /slack/events) or Socket Mode. */
+export function createSlackEdge(config: Config, log: Logger, onRateLimited?: (method: string) => void): SlackEdge {
+  const { botToken, signingSecret, appToken, apiUrl, timeoutSeconds } = config.slack;
+  if (!botToken) throw new Error('SLACK_BOT_TOKEN is required for Slack mode');
+  const client = createSlackClient({ token: botToken, apiUrl, timeoutSeconds, log, onRateLimited });
+  const chat = new SlackSurface(client);
+  const socketMode = !!appToken;
+  let bolt: App | undefined;
+  return {
+    chat,
+    attach(app) {
+      const receiver = socketMode ? undefined : new SlackEventsReceiver(signingSecret!, log);
+      bolt = new App({
+        token: botToken,
+        ...(socketMode ? { appToken, socketMode: true, signingSecret } : { receiver }),
+        clientOptions: { slackApiUrl: apiUrl.endsWith('/') ? apiUrl : apiUrl + '/' },
+        logLevel: LogLevel.ERROR,
+      });
+      registerSlackListeners(bolt, app.interactions, chat, log, app.ctx.background);
+      return receiver ? [receiver.route()] : [];
+    },
+    async start() {
+      if (socketMode) await bolt?.start();
+    },
+    async stop() {
+      if (socketMode) await bolt?.stop();
+    },
+  };
+}

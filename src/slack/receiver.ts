@@ -1,0 +1,84 @@
+import type { App, Receiver, ReceiverEvent } from '@slack/bolt';
+import { isValidSlackRequest } from '@slack/bolt';
+import type { Logger } from '../log.js';
+import type { HttpRequest, HttpResponse, Route } from '../http/router.js';
+import { problem } from '../http/router.js';
+
+/** Slack gives us 3 s; answer a little before that even if a listener forgot to ack. */
+const ACK_DEADLINE_MS = 2500;
+
+/**
+ * Bolt receiver mounted on Firebreak's own HTTP server at POST /slack/events, so Slack,
+ * webhooks, the console and health share one port. It checks Slack's v0 signature on the
+ * raw body, rejects stale or forged requests with 401, and answers as soon as a listener
+ * acks — listeners keep working after that.
+ */
+export class SlackEventsReceiver implements Receiver {
+  private bolt: App | undefined;
+
+  constructor(private signingSecret: string, private log: Logger) {}
+
+  init(app: App): void {
+    this.bolt = app;
+  }
+
+  async start(): Promise<void> {}
+  async stop(): Promise<void> {}
+
+  route(): Route {
+    return { method: 'POST', path: '/slack/events', maxBodyBytes: 1024 * 1024, handle: (req) => this.handle(req) };
+  }
+
+  private async handle(req: HttpRequest): Promise<HttpResponse> {
+    const raw = req.body.toString('utf8');
+    const signature = String(req.headers['x-slack-signature'] ?? '');
+    const timestamp = Number(req.headers['x-slack-request-timestamp'] ?? NaN);
+    if (!signature || !Number.isFinite(timestamp)) return problem(401, 'missing_signature', 'Requests to /slack/events must be signed by Slack.');
+    if (!isValidSlackRequest({ signingSecret: this.signingSecret, body: raw, headers: { 'x-slack-signature': signature, 'x-slack-request-timestamp': timestamp } })) {
+      return problem(401, 'invalid_signature', 'The signature is forged, or the request is older than 5 minutes.');
+    }
+    let body: Record<string, unknown>;
+    try {
+      body = parseSlackBody(raw, String(req.headers['content-type'] ?? ''));
+    } catch {
+      return problem(400, 'malformed_body', 'The body is neither a Slack form payload nor JSON.');
+    }
+    if (body.ssl_check) return { status: 200 };
+    if (body.type === 'url_verification') return { status: 200, headers: { 'content-type': 'text/plain' }, body: String(body.challenge ?? '') };
+    if (!this.bolt) return problem(503, 'not_ready', 'Firebreak is still starting.');
+
+    let settle!: (r: HttpResponse) => void;
+    const answered = new Promise<HttpResponse>((r) => (settle = r));
+    let acked = false;
+    const timer = setTimeout(() => {
+      if (!acked) this.log.warn({ requestId: req.requestId }, 'slack listener did not ack in time; answering for it');
+      settle({ status: 200 });
+    }, ACK_DEADLINE_MS);
+    const event: ReceiverEvent = {
+      body,
+      retryNum: req.headers['x-slack-retry-num'] ? Number(req.headers['x-slack-retry-num']) : undefined,
+      retryReason: req.headers['x-slack-retry-reason'] as string | undefined,
+      customProperties: { requestId: req.requestId },
+      ack: async (response?: unknown) => {
+        if (acked) return;
+        acked = true;
+        clearTimeout(timer);
+        if (response === undefined || response === '') settle({ status: 200 });
+        else if (typeof response === 'string') settle({ status: 200, headers: { 'content-type': 'text/plain' }, body: response });
+        else settle({ status: 200, body: response as object });
+      },
+    };
+    this.bolt.processEvent(event).catch((err: unknown) => {
+      this.log.error({ err, requestId: req.requestId }, 'slack listener failed');
+      if (!acked) settle({ status: 500, body: { error: 'internal_error' } });
+    });
+    return answered;
+  }
+}
+
+export function parseSlackBody(raw: string, contentType: string): Record<string, unknown> {
+  if (contentType.includes('application/json')) return JSON.parse(raw) as Record<string, unknown>;
+  const form = Object.fromEntries(new URLSearchParams(raw));
+  if (typeof form.payload === 'string') return JSON.parse(form.payload) as Record<string, unknown>;
+  return form;
+}

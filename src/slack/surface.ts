@@ -1,0 +1,134 @@
+import { ChatError, type ChannelRef, type ChatMessage, type ChatSurface, type ModalView, type PostedMessage } from '../chat/surface.js';
+import type { SlackClient } from './client.js';
+
+const CHANNEL_ID = /^[CGD][A-Z0-9]{6,}$/;
+
+/** Turns @slack/web-api's errors into ChatError with Slack's own error string. */
+async function call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    const err = e as { code?: string; data?: { error?: string }; message?: string };
+    if (err.data?.error) throw new ChatError(err.data.error, operation, err.data.error === 'ratelimited');
+    if (err.code === 'slack_webapi_rate_limited_error') throw new ChatError('ratelimited', operation, true);
+    if (err.code === 'slack_webapi_request_error' || err.code === 'slack_webapi_http_error') {
+      throw new ChatError(err.message?.includes('timeout') ? 'timeout' : 'slack_unreachable', operation, true);
+    }
+    throw new ChatError(err.message ?? 'unknown_error', operation);
+  }
+}
+
+/** ChatSurface over the Slack Web API. */
+export class SlackSurface implements ChatSurface {
+  private channelIds = new Map<string, ChannelRef>();
+
+  constructor(private client: SlackClient) {}
+
+  async createChannel(name: string): Promise<ChannelRef> {
+    const r = await call('conversations.create', () => this.client.conversations.create({ name, is_private: false }));
+    const ref = { id: r.channel!.id!, name: r.channel!.name ?? name };
+    this.channelIds.set(ref.name, ref);
+    return ref;
+  }
+
+  async findChannel(nameOrId: string): Promise<ChannelRef | undefined> {
+    const key = nameOrId.replace(/^#/, '');
+    if (CHANNEL_ID.test(key)) return { id: key, name: key };
+    const cached = this.channelIds.get(key);
+    if (cached) return cached;
+    let cursor: string | undefined;
+    do {
+      const r = await call('conversations.list', () =>
+        this.client.conversations.list({ limit: 200, exclude_archived: true, types: 'public_channel,private_channel', cursor }),
+      );
+      for (const c of r.channels ?? []) if (c.id && c.name) this.channelIds.set(c.name, { id: c.id, name: c.name });
+      const hit = this.channelIds.get(key);
+      if (hit) return hit;
+      cursor = r.response_metadata?.next_cursor || undefined;
+    } while (cursor);
+    return undefined;
+  }
+
+  async setTopic(channel: string, topic: string): Promise<void> {
+    await call('conversations.setTopic', () => this.client.conversations.setTopic({ channel, topic }));
+  }
+
+  async setPurpose(channel: string, purpose: string): Promise<void> {
+    await call('conversations.setPurpose', () => this.client.conversations.setPurpose({ channel, purpose }));
+  }
+
+  async invite(channel: string, userIds: string[]): Promise<void> {
+    // Slack takes at most 1000 users per call.
+    for (let i = 0; i < userIds.length; i += 1000) {
+      try {
+        await call('conversations.invite', () => this.client.conversations.invite({ channel, users: userIds.slice(i, i + 1000).join(',') }));
+      } catch (e) {
+        if (e instanceof ChatError && (e.code === 'already_in_channel' || e.code === 'cant_invite_self')) continue;
+        throw e;
+      }
+    }
+  }
+
+  async userGroupMembers(groupId: string): Promise<string[]> {
+    const r = await call('usergroups.users.list', () => this.client.usergroups.users.list({ usergroup: groupId }));
+    return r.users ?? [];
+  }
+
+  async post(channel: string, message: ChatMessage, opts: { threadTs?: string } = {}): Promise<PostedMessage> {
+    const send = () =>
+      call('chat.postMessage', () =>
+        this.client.chat.postMessage({ channel, text: message.text, blocks: message.blocks as never, thread_ts: opts.threadTs, unfurl_links: false }),
+      );
+    let r;
+    try {
+      r = await send();
+    } catch (e) {
+      // Public channels the bot has not joined (e.g. #incidents): join once, then post.
+      if (!(e instanceof ChatError) || e.code !== 'not_in_channel') throw e;
+      await call('conversations.join', () => this.client.conversations.join({ channel }));
+      r = await send();
+    }
+    return { channel: r.channel ?? channel, ts: r.ts! };
+  }
+
+  async update(channel: string, ts: string, message: ChatMessage): Promise<void> {
+    await call('chat.update', () => this.client.chat.update({ channel, ts, text: message.text, blocks: message.blocks as never }));
+  }
+
+  async postEphemeral(channel: string, user: string, message: ChatMessage): Promise<void> {
+    await call('chat.postEphemeral', () => this.client.chat.postEphemeral({ channel, user, text: message.text, blocks: message.blocks as never }));
+  }
+
+  async postDirect(user: string, message: ChatMessage): Promise<PostedMessage> {
+    const r = await call('conversations.open', () => this.client.conversations.open({ users: user }));
+    return this.post(r.channel!.id!, message);
+  }
+
+  async openModal(triggerId: string, view: ModalView): Promise<void> {
+    await call('views.open', () => this.client.views.open({ trigger_id: triggerId, view: view as never }));
+  }
+
+  async uploadFile(channel: string, file: { filename: string; title: string; content: string }, opts: { threadTs?: string } = {}): Promise<void> {
+    await call('files.uploadV2', () =>
+      this.client.files.uploadV2({ channel_id: channel, filename: file.filename, title: file.title, content: file.content, ...(opts.threadTs ? { thread_ts: opts.threadTs } : {}) } as never),
+    );
+  }
+
+  async permalink(channel: string, ts: string): Promise<string | undefined> {
+    try {
+      const r = await call('chat.getPermalink', () => this.client.chat.getPermalink({ channel, message_ts: ts }));
+      return r.permalink;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async messageText(channel: string, ts: string): Promise<string | undefined> {
+    const r = await call('conversations.history', () => this.client.conversations.history({ channel, latest: ts, inclusive: true, limit: 1 }));
+    return r.messages?.[0]?.text;
+  }
+
+  async ping(): Promise<void> {
+    await call('auth.test', () => this.client.auth.test());
+  }
+}

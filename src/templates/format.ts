@@ -1,0 +1,33 @@
+/** Small text helpers shared by every template. */
+
+export const mention = (userId: string | null | undefined): string => (userId ? `<@${userId}>` : '_unassigned_');
+
+export const channelLink = (id: string | null | undefined, name?: string | null): string =>
+  id ? `<#${id}${name ? `|${name}` : ''}>` : '_no channel_';
+
+/** UTC time a reader can scan: 2026-03-01 14:05 UTC. */
+export function utc(d: Date | null | undefined): string {
+  if (!d) return '—';
+  return d.toISOString().replace('T', ' ').slice(0, 16) + ' UTC';
+}
+
+/** 1h 05m, 12m 30s, 45s. */
+export function duration(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined || !Number.isFinite(ms)) return '—';
+  const s = Math.max(0, Math.round(ms / 1000));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = s % 60;
+  if (h > 0) return `${h}h ${String(m).padStart(2, '0')}m`;
+  if (m > 0) return `${m}m ${String(sec).padStart(2, '0')}s`;
+  return `${sec}s`;
+}
+
+/** Escapes the three characters Slack mrkdwn treats as control characters. */
+export const escapeMrkdwn = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+export const section = (text: string) => ({ type: 'section', text: { type: 'mrkdwn', text } });
+export const context = (text: string) => ({ type: 'context', elements: [{ type: 'mrkdwn', text }] });
+export const button = (text: string, actionId: string, value: string, style?: 'primary' | 'danger') => ({
+  type: 'button', text: { type: 'plain_text', text }, action_id: actionId, value, ...(style ? { style } : {}),
+});

@@ -1,0 +1,292 @@
+/**
+ * A local HTTP server that answers Slack's Web API the way Slack does (form or JSON bodies,
+ * `{ok:false, error}` failures, 429 with Retry-After), so the real @slack/web-api code runs
+ * in tests. It records every call and can be told to fail a method.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface FakeChannel {
+  id: string;
+  name: string;
+  is_archived: boolean;
+  topic: string;
+  purpose: string;
+  members: string[];
+}
+
+export interface FakeMessage {
+  channel: string;
+  ts: string;
+  text: string;
+  blocks?: unknown[];
+  thread_ts?: string;
+  user?: string;
+  ephemeralTo?: string;
+  file?: { title: string; filename: string; content: string };
+}
+
+export interface RecordedCall {
+  method: string;
+  args: Record<string, unknown>;
+  token?: string;
+}
+
+type Failure = { error: string; times: number; status?: number; retryAfter?: number; delayMs?: number };
+
+export class FakeSlack {
+  readonly calls: RecordedCall[] = [];
+  readonly channels: FakeChannel[] = [];
+  readonly messages: FakeMessage[] = [];
+  readonly views: { trigger_id: string; view: Record<string, unknown> }[] = [];
+  readonly userGroups = new Map<string, string[]>();
+  /** Bodies posted to response_url (ephemeral replies to commands and buttons), by url. */
+  readonly responses: { url: string; body: Record<string, unknown> }[] = [];
+  private failures = new Map<string, Failure[]>();
+  private uploads = new Map<string, { filename: string; content?: string }>();
+  private seq = 0;
+  private tsSeq = 0;
+  private server = http.createServer((req, res) => void this.handle(req, res));
+  url = '';
+
+  async start(): Promise<this> {
+    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/api/`;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((r) => this.server.close(() => r()));
+  }
+
+  addChannel(name: string, opts: { archived?: boolean; id?: string } = {}): FakeChannel {
+    const ch: FakeChannel = { id: opts.id ?? `C${String(++this.seq).padStart(8, '0')}`, name, is_archived: !!opts.archived, topic: '', purpose: '', members: [] };
+    this.channels.push(ch);
+    return ch;
+  }
+
+  channel(nameOrId: string): FakeChannel | undefined {
+    return this.channels.find((c) => c.id === nameOrId || c.name === nameOrId);
+  }
+
+  /** Makes the next `times` calls of `method` fail with Slack error `error` (or HTTP status). */
+  fail(method: string, error: string, opts: { times?: number; status?: number; retryAfter?: number; delayMs?: number } = {}): void {
+    const list = this.failures.get(method) ?? [];
+    list.push({ error, times: opts.times ?? 1, status: opts.status, retryAfter: opts.retryAfter, delayMs: opts.delayMs });
+    this.failures.set(method, list);
+  }
+
+  callsTo(method: string): Record<string, unknown>[] {
+    return this.calls.filter((c) => c.method === method).map((c) => c.args);
+  }
+
+  /** Base for response_url values handed out in signed test payloads. */
+  responseUrl(id: string): string {
+    return this.url.replace(/\/api\/$/, '') + `/response/${id}`;
+  }
+
+  /** Texts of the ephemeral replies sent to a response_url. */
+  replies(id?: string): string[] {
+    return this.responses.filter((r) => !id || r.url === `/response/${id}`).map((r) => String(r.body.text ?? ''));
+  }
+
+  messagesIn(nameOrId: string): FakeMessage[] {
+    const ch = this.channel(nameOrId);
+    return this.messages.filter((m) => m.channel === (ch?.id ?? nameOrId));
+  }
+
+  private nextTs(): string {
+    this.tsSeq++;
+    return `${1_700_000_000 + this.tsSeq}.${String(this.tsSeq).padStart(6, '0')}`;
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const raw = Buffer.concat(chunks);
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (url.pathname.startsWith('/upload/')) {
+      const id = url.pathname.split('/')[2]!;
+      const u = this.uploads.get(id);
+      if (u) u.content = extractUploadContent(raw, String(req.headers['content-type'] ?? ''));
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      return void res.end('OK - ' + raw.length);
+    }
+    if (url.pathname.startsWith('/response/')) {
+      this.responses.push({ url: url.pathname, body: raw.length ? (JSON.parse(raw.toString('utf8')) as Record<string, unknown>) : {} });
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      return void res.end('ok');
+    }
+    const method = url.pathname.replace(/^\/api\//, '');
+    const args = parseArgs(raw, String(req.headers['content-type'] ?? ''));
+    const token = String(req.headers.authorization ?? '').replace(/^Bearer /, '') || (args.token as string | undefined);
+    this.calls.push({ method, args, token });
+    const pending = this.failures.get(method);
+    const f = pending?.[0];
+    if (f) {
+      if (--f.times <= 0) pending.shift();
+      if (f.delayMs) await new Promise((r) => setTimeout(r, f.delayMs));
+      if (f.status === 429) {
+        res.writeHead(429, { 'retry-after': String(f.retryAfter ?? 1), 'content-type': 'application/json' });
+        return void res.end(JSON.stringify({ ok: false, error: 'ratelimited' }));
+      }
+      res.writeHead(f.status ?? 200, { 'content-type': 'application/json' });
+      return void res.end(JSON.stringify({ ok: false, error: f.error }));
+    }
+    const out = this.answer(method, args);
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(out));
+  }
+
+  private answer(method: string, a: Record<string, unknown>): Record<string, unknown> {
+    const ok = (x: Record<string, unknown> = {}) => ({ ok: true, ...x });
+    const err = (error: string) => ({ ok: false, error });
+    const chan = (id: unknown) => this.channels.find((c) => c.id === id);
+    switch (method) {
+      case 'auth.test':
+        return ok({ user_id: 'UFIREBREAK', bot_id: 'BFIREBREAK', team_id: 'T0TEST', user: 'firebreak', team: 'test' });
+      case 'conversations.create': {
+        const name = String(a.name ?? '');
+        if (!/^[a-z0-9_-]{1,80}$/.test(name)) return err('invalid_name_specials');
+        if (this.channels.some((c) => c.name === name)) return err('name_taken');
+        const ch = this.addChannel(name);
+        ch.members.push('UFIREBREAK');
+        return ok({ channel: { id: ch.id, name: ch.name, is_archived: false } });
+      }
+      case 'conversations.list': {
+        const limit = Number(a.limit ?? 100);
+        const start = Number(a.cursor ?? 0);
+        const excludeArchived = a.exclude_archived === true || a.exclude_archived === 'true';
+        const list = this.channels.filter((c) => !excludeArchived || !c.is_archived);
+        const page = list.slice(start, start + limit);
+        const next = start + limit < list.length ? String(start + limit) : '';
+        return ok({ channels: page.map((c) => ({ id: c.id, name: c.name, is_archived: c.is_archived })), response_metadata: { next_cursor: next } });
+      }
+      case 'conversations.info': {
+        const ch = chan(a.channel);
+        return ch ? ok({ channel: { id: ch.id, name: ch.name, is_archived: ch.is_archived, topic: { value: ch.topic }, purpose: { value: ch.purpose } } }) : err('channel_not_found');
+      }
+      case 'conversations.join': {
+        const ch = chan(a.channel);
+        if (!ch) return err('channel_not_found');
+        if (!ch.members.includes('UFIREBREAK')) ch.members.push('UFIREBREAK');
+        return ok({ channel: { id: ch.id } });
+      }
+      case 'conversations.setTopic':
+      case 'conversations.setPurpose': {
+        const ch = chan(a.channel);
+        if (!ch) return err('channel_not_found');
+        if (method.endsWith('Topic')) ch.topic = String(a.topic);
+        else ch.purpose = String(a.purpose);
+        return ok();
+      }
+      case 'conversations.invite': {
+        const ch = chan(a.channel);
+        if (!ch) return err('channel_not_found');
+        const users = String(a.users ?? '').split(',').filter(Boolean);
+        if (users.some((u) => !/^[UW][A-Z0-9]+$/.test(u))) return err('user_not_found');
+        for (const u of users) if (!ch.members.includes(u)) ch.members.push(u);
+        return ok({ channel: { id: ch.id } });
+      }
+      case 'conversations.members': {
+        const ch = chan(a.channel);
+        return ch ? ok({ members: ch.members, response_metadata: { next_cursor: '' } }) : err('channel_not_found');
+      }
+      case 'conversations.open': {
+        const user = String(a.users ?? '');
+        let ch = this.channels.find((c) => c.name === `dm-${user}`);
+        if (!ch) ch = this.addChannel(`dm-${user}`, { id: `D${user}` });
+        return ok({ channel: { id: ch.id } });
+      }
+      case 'conversations.history': {
+        const ch = chan(a.channel);
+        if (!ch) return err('channel_not_found');
+        const latest = a.latest as string | undefined;
+        const msgs = this.messages.filter((m) => m.channel === ch.id && !m.ephemeralTo && (!latest || m.ts === latest));
+        return ok({ messages: msgs.map((m) => ({ ts: m.ts, text: m.text, blocks: m.blocks })) });
+      }
+      case 'usergroups.users.list': {
+        const users = this.userGroups.get(String(a.usergroup));
+        return users ? ok({ users }) : err('no_such_subteam');
+      }
+      case 'chat.postMessage': {
+        const ch = chan(a.channel) ?? this.channels.find((c) => c.name === a.channel);
+        if (!ch) return err('channel_not_found');
+        if (ch.is_archived) return err('is_archived');
+        const m: FakeMessage = { channel: ch.id, ts: this.nextTs(), text: String(a.text ?? ''), blocks: a.blocks as unknown[] | undefined, thread_ts: a.thread_ts as string | undefined };
+        this.messages.push(m);
+        return ok({ channel: ch.id, ts: m.ts, message: { text: m.text } });
+      }
+      case 'chat.update': {
+        const m = this.messages.find((x) => x.channel === a.channel && x.ts === a.ts);
+        if (!m) return err('message_not_found');
+        m.text = String(a.text ?? m.text);
+        if (a.blocks) m.blocks = a.blocks as unknown[];
+        return ok({ channel: m.channel, ts: m.ts });
+      }
+      case 'chat.postEphemeral': {
+        const ch = chan(a.channel);
+        if (!ch) return err('channel_not_found');
+        const m: FakeMessage = { channel: ch.id, ts: this.nextTs(), text: String(a.text ?? ''), blocks: a.blocks as unknown[] | undefined, ephemeralTo: String(a.user) };
+        this.messages.push(m);
+        return ok({ message_ts: m.ts });
+      }
+      case 'chat.getPermalink':
+        return ok({ permalink: `https://test.slack.com/archives/${String(a.channel)}/p${String(a.message_ts).replace('.', '')}` });
+      case 'views.open': {
+        if (!a.trigger_id) return err('invalid_trigger_id');
+        const view = (typeof a.view === 'string' ? JSON.parse(a.view) : a.view) as Record<string, unknown>;
+        this.views.push({ trigger_id: String(a.trigger_id), view });
+        return ok({ view: { id: `V${++this.seq}`, ...view } });
+      }
+      case 'files.getUploadURLExternal': {
+        const id = `F${++this.seq}`;
+        this.uploads.set(id, { filename: String(a.filename) });
+        return ok({ upload_url: this.url.replace(/\/api\/$/, '') + `/upload/${id}`, file_id: id });
+      }
+      case 'files.completeUploadExternal': {
+        const files = (typeof a.files === 'string' ? JSON.parse(a.files) : a.files) as { id: string; title?: string }[];
+        const channelId = String(a.channel_id ?? a.channels ?? '');
+        for (const f of files) {
+          const u = this.uploads.get(f.id);
+          this.messages.push({ channel: channelId, ts: this.nextTs(), text: '', thread_ts: a.thread_ts as string | undefined, file: { title: f.title ?? '', filename: u?.filename ?? '', content: u?.content ?? '' } });
+        }
+        return ok({ files: files.map((f) => ({ id: f.id, title: f.title })) });
+      }
+      case 'users.info':
+        return ok({ user: { id: a.user, name: String(a.user).toLowerCase(), real_name: String(a.user) } });
+      default:
+        return err('unknown_method');
+    }
+  }
+}
+
+function parseArgs(raw: Buffer, contentType: string): Record<string, unknown> {
+  const text = raw.toString('utf8');
+  if (contentType.includes('application/json')) return text ? (JSON.parse(text) as Record<string, unknown>) : {};
+  if (contentType.includes('multipart/form-data')) return {};
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of new URLSearchParams(text)) {
+    // The SDK JSON-encodes arrays and objects inside form bodies.
+    out[k] = /^[[{]/.test(v) ? safeJson(v) : v;
+  }
+  return out;
+}
+
+function safeJson(v: string): unknown {
+  try {
+    return JSON.parse(v);
+  } catch {
+    return v;
+  }
+}
+
+function extractUploadContent(raw: Buffer, contentType: string): string {
+  const m = /boundary=(?:"([^"]+)"|([^;]+))/.exec(contentType);
+  if (!m) return raw.toString('utf8');
+  const boundary = `--${m[1] ?? m[2]}`;
+  const parts = raw.toString('utf8').split(boundary).filter((p) => p.includes('\r\n\r\n'));
+  const body = parts[0]?.split('\r\n\r\n').slice(1).join('\r\n\r\n') ?? '';
+  return body.replace(/\r\n$/, '');
+}
