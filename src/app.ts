@@ -15,6 +15,10 @@ import type { ChatSurface } from './chat/surface.js';
 import type { AppContext, FirebreakModule } from './module.js';
 import { Interactions } from './handlers/interactions.js';
 import { incidentsModule } from './incidents/module.js';
+import { LeaseScheduler } from './jobs/scheduler.js';
+import { Lifecycle } from './ops/lifecycle.js';
+import { opsModule } from './ops/module.js';
+import { observeHttpRequest } from './ops/metrics.js';
 
 export interface AppOptions {
   config: Config;
@@ -37,11 +41,12 @@ export interface FirebreakApp {
   http: HttpServer;
   /** Listens on config.port (0 = any free port) and returns the port. */
   listen(port?: number, host?: string): Promise<number>;
-  stop(): Promise<void>;
+  /** Draining state and the abort signal for long work (src/ops/shutdown.ts drives it). */
+  lifecycle: Lifecycle;
+  /** Stops everything; background work gets `budgetMs` (default ops.shutdownBudgetSeconds). */
+  stop(budgetMs?: number): Promise<void>;
 }
 
-// Replaced by the ops area's lease-backed scheduler (src/jobs/scheduler.ts contract).
-const pendingScheduler = { add() {}, start: async () => {}, stop: async () => {}, isLeader: () => false };
 
 /** The modules that make up Firebreak, in the order their routes and commands register. */
 function buildModules(ctx: AppContext): FirebreakModule[] {
@@ -58,33 +63,42 @@ export async function createApp(opts: AppOptions): Promise<FirebreakApp> {
   const clock = opts.clock ?? systemClock;
   const replicaId = `${os.hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
   await migrate(pool);
+  const jobs = new JobQueue(pool, clock, log, replicaId);
+  const lifecycle = new Lifecycle();
+  const sched = config.ops.scheduler;
   const ctx: AppContext = {
     config, pool, clock, log, chat: opts.chat, replicaId,
-    jobs: new JobQueue(pool, clock, log, replicaId),
-    scheduler: pendingScheduler,
+    jobs,
+    scheduler: new LeaseScheduler({ pool, clock, log, jobs, replicaId, leaseTtlSeconds: sched.leaseTtlSeconds, renewSeconds: sched.renewSeconds, catchUpSeconds: sched.catchUpSeconds }),
+    shutdownSignal: lifecycle.signal,
     hooks: new Hooks(log),
     background: new Background(log),
     publicUrl: config.publicUrl ?? `http://localhost:${config.port}`,
     services: {},
   };
   const modules = buildModules(ctx);
+  modules.push(opsModule(ctx, lifecycle, () => modules));
   for (const m of modules) for (const [q, h] of Object.entries(m.jobs ?? {})) ctx.jobs.handle(q, h);
   const interactions = new Interactions(modules, ctx);
   let edge: Route[] = [];
-  const http = createHttpServer(() => [...edge, ...modules.flatMap((m) => m.routes ?? [])], log);
+  const http = createHttpServer(() => [...edge, ...modules.flatMap((m) => m.routes ?? [])], log, observeHttpRequest);
   const app: FirebreakApp = {
-    ctx, modules, interactions, http,
+    ctx, modules, interactions, http, lifecycle,
     listen: (port = config.port, host) => http.listen(port, host),
-    stop: async () => {
+    stop: async (budgetMs = config.ops.shutdownBudgetSeconds * 1000) => {
+      await ctx.scheduler.stop();
       await http.close();
       await ctx.jobs.stop();
-      await ctx.background.drain(config.ops.shutdownBudgetSeconds * 1000);
+      await ctx.background.drain(budgetMs);
       for (const m of [...modules].reverse()) await m.stop?.();
       if (ownsPool) await pool.end();
     },
   };
   edge = opts.edgeRoutes?.(app) ?? [];
   for (const m of modules) await m.start?.();
-  if (opts.runJobs) ctx.jobs.start();
+  if (opts.runJobs) {
+    ctx.jobs.start();
+    await ctx.scheduler.start();
+  }
   return app;
 }

@@ -23,6 +23,11 @@ export interface AppContext {
   jobs: JobQueue;
   /** Cron-driven work that runs once per slot across replicas (src/jobs/scheduler.ts). */
   scheduler: Scheduler;
+  /**
+   * Aborted when graceful shutdown's budget is nearly spent: long work (backups, drills,
+   * restores) must stop, record itself as interrupted (never as good) and return.
+   */
+  shutdownSignal: AbortSignal;
   hooks: Hooks;
   background: Background;
   /** Unique per process: lease holder and job claimer id. */

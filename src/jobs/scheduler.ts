@@ -1,3 +1,11 @@
+import cron, { type ScheduledTask as CronTask } from 'node-cron';
+import type pg from 'pg';
+import type { Clock } from '../clock.js';
+import type { Logger } from '../log.js';
+import type { Job, JobQueue } from './queue.js';
+import { acquireLease, releaseLease } from './lease.js';
+import { scheduledSlots, schedulerLeader } from '../ops/metrics.js';
+
 /**
  * Clock-based schedules (node-cron expressions from config): backups, drills, retention.
  * Interface fixed by the lead; implementation owned by the ops area (issue 10).
@@ -18,4 +26,258 @@ export interface Scheduler {
   start(): Promise<void>;
   stop(): Promise<void>;
   isLeader(): boolean;
+}
+
+/** The job queue every slot goes through; any replica's job loop may run it. */
+export const SCHEDULE_QUEUE = 'schedule';
+const LEASE_NAME = 'scheduler';
+
+/** The dedupe key that makes a slot run once however many replicas enqueue it. */
+export const slotKey = (task: string, slot: Date): string => `sched:${task}:${slot.toISOString()}`;
+
+export interface LastRun {
+  slot: Date;
+  status: 'succeeded' | 'failed' | 'pending' | 'running';
+  finishedAt: Date | null;
+  error: string | null;
+}
+
+export interface LeaseSchedulerOptions {
+  pool: pg.Pool;
+  clock: Clock;
+  log: Logger;
+  jobs: JobQueue;
+  /** Lease holder id: unique per process. */
+  replicaId: string;
+  leaseTtlSeconds?: number;
+  renewSeconds?: number;
+  /** A slot that passed with no leader is run late if at most this old. */
+  catchUpSeconds?: number;
+  /** Called for each slot that passed without running and is now too old or superseded. */
+  onMissed?: (task: string, slot: Date) => void | Promise<void>;
+}
+
+interface Registered {
+  task: ScheduledTask;
+  /** Never started: used only to test whether a time is a slot. */
+  matcher: CronTask;
+  /** Seconds between candidate slot times: 1 for 6-field expressions, 60 otherwise. */
+  step: number;
+  firing?: CronTask;
+}
+
+/**
+ * A lease-backed scheduler. One replica (the holder of the `scheduler` lease) fires the cron
+ * schedules; each firing only enqueues a job whose dedupe key is the task and slot, and any
+ * replica's job loop runs it. Exactly-once per slot therefore rests on the jobs table's unique
+ * key, not on there being one leader: two leaders overlapping for a moment still make one job.
+ *
+ * Failover: followers try to take the lease every `renewSeconds`; a leader killed with -9
+ * stops renewing and its lease expires after `leaseTtlSeconds`. On taking the lease (and on
+ * every renewal) the leader enqueues the newest slot of each task if nobody did, so a slot
+ * that fell into the gap still runs; older unrun slots are reported through `onMissed`.
+ */
+export class LeaseScheduler implements Scheduler {
+  private tasks = new Map<string, Registered>();
+  private leader = false;
+  private stopped = true;
+  private timer: NodeJS.Timeout | undefined;
+  private renewal: Promise<void> | undefined;
+  private lastRenewedAt = 0;
+  /** Missed slots already reported, so a long gap is reported once, not on every renewal. */
+  private reportedMissed = new Set<string>();
+  private readonly ttl: number;
+  private readonly renewEvery: number;
+  private readonly catchUp: number;
+
+  constructor(private opts: LeaseSchedulerOptions) {
+    this.ttl = opts.leaseTtlSeconds ?? 30;
+    this.renewEvery = opts.renewSeconds ?? 10;
+    this.catchUp = opts.catchUpSeconds ?? 3600;
+    opts.jobs.handle(SCHEDULE_QUEUE, (job) => this.runSlot(job));
+  }
+
+  add(task: ScheduledTask): void {
+    if (this.tasks.has(task.name)) throw new Error(`scheduled task ${task.name} is already registered`);
+    if (!cron.validate(task.cron)) throw new Error(`scheduled task ${task.name}: "${task.cron}" is not a valid cron expression`);
+    const matcher = cron.createTask(task.cron, () => {}, { timezone: 'UTC', name: `match:${task.name}` });
+    const step = task.cron.trim().split(/\s+/).length === 6 ? 1 : 60;
+    const reg: Registered = { task, matcher, step };
+    this.tasks.set(task.name, reg);
+    if (this.leader) this.fire(reg);
+  }
+
+  isLeader(): boolean {
+    return this.leader;
+  }
+
+  async start(): Promise<void> {
+    if (!this.stopped) return;
+    this.stopped = false;
+    await this.renew();
+    this.timer = setInterval(() => void this.renew(), this.renewEvery * 1000);
+    this.timer.unref();
+  }
+
+  /** Stops firing and hands the lease back so another replica can lead at once. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.renewal;
+    const wasLeader = this.leader;
+    this.loseLeadership();
+    for (const reg of this.tasks.values()) await reg.matcher.destroy();
+    if (wasLeader) {
+      await releaseLease(this.opts.pool, LEASE_NAME, this.opts.replicaId).catch((err: unknown) =>
+        this.opts.log.warn({ err, action: 'scheduler.release' }, 'could not release the scheduler lease; it expires on its own'),
+      );
+    }
+  }
+
+  /** The newest finished or started run of a task, from the jobs table (any replica's). */
+  async lastRun(name: string): Promise<LastRun | null> {
+    const { rows } = await this.opts.pool.query<{ slot: Date; status: string; finished_at: Date | null; last_error: string | null }>(
+      `SELECT (payload->>'slot')::timestamptz AS slot, status, finished_at, last_error FROM jobs
+        WHERE queue = $1 AND payload->>'task' = $2 AND status <> 'cancelled'
+        ORDER BY (payload->>'slot')::timestamptz DESC LIMIT 1`,
+      [SCHEDULE_QUEUE, name],
+    );
+    const r = rows[0];
+    if (!r) return null;
+    const status = r.status === 'done' ? 'succeeded' : (r.status as LastRun['status']);
+    return { slot: r.slot, status, finishedAt: r.finished_at, error: r.last_error };
+  }
+
+  /** Takes or renews the lease; serialised so a slow database cannot stack renewals. */
+  private renew(): Promise<void> {
+    if (this.renewal) return this.renewal;
+    this.renewal = this.renewOnce().finally(() => {
+      this.renewal = undefined;
+    });
+    return this.renewal;
+  }
+
+  private async renewOnce(): Promise<void> {
+    const { pool, clock, log, replicaId } = this.opts;
+    if (this.stopped) return;
+    try {
+      const held = await acquireLease(pool, clock, LEASE_NAME, replicaId, this.ttl);
+      if (this.stopped) return;
+      if (held) {
+        this.lastRenewedAt = Date.now();
+        if (!this.leader) {
+          this.leader = true;
+          schedulerLeader.set(1);
+          log.info({ action: 'scheduler.lead', replicaId }, 'this replica now runs the schedules');
+          for (const reg of this.tasks.values()) this.fire(reg);
+        }
+        await this.enqueueDueSlots();
+      } else if (this.leader) {
+        log.warn({ action: 'scheduler.lost', replicaId }, 'another replica took the scheduler lease');
+        this.loseLeadership();
+      }
+    } catch (err) {
+      // Without the database we cannot prove we still hold the lease: stop firing once it may
+      // have lapsed. (A duplicate firing would still be absorbed by the slot's dedupe key.)
+      log.warn({ err, action: 'scheduler.renew' }, 'scheduler lease renewal failed');
+      if (this.leader && Date.now() - this.lastRenewedAt > (this.ttl - this.renewEvery / 2) * 1000) this.loseLeadership();
+    }
+  }
+
+  private fire(reg: Registered): void {
+    reg.firing = cron.schedule(
+      reg.task.cron,
+      (c) => {
+        const slot = new Date(Math.floor(c.date.getTime() / 1000) * 1000);
+        void this.enqueueSlot(reg.task.name, slot).catch((err: unknown) =>
+          this.opts.log.error({ err, task: reg.task.name, action: 'scheduler.enqueue' }, 'could not enqueue a scheduled slot; the next renewal retries'),
+        );
+      },
+      { timezone: 'UTC', name: `fire:${reg.task.name}`, suppressMissedWarning: true },
+    );
+  }
+
+  private loseLeadership(): void {
+    if (this.leader) schedulerLeader.set(0);
+    this.leader = false;
+    for (const reg of this.tasks.values()) {
+      void reg.firing?.destroy();
+      reg.firing = undefined;
+    }
+  }
+
+  /** True when the job was created; false when another replica (or firing) already did. */
+  private async enqueueSlot(task: string, slot: Date): Promise<boolean> {
+    const id = await this.opts.jobs.enqueue(
+      SCHEDULE_QUEUE,
+      { task, slot: slot.toISOString() },
+      { runAt: slot, dedupeKey: slotKey(task, slot), maxAttempts: 3 },
+    );
+    scheduledSlots.inc({ task, outcome: id === null ? 'duplicate' : 'enqueued' });
+    return id !== null;
+  }
+
+  /** Slots of `reg` in (after, until], newest last; at most `limit` of the newest. */
+  private slotsBetween(reg: Registered, after: number, until: number, limit = 1000): Date[] {
+    const out: Date[] = [];
+    const stepMs = reg.step * 1000;
+    for (let t = Math.floor(until / stepMs) * stepMs; t > after && out.length < limit; t -= stepMs) {
+      const d = new Date(t);
+      if (reg.matcher.match(d)) out.push(d);
+    }
+    return out.reverse();
+  }
+
+  /**
+   * Makes sure the newest slot of every task that is due (and not older than catchUpSeconds)
+   * has a job, and reports the slots between the task's last run and that one as missed.
+   * The leader calls it on every renewal; tests call it after moving a FakeClock.
+   */
+  async enqueueDueSlots(): Promise<void> {
+    const now = this.opts.clock.now().getTime();
+    for (const reg of this.tasks.values()) {
+      const name = reg.task.name;
+      const { rows } = await this.opts.pool.query<{ last: Date | null }>(
+        // The slot, not run_at: a failed attempt moves run_at to its retry time.
+        `SELECT max((payload->>'slot')::timestamptz) AS last FROM jobs WHERE queue = $1 AND payload->>'task' = $2`,
+        [SCHEDULE_QUEUE, name],
+      );
+      const last = rows[0]?.last?.getTime() ?? null;
+      const windowStart = Math.max(last ?? -Infinity, now - this.catchUp * 1000);
+      const due = this.slotsBetween(reg, windowStart, now);
+      const newest = due.pop();
+      if (newest && (await this.enqueueSlot(name, newest))) {
+        this.opts.log.info({ action: 'scheduler.catch_up', task: name, slot: newest.toISOString() }, 'enqueued a slot that had no job yet');
+      }
+      if (last === null) continue; // a task that never ran has no history to have missed
+      const missed = [...this.slotsBetween(reg, last, windowStart, 100), ...due];
+      for (const slot of missed) {
+        const key = slotKey(name, slot);
+        if (this.reportedMissed.has(key)) continue;
+        this.reportedMissed.add(key);
+        if (this.reportedMissed.size > 10_000) this.reportedMissed.clear();
+        scheduledSlots.inc({ task: name, outcome: 'missed' });
+        this.opts.log.warn({ action: 'scheduler.missed', task: name, slot: slot.toISOString() }, 'a scheduled slot passed without running');
+        await Promise.resolve(this.opts.onMissed?.(name, slot)).catch((err: unknown) =>
+          this.opts.log.error({ err, task: name }, 'onMissed callback failed'),
+        );
+      }
+    }
+  }
+
+  private async runSlot(job: Job): Promise<void> {
+    const name = String(job.payload.task);
+    const reg = this.tasks.get(name);
+    // A replica on another version may not know the task: failing lets a replica that does retry it.
+    if (!reg) throw new Error(`scheduled task ${name} is not registered on this replica`);
+    const slot = new Date(String(job.payload.slot));
+    try {
+      await reg.task.run(slot);
+      scheduledSlots.inc({ task: name, outcome: 'succeeded' });
+    } catch (err) {
+      scheduledSlots.inc({ task: name, outcome: 'failed' });
+      throw err;
+    }
+  }
 }

@@ -1,0 +1,120 @@
+import type { AppContext, FirebreakModule } from '../module.js';
+import { json, problem, type Route } from '../http/router.js';
+import { migrationsApplied } from '../db/migrate.js';
+import { chatMode } from '../config/schema.js';
+import { cachedCheck, runChecks, type ReadinessCheck } from './health.js';
+import { readinessCheckUp, refreshStoredStateGauges, registry } from './metrics.js';
+import type { Lifecycle } from './lifecycle.js';
+import { runbookCommand } from '../commands/runbook.js';
+import { loadRunbook, loadRunbooks } from '../runbooks/runbook.js';
+import { runHousekeeping } from './housekeeping.js';
+
+const startedAt = Date.now();
+
+/**
+ * Firebreak running as a service: health probes, /metrics, runbooks (chat and HTTP) and the
+ * housekeeping schedule. Built last by the composition root so readiness sees every module's
+ * checks.
+ */
+export function opsModule(ctx: AppContext, lifecycle: Lifecycle, allModules: () => FirebreakModule[]): FirebreakModule {
+  const ops = ctx.config.ops;
+  const readiness: Record<string, ReadinessCheck> = {
+    database: async () => {
+      await ctx.pool.query('SELECT 1');
+    },
+    // Slack's auth.test (or the console's table) is cached: probes must not burn rate limit.
+    chat: cachedCheck(() => ctx.chat.ping(), ops.chatCheckCacheSeconds * 1000),
+  };
+
+  const collectChecks = (): Record<string, ReadinessCheck> => {
+    const all: Record<string, ReadinessCheck> = {};
+    for (const m of allModules()) Object.assign(all, m.readiness ?? {});
+    return all;
+  };
+
+  const routes: Route[] = [
+    {
+      method: 'GET',
+      path: '/health/live',
+      // Answering at all is the proof: the event loop is turning. No dependency is consulted,
+      // so a database outage never gets healthy replicas restarted.
+      handle: async () => json(200, { status: 'ok', replica: ctx.replicaId, uptimeSeconds: Math.round((Date.now() - startedAt) / 1000) }),
+    },
+    {
+      method: 'GET',
+      path: '/health/ready',
+      handle: async () => {
+        if (lifecycle.draining) {
+          return json(503, { status: 'draining', replica: ctx.replicaId, detail: 'shutting down: finishing in-flight work, taking no new work' });
+        }
+        const checks = await runChecks(collectChecks(), ops.requiredChecks, ops.checkTimeoutSeconds * 1000);
+        for (const [name, c] of Object.entries(checks)) readinessCheckUp.set({ check: name }, c.status === 'up' ? 1 : 0);
+        const requiredDown = Object.entries(checks).filter(([, c]) => c.required && c.status === 'down').map(([n]) => n);
+        const degraded = Object.values(checks).some((c) => c.status === 'down');
+        const status = requiredDown.length ? 'not_ready' : degraded ? 'degraded' : 'ready';
+        if (requiredDown.length) ctx.log.warn({ action: 'health.not_ready', down: requiredDown }, 'readiness failed');
+        return json(requiredDown.length ? 503 : 200, { status, replica: ctx.replicaId, checks, scheduler: { leader: ctx.scheduler.isLeader() } });
+      },
+    },
+    {
+      method: 'GET',
+      path: '/health/startup',
+      handle: async () => {
+        const migrations = await migrationsApplied(ctx.pool);
+        const body = {
+          status: migrations ? 'started' : 'starting',
+          replica: ctx.replicaId,
+          checks: {
+            migrations: { status: migrations ? 'applied' : 'pending_or_unreachable' },
+            config: { status: 'loaded', chatMode: chatMode(ctx.config) },
+          },
+        };
+        return json(migrations ? 200 : 503, body);
+      },
+    },
+    {
+      method: 'GET',
+      path: '/metrics',
+      handle: async () => {
+        // Stored-state gauges are read at scrape time, bounded so a slow database delays the
+        // scrape by at most a second rather than failing it.
+        await Promise.race([refreshStoredStateGauges(ctx.pool), new Promise((r) => setTimeout(r, 1000).unref())]);
+        return { status: 200, headers: { 'content-type': registry.contentType }, body: await registry.metrics() };
+      },
+    },
+    {
+      method: 'GET',
+      path: '/runbooks',
+      handle: async () => {
+        const all = await loadRunbooks(ops.runbooksDir);
+        return json(200, { runbooks: all.map((r) => ({ name: r.name, title: r.title, missing: r.missing, problems: r.problems })) });
+      },
+    },
+    {
+      method: 'GET',
+      path: '/runbooks/*',
+      handle: async (req) => {
+        const name = decodeURIComponent(req.path.slice('/runbooks/'.length));
+        const found = await loadRunbook(ops.runbooksDir, name);
+        if (!found) return problem(404, 'runbook_not_found', `No runbook named "${name.slice(0, 80)}"; GET /runbooks lists them.`);
+        return { status: 200, headers: { 'content-type': 'text/markdown; charset=utf-8' }, body: found.markdown };
+      },
+    },
+  ];
+
+  ctx.scheduler.add({
+    name: 'ops:housekeeping',
+    cron: ops.housekeeping.cron,
+    run: async (slot) => {
+      const deleted = await runHousekeeping(ctx.pool, ctx.clock, ops.housekeeping.keepDays);
+      ctx.log.info({ action: 'ops.housekeeping', slot: slot.toISOString(), replicaId: ctx.replicaId, ...deleted }, 'housekeeping ran');
+    },
+  });
+
+  return {
+    name: 'ops',
+    commands: [runbookCommand({ runbooksDir: ops.runbooksDir, publicUrl: ctx.publicUrl })],
+    routes,
+    readiness,
+  };
+}
