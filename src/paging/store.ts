@@ -1,0 +1,151 @@
+import type { Queryable } from '../db/pool.js';
+import type { Severity } from '../incidents/config.js';
+import type { Page, PageStatus } from './model.js';
+
+interface PageRow {
+  id: number; incident_id: number; service: string; routing_key_env: string; dedup_key: string; status: PageStatus;
+  attempts: number; last_error: string | null; pd_incident_id: string | null; pd_incident_url: string | null;
+  requested_by: string; reason: string; created_at: Date; updated_at: Date; triggered_at: Date | null; resolved_at: Date | null;
+}
+
+const fromRow = (r: PageRow): Page => ({
+  id: r.id, incidentId: r.incident_id, service: r.service, routingKeyEnv: r.routing_key_env, dedupKey: r.dedup_key,
+  status: r.status, attempts: r.attempts, lastError: r.last_error, pdIncidentId: r.pd_incident_id,
+  pdIncidentUrl: r.pd_incident_url, requestedBy: r.requested_by, reason: r.reason, createdAt: r.created_at,
+  updatedAt: r.updated_at, triggeredAt: r.triggered_at, resolvedAt: r.resolved_at,
+});
+
+export interface NewPage {
+  incidentId: number;
+  service: string;
+  routingKeyEnv: string;
+  dedupKey: string;
+  requestedBy: string;
+  reason: string;
+  at: Date;
+}
+
+export type ClaimResult = { claimed: true; page: Page } | { claimed: false; page: Page };
+
+/**
+ * Takes the right to deliver a page: a new row, or an existing one that is not in flight
+ * or already triggered (failed, resolved, resolve_failed). Two replicas or two clicks racing
+ * for the same page get one `claimed: true` between them.
+ */
+export async function claimPage(db: Queryable, p: NewPage): Promise<ClaimResult> {
+  const inserted = await db.query<PageRow>(
+    `INSERT INTO pages (incident_id, service, routing_key_env, dedup_key, status, requested_by, reason, created_at, updated_at)
+     VALUES ($1,$2,$3,$4,'pending',$5,$6,$7,$7) ON CONFLICT (incident_id, service) DO NOTHING RETURNING *`,
+    [p.incidentId, p.service, p.routingKeyEnv, p.dedupKey, p.requestedBy, p.reason, p.at],
+  );
+  if (inserted.rows[0]) return { claimed: true, page: fromRow(inserted.rows[0]) };
+  const reclaimed = await db.query<PageRow>(
+    `UPDATE pages SET status='pending', routing_key_env=$3, requested_by=$4, reason=$5, updated_at=$6, last_error=NULL
+      WHERE incident_id=$1 AND service=$2 AND status IN ('failed','resolved','resolve_failed') RETURNING *`,
+    [p.incidentId, p.service, p.routingKeyEnv, p.requestedBy, p.reason, p.at],
+  );
+  if (reclaimed.rows[0]) return { claimed: true, page: fromRow(reclaimed.rows[0]) };
+  const existing = await pageFor(db, p.incidentId, p.service);
+  return { claimed: false, page: existing! };
+}
+
+export async function pageFor(db: Queryable, incidentId: number, service: string): Promise<Page | undefined> {
+  const { rows } = await db.query<PageRow>('SELECT * FROM pages WHERE incident_id=$1 AND service=$2', [incidentId, service]);
+  return rows[0] ? fromRow(rows[0]) : undefined;
+}
+
+export async function pagesForIncident(db: Queryable, incidentId: number): Promise<Page[]> {
+  const { rows } = await db.query<PageRow>('SELECT * FROM pages WHERE incident_id=$1 ORDER BY id', [incidentId]);
+  return rows.map(fromRow);
+}
+
+export async function recordAttempt(db: Queryable, pageId: number, error: string | null, at: Date): Promise<void> {
+  await db.query('UPDATE pages SET attempts = attempts + 1, last_error = $2, updated_at = $3 WHERE id = $1', [pageId, error, at]);
+}
+
+export async function setPageStatus(db: Queryable, pageId: number, status: PageStatus, at: Date): Promise<Page> {
+  const { rows } = await db.query<PageRow>(
+    `UPDATE pages SET status=$2, updated_at=$3,
+            triggered_at = CASE WHEN $2 = 'triggered' THEN $3 ELSE triggered_at END,
+            resolved_at  = CASE WHEN $2 = 'resolved' THEN $3 ELSE resolved_at END
+      WHERE id=$1 RETURNING *`,
+    [pageId, status, at],
+  );
+  return fromRow(rows[0]!);
+}
+
+/** Resolve rights: pages whose alert may be open in PagerDuty and that no one is delivering. */
+export async function claimForResolve(db: Queryable, incidentId: number, at: Date): Promise<Page[]> {
+  const { rows } = await db.query<PageRow>(
+    `UPDATE pages SET status='pending', updated_at=$2
+      WHERE incident_id=$1 AND status IN ('triggered','resolve_failed') RETURNING *`,
+    [incidentId, at],
+  );
+  return rows.map(fromRow);
+}
+
+/** The page a webhook is about: by dedup key (PagerDuty's incident_key) or its PagerDuty incident id. */
+export async function pageForWebhook(db: Queryable, ref: { dedupKey?: string; pdIncidentId?: string }): Promise<Page | undefined> {
+  const { rows } = await db.query<PageRow>(
+    `SELECT * FROM pages WHERE ($1::text IS NOT NULL AND dedup_key = $1) OR ($2::text IS NOT NULL AND pd_incident_id = $2)
+      ORDER BY id DESC LIMIT 1`,
+    [ref.dedupKey ?? null, ref.pdIncidentId ?? null],
+  );
+  return rows[0] ? fromRow(rows[0]) : undefined;
+}
+
+export async function rememberPdIncident(db: Queryable, pageId: number, pdIncidentId: string, url: string | null): Promise<void> {
+  await db.query(
+    'UPDATE pages SET pd_incident_id = $2, pd_incident_url = COALESCE($3, pd_incident_url) WHERE id = $1 AND pd_incident_id IS DISTINCT FROM $2',
+    [pageId, pdIncidentId, url],
+  );
+}
+
+/** What paging needs to know about an incident, read straight from the incidents table. */
+export interface PagedIncident {
+  id: number;
+  title: string;
+  severity: Severity;
+  status: string;
+  summary: string | null;
+  service: string | null;
+  channelId: string | null;
+  channelName: string | null;
+  declaredAt: Date;
+  acknowledgedAt: Date | null;
+}
+
+interface IncidentRow {
+  id: number; title: string; severity: Severity; status: string; summary: string | null; service: string | null;
+  channel_id: string | null; channel_name: string | null; declared_at: Date; acknowledged_at: Date | null;
+}
+
+const incidentFromRow = (r: IncidentRow): PagedIncident => ({
+  id: r.id, title: r.title, severity: r.severity, status: r.status, summary: r.summary, service: r.service,
+  channelId: r.channel_id, channelName: r.channel_name, declaredAt: r.declared_at, acknowledgedAt: r.acknowledged_at,
+});
+
+const INCIDENT_COLUMNS = 'id, title, severity, status, summary, service, channel_id, channel_name, declared_at, acknowledged_at';
+
+export async function incidentForPaging(db: Queryable, id: number): Promise<PagedIncident | undefined> {
+  const { rows } = await db.query<IncidentRow>(`SELECT ${INCIDENT_COLUMNS} FROM incidents WHERE id = $1`, [id]);
+  return rows[0] ? incidentFromRow(rows[0]) : undefined;
+}
+
+export async function incidentInChannel(db: Queryable, channelId: string): Promise<PagedIncident | undefined> {
+  const { rows } = await db.query<IncidentRow>(`SELECT ${INCIDENT_COLUMNS} FROM incidents WHERE channel_id = $1`, [channelId]);
+  return rows[0] ? incidentFromRow(rows[0]) : undefined;
+}
+
+/**
+ * The first acknowledgement wins: MTTA is measured to it, and later ones (re-acks after an
+ * escalation) do not move it. Returns the incident when this call set it.
+ */
+export async function acknowledgeOnce(db: Queryable, incidentId: number, at: Date): Promise<PagedIncident | undefined> {
+  const { rows } = await db.query<IncidentRow>(
+    `UPDATE incidents SET acknowledged_at = GREATEST($2::timestamptz, declared_at)
+      WHERE id = $1 AND acknowledged_at IS NULL RETURNING ${INCIDENT_COLUMNS}`,
+    [incidentId, at],
+  );
+  return rows[0] ? incidentFromRow(rows[0]) : undefined;
+}

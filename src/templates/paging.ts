@@ -1,0 +1,88 @@
+import type { ChatMessage } from '../chat/surface.js';
+import type { Severity } from '../incidents/config.js';
+import type { Page } from '../paging/model.js';
+import { PD_SEVERITY } from '../paging/model.js';
+import type { OnCallEntry } from '../paging/provider.js';
+import { button, context, duration, escapeMrkdwn, section, utc } from './format.js';
+
+export const RETRY_PAGING_ACTION = 'paging.retry';
+
+/** Button value naming the page to retry: `<incident id>:<service>`. */
+export const retryValue = (incidentId: number, service: string): string => `${incidentId}:${service}`;
+export function parseRetryValue(value: string): { incidentId: number; service: string } | undefined {
+  const m = /^(\d+):(.+)$/.exec(value);
+  return m ? { incidentId: Number(m[1]), service: m[2]! } : undefined;
+}
+
+export function pagedNotice(page: Page, severity: Severity, attempts: number): ChatMessage {
+  const retried = attempts > 1 ? ` after ${attempts} attempts` : '';
+  const text = `📟 Paged *${escapeMrkdwn(page.service)}* on PagerDuty (${severity} → ${PD_SEVERITY[severity]})${retried}.`;
+  return { text: `Paged ${page.service} on PagerDuty`, blocks: [context(text)] };
+}
+
+export function pageFailedMessage(page: Page, attempts: number, error: string): ChatMessage {
+  const text =
+    `⚠️ *Paging ${escapeMrkdwn(page.service)} failed* after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${escapeMrkdwn(error)}\n` +
+    `On-call has *not* been paged by Firebreak. Retry below, or page them by hand in PagerDuty.`;
+  return {
+    text: `Paging ${page.service} failed: ${error}`,
+    blocks: [
+      section(text),
+      { type: 'actions', block_id: `paging-retry-${page.incidentId}-${page.service}`, elements: [button('Retry paging', RETRY_PAGING_ACTION, retryValue(page.incidentId, page.service), 'primary')] },
+    ],
+  };
+}
+
+/** Replaces the failure message once a retry got through, so nobody clicks it again. */
+export function pageRecoveredMessage(page: Page, by: string): ChatMessage {
+  return { text: `Paging ${page.service} succeeded on retry`, blocks: [context(`✅ Paging *${escapeMrkdwn(page.service)}* succeeded on retry by <@${by}>.`)] };
+}
+
+export function resolveFailedMessage(page: Page, error: string): ChatMessage {
+  const text = `⚠️ Could not resolve the PagerDuty alert for *${escapeMrkdwn(page.service)}*: ${escapeMrkdwn(error)}. Resolve it in PagerDuty so on-call stops being notified.`;
+  return { text: `Resolving the PagerDuty alert for ${page.service} failed`, blocks: [section(text)] };
+}
+
+export function acknowledgedMessage(by: string, mttaMs: number | null, pdUrl?: string | null): ChatMessage {
+  const where = pdUrl ? `<${pdUrl}|PagerDuty>` : 'PagerDuty';
+  const mtta = mttaMs !== null ? ` · time to acknowledge ${duration(mttaMs)}` : '';
+  return { text: `${by} acknowledged the page`, blocks: [section(`✋ *${escapeMrkdwn(by)}* acknowledged the page in ${where}${mtta}.`)] };
+}
+
+export function escalatedMessage(to: string | undefined, level: number | undefined): ChatMessage {
+  const text = `⏫ PagerDuty escalated the page${level ? ` to level ${level}` : ''}${to ? `: now *${escapeMrkdwn(to)}*` : ''}.`;
+  return { text: 'PagerDuty escalated the page', blocks: [context(text)] };
+}
+
+export function pdResolvedMessage(by: string | undefined): ChatMessage {
+  const text = `PagerDuty's alert was resolved in PagerDuty${by ? ` by ${escapeMrkdwn(by)}` : ''}. This incident stays open until someone resolves it here.`;
+  return { text: 'PagerDuty alert resolved in PagerDuty', blocks: [context(text)] };
+}
+
+export function onCallMessage(entries: OnCallEntry[], scope: string): ChatMessage {
+  if (entries.length === 0) return { text: `Nobody is on call for ${scope} according to PagerDuty.` };
+  const byPolicy = new Map<string, OnCallEntry[]>();
+  for (const e of entries) byPolicy.set(e.escalationPolicyName, [...(byPolicy.get(e.escalationPolicyName) ?? []), e]);
+  const parts: string[] = [];
+  for (const [policy, list] of [...byPolicy].sort(([a], [b]) => a.localeCompare(b))) {
+    const lines = list
+      .sort((a, b) => a.escalationLevel - b.escalationLevel || a.userName.localeCompare(b.userName))
+      .map((e) => {
+        const who = e.userUrl ? `<${e.userUrl}|${escapeMrkdwn(e.userName)}>` : escapeMrkdwn(e.userName);
+        const until = e.end ? `until ${utc(new Date(e.end))}` : 'always on call';
+        return `• L${e.escalationLevel} ${who}${e.scheduleName ? ` (${escapeMrkdwn(e.scheduleName)})` : ''} — ${until}`;
+      });
+    parts.push(`*${escapeMrkdwn(policy)}*\n${lines.join('\n')}`);
+  }
+  const text = `On call now for ${scope}:\n${parts.join('\n')}`;
+  return { text, blocks: [section(text.slice(0, 2900))] };
+}
+
+/** One line for the incident headline ("Paging: …"). */
+export function pagingHeadline(enabled: boolean, pages: Page[]): string {
+  if (pages.length === 0) return enabled ? 'not paged' : 'off (no PagerDuty key configured)';
+  const label: Record<Page['status'], string> = {
+    pending: 'paging…', triggered: 'paged', failed: 'FAILED', resolved: 'resolved', resolve_failed: 'resolve failed',
+  };
+  return pages.map((p) => `${p.service} ${label[p.status]}`).join(', ');
+}
