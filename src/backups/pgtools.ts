@@ -1,0 +1,100 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import pg from 'pg';
+
+/**
+ * Running PostgreSQL's client programs safely: passwords travel in PGPASSWORD/PGPASSFILE, never
+ * argv (argv is visible to every user in `ps`), and versions are checked before a dump starts.
+ */
+export interface Connection {
+  url: string;
+  passwordEnv?: string;
+  passfile?: string;
+}
+
+export function pgBin(binDir: string | undefined, name: string): string {
+  return binDir ? path.join(binDir, name) : name;
+}
+
+/** The URL without its password, and the environment that carries the password instead. */
+export function libpqArgs(conn: Connection): { url: string; env: NodeJS.ProcessEnv } {
+  const u = new URL(conn.url);
+  const env: NodeJS.ProcessEnv = { ...process.env, PGCONNECT_TIMEOUT: process.env.PGCONNECT_TIMEOUT ?? '10' };
+  const fromEnv = conn.passwordEnv ? process.env[conn.passwordEnv] : undefined;
+  const password = fromEnv ?? (u.password ? decodeURIComponent(u.password) : undefined);
+  u.password = '';
+  if (password) env.PGPASSWORD = password;
+  if (conn.passfile) env.PGPASSFILE = conn.passfile;
+  return { url: u.toString(), env };
+}
+
+/** A pg client config for the same connection (password from env when configured so). */
+export function clientConfig(conn: Connection): pg.ClientConfig {
+  const fromEnv = conn.passwordEnv ? process.env[conn.passwordEnv] : undefined;
+  return { connectionString: conn.url, ...(fromEnv ? { password: fromEnv } : {}), application_name: 'firebreak-backup', connectionTimeoutMillis: 10_000 };
+}
+
+export function databaseName(url: string): string {
+  return decodeURIComponent(new URL(url).pathname.replace(/^\//, '')) || 'postgres';
+}
+
+/** Keeps the tail of a child's stderr: enough for the message, bounded for memory. */
+export function collectStderr(child: ChildProcess, limit = 16 * 1024): () => string {
+  let buf = '';
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (s: string) => {
+    buf = (buf + s).slice(-limit);
+  });
+  return () => buf.trim();
+}
+
+/** Resolves with the exit code (signal kills give null plus the signal name). */
+export function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve({ code: child.exitCode, signal: child.signalCode });
+    child.once('close', (code, signal) => resolve({ code, signal }));
+    child.once('error', () => resolve({ code: -1, signal: null }));
+  });
+}
+
+export async function runTool(bin: string, args: string[], opts: { env?: NodeJS.ProcessEnv; signal?: AbortSignal } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(bin, args, { env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], signal: opts.signal });
+  let stdout = '';
+  child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+  const stderr = collectStderr(child);
+  const spawnError = new Promise<Error | undefined>((r) => child.once('error', r));
+  const { code } = await exitOf(child);
+  const err = await Promise.race([spawnError, Promise.resolve(undefined)]);
+  if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`${bin} not found: install the PostgreSQL client (or zstd) or set backups.pgBinDir`);
+  if (err) throw err;
+  return { code, stdout, stderr: stderr() };
+}
+
+/** `pg_dump (PostgreSQL) 15.20 (Debian ...)` -> { version: '15.20', major: 15 }. */
+export async function toolVersion(bin: string): Promise<{ version: string; major: number }> {
+  const r = await runTool(bin, ['--version']);
+  const m = /\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?/.exec(r.stdout);
+  if (r.code !== 0 || !m) throw new Error(`could not read the version of ${bin}: ${r.stderr || r.stdout}`);
+  return { version: m[2] ? `${m[1]}.${m[2]}` : m[1]!, major: Number(m[1]) };
+}
+
+export function majorOfServerVersionNum(num: number): number {
+  return Math.floor(num / 10000);
+}
+
+/** Exact row counts per user table, `schema.table` -> count, on an open client (inside the snapshot). */
+export async function countRowsOn(client: pg.Client | pg.PoolClient): Promise<Record<string, number>> {
+  const { rows } = await client.query<{ schemaname: string; tablename: string }>(
+    `SELECT n.nspname AS schemaname, c.relname AS tablename FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind IN ('r','p') AND n.nspname NOT IN ('pg_catalog','information_schema') AND n.nspname NOT LIKE 'pg_toast%'
+        AND n.nspname NOT LIKE 'pg_temp%' AND NOT c.relispartition
+      ORDER BY 1, 2`,
+  );
+  const out: Record<string, number> = {};
+  for (const t of rows) {
+    const ident = `${pg.escapeIdentifier(t.schemaname)}.${pg.escapeIdentifier(t.tablename)}`;
+    const r = await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${ident}`);
+    out[`${t.schemaname}.${t.tablename}`] = Number(r.rows[0]!.n);
+  }
+  return out;
+}
