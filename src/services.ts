@@ -1,5 +1,6 @@
 import type { ChangeGate } from './approvals/gate.js';
 import type { IncidentService } from './incidents/service.js';
+import type { DrService } from './dr/service.js';
 
 /**
  * Services one area offers the others, filled in by the modules as the composition root
@@ -8,4 +9,8 @@ import type { IncidentService } from './incidents/service.js';
 export interface Services {
   incidents?: IncidentService;
   changes?: ChangeGate;
+  /** Disaster-recovery drills and recoveries (src/dr). */
+  dr?: DrService;
+  /** Paging provider status; absent or disabled means paging is off. */
+  paging?: { enabled(): boolean };
 }

@@ -1,0 +1,99 @@
+import type { AppContext } from '../module.js';
+import type { GateOutcome } from '../approvals/gate.js';
+import { helpSubcommand, type CommandTable } from './table.js';
+import type { DrService } from '../dr/service.js';
+import { busyMessage, historyMessage, runLabel, statusMessage } from '../templates/dr.js';
+
+const NO_GATE = 'Disaster recovery runs under change management, and the approvals gate is not running on this Firebreak, so I cannot start it. Ask an admin to enable approvals.';
+
+function outcomeText(o: GateOutcome, what: string): string {
+  switch (o.status) {
+    case 'pending':
+      return `${what} is waiting for approval (change request #${o.requestId}, ${o.approvalsNeeded} approval(s) needed). It starts when approved; its steps will appear in a thread here.`;
+    case 'started':
+      return `${what} is starting (${o.reason}); follow its steps in the thread here.`;
+    case 'refused':
+      return `${what} was refused: ${o.message}`;
+  }
+}
+
+/** `/dr`: the disaster-recovery vocabulary, one table for Slack, the console, help and tests. */
+export function drCommands(ctx: AppContext, service: DrService): CommandTable {
+  const table: CommandTable = {
+    command: '/dr',
+    description: 'Disaster recovery: drills that prove RTO/RPO, and recovery under approval.',
+    subcommands: [
+      {
+        name: 'dry-run',
+        aliases: ['drill'],
+        usage: '[backup-id]',
+        description: 'Restore a backup into a scratch database, validate it, time it (RTO/RPO) and drop it. Never touches production.',
+        run: async (args, inv, ictx) => {
+          const gate = ctx.services.changes;
+          if (!gate) return ictx.reply.ephemeral(NO_GATE);
+          const running = await service.running();
+          if (running) return ictx.reply.ephemeral(busyMessage(running));
+          const backupId = args.words[0];
+          const o = await gate.request('dr.dry-run', { backupId: backupId ?? null, channel: inv.channelId }, { userId: inv.actor.userId, channelId: inv.channelId }, {
+            title: `DR dry run of ${backupId ? `backup ${backupId}` : 'the newest verified backup'}`,
+          });
+          await ictx.reply.ephemeral(outcomeText(o, 'The dry run'));
+        },
+      },
+      {
+        name: 'execute',
+        usage: '<backup-id> --target <database>',
+        description: 'Recover a backup into the named database (needs approval), then tells you how to switch traffic.',
+        run: async (args, inv, ictx) => {
+          const gate = ctx.services.changes;
+          if (!gate) return ictx.reply.ephemeral(NO_GATE);
+          const backupId = args.words[0];
+          const target = args.flags['target'];
+          if (!backupId || !target || target === 'true') {
+            return ictx.reply.ephemeral('Usage: `/dr execute <backup-id> --target <database>`. A recovery names its backup and its target; `/backup list` shows backup ids.');
+          }
+          if (!/^[a-z_][a-z0-9_]{0,62}$/.test(target)) return ictx.reply.ephemeral(`\`${target}\` is not a plain database name: use lower-case letters, digits and _.`);
+          if (target.startsWith('firebreak_dr_')) return ictx.reply.ephemeral('Names starting with `firebreak_dr_` are reserved for drill scratch databases; choose another target.');
+          const running = await service.running();
+          if (running) return ictx.reply.ephemeral(busyMessage(running));
+          const o = await gate.request('dr.execute', { backupId, target, channel: inv.channelId }, { userId: inv.actor.userId, channelId: inv.channelId }, {
+            title: `DR recovery of backup ${backupId} into ${target}`,
+          });
+          await ictx.reply.ephemeral(outcomeText(o, `The recovery of ${backupId} into ${target}`));
+        },
+      },
+      {
+        name: 'status',
+        usage: '',
+        description: "Show the running drill's current step, or the last one.",
+        run: async (_args, _inv, ictx) => {
+          const running = await service.running();
+          const last = running ? undefined : (await service.history(1))[0];
+          await ictx.reply.ephemeral(statusMessage(running, last));
+        },
+      },
+      {
+        name: 'history',
+        usage: '[count]',
+        description: 'Past drills and recoveries with RTO/RPO against targets, and the trend.',
+        run: async (args, _inv, ictx) => {
+          const n = args.words[0] ? Number(args.words[0]) : 10;
+          if (!Number.isInteger(n) || n < 1 || n > 50) return ictx.reply.ephemeral('`/dr history [count]`: count is a whole number from 1 to 50.');
+          await ictx.reply.ephemeral(historyMessage(await service.history(n)));
+        },
+      },
+      {
+        name: 'cancel',
+        usage: '',
+        description: 'Stop the running drill: kills pg_restore and drops its scratch database. It is reported as cancelled.',
+        run: async (_args, inv, ictx) => {
+          const r = await service.cancel(inv.actor.userId);
+          if (r.status === 'idle') return ictx.reply.ephemeral('No drill is running.');
+          await ictx.reply.ephemeral(`Cancelling ${runLabel(r.run)}; its thread will say when it has stopped and cleaned up.`);
+        },
+      },
+      helpSubcommand(() => table),
+    ],
+  };
+  return table;
+}

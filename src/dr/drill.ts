@@ -1,0 +1,416 @@
+import { spawn } from 'node:child_process';
+import { mkdir, rm, statfs } from 'node:fs/promises';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import pg from 'pg';
+import type { Clock } from '../clock.js';
+import type { Logger } from '../log.js';
+import { redactUrl } from '../log.js';
+import type { DrConfig } from './config.js';
+import type { BackupSource, DrBackupRecord } from './backup-source.js';
+import {
+  DrError, RTO_STEPS, formatDuration, isScratchDatabaseName, scratchDatabaseName, stepsFor, verdictFor,
+  type DrKind, type DrStatus, type DrTargets, type DrVerdict, type StepKey, type StepRecord,
+} from './model.js';
+
+/** Everything one run needs, resolved by the service before it starts. */
+export interface DrillPlan {
+  runId: number;
+  kind: DrKind;
+  backupId?: string;
+  /** Which backed-up database to take the newest verified backup of when no id is given. */
+  database?: string;
+  /** Admin URL of the server the restore goes to (scratch server for dry runs, target server for execute). */
+  serverUrl: string;
+  /** Execute only: the database to recover into. Dry runs always use firebreak_dr_<run id>. */
+  targetDatabase?: string;
+  /** Firebreak's own state database, which no run may ever restore into. */
+  stateDatabaseUrl?: string;
+  workDir: string;
+  targets: DrTargets;
+}
+
+export interface DrillDeps {
+  config: DrConfig;
+  clock: Clock;
+  log: Logger;
+  source: BackupSource;
+  /** Firebreak's own database (pre-flight checks it answers). */
+  statePool: Pick<pg.Pool, 'query'>;
+}
+
+export interface DrillOutcome {
+  status: Exclude<DrStatus, 'running' | 'interrupted'>;
+  steps: StepRecord[];
+  backup?: DrBackupRecord;
+  verdict: DrVerdict;
+  targetDatabase: string;
+  /** The first failure, named by step: what the report leads with. */
+  error?: string;
+  /** Execute: what the operator does next to put the recovered database into service. */
+  switchTraffic?: string;
+}
+
+type Progress = (steps: StepRecord[], info: { backup?: DrBackupRecord }) => Promise<void>;
+
+class StepFailed extends Error {}
+
+function abortReason(signal: AbortSignal): boolean {
+  return signal.aborted;
+}
+
+/** Replaces the database name of an admin URL; credentials and options stay. */
+export function databaseUrl(serverUrl: string, database: string): string {
+  const u = new URL(serverUrl);
+  u.pathname = '/' + encodeURIComponent(database);
+  return u.toString();
+}
+
+const identifier = (name: string) => '"' + name.replace(/"/g, '""') + '"';
+
+async function withAdmin<T>(serverUrl: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ connectionString: serverUrl, connectionTimeoutMillis: 10_000, application_name: 'firebreak-dr' });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end().catch(() => {});
+  }
+}
+
+/** Drops a scratch database; refuses any other name so a bug cannot drop a real database. */
+export async function dropScratchDatabase(serverUrl: string, name: string): Promise<void> {
+  if (!isScratchDatabaseName(name)) throw new DrError(`refusing to drop ${name}: not a firebreak_dr_<n> scratch database`);
+  await withAdmin(serverUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${identifier(name)} WITH (FORCE)`));
+}
+
+function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; signal?: AbortSignal; timeoutMs?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env: opts.env ?? process.env, signal: opts.signal, timeout: opts.timeoutMs, killSignal: 'SIGTERM' });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout = (stdout + d.toString()).slice(-8192)));
+    child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-8192)));
+    child.on('error', reject);
+    // Gate on the exit code, which Node reports after the end of stdout.
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const major = (v: string | null | undefined): number | undefined => {
+  const m = /(\d+)(?:\.\d+)?/.exec(v ?? '');
+  return m ? Number(m[1]) : undefined;
+};
+
+/**
+ * One disaster-recovery run: the ten steps in order, each timed and reported as it goes.
+ * A failed or cancelled step skips the rest, except the dry run's clean-up, which always
+ * runs so no scratch database outlives its drill.
+ */
+export class Drill {
+  readonly steps: StepRecord[];
+  private backup: DrBackupRecord | undefined;
+  private archive: string;
+  private encrypted: string;
+  private createdTarget = false;
+  private readonly target: string;
+
+  constructor(
+    private deps: DrillDeps,
+    private plan: DrillPlan,
+    private signal: AbortSignal,
+    private progress: Progress,
+  ) {
+    this.steps = stepsFor(plan.kind).map((d, i) => ({ n: i + 1, key: d.key, title: d.title, status: 'pending' }));
+    this.target = plan.kind === 'dry-run' ? scratchDatabaseName(plan.runId) : plan.targetDatabase!;
+    const dir = path.join(plan.workDir, `run-${plan.runId}`);
+    this.encrypted = path.join(dir, 'backup.stored');
+    this.archive = path.join(dir, 'backup.dump');
+  }
+
+  private get runDir(): string {
+    return path.dirname(this.archive);
+  }
+
+  private get targetUrl(): string {
+    return databaseUrl(this.plan.serverUrl, this.target);
+  }
+
+  private async report(): Promise<void> {
+    try {
+      await this.progress(this.steps, { backup: this.backup });
+    } catch (err) {
+      this.deps.log.warn({ err, run: this.plan.runId }, 'dr progress report failed');
+    }
+  }
+
+  private async step(key: StepKey, work: () => Promise<string>): Promise<void> {
+    const s = this.steps.find((x) => x.key === key)!;
+    s.status = 'running';
+    s.startedAt = this.deps.clock.now().toISOString();
+    await this.report();
+    const t0 = performance.now();
+    try {
+      if (this.signal.aborted) throw new DrError('cancelled before it started');
+      s.detail = await work();
+      s.durationMs = Math.round(performance.now() - t0);
+      s.status = 'passed';
+    } catch (err) {
+      s.durationMs = Math.round(performance.now() - t0);
+      const cancelled = abortReason(this.signal);
+      s.status = cancelled ? 'cancelled' : 'failed';
+      s.detail = cancelled ? 'cancelled' : (err as Error).message;
+      if (!cancelled) this.deps.log.warn({ err, run: this.plan.runId, step: key }, 'dr step failed');
+      await this.report();
+      throw new StepFailed(`step ${s.n} (${s.title}) ${cancelled ? 'was cancelled' : 'failed'}: ${s.detail}`);
+    }
+    await this.report();
+  }
+
+  async run(): Promise<DrillOutcome> {
+    let error: string | undefined;
+    let verdict: DrVerdict = verdictFor(this.plan.targets, null, null);
+    try {
+      await mkdir(this.runDir, { recursive: true });
+      await this.step('preflight', () => this.preflight());
+      await this.step('choose', () => this.choose());
+      await this.step('fetch', () => this.fetch());
+      await this.step('verify', () => this.verify());
+      await this.step('prepare', () => this.prepare());
+      await this.step('restore', () => this.restore());
+      await this.step('post-restore', () => this.postRestore());
+      await this.step('validate', () => this.validate());
+      await this.step('report', async () => {
+        verdict = this.measure();
+        const missed = [verdict.rtoMet === false ? 'RTO' : '', verdict.rpoMet === false ? 'RPO' : ''].filter(Boolean);
+        const line = `RTO ${formatDuration(verdict.rtoMs)} (target ${formatDuration(this.plan.targets.rtoMs)}), RPO ${formatDuration(verdict.rpoMs)} (target ${formatDuration(this.plan.targets.rpoMs)})`;
+        if (missed.length) throw new DrError(`${missed.join(' and ')} target missed: ${line}`);
+        return line;
+      });
+    } catch (err) {
+      error = err instanceof StepFailed ? err.message : `unexpected error: ${(err as Error).message}`;
+      for (const s of this.steps) if (s.status === 'pending' && s.key !== 'cleanup') s.status = 'skipped';
+      if (!(err instanceof StepFailed)) this.deps.log.error({ err, run: this.plan.runId }, 'dr run crashed');
+    }
+    // RTO is only meaningful when the whole recovery path ran; RPO as soon as the backup is known.
+    if (this.steps.find((s) => s.key === 'report')?.status !== 'passed' && verdict.rtoMs === null) {
+      verdict = verdictFor(this.plan.targets, null, this.backup?.snapshotAt ? this.deps.clock.now().getTime() - this.backup.snapshotAt.getTime() : null);
+    }
+    let switchTraffic: string | undefined;
+    if (this.plan.kind === 'dry-run') {
+      // Clean-up runs whatever happened before it, and even after a cancel.
+      const cleanup = this.steps.find((s) => s.key === 'cleanup')!;
+      const t0 = performance.now();
+      cleanup.status = 'running';
+      cleanup.startedAt = this.deps.clock.now().toISOString();
+      await this.report();
+      try {
+        await dropScratchDatabase(this.plan.serverUrl, this.target);
+        cleanup.status = 'passed';
+        cleanup.detail = `dropped ${this.target} (if it existed); removed work files`;
+      } catch (err) {
+        cleanup.status = 'failed';
+        cleanup.detail = `could not drop ${this.target}: ${(err as Error).message}`;
+        error ??= `step ${cleanup.n} (${cleanup.title}) failed: ${cleanup.detail}`;
+      }
+      cleanup.durationMs = Math.round(performance.now() - t0);
+    } else if (!error) {
+      const s = this.steps.find((x) => x.key === 'switch-traffic')!;
+      switchTraffic = this.deps.config.switchTraffic
+        .replaceAll('{targetUrl}', redactUrl(this.targetUrl))
+        .replaceAll('{target}', this.target);
+      s.status = 'passed';
+      s.durationMs = 0;
+      s.detail = switchTraffic;
+    } else {
+      const s = this.steps.find((x) => x.key === 'switch-traffic')!;
+      s.status = 'skipped';
+      if (this.createdTarget) error += ` (database ${this.target} was created by this run and may hold a partial restore: drop it before retrying)`;
+    }
+    await rm(this.runDir, { recursive: true, force: true }).catch(() => {});
+    await this.report();
+    const status: DrillOutcome['status'] = this.signal.aborted ? 'cancelled' : error ? 'failed' : 'passed';
+    return { status, steps: this.steps, backup: this.backup, verdict, targetDatabase: this.target, error, switchTraffic };
+  }
+
+  private measure(): DrVerdict {
+    const rtoMs = this.steps.filter((s) => RTO_STEPS.includes(s.key)).reduce((sum, s) => sum + (s.durationMs ?? 0), 0);
+    const rpoMs = this.deps.clock.now().getTime() - this.backup!.snapshotAt!.getTime();
+    return verdictFor(this.plan.targets, rtoMs, rpoMs);
+  }
+
+  private async preflight(): Promise<string> {
+    const notes: string[] = [];
+    await this.deps.statePool.query('SELECT 1');
+    notes.push('Firebreak database ok');
+    const server = await withAdmin(this.plan.serverUrl, async (c) => {
+      const v = await c.query<{ v: string; can: boolean }>(
+        `SELECT current_setting('server_version') AS v,
+                (SELECT rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = current_user) AS can`,
+      );
+      return v.rows[0]!;
+    }).catch((err: Error) => {
+      throw new DrError(`restore server ${redactUrl(this.plan.serverUrl)} unreachable: ${err.message}`);
+    });
+    if (!server.can) throw new DrError(`the role on ${redactUrl(this.plan.serverUrl)} may not create databases (needs CREATEDB)`);
+    notes.push(`restore server PostgreSQL ${server.v}`);
+    if (this.plan.kind === 'execute') this.checkExecuteTarget();
+    if (this.deps.source.pingObjectStore) {
+      await this.deps.source.pingObjectStore().catch((err: Error) => {
+        throw new DrError(`object store unreachable: ${err.message}`);
+      });
+      notes.push('object store ok');
+    }
+    const tool = await run('pg_restore', ['--version']).catch(() => {
+      throw new DrError('pg_restore is not installed (postgresql-client)');
+    });
+    notes.push(tool.stdout.trim().replace(/^pg_restore \(PostgreSQL\) /, 'pg_restore '));
+    const fs = await statfs(this.runDir);
+    const free = fs.bavail * fs.bsize;
+    if (free < this.deps.config.minFreeMiB * 1024 * 1024) {
+      throw new DrError(`only ${(free / 2 ** 20).toFixed(0)} MiB free in ${this.plan.workDir} (minimum ${this.deps.config.minFreeMiB} MiB)`);
+    }
+    notes.push(`${(free / 2 ** 30).toFixed(1)} GiB free`);
+    this.freeBytes = free;
+    this.pgRestoreMajor = major(tool.stdout);
+    return notes.join(' · ');
+  }
+
+  private freeBytes = 0;
+  private pgRestoreMajor: number | undefined;
+
+  private checkExecuteTarget(): void {
+    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(this.target)) throw new DrError(`target "${this.target}" is not a plain database name (a-z, 0-9, _)`);
+    if (isScratchDatabaseName(this.target)) throw new DrError(`target ${this.target} is a drill scratch name; choose another`);
+    if (this.plan.stateDatabaseUrl) {
+      const a = new URL(this.plan.stateDatabaseUrl);
+      const b = new URL(this.targetUrl);
+      if (a.hostname === b.hostname && (a.port || '5432') === (b.port || '5432') && a.pathname === b.pathname) {
+        throw new DrError(`target ${this.target} is Firebreak's own database`);
+      }
+    }
+  }
+
+  private async choose(): Promise<string> {
+    const src = this.deps.source;
+    const rec = this.plan.backupId ? await src.getBackup(this.plan.backupId) : await src.latestVerifiedBackup(this.plan.database);
+    if (!rec) {
+      throw new DrError(this.plan.backupId ? `no backup with id ${this.plan.backupId}` : `no verified backup${this.plan.database ? ` of ${this.plan.database}` : ''} to restore`);
+    }
+    if (/fail|running|pending|deleted|expired/i.test(rec.status)) throw new DrError(`backup ${rec.id} is ${rec.status}, not restorable`);
+    if (!rec.snapshotAt || rec.storedBytes === null) throw new DrError(`backup ${rec.id} has no manifest (snapshot time or size missing), so it cannot be trusted`);
+    this.backup = rec;
+    const dumpMajor = major(rec.pgDumpVersion);
+    if (dumpMajor && this.pgRestoreMajor && dumpMajor > this.pgRestoreMajor) {
+      throw new DrError(`backup ${rec.id} was made by pg_dump ${rec.pgDumpVersion}; pg_restore ${this.pgRestoreMajor} cannot read it`);
+    }
+    const need = rec.storedBytes + (rec.rawBytes ?? rec.storedBytes * 4);
+    if (need > this.freeBytes) throw new DrError(`backup needs ${(need / 2 ** 20).toFixed(0)} MiB of work space, ${(this.freeBytes / 2 ** 20).toFixed(0)} MiB free`);
+    const age = this.deps.clock.now().getTime() - rec.snapshotAt.getTime();
+    return `${rec.id} of ${rec.database}, snapshot ${rec.snapshotAt.toISOString()} (${formatDuration(age)} ago), ${(rec.storedBytes / 2 ** 20).toFixed(1)} MiB${rec.verifiedAt ? ', verified' : ', NOT verified yet'}`;
+  }
+
+  private async fetch(): Promise<string> {
+    const t0 = performance.now();
+    const { bytes } = await this.deps.source.fetch(this.backup!, this.encrypted, { signal: this.signal });
+    if (bytes !== this.backup!.storedBytes!) throw new DrError(`fetched ${bytes} bytes, the manifest says ${this.backup!.storedBytes}`);
+    const s = (performance.now() - t0) / 1000;
+    return `${(bytes / 2 ** 20).toFixed(1)} MiB at ${(bytes / 2 ** 20 / Math.max(s, 0.001)).toFixed(0)} MiB/s`;
+  }
+
+  private async verify(): Promise<string> {
+    await this.deps.source.verifyAndDecrypt(this.backup!, this.encrypted, this.archive, { signal: this.signal });
+    await rm(this.encrypted, { force: true });
+    return 'SHA-256 matches the manifest; decrypted';
+  }
+
+  private async prepare(): Promise<string> {
+    return withAdmin(this.plan.serverUrl, async (c) => {
+      const exists = await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [this.target]);
+      if (this.plan.kind === 'dry-run') {
+        if (exists.rowCount) await c.query(`DROP DATABASE ${identifier(this.target)} WITH (FORCE)`);
+        await c.query(`CREATE DATABASE ${identifier(this.target)} TEMPLATE template0`);
+        this.createdTarget = true;
+        return `created scratch database ${this.target} on ${new URL(this.plan.serverUrl).host}`;
+      }
+      if (!exists.rowCount) {
+        await c.query(`CREATE DATABASE ${identifier(this.target)} TEMPLATE template0`);
+        this.createdTarget = true;
+        return `created ${this.target} on ${new URL(this.plan.serverUrl).host}`;
+      }
+      // Never restore over data: recovering into a database that holds tables could mix two states.
+      const tables = await withAdmin(this.targetUrl, (t) =>
+        t.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                                 WHERE c.relkind IN ('r','p') AND n.nspname NOT IN ('pg_catalog','information_schema') AND n.nspname NOT LIKE 'pg_toast%'`),
+      );
+      if (tables.rows[0]!.n > 0) throw new DrError(`${this.target} already holds ${tables.rows[0]!.n} tables; recover into a new or empty database`);
+      return `${this.target} exists and is empty`;
+    });
+  }
+
+  private async restore(): Promise<string> {
+    const jobs = this.deps.config.restoreJobs;
+    await this.deps.source.restore(this.archive, this.targetUrl, { jobs, signal: this.signal });
+    await rm(this.archive, { force: true });
+    return `pg_restore -j ${jobs} into ${this.target}`;
+  }
+
+  private async postRestore(): Promise<string> {
+    const hook = this.deps.config.postRestore;
+    const done: string[] = [];
+    if (hook.command) {
+      const [cmd, ...args] = hook.command as [string, ...string[]];
+      const u = new URL(this.targetUrl);
+      const env = {
+        ...process.env, DATABASE_URL: this.targetUrl, PGHOST: u.hostname, PGPORT: u.port || '5432',
+        PGDATABASE: this.target, PGUSER: decodeURIComponent(u.username), PGPASSWORD: decodeURIComponent(u.password),
+      };
+      const r = await run(cmd, args, { env, signal: this.signal, timeoutMs: hook.timeoutSeconds * 1000 }).catch((err: Error) => {
+        throw new DrError(`could not run ${cmd}: ${err.message}`);
+      });
+      if (r.code !== 0) throw new DrError(`${cmd} exited ${r.code ?? 'on a signal (timeout?)'}: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' / ')}`);
+      done.push(`ran ${cmd}`);
+    }
+    if (hook.sql) {
+      await withAdmin(this.targetUrl, (c) => c.query(hook.sql!)).catch((err: Error) => {
+        throw new DrError(`post-restore SQL failed: ${err.message}`);
+      });
+      done.push('ran post-restore SQL');
+    }
+    return done.length ? done.join('; ') : 'no hook configured';
+  }
+
+  private async validate(): Promise<string> {
+    const notes: string[] = [];
+    const expected = this.backup!.rowCounts ?? {};
+    const tables = Object.keys(expected);
+    if (tables.length === 0) notes.push('manifest has no row counts: none compared');
+    else {
+      const actual = await this.deps.source.rowCounts(this.targetUrl);
+      const wrong = tables.filter((t) => actual[t] !== expected[t]);
+      if (wrong.length) {
+        const shown = wrong.slice(0, 5).map((t) => `${t}: expected ${expected[t]}, restored ${actual[t] ?? 'missing'}`);
+        throw new DrError(`row counts differ from the manifest in ${wrong.length} table(s): ${shown.join('; ')}`);
+      }
+      const rows = tables.reduce((n, t) => n + (expected[t] ?? 0), 0);
+      notes.push(`${tables.length} tables, ${rows} rows match the manifest`);
+    }
+    const checks = this.deps.config.smokeChecks;
+    if (checks.length) {
+      await withAdmin(this.targetUrl, async (c) => {
+        await c.query("SET statement_timeout = '60s'");
+        for (const check of checks) {
+          if (this.signal.aborted) throw new DrError('cancelled');
+          const r = await c.query({ text: check.sql, rowMode: 'array' }).catch((err: Error) => {
+            throw new DrError(`smoke check "${check.name}" failed: ${err.message}`);
+          });
+          const first = (r.rows[0] as unknown[] | undefined)?.[0];
+          const got = first === null || first === undefined ? '' : first instanceof Date ? first.toISOString() : String(first);
+          if (got !== check.expect) throw new DrError(`smoke check "${check.name}": expected ${JSON.stringify(check.expect)}, got ${JSON.stringify(got)}`);
+        }
+      });
+      notes.push(`${checks.length} smoke check(s) passed`);
+    }
+    return notes.join(' · ');
+  }
+}
