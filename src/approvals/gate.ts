@@ -38,7 +38,16 @@ export type GateOutcome =
   | { status: 'started'; requestId: number | null; reason: 'pre-approved' | 'break-glass' | 'no-approval-required' }
   | { status: 'refused'; message: string };
 
+export interface GateRequestOptions {
+  /** Skip approval (only where the kind's policy allows break-glass); runs at once, flagged for review. */
+  breakGlassReason?: string;
+  /** What approvers see as the headline; defaults to the action's describe(params). */
+  title?: string;
+  category?: 'standard' | 'normal' | 'emergency';
+  risk?: 'low' | 'medium' | 'high';
+}
+
 export interface ChangeGate {
   register<P extends Record<string, unknown>>(action: GatedAction<P>): void;
-  request(kind: string, params: Record<string, unknown>, requester: ChangeRequester, opts?: { breakGlassReason?: string; title?: string }): Promise<GateOutcome>;
+  request(kind: string, params: Record<string, unknown>, requester: ChangeRequester, opts?: GateRequestOptions): Promise<GateOutcome>;
 }

@@ -1,0 +1,47 @@
+import type { AppContext, FirebreakModule } from '../module.js';
+import type { GatedAction } from './gate.js';
+import { ChangeService, EXPIRY_QUEUE } from './service.js';
+import { CHANGE_CATEGORIES } from './model.js';
+import { changeCommands } from '../commands/change.js';
+import { approvalActions, approvalViews } from '../handlers/approvals.js';
+
+type ManualChange = { title: string; category: string; risk: string | null; reason?: string };
+
+/**
+ * A change people make by hand (`/change request`): Firebreak runs nothing; "executing" it
+ * records that the change is cleared to go ahead, so it has the same trail as gated actions.
+ */
+function manualChange(kind: string): GatedAction<ManualChange> {
+  return {
+    kind,
+    describe: (p) => `Manual ${p.category} change: ${p.title}${p.risk ? ` (risk: ${p.risk})` : ''}${p.reason ? ` — ${p.reason}` : ''}`,
+    execute: async (p, exec) => ({
+      ok: true,
+      summary: exec.approvers.length > 0
+        ? `cleared to go ahead after ${exec.approvers.length} approval${exec.approvers.length === 1 ? '' : 's'}`
+        : p.category === 'emergency' ? 'emergency change recorded; review it after the fact' : 'recorded; go ahead',
+    }),
+  };
+}
+
+export function approvalsModule(ctx: AppContext): FirebreakModule {
+  const changes = new ChangeService(ctx);
+  ctx.services.changes = changes;
+  for (const category of CHANGE_CATEGORIES) changes.register(manualChange(`change.${category}`));
+  return {
+    name: 'approvals',
+    commands: [changeCommands(changes)],
+    actions: approvalActions(changes),
+    views: approvalViews(changes),
+    jobs: {
+      [EXPIRY_QUEUE]: async () => {
+        await changes.expireDue();
+      },
+    },
+    start: async () => {
+      // Catch up on what happened while no replica ran: expiries that passed, approvals never claimed.
+      await changes.expireDue();
+      await changes.resumeApproved();
+    },
+  };
+}

@@ -1,0 +1,489 @@
+import type pg from 'pg';
+import type { AppContext } from '../module.js';
+import { withTransaction } from '../db/pool.js';
+import { appendEvent } from '../events/log.js';
+import { ChatError, type ChatMessage, type PostedMessage as PostedRef } from '../chat/surface.js';
+import { renderChangeRequest, type ChangeRequestView } from '../templates/approvals.js';
+import { policyFor, type ActionPolicy } from './config.js';
+import type { ActionResult, ChangeGate, ChangeRequester, GatedAction, GateOutcome, GateRequestOptions } from './gate.js';
+import {
+  countingApprovals, paramsHash, type Approval, type ChangeCategory, type ChangeRequest, type ChangeRisk, type MessageRef,
+} from './model.js';
+import * as store from './store.js';
+
+export const EXPIRY_QUEUE = 'approvals.expire';
+
+/** Who may approve a kind: a resolved set of user ids, or anyone but the requester. */
+export type Eligibility = { anyone: true } | { anyone: false; users: Set<string>; unresolvedGroups: string[] };
+
+export type DecisionOutcome =
+  | { status: 'recorded'; request: ChangeRequest; remaining: number }
+  | { status: 'approved'; request: ChangeRequest }
+  | { status: 'rejected'; request: ChangeRequest }
+  | { status: 'reviewed'; request: ChangeRequest }
+  | { status: 'refused'; message: string };
+
+const subject = (id: number) => `change:${id}`;
+const short = (hash: string) => hash.slice(0, 12);
+
+function statusRefusal(r: ChangeRequest): string {
+  switch (r.status) {
+    case 'approved':
+    case 'executing':
+      return `Change #${r.id} is already approved and running.`;
+    case 'executed':
+    case 'failed':
+      return `Change #${r.id} has already been executed (${r.resultOk ? 'succeeded' : 'failed'}).`;
+    case 'rejected':
+      return `Change #${r.id} was rejected by <@${r.rejectedBy}>.`;
+    case 'expired':
+      return `Change #${r.id} expired unapproved at ${r.expiresAt.toISOString()}. Ask for it again if it is still needed.`;
+    case 'void':
+      return `Change #${r.id} is void: ${r.voidReason ?? 'its parameters changed'}. Ask for it again.`;
+    default:
+      return `Change #${r.id} is ${r.status}.`;
+  }
+}
+
+/**
+ * Change management: the four-eyes rules, enforced here on every decision whatever the
+ * surface. Each decision is one transaction holding the request's row lock and appending its
+ * audit event; execution is claimed by a conditional UPDATE so it happens once.
+ */
+export class ChangeService implements ChangeGate {
+  private actions = new Map<string, GatedAction>();
+  /** Message refreshes per request, in order, so an older render never lands after a newer one. */
+  private refreshChains = new Map<number, Promise<void>>();
+
+  constructor(private ctx: AppContext) {}
+
+  register<P extends Record<string, unknown>>(action: GatedAction<P>): void {
+    this.actions.set(action.kind, action as unknown as GatedAction);
+  }
+
+  policy(kind: string): ActionPolicy {
+    return policyFor(this.ctx.config.approvals, kind);
+  }
+
+  private now(): Date {
+    return this.ctx.clock.now();
+  }
+
+  async eligibleApprovers(policy: ActionPolicy): Promise<Eligibility> {
+    if (policy.approvers.length === 0 && policy.approverGroups.length === 0) return { anyone: true };
+    const users = new Set(policy.approvers);
+    const unresolvedGroups: string[] = [];
+    for (const g of policy.approverGroups) {
+      try {
+        for (const u of await this.ctx.chat.userGroupMembers(g)) users.add(u);
+      } catch (err) {
+        this.ctx.log.warn({ err, group: g }, 'could not resolve approver group');
+        unresolvedGroups.push(g);
+      }
+    }
+    return { anyone: false, users, unresolvedGroups };
+  }
+
+  private async mayDecide(kind: string, userId: string): Promise<string | undefined> {
+    const eligible = await this.eligibleApprovers(this.policy(kind));
+    if (eligible.anyone || eligible.users.has(userId)) return undefined;
+    const p = this.policy(kind);
+    const who = [...p.approvers.map((u) => `<@${u}>`), ...p.approverGroups.map((g) => `<!subteam^${g}>`)].join(', ');
+    if (eligible.unresolvedGroups.length > 0) return `I couldn't check the approver groups for \`${kind}\` just now; try again in a minute. Approvers: ${who}.`;
+    return `You're not an approver for \`${kind}\`. Approvers: ${who}.`;
+  }
+
+  async request(kind: string, rawParams: Record<string, unknown>, requester: ChangeRequester, opts: GateRequestOptions = {}): Promise<GateOutcome> {
+    const action = this.actions.get(kind);
+    if (!action) return { status: 'refused', message: `Firebreak has no gated action called \`${kind}\`.` };
+    // What jsonb will give back is what gets hashed and executed.
+    const params = JSON.parse(JSON.stringify(rawParams)) as Record<string, unknown>;
+    const policy = this.policy(kind);
+    const title = (opts.title ?? action.describe(params)).slice(0, 300);
+    const category: ChangeCategory = opts.category ?? (opts.breakGlassReason ? 'emergency' : 'normal');
+    const risk: ChangeRisk | null = opts.risk ?? null;
+    const now = this.now();
+    const base = {
+      kind, title, category, risk, params, paramsHash: paramsHash(params), requester: requester.userId,
+      requesterChannel: requester.channelId ?? null, createdAt: now,
+      expiresAt: new Date(now.getTime() + policy.expiryMinutes * 60_000),
+    };
+
+    if (opts.breakGlassReason !== undefined) {
+      const reason = opts.breakGlassReason.trim();
+      if (!policy.breakGlass) return { status: 'refused', message: `Break-glass is not allowed for \`${kind}\`: ask for approval instead.` };
+      if (!reason) return { status: 'refused', message: 'Break-glass needs a reason: say why this cannot wait for approval.' };
+      const req = await this.startAtOnce({ ...base, startedBecause: 'break-glass', breakGlassReason: reason, needsReview: true });
+      return { status: 'started', requestId: req.id, reason: 'break-glass' };
+    }
+    if (policy.preApproved || policy.approvalsRequired === 0) {
+      const because = policy.preApproved ? 'pre-approved' : 'no-approval-required';
+      const req = await this.startAtOnce({ ...base, startedBecause: because, breakGlassReason: null, needsReview: false });
+      return { status: 'started', requestId: req.id, reason: because };
+    }
+
+    const eligible = await this.eligibleApprovers(policy);
+    if (!eligible.anyone && eligible.unresolvedGroups.length === 0) {
+      const others = [...eligible.users].filter((u) => u !== requester.userId);
+      if (others.length < policy.approvalsRequired) {
+        return {
+          status: 'refused',
+          message: `\`${kind}\` needs ${policy.approvalsRequired} approvers other than you, but only ${others.length} are configured. Ask an admin to add approvers (approvals.actions.${kind}.approvers).`,
+        };
+      }
+    }
+
+    const req = await withTransaction(this.ctx.pool, async (c) => {
+      const r = await store.insertRequest(c, {
+        ...base, status: 'pending', approvalsRequired: policy.approvalsRequired, startedBecause: null, breakGlassReason: null, needsReview: false,
+      });
+      await appendEvent(c, {
+        type: 'change.requested', actor: r.requester, at: now, subject: subject(r.id),
+        payload: { kind, title, category, risk, params, paramsHash: r.paramsHash, approvalsRequired: r.approvalsRequired, expiresAt: r.expiresAt.toISOString() },
+      });
+      await this.ctx.jobs.enqueue(EXPIRY_QUEUE, { requestId: r.id }, { runAt: r.expiresAt, dedupeKey: `change-expire:${r.id}` }, c);
+      return r;
+    });
+    await this.announce(req, eligible);
+    return { status: 'pending', requestId: req.id, approvalsNeeded: req.approvalsRequired };
+  }
+
+  private async startAtOnce(
+    fields: Omit<store.NewChangeRequest, 'status' | 'approvalsRequired'>,
+  ): Promise<ChangeRequest> {
+    const req = await withTransaction(this.ctx.pool, async (c) => {
+      const r = await store.insertRequest(c, { ...fields, status: 'executing', approvalsRequired: 0 });
+      const type = r.startedBecause === 'break-glass' ? 'change.break_glass' : 'change.started';
+      await appendEvent(c, {
+        type, actor: r.requester, at: r.createdAt, subject: subject(r.id),
+        payload: {
+          kind: r.kind, title: r.title, category: r.category, risk: r.risk, params: r.params, paramsHash: r.paramsHash,
+          because: r.startedBecause, ...(r.breakGlassReason ? { reason: r.breakGlassReason, needsReview: true } : {}),
+        },
+      });
+      return r;
+    });
+    await this.announce(req, { anyone: true });
+    this.runAction(req, []);
+    return req;
+  }
+
+  /** Approve button: the four-eyes rules, then execution once the last needed approval lands. */
+  async approve(id: number, approver: string, shownHash?: string): Promise<DecisionOutcome> {
+    const existing = await store.getRequest(this.ctx.pool, id);
+    if (!existing) return { status: 'refused', message: `There is no change request #${id}.` };
+    // Resolve groups before taking the row lock: a Slack call must not hold it.
+    const notAllowed = await this.mayDecide(existing.kind, approver);
+    const now = this.now();
+    const out = await withTransaction(this.ctx.pool, async (c): Promise<DecisionOutcome & { changed?: boolean }> => {
+      const r = (await store.lockRequest(c, id))!;
+      if (r.status === 'pending' && r.expiresAt.getTime() <= now.getTime()) {
+        await this.expireLocked(c, r, now);
+        return { status: 'refused', message: `Change #${id} expired unapproved at ${r.expiresAt.toISOString()}. Ask for it again if it is still needed.`, changed: true };
+      }
+      if (r.status !== 'pending') return { status: 'refused', message: statusRefusal(r) };
+      if (approver === r.requester) return { status: 'refused', message: `You asked for change #${id}, so you can't approve it: someone else has to.` };
+      if (notAllowed) return { status: 'refused', message: notAllowed };
+      if (paramsHash(r.params) !== r.paramsHash) {
+        await this.voidLocked(c, r, 'its parameters were changed outside Firebreak after it was requested', approver, now);
+        return { status: 'refused', message: `Change #${id} is void: its parameters no longer match what was requested.`, changed: true };
+      }
+      if (shownHash !== undefined && shownHash !== r.paramsHash) {
+        return { status: 'refused', message: `Change #${id}'s parameters changed since that message was shown (now ${short(r.paramsHash)}…). Look at the updated request before approving.` };
+      }
+      const added = await store.addApproval(c, id, approver, r.paramsHash, now);
+      const counting = countingApprovals(r, await store.approvalsFor(c, id));
+      const remaining = Math.max(0, r.approvalsRequired - counting.length);
+      if (!added) {
+        return { status: 'refused', message: `You already approved change #${id}; each person counts once. ${remaining} more approval${remaining === 1 ? '' : 's'} needed.` };
+      }
+      await appendEvent(c, {
+        type: 'change.approved', actor: approver, at: now, subject: subject(id),
+        payload: { kind: r.kind, paramsHash: r.paramsHash, approvals: counting.length, required: r.approvalsRequired },
+      });
+      if (remaining > 0) return { status: 'recorded', request: r, remaining };
+      await store.markApproved(c, id, now);
+      return { status: 'approved', request: { ...r, status: 'approved' } };
+    });
+    if (out.status === 'approved') await this.startExecution(id);
+    if (out.status !== 'refused' || out.changed) this.refresh(id);
+    delete out.changed;
+    return out;
+  }
+
+  /** Reject (approvers) or withdraw (the requester); a reason is required either way. */
+  async reject(id: number, actor: string, reason: string): Promise<DecisionOutcome> {
+    const why = reason.trim();
+    if (!why) return { status: 'refused', message: 'Say why you are rejecting this change.' };
+    const existing = await store.getRequest(this.ctx.pool, id);
+    if (!existing) return { status: 'refused', message: `There is no change request #${id}.` };
+    const notAllowed = actor === existing.requester ? undefined : await this.mayDecide(existing.kind, actor);
+    const now = this.now();
+    const out = await withTransaction(this.ctx.pool, async (c): Promise<DecisionOutcome> => {
+      const r = (await store.lockRequest(c, id))!;
+      if (r.status === 'pending' && r.expiresAt.getTime() <= now.getTime()) {
+        await this.expireLocked(c, r, now);
+        return { status: 'refused', message: `Change #${id} had already expired.` };
+      }
+      if (r.status !== 'pending') return { status: 'refused', message: statusRefusal(r) };
+      if (notAllowed) return { status: 'refused', message: notAllowed };
+      await store.markRejected(c, id, actor, why, now);
+      await appendEvent(c, {
+        type: 'change.rejected', actor, at: now, subject: subject(id),
+        payload: { kind: r.kind, paramsHash: r.paramsHash, reason: why, withdrawn: actor === r.requester },
+      });
+      await this.ctx.jobs.cancel(`change-expire:${id}`, c);
+      return { status: 'rejected', request: { ...r, status: 'rejected', rejectedBy: actor, rejectReason: why } };
+    });
+    this.refresh(id);
+    return out;
+  }
+
+  /**
+   * Changes a pending request's parameters (the requester or the area that raised it).
+   * Approvals given for the old parameters stop counting: people approve exact actions.
+   */
+  async amend(id: number, rawParams: Record<string, unknown>, actor: string): Promise<DecisionOutcome> {
+    const params = JSON.parse(JSON.stringify(rawParams)) as Record<string, unknown>;
+    const hash = paramsHash(params);
+    const now = this.now();
+    const out = await withTransaction(this.ctx.pool, async (c): Promise<DecisionOutcome> => {
+      const r = await store.lockRequest(c, id);
+      if (!r) return { status: 'refused', message: `There is no change request #${id}.` };
+      if (r.status !== 'pending') return { status: 'refused', message: statusRefusal(r) };
+      if (hash === r.paramsHash) return { status: 'recorded', request: r, remaining: r.approvalsRequired - countingApprovals(r, await store.approvalsFor(c, id)).length };
+      const voided = countingApprovals(r, await store.approvalsFor(c, id)).map((a) => a.approver);
+      await store.replaceParams(c, id, params, hash);
+      await appendEvent(c, {
+        type: 'change.amended', actor, at: now, subject: subject(id),
+        payload: { kind: r.kind, fromHash: r.paramsHash, toHash: hash, params, voidedApprovals: voided },
+      });
+      return { status: 'recorded', request: { ...r, params, paramsHash: hash }, remaining: r.approvalsRequired };
+    });
+    if (out.status !== 'refused') this.refresh(id);
+    return out;
+  }
+
+  /** After-the-fact review of a break-glass run by someone other than the requester. */
+  async review(id: number, reviewer: string, note?: string): Promise<DecisionOutcome> {
+    const r = await store.getRequest(this.ctx.pool, id);
+    if (!r) return { status: 'refused', message: `There is no change request #${id}.` };
+    if (!r.needsReview) return { status: 'refused', message: `Change #${id} was not a break-glass run; there is nothing to review.` };
+    if (r.reviewedAt) return { status: 'refused', message: `Change #${id} was already reviewed by <@${r.reviewedBy}>.` };
+    if (reviewer === r.requester) return { status: 'refused', message: `You ran change #${id}, so someone else has to review it.` };
+    const notAllowed = await this.mayDecide(r.kind, reviewer);
+    if (notAllowed) return { status: 'refused', message: notAllowed };
+    const now = this.now();
+    const done = await withTransaction(this.ctx.pool, async (c) => {
+      if (!(await store.markReviewed(c, id, reviewer, note?.trim() || null, now))) return false;
+      await appendEvent(c, { type: 'change.reviewed', actor: reviewer, at: now, subject: subject(id), payload: { kind: r.kind, note: note?.trim() || null } });
+      return true;
+    });
+    if (!done) return { status: 'refused', message: `Change #${id} was already reviewed.` };
+    this.refresh(id);
+    return { status: 'reviewed', request: (await store.getRequest(this.ctx.pool, id))! };
+  }
+
+  /** Expires every pending request past its expiry: the expiry job and any sweep call this. */
+  async expireDue(): Promise<number> {
+    let n = 0;
+    for (const id of await store.duePending(this.ctx.pool, this.now())) {
+      const now = this.now();
+      const expired = await withTransaction(this.ctx.pool, async (c) => {
+        const r = await store.lockRequest(c, id);
+        if (!r || r.status !== 'pending' || r.expiresAt.getTime() > now.getTime()) return false;
+        await this.expireLocked(c, r, now);
+        return true;
+      });
+      if (expired) {
+        n++;
+        this.refresh(id);
+      }
+    }
+    return n;
+  }
+
+  private async expireLocked(c: pg.PoolClient, r: ChangeRequest, now: Date): Promise<void> {
+    if (!(await store.markExpired(c, r.id, now))) return;
+    const counting = countingApprovals(r, await store.approvalsFor(c, r.id));
+    await appendEvent(c, {
+      type: 'change.expired', actor: 'firebreak', at: now, subject: subject(r.id),
+      payload: { kind: r.kind, approvals: counting.map((a) => a.approver), required: r.approvalsRequired },
+    });
+  }
+
+  private async voidLocked(c: pg.PoolClient, r: ChangeRequest, reason: string, actor: string, now: Date): Promise<void> {
+    await store.markVoid(c, r.id, reason, now);
+    await appendEvent(c, {
+      type: 'change.voided', actor, at: now, subject: subject(r.id),
+      payload: { kind: r.kind, reason, approvedHash: r.paramsHash, actualHash: paramsHash(r.params) },
+    });
+  }
+
+  /**
+   * Runs approved requests that never started (the process stopped between the last approval
+   * and the claim). Safe on every replica at once: the claim decides.
+   */
+  async resumeApproved(): Promise<number> {
+    const { rows } = await this.ctx.pool.query<{ id: number }>(`SELECT id FROM change_requests WHERE status = 'approved'`);
+    for (const r of rows) await this.startExecution(r.id);
+    return rows.length;
+  }
+
+  /** Claims the approved request for execution; only one caller anywhere gets it. */
+  private async startExecution(id: number): Promise<void> {
+    const now = this.now();
+    const claimed = await withTransaction(this.ctx.pool, async (c) => {
+      const r = await store.claimExecution(c, id, now);
+      if (!r) return undefined;
+      // Re-check the binding under the claim: what runs is exactly what was approved.
+      const counting = countingApprovals(r, await store.approvalsFor(c, id));
+      if (paramsHash(r.params) !== r.paramsHash || counting.length < r.approvalsRequired) {
+        await this.voidLocked(c, r, 'its parameters no longer match the approved ones', 'firebreak', now);
+        return undefined;
+      }
+      await this.ctx.jobs.cancel(`change-expire:${id}`, c);
+      const approvers = counting.map((a) => a.approver);
+      await appendEvent(c, {
+        type: 'change.started', actor: 'firebreak', at: now, subject: subject(id),
+        payload: { kind: r.kind, paramsHash: r.paramsHash, because: 'approved', approvers },
+      });
+      return { request: r, approvers };
+    });
+    if (claimed) this.runAction(claimed.request, claimed.approvers);
+  }
+
+  private runAction(req: ChangeRequest, approvers: string[]): void {
+    this.ctx.background.run(`change:${req.id}`, async () => {
+      const action = this.actions.get(req.kind);
+      let result: ActionResult;
+      try {
+        if (!action) throw new Error(`no executor is registered for ${req.kind}`);
+        result = await action.execute(req.params, { requestId: req.id, requester: req.requester, approvers });
+      } catch (err) {
+        result = { ok: false, summary: `failed: ${err instanceof Error ? err.message : String(err)}` };
+      }
+      const now = this.now();
+      await withTransaction(this.ctx.pool, async (c) => {
+        if (!(await store.finishExecution(c, req.id, result.ok, result.summary, now))) return;
+        await appendEvent(c, {
+          type: result.ok ? 'change.executed' : 'change.failed', actor: 'firebreak', at: now, subject: subject(req.id),
+          payload: { kind: req.kind, paramsHash: req.paramsHash, ok: result.ok, summary: result.summary, approvers },
+        });
+      });
+      this.refresh(req.id);
+      await this.tell(req.requester, {
+        text: `${result.ok ? ':white_check_mark:' : ':x:'} Change #${req.id} (${req.title}) ${result.ok ? 'done' : 'failed'}: ${result.summary}`,
+      });
+    });
+  }
+
+  private async tell(user: string, message: ChatMessage): Promise<void> {
+    try {
+      await this.ctx.chat.postDirect(user, message);
+    } catch (err) {
+      this.ctx.log.warn({ err, user }, 'could not send change result by DM');
+    }
+  }
+
+  async get(id: number): Promise<ChangeRequest | undefined> {
+    return store.getRequest(this.ctx.pool, id);
+  }
+
+  async approvals(id: number): Promise<Approval[]> {
+    return store.approvalsFor(this.ctx.pool, id);
+  }
+
+  async listActive(limit = 20): Promise<ChangeRequest[]> {
+    return store.listActive(this.ctx.pool, limit);
+  }
+
+  async view(id: number): Promise<ChangeRequestView | undefined> {
+    const request = await store.getRequest(this.ctx.pool, id);
+    if (!request) return undefined;
+    const all = await store.approvalsFor(this.ctx.pool, id);
+    const counting = countingApprovals(request, all);
+    const policy = this.policy(request.kind);
+    const action = this.actions.get(request.kind);
+    let description = request.title;
+    try {
+      if (action) description = action.describe(request.params);
+    } catch {
+      /* describe is a nicety; the title stands in */
+    }
+    return {
+      request, description, now: this.now(),
+      approvedBy: counting.map((a) => a.approver),
+      voidedApprovers: [...new Set(all.filter((a) => a.paramsHash !== request.paramsHash).map((a) => a.approver))],
+      approvers: policy.approvers, approverGroups: policy.approverGroups,
+    };
+  }
+
+  approvalsChannelName(): string {
+    return this.ctx.config.approvals.channel.replace(/^#/, '');
+  }
+
+  private async approvalsChannel(fallback: string | null): Promise<string | undefined> {
+    const name = this.ctx.config.approvals.channel;
+    try {
+      const found = await this.ctx.chat.findChannel(name);
+      if (found) return found.id;
+      return (await this.ctx.chat.createChannel(name.replace(/^#/, ''))).id;
+    } catch (err) {
+      if (!(err instanceof ChatError)) throw err;
+      this.ctx.log.warn({ err, channel: name }, 'approvals channel unavailable; posting where the change was asked for');
+      return fallback ?? undefined;
+    }
+  }
+
+  /** Posts the request to the approvals channel and DMs each named approver. Failures are logged, not fatal. */
+  private async announce(req: ChangeRequest, eligible: Eligibility): Promise<void> {
+    const view = await this.view(req.id);
+    if (!view) return;
+    const message = renderChangeRequest(view);
+    let main: PostedRef | undefined;
+    try {
+      const channel = await this.approvalsChannel(req.requesterChannel);
+      if (channel) main = await this.ctx.chat.post(channel, message);
+    } catch (err) {
+      this.ctx.log.error({ err, requestId: req.id }, 'could not post the change request');
+    }
+    const directs: MessageRef[] = [];
+    if (req.status === 'pending' && !eligible.anyone) {
+      for (const user of eligible.users) {
+        if (user === req.requester) continue;
+        try {
+          const dm = await this.ctx.chat.postDirect(user, message);
+          directs.push({ channel: dm.channel, ts: dm.ts });
+        } catch (err) {
+          this.ctx.log.warn({ err, user, requestId: req.id }, 'could not DM an approver');
+        }
+      }
+    }
+    if (main) await store.setMessage(this.ctx.pool, req.id, { channel: main.channel, ts: main.ts }, directs);
+  }
+
+  /** Re-renders the request everywhere it was posted, in the background, in order per request. */
+  refresh(id: number): void {
+    const prev = this.refreshChains.get(id) ?? Promise.resolve();
+    const next = prev.then(() => this.refreshNow(id)).catch((err: unknown) => this.ctx.log.warn({ err, requestId: id }, 'could not refresh change message'));
+    this.refreshChains.set(id, next);
+    this.ctx.background.run(`change-refresh:${id}`, async () => {
+      await next;
+      if (this.refreshChains.get(id) === next) this.refreshChains.delete(id);
+    });
+  }
+
+  private async refreshNow(id: number): Promise<void> {
+    const view = await this.view(id);
+    if (!view?.request.message) return;
+    const message = renderChangeRequest(view);
+    for (const ref of [view.request.message, ...view.request.directMessages]) {
+      try {
+        await this.ctx.chat.update(ref.channel, ref.ts, message);
+      } catch (err) {
+        this.ctx.log.warn({ err, requestId: id, channel: ref.channel }, 'could not update a change message');
+      }
+    }
+  }
+}
