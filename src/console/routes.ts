@@ -1,0 +1,340 @@
+import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import type { FirebreakApp } from '../app.js';
+import type { Block, ChatMessage, ModalView } from '../chat/surface.js';
+import type { Actor, Reply, ViewErrors } from '../chat/interactions.js';
+import { json, problem, type HttpRequest, type HttpResponse, type Route } from '../http/router.js';
+import { CONSOLE_BOT, type ConsoleSurface } from './surface.js';
+
+/** What the console routes use of the app: the interaction router, and the log. */
+export type ConsoleHost = Pick<FirebreakApp, 'interactions' | 'ctx'>;
+
+const userField = z.string().trim().min(1, 'pick a console user').max(40);
+const channelField = z.string().trim().min(1, 'name a channel').max(100);
+
+const commandBody = z.object({
+  user: userField,
+  channel: channelField,
+  text: z.string().trim().min(1, 'type a slash command such as /incident help').max(4000, 'at most 4000 characters'),
+});
+const actionBody = z.object({
+  user: userField,
+  channel: channelField,
+  messageTs: z.string().regex(/^\d+\.\d+$/, 'a message ts such as 1767225600.000042'),
+  actionId: z.string().min(1).max(255),
+  value: z.string().max(2000).optional(),
+});
+const viewBody = z.object({
+  user: userField,
+  callbackId: z.string().min(1).max(255),
+  values: z.record(z.string(), z.string().max(10_000).nullable().optional()).default({}),
+  privateMetadata: z.string().max(3000).optional(),
+  /** The modal the form was rendered from; a stale form is refused instead of submitted to a newer one. */
+  modalId: z.number().int().optional(),
+});
+const closeBody = z.object({ user: userField, modalId: z.number().int().optional() });
+const stateQuery = z.object({
+  user: userField,
+  since: z.coerce.number().int().min(0, 'a cursor from a previous answer, or 0').default(0),
+});
+
+type Parsed<T> = { ok: true; value: T } | { ok: false; response: HttpResponse };
+
+function describeIssues(e: z.ZodError): string {
+  return e.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
+}
+
+function parseJson<T>(req: HttpRequest, schema: z.ZodType<T>): Parsed<T> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(req.body.toString('utf8') || 'null');
+  } catch {
+    return { ok: false, response: problem(400, 'invalid_json', 'Send a JSON object as the request body') };
+  }
+  const r = schema.safeParse(raw);
+  return r.success ? { ok: true, value: r.data } : { ok: false, response: problem(400, 'invalid_request', describeIssues(r.error)) };
+}
+
+function staticDir(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  // From src/ (tsx) the files sit beside this module; a dist/ build has no copy, so use the sources.
+  for (const dir of [path.join(here, 'static'), path.resolve(here, '../../src/console/static')]) {
+    if (existsSync(path.join(dir, 'console.html'))) return dir;
+  }
+  throw new Error('console page files (src/console/static) are missing');
+}
+
+const asMessage = (m: ChatMessage | string): ChatMessage => (typeof m === 'string' ? { text: m } : m);
+
+/** Interactive elements of a message, by action_id: buttons in actions blocks and section accessories. */
+function elementsOf(blocks: Block[] | null): Map<string, Record<string, unknown>> {
+  const out = new Map<string, Record<string, unknown>>();
+  for (const b of blocks ?? []) {
+    const els = b.type === 'actions' ? ((b.elements as Record<string, unknown>[] | undefined) ?? []) : b.accessory ? [b.accessory as Record<string, unknown>] : [];
+    for (const e of els) if (typeof e.action_id === 'string') out.set(e.action_id, e);
+  }
+  return out;
+}
+
+interface InputField {
+  blockId: string;
+  optional: boolean;
+  element: Record<string, unknown>;
+}
+
+function inputsOf(view: ModalView): InputField[] {
+  return view.blocks
+    .filter((b) => b.type === 'input' && typeof b.block_id === 'string')
+    .map((b) => ({ blockId: b.block_id as string, optional: b.optional === true, element: (b.element as Record<string, unknown>) ?? {} }));
+}
+
+type Option = { value?: string };
+function optionValues(el: Record<string, unknown>): string[] | undefined {
+  const opts = (el.options as Option[] | undefined) ?? ((el.option_groups as Array<{ options?: Option[] }> | undefined)?.flatMap((g) => g.options ?? []));
+  return opts?.map((o) => o.value ?? '');
+}
+
+/**
+ * Checks a submitted form the way Slack's client does before anything reaches Firebreak:
+ * required fields, lengths, and that choices are among the offered options.
+ */
+function formErrors(view: ModalView, values: Record<string, string | undefined>, userIds: Set<string>): ViewErrors {
+  const errors: ViewErrors = {};
+  for (const f of inputsOf(view)) {
+    const v = values[f.blockId]?.trim() ?? '';
+    if (!v) {
+      if (!f.optional) errors[f.blockId] = 'Please complete this required field.';
+      continue;
+    }
+    const el = f.element;
+    if (el.type === 'plain_text_input') {
+      if (typeof el.min_length === 'number' && v.length < el.min_length) errors[f.blockId] = `Please use at least ${el.min_length} characters.`;
+      if (typeof el.max_length === 'number' && v.length > el.max_length) errors[f.blockId] = `Please use at most ${el.max_length} characters.`;
+    } else if (el.type === 'static_select' || el.type === 'radio_buttons') {
+      const allowed = optionValues(el);
+      if (allowed && !allowed.includes(v)) errors[f.blockId] = 'Please pick one of the options.';
+    } else if (el.type === 'users_select') {
+      if (!userIds.has(v)) errors[f.blockId] = 'Please pick a user from the list.';
+    }
+  }
+  return errors;
+}
+
+/**
+ * The local console's HTTP edge: the page, its state feed, and the endpoints that turn
+ * what people do on the page into the same CommandInvocation / ActionInvocation /
+ * ViewSubmission the Slack edge builds, handed to the same app.interactions.
+ */
+export function consoleRoutes(app: ConsoleHost, surface: ConsoleSurface): Route[] {
+  const dir = staticDir();
+  const files = {
+    html: readFileSync(path.join(dir, 'console.html')),
+    js: readFileSync(path.join(dir, 'console.js')),
+    css: readFileSync(path.join(dir, 'console.css')),
+  };
+  const log = app.ctx.log.child({ area: 'console' });
+  const noStore = { 'cache-control': 'no-store' };
+  const page = (body: Buffer, type: string): Route['handle'] => async () => ({
+    status: 200,
+    headers: {
+      'content-type': type, ...noStore,
+      // Everything the page needs is served from here; nothing inline, nothing remote.
+      'content-security-policy': "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'",
+      'x-content-type-options': 'nosniff',
+    },
+    body,
+  });
+
+  const knownUser = (id: string): Actor | HttpResponse => {
+    const u = surface.users.find((x) => x.id === id || x.name === id);
+    if (u) return { userId: u.id, userName: u.name };
+    return problem(400, 'unknown_user', `No console user ${id}. Pick one of: ${surface.users.map((x) => `${x.name} (${x.id})`).join(', ')}`);
+  };
+  const isResponse = (x: Actor | HttpResponse): x is HttpResponse => 'status' in x;
+
+  const replyTo = (actor: Actor, channel: string, triggerId: string): Reply => ({
+    ephemeral: (m) => surface.postEphemeral(channel, actor.userId, asMessage(m)),
+    openModal: (view) => surface.openModal(triggerId, view),
+  });
+
+  /** A handler failure: the person sees what failed in the channel, the page gets a 500. */
+  const failed = async (what: string, actor: Actor, tell: (m: ChatMessage) => Promise<unknown>, err: unknown): Promise<HttpResponse> => {
+    const id = randomUUID().slice(0, 8);
+    log.error({ err, what, user: actor.userId, errorId: id }, 'console interaction failed');
+    const detail = `${what} failed: ${(err as Error)?.message ?? String(err)} (error ${id}; details in the Firebreak log)`;
+    await tell({ text: `:warning: ${detail}` }).catch(() => {});
+    return problem(500, 'interaction_failed', detail);
+  };
+  const inChannel = (channel: string, actor: Actor) => (m: ChatMessage) => surface.postEphemeral(channel, actor.userId, m);
+
+  const openChannel = async (nameOrId: string) => {
+    const ch = await surface.channel(nameOrId);
+    if (!ch) return problem(404, 'channel_not_found', `No channel ${nameOrId} in the console`);
+    if (ch.archived) return problem(409, 'is_archived', `#${ch.name} is archived`);
+    return ch;
+  };
+
+  return [
+    { method: 'GET', path: '/console', handle: page(files.html, 'text/html; charset=utf-8') },
+    { method: 'GET', path: '/console/console.js', handle: page(files.js, 'text/javascript; charset=utf-8') },
+    { method: 'GET', path: '/console/console.css', handle: page(files.css, 'text/css; charset=utf-8') },
+    {
+      method: 'GET',
+      path: '/console/api/meta',
+      handle: async () =>
+        json(200, {
+          bot: CONSOLE_BOT,
+          users: surface.users,
+          userGroups: surface.userGroups.map((g) => ({ id: g.id, handle: g.handle })),
+          commands: [...app.interactions.commands.values()].map((t) => ({
+            command: t.command,
+            description: t.description,
+            subcommands: t.subcommands.map((s) => ({ name: s.name, aliases: s.aliases ?? [], usage: s.usage, description: s.description })),
+          })),
+        }, noStore),
+    },
+    {
+      method: 'GET',
+      path: '/console/api/state',
+      handle: async (req) => {
+        const q = stateQuery.safeParse(Object.fromEntries(req.query));
+        if (!q.success) return problem(400, 'invalid_request', describeIssues(q.error));
+        const actor = knownUser(q.data.user);
+        if (isResponse(actor)) return actor;
+        return json(200, await surface.state(actor.userId, q.data.since), noStore);
+      },
+    },
+    {
+      method: 'POST',
+      path: '/console/api/command',
+      maxBodyBytes: 16 * 1024,
+      handle: async (req) => {
+        const body = parseJson(req, commandBody);
+        if (!body.ok) return body.response;
+        const actor = knownUser(body.value.user);
+        if (isResponse(actor)) return actor;
+        const ch = await openChannel(body.value.channel);
+        if ('status' in ch) return ch;
+        const text = body.value.text;
+        const m = /^(\/[a-z0-9_-]+)(?:\s+([\s\S]*))?$/i.exec(text);
+        if (!text.startsWith('/')) {
+          // Plain chat: a message from the person, which areas may listen to (e.g. timelines).
+          const posted = await surface.postAs(actor.userId, ch.id, { text });
+          try {
+            await app.interactions.event({ type: 'message', eventId: `console:${randomUUID()}`, actor, channelId: ch.id, messageTs: posted.ts, text });
+          } catch (e) {
+            return failed('Handling your message', actor, inChannel(ch.id, actor), e);
+          }
+          return json(200, { ok: true, ts: posted.ts });
+        }
+        if (!m) return problem(400, 'invalid_command', 'A command looks like /incident declare P1 Database down');
+        const command = m[1]!.toLowerCase();
+        await surface.postAs(actor.userId, ch.id, { text }, { onlyVisibleTo: actor.userId });
+        const triggerId = surface.issueTrigger(actor.userId);
+        const inv = { command, text: (m[2] ?? '').trim(), actor, channelId: ch.id, triggerId, requestKey: `console:${randomUUID()}` };
+        try {
+          await app.interactions.command(inv, replyTo(actor, ch.id, triggerId));
+        } catch (e) {
+          return failed(`\`${command}\``, actor, inChannel(ch.id, actor), e);
+        }
+        return json(200, { ok: true });
+      },
+    },
+    {
+      method: 'POST',
+      path: '/console/api/action',
+      maxBodyBytes: 16 * 1024,
+      handle: async (req) => {
+        const body = parseJson(req, actionBody);
+        if (!body.ok) return body.response;
+        const actor = knownUser(body.value.user);
+        if (isResponse(actor)) return actor;
+        const ch = await openChannel(body.value.channel);
+        if ('status' in ch) return ch;
+        const msg = await surface.message(ch.id, body.value.messageTs);
+        if (!msg || (msg.visibleTo && msg.visibleTo !== actor.userId)) {
+          return problem(404, 'message_not_found', 'That message is gone; reload the console');
+        }
+        const el = elementsOf(msg.blocks).get(body.value.actionId);
+        if (!el) return problem(409, 'action_not_on_message', 'That button is no longer on the message (it was updated); look at the message again');
+        // A button's value is what Firebreak put on it; only selects carry the person's choice.
+        let value = typeof el.value === 'string' ? el.value : (body.value.value ?? '');
+        if (el.type !== 'button') {
+          const allowed = el.type === 'users_select' ? surface.users.map((u) => u.id) : optionValues(el);
+          value = body.value.value ?? '';
+          if (allowed && !allowed.includes(value)) return problem(400, 'invalid_option', 'Pick one of the options offered');
+        }
+        const triggerId = surface.issueTrigger(actor.userId);
+        const inv = {
+          actionId: body.value.actionId, value, actor, channelId: ch.id, messageTs: msg.ts, triggerId,
+          requestKey: `console:${randomUUID()}`,
+        };
+        try {
+          await app.interactions.action(inv, replyTo(actor, ch.id, triggerId));
+        } catch (e) {
+          return failed('That button', actor, inChannel(ch.id, actor), e);
+        }
+        return json(200, { ok: true });
+      },
+    },
+    {
+      method: 'POST',
+      path: '/console/api/view',
+      maxBodyBytes: 256 * 1024,
+      handle: async (req) => {
+        const body = parseJson(req, viewBody);
+        if (!body.ok) return body.response;
+        const actor = knownUser(body.value.user);
+        if (isResponse(actor)) return actor;
+        const open = await surface.modalOf(actor.userId);
+        if (!open || open.view.callback_id !== body.value.callbackId || (body.value.modalId !== undefined && body.value.modalId !== open.id)) {
+          return problem(409, 'no_open_modal', 'This form is no longer open; close it and try again');
+        }
+        const inputs = new Set(inputsOf(open.view).map((f) => f.blockId));
+        const values: Record<string, string | undefined> = {};
+        for (const [k, v] of Object.entries(body.value.values)) if (inputs.has(k)) values[k] = v?.trim() || undefined;
+        const checked = formErrors(open.view, values, new Set(surface.users.map((u) => u.id)));
+        if (Object.keys(checked).length) return json(200, { ok: false, errors: checked });
+        const triggerId = surface.issueTrigger(actor.userId);
+        const sub = {
+          callbackId: open.view.callback_id, values, actor, requestKey: `console:${randomUUID()}`,
+          privateMetadata: open.view.private_metadata ?? body.value.privateMetadata ?? '',
+        };
+        // A submission has no channel (as in Slack): replies go to the person's DM with the bot.
+        const toDm = (m: ChatMessage) => surface.postDirect(actor.userId, m);
+        let errors: ViewErrors | void;
+        try {
+          errors = await app.interactions.view(sub, {
+            ephemeral: async (m) => {
+              await toDm(asMessage(m));
+            },
+            openModal: (view) => surface.openModal(triggerId, view),
+          });
+        } catch (e) {
+          // The form stays open with what was typed; the page shows what failed.
+          return failed('Submitting the form', actor, toDm, e);
+        }
+        if (errors && Object.keys(errors).length) return json(200, { ok: false, errors });
+        // A handler that opened the next step keeps that one; otherwise the form closes.
+        await surface.closeModal(actor.userId, open.id);
+        return json(200, { ok: true });
+      },
+    },
+    {
+      method: 'POST',
+      path: '/console/api/view/close',
+      maxBodyBytes: 4 * 1024,
+      handle: async (req) => {
+        const body = parseJson(req, closeBody);
+        if (!body.ok) return body.response;
+        const actor = knownUser(body.value.user);
+        if (isResponse(actor)) return actor;
+        await surface.closeModal(actor.userId, body.value.modalId);
+        return json(200, { ok: true });
+      },
+    },
+  ];
+}
