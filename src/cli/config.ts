@@ -1,0 +1,22 @@
+import { checkConfig } from '../config/load.js';
+import { chatMode } from '../config/schema.js';
+import type { CliGroup } from './types.js';
+
+export const configCli: CliGroup = {
+  name: 'config',
+  summary: 'validate the configuration without starting',
+  verbs: { check: 'load env and FIREBREAK_CONFIG, validate every key, exit 1 naming each bad one' },
+  async run(verb, _args, io) {
+    if (verb !== 'check') {
+      io.err(`usage: firebreak config check`);
+      return 2;
+    }
+    const r = checkConfig(process.env);
+    if (!r.ok) {
+      io.err(r.error.message);
+      return 1;
+    }
+    io.out(`config ok (chat: ${chatMode(r.config)}, database: ${r.config.databaseUrl ? 'DATABASE_URL' : `embedded under ${r.config.dataDir}`})`);
+    return 0;
+  },
+};
