@@ -1,7 +1,7 @@
 import type { AppContext } from '../module.js';
 import type { Severity } from './config.js';
 import type { Incident } from './model.js';
-import { ChatError } from '../chat/surface.js';
+import { ChatError, type ChatMessage } from '../chat/surface.js';
 import { appendEvent } from '../events/log.js';
 import { withTransaction } from '../db/pool.js';
 import { channelNameFor, withSuffix } from './channel-name.js';
@@ -117,6 +117,54 @@ export class IncidentService {
   /** Records a setup step as a timeline event. */
   private async step(i: Incident, type: string, payload: Record<string, unknown> = {}): Promise<void> {
     await appendEvent(this.ctx.pool, { type, actor: 'firebreak', at: this.ctx.clock.now(), incidentId: i.id, payload });
+  }
+
+  /**
+   * Marks the first response (a person acting on the incident, or a PagerDuty ack). Only
+   * the first call sets acknowledged_at, so MTTA measures the first response, not the last.
+   */
+  async acknowledge(incidentId: number, actor: string, source: string, at?: Date): Promise<Incident | undefined> {
+    const when = at ?? this.ctx.clock.now();
+    const acked = await withTransaction(this.ctx.pool, async (tx) => {
+      const { rows } = await tx.query<{ id: number }>(
+        'UPDATE incidents SET acknowledged_at = $2 WHERE id = $1 AND acknowledged_at IS NULL RETURNING id',
+        [incidentId, when],
+      );
+      if (!rows[0]) return false;
+      await appendEvent(tx, { type: 'incident.acknowledged', actor, at: when, incidentId, payload: { source } });
+      return true;
+    });
+    const i = await this.get(incidentId);
+    if (acked && i) await this.refreshHeadlineQuietly(i);
+    return i;
+  }
+
+  /**
+   * Appends an entry to the incident's timeline from another area (pages, escalations,
+   * alerts attached). `kind` is the event type; `payload.text`, when present, is the line
+   * the timeline and post-mortem show.
+   */
+  async recordTimeline(incidentId: number, kind: string, actor: string, payload: Record<string, unknown>): Promise<void> {
+    await appendEvent(this.ctx.pool, { type: kind, actor, at: this.ctx.clock.now(), incidentId, payload });
+  }
+
+  /** Posts in the incident's channel; logs and skips when the channel was never created. */
+  async postToIncident(incidentId: number, message: ChatMessage): Promise<void> {
+    const i = await this.get(incidentId);
+    if (!i?.channelId) {
+      this.ctx.log.warn({ incidentId }, 'incident has no channel to post in');
+      return;
+    }
+    await this.ctx.chat.post(i.channelId, message);
+  }
+
+  /** Headline refresh that never fails the change that triggered it: the state is already saved. */
+  async refreshHeadlineQuietly(i: Incident): Promise<void> {
+    try {
+      await this.refreshHeadline(i);
+    } catch (err) {
+      this.ctx.log.warn({ err, incidentId: i.id }, 'headline refresh failed');
+    }
   }
 
   headlineExtras(): HeadlineExtras {
