@@ -22,6 +22,8 @@ import { observeHttpRequest } from './ops/metrics.js';
 
 export interface AppOptions {
   config: Config;
+  /** Close `pool` on stop even though the caller made it (main.ts shares it with the console). */
+  ownsPool?: boolean;
   /** Defaults to a pool on config.databaseUrl. */
   pool?: pg.Pool;
   clock?: Clock;
@@ -59,7 +61,7 @@ export async function createApp(opts: AppOptions): Promise<FirebreakApp> {
   const log = opts.log ?? createLogger({ level: config.logLevel });
   if (!opts.pool && !config.databaseUrl) throw new Error('createApp needs a pool or config.databaseUrl');
   const pool = opts.pool ?? createPool(config.databaseUrl!);
-  const ownsPool = !opts.pool;
+  const ownsPool = !opts.pool || opts.ownsPool === true;
   const clock = opts.clock ?? systemClock;
   const replicaId = `${os.hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
   await migrate(pool);

@@ -6,6 +6,7 @@ import { backupsConfigSchema } from '../backups/config.js';
 import { drConfigSchema } from '../dr/config.js';
 import { approvalsConfigSchema } from '../approvals/config.js';
 import { opsConfigSchema } from '../ops/config.js';
+import { consoleConfigSchema } from '../console/config.js';
 
 /** The whole configuration. Each area owns its section's schema next to its code. */
 export const configSchema = z.object({
@@ -34,6 +35,8 @@ export const configSchema = z.object({
   dr: drConfigSchema,
   approvals: approvalsConfigSchema,
   ops: opsConfigSchema,
+  /** The local console (no Slack tokens): who can act in it and which channels exist. */
+  console: consoleConfigSchema,
 });
 
 export type Config = z.infer<typeof configSchema>;
