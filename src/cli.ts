@@ -4,10 +4,12 @@
  */
 import type { CliGroup, CliIo } from './cli/types.js';
 import { configCli } from './cli/config.js';
+import { runbooksCli } from './cli/runbooks.js';
 
 // One entry per area; keep the list sorted by name.
 const GROUPS: CliGroup[] = [
   configCli,
+  runbooksCli,
 ];
 
 function help(io: CliIo): void {
