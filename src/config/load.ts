@@ -101,8 +101,33 @@ export function loadConfig(env: Env = process.env, overrides: Tree = {}): Config
       problems.push({ key, source, message: describeIssue(issue) });
     }
   }
+  if (result.success) {
+    for (const key of unknownKeys(raw, result.data, [])) {
+      problems.push({ key, source: file ? `file ${file}` : 'overrides', message: 'unknown key (a typo? it would be ignored)' });
+    }
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return result.data!;
+}
+
+const isPlainObject = (v: unknown): v is Tree => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
+
+/**
+ * Keys the schema dropped. zod strips unknown keys silently, which would turn a typo such as
+ * `incidnets:` into a silently ignored section; comparing input with output finds them.
+ */
+function unknownKeys(input: unknown, output: unknown, path: string[]): string[] {
+  if (Array.isArray(input) && Array.isArray(output)) {
+    return input.flatMap((v, i) => unknownKeys(v, output[i], [...path, String(i)]));
+  }
+  if (!isPlainObject(input) || !isPlainObject(output)) return [];
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(input)) {
+    if (v === undefined) continue;
+    if (!(k in output)) out.push([...path, k].join('.'));
+    else out.push(...unknownKeys(v, output[k], [...path, k]));
+  }
+  return out;
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string {

@@ -1,0 +1,79 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../src/config/load.js';
+import { chatMode } from '../src/config/schema.js';
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'fb-config-'));
+function yamlFile(text: string): string {
+  const f = path.join(dir, `c${Math.random().toString(36).slice(2)}.yml`);
+  writeFileSync(f, text);
+  return f;
+}
+function problems(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (e) {
+    if (e instanceof ConfigError) return e.problems.map((p) => `${p.key} | ${p.source} | ${p.message}`);
+    throw e;
+  }
+  return [];
+}
+
+describe('configuration', () => {
+  it('has working defaults: console mode, port 3000, incidents channel "incidents"', () => {
+    const c = loadConfig({});
+    expect(c.port).toBe(3000);
+    expect(c.incidents.channel).toBe('incidents');
+    expect(chatMode(c)).toBe('console');
+    expect(c.incidents.severities.P1.updateCadenceMinutes).toBe(30);
+  });
+
+  it('chooses Slack HTTP mode with bot token and signing secret, Socket Mode with an app token', () => {
+    expect(chatMode(loadConfig({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 'secret-123' }))).toBe('slack-http');
+    expect(chatMode(loadConfig({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 'secret-123', SLACK_APP_TOKEN: 'xapp-1' }))).toBe('slack-socket');
+  });
+
+  it('names every bad key, where it came from and what was expected', () => {
+    const file = yamlFile('incidents:\n  channel: 42\n  duplicateWindowSeconds: soon\n');
+    const p = problems({ FIREBREAK_CONFIG: file, PORT: 'eighty', SLACK_BOT_TOKEN: 'not-a-token' });
+    expect(p).toContain('port | env PORT | expected number');
+    expect(p).toContain('incidents.channel | file ' + file + ' | expected string');
+    expect(p.some((x) => x.startsWith('incidents.duplicateWindowSeconds | file ' + file))).toBe(true);
+    expect(p.some((x) => x.startsWith('slack.botToken | env SLACK_BOT_TOKEN | a bot token starting with xoxb-'))).toBe(true);
+  });
+
+  it('reports unknown keys instead of silently ignoring a typo', () => {
+    const file = yamlFile('incidnets:\n  channel: war-rooms\nincidents:\n  chanel: x\n');
+    expect(problems({ FIREBREAK_CONFIG: file })).toEqual([
+      `incidnets | file ${file} | unknown key (a typo? it would be ignored)`,
+      `incidents.chanel | file ${file} | unknown key (a typo? it would be ignored)`,
+    ]);
+  });
+
+  it('refuses secrets in the YAML file and reads them from <VAR>_FILE', () => {
+    const file = yamlFile('slack:\n  botToken: xoxb-in-a-file\n');
+    expect(problems({ FIREBREAK_CONFIG: file })[0]).toMatch(/^slack.botToken \| file .* is a secret .* set SLACK_BOT_TOKEN/);
+    const secretFile = yamlFile('xoxb-from-secret-file\n');
+    expect(loadConfig({ SLACK_BOT_TOKEN_FILE: secretFile }).slack.botToken).toBe('xoxb-from-secret-file');
+  });
+
+  it('reports an unreadable or malformed file', () => {
+    expect(problems({ FIREBREAK_CONFIG: path.join(dir, 'missing.yml') })[0]).toMatch(/^\(file\) \| env FIREBREAK_CONFIG=.* cannot read YAML/);
+    expect(problems({ FIREBREAK_CONFIG: yamlFile('- a\n- b\n') })[0]).toMatch(/^\(root\) .* expected a YAML mapping/);
+  });
+
+  it('stops the process at start with exit code 1 and the list of problems; config check says the same', () => {
+    const env = { ...process.env, PORT: 'eighty', DATABASE_URL: 'mysql://nope', LOG_LEVEL: 'silent' };
+    const start = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env, encoding: 'utf8', timeout: 30_000 });
+    expect(start.status).toBe(1);
+    expect(start.stderr).toContain('port (from env PORT): expected number');
+    expect(start.stderr).toContain('databaseUrl (from env DATABASE_URL): a postgres:// connection URL');
+    expect(start.stderr).not.toContain('mysql://nope');
+    const check = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'config', 'check'], { env, encoding: 'utf8', timeout: 30_000 });
+    expect(check.status).toBe(1);
+    expect(check.stderr).toContain('port (from env PORT): expected number');
+  }, 60_000);
+});
