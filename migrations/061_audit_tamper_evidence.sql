@@ -1,11 +1,12 @@
--- Tamper evidence for the one event log beyond its hash chain.
+-- Tamper evidence for the one event log beyond its hash chain (the audit log is the
+-- `events` table: src/audit reads the audit-relevant kinds from it).
 --
 -- The chain alone detects an edited row and a row deleted in the middle, but not rows
 -- deleted from the END (the remaining chain is still valid). `events_head` records the
 -- last appended row, its hash and how many rows were ever appended; a trigger advances it
 -- on every insert and refuses to move it backwards, so verify can tell that rows at the
--- end are gone. `audit_checkpoints` keeps an append-only, chained history of verified
--- heads: a tamperer who rewinds the head must also rewrite every checkpoint after it.
+-- end are gone. Someone who can disable triggers can also rewind the head: the hash that
+-- `audit verify` prints is the anchor to keep outside the database.
 
 CREATE TABLE events_head (
   singleton   boolean PRIMARY KEY DEFAULT true CHECK (singleton),
@@ -41,24 +42,6 @@ END $$;
 CREATE TRIGGER events_head_guard BEFORE UPDATE OR DELETE ON events_head FOR EACH ROW EXECUTE FUNCTION events_head_forward_only();
 CREATE TRIGGER events_head_no_truncate BEFORE TRUNCATE ON events_head FOR EACH STATEMENT EXECUTE FUNCTION events_head_forward_only();
 
-CREATE TABLE audit_checkpoints (
-  id            bigserial PRIMARY KEY,
-  at            timestamptz NOT NULL,
-  actor         text NOT NULL,
-  last_event_id bigint NOT NULL,
-  event_count   bigint NOT NULL,
-  head_hash     text NOT NULL,
-  prev_hash     text NOT NULL,
-  hash          text NOT NULL UNIQUE
-);
-
-CREATE FUNCTION audit_checkpoints_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  RAISE EXCEPTION 'audit_checkpoints is append-only: % refused', TG_OP USING ERRCODE = 'insufficient_privilege';
-END $$;
-CREATE TRIGGER audit_checkpoints_no_update BEFORE UPDATE OR DELETE ON audit_checkpoints FOR EACH ROW EXECUTE FUNCTION audit_checkpoints_append_only();
-CREATE TRIGGER audit_checkpoints_no_truncate BEFORE TRUNCATE ON audit_checkpoints FOR EACH STATEMENT EXECUTE FUNCTION audit_checkpoints_append_only();
-
 -- Privileges, the second lock besides the triggers: a role that does not own the tables
 -- gets INSERT and SELECT only. Operators who run Firebreak as a separate, non-owner role
 -- call this once for it (the migration does it for a role named firebreak_app if present).
@@ -66,10 +49,10 @@ CREATE TRIGGER audit_checkpoints_no_truncate BEFORE TRUNCATE ON audit_checkpoint
 -- should be a different role from the one the application connects as.
 CREATE FUNCTION audit_restrict_role(role_name text) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
-  EXECUTE format('REVOKE UPDATE, DELETE, TRUNCATE ON events, events_head, audit_checkpoints FROM %I', role_name);
-  EXECUTE format('GRANT SELECT, INSERT ON events, audit_checkpoints TO %I', role_name);
+  EXECUTE format('REVOKE UPDATE, DELETE, TRUNCATE ON events, events_head FROM %I', role_name);
+  EXECUTE format('GRANT SELECT, INSERT ON events TO %I', role_name);
   EXECUTE format('GRANT SELECT ON events_head TO %I', role_name);
-  EXECUTE format('GRANT USAGE, SELECT ON SEQUENCE events_id_seq, audit_checkpoints_id_seq TO %I', role_name);
+  EXECUTE format('GRANT USAGE, SELECT ON SEQUENCE events_id_seq TO %I', role_name);
 END $$;
 
 DO $$

@@ -15,6 +15,7 @@ import type { ChatSurface } from './chat/surface.js';
 import type { AppContext, FirebreakModule } from './module.js';
 import { Interactions } from './handlers/interactions.js';
 import { incidentsModule } from './incidents/module.js';
+import { approvalsModule } from './approvals/module.js';
 import { LeaseScheduler } from './jobs/scheduler.js';
 import { Lifecycle } from './ops/lifecycle.js';
 import { opsModule } from './ops/module.js';
@@ -52,7 +53,10 @@ export interface FirebreakApp {
 
 /** The modules that make up Firebreak, in the order their routes and commands register. */
 function buildModules(ctx: AppContext): FirebreakModule[] {
-  return [incidentsModule(ctx)];
+  return [
+    incidentsModule(ctx),
+    approvalsModule(ctx),
+  ];
 }
 
 /** The composition root: wires config, database, chat surface and every area together. */

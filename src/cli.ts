@@ -3,11 +3,13 @@
  * drives the same services as the chat commands, for use without Slack.
  */
 import type { CliGroup, CliIo } from './cli/types.js';
+import { auditCli } from './cli/audit.js';
 import { configCli } from './cli/config.js';
 import { runbooksCli } from './cli/runbooks.js';
 
 // One entry per area; keep the list sorted by name.
 const GROUPS: CliGroup[] = [
+  auditCli,
   configCli,
   runbooksCli,
 ];

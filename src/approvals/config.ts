@@ -30,12 +30,13 @@ export interface ActionPolicy {
 }
 
 /**
- * Built-in policy per gated action kind. Restoring into an existing database and executing
- * DR replace production data: two people besides the requester must agree.
+ * Built-in policy per gated action kind: one approver besides the requester, except DR
+ * execution, which replaces production and needs two. `/backup now` and `/dr dry-run` are
+ * gated too until a team marks them `preApproved` (a standard change).
  */
 export const DEFAULT_ACTION_POLICIES: Record<string, Partial<ActionPolicy>> = {
   'backup.now': { approvalsRequired: 1 },
-  'backup.restore': { approvalsRequired: 2 },
+  'backup.restore': { approvalsRequired: 1 },
   'dr.dry-run': { approvalsRequired: 1 },
   'dr.execute': { approvalsRequired: 2 },
   'retention.change': { approvalsRequired: 1 },

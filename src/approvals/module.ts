@@ -1,9 +1,10 @@
 import type { AppContext, FirebreakModule } from '../module.js';
 import type { GatedAction } from './gate.js';
-import { ChangeService, EXPIRY_QUEUE } from './service.js';
+import { ChangeService, EXPIRY_QUEUE, RESUME_QUEUE } from './service.js';
 import { CHANGE_CATEGORIES } from './model.js';
 import { changeCommands } from '../commands/change.js';
 import { approvalActions, approvalViews } from '../handlers/approvals.js';
+import { auditCommands } from '../commands/audit.js';
 
 type ManualChange = { title: string; category: string; risk: string | null; reason?: string };
 
@@ -30,18 +31,23 @@ export function approvalsModule(ctx: AppContext): FirebreakModule {
   for (const category of CHANGE_CATEGORIES) changes.register(manualChange(`change.${category}`));
   return {
     name: 'approvals',
-    commands: [changeCommands(changes)],
+    commands: [changeCommands(changes), auditCommands(ctx.pool)],
     actions: approvalActions(changes),
     views: approvalViews(changes),
     jobs: {
       [EXPIRY_QUEUE]: async () => {
         await changes.expireDue();
       },
+      [RESUME_QUEUE]: async () => {
+        await changes.resumeApproved();
+      },
     },
     start: async () => {
-      // Catch up on what happened while no replica ran: expiries that passed, approvals never claimed.
+      // Catch up on what happened while no replica ran: expiries that passed, approvals never
+      // claimed. Resuming waits for the job loop: other areas register their executors in
+      // their own start(), which may run after this one.
       await changes.expireDue();
-      await changes.resumeApproved();
+      await ctx.jobs.enqueue(RESUME_QUEUE, {}, { runAt: ctx.clock.now() });
     },
   };
 }

@@ -12,6 +12,8 @@ import {
 import * as store from './store.js';
 
 export const EXPIRY_QUEUE = 'approvals.expire';
+/** Runs approved requests whose execution was never claimed; queued at start so every executor is registered first. */
+export const RESUME_QUEUE = 'approvals.resume';
 
 /** Who may approve a kind: a resolved set of user ids, or anyone but the requester. */
 export type Eligibility = { anyone: true } | { anyone: false; users: Set<string>; unresolvedGroups: string[] };
@@ -21,6 +23,7 @@ export type DecisionOutcome =
   | { status: 'approved'; request: ChangeRequest }
   | { status: 'rejected'; request: ChangeRequest }
   | { status: 'reviewed'; request: ChangeRequest }
+  | { status: 'broke-glass'; request: ChangeRequest }
   | { status: 'refused'; message: string };
 
 const subject = (id: number) => `change:${id}`;
@@ -209,6 +212,50 @@ export class ChangeService implements ChangeGate {
     if (out.status !== 'refused' || out.changed) this.refresh(id);
     delete out.changed;
     return out;
+  }
+
+  /**
+   * Break-glass on a pending request: the requester runs it now, without the approvals still
+   * missing, where the kind's policy allows it. Recorded with the reason and flagged for review.
+   */
+  async breakGlass(id: number, actor: string, reason: string): Promise<DecisionOutcome> {
+    const why = reason.trim();
+    if (!why) return { status: 'refused', message: 'Break-glass needs a reason: say why this cannot wait for approval.' };
+    const existing = await store.getRequest(this.ctx.pool, id);
+    if (!existing) return { status: 'refused', message: `There is no change request #${id}.` };
+    if (actor !== existing.requester) return { status: 'refused', message: `Only <@${existing.requester}>, who asked for change #${id}, can break glass on it.` };
+    if (!this.policy(existing.kind).breakGlass) return { status: 'refused', message: `Break-glass is not allowed for \`${existing.kind}\`: it needs its approvals.` };
+    const now = this.now();
+    const out = await withTransaction(this.ctx.pool, async (c): Promise<{ refused: string; changed?: boolean } | { request: ChangeRequest; approvers: string[] }> => {
+      const r = (await store.lockRequest(c, id))!;
+      if (r.status === 'pending' && r.expiresAt.getTime() <= now.getTime()) {
+        await this.expireLocked(c, r, now);
+        return { refused: `Change #${id} expired unapproved at ${r.expiresAt.toISOString()}. Ask for it again if it is still needed.`, changed: true };
+      }
+      if (r.status !== 'pending') return { refused: statusRefusal(r) };
+      if (paramsHash(r.params) !== r.paramsHash) {
+        await this.voidLocked(c, r, 'its parameters were changed outside Firebreak after it was requested', actor, now);
+        return { refused: `Change #${id} is void: its parameters no longer match what was requested.`, changed: true };
+      }
+      const started = (await store.markBreakGlass(c, id, why, now))!;
+      const approvers = countingApprovals(r, await store.approvalsFor(c, id)).map((a) => a.approver);
+      await this.ctx.jobs.cancel(`change-expire:${id}`, c);
+      await appendEvent(c, {
+        type: 'change.break_glass', actor, at: now, subject: subject(id),
+        payload: {
+          kind: r.kind, title: r.title, params: r.params, paramsHash: r.paramsHash, reason: why, needsReview: true,
+          approvalsGiven: approvers, approvalsRequired: r.approvalsRequired,
+        },
+      });
+      return { request: started, approvers };
+    });
+    if ('refused' in out) {
+      if (out.changed) this.refresh(id);
+      return { status: 'refused', message: out.refused };
+    }
+    this.refresh(id);
+    this.runAction(out.request, out.approvers);
+    return { status: 'broke-glass', request: out.request };
   }
 
   /** Reject (approvers) or withdraw (the requester); a reason is required either way. */
@@ -415,7 +462,7 @@ export class ChangeService implements ChangeGate {
       request, description, now: this.now(),
       approvedBy: counting.map((a) => a.approver),
       voidedApprovers: [...new Set(all.filter((a) => a.paramsHash !== request.paramsHash).map((a) => a.approver))],
-      approvers: policy.approvers, approverGroups: policy.approverGroups,
+      approvers: policy.approvers, approverGroups: policy.approverGroups, breakGlassAllowed: policy.breakGlass,
     };
   }
 

@@ -110,6 +110,17 @@ export async function finishExecution(db: Queryable, id: number, ok: boolean, su
   return r.rowCount === 1;
 }
 
+/** Skips the remaining approvals of a pending request: it runs now and must be reviewed afterwards. */
+export async function markBreakGlass(db: Queryable, id: number, reason: string, at: Date): Promise<ChangeRequest | undefined> {
+  const { rows } = await db.query<RequestRow>(
+    `UPDATE change_requests SET status='executing', started_because='break-glass', break_glass_reason=$2, needs_review=true,
+            category='emergency', decided_at=$3, executed_at=$3
+      WHERE id=$1 AND status='pending' RETURNING *`,
+    [id, reason, at],
+  );
+  return rows[0] ? fromRow(rows[0]) : undefined;
+}
+
 export async function markRejected(db: Queryable, id: number, by: string, reason: string, at: Date): Promise<boolean> {
   const r = await db.query(
     `UPDATE change_requests SET status='rejected', rejected_by=$2, reject_reason=$3, decided_at=$4 WHERE id=$1 AND status='pending'`,

@@ -1,11 +1,15 @@
 import type { Block, ChatMessage, ModalView } from '../chat/surface.js';
 import type { ChangeRequest } from '../approvals/model.js';
+import type { StoredEvent } from '../events/log.js';
+import type { AuditVerdict } from '../audit/verify.js';
 import { canonicalJson } from '../events/canonical.js';
 import { button, context, escapeMrkdwn, mention, section, utc } from './format.js';
 
 export const APPROVE_ACTION = 'change_approve';
 export const REJECT_ACTION = 'change_reject';
 export const REVIEW_ACTION = 'change_review';
+export const BREAK_GLASS_ACTION = 'change_break_glass';
+export const BREAK_GLASS_VIEW = 'change_break_glass_reason';
 export const REJECT_REASON_VIEW = 'change_reject_reason';
 export const REJECT_REASON_FIELD = 'reason';
 
@@ -21,6 +25,8 @@ export interface ChangeRequestView {
   voidedApprovers: string[];
   approvers: string[];
   approverGroups: string[];
+  /** The kind's policy lets the requester skip the missing approvals with a reason. */
+  breakGlassAllowed: boolean;
 }
 
 const STATUS_ICON: Record<ChangeRequest['status'], string> = {
@@ -111,6 +117,7 @@ export function renderChangeRequest(v: ChangeRequestView): ChatMessage {
       elements: [
         button('Approve', APPROVE_ACTION, `${r.id}:${r.paramsHash}`, 'primary'),
         button('Reject', REJECT_ACTION, String(r.id), 'danger'),
+        ...(v.breakGlassAllowed ? [button('Break glass', BREAK_GLASS_ACTION, String(r.id))] : []),
       ],
     });
   } else if (r.needsReview && !r.reviewedAt) {
@@ -140,6 +147,26 @@ export function rejectReasonModal(r: Pick<ChangeRequest, 'id' | 'title'>): Modal
   };
 }
 
+export function breakGlassModal(r: Pick<ChangeRequest, 'id' | 'title'>): ModalView {
+  return {
+    type: 'modal',
+    callback_id: BREAK_GLASS_VIEW,
+    title: { type: 'plain_text', text: `Break glass: #${r.id}`.slice(0, 24) },
+    submit: { type: 'plain_text', text: 'Run it now' },
+    close: { type: 'plain_text', text: 'Cancel' },
+    private_metadata: String(r.id),
+    blocks: [
+      section(`Run *${escapeMrkdwn(r.title)}* now without the approvals it is still missing. The reason is shown on the request, kept in the audit log, and the change is flagged for review afterwards.`),
+      {
+        type: 'input',
+        block_id: REJECT_REASON_FIELD,
+        label: { type: 'plain_text', text: 'Why can this not wait?' },
+        element: { type: 'plain_text_input', action_id: REJECT_REASON_FIELD, multiline: true, max_length: 1000 },
+      },
+    ],
+  };
+}
+
 /** One line per request for `/change list`. */
 export function changeListMessage(requests: ChangeRequest[]): ChatMessage {
   if (requests.length === 0) return { text: 'No open change requests and nothing awaiting review.' };
@@ -150,4 +177,40 @@ export function changeListMessage(requests: ChangeRequest[]): ChatMessage {
   });
   const text = `*Change requests*\n${lines.join('\n')}`;
   return { text, blocks: [section(text)] };
+}
+
+/** What an audit entry was about, in a few words, from the fields areas commonly record. */
+function auditGist(e: StoredEvent): string {
+  const p = e.payload;
+  const pick = (k: string) => (typeof p[k] === 'string' && p[k] ? String(p[k]) : undefined);
+  const parts = [pick('kind'), pick('title'), pick('summary'), pick('reason') && `reason: ${pick('reason')}`].filter(Boolean);
+  const gist = parts.join(' — ');
+  return gist.length > 160 ? gist.slice(0, 160) + '…' : gist;
+}
+
+/** `/audit log`: newest first, one line each, with the hash so a line can be checked against verify. */
+export function auditLogMessage(entries: StoredEvent[], filterText: string): ChatMessage {
+  const what = filterText ? ` matching \`${escapeMrkdwn(filterText)}\`` : '';
+  if (entries.length === 0) return { text: `No audit entries${what}.` };
+  const lines = entries.map((e) => {
+    const about = e.incidentId ? `INC-${e.incidentId}` : e.subject ?? '';
+    const gist = auditGist(e);
+    return `\`#${e.id}\` ${utc(e.at)} \`${e.type}\`${about ? ` ${escapeMrkdwn(about)}` : ''} by ${/^[UW][A-Z0-9]+$/.test(e.actor) ? mention(e.actor) : escapeMrkdwn(e.actor)}${gist ? ` — ${escapeMrkdwn(gist)}` : ''} · \`${e.hash.slice(0, 10)}\``;
+  });
+  const text = `*Audit log* (${entries.length} most recent${what})\n${lines.join('\n')}`;
+  return { text, blocks: [section(text.length > 2900 ? text.slice(0, 2900) + '…' : text)] };
+}
+
+/** `/audit verify` and `firebreak audit verify` say the same thing. */
+export function auditVerdictText(v: AuditVerdict): string {
+  if (v.ok) {
+    return `Audit log intact: ${v.checked} entr${v.checked === 1 ? 'y' : 'ies'} recomputed, every hash and link holds. Head: #${v.lastId} ${v.headHash} (keep this to compare later).`;
+  }
+  const b = v.firstBroken!;
+  return `Audit log BROKEN at entry #${b.id}: ${b.reason}. ${v.checked} entr${v.checked === 1 ? 'y' : 'ies'} before it check out.`;
+}
+
+export function auditVerdictMessage(v: AuditVerdict): ChatMessage {
+  const text = `${v.ok ? ':white_check_mark:' : ':rotating_light:'} ${auditVerdictText(v)}`;
+  return { text, blocks: [section(escapeMrkdwn(text))] };
 }
