@@ -15,6 +15,7 @@ import type { ChatSurface } from './chat/surface.js';
 import type { AppContext, FirebreakModule } from './module.js';
 import { Interactions } from './handlers/interactions.js';
 import { incidentsModule } from './incidents/module.js';
+import { drModule } from './dr/module.js';
 import { approvalsModule } from './approvals/module.js';
 import { LeaseScheduler } from './jobs/scheduler.js';
 import { Lifecycle } from './ops/lifecycle.js';
@@ -56,6 +57,7 @@ function buildModules(ctx: AppContext): FirebreakModule[] {
   return [
     incidentsModule(ctx),
     approvalsModule(ctx),
+    drModule(ctx),
   ];
 }
 

@@ -1,15 +1,16 @@
-import type { AppContext } from '../module.js';
-import type { GateOutcome } from '../approvals/gate.js';
+import type { ChangeGate, GateOutcome } from '../approvals/gate.js';
 import { helpSubcommand, type CommandTable } from './table.js';
 import type { DrService } from '../dr/service.js';
+import { DR_EXECUTE_KIND } from '../dr/model.js';
 import { busyMessage, historyMessage, runLabel, statusMessage } from '../templates/dr.js';
 
-const NO_GATE = 'Disaster recovery runs under change management, and the approvals gate is not running on this Firebreak, so I cannot start it. Ask an admin to enable approvals.';
+export const NO_GATE =
+  'A real recovery runs under change management (two approvers besides you), and the approvals service is not running on this Firebreak, so I cannot start it. Ask an admin to enable approvals; `/dr dry-run` still works.';
 
 function outcomeText(o: GateOutcome, what: string): string {
   switch (o.status) {
     case 'pending':
-      return `${what} is waiting for approval (change request #${o.requestId}, ${o.approvalsNeeded} approval(s) needed). It starts when approved; its steps will appear in a thread here.`;
+      return `${what} is waiting for approval (change request #${o.requestId}, ${o.approvalsNeeded} approval(s) needed, not counting yours). It starts when approved; its steps will appear in a thread here.`;
     case 'started':
       return `${what} is starting (${o.reason}); follow its steps in the thread here.`;
     case 'refused':
@@ -17,8 +18,10 @@ function outcomeText(o: GateOutcome, what: string): string {
   }
 }
 
+const PLAIN_DB = /^[a-z_][a-z0-9_]{0,62}$/;
+
 /** `/dr`: the disaster-recovery vocabulary, one table for Slack, the console, help and tests. */
-export function drCommands(ctx: AppContext, service: DrService): CommandTable {
+export function drCommands(service: DrService, gate: () => ChangeGate | undefined): CommandTable {
   const table: CommandTable = {
     command: '/dr',
     description: 'Disaster recovery: drills that prove RTO/RPO, and recovery under approval.',
@@ -27,37 +30,36 @@ export function drCommands(ctx: AppContext, service: DrService): CommandTable {
         name: 'dry-run',
         aliases: ['drill'],
         usage: '[backup-id]',
-        description: 'Restore a backup into a scratch database, validate it, time it (RTO/RPO) and drop it. Never touches production.',
+        description: 'Restore a backup (default: newest verified) into a scratch database, validate it, time it (RTO/RPO) and drop it. Never touches production.',
         run: async (args, inv, ictx) => {
-          const gate = ctx.services.changes;
-          if (!gate) return ictx.reply.ephemeral(NO_GATE);
-          const running = await service.running();
-          if (running) return ictx.reply.ephemeral(busyMessage(running));
           const backupId = args.words[0];
-          const o = await gate.request('dr.dry-run', { backupId: backupId ?? null, channel: inv.channelId }, { userId: inv.actor.userId, channelId: inv.channelId }, {
-            title: `DR dry run of ${backupId ? `backup ${backupId}` : 'the newest verified backup'}`,
-          });
-          await ictx.reply.ephemeral(outcomeText(o, 'The dry run'));
+          if (args.words.length > 1) return ictx.reply.ephemeral('Usage: `/dr dry-run [backup-id]`: one backup id at most.');
+          const r = await service.start({ kind: 'dry-run', backupId, requester: inv.actor.userId, channel: inv.channelId });
+          if (r.status === 'busy') return ictx.reply.ephemeral(busyMessage(r.running));
+          if (r.status === 'refused') return ictx.reply.ephemeral(`The dry run was not started: ${r.message}.`);
+          await ictx.reply.ephemeral(`${runLabel(r.run)} started (${r.run.targetDatabase}); its ten steps are in the thread of its message. \`/dr status\` shows where it is, \`/dr cancel\` stops it.`);
         },
       },
       {
         name: 'execute',
         usage: '<backup-id> --target <database>',
-        description: 'Recover a backup into the named database (needs approval), then tells you how to switch traffic.',
+        description: 'Recover a backup into the named database after two approvals, then tells you how to switch traffic.',
         run: async (args, inv, ictx) => {
-          const gate = ctx.services.changes;
-          if (!gate) return ictx.reply.ephemeral(NO_GATE);
+          const g = gate();
+          if (!g) return ictx.reply.ephemeral(NO_GATE);
           const backupId = args.words[0];
           const target = args.flags['target'];
-          if (!backupId || !target || target === 'true') {
+          if (!backupId || !target || target === 'true' || args.words.length > 1) {
             return ictx.reply.ephemeral('Usage: `/dr execute <backup-id> --target <database>`. A recovery names its backup and its target; `/backup list` shows backup ids.');
           }
-          if (!/^[a-z_][a-z0-9_]{0,62}$/.test(target)) return ictx.reply.ephemeral(`\`${target}\` is not a plain database name: use lower-case letters, digits and _.`);
+          if (!PLAIN_DB.test(target)) return ictx.reply.ephemeral(`\`${target}\` is not a plain database name: use lower-case letters, digits and _.`);
           if (target.startsWith('firebreak_dr_')) return ictx.reply.ephemeral('Names starting with `firebreak_dr_` are reserved for drill scratch databases; choose another target.');
+          const backup = await service.findBackup(backupId);
+          if (!backup) return ictx.reply.ephemeral(`There is no backup \`${backupId}\`. \`/backup list\` shows backup ids.`);
           const running = await service.running();
           if (running) return ictx.reply.ephemeral(busyMessage(running));
-          const o = await gate.request('dr.execute', { backupId, target, channel: inv.channelId }, { userId: inv.actor.userId, channelId: inv.channelId }, {
-            title: `DR recovery of backup ${backupId} into ${target}`,
+          const o = await g.request(DR_EXECUTE_KIND, { backupId, target, channel: inv.channelId }, { userId: inv.actor.userId, channelId: inv.channelId }, {
+            title: `DR recovery of backup ${backupId} (${backup.database}) into ${target}`, risk: 'high',
           });
           await ictx.reply.ephemeral(outcomeText(o, `The recovery of ${backupId} into ${target}`));
         },
@@ -85,7 +87,7 @@ export function drCommands(ctx: AppContext, service: DrService): CommandTable {
       {
         name: 'cancel',
         usage: '',
-        description: 'Stop the running drill: kills pg_restore and drops its scratch database. It is reported as cancelled.',
+        description: 'Stop the running drill: kills pg_restore and drops its scratch database. It is reported as cancelled, never passed.',
         run: async (_args, inv, ictx) => {
           const r = await service.cancel(inv.actor.userId);
           if (r.status === 'idle') return ictx.reply.ephemeral('No drill is running.');

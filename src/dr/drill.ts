@@ -37,10 +37,12 @@ export interface DrillDeps {
   source: BackupSource;
   /** Firebreak's own database (pre-flight checks it answers). */
   statePool: Pick<pg.Pool, 'query'>;
+  /** Where pg_restore lives (backups.pgBinDir); unset = PATH. */
+  pgBinDir?: string;
 }
 
 export interface DrillOutcome {
-  status: Exclude<DrStatus, 'running' | 'interrupted'>;
+  status: Exclude<DrStatus, 'running'>;
   steps: StepRecord[];
   backup?: DrBackupRecord;
   verdict: DrVerdict;
@@ -55,8 +57,13 @@ type Progress = (steps: StepRecord[], info: { backup?: DrBackupRecord }) => Prom
 
 class StepFailed extends Error {}
 
-function abortReason(signal: AbortSignal): boolean {
-  return signal.aborted;
+/** The abort reason that means graceful shutdown, not a person: the run is 'interrupted'. */
+export const SHUTDOWN = 'shutdown';
+
+/** Why the run was stopped, when it was: a person's cancel or the process shutting down. */
+function stopReason(signal: AbortSignal): 'cancelled' | 'interrupted' | undefined {
+  if (!signal.aborted) return undefined;
+  return signal.reason === SHUTDOWN ? 'interrupted' : 'cancelled';
 }
 
 /** Replaces the database name of an admin URL; credentials and options stay. */
@@ -157,12 +164,12 @@ export class Drill {
       s.status = 'passed';
     } catch (err) {
       s.durationMs = Math.round(performance.now() - t0);
-      const cancelled = abortReason(this.signal);
-      s.status = cancelled ? 'cancelled' : 'failed';
-      s.detail = cancelled ? 'cancelled' : (err as Error).message;
-      if (!cancelled) this.deps.log.warn({ err, run: this.plan.runId, step: key }, 'dr step failed');
+      const stopped = stopReason(this.signal);
+      s.status = stopped ? 'cancelled' : 'failed';
+      s.detail = stopped === 'interrupted' ? 'interrupted: Firebreak is shutting down' : stopped ? 'cancelled' : (err as Error).message;
+      if (!stopped) this.deps.log.warn({ err, run: this.plan.runId, step: key }, 'dr step failed');
       await this.report();
-      throw new StepFailed(`step ${s.n} (${s.title}) ${cancelled ? 'was cancelled' : 'failed'}: ${s.detail}`);
+      throw new StepFailed(`step ${s.n} (${s.title}) ${stopped ? `was ${stopped}` : 'failed'}${stopped ? '' : `: ${s.detail}`}`);
     }
     await this.report();
   }
@@ -205,9 +212,9 @@ export class Drill {
       cleanup.startedAt = this.deps.clock.now().toISOString();
       await this.report();
       try {
-        await dropScratchDatabase(this.plan.serverUrl, this.target);
+        if (this.createdTarget) await dropScratchDatabase(this.plan.serverUrl, this.target);
         cleanup.status = 'passed';
-        cleanup.detail = `dropped ${this.target} (if it existed); removed work files`;
+        cleanup.detail = this.createdTarget ? `dropped ${this.target}; removed work files` : 'no scratch database was created; removed work files';
       } catch (err) {
         cleanup.status = 'failed';
         cleanup.detail = `could not drop ${this.target}: ${(err as Error).message}`;
@@ -229,7 +236,7 @@ export class Drill {
     }
     await rm(this.runDir, { recursive: true, force: true }).catch(() => {});
     await this.report();
-    const status: DrillOutcome['status'] = this.signal.aborted ? 'cancelled' : error ? 'failed' : 'passed';
+    const status: DrillOutcome['status'] = stopReason(this.signal) ?? (error ? 'failed' : 'passed');
     return { status, steps: this.steps, backup: this.backup, verdict, targetDatabase: this.target, error, switchTraffic };
   }
 
@@ -261,8 +268,9 @@ export class Drill {
       });
       notes.push('object store ok');
     }
-    const tool = await run('pg_restore', ['--version']).catch(() => {
-      throw new DrError('pg_restore is not installed (postgresql-client)');
+    const bin = this.deps.pgBinDir ? path.join(this.deps.pgBinDir, 'pg_restore') : 'pg_restore';
+    const tool = await run(bin, ['--version']).catch(() => {
+      throw new DrError(`${bin} is not installed (postgresql-client) or not executable`);
     });
     notes.push(tool.stdout.trim().replace(/^pg_restore \(PostgreSQL\) /, 'pg_restore '));
     const fs = await statfs(this.runDir);
@@ -297,7 +305,8 @@ export class Drill {
     if (!rec) {
       throw new DrError(this.plan.backupId ? `no backup with id ${this.plan.backupId}` : `no verified backup${this.plan.database ? ` of ${this.plan.database}` : ''} to restore`);
     }
-    if (/fail|running|pending|deleted|expired/i.test(rec.status)) throw new DrError(`backup ${rec.id} is ${rec.status}, not restorable`);
+    // Only a backup whose upload and checks completed is a recovery point; anything else may be partial.
+    if (rec.status !== 'verified') throw new DrError(`backup ${rec.id} is ${rec.status}, not verified: only verified backups are restored`);
     if (!rec.snapshotAt || rec.storedBytes === null) throw new DrError(`backup ${rec.id} has no manifest (snapshot time or size missing), so it cannot be trusted`);
     this.backup = rec;
     const dumpMajor = major(rec.pgDumpVersion);
@@ -328,9 +337,11 @@ export class Drill {
     return withAdmin(this.plan.serverUrl, async (c) => {
       const exists = await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [this.target]);
       if (this.plan.kind === 'dry-run') {
-        if (exists.rowCount) await c.query(`DROP DATABASE ${identifier(this.target)} WITH (FORCE)`);
-        await c.query(`CREATE DATABASE ${identifier(this.target)} TEMPLATE template0`);
+        // Run ids are unique per Firebreak, so an existing one belongs to someone else sharing the server.
+        if (exists.rowCount) throw new DrError(`${this.target} already exists on ${new URL(this.plan.serverUrl).host}: is another Firebreak using this scratch server? Drop it or set dr.scratchDatabaseUrl`);
+        // Marked before CREATE: if the reply is lost, clean-up still drops what may exist.
         this.createdTarget = true;
+        await c.query(`CREATE DATABASE ${identifier(this.target)} TEMPLATE template0`);
         return `created scratch database ${this.target} on ${new URL(this.plan.serverUrl).host}`;
       }
       if (!exists.rowCount) {
@@ -352,7 +363,8 @@ export class Drill {
     const jobs = this.deps.config.restoreJobs;
     await this.deps.source.restore(this.archive, this.targetUrl, { jobs, signal: this.signal });
     await rm(this.archive, { force: true });
-    return `pg_restore -j ${jobs} into ${this.target}`;
+    // Backups are pg_dump archives of one database: roles and other globals are not in them.
+    return `pg_restore -j ${jobs} --exit-on-error into ${this.target} (no globals captured with this backup)`;
   }
 
   private async postRestore(): Promise<string> {

@@ -1,6 +1,9 @@
 /** What a disaster-recovery drill is made of: the ten steps, their outcomes and the run record. */
 
 export type DrKind = 'dry-run' | 'execute';
+
+/** The change-gate action kind of a real recovery; its policy (two approvers by default) is approvals config. */
+export const DR_EXECUTE_KIND = 'dr.execute';
 export type DrTrigger = 'command' | 'schedule';
 export type DrStatus = 'running' | 'passed' | 'failed' | 'cancelled' | 'interrupted';
 export type StepStatus = 'pending' | 'running' | 'passed' | 'failed' | 'skipped' | 'cancelled';
