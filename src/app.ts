@@ -17,6 +17,7 @@ import { Interactions } from './handlers/interactions.js';
 import { incidentsModule } from './incidents/module.js';
 import { drModule } from './dr/module.js';
 import { approvalsModule } from './approvals/module.js';
+import { pagingModule } from './paging/module.js';
 import { LeaseScheduler } from './jobs/scheduler.js';
 import { Lifecycle } from './ops/lifecycle.js';
 import { opsModule } from './ops/module.js';
@@ -56,6 +57,7 @@ export interface FirebreakApp {
 function buildModules(ctx: AppContext): FirebreakModule[] {
   return [
     incidentsModule(ctx),
+    pagingModule(ctx),
     approvalsModule(ctx),
     drModule(ctx),
   ];

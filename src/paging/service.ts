@@ -1,8 +1,11 @@
 import type { AppContext } from '../module.js';
 import type { ChatMessage } from '../chat/surface.js';
-import { appendEvent } from '../events/log.js';
+import { withTransaction } from '../db/pool.js';
+import type { Job } from '../jobs/queue.js';
 import type { Severity } from '../incidents/config.js';
 import { SEVERITIES } from '../incidents/config.js';
+import type { Incident } from '../incidents/model.js';
+import type { IncidentService } from '../incidents/service.js';
 import * as tpl from '../templates/paging.js';
 import { deliverWithRetries, policyFromConfig, timerSleep, type DeliveryOutcome, type Sleep } from './delivery.js';
 import { dedupKeyFor, PD_SEVERITY, pageSummary, type Page } from './model.js';
@@ -10,9 +13,14 @@ import { PagerDutyProvider } from './pagerduty.js';
 import type { AlertEvent, AttemptResult, OnCallEntry, PagingProvider } from './provider.js';
 import { DEFAULT_SERVICE, resolveRoutingKeys, routingKeyEnvFor, type RoutingKey } from './routing.js';
 import * as store from './store.js';
-import type { PagedIncident } from './store.js';
+import type { PdWebhookEvent } from './webhook-event.js';
 
 type Env = Record<string, string | undefined>;
+
+/** Job queues: deliveries and webhook handling survive a restart and run once across replicas. */
+export const DELIVER_QUEUE = 'paging.deliver';
+export const RESOLVE_QUEUE = 'paging.resolve';
+export const WEBHOOK_QUEUE = 'paging.webhook';
 
 export interface PagingDeps {
   provider?: PagingProvider;
@@ -23,15 +31,22 @@ export interface PagingDeps {
 export type PageRequestOutcome =
   | { status: 'started'; page: Page }
   | { status: 'already'; page: Page }
+  | { status: 'disabled' }
   | { status: 'no_key'; service: string; envName: string }
   | { status: 'unknown_service'; service: string; known: string[] }
   | { status: 'no_incident'; incidentId: number }
   | { status: 'incident_resolved'; incidentId: number };
 
-/** Where a retry came from, so a successful retry can replace its failure message. */
+/** The failure message a Retry paging click came from, so the retry's outcome replaces it. */
 export interface FailureMessageRef {
   channel: string;
   ts: string;
+}
+
+interface DeliverJob {
+  pageId: number;
+  actor: string;
+  retryOf?: FailureMessageRef;
 }
 
 interface AttemptLog {
@@ -43,8 +58,9 @@ interface AttemptLog {
 
 /**
  * Paging use cases: page on declare and on severity raises, resolve on resolve, retry after
- * a failure, record everything as events, and tell the incident channel. Surface-neutral;
- * delivery runs in the background so nothing a person waits on blocks on PagerDuty.
+ * a failure, take PagerDuty's acknowledgements and escalations back, and say who is on call.
+ * Surface-neutral. Nothing a person waits on talks to PagerDuty: requests claim a page and
+ * queue a job, and the job does the slow part.
  */
 export class PagingService {
   readonly provider: PagingProvider;
@@ -59,6 +75,12 @@ export class PagingService {
     this.provider = deps.provider ?? new PagerDutyProvider(ctx.config.paging, () => ctx.clock.now());
     this.sleep = deps.sleep ?? timerSleep;
     this.keys = resolveRoutingKeys(ctx.config.paging, deps.env ?? process.env);
+  }
+
+  private get incidents(): IncidentService {
+    const s = this.ctx.services.incidents;
+    if (!s) throw new Error('paging needs the incidents module (register it before paging in buildModules)');
+    return s;
   }
 
   /** True when at least one routing key is configured; otherwise declares simply do not page. */
@@ -76,7 +98,7 @@ export class PagingService {
     return [...new Set([DEFAULT_SERVICE, ...Object.keys(this.ctx.config.paging.services)])].sort();
   }
 
-  /** The "Paging: …" line of an incident's headline. */
+  /** The "Paging: …" line for an incident: which services were paged and how that went. */
   async headline(incidentId: number): Promise<string> {
     return tpl.pagingHeadline(this.enabled(), await store.pagesForIncident(this.ctx.pool, incidentId));
   }
@@ -86,8 +108,8 @@ export class PagingService {
   }
 
   /** The service an incident pages: its own when that has a key, else the default. */
-  serviceFor(incident: Pick<PagedIncident, 'service'>): string | undefined {
-    const own = incident.service?.toLowerCase();
+  serviceFor(incident: Pick<Incident, 'service'>): string | undefined {
+    const own = incident.service?.trim().toLowerCase();
     if (own && this.keys.has(own)) return own;
     return this.keys.has(DEFAULT_SERVICE) ? DEFAULT_SERVICE : undefined;
   }
@@ -98,65 +120,69 @@ export class PagingService {
 
   // --- reactions to incident hooks ---------------------------------------------------------
 
-  async onDeclared(incidentId: number, severity: Severity, service: string | null, actor: string): Promise<void> {
-    if (!this.severityPages(severity)) return;
-    const target = this.serviceFor({ service });
+  async onDeclared(incident: Incident, actor: string): Promise<void> {
+    if (!this.severityPages(incident.severity)) return;
+    const target = this.serviceFor(incident);
     if (!target) return;
-    await this.requestPage(incidentId, target, actor, `declared ${severity}`);
+    await this.requestPage(incident.id, target, actor, `declared ${incident.severity}`);
   }
 
-  async onSeverityChanged(incidentId: number, from: Severity, to: Severity, service: string | null, actor: string): Promise<void> {
-    if (!this.severityPages(to) || SEVERITIES.indexOf(to) >= SEVERITIES.indexOf(from) && this.severityPages(from)) {
-      // Lowering severity, or moving between paging severities, never pages again by itself.
-      if (!this.severityPages(to)) return;
-    }
-    const target = this.serviceFor({ service });
+  /** Raising to a severity that pages pages, unless this service was already paged (or is being). */
+  async onSeverityChanged(incident: Incident, from: Severity, to: Severity, actor: string): Promise<void> {
+    const raised = SEVERITIES.indexOf(to) < SEVERITIES.indexOf(from);
+    if (!raised || !this.severityPages(to)) return;
+    const target = this.serviceFor(incident);
     if (!target) return;
-    const existing = await store.pageFor(this.ctx.pool, incidentId, target);
-    if (existing && existing.status !== 'failed') return;
-    await this.requestPage(incidentId, target, actor, `severity raised ${from} → ${to}`);
+    const existing = await store.pageFor(this.ctx.pool, incident.id, target);
+    if (existing && (existing.status === 'triggered' || existing.status === 'pending')) return;
+    await this.requestPage(incident.id, target, actor, `severity raised ${from} → ${to}`);
   }
 
-  async onResolved(incidentId: number, actor: string): Promise<void> {
-    this.ctx.background.run(`resolve pages of INC-${incidentId}`, () => this.resolvePages(incidentId, actor));
+  async onResolved(incident: Incident, actor: string): Promise<void> {
+    const pages = await store.pagesForIncident(this.ctx.pool, incident.id);
+    if (pages.length === 0) return;
+    await this.ctx.jobs.enqueue(RESOLVE_QUEUE, { incidentId: incident.id, actor }, { runAt: this.ctx.clock.now() });
   }
 
   // --- use cases ----------------------------------------------------------------------------
 
   /**
-   * Claims the page and starts delivering it in the background. Returns at once: what the
-   * caller learns is whether a delivery started, not whether PagerDuty took it.
+   * Claims the page and queues its delivery in one transaction. Returns at once: the caller
+   * learns whether a delivery started, not whether PagerDuty took it (the channel hears that).
    */
   async requestPage(incidentId: number, service: string, actor: string, reason: string, retryOf?: FailureMessageRef): Promise<PageRequestOutcome> {
-    const name = service.toLowerCase();
+    if (!this.enabled()) return { status: 'disabled' };
+    const name = service.trim().toLowerCase();
     const key = this.keys.get(name);
     if (!key) {
       if (!this.knownServices().includes(name)) return { status: 'unknown_service', service: name, known: this.pageableServices() };
       return { status: 'no_key', service: name, envName: routingKeyEnvFor(name, this.ctx.config.paging) };
     }
-    const incident = await store.incidentForPaging(this.ctx.pool, incidentId);
+    const incident = await this.incidents.get(incidentId);
     if (!incident) return { status: 'no_incident', incidentId };
     if (incident.status === 'resolved') return { status: 'incident_resolved', incidentId };
-    const claim = await store.claimPage(this.ctx.pool, {
-      incidentId, service: name, routingKeyEnv: key.envName, requestedBy: actor, reason, at: this.ctx.clock.now(),
-      dedupKey: dedupKeyFor(this.ctx.config.paging.dedupKeyPrefix, incidentId, name),
+    const now = this.ctx.clock.now();
+    return withTransaction(this.ctx.pool, async (tx) => {
+      const claim = await store.claimPage(tx, {
+        incidentId, service: name, routingKeyEnv: key.envName, requestedBy: actor, reason, at: now,
+        dedupKey: dedupKeyFor(this.ctx.config.paging.dedupKeyPrefix, incidentId, name),
+      });
+      if (!claim.claimed) return { status: 'already', page: claim.page };
+      const job: DeliverJob = { pageId: claim.page.id, actor, ...(retryOf ? { retryOf } : {}) };
+      await this.ctx.jobs.enqueue(DELIVER_QUEUE, { ...job }, { runAt: now }, tx);
+      return { status: 'started', page: claim.page };
     });
-    if (!claim.claimed) return { status: 'already', page: claim.page };
-    this.ctx.background.run(`page ${name} for INC-${incidentId}`, async () => {
-      await this.deliverTrigger(claim.page, key, actor, retryOf);
-    });
-    return { status: 'started', page: claim.page };
   }
 
   /** The Retry paging button. */
-  async retry(incidentId: number, service: string, actor: string, message?: FailureMessageRef): Promise<PageRequestOutcome> {
+  retry(incidentId: number, service: string, actor: string, message?: FailureMessageRef): Promise<PageRequestOutcome> {
     return this.requestPage(incidentId, service, actor, 'retry', message);
   }
 
   /** Everyone on call now, for `default` or a named service's escalation policy. */
   async onCall(service?: string): Promise<{ scope: string; entries: OnCallEntry[] }> {
     const cfg = this.ctx.config.paging;
-    const name = service?.toLowerCase();
+    const name = service?.trim().toLowerCase();
     let policy: string | undefined;
     if (name && name !== DEFAULT_SERVICE) {
       const svc = cfg.services[name];
@@ -164,6 +190,7 @@ export class PagingService {
       if (!svc.escalationPolicyId) throw new PagingUserError(`\`${name}\` has no \`escalationPolicyId\` in \`paging.services.${name}\`, so I can't tell who is on call for it.`);
       policy = svc.escalationPolicyId;
     } else policy = cfg.defaultEscalationPolicyId;
+    // One budget for every page of the answer: a person is waiting for this.
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), cfg.delivery.timeoutSeconds * 1000 * 2);
     timer.unref();
@@ -175,61 +202,82 @@ export class PagingService {
     }
   }
 
+  // --- jobs ---------------------------------------------------------------------------------
+
+  /** Job: deliver a claimed trigger. A page no longer pending was handled by an earlier run. */
+  async runDeliverJob(job: Job): Promise<void> {
+    const p = job.payload as unknown as DeliverJob;
+    const page = await store.pageById(this.ctx.pool, p.pageId);
+    if (!page || page.status !== 'pending') return;
+    await this.deliverTrigger(page, p.actor, p.retryOf);
+  }
+
+  async runResolveJob(job: Job): Promise<void> {
+    const p = job.payload as { incidentId: number; actor: string };
+    await this.resolvePages(p.incidentId, p.actor);
+  }
+
+  async runWebhookJob(job: Job): Promise<void> {
+    await this.handleWebhookEvent(reviveEvent(job.payload.event as SerializedEvent));
+  }
+
   // --- delivery -----------------------------------------------------------------------------
 
-  private async deliverTrigger(page: Page, key: RoutingKey, actor: string, retryOf?: FailureMessageRef): Promise<DeliveryOutcome> {
-    const incident = (await store.incidentForPaging(this.ctx.pool, page.incidentId))!;
-    const event = this.triggerEvent(page, incident, key);
-    const { outcome, log } = await this.send(page, event);
+  private async deliverTrigger(page: Page, actor: string, retryOf?: FailureMessageRef): Promise<DeliveryOutcome> {
+    const incident = await this.incidents.get(page.incidentId);
+    const key = this.keys.get(page.service);
+    if (!incident || !key) {
+      const error = !incident ? `incident ${page.incidentId} no longer exists` : `no routing key for ${page.service} (${page.routingKeyEnv} is unset)`;
+      await store.setPageStatus(this.ctx.pool, page.id, 'failed', this.ctx.clock.now());
+      if (incident) await this.tell(incident, tpl.pageFailedMessage(page, 0, error));
+      return { ok: false, attempts: 0, lastError: error };
+    }
+    const { outcome, log } = await this.send(page, this.triggerEvent(page, incident, key));
     const at = this.ctx.clock.now();
     const base = { service: page.service, dedupKey: page.dedupKey, routingKeyEnv: page.routingKeyEnv, attempts: outcome.attempts, attemptLog: log, reason: page.reason };
     if (outcome.ok) {
       const done = await store.setPageStatus(this.ctx.pool, page.id, 'triggered', at);
-      await appendEvent(this.ctx.pool, {
-        type: 'incident.paged', actor, at, incidentId: page.incidentId,
-        payload: { ...base, severity: incident.severity, pdSeverity: PD_SEVERITY[incident.severity], summary: `Paged ${page.service} on PagerDuty` },
+      await this.incidents.recordTimeline(page.incidentId, 'incident.paged', actor, {
+        ...base, severity: incident.severity, pdSeverity: PD_SEVERITY[incident.severity], text: `Paged ${page.service} on PagerDuty (${page.reason})`,
       });
-      if (retryOf) await this.safely(() => this.ctx.chat.update(retryOf.channel, retryOf.ts, tpl.pageRecoveredMessage(done, actor)));
-      await this.tell(incident, tpl.pagedNotice(done, incident.severity, outcome.attempts));
-      // Resolved while the trigger was in flight: the resolve found nothing to resolve, so do it now.
-      const now = await store.incidentForPaging(this.ctx.pool, page.incidentId);
+      const notice = tpl.pagedNotice(done, incident.severity, outcome.attempts, retryOf ? actor : undefined);
+      if (retryOf) await this.safely(() => this.ctx.chat.update(retryOf.channel, retryOf.ts, notice));
+      else await this.tell(incident, notice);
+      // Resolved while the trigger was in flight: that resolve saw nothing to close, so close it now.
+      const now = await this.incidents.get(page.incidentId);
       if (now?.status === 'resolved') await this.resolvePages(page.incidentId, 'firebreak');
     } else {
       const failed = await store.setPageStatus(this.ctx.pool, page.id, 'failed', at);
-      await appendEvent(this.ctx.pool, {
-        type: 'incident.page_failed', actor, at, incidentId: page.incidentId,
-        payload: { ...base, error: outcome.lastError, summary: `Paging ${page.service} failed: ${outcome.lastError}` },
+      await this.incidents.recordTimeline(page.incidentId, 'incident.page_failed', actor, {
+        ...base, ...(outcome.status ? { status: outcome.status } : {}), error: outcome.lastError, text: `Paging ${page.service} failed: ${outcome.lastError}`,
       });
-      await this.tell(incident, tpl.pageFailedMessage(failed, outcome.attempts, outcome.lastError ?? 'unknown error'));
+      const msg = tpl.pageFailedMessage(failed, outcome.attempts, outcome.lastError ?? 'unknown error');
+      // A failed retry replaces its own message, so the channel keeps one live Retry button.
+      if (retryOf) await this.safely(() => this.ctx.chat.update(retryOf.channel, retryOf.ts, msg));
+      else await this.tell(incident, msg);
     }
     return outcome;
   }
 
-  /** Resolves every alert this incident triggered (and retries resolves that failed before). */
+  /** Resolves every alert this incident triggered, and any resolve that failed before. */
   async resolvePages(incidentId: number, actor: string): Promise<void> {
-    const pages = await store.claimForResolve(this.ctx.pool, incidentId, this.ctx.clock.now());
+    const pages = await store.pagesToResolve(this.ctx.pool, incidentId);
     if (pages.length === 0) return;
-    const incident = (await store.incidentForPaging(this.ctx.pool, incidentId))!;
+    const incident = await this.incidents.get(incidentId);
     for (const page of pages) {
       const key = this.keys.get(page.service);
-      const at = () => this.ctx.clock.now();
-      if (!key) {
-        // The key was removed since the page: we cannot address that alert any more.
-        await store.setPageStatus(this.ctx.pool, page.id, 'resolve_failed', at());
-        const error = `no routing key for ${page.service} any more (${page.routingKeyEnv} is unset)`;
-        await appendEvent(this.ctx.pool, { type: 'incident.page_resolve_failed', actor, at: at(), incidentId, payload: { service: page.service, dedupKey: page.dedupKey, error, summary: `Resolving the ${page.service} alert failed: ${error}` } });
-        await this.tell(incident, tpl.resolveFailedMessage(page, error));
-        continue;
-      }
-      const { outcome, log } = await this.send(page, { action: 'resolve', routingKey: key.key, dedupKey: page.dedupKey });
+      let outcome: DeliveryOutcome;
+      let log: AttemptLog[] = [];
+      if (key) ({ outcome, log } = await this.send(page, { action: 'resolve', routingKey: key.key, dedupKey: page.dedupKey }));
+      else outcome = { ok: false, attempts: 0, lastError: `no routing key for ${page.service} any more (${page.routingKeyEnv} is unset)` };
+      const done = await store.finishResolve(this.ctx.pool, page.id, outcome.ok, this.ctx.clock.now());
+      if (!done) continue; // re-paged meanwhile: that page is someone else's now
       const payload = { service: page.service, dedupKey: page.dedupKey, attempts: outcome.attempts, attemptLog: log };
       if (outcome.ok) {
-        await store.setPageStatus(this.ctx.pool, page.id, 'resolved', at());
-        await appendEvent(this.ctx.pool, { type: 'incident.page_resolved', actor, at: at(), incidentId, payload: { ...payload, summary: `Resolved the ${page.service} alert in PagerDuty` } });
+        await this.incidents.recordTimeline(incidentId, 'incident.page_resolved', actor, { ...payload, text: `Resolved the ${page.service} alert in PagerDuty` });
       } else {
-        await store.setPageStatus(this.ctx.pool, page.id, 'resolve_failed', at());
-        await appendEvent(this.ctx.pool, { type: 'incident.page_resolve_failed', actor, at: at(), incidentId, payload: { ...payload, error: outcome.lastError, summary: `Resolving the ${page.service} alert failed: ${outcome.lastError}` } });
-        await this.tell(incident, tpl.resolveFailedMessage(page, outcome.lastError ?? 'unknown error'));
+        await this.incidents.recordTimeline(incidentId, 'incident.page_resolve_failed', actor, { ...payload, error: outcome.lastError, text: `Resolving the ${page.service} alert in PagerDuty failed: ${outcome.lastError}` });
+        if (incident) await this.tell(incident, tpl.resolveFailedMessage(page, outcome.lastError ?? 'unknown error'));
       }
     }
   }
@@ -249,9 +297,9 @@ export class PagingService {
     return { outcome, log };
   }
 
-  private triggerEvent(page: Page, incident: PagedIncident, key: RoutingKey): AlertEvent {
+  private triggerEvent(page: Page, incident: Incident, key: RoutingKey): AlertEvent {
     const links: { href: string; text: string }[] = [];
-    if (incident.channelId) links.push({ href: this.channelUrl(incident.channelId), text: `Slack: #${incident.channelName ?? incident.channelId}` });
+    if (incident.channelId) links.push({ href: channelUrl(incident.channelId), text: `Slack: #${incident.channelName ?? incident.channelId}` });
     return {
       action: 'trigger',
       routingKey: key.key,
@@ -268,9 +316,12 @@ export class PagingService {
           incident_id: incident.id,
           severity: incident.severity,
           title: incident.title,
+          status: incident.status,
           ...(incident.summary ? { summary: incident.summary } : {}),
           ...(incident.service ? { service: incident.service } : {}),
           ...(incident.channelName ? { slack_channel: `#${incident.channelName}` } : {}),
+          ...(incident.commander ? { commander: incident.commander } : {}),
+          declared_by: incident.declaredBy,
           declared_at: incident.declaredAt.toISOString(),
           paged_because: page.reason,
           requested_by: page.requestedBy,
@@ -280,18 +331,81 @@ export class PagingService {
     };
   }
 
-  /** Opens the channel in Slack from PagerDuty's mobile app or web UI. */
-  private channelUrl(channelId: string): string {
-    return `https://slack.com/app_redirect?channel=${encodeURIComponent(channelId)}`;
+  // --- webhooks from PagerDuty --------------------------------------------------------------
+
+  /**
+   * Queues a verified webhook event. PagerDuty re-delivers on timeouts and errors; the job
+   * queue's dedupe key turns a second delivery of the same webhook into a no-op.
+   */
+  async acceptWebhook(deliveryId: string, event: PdWebhookEvent): Promise<'queued' | 'duplicate'> {
+    const id = await this.ctx.jobs.enqueue(
+      WEBHOOK_QUEUE,
+      { event: serializeEvent(event) },
+      { runAt: this.ctx.clock.now(), dedupeKey: `paging:webhook:${deliveryId}` },
+    );
+    return id === null ? 'duplicate' : 'queued';
+  }
+
+  /** Acts on one PagerDuty event about an alert Firebreak raised; anything else is ignored. */
+  async handleWebhookEvent(e: PdWebhookEvent): Promise<void> {
+    const page = await store.pageForWebhook(this.ctx.pool, {
+      ...(e.incidentKey ? { dedupKey: e.incidentKey } : {}),
+      ...(e.pdIncidentId ? { pdIncidentId: e.pdIncidentId } : {}),
+    });
+    if (!page) {
+      this.ctx.log.debug({ type: e.type, pdIncidentId: e.pdIncidentId }, 'PagerDuty webhook about an incident Firebreak did not page; ignored');
+      return;
+    }
+    if (e.pdIncidentId) await store.rememberPdIncident(this.ctx.pool, page.id, e.pdIncidentId, e.pdIncidentUrl ?? null);
+    const incident = await this.incidents.get(page.incidentId);
+    if (!incident) return;
+    const at = e.occurredAt ?? this.ctx.clock.now();
+    const who = e.agentName ?? 'PagerDuty';
+    const actor = `pagerduty:${who}`;
+    const url = e.pdIncidentUrl ?? page.pdIncidentUrl;
+    const common = { service: page.service, pdIncidentId: e.pdIncidentId ?? page.pdIncidentId, pdEventId: e.id, occurredAt: at.toISOString() };
+    switch (e.type) {
+      case 'incident.acknowledged': {
+        const first = incident.acknowledgedAt === null;
+        const after = await this.incidents.acknowledge(incident.id, actor, 'pagerduty', at);
+        // MTTA is shown only when this acknowledgement is the incident's first response.
+        const mtta = first && after?.acknowledgedAt ? after.acknowledgedAt.getTime() - after.declaredAt.getTime() : null;
+        await this.tell(incident, tpl.acknowledgedMessage(who, mtta, url));
+        return;
+      }
+      case 'incident.escalated':
+      case 'incident.reassigned':
+      case 'incident.delegated': {
+        const to = e.assignees.join(', ') || undefined;
+        const text = `PagerDuty ${e.type.slice('incident.'.length)} the page${to ? ` to ${to}` : ''}`;
+        await this.incidents.recordTimeline(incident.id, `pagerduty.${e.type.slice('incident.'.length)}`, actor, { ...common, assignees: e.assignees, text });
+        await this.tell(incident, tpl.escalatedMessage(e.type, to));
+        return;
+      }
+      case 'incident.annotated': {
+        const note = e.note ?? '';
+        await this.incidents.recordTimeline(incident.id, 'pagerduty.annotated', actor, { ...common, note, text: `PagerDuty note by ${who}: ${note}` });
+        await this.tell(incident, tpl.pdNoteMessage(who, note, url));
+        return;
+      }
+      case 'incident.resolved': {
+        await store.finishResolve(this.ctx.pool, page.id, true, this.ctx.clock.now());
+        await this.incidents.recordTimeline(incident.id, 'pagerduty.resolved', actor, { ...common, text: `PagerDuty alert for ${page.service} resolved in PagerDuty by ${who}` });
+        // Our own resolve echoes back as a webhook: only a resolve made in PagerDuty is news.
+        if (incident.status !== 'resolved') await this.tell(incident, tpl.pdResolvedMessage(who));
+        return;
+      }
+      default:
+        return;
+    }
   }
 
   /** Posts in the incident channel, or the incidents channel when the war room has none. */
-  async tell(incident: Pick<PagedIncident, 'id' | 'channelId'>, message: ChatMessage): Promise<void> {
+  async tell(incident: Pick<Incident, 'id' | 'channelId'>, message: ChatMessage): Promise<void> {
     await this.safely(async () => {
-      let channel = incident.channelId;
-      if (!channel) channel = (await this.ctx.chat.findChannel(this.ctx.config.incidents.channel))?.id ?? null;
-      if (!channel) return;
-      await this.ctx.chat.post(channel, message);
+      if (incident.channelId) return this.incidents.postToIncident(incident.id, message);
+      const fallback = await this.ctx.chat.findChannel(this.ctx.config.incidents.channel);
+      if (fallback) await this.ctx.chat.post(fallback.id, { ...message, text: `INC-${incident.id}: ${message.text}` });
     });
   }
 
@@ -302,6 +416,19 @@ export class PagingService {
       this.ctx.log.warn({ err }, 'paging: chat message failed');
     }
   }
+}
+
+/** Opens the channel in Slack from PagerDuty's mobile app or web UI. */
+const channelUrl = (channelId: string): string => `https://slack.com/app_redirect?channel=${encodeURIComponent(channelId)}`;
+
+type SerializedEvent = Omit<PdWebhookEvent, 'occurredAt'> & { occurredAt?: string };
+function serializeEvent(e: PdWebhookEvent): SerializedEvent {
+  const { occurredAt, ...rest } = e;
+  return { ...rest, ...(occurredAt ? { occurredAt: occurredAt.toISOString() } : {}) };
+}
+function reviveEvent(s: SerializedEvent): PdWebhookEvent {
+  const { occurredAt, ...rest } = s;
+  return { ...rest, ...(occurredAt ? { occurredAt: new Date(occurredAt) } : {}) };
 }
 
 /** A problem the person who asked should read (unknown service, missing config). */

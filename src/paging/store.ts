@@ -1,5 +1,4 @@
 import type { Queryable } from '../db/pool.js';
-import type { Severity } from '../incidents/config.js';
 import type { Page, PageStatus } from './model.js';
 
 interface PageRow {
@@ -74,14 +73,31 @@ export async function setPageStatus(db: Queryable, pageId: number, status: PageS
   return fromRow(rows[0]!);
 }
 
-/** Resolve rights: pages whose alert may be open in PagerDuty and that no one is delivering. */
-export async function claimForResolve(db: Queryable, incidentId: number, at: Date): Promise<Page[]> {
+/** Pages whose alert may still be open in PagerDuty: what a resolve must close. */
+export async function pagesToResolve(db: Queryable, incidentId: number): Promise<Page[]> {
   const { rows } = await db.query<PageRow>(
-    `UPDATE pages SET status='pending', updated_at=$2
-      WHERE incident_id=$1 AND status IN ('triggered','resolve_failed') RETURNING *`,
-    [incidentId, at],
+    "SELECT * FROM pages WHERE incident_id=$1 AND status IN ('triggered','resolve_failed') ORDER BY id",
+    [incidentId],
   );
   return rows.map(fromRow);
+}
+
+/**
+ * Records the outcome of a resolve. Only an open page moves, so a resolve that finishes
+ * after a retry re-claimed the page (status pending) cannot mark that new trigger resolved.
+ */
+export async function finishResolve(db: Queryable, pageId: number, ok: boolean, at: Date): Promise<Page | undefined> {
+  const { rows } = await db.query<PageRow>(
+    `UPDATE pages SET status=$2, updated_at=$3, resolved_at = CASE WHEN $2 = 'resolved' THEN $3 ELSE resolved_at END
+      WHERE id=$1 AND status IN ('triggered','resolve_failed') RETURNING *`,
+    [pageId, ok ? 'resolved' : 'resolve_failed', at],
+  );
+  return rows[0] ? fromRow(rows[0]) : undefined;
+}
+
+export async function pageById(db: Queryable, id: number): Promise<Page | undefined> {
+  const { rows } = await db.query<PageRow>('SELECT * FROM pages WHERE id=$1', [id]);
+  return rows[0] ? fromRow(rows[0]) : undefined;
 }
 
 /** The page a webhook is about: by dedup key (PagerDuty's incident_key) or its PagerDuty incident id. */
@@ -99,53 +115,4 @@ export async function rememberPdIncident(db: Queryable, pageId: number, pdIncide
     'UPDATE pages SET pd_incident_id = $2, pd_incident_url = COALESCE($3, pd_incident_url) WHERE id = $1 AND pd_incident_id IS DISTINCT FROM $2',
     [pageId, pdIncidentId, url],
   );
-}
-
-/** What paging needs to know about an incident, read straight from the incidents table. */
-export interface PagedIncident {
-  id: number;
-  title: string;
-  severity: Severity;
-  status: string;
-  summary: string | null;
-  service: string | null;
-  channelId: string | null;
-  channelName: string | null;
-  declaredAt: Date;
-  acknowledgedAt: Date | null;
-}
-
-interface IncidentRow {
-  id: number; title: string; severity: Severity; status: string; summary: string | null; service: string | null;
-  channel_id: string | null; channel_name: string | null; declared_at: Date; acknowledged_at: Date | null;
-}
-
-const incidentFromRow = (r: IncidentRow): PagedIncident => ({
-  id: r.id, title: r.title, severity: r.severity, status: r.status, summary: r.summary, service: r.service,
-  channelId: r.channel_id, channelName: r.channel_name, declaredAt: r.declared_at, acknowledgedAt: r.acknowledged_at,
-});
-
-const INCIDENT_COLUMNS = 'id, title, severity, status, summary, service, channel_id, channel_name, declared_at, acknowledged_at';
-
-export async function incidentForPaging(db: Queryable, id: number): Promise<PagedIncident | undefined> {
-  const { rows } = await db.query<IncidentRow>(`SELECT ${INCIDENT_COLUMNS} FROM incidents WHERE id = $1`, [id]);
-  return rows[0] ? incidentFromRow(rows[0]) : undefined;
-}
-
-export async function incidentInChannel(db: Queryable, channelId: string): Promise<PagedIncident | undefined> {
-  const { rows } = await db.query<IncidentRow>(`SELECT ${INCIDENT_COLUMNS} FROM incidents WHERE channel_id = $1`, [channelId]);
-  return rows[0] ? incidentFromRow(rows[0]) : undefined;
-}
-
-/**
- * The first acknowledgement wins: MTTA is measured to it, and later ones (re-acks after an
- * escalation) do not move it. Returns the incident when this call set it.
- */
-export async function acknowledgeOnce(db: Queryable, incidentId: number, at: Date): Promise<PagedIncident | undefined> {
-  const { rows } = await db.query<IncidentRow>(
-    `UPDATE incidents SET acknowledged_at = GREATEST($2::timestamptz, declared_at)
-      WHERE id = $1 AND acknowledged_at IS NULL RETURNING ${INCIDENT_COLUMNS}`,
-    [incidentId, at],
-  );
-  return rows[0] ? incidentFromRow(rows[0]) : undefined;
 }

@@ -3,6 +3,7 @@ import type { Severity } from '../incidents/config.js';
 import type { Page } from '../paging/model.js';
 import { PD_SEVERITY } from '../paging/model.js';
 import type { OnCallEntry } from '../paging/provider.js';
+import type { PageRequestOutcome } from '../paging/service.js';
 import { button, context, duration, escapeMrkdwn, section, utc } from './format.js';
 
 export const RETRY_PAGING_ACTION = 'paging.retry';
@@ -14,9 +15,10 @@ export function parseRetryValue(value: string): { incidentId: number; service: s
   return m ? { incidentId: Number(m[1]), service: m[2]! } : undefined;
 }
 
-export function pagedNotice(page: Page, severity: Severity, attempts: number): ChatMessage {
+export function pagedNotice(page: Page, severity: Severity, attempts: number, retriedBy?: string): ChatMessage {
   const retried = attempts > 1 ? ` after ${attempts} attempts` : '';
-  const text = `📟 Paged *${escapeMrkdwn(page.service)}* on PagerDuty (${severity} → ${PD_SEVERITY[severity]})${retried}.`;
+  const by = retriedBy ? ` Retried by <@${retriedBy}>.` : '';
+  const text = `📟 Paged *${escapeMrkdwn(page.service)}* on PagerDuty (${severity} → ${PD_SEVERITY[severity]})${retried}.${by}`;
   return { text: `Paged ${page.service} on PagerDuty`, blocks: [context(text)] };
 }
 
@@ -33,11 +35,6 @@ export function pageFailedMessage(page: Page, attempts: number, error: string): 
   };
 }
 
-/** Replaces the failure message once a retry got through, so nobody clicks it again. */
-export function pageRecoveredMessage(page: Page, by: string): ChatMessage {
-  return { text: `Paging ${page.service} succeeded on retry`, blocks: [context(`✅ Paging *${escapeMrkdwn(page.service)}* succeeded on retry by <@${by}>.`)] };
-}
-
 export function resolveFailedMessage(page: Page, error: string): ChatMessage {
   const text = `⚠️ Could not resolve the PagerDuty alert for *${escapeMrkdwn(page.service)}*: ${escapeMrkdwn(error)}. Resolve it in PagerDuty so on-call stops being notified.`;
   return { text: `Resolving the PagerDuty alert for ${page.service} failed`, blocks: [section(text)] };
@@ -49,9 +46,17 @@ export function acknowledgedMessage(by: string, mttaMs: number | null, pdUrl?: s
   return { text: `${by} acknowledged the page`, blocks: [section(`✋ *${escapeMrkdwn(by)}* acknowledged the page in ${where}${mtta}.`)] };
 }
 
-export function escalatedMessage(to: string | undefined, level: number | undefined): ChatMessage {
-  const text = `⏫ PagerDuty escalated the page${level ? ` to level ${level}` : ''}${to ? `: now *${escapeMrkdwn(to)}*` : ''}.`;
-  return { text: 'PagerDuty escalated the page', blocks: [context(text)] };
+/** incident.escalated, .reassigned or .delegated: who has the page now. */
+export function escalatedMessage(eventType: string, to: string | undefined): ChatMessage {
+  const verb = eventType.replace(/^incident\./, '');
+  const text = `⏫ PagerDuty ${escapeMrkdwn(verb)} the page${to ? `: now with *${escapeMrkdwn(to)}*` : ''}.`;
+  return { text: `PagerDuty ${verb} the page`, blocks: [context(text)] };
+}
+
+export function pdNoteMessage(by: string, note: string, pdUrl?: string | null): ChatMessage {
+  const where = pdUrl ? `<${pdUrl}|PagerDuty>` : 'PagerDuty';
+  const text = `🗒️ Note from *${escapeMrkdwn(by)}* in ${where}: ${escapeMrkdwn(note).slice(0, 2800)}`;
+  return { text: `PagerDuty note from ${by}`, blocks: [section(text)] };
 }
 
 export function pdResolvedMessage(by: string | undefined): ChatMessage {
@@ -85,4 +90,27 @@ export function pagingHeadline(enabled: boolean, pages: Page[]): string {
     pending: 'paging…', triggered: 'paged', failed: 'FAILED', resolved: 'resolved', resolve_failed: 'resolve failed',
   };
   return pages.map((p) => `${p.service} ${label[p.status]}`).join(', ');
+}
+
+/** What the person who asked for a page (command or Retry button) is told right away. */
+export function pageRequestReply(out: PageRequestOutcome, incidentId: number): ChatMessage {
+  switch (out.status) {
+    case 'started':
+      return { text: `Paging *${escapeMrkdwn(out.page.service)}* for INC-${incidentId}… the incident channel will say when PagerDuty has it.` };
+    case 'already': {
+      const p = out.page;
+      const state = p.status === 'pending' ? 'is being paged right now' : p.triggeredAt ? `was paged at ${utc(p.triggeredAt)} and is still open` : 'was already paged';
+      return { text: `*${escapeMrkdwn(p.service)}* ${state} for INC-${incidentId}; PagerDuty keeps notifying on-call until the incident is resolved.` };
+    }
+    case 'disabled':
+      return { text: 'Paging is off: no PagerDuty routing key is configured. Set `PAGERDUTY_ROUTING_KEY` to turn it on.' };
+    case 'no_key':
+      return { text: `\`${escapeMrkdwn(out.service)}\` has no routing key: set \`${out.envName}\` to its PagerDuty Events API v2 integration key.` };
+    case 'unknown_service':
+      return { text: `I don't know the service \`${escapeMrkdwn(out.service)}\`. Services I can page: ${out.known.map((s) => `\`${s}\``).join(', ') || 'none'}.` };
+    case 'no_incident':
+      return { text: `Incident ${out.incidentId} doesn't exist.` };
+    case 'incident_resolved':
+      return { text: `INC-${out.incidentId} is resolved, so I won't page anyone for it. Reopen it first if it is back.` };
+  }
 }

@@ -1,0 +1,33 @@
+import type { AppContext, FirebreakModule } from '../module.js';
+import { oncallSubcommand, pageSubcommand, retryPagingAction } from '../commands/paging.js';
+import { pagerDutyWebhookRoute } from '../handlers/pagerduty-webhook.js';
+import { RETRY_PAGING_ACTION } from '../templates/paging.js';
+import { DELIVER_QUEUE, PagingService, RESOLVE_QUEUE, WEBHOOK_QUEUE, type PagingDeps } from './service.js';
+
+/**
+ * PagerDuty paging: listens to incident hooks, adds `/incident page` and `/incident oncall`,
+ * the Retry paging button and POST /webhooks/pagerduty. Without a routing key it stays
+ * registered but pages nothing, and the incident headline says paging is off.
+ */
+export function pagingModule(ctx: AppContext, deps: PagingDeps = {}): FirebreakModule {
+  const paging = new PagingService(ctx, deps);
+  ctx.services.paging = paging;
+  const incidents = ctx.services.incidents;
+  if (!incidents) throw new Error('pagingModule needs incidentsModule before it in buildModules');
+
+  ctx.hooks.on('incident.declared', ({ incident, actor }) => paging.onDeclared(incident, actor));
+  ctx.hooks.on('incident.severity_changed', ({ incident, from, to, actor }) => paging.onSeverityChanged(incident, from, to, actor));
+  ctx.hooks.on('incident.resolved', ({ incident, actor }) => paging.onResolved(incident, actor));
+
+  return {
+    name: 'paging',
+    subcommands: { '/incident': [pageSubcommand(paging, incidents), oncallSubcommand(paging)] },
+    actions: { [RETRY_PAGING_ACTION]: retryPagingAction(paging) },
+    routes: [pagerDutyWebhookRoute(paging, ctx.config.paging.webhookSecrets, ctx.log)],
+    jobs: {
+      [DELIVER_QUEUE]: (job) => paging.runDeliverJob(job),
+      [RESOLVE_QUEUE]: (job) => paging.runResolveJob(job),
+      [WEBHOOK_QUEUE]: (job) => paging.runWebhookJob(job),
+    },
+  };
+}
