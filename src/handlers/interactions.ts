@@ -4,6 +4,7 @@ import type {
 } from '../chat/interactions.js';
 import { dispatchCommand, type CommandTable } from '../commands/table.js';
 import { claimRequest } from '../db/idempotency.js';
+import { observeSlashCommand, type CommandOutcome } from '../ops/metrics.js';
 
 /**
  * The one place every surface (Slack, console, tests) hands people's actions to. It finds the
@@ -46,10 +47,26 @@ export class Interactions {
   }
 
   async command(inv: CommandInvocation, reply: Reply): Promise<void> {
-    const table = this.commands.get(inv.command);
-    if (!table) return reply.ephemeral(`Firebreak doesn't handle \`${inv.command}\`. Try \`/incident help\`.`);
-    if (!(await this.firstTime(`cmd:${inv.requestKey}`))) return;
-    await dispatchCommand(table, inv, this.context(reply));
+    const started = performance.now();
+    const subcommand = inv.text.trim().split(/\s+/)[0] ?? '';
+    let outcome: CommandOutcome = 'error';
+    try {
+      const table = this.commands.get(inv.command);
+      if (!table) {
+        outcome = 'unknown_command';
+        return await reply.ephemeral(`Firebreak doesn't handle \`${inv.command}\`. Try \`/incident help\`.`);
+      }
+      if (!(await this.firstTime(`cmd:${inv.requestKey}`))) {
+        outcome = 'duplicate';
+        return;
+      }
+      await dispatchCommand(table, inv, this.context(reply));
+      outcome = 'ok';
+    } finally {
+      // Unknown command names are typed by people: bucket them so they cannot grow the label set.
+      const command = this.commands.has(inv.command) ? inv.command : 'other';
+      observeSlashCommand(command, subcommand, outcome, (performance.now() - started) / 1000);
+    }
   }
 
   async action(inv: ActionInvocation, reply: Reply): Promise<void> {

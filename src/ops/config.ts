@@ -23,6 +23,8 @@ export const opsConfigSchema = z
     checkTimeoutSeconds: z.number().positive().default(2),
     /** Seconds the chat surface's auth check is cached, so probes don't spend Slack rate limit. */
     chatCheckCacheSeconds: z.number().min(0).default(60),
+    /** Seconds the object store check (S3 HeadBucket or local directory) is cached. */
+    objectStoreCheckCacheSeconds: z.number().min(0).default(30),
     scheduler: z
       .object({
         /** A dead leader's lease expires after this long; a survivor then takes the schedules. */

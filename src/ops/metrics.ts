@@ -4,7 +4,7 @@ import type { Queryable } from '../db/pool.js';
 /**
  * Firebreak's one Prometheus registry and every metric it exports. Areas import the metric
  * objects from here and increment them where the thing happens; `GET /metrics` (src/ops/module.ts)
- * serves the registry. Metric names are a public contract (dashboards, ops/prometheus-rules.yml):
+ * serves the registry. Metric names are a public contract (dashboards, deploy/prometheus/firebreak-rules.yml):
  * rename only with the rules file.
  *
  * Gauges that describe stored state (incidents open, approvals pending, last backup) are read
@@ -212,19 +212,17 @@ async function tableExists(db: Queryable, table: string): Promise<boolean> {
   return rows[0]?.t != null;
 }
 
-async function columnsOf(db: Queryable, table: string): Promise<Set<string>> {
-  const { rows } = await db.query<{ column_name: string }>(
-    `SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1`,
-    [table],
-  );
-  return new Set(rows.map((r) => r.column_name));
+/** Replaces every series of a labelled gauge at once, so labels of deleted things disappear. */
+function replaceSeries<L extends string>(gauge: Gauge<L>, series: { labels: Record<L, string>; value: number }[]): void {
+  gauge.reset();
+  for (const s of series) gauge.set(s.labels as never, s.value);
 }
 
 /**
- * Reads the state-describing gauges from PostgreSQL. Tables owned by other areas are used only
- * when they exist with the columns read here, so a replica running an older schema still
- * serves the rest. Errors are swallowed per gauge: a scrape must not fail because one table is
- * locked or missing.
+ * Reads the state-describing gauges from PostgreSQL: open incidents, pending approvals, the
+ * newest verified backup per database, the newest finished DR drill per database. Tables owned
+ * by other areas are read only when they exist, so a replica on an older schema still serves
+ * the rest. Errors are swallowed per gauge: a scrape must not fail because one table is locked.
  */
 export async function refreshStoredStateGauges(db: Queryable): Promise<void> {
   await Promise.all([
@@ -238,11 +236,35 @@ export async function refreshStoredStateGauges(db: Queryable): Promise<void> {
       for (const r of rows) incidentsOpen.set({ severity: r.severity }, r.n);
     })().catch(() => {}),
     (async () => {
-      if (!(await tableExists(db, 'approvals'))) return;
-      const cols = await columnsOf(db, 'approvals');
-      if (!cols.has('status')) return;
-      const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM approvals WHERE status = 'pending'`);
+      if (!(await tableExists(db, 'change_requests'))) return;
+      const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM change_requests WHERE status = 'pending'`);
       approvalsPending.set(rows[0]?.n ?? 0);
+    })().catch(() => {}),
+    (async () => {
+      if (!(await tableExists(db, 'backups'))) return;
+      const { rows } = await db.query<{ database: string; finished: number; bytes: string | null }>(
+        `SELECT DISTINCT ON (database) database, extract(epoch FROM coalesce(finished_at, verified_at))::float8 AS finished, stored_bytes::text AS bytes
+           FROM backups WHERE status = 'verified' AND coalesce(finished_at, verified_at) IS NOT NULL
+          ORDER BY database, coalesce(finished_at, verified_at) DESC`,
+      );
+      replaceSeries(backupLastSuccess, rows.map((r) => ({ labels: { target: r.database }, value: r.finished })));
+      replaceSeries(backupSizeBytes, rows.filter((r) => r.bytes !== null).map((r) => ({ labels: { target: r.database }, value: Number(r.bytes) })));
+    })().catch(() => {}),
+    (async () => {
+      if (!(await tableExists(db, 'dr_runs'))) return;
+      // Drills are dry runs; RTO/RPO come from the newest passed run of either kind (an execute measures them too).
+      const { rows } = await db.query<{ target: string; kind: string; status: string }>(
+        `SELECT DISTINCT ON (coalesce(database, ''), kind) coalesce(database, '') AS target, kind, status
+           FROM dr_runs WHERE status IN ('passed','failed','interrupted')
+          ORDER BY coalesce(database, ''), kind, finished_at DESC NULLS LAST, id DESC`,
+      );
+      replaceSeries(drLastDrillSucceeded, rows.filter((r) => r.kind === 'dry-run').map((r) => ({ labels: { target: r.target }, value: r.status === 'passed' ? 1 : 0 })));
+      const passed = await db.query<{ target: string; rto: number | null; rpo: number | null }>(
+        `SELECT DISTINCT ON (coalesce(database, '')) coalesce(database, '') AS target, rto_ms / 1000.0::float8 AS rto, rpo_ms / 1000.0::float8 AS rpo
+           FROM dr_runs WHERE status = 'passed' ORDER BY coalesce(database, ''), finished_at DESC NULLS LAST, id DESC`,
+      );
+      replaceSeries(drLastRtoSeconds, passed.rows.filter((r) => r.rto !== null).map((r) => ({ labels: { target: r.target }, value: Number(r.rto) })));
+      replaceSeries(drLastRpoSeconds, passed.rows.filter((r) => r.rpo !== null).map((r) => ({ labels: { target: r.target }, value: Number(r.rpo) })));
     })().catch(() => {}),
   ]);
 }

@@ -8,6 +8,7 @@ import type { Lifecycle } from './lifecycle.js';
 import { runbookCommand } from '../commands/runbook.js';
 import { loadRunbook, loadRunbooks } from '../runbooks/runbook.js';
 import { runHousekeeping } from './housekeeping.js';
+import { createObjectStore, type ObjectStore } from '../storage/index.js';
 
 const startedAt = Date.now();
 
@@ -18,12 +19,19 @@ const startedAt = Date.now();
  */
 export function opsModule(ctx: AppContext, lifecycle: Lifecycle, allModules: () => FirebreakModule[]): FirebreakModule {
   const ops = ctx.config.ops;
+  let objectStore: ObjectStore | undefined;
   const readiness: Record<string, ReadinessCheck> = {
     database: async () => {
       await ctx.pool.query('SELECT 1');
     },
     // Slack's auth.test (or the console's table) is cached: probes must not burn rate limit.
     chat: cachedCheck(() => ctx.chat.ping(), ops.chatCheckCacheSeconds * 1000),
+    // Where backups go (S3 HeadBucket, or the local directory is writable); cached like chat
+    // because each S3 request costs money and probes come every few seconds.
+    objectStore: cachedCheck(
+      () => (objectStore ??= createObjectStore(ctx.config.backups.storage, ctx.config.dataDir)).ping(),
+      ops.objectStoreCheckCacheSeconds * 1000,
+    ),
   };
 
   const collectChecks = (): Record<string, ReadinessCheck> => {

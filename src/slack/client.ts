@@ -1,5 +1,6 @@
 import { webApi } from '@slack/bolt';
 import type { Logger } from '../log.js';
+import { meterSlackClient } from '../ops/slack-metrics.js';
 
 export type SlackClient = InstanceType<typeof webApi.WebClient>;
 
@@ -20,5 +21,5 @@ export function createSlackClient(opts: { token: string; apiUrl: string; timeout
     opts.log.warn({ retryAfter, method: url }, 'slack rate limited us; waiting');
     opts.onRateLimited?.(url);
   });
-  return client;
+  return meterSlackClient(client);
 }
