@@ -1,32 +1,38 @@
 import { webApi } from '@slack/bolt';
-import { observeSlackCall } from './metrics.js';
+import { observeSlackCall, slackApiCalls } from './metrics.js';
 
-type WebClient = InstanceType<typeof webApi.WebClient>;
+type ApiCall = InstanceType<typeof webApi.WebClient>['apiCall'];
 
 /**
- * Counts every Slack Web API call by method and outcome. Every named method of the client
- * (`chat.postMessage`, `auth.test`, ...) goes through `apiCall`, so wrapping it meters them all
- * without touching the callers. 429s are counted from the client's RATE_LIMITED event: the
- * client waits them out and retries, so the call itself may still end `ok`.
+ * The Slack Web API client, counting every call by method and outcome. The client binds each
+ * named method (`chat.postMessage`, `auth.test`, ...) to `this.apiCall` when it is constructed,
+ * so overriding `apiCall` in a subclass meters them all without touching the callers.
+ * 429s are counted from the client's RATE_LIMITED event: the client waits them out and
+ * retries, so the call itself may still end `ok`.
  */
-export function meterSlackClient<C extends WebClient>(client: C): C {
-  const apiCall = client.apiCall.bind(client);
-  client.apiCall = async (method, options) => {
+export class MeteredWebClient extends webApi.WebClient {
+  constructor(...args: ConstructorParameters<typeof webApi.WebClient>) {
+    super(...args);
+    this.on(webApi.WebClientEvent.RATE_LIMITED, (_retryAfter: number, { url }: { url: string }) => {
+      observeSlackCall(slackMethodOf(url), 'rate_limited');
+    });
+  }
+
+  override async apiCall(...args: Parameters<ApiCall>): ReturnType<ApiCall> {
+    const [method] = args;
     try {
-      const r = await apiCall(method, options);
+      const r = await super.apiCall(...args);
       observeSlackCall(method, 'ok');
       return r;
     } catch (e) {
       const err = e as { code?: string; data?: { error?: string } };
       const limited = err.code === 'slack_webapi_rate_limited_error' || err.data?.error === 'ratelimited';
-      observeSlackCall(method, limited ? 'rate_limited' : 'error');
+      // The 429 itself was already counted by the RATE_LIMITED event; count the failed call only.
+      if (limited) slackApiCalls.inc({ method, outcome: 'rate_limited' });
+      else observeSlackCall(method, 'error');
       throw e;
     }
-  };
-  client.on(webApi.WebClientEvent.RATE_LIMITED, (_retryAfter: number, { url }: { url: string }) => {
-    observeSlackCall(slackMethodOf(url), 'rate_limited');
-  });
-  return client;
+  }
 }
 
 /** `https://slack.com/api/chat.postMessage` -> `chat.postMessage`. */

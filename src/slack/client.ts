@@ -1,6 +1,6 @@
 import { webApi } from '@slack/bolt';
 import type { Logger } from '../log.js';
-import { meterSlackClient } from '../ops/slack-metrics.js';
+import { MeteredWebClient } from '../ops/slack-metrics.js';
 
 export type SlackClient = InstanceType<typeof webApi.WebClient>;
 
@@ -10,7 +10,8 @@ export type SlackClient = InstanceType<typeof webApi.WebClient>;
  * small retry budget so a declare never hangs on Slack.
  */
 export function createSlackClient(opts: { token: string; apiUrl: string; timeoutSeconds: number; log: Logger; onRateLimited?: (method: string) => void }): SlackClient {
-  const client = new webApi.WebClient(opts.token, {
+  // Metered: every call and 429 shows in GET /metrics (src/ops/slack-metrics.ts).
+  const client = new MeteredWebClient(opts.token, {
     slackApiUrl: opts.apiUrl.endsWith('/') ? opts.apiUrl : opts.apiUrl + '/',
     timeout: opts.timeoutSeconds * 1000,
     rejectRateLimitedCalls: false,
@@ -21,5 +22,5 @@ export function createSlackClient(opts: { token: string; apiUrl: string; timeout
     opts.log.warn({ retryAfter, method: url }, 'slack rate limited us; waiting');
     opts.onRateLimited?.(url);
   });
-  return meterSlackClient(client);
+  return client;
 }

@@ -15,9 +15,15 @@ afterAll(async () => {
   rmSync(backupDir, { recursive: true, force: true });
 });
 
+interface ProbeBody {
+  status: string;
+  replica?: string;
+  checks: Record<string, { status: string; required?: boolean; latencyMs?: number; error?: string; chatMode?: string }>;
+}
+
 const get = async (p: string) => {
   const res = await fetch(t.url + p);
-  return { status: res.status, type: res.headers.get('content-type') ?? '', body: (await res.json()) as Record<string, any> };
+  return { status: res.status, type: res.headers.get('content-type') ?? '', body: (await res.json()) as ProbeBody };
 };
 
 describe('probes', () => {
@@ -32,7 +38,7 @@ describe('probes', () => {
     const r = await get('/health/startup');
     expect(r.status).toBe(200);
     expect(r.body.status).toBe('started');
-    expect(r.body.checks.migrations.status).toBe('applied');
+    expect(r.body.checks.migrations!.status).toBe('applied');
     expect(r.body.checks.config).toMatchObject({ status: 'loaded', chatMode: 'slack-http' });
   });
 
@@ -42,15 +48,15 @@ describe('probes', () => {
     expect(r.body.status).toBe('ready');
     for (const name of ['database', 'objectStore', 'chat']) {
       expect(r.body.checks[name]).toMatchObject({ status: 'up' });
-      expect(typeof r.body.checks[name].latencyMs).toBe('number');
+      expect(typeof r.body.checks[name]!.latencyMs).toBe('number');
     }
-    expect(r.body.checks.database.required).toBe(true);
-    expect(r.body.checks.chat.required).toBe(false);
+    expect(r.body.checks.database!.required).toBe(true);
+    expect(r.body.checks.chat!.required).toBe(false);
   });
 
   it('caches Slack auth.test: probes every few seconds spend no rate limit', async () => {
     const before = t.slack.callsTo('auth.test').length;
-    for (let i = 0; i < 5; i++) expect((await get('/health/ready')).body.checks.chat.status).toBe('up');
+    for (let i = 0; i < 5; i++) expect((await get('/health/ready')).body.checks.chat!.status).toBe('up');
     expect(t.slack.callsTo('auth.test').length).toBe(before);
   });
 
@@ -119,12 +125,12 @@ describe('readiness with a required dependency down', () => {
   it('is 503 naming Slack when auth.test fails and Slack is required; 200 again when it recovers', async () => {
     t2.slack.fail('auth.test', 'invalid_auth');
     const down = await fetch(t2.url + '/health/ready');
-    const body = (await down.json()) as Record<string, any>;
+    const body = (await down.json()) as ProbeBody;
     expect(down.status).toBe(503);
     expect(body.status).toBe('not_ready');
     expect(body.checks.chat).toMatchObject({ status: 'down', required: true });
-    expect(body.checks.chat.error).toContain('invalid_auth');
-    expect(body.checks.database.status).toBe('up');
+    expect(body.checks.chat!.error).toContain('invalid_auth');
+    expect(body.checks.database!.status).toBe('up');
     // A failure is re-checked (cache 0 s here) and the probe recovers by itself.
     const up = await fetch(t2.url + '/health/ready');
     expect(up.status).toBe(200);
