@@ -57,7 +57,8 @@ export function auditCommands(pool: pg.Pool): CommandTable {
         run: async (args, _inv, ctx) => {
           const f = parseAuditFilter(args.rest);
           if ('error' in f) return ctx.reply.ephemeral(f.error);
-          return ctx.reply.ephemeral(auditLogMessage(await recentAuditEntries(pool, f), args.rest.trim()));
+          const shown = args.rest.replace(/--limit\s+\S+/, '').replace(/\s+/g, ' ').trim();
+          return ctx.reply.ephemeral(auditLogMessage(await recentAuditEntries(pool, f), shown));
         },
       },
       helpSubcommand(() => table),
