@@ -66,7 +66,8 @@ CREATE TABLE alert_messages (
 CREATE TABLE alert_outbox (
   group_id   bigint NOT NULL REFERENCES alert_groups(id) ON DELETE CASCADE,
   channel    text NOT NULL,
-  kind       text NOT NULL CHECK (kind IN ('message','reminder','resolved_notice')),
+  -- message: post or update the group's message; reminder: repeat_interval's "still firing".
+  kind       text NOT NULL CHECK (kind IN ('message','reminder')),
   queued_at  timestamptz NOT NULL,
   not_before timestamptz NOT NULL,
   attempts   int NOT NULL DEFAULT 0,
@@ -86,5 +87,7 @@ CREATE TABLE alert_incident_links (
   alert_id    bigint NOT NULL REFERENCES alerts(id) ON DELETE CASCADE,
   incident_id bigint NOT NULL REFERENCES incidents(id),
   linked_at   timestamptz NOT NULL,
+  -- Whether the incident timeline has heard this alert resolve (reset when it fires again).
+  resolved_reported boolean NOT NULL DEFAULT false,
   PRIMARY KEY (alert_id, incident_id)
 );

@@ -14,6 +14,7 @@ import type { Route } from './http/router.js';
 import type { ChatSurface } from './chat/surface.js';
 import type { AppContext, FirebreakModule } from './module.js';
 import { Interactions } from './handlers/interactions.js';
+import { alertsModule } from "./alerts/module.js";
 import { incidentsModule } from './incidents/module.js';
 import { drModule } from './dr/module.js';
 import { approvalsModule } from './approvals/module.js';
@@ -60,6 +61,7 @@ function buildModules(ctx: AppContext): FirebreakModule[] {
     pagingModule(ctx),
     approvalsModule(ctx),
     drModule(ctx),
+    alertsModule(ctx),
   ];
 }
 

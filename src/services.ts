@@ -1,6 +1,7 @@
 import type { ChangeGate } from './approvals/gate.js';
 import type { IncidentService } from './incidents/service.js';
 import type { DrService } from './dr/service.js';
+import type { AlertService } from './alerts/service.js';
 
 /**
  * Services one area offers the others, filled in by the modules as the composition root
@@ -13,4 +14,6 @@ export interface Services {
   dr?: DrService;
   /** Paging provider status; absent or disabled means paging is off. */
   paging?: { enabled(): boolean };
+  /** Alert intake: other receivers (PagerDuty) feed alerts through alerts.ingest(). */
+  alerts?: AlertService;
 }

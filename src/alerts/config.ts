@@ -151,6 +151,15 @@ export const alertsConfigSchema = z
           .object({
             /** Topic ARNs accepted; empty accepts any topic whose signature verifies. */
             topicArns: z.array(z.string()).default([]),
+            /**
+             * Tests only: a loopback server that stands in for sns.<region>.amazonaws.com when
+             * fetching signing certificates and visiting SubscribeURL. Honoured only when
+             * NODE_ENV=test; URLs in messages must still name an SNS host.
+             */
+            testEndpoint: z
+              .string()
+              .regex(/^http:\/\/(127\.0\.0\.1|localhost)(:\d+)?$/, 'a loopback http://127.0.0.1:PORT URL (tests only)')
+              .optional(),
           })
           .prefault({}),
         generic: z.object({ ...receiverAuth }).prefault({}),

@@ -26,7 +26,7 @@ ON CONFLICT (source, fingerprint) DO UPDATE SET
   ends_at     = CASE WHEN ${STALE} THEN alerts.ends_at ELSE EXCLUDED.ends_at END,
   generator_url = COALESCE(EXCLUDED.generator_url, alerts.generator_url),
   rev         = CASE WHEN NOT ${STALE} AND ${CHANGED} THEN alerts.rev + 1 ELSE alerts.rev END
-RETURNING (xmax = 0) AS inserted`;
+RETURNING (xmax = 0) AS inserted, rev <> processed_rev AS pending`;
 
 export interface IngestResult {
   accepted: number;
@@ -34,6 +34,8 @@ export interface IngestResult {
   new: number;
   /** Alerts already stored (re-deliveries, the other half of an HA pair, updates). */
   known: number;
+  /** Known alerts that changed nothing routing has not already seen: pure duplicates. */
+  duplicates: number;
 }
 
 /** Stores a webhook's alerts in one statement; later duplicates in the same batch win. */
@@ -41,8 +43,8 @@ export async function storeAlerts(db: Queryable, alerts: IncomingAlert[], receiv
   const unique = new Map<string, IncomingAlert>();
   for (const a of alerts) unique.set(`${a.source}\u0000${a.fingerprint}`, a);
   const list = [...unique.values()];
-  if (list.length === 0) return { accepted: 0, new: 0, known: 0 };
-  const { rows } = await db.query<{ inserted: boolean }>({
+  if (list.length === 0) return { accepted: 0, new: 0, known: 0, duplicates: 0 };
+  const { rows } = await db.query<{ inserted: boolean; pending: boolean }>({
     name: 'alerts_ingest',
     text: INGEST_SQL,
     values: [
@@ -58,12 +60,15 @@ export async function storeAlerts(db: Queryable, alerts: IncomingAlert[], receiv
     ],
   });
   const created = rows.filter((r) => r.inserted).length;
-  return { accepted: alerts.length, new: created, known: alerts.length - created };
+  const unchanged = rows.filter((r) => !r.inserted && !r.pending).length;
+  return { accepted: alerts.length, new: created, known: alerts.length - created, duplicates: unchanged + (alerts.length - list.length) };
 }
 
 export interface PendingAlert {
   id: number;
+  source: IncomingAlert['source'];
   fingerprint: string;
+  annotations: Labels;
   status: 'firing' | 'resolved';
   labels: Labels;
   rev: number;
@@ -72,7 +77,7 @@ export interface PendingAlert {
 /** Alerts whose latest change routing has not seen yet; locked so replicas split the work. */
 export async function claimUnprocessed(c: pg.PoolClient, limit: number): Promise<PendingAlert[]> {
   const { rows } = await c.query<PendingAlert>(
-    `SELECT id, fingerprint, status, labels, rev FROM alerts WHERE rev <> processed_rev ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
+    `SELECT id, source, fingerprint, status, labels, annotations, rev FROM alerts WHERE rev <> processed_rev ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
     [limit],
   );
   return rows;
@@ -110,30 +115,6 @@ export async function addMembers(c: Queryable, pairs: { groupId: number; alertId
     `INSERT INTO alert_group_members (group_id, alert_id) SELECT * FROM unnest($1::bigint[], $2::bigint[]) ON CONFLICT DO NOTHING`,
     [pairs.map((p) => p.groupId), pairs.map((p) => p.alertId)],
   );
-}
-
-export interface OpenIncident {
-  id: number;
-  channelId: string | null;
-  service: string | null;
-}
-
-export async function openIncidents(db: Queryable): Promise<OpenIncident[]> {
-  const { rows } = await db.query<{ id: number; channel_id: string | null; service: string | null }>(
-    `SELECT id, channel_id, service FROM incidents WHERE status <> 'resolved' ORDER BY id`,
-  );
-  return rows.map((r) => ({ id: r.id, channelId: r.channel_id, service: r.service }));
-}
-
-/** Returns the links that are new (each alert is reported into an incident once). */
-export async function linkAlertsToIncidents(c: Queryable, links: { alertId: number; incidentId: number }[], now: Date): Promise<{ alertId: number; incidentId: number }[]> {
-  if (links.length === 0) return [];
-  const { rows } = await c.query<{ alert_id: number; incident_id: number }>(
-    `INSERT INTO alert_incident_links (alert_id, incident_id, linked_at)
-     SELECT a, i, $3 FROM unnest($1::bigint[], $2::bigint[]) AS t(a, i) ON CONFLICT DO NOTHING RETURNING alert_id, incident_id`,
-    [links.map((l) => l.alertId), links.map((l) => l.incidentId), now],
-  );
-  return rows.map((r) => ({ alertId: r.alert_id, incidentId: r.incident_id }));
 }
 
 export interface GroupRow {
@@ -206,12 +187,196 @@ export async function firingWithLabels(db: Queryable, contains: Labels): Promise
   return rows;
 }
 
-export async function queueOutbox(db: Queryable, items: { groupId: number; channel: string; kind: 'message' | 'reminder' | 'resolved_notice' }[], now: Date): Promise<void> {
+export type OutboxKind = 'message' | 'reminder';
+
+export interface OutboxItem {
+  groupId: number;
+  channel: string;
+  kind: OutboxKind;
+  notBefore: Date;
+}
+
+/**
+ * Queues something to say. A row already waiting keeps the earlier time (changes coalesce
+ * into it, as Alertmanager batches a group's changes until the next flush); `reschedule`
+ * replaces the time instead (reminders restart their repeat_interval).
+ */
+export async function queueOutbox(db: Queryable, items: OutboxItem[], now: Date, reschedule = false): Promise<void> {
   if (items.length === 0) return;
   await db.query(
     `INSERT INTO alert_outbox (group_id, channel, kind, queued_at, not_before)
-     SELECT g, c, k, $4, $4 FROM unnest($1::bigint[], $2::text[], $3::text[]) AS t(g, c, k)
-     ON CONFLICT (group_id, channel, kind) DO NOTHING`,
-    [items.map((i) => i.groupId), items.map((i) => i.channel), items.map((i) => i.kind), now],
+     SELECT g, c, k, $5, nb FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[]) AS t(g, c, k, nb)
+     ON CONFLICT (group_id, channel, kind) DO UPDATE SET not_before = ${reschedule ? 'EXCLUDED.not_before' : 'LEAST(alert_outbox.not_before, EXCLUDED.not_before)'}`,
+    [items.map((i) => i.groupId), items.map((i) => i.channel), items.map((i) => i.kind), items.map((i) => i.notBefore), now],
   );
+}
+
+export async function deleteOutbox(db: Queryable, groupId: number, channel: string, kind: OutboxKind): Promise<void> {
+  await db.query('DELETE FROM alert_outbox WHERE group_id = $1 AND channel = $2 AND kind = $3', [groupId, channel, kind]);
+}
+
+export async function deferOutbox(db: Queryable, groupId: number, channel: string, kind: OutboxKind, until: Date, error?: string): Promise<void> {
+  await db.query(
+    `UPDATE alert_outbox SET not_before = $4, attempts = attempts + ${error ? 1 : 0}, last_error = COALESCE($5, last_error)
+      WHERE group_id = $1 AND channel = $2 AND kind = $3`,
+    [groupId, channel, kind, until, error ?? null],
+  );
+}
+
+export interface DueItem {
+  groupId: number;
+  channel: string;
+  kind: OutboxKind;
+  attempts: number;
+}
+
+/**
+ * At most one due item per channel whose pace allows a message now: messages before
+ * reminders, oldest first. One per channel per flush is how the ~1 message/s limit holds.
+ */
+export async function dueOutbox(db: Queryable, now: Date, limit = 500): Promise<DueItem[]> {
+  const { rows } = await db.query<{ group_id: number; channel: string; kind: OutboxKind; attempts: number }>(
+    `SELECT DISTINCT ON (o.channel) o.group_id, o.channel, o.kind, o.attempts
+       FROM alert_outbox o LEFT JOIN alert_channel_pace p ON p.channel = o.channel
+      WHERE o.not_before <= $1 AND (p.next_at IS NULL OR p.next_at <= $1)
+      ORDER BY o.channel, (o.kind = 'message') DESC, o.not_before, o.group_id
+      LIMIT $2`,
+    [now, limit],
+  );
+  return rows.map((r) => ({ groupId: r.group_id, channel: r.channel, kind: r.kind, attempts: r.attempts }));
+}
+
+/** When the outbox next has something sendable, pacing included; null when empty. */
+export async function nextOutboxAt(db: Queryable): Promise<Date | null> {
+  const { rows } = await db.query<{ at: Date | null }>(
+    `SELECT min(GREATEST(o.not_before, COALESCE(p.next_at, o.not_before))) AS at
+       FROM alert_outbox o LEFT JOIN alert_channel_pace p ON p.channel = o.channel`,
+  );
+  return rows[0]?.at ?? null;
+}
+
+export async function setPace(db: Queryable, channel: string, nextAt: Date): Promise<void> {
+  await db.query(
+    `INSERT INTO alert_channel_pace (channel, next_at) VALUES ($1, $2) ON CONFLICT (channel) DO UPDATE SET next_at = EXCLUDED.next_at`,
+    [channel, nextAt],
+  );
+}
+
+export interface GroupMessage {
+  channel: string;
+  channelId: string;
+  ts: string;
+}
+
+export async function groupMessage(db: Queryable, groupId: number, channel: string): Promise<GroupMessage | undefined> {
+  const { rows } = await db.query<{ channel: string; channel_id: string; ts: string }>(
+    'SELECT channel, channel_id, ts FROM alert_messages WHERE group_id = $1 AND channel = $2',
+    [groupId, channel],
+  );
+  return rows[0] ? { channel: rows[0].channel, channelId: rows[0].channel_id, ts: rows[0].ts } : undefined;
+}
+
+export async function groupMessages(db: Queryable, groupId: number): Promise<GroupMessage[]> {
+  const { rows } = await db.query<{ channel: string; channel_id: string; ts: string }>('SELECT channel, channel_id, ts FROM alert_messages WHERE group_id = $1', [groupId]);
+  return rows.map((r) => ({ channel: r.channel, channelId: r.channel_id, ts: r.ts }));
+}
+
+export async function saveGroupMessage(db: Queryable, groupId: number, m: GroupMessage, now: Date): Promise<void> {
+  await db.query(
+    `INSERT INTO alert_messages (group_id, channel, channel_id, ts, posted_at) VALUES ($1,$2,$3,$4,$5)
+     ON CONFLICT (group_id, channel) DO UPDATE SET channel_id = EXCLUDED.channel_id, ts = EXCLUDED.ts, posted_at = EXCLUDED.posted_at`,
+    [groupId, m.channel, m.channelId, m.ts, now],
+  );
+}
+
+/**
+ * A firing alert joining a group whose alerts all resolved (and were reported resolved)
+ * starts a new episode: a fresh message after group_wait, as Alertmanager starts a new
+ * aggregation group. The old message stays in Slack as the record of the last episode.
+ */
+export async function startNewEpisodes(c: Queryable, groupIds: number[], now: Date): Promise<void> {
+  if (groupIds.length === 0) return;
+  await c.query('DELETE FROM alert_messages WHERE group_id = ANY($1)', [groupIds]);
+  await c.query(
+    `DELETE FROM alert_group_members m USING alerts a WHERE m.group_id = ANY($1) AND a.id = m.alert_id AND a.status = 'resolved' AND a.rev = a.processed_rev`,
+    [groupIds],
+  );
+  await c.query(
+    `UPDATE alert_groups SET created_at = $2, notified_version = 0, last_notified_at = NULL, all_resolved_noticed = false,
+            acknowledged_by = NULL, acknowledged_at = NULL WHERE id = ANY($1)`,
+    [groupIds, now],
+  );
+}
+
+export async function markNotified(db: Queryable, groupId: number, version: number, now: Date, allResolved: boolean): Promise<void> {
+  await db.query(
+    `UPDATE alert_groups SET notified_version = GREATEST(notified_version, $2), last_notified_at = $3,
+            all_resolved_noticed = $4 WHERE id = $1`,
+    [groupId, version, now, allResolved],
+  );
+}
+
+/** Claims the right to auto-declare for a group: false inside the cool-down. */
+export async function claimDeclare(db: Queryable, groupId: number, now: Date, cooldownMs: number): Promise<number | null> {
+  const { rows } = await db.query<{ declares: number }>(
+    `UPDATE alert_groups SET declares = declares + 1, last_declared_at = $2
+      WHERE id = $1 AND (last_declared_at IS NULL OR last_declared_at <= $2::timestamptz - make_interval(secs => $3))
+      RETURNING declares`,
+    [groupId, now, cooldownMs / 1000],
+  );
+  return rows[0]?.declares ?? null;
+}
+
+export async function attachIncident(db: Queryable, groupId: number, incidentId: number): Promise<void> {
+  await db.query('UPDATE alert_groups SET incident_id = $2 WHERE id = $1', [groupId, incidentId]);
+}
+
+export async function acknowledgeGroup(db: Queryable, groupId: number, by: string, now: Date): Promise<AlertGroup | undefined> {
+  const { rows } = await db.query<GroupRow>(
+    `UPDATE alert_groups SET acknowledged_by = $2, acknowledged_at = $3, version = version + 1 WHERE id = $1 RETURNING *`,
+    [groupId, by, now],
+  );
+  return rows[0] ? groupFromRow(rows[0]) : undefined;
+}
+
+export async function silenceGroup(db: Queryable, groupId: number, by: string, until: Date): Promise<AlertGroup | undefined> {
+  const { rows } = await db.query<GroupRow>(
+    `UPDATE alert_groups SET silenced_by = $2, silenced_until = $3, version = version + 1 WHERE id = $1 RETURNING *`,
+    [groupId, by, until],
+  );
+  return rows[0] ? groupFromRow(rows[0]) : undefined;
+}
+
+/** Links that changed what the incident timeline should hear: newly firing or newly resolved. */
+export async function reportAlertsToIncidents(
+  c: Queryable,
+  items: { alertId: number; incidentId: number; status: 'firing' | 'resolved' }[],
+  now: Date,
+): Promise<{ alertId: number; incidentId: number; status: 'firing' | 'resolved' }[]> {
+  if (items.length === 0) return [];
+  const firing = items.filter((i) => i.status === 'firing');
+  const resolved = items.filter((i) => i.status === 'resolved');
+  const out: { alertId: number; incidentId: number; status: 'firing' | 'resolved' }[] = [];
+  if (firing.length) {
+    const { rows } = await c.query<{ alert_id: number; incident_id: number }>(
+      `INSERT INTO alert_incident_links (alert_id, incident_id, linked_at)
+       SELECT a, i, $3 FROM unnest($1::bigint[], $2::bigint[]) AS t(a, i)
+       ON CONFLICT (alert_id, incident_id) DO UPDATE SET resolved_reported = false, linked_at = EXCLUDED.linked_at
+         WHERE alert_incident_links.resolved_reported
+       RETURNING alert_id, incident_id`,
+      [firing.map((l) => l.alertId), firing.map((l) => l.incidentId), now],
+    );
+    out.push(...rows.map((r) => ({ alertId: r.alert_id, incidentId: r.incident_id, status: 'firing' as const })));
+  }
+  if (resolved.length) {
+    const { rows } = await c.query<{ alert_id: number; incident_id: number }>(
+      `UPDATE alert_incident_links l SET resolved_reported = true
+         FROM unnest($1::bigint[], $2::bigint[]) AS t(a, i)
+        WHERE l.alert_id = t.a AND l.incident_id = t.i AND NOT l.resolved_reported
+       RETURNING l.alert_id, l.incident_id`,
+      [resolved.map((l) => l.alertId), resolved.map((l) => l.incidentId)],
+    );
+    out.push(...rows.map((r) => ({ alertId: r.alert_id, incidentId: r.incident_id, status: 'resolved' as const })));
+  }
+  return out;
 }

@@ -24,4 +24,10 @@ export const ENV_BINDINGS: EnvBinding[] = [
   { env: 'PAGERDUTY_ROUTING_KEY', path: ['paging', 'routingKey'], secret: true, doc: 'Default PagerDuty Events API v2 routing key; unset = paging off.' },
   { env: 'PAGERDUTY_API_TOKEN', path: ['paging', 'apiToken'], secret: true, doc: 'PagerDuty REST API token for /incident oncall.' },
   { env: 'PAGERDUTY_WEBHOOK_SECRETS', path: ['paging', 'webhookSecrets'], secret: true, kind: 'list', doc: 'Comma-separated PagerDuty webhook v3 signing secrets.' },
+  { env: 'ALERTMANAGER_WEBHOOK_TOKEN', path: ['alerts', 'receivers', 'alertmanager', 'bearerToken'], secret: true, doc: 'Bearer token Alertmanager sends to POST /webhooks/alertmanager.' },
+  { env: 'ALERTMANAGER_WEBHOOK_USERNAME', path: ['alerts', 'receivers', 'alertmanager', 'basicUsername'], doc: 'Basic-auth user for POST /webhooks/alertmanager (with ALERTMANAGER_WEBHOOK_PASSWORD).' },
+  { env: 'ALERTMANAGER_WEBHOOK_PASSWORD', path: ['alerts', 'receivers', 'alertmanager', 'basicPassword'], secret: true, doc: 'Basic-auth password for POST /webhooks/alertmanager.' },
+  { env: 'GRAFANA_WEBHOOK_TOKEN', path: ['alerts', 'receivers', 'grafana', 'bearerToken'], secret: true, doc: 'Bearer token Grafana sends to POST /webhooks/grafana.' },
+  { env: 'GRAFANA_WEBHOOK_HMAC_SECRET', path: ['alerts', 'receivers', 'grafana', 'signatureSecret'], secret: true, doc: 'HMAC secret of the Grafana webhook contact point (X-Grafana-Alerting-Signature).' },
+  { env: 'GENERIC_WEBHOOK_TOKEN', path: ['alerts', 'receivers', 'generic', 'bearerToken'], secret: true, doc: 'Bearer token for POST /webhooks/generic.' },
 ];

@@ -1,0 +1,18 @@
+import type { AppContext, FirebreakModule } from '../module.js';
+import { AlertService, FLUSH_QUEUE } from './service.js';
+import { webhookRoutes } from '../webhooks/routes.js';
+import { alertActionHandlers } from '../handlers/alerts.js';
+
+/** Alert intake (webhooks), routing into groups, and the group messages in chat. */
+export function alertsModule(ctx: AppContext): FirebreakModule {
+  const service = new AlertService(ctx);
+  ctx.services.alerts = service;
+  return {
+    name: 'alerts',
+    routes: webhookRoutes(ctx, service),
+    actions: alertActionHandlers(service),
+    jobs: { [FLUSH_QUEUE]: () => service.pump() },
+    // Alerts stored before a crash or restart but never routed are picked up here.
+    start: async () => service.kick(),
+  };
+}

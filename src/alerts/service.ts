@@ -1,0 +1,464 @@
+import type { AppContext } from '../module.js';
+import type { Incident } from '../incidents/model.js';
+import type { Severity } from '../incidents/config.js';
+import { SEVERITIES } from '../incidents/config.js';
+import { ChatError } from '../chat/surface.js';
+import { withTransaction } from '../db/pool.js';
+import { alertsDeduplicated, alertsReceived, alertsRouted } from '../ops/metrics.js';
+import { alertGroupMessage, groupResolvedInIncident, groupTitle, stillFiringMessage } from '../templates/alerts.js';
+import { matchesAll, parseDuration, type Labels } from './matchers.js';
+import { alertTitle, type AlertGroup, type IncomingAlert, type StoredAlert } from './model.js';
+import { compileRoutes, findRouteByKey, groupKey, groupLabels, matchRoutes, type Route } from './routing.js';
+import { compileInhibitRules, isInhibited, sourceContainment, type FiringAlert, type InhibitRule } from './inhibit.js';
+import { buildTimeIntervals, routeMuted, type TimeIntervals } from './time-intervals.js';
+import * as store from './store.js';
+
+/** Job queue that wakes the outbox when its next message is due. */
+export const FLUSH_QUEUE = 'alerts.flush';
+/** Arbitrary constant: one replica at a time sends from the outbox, so pacing holds. */
+const FLUSH_LOCK = 730_001;
+const ROUTE_BATCH = 1000;
+/** How often a muted route is looked at again. */
+const MUTE_RECHECK_MS = 60_000;
+
+interface Reported {
+  alertId: number;
+  incidentId: number;
+  status: 'firing' | 'resolved';
+}
+
+type DeclareResult = { status: 'declared' | 'duplicate'; incidentId: number } | { status: 'already'; incidentId: number } | { status: 'failed'; reason: string };
+
+/**
+ * Alert intake and routing: stores what monitoring sends, routes it through the
+ * Alertmanager-style tree into groups, and keeps one chat message per group current
+ * through a paced, PostgreSQL-backed outbox. Surface-neutral: talks only to ctx.chat.
+ */
+export class AlertService {
+  readonly root: Route;
+  private inhibitRules: InhibitRule[];
+  private intervals: TimeIntervals;
+  private cooldownMs: number;
+  private paceMs: number;
+  private pumping = false;
+  private again = false;
+
+  constructor(private ctx: AppContext) {
+    const c = ctx.config.alerts;
+    this.root = compileRoutes(c.route, c.defaultChannel);
+    this.inhibitRules = compileInhibitRules(c.inhibit_rules);
+    this.intervals = buildTimeIntervals(c.time_intervals);
+    this.cooldownMs = parseDuration(c.autoDeclareCooldown);
+    this.paceMs = Math.ceil(1000 / c.postsPerSecondPerChannel);
+  }
+
+  /**
+   * Stores alerts (the caller answers 2xx only after this resolves, so an acknowledged
+   * alert is never lost) and starts routing them in the background.
+   */
+  async ingest(alerts: IncomingAlert[]): Promise<store.IngestResult> {
+    const r = await store.storeAlerts(this.ctx.pool, alerts, this.ctx.clock.now());
+    const bySource = new Map<string, number>();
+    for (const a of alerts) bySource.set(a.source, (bySource.get(a.source) ?? 0) + 1);
+    for (const [source, n] of bySource) alertsReceived.inc({ source }, n);
+    if (r.duplicates > 0) alertsDeduplicated.inc({ source: alerts[0]!.source }, r.duplicates);
+    if (r.accepted > r.duplicates) this.kick();
+    return r;
+  }
+
+  /** Routes and sends in the background; concurrent kicks coalesce into one more pass. */
+  kick(): void {
+    this.ctx.background.run('alerts: route and notify', () => this.pump());
+  }
+
+  async pump(): Promise<void> {
+    if (this.pumping) {
+      this.again = true;
+      return;
+    }
+    this.pumping = true;
+    try {
+      do {
+        this.again = false;
+        await this.routePending();
+        await this.flush();
+      } while (this.again);
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  route(labels: Labels): Route[] {
+    return matchRoutes(this.root, labels);
+  }
+
+  private routeOf(g: AlertGroup): Route {
+    return findRouteByKey(this.root, g.routeKey) ?? this.root;
+  }
+
+  /** Routes every stored alert whose latest change has not been routed yet. */
+  async routePending(): Promise<number> {
+    let total = 0;
+    const open = await this.openIncidents();
+    for (;;) {
+      const reported: { r: Reported; source: string; title: string; labels: Labels; groupId: number }[] = [];
+      const n = await withTransaction(this.ctx.pool, async (c) => {
+        const pending = await store.claimUnprocessed(c, ROUTE_BATCH);
+        if (pending.length === 0) return 0;
+        const now = this.ctx.clock.now();
+        const seeds = new Map<string, store.GroupSeed>();
+        const members: { key: string; alert: store.PendingAlert }[] = [];
+        for (const a of pending) {
+          for (const route of matchRoutes(this.root, a.labels)) {
+            const key = groupKey(route, a.labels);
+            if (!seeds.has(key)) seeds.set(key, { groupKey: key, routeKey: route.key, channel: route.opts.channel, groupLabels: groupLabels(route, a.labels) });
+            members.push({ key, alert: a });
+          }
+        }
+        const groups = await store.upsertGroups(c, [...seeds.values()], now);
+        const restart = [...groups.values()].filter((g) => g.allResolvedNoticed && members.some((m) => m.key === g.groupKey && m.alert.status === 'firing'));
+        await store.startNewEpisodes(c, restart.map((g) => g.id), now);
+        for (const g of restart) Object.assign(g, { createdAt: now, lastNotifiedAt: null, notifiedVersion: 0, allResolvedNoticed: false, acknowledgedBy: null, acknowledgedAt: null });
+        await store.addMembers(c, members.map((m) => ({ groupId: groups.get(m.key)!.id, alertId: m.alert.id })));
+
+        const toReport: (Reported & { source: string; title: string; labels: Labels; groupId: number })[] = [];
+        for (const m of members) {
+          const g = groups.get(m.key)!;
+          let incident = g.incidentId ? open.get(g.incidentId) : undefined;
+          if (!incident) {
+            incident = this.incidentByLabels(m.alert.labels, open);
+            if (incident && !g.incidentId) {
+              await store.attachIncident(c, g.id, incident.id);
+              g.incidentId = incident.id;
+            }
+          }
+          if (incident) {
+            toReport.push({
+              alertId: m.alert.id, incidentId: incident.id, status: m.alert.status, source: m.alert.source,
+              title: alertTitle(m.alert), labels: m.alert.labels, groupId: g.id,
+            });
+          }
+        }
+        const fresh = await store.reportAlertsToIncidents(c, toReport, now);
+        for (const f of fresh) {
+          const t = toReport.find((x) => x.alertId === f.alertId && x.incidentId === f.incidentId)!;
+          reported.push({ r: f, source: t.source, title: t.title, labels: t.labels, groupId: t.groupId });
+        }
+
+        const outbox: store.OutboxItem[] = [];
+        for (const g of groups.values()) {
+          const route = this.routeOf(g);
+          const notBefore = g.lastNotifiedAt
+            ? new Date(g.lastNotifiedAt.getTime() + route.opts.groupIntervalMs)
+            : new Date(g.createdAt.getTime() + route.opts.groupWaitMs);
+          outbox.push({ groupId: g.id, channel: g.channel, kind: 'message', notBefore });
+          const inc = g.incidentId ? open.get(g.incidentId) : undefined;
+          // Responders in an incident channel see its alerts change at once (still paced).
+          if (inc?.channelId && inc.channelId !== g.channel) outbox.push({ groupId: g.id, channel: inc.channelId, kind: 'message', notBefore: now });
+          alertsRouted.inc({ route: route.key, action: 'grouped' }, members.filter((m) => m.key === g.groupKey).length);
+        }
+        await store.queueOutbox(c, outbox, now);
+        await store.markProcessed(c, pending);
+        return pending.length;
+      });
+      await this.tellTimelines(reported);
+      total += n;
+      if (n < ROUTE_BATCH) break;
+    }
+    return total;
+  }
+
+  private async openIncidents(): Promise<Map<number, Incident>> {
+    const list = (await this.ctx.services.incidents?.open()) ?? [];
+    return new Map(list.map((i) => [i.id, i]));
+  }
+
+  /** The label rule: `firebreak_incident="42"` (or INC-42), or the service label equal to an open incident's service. */
+  private incidentByLabels(labels: Labels, open: Map<number, Incident>): Incident | undefined {
+    const c = this.ctx.config.alerts;
+    const named = labels[c.incidentLabel];
+    if (named) {
+      const m = /^(?:inc-?)?(\d+)$/i.exec(named.trim());
+      const hit = m ? open.get(Number(m[1])) : undefined;
+      if (hit) return hit;
+    }
+    const service = c.incidentServiceLabel ? labels[c.incidentServiceLabel] : undefined;
+    if (service) {
+      const matches = [...open.values()].filter((i) => i.service && i.service.toLowerCase() === service.toLowerCase());
+      return matches.sort((a, b) => b.id - a.id)[0];
+    }
+    return undefined;
+  }
+
+  private async tellTimelines(items: { r: Reported; source: string; title: string; labels: Labels; groupId: number }[]): Promise<void> {
+    const incidents = this.ctx.services.incidents;
+    if (!incidents) return;
+    for (const it of items) {
+      const verb = it.r.status === 'firing' ? 'firing' : 'resolved';
+      await incidents.recordTimeline(it.r.incidentId, `alert.${verb}`, `alert:${it.source}`, {
+        text: `Alert ${verb}: ${it.title}`, alertId: it.r.alertId, groupId: it.groupId, labels: it.labels,
+      });
+      alertsRouted.inc({ route: 'incident', action: 'incident' });
+    }
+  }
+
+  /**
+   * Sends what is due from the outbox: at most one message per channel per pace slot, so a
+   * storm becomes one message per group plus in-place updates. Schedules the next wake-up.
+   */
+  async flush(): Promise<void> {
+    const lockClient = await this.ctx.pool.connect();
+    try {
+      const { rows } = await lockClient.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [FLUSH_LOCK]);
+      // Another replica (or pass) is sending; it schedules the next wake-up when done.
+      if (!rows[0]!.ok) return;
+      try {
+        for (let round = 0; round < 20; round++) {
+          const now = this.ctx.clock.now();
+          const due = await store.dueOutbox(this.ctx.pool, now);
+          if (due.length === 0) break;
+          for (let i = 0; i < due.length; i += 8) await Promise.all(due.slice(i, i + 8).map((d) => this.deliverSafely(d, now)));
+        }
+        await this.scheduleWake();
+      } finally {
+        await lockClient.query('SELECT pg_advisory_unlock($1)', [FLUSH_LOCK]);
+      }
+    } finally {
+      lockClient.release();
+    }
+  }
+
+  private async scheduleWake(): Promise<void> {
+    const at = await store.nextOutboxAt(this.ctx.pool);
+    if (!at) return;
+    const now = this.ctx.clock.now();
+    const runAt = at > now ? at : new Date(now.getTime() + this.paceMs);
+    await this.ctx.jobs.enqueue(FLUSH_QUEUE, {}, { runAt, dedupeKey: `${FLUSH_QUEUE}:${runAt.toISOString()}`, maxAttempts: 3 });
+  }
+
+  private async deliverSafely(item: store.DueItem, now: Date): Promise<void> {
+    try {
+      await this.deliver(item, now);
+    } catch (err) {
+      // Chat failures must not lose the notification: back off and try again.
+      const retryable = err instanceof ChatError && err.retryable;
+      const wait = retryable ? 5_000 : Math.min(600_000, 5_000 * 2 ** Math.min(item.attempts, 7));
+      const code = err instanceof ChatError ? err.code : (err as Error).message;
+      this.ctx.log.warn({ err, groupId: item.groupId, channel: item.channel, kind: item.kind }, 'alert notification failed');
+      await store.deferOutbox(this.ctx.pool, item.groupId, item.channel, item.kind, new Date(now.getTime() + wait), code);
+      if (retryable) await store.setPace(this.ctx.pool, item.channel, new Date(now.getTime() + wait));
+    }
+  }
+
+  /** What a group looks like now: firing (minus inhibited) and resolved alerts. */
+  private async view(g: AlertGroup, now: Date) {
+    const alerts = await store.groupAlerts(this.ctx.pool, g.id);
+    const firingAll = alerts.filter((a) => a.status === 'firing');
+    const resolved = alerts.filter((a) => a.status === 'resolved');
+    const inhibitedIds = await this.inhibited(firingAll);
+    const firing = firingAll.filter((a) => !inhibitedIds.has(a.id));
+    const inhibited = firingAll.filter((a) => inhibitedIds.has(a.id));
+    const incident = g.incidentId ? await this.ctx.services.incidents?.get(g.incidentId) : undefined;
+    const route = this.routeOf(g);
+    const message = alertGroupMessage({
+      group: g, firing, inhibited, resolved, mentions: route.opts.mentions, maxShown: this.ctx.config.alerts.maxAlertsShown, now,
+      incident: incident ? { id: incident.id, channelId: incident.channelId } : undefined,
+    });
+    return { alerts, firing, inhibited, resolved, incident, route, message };
+  }
+
+  private async inhibited(firing: StoredAlert[]): Promise<Set<number>> {
+    const out = new Set<number>();
+    if (this.inhibitRules.length === 0 || firing.length === 0) return out;
+    for (const rule of this.inhibitRules) {
+      if (!firing.some((a) => matchesAll(rule.target, a.labels))) continue;
+      const sources: FiringAlert[] = await store.firingWithLabels(this.ctx.pool, sourceContainment(rule));
+      for (const a of firing) if (isInhibited([rule], a, sources)) out.add(a.id);
+    }
+    return out;
+  }
+
+  private async deliver(item: store.DueItem, now: Date): Promise<void> {
+    const pool = this.ctx.pool;
+    const g = await store.getGroup(pool, item.groupId);
+    if (!g) return store.deleteOutbox(pool, item.groupId, item.channel, item.kind);
+    const route = this.routeOf(g);
+    const routedChannel = item.channel === g.channel;
+    const defer = (ms: number) => store.deferOutbox(pool, g.id, item.channel, item.kind, new Date(now.getTime() + ms));
+    if (routedChannel && routeMuted(this.intervals, route.opts.muteTimeIntervals, route.opts.activeTimeIntervals, now)) return defer(MUTE_RECHECK_MS);
+    const silenced = !!g.silencedUntil && g.silencedUntil > now;
+    const v = await this.view(g, now);
+    const existing = await store.groupMessage(pool, g.id, item.channel);
+
+    if (item.kind === 'reminder') {
+      if (!existing || v.firing.length === 0 || g.acknowledgedBy) return store.deleteOutbox(pool, g.id, item.channel, 'reminder');
+      if (silenced) return defer(g.silencedUntil!.getTime() - now.getTime());
+      await this.ctx.chat.post(existing.channelId, stillFiringMessage(v.firing.length, route.opts.repeatIntervalMs), { threadTs: existing.ts });
+      await store.setPace(pool, item.channel, new Date(now.getTime() + this.paceMs));
+      await store.queueOutbox(pool, [{ groupId: g.id, channel: item.channel, kind: 'reminder', notBefore: new Date(now.getTime() + route.opts.repeatIntervalMs) }], now, true);
+      alertsRouted.inc({ route: route.key, action: 'reminded' });
+      return;
+    }
+
+    if (!existing) {
+      if (v.firing.length === 0) {
+        // Held back by inhibition: look again at the next group_interval.
+        if (v.inhibited.length > 0) return defer(route.opts.groupIntervalMs || MUTE_RECHECK_MS);
+        // Resolved before anyone was told: like Alertmanager, say nothing.
+        await store.deleteOutbox(pool, g.id, item.channel, 'message');
+        if (routedChannel) await store.markNotified(pool, g.id, g.version, now, true);
+        return;
+      }
+      if (silenced && routedChannel) return defer(g.silencedUntil!.getTime() - now.getTime());
+      const ch = await this.ctx.chat.findChannel(item.channel);
+      if (!ch) throw new ChatError('channel_not_found', `post alerts in #${item.channel}`);
+      const posted = await this.ctx.chat.post(ch.id, v.message);
+      await store.saveGroupMessage(pool, g.id, { channel: item.channel, channelId: posted.channel, ts: posted.ts }, now);
+      alertsRouted.inc({ route: route.key, action: 'posted' });
+    } else {
+      try {
+        await this.ctx.chat.update(existing.channelId, existing.ts, v.message);
+      } catch (e) {
+        if (!(e instanceof ChatError) || e.code !== 'message_not_found') throw e;
+        // Someone deleted the message: post it again rather than lose the group.
+        const posted = await this.ctx.chat.post(existing.channelId, v.message);
+        await store.saveGroupMessage(pool, g.id, { channel: item.channel, channelId: posted.channel, ts: posted.ts }, now);
+      }
+      alertsRouted.inc({ route: route.key, action: 'updated' });
+    }
+    await store.setPace(pool, item.channel, new Date(now.getTime() + this.paceMs));
+    // A change routed while we rendered keeps its row (due at the next group_interval).
+    const { rowCount } = await pool.query(
+      `DELETE FROM alert_outbox o USING alert_groups g WHERE o.group_id = $1 AND o.channel = $2 AND o.kind = 'message' AND g.id = o.group_id AND g.version = $3`,
+      [g.id, item.channel, g.version],
+    );
+    if (!rowCount) await defer(route.opts.groupIntervalMs);
+    if (!routedChannel) return;
+
+    const allResolved = v.firing.length === 0 && v.inhibited.length === 0;
+    await store.markNotified(pool, g.id, g.version, now, allResolved);
+    if (v.firing.length > 0) {
+      await store.queueOutbox(pool, [{ groupId: g.id, channel: item.channel, kind: 'reminder', notBefore: new Date(now.getTime() + route.opts.repeatIntervalMs) }], now, true);
+      await this.maybeAutoDeclare(g, route, v.alerts, now);
+    }
+    if (allResolved) {
+      await store.deleteOutbox(pool, g.id, item.channel, 'reminder');
+      if (g.incidentId && !g.allResolvedNoticed && v.incident && v.incident.status !== 'resolved') {
+        await this.ctx.services.incidents?.postToIncident(g.incidentId, groupResolvedInIncident(groupTitle(g, v.alerts), g.id));
+      }
+    }
+  }
+
+  /** At most one incident per alert group: skipped while one is open or inside the cool-down. */
+  private async maybeAutoDeclare(g: AlertGroup, route: Route, alerts: StoredAlert[], now: Date): Promise<void> {
+    const ad = route.opts.autoDeclare;
+    const incidents = this.ctx.services.incidents;
+    if (!ad || !incidents) return;
+    if (g.incidentId) {
+      const current = await incidents.get(g.incidentId);
+      if (current && current.status !== 'resolved') return;
+    }
+    const n = await store.claimDeclare(this.ctx.pool, g.id, now, this.cooldownMs);
+    if (n === null) return;
+    const firing = alerts.filter((a) => a.status === 'firing');
+    const first = firing[0] ?? alerts[0];
+    const title = (ad.title ?? groupTitle(g, alerts)).slice(0, 120);
+    const out = await incidents.declare(
+      {
+        title, severity: ad.severity, actor: `alert:${first?.source ?? 'alerts'}`, requestKey: `alertgroup:${g.id}:${n}`,
+        service: first?.labels.service, summary: first?.annotations.description ?? first?.annotations.summary,
+      },
+      (r) => this.incidentReady(g.id, r.incident),
+    );
+    await this.attach(g, out.incident.id, firing);
+    alertsRouted.inc({ route: route.key, action: 'declared' });
+  }
+
+  private async attach(g: AlertGroup, incidentId: number, firing: StoredAlert[]): Promise<void> {
+    const now = this.ctx.clock.now();
+    await store.attachIncident(this.ctx.pool, g.id, incidentId);
+    const fresh = await store.reportAlertsToIncidents(this.ctx.pool, firing.map((a) => ({ alertId: a.id, incidentId, status: 'firing' as const })), now);
+    await this.tellTimelines(
+      fresh.map((r) => {
+        const a = firing.find((x) => x.id === r.alertId)!;
+        return { r, source: a.source, title: alertTitle(a), labels: a.labels, groupId: g.id };
+      }),
+    );
+    await store.queueOutbox(this.ctx.pool, [{ groupId: g.id, channel: g.channel, kind: 'message', notBefore: now }], now);
+  }
+
+  /** Once the incident channel exists, the group's message goes there too. */
+  private async incidentReady(groupId: number, incident: Incident): Promise<void> {
+    if (!incident.channelId) return;
+    const now = this.ctx.clock.now();
+    await store.queueOutbox(this.ctx.pool, [{ groupId, channel: incident.channelId, kind: 'message', notBefore: now }], now);
+    this.kick();
+  }
+
+  // ---- People acting on a group message (src/handlers/alerts.ts) ----
+
+  async group(groupId: number): Promise<AlertGroup | undefined> {
+    return store.getGroup(this.ctx.pool, groupId);
+  }
+
+  async titleOf(g: AlertGroup): Promise<string> {
+    return groupTitle(g, await store.groupAlerts(this.ctx.pool, g.id));
+  }
+
+  private async refreshEverywhere(g: AlertGroup): Promise<void> {
+    const now = this.ctx.clock.now();
+    const messages = await store.groupMessages(this.ctx.pool, g.id);
+    await store.queueOutbox(this.ctx.pool, messages.map((m) => ({ groupId: g.id, channel: m.channel, kind: 'message' as const, notBefore: now })), now);
+    this.kick();
+  }
+
+  async acknowledge(groupId: number, user: string): Promise<{ status: 'acknowledged' | 'already'; group: AlertGroup } | undefined> {
+    const before = await store.getGroup(this.ctx.pool, groupId);
+    if (!before) return undefined;
+    if (before.acknowledgedBy) return { status: 'already', group: before };
+    const g = (await store.acknowledgeGroup(this.ctx.pool, groupId, user, this.ctx.clock.now()))!;
+    if (g.incidentId) await this.ctx.services.incidents?.recordTimeline(g.incidentId, 'alert.acknowledged', user, { text: `Alert group #${g.id} acknowledged`, groupId: g.id });
+    await this.refreshEverywhere(g);
+    return { status: 'acknowledged', group: g };
+  }
+
+  async silence(groupId: number, user: string, ms: number): Promise<AlertGroup | undefined> {
+    const until = new Date(this.ctx.clock.now().getTime() + ms);
+    const g = await store.silenceGroup(this.ctx.pool, groupId, user, until);
+    if (!g) return undefined;
+    if (g.incidentId) await this.ctx.services.incidents?.recordTimeline(g.incidentId, 'alert.silenced', user, { text: `Alert group #${g.id} silenced until ${until.toISOString()}`, groupId: g.id });
+    await this.refreshEverywhere(g);
+    return g;
+  }
+
+  /** The severity the alerts ask for (most severe mapped label), else the configured default. */
+  severityFor(alerts: StoredAlert[]): Severity {
+    const c = this.ctx.config.alerts;
+    const mapped = alerts.map((a) => c.severityMap[(a.labels[c.severityLabel] ?? '').toLowerCase()]).filter((s): s is Severity => !!s);
+    return mapped.sort((a, b) => SEVERITIES.indexOf(a) - SEVERITIES.indexOf(b))[0] ?? c.defaultSeverity;
+  }
+
+  async declareFromGroup(groupId: number, user: string, requestKey: string): Promise<DeclareResult | undefined> {
+    const incidents = this.ctx.services.incidents;
+    const g = await store.getGroup(this.ctx.pool, groupId);
+    if (!g) return undefined;
+    if (!incidents) return { status: 'failed', reason: 'the incidents area is not running' };
+    if (g.incidentId) {
+      const current = await incidents.get(g.incidentId);
+      if (current && current.status !== 'resolved') return { status: 'already', incidentId: current.id };
+    }
+    const alerts = await store.groupAlerts(this.ctx.pool, g.id);
+    const firing = alerts.filter((a) => a.status === 'firing');
+    const first = firing[0] ?? alerts[0];
+    const out = await incidents.declare(
+      {
+        title: groupTitle(g, alerts).slice(0, 120), severity: this.severityFor(firing.length ? firing : alerts), actor: user,
+        requestKey: `alertbutton:${requestKey}`, service: first?.labels.service, summary: first?.annotations.description ?? first?.annotations.summary,
+      },
+      (r) => this.incidentReady(g.id, r.incident),
+    );
+    await this.attach(g, out.incident.id, firing);
+    this.kick();
+    return { status: out.status, incidentId: out.incident.id };
+  }
+}

@@ -1,0 +1,109 @@
+import type { Block, ChatMessage } from '../chat/surface.js';
+import type { AlertGroup, StoredAlert } from '../alerts/model.js';
+import { alertTitle } from '../alerts/model.js';
+import type { Labels } from '../alerts/matchers.js';
+import { button, context, duration, escapeMrkdwn, section, utc } from './format.js';
+
+export const ALERT_ACTIONS = {
+  runbook: 'alerts.runbook',
+  declare: 'alerts.declare',
+  acknowledge: 'alerts.acknowledge',
+  silence: 'alerts.silence',
+} as const;
+
+export interface GroupView {
+  group: AlertGroup;
+  firing: StoredAlert[];
+  /** Firing but muted by an inhibit rule: counted, not listed. */
+  inhibited: StoredAlert[];
+  resolved: StoredAlert[];
+  mentions: string[];
+  maxShown: number;
+  now: Date;
+  incident?: { id: number; channelId: string | null } | undefined;
+}
+
+const labelsText = (l: Labels): string =>
+  Object.keys(l)
+    .sort()
+    .map((k) => `${k}=${l[k]}`)
+    .join(', ');
+
+/** Labels that tell alerts of one group apart: everything not shared by all of them. */
+function distinguishing(alert: StoredAlert, group: AlertGroup): Labels {
+  const out: Labels = {};
+  for (const [k, v] of Object.entries(alert.labels)) if (k !== 'alertname' && group.groupLabels[k] === undefined) out[k] = v;
+  return out;
+}
+
+function alertLine(a: StoredAlert, g: AlertGroup, now: Date): string {
+  const extra = labelsText(distinguishing(a, g));
+  const title = escapeMrkdwn(alertTitle(a));
+  if (a.status === 'resolved') return `✅ ~${title}~ ${extra ? `\`${escapeMrkdwn(extra)}\` ` : ''}resolved ${utc(a.endsAt ?? a.lastReceivedAt)}`;
+  const link = a.generatorUrl && /^https?:\/\//.test(a.generatorUrl) ? ` <${a.generatorUrl}|source>` : '';
+  return `🔴 *${title}* ${extra ? `\`${escapeMrkdwn(extra)}\` ` : ''}firing for ${duration(now.getTime() - a.startsAt.getTime())}${link}`;
+}
+
+export function runbookUrl(alerts: StoredAlert[]): string | undefined {
+  const url = alerts.map((a) => a.annotations.runbook_url).find((u) => u && /^https?:\/\//.test(u));
+  return url;
+}
+
+/** What a group is called: its alertname, or the first alert's title. */
+export function groupTitle(g: AlertGroup, alerts: StoredAlert[]): string {
+  return g.groupLabels.alertname ?? (alerts[0] ? alertTitle(alerts[0]) : 'Alerts');
+}
+
+/** The one message that shows an alert group, re-rendered in place as it changes. */
+export function alertGroupMessage(v: GroupView): ChatMessage {
+  const { group: g, firing, inhibited, resolved } = v;
+  const all = [...firing, ...resolved];
+  const title = groupTitle(g, [...firing, ...inhibited, ...resolved]);
+  const state = firing.length > 0 ? `🔥 *FIRING: ${firing.length}*` : inhibited.length > 0 ? '🔕 *INHIBITED*' : '✅ *RESOLVED*';
+  const head = `${state} — *${escapeMrkdwn(title)}*${Object.keys(g.groupLabels).length ? `  \`${escapeMrkdwn(labelsText(g.groupLabels))}\`` : ''}`;
+  const shown = all.slice(0, v.maxShown);
+  const lines = shown.map((a) => `• ${alertLine(a, g, v.now)}`);
+  if (all.length > shown.length) lines.push(`_…and ${all.length - shown.length} more (${firing.length} firing, ${resolved.length} resolved)_`);
+  const blocks: Block[] = [section(head)];
+  if (firing.length > 0 && v.mentions.length) blocks.push(section(v.mentions.join(' ')));
+  if (lines.length) blocks.push(section(lines.join('\n').slice(0, 2900)));
+  const notes: string[] = [];
+  if (resolved.length && firing.length) notes.push(`${resolved.length} resolved`);
+  if (inhibited.length) notes.push(`${inhibited.length} inhibited by a more important alert`);
+  if (g.acknowledgedBy) notes.push(`acknowledged by <@${g.acknowledgedBy}> ${utc(g.acknowledgedAt)}`);
+  if (g.silencedUntil && g.silencedUntil > v.now) notes.push(`silenced by <@${g.silencedBy}> until ${utc(g.silencedUntil)}`);
+  if (v.incident) notes.push(`part of INC-${v.incident.id}${v.incident.channelId ? ` <#${v.incident.channelId}>` : ''}`);
+  notes.push(`group #${g.id} · first seen ${utc(g.createdAt)}`);
+  blocks.push(context(notes.join(' · ')));
+  const elements: Block[] = [];
+  const rb = runbookUrl(firing.length ? firing : all);
+  if (rb) elements.push({ ...button('Runbook', ALERT_ACTIONS.runbook, String(g.id)), url: rb });
+  if (firing.length > 0) {
+    if (!v.incident) elements.push(button('Declare incident', ALERT_ACTIONS.declare, String(g.id), 'danger'));
+    if (!g.acknowledgedBy) elements.push(button('Acknowledge', ALERT_ACTIONS.acknowledge, String(g.id), 'primary'));
+    if (!(g.silencedUntil && g.silencedUntil > v.now)) elements.push(button('Silence 1 h', ALERT_ACTIONS.silence, String(g.id)));
+  }
+  if (elements.length) blocks.push({ type: 'actions', block_id: `alert-group-${g.id}`, elements });
+  const text = firing.length > 0 ? `FIRING: ${firing.length} ${title}` : `RESOLVED: ${title}`;
+  return { text: `${text}${firing.length && v.mentions.length ? ` ${v.mentions.join(' ')}` : ''}`, blocks };
+}
+
+export function stillFiringMessage(firing: number, repeatMs: number): ChatMessage {
+  const text = `⏰ Still firing: ${firing} alert${firing === 1 ? '' : 's'} (reminder every ${duration(repeatMs)} until resolved, acknowledged or silenced).`;
+  return { text, blocks: [context(text)] };
+}
+
+export function groupResolvedInIncident(title: string, groupId: number): ChatMessage {
+  const text = `✅ Every alert in *${escapeMrkdwn(title)}* (group #${groupId}) has resolved. The incident stays open: resolve it when you are satisfied.`;
+  return { text: `All alerts of ${title} resolved`, blocks: [section(text)] };
+}
+
+export const alertReplies = {
+  unknownGroup: (value: string): string => `That alert group (${value}) no longer exists; it may have been cleaned up.`,
+  acknowledged: (title: string): string => `You acknowledged *${escapeMrkdwn(title)}*; reminders stop for this group until it resolves.`,
+  alreadyAcknowledged: (by: string): string => `Already acknowledged by <@${by}>.`,
+  silenced: (title: string, until: Date): string => `Silenced *${escapeMrkdwn(title)}* until ${utc(until)}: no new posts or reminders for it until then (the message still updates).`,
+  declared: (id: number): string => `Declaring INC-${id} for this alert group; its channel is being set up.`,
+  alreadyDeclared: (id: number): string => `This group is already part of INC-${id}.`,
+  declareFailed: (why: string): string => `Couldn't declare an incident: ${why}`,
+};

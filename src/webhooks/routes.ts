@@ -1,0 +1,118 @@
+import type { AppContext } from '../module.js';
+import type { HttpRequest, HttpResponse, Route } from '../http/router.js';
+import { json, problem } from '../http/router.js';
+import type { AlertService } from '../alerts/service.js';
+import type { IncomingAlert } from '../alerts/model.js';
+import { checkAuth, hmacHex, sameSecret } from './auth.js';
+import { accepted, describeZodError, parseJsonBody, storageUnavailable } from './parse.js';
+import { alertmanagerAlerts, alertmanagerPayload, genericAlerts, genericPayload, grafanaAlerts, grafanaPayload } from './formats.js';
+import { isSnsUrl, snsAlerts, snsEnvelope, SnsClient, verifySignature } from './sns.js';
+
+/**
+ * The HTTP receivers monitoring systems post alerts to. Each authenticates, validates and
+ * stores before answering 2xx; only storage trouble gets a 5xx, because senders retry those
+ * and would otherwise retry a body that can never succeed.
+ */
+export function webhookRoutes(ctx: AppContext, alerts: AlertService): Route[] {
+  const cfg = ctx.config.alerts;
+  const maxBodyBytes = cfg.maxBodyBytes;
+  const isTest = process.env.NODE_ENV === 'test';
+  const sns = new SnsClient(isTest ? cfg.receivers.sns.testEndpoint : undefined);
+
+  const store = async (req: HttpRequest, list: IncomingAlert[]): Promise<HttpResponse> => {
+    try {
+      return accepted(await alerts.ingest(list));
+    } catch (err) {
+      ctx.log.error({ err, requestId: req.requestId, path: req.path }, 'storing alerts failed');
+      return storageUnavailable(req.requestId);
+    }
+  };
+
+  const alertmanager: Route = {
+    method: 'POST', path: '/webhooks/alertmanager', maxBodyBytes,
+    async handle(req) {
+      const denied = checkAuth(req, cfg.receivers.alertmanager, 'Alertmanager', 'alerts.receivers.alertmanager');
+      if (denied) return denied;
+      const p = parseJsonBody(req, alertmanagerPayload);
+      if (!p.ok) return p.response;
+      return store(req, alertmanagerAlerts(p.value, ctx.clock.now()));
+    },
+  };
+
+  const grafana: Route = {
+    method: 'POST', path: '/webhooks/grafana', maxBodyBytes,
+    async handle(req) {
+      const g = cfg.receivers.grafana;
+      if (g.signatureSecret) {
+        const sig = String(req.headers[g.signatureHeader.toLowerCase()] ?? '');
+        const ts = g.timestampHeader ? String(req.headers[g.timestampHeader.toLowerCase()] ?? '') : '';
+        const signed = g.timestampHeader ? Buffer.concat([Buffer.from(`${ts}:`), req.body]) : req.body;
+        if (!sig) return problem(401, 'missing_signature', `Grafana webhooks must carry the ${g.signatureHeader} header (set the contact point's HMAC secret).`);
+        if (!sameSecret(sig.toLowerCase(), hmacHex(g.signatureSecret, signed))) return problem(401, 'invalid_signature', 'The Grafana HMAC signature does not match the body.');
+      }
+      // With a signature secret, a token is optional extra; without one, a token is required.
+      if (!g.signatureSecret || g.bearerToken) {
+        const denied = checkAuth(req, g, 'Grafana', 'alerts.receivers.grafana');
+        if (denied) return denied;
+      }
+      const p = parseJsonBody(req, grafanaPayload);
+      if (!p.ok) return p.response;
+      return store(req, grafanaAlerts(p.value, ctx.clock.now()));
+    },
+  };
+
+  const generic: Route = {
+    method: 'POST', path: '/webhooks/generic', maxBodyBytes,
+    async handle(req) {
+      const denied = checkAuth(req, cfg.receivers.generic, 'generic', 'alerts.receivers.generic');
+      if (denied) return denied;
+      const p = parseJsonBody(req, genericPayload);
+      if (!p.ok) return p.response;
+      return store(req, genericAlerts(p.value, ctx.clock.now()));
+    },
+  };
+
+  const snsRoute: Route = {
+    method: 'POST', path: '/webhooks/sns', maxBodyBytes,
+    async handle(req) {
+      let raw: unknown;
+      try {
+        raw = JSON.parse(req.body.toString('utf8'));
+      } catch (e) {
+        return problem(400, 'invalid_json', `SNS bodies are JSON (sent as text/plain): ${(e as Error).message}`);
+      }
+      const parsed = snsEnvelope.safeParse(raw);
+      if (!parsed.success) return problem(422, 'invalid_payload', describeZodError(parsed.error));
+      const m = parsed.data;
+      const allowed = cfg.receivers.sns.topicArns;
+      if (allowed.length && !allowed.includes(m.TopicArn)) return problem(403, 'topic_not_allowed', `Topic ${m.TopicArn} is not in alerts.receivers.sns.topicArns.`);
+      if (!isSnsUrl(m.SigningCertURL, '.pem')) return problem(403, 'invalid_signature', 'SigningCertURL must be an https://sns.<region>.amazonaws.com/....pem URL.');
+      let pem: string;
+      try {
+        pem = await sns.certificate(m.SigningCertURL);
+      } catch (err) {
+        ctx.log.warn({ err, requestId: req.requestId }, 'SNS signing certificate fetch failed');
+        return { ...problem(503, 'certificate_unavailable', 'Could not fetch the SNS signing certificate; retry.'), headers: { 'retry-after': '5' } };
+      }
+      if (!verifySignature(m, pem)) return problem(403, 'invalid_signature', 'The SNS message signature does not verify against its signing certificate.');
+      if (m.Type === 'SubscriptionConfirmation') {
+        if (!isSnsUrl(m.SubscribeURL)) return problem(422, 'invalid_subscribe_url', 'SubscribeURL must be on https://sns.<region>.amazonaws.com.');
+        try {
+          await sns.confirm(m.SubscribeURL!);
+        } catch (err) {
+          ctx.log.warn({ err, topic: m.TopicArn }, 'SNS subscription confirmation failed');
+          return problem(502, 'confirmation_failed', `Visiting SubscribeURL failed: ${(err as Error).message}`);
+        }
+        ctx.log.info({ topic: m.TopicArn }, 'SNS subscription confirmed');
+        return json(200, { status: 'subscribed', topic: m.TopicArn });
+      }
+      if (m.Type === 'UnsubscribeConfirmation') {
+        ctx.log.info({ topic: m.TopicArn }, 'SNS unsubscribed');
+        return json(200, { status: 'unsubscribed', topic: m.TopicArn });
+      }
+      return store(req, snsAlerts(m, ctx.clock.now()));
+    },
+  };
+
+  return [alertmanager, grafana, snsRoute, generic];
+}
