@@ -22,6 +22,8 @@ export const DELIVER_QUEUE = 'paging.deliver';
 export const RESOLVE_QUEUE = 'paging.resolve';
 export const WEBHOOK_QUEUE = 'paging.webhook';
 
+const RETRY_REASON = 'retry';
+
 export interface PagingDeps {
   provider?: PagingProvider;
   sleep?: Sleep;
@@ -165,7 +167,7 @@ export class PagingService {
     return withTransaction(this.ctx.pool, async (tx) => {
       const claim = await store.claimPage(tx, {
         incidentId, service: name, routingKeyEnv: key.envName, requestedBy: actor, reason, at: now,
-        dedupKey: dedupKeyFor(this.ctx.config.paging.dedupKeyPrefix, incidentId, name),
+        dedupKey: dedupKeyFor(this.ctx.config.paging.dedupKeyPrefix, incidentId, name), isRetry: reason === RETRY_REASON,
       });
       if (!claim.claimed) return { status: 'already', page: claim.page };
       const job: DeliverJob = { pageId: claim.page.id, actor, ...(retryOf ? { retryOf } : {}) };
@@ -176,7 +178,7 @@ export class PagingService {
 
   /** The Retry paging button. */
   retry(incidentId: number, service: string, actor: string, message?: FailureMessageRef): Promise<PageRequestOutcome> {
-    return this.requestPage(incidentId, service, actor, 'retry', message);
+    return this.requestPage(incidentId, service, actor, RETRY_REASON, message);
   }
 
   /** Everyone on call now, for `default` or a named service's escalation policy. */

@@ -22,6 +22,8 @@ export interface NewPage {
   requestedBy: string;
   reason: string;
   at: Date;
+  /** A retry re-sends the original page: keep who asked for it and why. */
+  isRetry?: boolean;
 }
 
 export type ClaimResult = { claimed: true; page: Page } | { claimed: false; page: Page };
@@ -39,9 +41,10 @@ export async function claimPage(db: Queryable, p: NewPage): Promise<ClaimResult>
   );
   if (inserted.rows[0]) return { claimed: true, page: fromRow(inserted.rows[0]) };
   const reclaimed = await db.query<PageRow>(
-    `UPDATE pages SET status='pending', routing_key_env=$3, requested_by=$4, reason=$5, updated_at=$6, last_error=NULL
+    `UPDATE pages SET status='pending', routing_key_env=$3, updated_at=$6, last_error=NULL,
+            requested_by = CASE WHEN $7 THEN requested_by ELSE $4 END, reason = CASE WHEN $7 THEN reason ELSE $5 END
       WHERE incident_id=$1 AND service=$2 AND status IN ('failed','resolved','resolve_failed') RETURNING *`,
-    [p.incidentId, p.service, p.routingKeyEnv, p.requestedBy, p.reason, p.at],
+    [p.incidentId, p.service, p.routingKeyEnv, p.requestedBy, p.reason, p.at, p.isRetry === true],
   );
   if (reclaimed.rows[0]) return { claimed: true, page: fromRow(reclaimed.rows[0]) };
   const existing = await pageFor(db, p.incidentId, p.service);
