@@ -50,11 +50,3 @@ CREATE TABLE change_approvals (
   at          timestamptz NOT NULL,
   PRIMARY KEY (request_id, approver, params_hash)
 );
-
--- What the ops metrics read at scrape time (firebreak_approvals_pending, src/ops/metrics.ts):
--- a request past its expiry counts as expired even before the expiry job has run.
-CREATE VIEW approvals AS
-  SELECT id, kind, title, requester,
-         CASE WHEN status = 'pending' AND expires_at <= now() THEN 'expired' ELSE status END AS status,
-         created_at, expires_at
-    FROM change_requests;

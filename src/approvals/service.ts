@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { AppContext } from '../module.js';
 import { withTransaction } from '../db/pool.js';
+import { claimRequest } from '../db/idempotency.js';
 import { appendEvent } from '../events/log.js';
 import { ChatError, type ChatMessage, type PostedMessage as PostedRef } from '../chat/surface.js';
 import { renderChangeRequest, type ChangeRequestView } from '../templates/approvals.js';
@@ -425,6 +426,14 @@ export class ChangeService implements ChangeGate {
     });
   }
 
+  /** The requester hears once (across replicas and refreshes) that their request will not run. */
+  private async tellRequesterIfClosed(r: ChangeRequest): Promise<void> {
+    if (r.status !== 'rejected' && r.status !== 'expired' && r.status !== 'void') return;
+    if (r.status === 'rejected' && r.rejectedBy === r.requester) return;
+    if (!(await claimRequest(this.ctx.pool, `change-told:${r.id}:${r.status}`))) return;
+    await this.tell(r.requester, { text: `:no_entry: Nothing was run. ${statusRefusal(r)}${r.status === 'rejected' && r.rejectReason ? ` Reason: ${r.rejectReason}` : ''}` });
+  }
+
   private async tell(user: string, message: ChatMessage): Promise<void> {
     try {
       await this.ctx.chat.postDirect(user, message);
@@ -523,7 +532,9 @@ export class ChangeService implements ChangeGate {
 
   private async refreshNow(id: number): Promise<void> {
     const view = await this.view(id);
-    if (!view?.request.message) return;
+    if (!view) return;
+    await this.tellRequesterIfClosed(view.request);
+    if (!view.request.message) return;
     const message = renderChangeRequest(view);
     for (const ref of [view.request.message, ...view.request.directMessages]) {
       try {

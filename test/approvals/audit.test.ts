@@ -175,6 +175,8 @@ describe('/audit in Slack', () => {
     await t.settle();
     // Something that is not an audit kind: timeline noise stays out of /audit log.
     await appendEvent(t.db.pool, { type: 'incident.note', actor: 'U0BOB', at: new Date(), payload: { text: 'looking' } });
+    await t.slash('/incident declare P2 Checkout errors', { user: 'U0DAVE' });
+    await t.settle();
   }, 120_000);
   afterAll(() => t.stop());
 
@@ -185,8 +187,10 @@ describe('/audit in Slack', () => {
   };
 
   it('/audit log shows recent audit entries newest first, and filters', async () => {
-    const all = await run('/audit log');
-    expect(all).toMatch(/\*Audit log\* \(4 most recent\)/);
+    const incident = await run('/audit log incident');
+    expect(incident).toMatch(/`incident.declared` INC-\d+ by <@U0DAVE> — Checkout errors/);
+    const all = await run('/audit log change');
+    expect(all).toMatch(/\*Audit log\* \(4 most recent matching `change`\)/);
     const lines = all.split('\n').slice(1);
     expect(lines.map((l) => /`(change\.[a-z_]+)`/.exec(l)?.[1])).toEqual(['change.executed', 'change.started', 'change.approved', 'change.requested']);
     expect(all).not.toContain('incident.note');
@@ -198,6 +202,7 @@ describe('/audit in Slack', () => {
     expect(byAlice).not.toMatch(/change.approved/);
     expect(await run('/audit log dr')).toMatch(/No audit entries matching `dr`/);
     expect(await run('/audit log --limit 2')).toMatch(/\(2 most recent\)/);
+    expect(await run('/audit log')).toMatch(/\(5 most recent\)/);
     expect(await run('/audit log "x; DROP TABLE events"')).toMatch(/can't filter the audit log by `x; DROP TABLE events`/);
   });
 

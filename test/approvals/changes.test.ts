@@ -12,7 +12,6 @@ import { refreshStoredStateGauges, approvalsPending } from '../../src/ops/metric
  */
 let t: TestApp;
 let gate: ChangeService;
-// Near real time: the approvals view behind the pending gauge compares expiry with the database's now().
 const clock = new FakeClock(new Date());
 /** Every execution of a test action, in order: the proof that something ran exactly once. */
 const executions: { kind: string; params: Record<string, unknown>; approvers: string[] }[] = [];
@@ -165,6 +164,8 @@ describe('four-eyes rules', () => {
     expect(await click('change_approve', value, 'U0CAROL')).toMatch(/expired unapproved/);
     expect(executions).toHaveLength(0);
     expect(await types(id)).toEqual(['change.requested', 'change.approved', 'change.expired']);
+    // The requester is told once, however many refreshes follow.
+    expect(t.slack.messagesIn('DU0ALICE').filter((m) => m.text.includes(`Change #${id} expired`))).toHaveLength(1);
   });
 
   it('refuses an approval clicked after expiry even before the expiry job has run', async () => {
@@ -244,6 +245,8 @@ describe('rejection', () => {
     expect(JSON.stringify(approvalMessage(id).blocks)).toContain('Rejected* by <@U0BOB>');
     expect(await click('change_approve', approveValue(id) ?? `${id}:x`, 'U0CAROL')).toMatch(/was rejected by <@U0BOB>/);
     expect(executions).toHaveLength(0);
+    const told = t.slack.messagesIn('DU0ALICE').filter((m) => m.text.includes(`Change #${id} was rejected`));
+    expect(told.map((m) => m.text)).toEqual([`:no_entry: Nothing was run. Change #${id} was rejected by <@U0BOB>. Reason: Wrong target, use the replica`]);
     const rejected = (await eventsBy(t.db.pool, { subject: `change:${id}`, types: ['change.rejected'] }))[0]!;
     expect(rejected.payload).toMatchObject({ reason: 'Wrong target, use the replica', withdrawn: false });
   });
