@@ -104,6 +104,24 @@ function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; signa
   });
 }
 
+/**
+ * pg_restore's first error, not its last lines: with -j the tail is only "a worker process
+ * died unexpectedly", while the line that names the cause (a missing role, a bad object)
+ * comes first.
+ */
+export function pgRestoreMessage(err: Error & { stderr?: unknown }): string {
+  const stderr = typeof err.stderr === 'string' ? err.stderr : '';
+  const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
+  const first = lines.findIndex((l) => /\berror:/i.test(l) && !/worker process died/i.test(l));
+  if (first < 0) return err.message;
+  const cause = [lines[first]!];
+  const next = lines[first + 1];
+  if (next && !/^pg_restore:/.test(next)) cause.push(next);
+  const command = lines.slice(first + 1).find((l) => l.startsWith('Command was:'));
+  const head = /^(pg_restore failed \([^)]*\))/.exec(err.message)?.[1] ?? 'pg_restore failed';
+  return `${head}: ${cause.join(' ')}${command ? ` (${command.slice(0, 200)})` : ''}`;
+}
+
 const major = (v: string | null | undefined): number | undefined => {
   const m = /(\d+)(?:\.\d+)?/.exec(v ?? '');
   return m ? Number(m[1]) : undefined;
@@ -361,7 +379,9 @@ export class Drill {
 
   private async restore(): Promise<string> {
     const jobs = this.deps.config.restoreJobs;
-    await this.deps.source.restore(this.archive, this.targetUrl, { jobs, signal: this.signal });
+    await this.deps.source.restore(this.archive, this.targetUrl, { jobs, signal: this.signal }).catch((err: Error & { stderr?: unknown }) => {
+      throw new DrError(pgRestoreMessage(err));
+    });
     await rm(this.archive, { force: true });
     // Backups are pg_dump archives of one database: roles and other globals are not in them.
     return `pg_restore -j ${jobs} --exit-on-error into ${this.target} (no globals captured with this backup)`;
@@ -418,7 +438,8 @@ export class Drill {
           });
           const first = (r.rows[0] as unknown[] | undefined)?.[0];
           const got = first === null || first === undefined ? '' : first instanceof Date ? first.toISOString() : String(first);
-          if (got !== check.expect) throw new DrError(`smoke check "${check.name}": expected ${JSON.stringify(check.expect)}, got ${JSON.stringify(got)}`);
+          const want = String(check.expect);
+          if (got !== want) throw new DrError(`smoke check "${check.name}": expected ${JSON.stringify(want)}, got ${JSON.stringify(got)}`);
         }
       });
       notes.push(`${checks.length} smoke check(s) passed`);

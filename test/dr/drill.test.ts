@@ -1,0 +1,396 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { startTestApp, type TestApp } from '../support/app.js';
+import { adminUrl } from '../support/db.js';
+import { createTestBucket, s3Endpoint, TEST_S3_CREDENTIALS } from '../support/s3.js';
+import { generateIdentity } from '../../src/backups/age.js';
+import type { BackupRecord } from '../../src/backups/model.js';
+import { FakeClock } from '../../src/clock.js';
+import { eventsBy } from '../../src/events/log.js';
+import type { DrService } from '../../src/dr/service.js';
+import type { ChangeService } from '../../src/approvals/service.js';
+import { registry } from '../../src/ops/metrics.js';
+import {
+  corruptStoredObject, makeSourceDatabase, makeVerifiedBackup, scratchDatabases, spreadRunIds, type SourceDatabase,
+} from './fixture.js';
+
+process.env.AWS_ACCESS_KEY_ID = TEST_S3_CREDENTIALS.accessKeyId;
+process.env.AWS_SECRET_ACCESS_KEY = TEST_S3_CREDENTIALS.secretAccessKey;
+
+const key = generateIdentity();
+const clock = new FakeClock(new Date('2026-11-23T10:00:00Z'));
+let t: TestApp;
+let source: SourceDatabase;
+let good: BackupRecord;
+let opsId: string;
+const SMOKE = [
+  { name: 'customers restored', sql: 'SELECT count(*) FROM customers', expect: 300 },
+  { name: 'orders reference customers', sql: 'SELECT count(*) FROM orders o LEFT JOIN customers c ON c.id = o.customer_id WHERE c.id IS NULL', expect: 0 },
+];
+
+beforeAll(async () => {
+  const bucket = await createTestBucket('fb-dr');
+  t = await startTestApp({
+    clock,
+    config: {
+      backups: {
+        storage: { bucket, endpoint: s3Endpoint(), forcePathStyle: true },
+        encryption: { recipient: key.recipient, identity: key.identity },
+      },
+      dr: {
+        restoreJobs: 2,
+        minFreeMiB: 1,
+        smokeChecks: SMOKE,
+        postRestore: { sql: 'CREATE TABLE IF NOT EXISTS public.dr_marker (at timestamptz DEFAULT now())' },
+        schedule: { enabled: false },
+        switchTraffic: 'Set DATABASE_URL to {targetUrl} and restart the API pods.',
+      },
+    },
+  });
+  await spreadRunIds(t.db.pool);
+  opsId = t.slack.channel('ops')!.id;
+  source = await makeSourceDatabase();
+  good = await makeVerifiedBackup(t.app.ctx, source, { snapshotAt: new Date(clock.now().getTime() - 12 * 60_000) });
+});
+afterAll(async () => {
+  await t?.stop();
+  await source?.drop();
+});
+beforeEach(() => {
+  t.app.ctx.config.dr.smokeChecks = SMOKE;
+});
+
+const service = () => t.app.ctx.services.dr as DrService;
+const lastRun = async () => (await t.db.pool.query('SELECT * FROM dr_runs ORDER BY id DESC LIMIT 1')).rows[0];
+const stepsOf = (run: { steps: { n: number; status: string; detail?: string }[] }) => Object.fromEntries(run.steps.map((s) => [s.n, s]));
+
+/** Runs `/dr ...` from #ops and waits for everything it started to finish. */
+async function dr(text: string, user = 'U0ALICE'): Promise<string[]> {
+  const { responseId } = await t.slash(`/dr ${text}`, { channel: opsId, user });
+  await t.settle();
+  return t.slack.replies(responseId);
+}
+
+/** Runs `/dr ...` and waits only for its reply, not for a drill it may have started. */
+async function drNow(text: string, user = 'U0ALICE'): Promise<string[]> {
+  const { responseId } = await t.slash(`/dr ${text}`, { channel: opsId, user });
+  return waitFor(`the reply to /dr ${text}`, async () => {
+    const r = t.slack.replies(responseId);
+    return r.length > 0 && r;
+  });
+}
+
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false>, ms = 30_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** A backup whose restore takes ~10 s: a CHECK constraint sleeps per row, but only inside a scratch database. */
+async function slowBackup(): Promise<{ backup: BackupRecord; db: SourceDatabase }> {
+  const db = await makeSourceDatabase({ customers: 10, orders: 10 });
+  const c = new pg.Client({ connectionString: db.url });
+  await c.connect();
+  await c.query(`CREATE FUNCTION public.slow_ok(i int) RETURNS boolean LANGUAGE sql AS
+                   $$ SELECT pg_catalog.pg_sleep(CASE WHEN pg_catalog.current_database() LIKE 'firebreak_dr_%' THEN 0.025 ELSE 0 END) IS NOT NULL $$;
+                 CREATE TABLE slow_rows (id int PRIMARY KEY CHECK (public.slow_ok(id)));
+                 INSERT INTO slow_rows SELECT generate_series(1, 400);`);
+  await c.end();
+  return { backup: await makeVerifiedBackup(t.app.ctx, db, { snapshotAt: clock.now() }), db };
+}
+
+describe('/dr dry-run', () => {
+  it('runs the ten steps in a thread updated in place, reports RTO and RPO against targets, and drops the scratch database', async () => {
+    const before = t.slack.messages.length;
+    const replies = await dr('dry-run');
+    expect(replies.join('\n')).toMatch(/DR-\d+ dry run started \(firebreak_dr_\d+\)/);
+    const run = await lastRun();
+    expect(run.status).toBe('passed');
+    expect(run.kind).toBe('dry-run');
+    expect(run.backup_id).toBe(good.id);
+    expect(run.target_database).toBe(`firebreak_dr_${run.id}`);
+    expect(run.error).toBeNull();
+    // RTO: real wall time of steps 3-8, sane for a small database; RPO: fake now minus the snapshot.
+    expect(Number(run.rto_ms)).toBeGreaterThan(0);
+    expect(Number(run.rto_ms)).toBeLessThan(60_000);
+    expect(Number(run.rpo_ms)).toBe(12 * 60_000);
+    const steps = stepsOf(run);
+    expect(run.steps.map((s: { status: string }) => s.status)).toEqual(Array(10).fill('passed'));
+    const rtoParts = [3, 4, 5, 6, 7, 8].reduce((n, i) => n + steps[i].durationMs, 0);
+    expect(Number(run.rto_ms)).toBe(rtoParts);
+    expect(steps[1].detail).toMatch(/pg_restore 15/);
+    expect(steps[2].detail).toContain(good.id);
+    expect(steps[4].detail).toMatch(/SHA-256 matches/);
+    expect(steps[6].detail).toMatch(/pg_restore -j 2 --exit-on-error/);
+    expect(steps[7].detail).toBe('ran post-restore SQL');
+    expect(steps[8].detail).toMatch(/3 tables, 1842 rows match the manifest · 2 smoke check\(s\) passed/);
+    expect(steps[9].detail).toMatch(/RTO .* \(target 4 h 00 min\), RPO 12 min 00 s \(target 1 h 00 min\)/);
+    expect(steps[10].detail).toMatch(/dropped firebreak_dr_/);
+    expect(await scratchDatabases(adminUrl())).not.toContain(run.target_database);
+
+    // The channel: a headline, the steps in its thread edited in place, and the report.
+    const mine = t.slack.messages.slice(before).filter((m) => m.channel === opsId);
+    const head = mine.find((m) => !m.thread_ts && m.text.includes(`DR-${run.id}`) && m.ts === run.message_ts)!;
+    expect(head.text).toContain('passed');
+    const stepsMsg = mine.find((m) => m.ts === run.thread_ts)!;
+    expect(stepsMsg.thread_ts).toBe(head.ts);
+    const stepText = JSON.stringify(stepsMsg.blocks);
+    for (let n = 1; n <= 10; n++) expect(stepText).toContain(`✅ *${n}. `);
+    expect(stepText).toMatch(/_\d+(\.\d)? (ms|s)_/);
+    const edits = t.slack.callsTo('chat.update').filter((a) => a.ts === run.thread_ts);
+    expect(edits.length).toBeGreaterThanOrEqual(20);
+    expect(t.slack.messagesIn(opsId).filter((m) => m.thread_ts === head.ts)).toHaveLength(1);
+    const report = mine.find((m) => !m.thread_ts && m.text.startsWith(`DR-${run.id} dry run passed`))!;
+    expect(report.text).toMatch(/RTO [\d.]+ (ms|s), RPO 12 min 00 s/);
+    expect(JSON.stringify(report.blocks)).toContain('Production was not touched');
+
+    // Stored as events, and in the metrics.
+    const events = (await eventsBy(t.db.pool, { subject: `dr:${run.id}` })).map((e) => e.type);
+    expect(events).toEqual(['dr.started', 'dr.passed']);
+    const metrics = await registry.metrics();
+    expect(metrics).toMatch(new RegExp(`firebreak_dr_last_rpo_seconds\\{target="${source.name}"[^}]*\\} 720\n`));
+    expect(metrics).toMatch(new RegExp(`firebreak_dr_last_rto_seconds\\{target="${source.name}"[^}]*\\} ${Number(run.rto_ms) / 1000}\n`));
+    expect(metrics).toMatch(new RegExp(`firebreak_dr_last_drill_success\\{target="${source.name}"[^}]*\\} 1\n`));
+    expect(metrics).toMatch(new RegExp(`firebreak_dr_drills_total\\{target="${source.name}",mode="dry-run",outcome="succeeded"[^}]*\\} 1\n`));
+  });
+
+  it('fails at step 4 on a corrupted object and restores nothing', async () => {
+    const bad = await makeVerifiedBackup(t.app.ctx, source, { snapshotAt: clock.now() });
+    await corruptStoredObject(t.app.ctx, bad);
+    await dr(`dry-run ${bad.id}`);
+    const run = await lastRun();
+    const steps = stepsOf(run);
+    expect(run.status).toBe('failed');
+    expect(steps[3].status).toBe('passed');
+    expect(steps[4].status).toBe('failed');
+    expect(steps[4].detail).toMatch(/checksum mismatch for backup/);
+    for (const n of [5, 6, 7, 8, 9]) expect(steps[n].status).toBe('skipped');
+    expect(steps[10].status).toBe('passed');
+    expect(steps[10].detail).toBe('no scratch database was created; removed work files');
+    expect(run.error).toMatch(/^step 4 \(Decrypt and verify checksum\) failed: checksum mismatch/);
+    expect(run.rto_ms).toBeNull();
+    expect(await scratchDatabases(adminUrl())).not.toContain(`firebreak_dr_${run.id}`);
+    const report = t.slack.messagesIn(opsId).find((m) => m.text.startsWith(`DR-${run.id} dry run failed`))!;
+    expect(JSON.stringify(report.blocks)).toContain('checksum mismatch');
+  });
+
+  it("fails at step 6 with pg_restore's own message", async () => {
+    // A grant to a role that is gone by restore time: the classic "globals not restored" failure.
+    const role = `dr_gone_${Math.floor(Math.random() * 1e9)}`;
+    const db = await makeSourceDatabase({ customers: 5, orders: 5 });
+    const c = new pg.Client({ connectionString: db.url });
+    await c.connect();
+    await c.query(`CREATE ROLE ${role}; GRANT SELECT ON customers TO ${role}`);
+    const backup = await makeVerifiedBackup(t.app.ctx, db, { snapshotAt: clock.now() });
+    await c.query(`REVOKE ALL ON customers FROM ${role}; DROP ROLE ${role}`);
+    await c.end();
+    try {
+      await dr(`dry-run ${backup.id}`);
+      const run = await lastRun();
+      const steps = stepsOf(run);
+      expect(run.status).toBe('failed');
+      expect(steps[5].status).toBe('passed');
+      expect(steps[6].status).toBe('failed');
+      expect(steps[6].detail).toMatch(/pg_restore failed \(exit 1\):.*role "dr_gone_\d+" does not exist/);
+      expect(steps[7].status).toBe('skipped');
+      expect(steps[10].detail).toMatch(/dropped firebreak_dr_/);
+      expect(await scratchDatabases(adminUrl())).not.toContain(`firebreak_dr_${run.id}`);
+    } finally {
+      await db.drop();
+    }
+  });
+
+  it('fails at step 8 when a smoke check does not return what it should', async () => {
+    t.app.ctx.config.dr.smokeChecks = [...SMOKE, { name: 'big spender exists', sql: 'SELECT max(total) > 1000 FROM orders', expect: 'true' }];
+    await dr(`dry-run ${good.id}`);
+    const run = await lastRun();
+    const steps = stepsOf(run);
+    expect(run.status).toBe('failed');
+    expect(steps[6].status).toBe('passed');
+    expect(steps[8].status).toBe('failed');
+    expect(steps[8].detail).toBe('smoke check "big spender exists": expected "true", got "false"');
+    expect(steps[10].detail).toMatch(/dropped/);
+    expect(await scratchDatabases(adminUrl())).not.toContain(`firebreak_dr_${run.id}`);
+  });
+
+  it('fails at step 8 when restored row counts differ from the manifest', async () => {
+    const b = await makeVerifiedBackup(t.app.ctx, source, { snapshotAt: clock.now() });
+    await t.db.pool.query(`UPDATE backups SET row_counts = jsonb_set(row_counts, '{public.orders}', '1499') WHERE id = $1`, [b.id]);
+    await dr(`dry-run ${b.id}`);
+    const run = await lastRun();
+    expect(stepsOf(run)[8].detail).toBe('row counts differ from the manifest in 1 table(s): public.orders: expected 1499, restored 1500');
+  });
+
+  it('refuses an unknown or unverified backup at step 2', async () => {
+    await dr('dry-run no-such-backup');
+    let run = await lastRun();
+    expect(stepsOf(run)[2].detail).toBe('no backup with id no-such-backup');
+    const b = await makeVerifiedBackup(t.app.ctx, source, { snapshotAt: clock.now() });
+    await t.db.pool.query(`UPDATE backups SET status = 'failed' WHERE id = $1`, [b.id]);
+    await dr(`dry-run ${b.id}`);
+    run = await lastRun();
+    expect(stepsOf(run)[2].detail).toMatch(/is failed, not verified/);
+  });
+});
+
+describe('one drill at a time, and /dr cancel', () => {
+  it('runs one of two concurrent requests and tells the other; cancel mid-restore kills pg_restore and leaves no scratch database', async () => {
+    const { backup, db } = await slowBackup();
+    t.app.ctx.config.dr.smokeChecks = [];
+    try {
+      const before = (await t.db.pool.query('SELECT count(*)::int AS n FROM dr_runs')).rows[0].n;
+      const [a, b] = await Promise.all([
+        t.slash(`/dr dry-run ${backup.id}`, { channel: opsId, user: 'U0ALICE' }),
+        t.slash(`/dr dry-run ${backup.id}`, { channel: opsId, user: 'U0BOB' }),
+      ]);
+      const replies = await waitFor('both replies', async () => {
+        const r = [...t.slack.replies(a.responseId), ...t.slack.replies(b.responseId)];
+        return r.length >= 2 && r;
+      });
+      expect(replies.filter((r) => /dry run started/.test(r))).toHaveLength(1);
+      expect(replies.filter((r) => /Another drill is (running|starting)/.test(r))).toHaveLength(1);
+      expect((await t.db.pool.query('SELECT count(*)::int AS n FROM dr_runs')).rows[0].n).toBe(before + 1);
+
+      const running = await waitFor('the restore to be under way', async () => {
+        const r = await lastRun();
+        return stepsOf(r)[6].status === 'running' && r;
+      });
+      const scratch = `firebreak_dr_${running.id}`;
+      await waitFor('pg_restore to connect', async () => {
+        const { rows } = await t.db.pool.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = 'pg_restore'`, [scratch]);
+        return rows[0].n > 0;
+      });
+      const status = await drNow('status');
+      expect(status.join('\n')).toMatch(/at step 6\/10 \(Restore \(pg_restore\)\)/);
+
+      const cancel = await drNow('cancel', 'U0CAROL');
+      expect(cancel.join('\n')).toContain(`Cancelling DR-${running.id} dry run`);
+      await t.settle();
+      const run = await lastRun();
+      const steps = stepsOf(run);
+      expect(run.status).toBe('cancelled');
+      expect(run.cancel_requested_by).toBe('U0CAROL');
+      expect(steps[6].status).toBe('cancelled');
+      expect(steps[7].status).toBe('skipped');
+      expect(steps[10].status).toBe('passed');
+      expect(run.rto_ms).toBeNull();
+      expect(await scratchDatabases(adminUrl())).not.toContain(scratch);
+      const { rows } = await t.db.pool.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'pg_restore' AND datname = $1`, [scratch]);
+      expect(rows[0].n).toBe(0);
+      const report = t.slack.messagesIn(opsId).find((m) => m.text.startsWith(`DR-${run.id} dry run`) && !m.thread_ts && m.ts !== run.message_ts)!;
+      expect(report.text).toContain('was cancelled (not a pass)');
+      expect(report.text).not.toContain('passed');
+      const events = (await eventsBy(t.db.pool, { subject: `dr:${run.id}` })).map((e) => e.type);
+      expect(events).toEqual(['dr.started', 'dr.cancel_requested', 'dr.cancelled']);
+      expect(await dr('cancel')).toEqual(['No drill is running.']);
+    } finally {
+      await db.drop();
+    }
+  });
+});
+
+describe('/dr history and /dr status', () => {
+  it('lists runs with RTO/RPO against targets and a trend', async () => {
+    await dr(`dry-run ${good.id}`);
+    const text = (await dr('history 20')).join('\n');
+    expect(text).toMatch(/Last \d+ DR runs/);
+    const all = t.slack.responses.at(-1)!.body as { blocks: unknown[] };
+    const shown = JSON.stringify(all.blocks);
+    expect(shown).toMatch(/dry run\* .* · passed · RTO [\d.]+ (ms|s) ✅ · RPO 12 min 00 s ✅/);
+    expect(shown).toMatch(/Trend, oldest → newest \(\d+ measured runs\): RTO [▁▂▃▄▅▆▇█]+/);
+    expect(shown).toContain('cancelled');
+    expect((await dr('history 0')).join()).toContain('count is a whole number from 1 to 50');
+    expect((await dr('status')).join()).toMatch(/No drill is running\. Last: DR-\d+ dry run .* passed, RTO/);
+  });
+});
+
+describe('/dr execute', () => {
+  it('refuses clearly when the change gate is not running', async () => {
+    const gate = t.app.ctx.services.changes;
+    delete t.app.ctx.services.changes;
+    try {
+      const replies = await dr(`execute ${good.id} --target recovered_db`);
+      expect(replies.join()).toContain('the approvals service is not running');
+    } finally {
+      t.app.ctx.services.changes = gate;
+    }
+  });
+
+  it('checks its arguments before asking anyone', async () => {
+    expect((await dr('execute')).join()).toContain('Usage: `/dr execute <backup-id> --target <database>`');
+    expect((await dr(`execute ${good.id} --target Bad-Name`)).join()).toContain('is not a plain database name');
+    expect((await dr(`execute ${good.id} --target firebreak_dr_9`)).join()).toContain('reserved for drill scratch databases');
+    expect((await dr('execute nope --target recovered')).join()).toContain('There is no backup `nope`');
+  });
+
+  it('waits for two approvers besides the requester, recovers into the target and says how to switch traffic', async () => {
+    const target = `recovered_${Math.floor(Math.random() * 1e9)}`;
+    const runsBefore = (await t.db.pool.query('SELECT count(*)::int AS n FROM dr_runs')).rows[0].n;
+    const replies = await dr(`execute ${good.id} --target ${target}`);
+    expect(replies.join()).toMatch(/waiting for approval \(change request #\d+, 2 approval\(s\) needed/);
+    const changeId = Number(/#(\d+)/.exec(replies.join())![1]);
+    const changes = t.app.ctx.services.changes as ChangeService;
+    expect((await changes.approve(changeId, 'U0ALICE')).status).toBe('refused');
+    expect((await changes.approve(changeId, 'U0BOB')).status).toBe('recorded');
+    await t.settle();
+    expect((await t.db.pool.query('SELECT count(*)::int AS n FROM dr_runs')).rows[0].n).toBe(runsBefore);
+    expect((await changes.approve(changeId, 'U0CAROL')).status).toBe('approved');
+    await t.settle();
+    const run = await lastRun();
+    try {
+      expect(run.kind).toBe('execute');
+      expect(run.status).toBe('passed');
+      expect(run.target_database).toBe(target);
+      expect(run.approvers).toEqual(['U0BOB', 'U0CAROL']);
+      expect(Number(run.change_request_id)).toBe(changeId);
+      const steps = stepsOf(run);
+      expect(run.steps).toHaveLength(10);
+      expect(steps[10].detail).toMatch(new RegExp(`Set DATABASE_URL to postgres://.*/${target} and restart the API pods\\.`));
+      expect(steps[5].detail).toMatch(`created ${target}`);
+      const c = new pg.Client({ connectionString: adminUrl().replace(/\/[^/]*$/, `/${target}`) });
+      await c.connect();
+      expect((await c.query('SELECT count(*)::int AS n FROM orders')).rows[0].n).toBe(1500);
+      await c.end();
+      const report = t.slack.messagesIn(opsId).find((m) => m.text.startsWith(`DR-${run.id} recovery passed`))!;
+      expect(JSON.stringify(report.blocks)).toContain('Next: switch traffic');
+      expect((await changes.get(changeId))!.status).toBe('executed');
+    } finally {
+      const c = new pg.Client({ connectionString: adminUrl() });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${target} WITH (FORCE)`);
+      await c.end();
+    }
+  });
+});
+
+describe('scheduled drill', () => {
+  it('alerts the ops channel when the scheduled drill fails, and when drills are overdue', async () => {
+    const svc = service();
+    t.app.ctx.config.dr.database = 'no_such_database';
+    try {
+      const started = await svc.scheduledDrill(clock.now());
+      expect(started).toBeDefined();
+      await t.settle();
+      const run = await lastRun();
+      expect(run.trigger).toBe('schedule');
+      expect(run.status).toBe('failed');
+      expect(stepsOf(run)[2].detail).toBe('no verified backup of no_such_database to restore');
+      const alert = t.slack.messagesIn(opsId).find((m) => m.text.includes(`Scheduled DR drill DR-${run.id} dry run failed`));
+      expect(alert).toBeDefined();
+    } finally {
+      t.app.ctx.config.dr.database = undefined;
+    }
+    expect(await svc.checkOverdue()).toBe(false);
+    clock.advance(36 * 86_400_000);
+    try {
+      expect(await svc.checkOverdue()).toBe(true);
+      expect(t.slack.messagesIn(opsId).at(-1)!.text).toMatch(/DR drill missed: no DR dry run for 36 d 0 h \(limit 35 days\)/);
+    } finally {
+      clock.advance(-36 * 86_400_000);
+    }
+  });
+});
