@@ -30,6 +30,8 @@ export const ENV_BINDINGS: EnvBinding[] = [
   { env: 'GRAFANA_WEBHOOK_TOKEN', path: ['alerts', 'receivers', 'grafana', 'bearerToken'], secret: true, doc: 'Bearer token Grafana sends to POST /webhooks/grafana.' },
   { env: 'GRAFANA_WEBHOOK_HMAC_SECRET', path: ['alerts', 'receivers', 'grafana', 'signatureSecret'], secret: true, doc: 'HMAC secret of the Grafana webhook contact point (X-Grafana-Alerting-Signature).' },
   { env: 'GENERIC_WEBHOOK_TOKEN', path: ['alerts', 'receivers', 'generic', 'bearerToken'], secret: true, doc: 'Bearer token for POST /webhooks/generic.' },
+  { env: 'FIREBREAK_SHUTDOWN_BUDGET_SECONDS', path: ['ops', 'shutdownBudgetSeconds'], kind: 'number', doc: 'Seconds a graceful shutdown (SIGTERM/SIGINT) may take; keep it under the orchestrator\'s grace period (default 30).' },
+  { env: 'FIREBREAK_RUNBOOKS_DIR', path: ['ops', 'runbooksDir'], doc: 'Directory of Markdown runbooks for /runbook and GET /runbooks (default runbooks).' },
   { env: 'FIREBREAK_APPROVALS_CHANNEL', path: ['approvals', 'channel'], doc: 'Channel (name or id) where change requests are posted (default approvals).' },
   { env: 'FIREBREAK_APPROVERS', path: ['approvals', 'approvers'], kind: 'list', doc: 'Comma-separated Slack user ids who approve every gated action that names no approvers of its own.' },
 ];
