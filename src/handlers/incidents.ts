@@ -1,8 +1,8 @@
-import type { ViewHandler } from '../chat/interactions.js';
-import type { IncidentService } from '../incidents/service.js';
+import type { ActionHandler, ActionInvocation, ChatEvent, EventHandler, InteractionContext, ViewHandler } from '../chat/interactions.js';
+import type { ChangeOutcome, IncidentService } from '../incidents/service.js';
 import type { ChatSurface, ChatMessage } from '../chat/surface.js';
-import { parseSeverity } from '../incidents/model.js';
-import { declaredReply, duplicateReply } from '../templates/incidents.js';
+import { parseSeverity, type Incident } from '../incidents/model.js';
+import { declaredReply, duplicateReply, notMemberAnswer, resolveModal, resolvedAnswer, updateModal } from '../templates/incidents.js';
 import { MAX_TITLE } from '../commands/incident.js';
 
 /** Answers a modal's submitter where they opened it, or by DM when we don't know where. */
@@ -41,5 +41,115 @@ export function declareViewHandler(incidents: IncidentService): ViewHandler {
       (r) => tell(ctx.chat, user, channelId, declaredReply(r.incident, r.problems)),
     );
     if (out.status === 'duplicate') ctx.background('tell duplicate', () => tell(ctx.chat, user, channelId, duplicateReply(out.incident)));
+  };
+}
+
+function incidentIdFrom(privateMetadata: string): number | undefined {
+  try {
+    const id = (JSON.parse(privateMetadata || '{}') as { incidentId?: unknown }).incidentId;
+    return typeof id === 'number' ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The headline's buttons. Same rules as the subcommands: people in the channel may act,
+ * a resolved incident says so.
+ */
+async function buttonTarget(incidents: IncidentService, inv: ActionInvocation, ctx: InteractionContext): Promise<Incident | undefined> {
+  const i = await incidents.get(Number(inv.value));
+  if (!i) {
+    await ctx.reply.ephemeral(`That button belongs to an incident I can't find (${inv.value}).`);
+    return undefined;
+  }
+  const user = inv.actor.userId;
+  const inChannel = !!i.channelId && inv.channelId === i.channelId;
+  // The headline lives in the incident channel, so clicking it there counts like typing there.
+  if (inChannel) await incidents.noteMember(i, user, 'acted in channel');
+  else if (i.channelId && !(await incidents.isMember(i, user))) {
+    await ctx.reply.ephemeral(notMemberAnswer(i));
+    return undefined;
+  }
+  if (i.status === 'resolved') {
+    await ctx.reply.ephemeral(resolvedAnswer(i, 'that button'));
+    return undefined;
+  }
+  return i;
+}
+
+async function tellOutcome(ctx: InteractionContext, out: ChangeOutcome): Promise<void> {
+  if (!out.ok) return ctx.reply.ephemeral(out.message);
+  if (out.problems.length) await ctx.reply.ephemeral(`Saved, but some chat steps failed:\n${out.problems.map((p) => `• ${p}`).join('\n')}`);
+}
+
+export function incidentActionHandlers(incidents: IncidentService): Record<string, ActionHandler> {
+  return {
+    'incident.take_command': async (inv, ctx) => {
+      const i = await buttonTarget(incidents, inv, ctx);
+      if (i) await tellOutcome(ctx, await incidents.assignRole(i.id, inv.actor.userId, 'commander', inv.actor.userId));
+    },
+    'incident.post_update': async (inv, ctx) => {
+      const i = await buttonTarget(incidents, inv, ctx);
+      if (i) await ctx.reply.openModal(updateModal(i, incidents.draft('internal', i)));
+    },
+    'incident.resolve': async (inv, ctx) => {
+      const i = await buttonTarget(incidents, inv, ctx);
+      if (i) await ctx.reply.openModal(resolveModal(i));
+    },
+  };
+}
+
+export function incidentViewHandlers(incidents: IncidentService): Record<string, ViewHandler> {
+  return {
+    'incident.update': async (sub, ctx) => {
+      const id = incidentIdFrom(sub.privateMetadata);
+      const text = (sub.values.text ?? '').trim();
+      if (!text) return { text: 'Write the update, or cancel.' };
+      if (text.length > 2800) return { text: 'Keep the update under 2800 characters.' };
+      const i = id === undefined ? undefined : await incidents.get(id);
+      if (!i) return { text: 'This incident no longer exists.' };
+      if (i.status === 'resolved') return { text: `INC-${i.id} was resolved meanwhile; reopen it to post updates.` };
+      // Posting and cross-posting can take longer than Slack's 3 s for modal answers.
+      ctx.background(`update INC-${i.id}`, async () => {
+        const out = await incidents.postUpdate(i.id, sub.actor.userId, text);
+        if (!out.ok || out.problems.length) {
+          await tell(ctx.chat, sub.actor.userId, i.channelId ?? undefined, { text: out.ok ? `Update saved, but: ${out.problems.join('; ')}` : out.message });
+        }
+      });
+    },
+    'incident.resolve': async (sub, ctx) => {
+      const id = incidentIdFrom(sub.privateMetadata);
+      const i = id === undefined ? undefined : await incidents.get(id);
+      if (!i) return { summary: 'This incident no longer exists.' };
+      if (i.status === 'resolved') return { summary: `INC-${i.id} is already resolved.` };
+      const summary = (sub.values.summary ?? '').trim() || undefined;
+      // Resolving uploads the post-mortem: slower than Slack's 3 s for modal answers.
+      ctx.background(`resolve INC-${i.id}`, async () => {
+        const out = await incidents.resolve(i.id, sub.actor.userId, summary);
+        if (!out.ok || out.problems.length) {
+          await tell(ctx.chat, sub.actor.userId, i.channelId ?? undefined, { text: out.ok ? `Resolved, but: ${out.problems.join('; ')}` : out.message });
+        }
+      });
+    },
+  };
+}
+
+/** Pins and :pushpin: reactions become timeline entries; joins make people members. */
+export function incidentEventHandlers(incidents: IncidentService): Partial<Record<ChatEvent['type'], EventHandler>> {
+  return {
+    pin_added: async (ev) => {
+      if (!ev.messageTs) return;
+      await incidents.recordPin({ channelId: ev.channelId, messageTs: ev.messageTs, actor: ev.actor.userId, text: ev.text, via: 'pin' });
+    },
+    reaction_added: async (ev) => {
+      if (!ev.messageTs || !/^(pushpin|round_pushpin)$/.test(ev.reaction ?? '')) return;
+      // reaction_added carries no text: the service reads the message.
+      await incidents.recordPin({ channelId: ev.channelId, messageTs: ev.messageTs, actor: ev.actor.userId, via: 'reaction' });
+    },
+    member_joined_channel: async (ev) => {
+      const i = await incidents.byChannel(ev.channelId);
+      if (i) await incidents.noteMember(i, ev.actor.userId, 'joined');
+    },
   };
 }

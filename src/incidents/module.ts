@@ -1,7 +1,8 @@
 import type { AppContext, FirebreakModule } from '../module.js';
 import { IncidentService } from './service.js';
+import { REMINDER_QUEUE } from './reminders.js';
 import { incidentCommand } from '../commands/incident.js';
-import { declareViewHandler } from '../handlers/incidents.js';
+import { declareViewHandler, incidentActionHandlers, incidentEventHandlers, incidentViewHandlers } from '../handlers/incidents.js';
 
 export function incidentsModule(ctx: AppContext): FirebreakModule {
   const service = new IncidentService(ctx);
@@ -9,6 +10,9 @@ export function incidentsModule(ctx: AppContext): FirebreakModule {
   return {
     name: 'incidents',
     commands: [incidentCommand(service)],
-    views: { 'incident.declare': declareViewHandler(service) },
+    actions: incidentActionHandlers(service),
+    views: { 'incident.declare': declareViewHandler(service), ...incidentViewHandlers(service) },
+    events: incidentEventHandlers(service),
+    jobs: { [REMINDER_QUEUE]: (job) => service.runReminderJob(job) },
   };
 }

@@ -1,13 +1,21 @@
+import type pg from 'pg';
 import type { AppContext } from '../module.js';
-import type { Severity } from './config.js';
-import type { Incident } from './model.js';
+import { SEVERITIES, type Severity } from './config.js';
+import { ROLE_FIELD, type Incident, type IncidentRole, type IncidentStatus } from './model.js';
 import { ChatError, type ChatMessage } from '../chat/surface.js';
-import { appendEvent } from '../events/log.js';
+import { appendEvent, incidentEvents } from '../events/log.js';
 import { withTransaction } from '../db/pool.js';
 import { channelNameFor, withSuffix } from './channel-name.js';
 import * as store from './store.js';
-import { announcement, channelPurpose, channelTopic, headline, type HeadlineExtras } from '../templates/incidents.js';
-import { commsMessage } from '../templates/comms.js';
+import { cancelReminders, nextReminderDue, runReminder, scheduleReminder } from './reminders.js';
+import { timelineEntries, type TimelineEntry } from './timeline.js';
+import type { Job } from '../jobs/queue.js';
+import {
+  announcement, channelPurpose, channelTopic, headline, noteNotice, postmortemPosted, reopenedNotice, resolvedAnnouncement,
+  resolvedNotice, roleNotice, severityNotice, statusNotice, updateCrossPost, updatePosted, type HeadlineExtras,
+} from '../templates/incidents.js';
+import { commsMessage, loadCommsTemplates, renderComms, type CommsKind, type CommsTemplates } from '../templates/comms.js';
+import { postmortemMarkdown } from '../templates/postmortem.js';
 
 export interface DeclareInput {
   title: string;
@@ -23,6 +31,20 @@ export interface DeclareInput {
 export type DeclareOutcome =
   | { status: 'declared'; incident: Incident }
   | { status: 'duplicate'; incident: Incident };
+
+/** What a change to an incident came to. Refusals carry the sentence to show the person. */
+export type ChangeOutcome =
+  | { ok: true; incident: Incident; before: Incident; problems: string[] }
+  | { ok: false; message: string; incident?: Incident };
+
+interface Change {
+  patch: store.IncidentPatch;
+  event: { type: string; payload: Record<string, unknown> };
+  /** Runs in the same transaction after the patch: reminders are rescheduled atomically with it. */
+  inTx?: (updated: Incident, tx: pg.PoolClient) => Promise<void>;
+}
+
+const isPerson = (actor: string): boolean => /^[UW][A-Z0-9]+$/.test(actor);
 
 export interface WarRoomResult {
   incident: Incident;
@@ -48,7 +70,14 @@ function describeChatError(step: string, e: unknown): string {
 
 /** Incident use cases. Surface-neutral: talks to people only through ctx.chat. */
 export class IncidentService {
-  constructor(readonly ctx: AppContext) {}
+  /** The team's comms templates, read once at start; `firebreak config check` reports broken files. */
+  readonly comms: CommsTemplates;
+
+  constructor(readonly ctx: AppContext) {
+    const loaded = loadCommsTemplates(ctx.config.incidents.templatesDir);
+    for (const problem of loaded.problems) ctx.log.warn({ problem }, 'comms template override ignored; using the built-in one');
+    this.comms = loaded.templates;
+  }
 
   get(id: number): Promise<Incident | undefined> {
     return store.getIncident(this.ctx.pool, id);
@@ -107,6 +136,7 @@ export class IncidentService {
         type: 'incident.declared', actor: input.actor, at: now, incidentId: created.id,
         payload: { title: created.title, severity: created.severity, summary: created.summary, service: created.service },
       });
+      await scheduleReminder(this.ctx, created, tx);
       return created;
     });
     if (duplicate) return { status: 'duplicate', incident: duplicate };
@@ -167,15 +197,20 @@ export class IncidentService {
     }
   }
 
-  headlineExtras(): HeadlineExtras {
+  headlineExtras(i: Incident): HeadlineExtras {
     const p = this.ctx.services.paging;
-    return { paging: p?.enabled() ? 'on (PagerDuty)' : 'off (no PagerDuty key configured)' };
+    const required = this.ctx.config.incidents.severities[i.severity].requiredRoles;
+    return {
+      paging: p?.enabled() ? 'on (PagerDuty)' : 'off (no PagerDuty key configured)',
+      missingRoles: required.filter((r) => !i[ROLE_FIELD[r]]),
+      nextUpdateDue: nextReminderDue(this.ctx, i),
+    };
   }
 
   /** Re-renders the headline message so it always shows the current state. */
   async refreshHeadline(i: Incident): Promise<void> {
     if (!i.channelId || !i.headlineTs) return;
-    await this.ctx.chat.update(i.channelId, i.headlineTs, headline(i, this.headlineExtras()));
+    await this.ctx.chat.update(i.channelId, i.headlineTs, headline(i, this.headlineExtras(i)));
   }
 
   /**
@@ -222,16 +257,17 @@ export class IncidentService {
         }
         try {
           const invited = await this.invite(i);
+          await store.addMembers(this.ctx.pool, i.id, invited, 'invited', this.ctx.clock.now());
           if (invited.length) await this.step(i, 'incident.responders_invited', { users: invited });
         } catch (e) {
           fail('invite responders', e);
         }
         try {
-          const posted = await chat.post(channel, headline(i, this.headlineExtras()));
+          const posted = await chat.post(channel, headline(i, this.headlineExtras(i)));
           i = await store.updateIncident(this.ctx.pool, i.id, { headlineTs: posted.ts });
           await this.step(i, 'incident.headline_posted', { ts: posted.ts });
           for (const kind of config.incidents.severities[i.severity].templates) {
-            await chat.post(channel, commsMessage(kind, i), { threadTs: posted.ts });
+            await chat.post(channel, commsMessage(kind, i, this.commsExtras(i), this.comms), { threadTs: posted.ts });
           }
         } catch (e) {
           fail('post headline', e);
@@ -251,8 +287,8 @@ export class IncidentService {
     return { incident: i, problems };
   }
 
-  private async invite(i: Incident): Promise<string[]> {
-    const policy = this.ctx.config.incidents.severities[i.severity];
+  private async invite(i: Incident, severity: Severity = i.severity): Promise<string[]> {
+    const policy = this.ctx.config.incidents.severities[severity];
     const users = new Set<string>(policy.responders);
     if (/^[UW][A-Z0-9]+$/.test(i.declaredBy)) users.add(i.declaredBy);
     for (const g of policy.userGroups) for (const u of await this.ctx.chat.userGroupMembers(g)) users.add(u);
@@ -277,5 +313,288 @@ export class IncidentService {
       posted.push(ch.id);
     }
     await this.step(i, 'incident.announced', { channels: posted });
+  }
+
+  // ---- Lifecycle: every change is one transaction (row lock, patch, event), then chat ----
+
+  /** Fills the comms drafts: the next update time comes from the severity's cadence. */
+  commsExtras(i: Incident, update?: string): { update?: string; nextUpdate?: string } {
+    const due = nextReminderDue(this.ctx, i);
+    return { update, nextUpdate: due ? `by ${due.toISOString().slice(11, 16)} UTC` : undefined };
+  }
+
+  /** A draft rendered from the team's template, e.g. to prefill the update modal. */
+  draft(kind: CommsKind, i: Incident, update?: string): string {
+    return renderComms(kind, i, this.commsExtras(i, update), this.comms);
+  }
+
+  private async change(id: number, actor: string, decide: (i: Incident) => Change | string): Promise<ChangeOutcome> {
+    const now = this.ctx.clock.now();
+    const out = await withTransaction(this.ctx.pool, async (tx): Promise<ChangeOutcome> => {
+      const { rows } = await tx.query('SELECT id FROM incidents WHERE id = $1 FOR UPDATE', [id]);
+      if (!rows[0]) return { ok: false, message: `There is no INC-${id}.` };
+      const before = (await store.getIncident(tx, id))!;
+      const c = decide(before);
+      if (typeof c === 'string') return { ok: false, message: c, incident: before };
+      const updated = await store.updateIncident(tx, id, c.patch);
+      await appendEvent(tx, { type: c.event.type, actor, at: now, incidentId: id, payload: c.event.payload });
+      await c.inTx?.(updated, tx);
+      return { ok: true, incident: updated, before, problems: [] };
+    });
+    if (out.ok && isPerson(actor)) {
+      // The first thing a person does on the incident is its acknowledgement (MTTA).
+      out.incident = (await this.acknowledge(id, actor, 'first responder action', now)) ?? out.incident;
+    }
+    return out;
+  }
+
+  /** Chat side effects of a saved change: failures are reported, never undo the change. */
+  private async effect(problems: string[], step: string, work: () => Promise<unknown>): Promise<void> {
+    try {
+      await work();
+    } catch (e) {
+      problems.push(describeChatError(step, e));
+      this.ctx.log.warn({ err: e, step }, 'incident side effect failed');
+    }
+  }
+
+  private async postIn(i: Incident, problems: string[], message: ChatMessage): Promise<void> {
+    if (i.channelId) await this.effect(problems, 'post in the incident channel', () => this.ctx.chat.post(i.channelId!, message));
+  }
+
+  private async announceTargets(severity: Severity): Promise<string[]> {
+    const cfg = this.ctx.config.incidents;
+    const ids: string[] = [];
+    for (const target of new Set([cfg.channel, ...cfg.severities[severity].announce])) {
+      const ch = await this.ctx.chat.findChannel(target);
+      if (!ch) throw new ChatError('channel_not_found', `find #${target.replace(/^#/, '')}`);
+      ids.push(ch.id);
+    }
+    return ids;
+  }
+
+  private async syncChannel(i: Incident, problems: string[], topic = false): Promise<void> {
+    if (topic && i.channelId) await this.effect(problems, 'set topic', () => this.ctx.chat.setTopic(i.channelId!, channelTopic(i)));
+    await this.effect(problems, 'refresh the headline', () => this.refreshHeadline(i));
+  }
+
+  /** A stakeholder update: posted, cross-posted to the announcement channels, and the cadence restarts. */
+  async postUpdate(id: number, actor: string, text: string): Promise<ChangeOutcome> {
+    const now = this.ctx.clock.now();
+    const out = await this.change(id, actor, (i) =>
+      i.status === 'resolved'
+        ? `INC-${id} is resolved; reopen it before posting updates.`
+        : {
+            patch: { lastUpdateAt: now, missedReminders: 0 },
+            event: { type: 'incident.update_posted', payload: { text, status: i.status } },
+            inTx: (u, tx) => scheduleReminder(this.ctx, u, tx),
+          },
+    );
+    if (!out.ok) return out;
+    const i = out.incident;
+    await this.postIn(i, out.problems, updatePosted(i, actor, text));
+    await this.effect(out.problems, 'cross-post the update', async () => {
+      for (const ch of await this.announceTargets(i.severity)) await this.ctx.chat.post(ch, updateCrossPost(i, text));
+    });
+    await this.syncChannel(i, out.problems);
+    return out;
+  }
+
+  async setStatus(id: number, actor: string, status: IncidentStatus): Promise<ChangeOutcome> {
+    if (status === 'resolved') return this.resolve(id, actor);
+    const now = this.ctx.clock.now();
+    const out = await this.change(id, actor, (i) => {
+      if (i.status === 'resolved') return `INC-${id} is resolved; \`/incident reopen ${id}\` first.`;
+      if (i.status === status) return `INC-${id} is already ${status}.`;
+      const patch: store.IncidentPatch = { status };
+      // First time only: the metrics measure when it was first identified and mitigated.
+      if (status === 'identified' && !i.identifiedAt) patch.identifiedAt = now;
+      if (status === 'monitoring' && !i.mitigatedAt) patch.mitigatedAt = now;
+      if (status === 'monitoring' && !i.identifiedAt) patch.identifiedAt = now;
+      return { patch, event: { type: 'incident.status_changed', payload: { from: i.status, to: status } } };
+    });
+    if (!out.ok) return out;
+    await this.postIn(out.incident, out.problems, statusNotice(actor, out.before.status, status));
+    await this.syncChannel(out.incident, out.problems, true);
+    await this.ctx.hooks.emit('incident.status_changed', { incident: out.incident, from: out.before.status, to: status, actor });
+    return out;
+  }
+
+  /** Raising the severity applies its policy: responders invited, announced, cadence and roles. */
+  async setSeverity(id: number, actor: string, severity: Severity): Promise<ChangeOutcome> {
+    const out = await this.change(id, actor, (i) => {
+      if (i.status === 'resolved') return `INC-${id} is resolved; \`/incident reopen ${id}\` first.`;
+      if (i.severity === severity) return `INC-${id} is already ${severity}.`;
+      return {
+        patch: { severity },
+        event: { type: 'incident.severity_changed', payload: { from: i.severity, to: severity } },
+        inTx: (u, tx) => scheduleReminder(this.ctx, u, tx),
+      };
+    });
+    if (!out.ok) return out;
+    const i = out.incident;
+    const from = out.before.severity;
+    const raised = SEVERITIES.indexOf(severity) < SEVERITIES.indexOf(from);
+    await this.postIn(i, out.problems, severityNotice(actor, from, severity, raised));
+    if (raised && i.channelId) {
+      await this.effect(out.problems, 'invite responders', async () => {
+        const invited = await this.invite(i, severity);
+        const added = await store.addMembers(this.ctx.pool, i.id, invited, 'invited', this.ctx.clock.now());
+        if (added.length) await this.step(i, 'incident.responders_invited', { users: added, severity });
+      });
+      await this.effect(out.problems, 'announce', async () => {
+        for (const ch of await this.announceTargets(severity)) await this.ctx.chat.post(ch, announcement(i));
+      });
+    }
+    await this.syncChannel(i, out.problems, true);
+    await this.ctx.hooks.emit('incident.severity_changed', { incident: i, from, to: severity, actor });
+    return out;
+  }
+
+  async assignRole(id: number, actor: string, role: IncidentRole, user: string): Promise<ChangeOutcome> {
+    const field = ROLE_FIELD[role];
+    const out = await this.change(id, actor, (i) => {
+      if (i.status === 'resolved') return `INC-${id} is resolved; \`/incident reopen ${id}\` first.`;
+      if (i[field] === user) return `<@${user}> already holds that role on INC-${id}.`;
+      return { patch: { [field]: user }, event: { type: 'incident.role_assigned', payload: { role, user, previous: i[field] } } };
+    });
+    if (!out.ok) return out;
+    const i = out.incident;
+    await store.addMembers(this.ctx.pool, i.id, [user], `role:${role}`, this.ctx.clock.now());
+    if (i.channelId) await this.effect(out.problems, 'invite', () => this.ctx.chat.invite(i.channelId!, [user]));
+    await this.postIn(i, out.problems, roleNotice(actor, role, user));
+    await this.syncChannel(i, out.problems, role === 'commander');
+    return out;
+  }
+
+  async addNote(id: number, actor: string, text: string): Promise<ChangeOutcome> {
+    const out = await this.change(id, actor, (i) =>
+      i.status === 'resolved'
+        ? `INC-${id} is resolved; notes after the fact belong in the post-mortem.`
+        : { patch: {}, event: { type: 'incident.note_added', payload: { text } } },
+    );
+    if (!out.ok) return out;
+    await this.postIn(out.incident, out.problems, noteNotice(actor, text));
+    return out;
+  }
+
+  /** Resolves, posts the resolved notice and draft, announces, and writes the post-mortem. */
+  async resolve(id: number, actor: string, summary?: string): Promise<ChangeOutcome> {
+    const now = this.ctx.clock.now();
+    const out = await this.change(id, actor, (i) => {
+      if (i.status === 'resolved') return `INC-${id} was already resolved at ${i.resolvedAt?.toISOString().replace('T', ' ').slice(0, 19)} UTC.`;
+      // Resolving means it is mitigated too, if nobody said so before.
+      return {
+        patch: { status: 'resolved', resolvedAt: now, mitigatedAt: i.mitigatedAt ?? now, missedReminders: 0 },
+        event: { type: 'incident.resolved', payload: { from: i.status, ...(summary ? { summary } : {}) } },
+        inTx: (_u, tx) => cancelReminders(this.ctx, id, tx),
+      };
+    });
+    if (!out.ok) return out;
+    const i = out.incident;
+    await this.postIn(i, out.problems, resolvedNotice(i, actor, summary));
+    await this.postIn(i, out.problems, commsMessage('resolved', i, this.commsExtras(i, summary), this.comms));
+    await this.effect(out.problems, 'announce the resolution', async () => {
+      for (const ch of await this.announceTargets(i.severity)) await this.ctx.chat.post(ch, resolvedAnnouncement(i));
+    });
+    await this.syncChannel(i, out.problems, true);
+    await this.effect(out.problems, 'write the post-mortem', () => this.generatePostmortem(id, actor));
+    await this.ctx.hooks.emit('incident.status_changed', { incident: i, from: out.before.status, to: 'resolved', actor });
+    await this.ctx.hooks.emit('incident.resolved', { incident: i, actor });
+    return out;
+  }
+
+  async reopen(id: number, actor: string, reason?: string): Promise<ChangeOutcome> {
+    const now = this.ctx.clock.now();
+    const out = await this.change(id, actor, (i) =>
+      i.status !== 'resolved'
+        ? `INC-${id} is still open (${i.status}).`
+        : {
+            // The cadence restarts from the reopen; first identified/mitigated times are kept.
+            patch: { status: 'investigating', resolvedAt: null, lastUpdateAt: now, missedReminders: 0 },
+            event: { type: 'incident.reopened', payload: reason ? { reason } : {} },
+            inTx: (u, tx) => scheduleReminder(this.ctx, u, tx),
+          },
+    );
+    if (!out.ok) return out;
+    await this.postIn(out.incident, out.problems, reopenedNotice(out.incident, actor, reason));
+    await this.syncChannel(out.incident, out.problems, true);
+    await this.ctx.hooks.emit('incident.status_changed', { incident: out.incident, from: 'resolved', to: 'investigating', actor });
+    await this.ctx.hooks.emit('incident.reopened', { incident: out.incident, actor });
+    return out;
+  }
+
+  async timeline(id: number): Promise<TimelineEntry[]> {
+    return timelineEntries(await incidentEvents(this.ctx.pool, id), (u) => `<@${u}>`);
+  }
+
+  /**
+   * Renders the post-mortem from the incident and its events, stores it as a new version
+   * and uploads it to the channel. Safe to run again at any time: each run is a new version.
+   */
+  async generatePostmortem(id: number, actor: string): Promise<store.StoredPostmortem> {
+    const i = await this.get(id);
+    if (!i) throw new Error(`There is no INC-${id}.`);
+    const now = this.ctx.clock.now();
+    const markdown = postmortemMarkdown({ incident: i, events: await incidentEvents(this.ctx.pool, id), generatedAt: now, generatedBy: actor });
+    const saved = await withTransaction(this.ctx.pool, async (tx) => {
+      // Two regenerations at once take turns for the version number.
+      await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`postmortem:${id}`]);
+      const pm = await store.savePostmortem(tx, id, markdown, actor, now);
+      await appendEvent(tx, { type: 'incident.postmortem_generated', actor, at: now, incidentId: id, payload: { version: pm.version } });
+      return pm;
+    });
+    if (i.channelId) {
+      await this.ctx.chat.uploadFile(i.channelId, { filename: `INC-${id}-postmortem-v${saved.version}.md`, title: `Post-mortem draft v${saved.version}: INC-${id} ${i.title}`, content: markdown });
+      await this.ctx.chat.post(i.channelId, postmortemPosted(i, saved.version));
+    }
+    return saved;
+  }
+
+  latestPostmortem(id: number): Promise<store.StoredPostmortem | undefined> {
+    return store.latestPostmortem(this.ctx.pool, id);
+  }
+
+  // ---- Membership and chat events ----
+
+  isMember(i: Incident, userId: string): Promise<boolean> {
+    return store.isMember(this.ctx.pool, i.id, userId);
+  }
+
+  async noteMember(i: Incident, userId: string, via: string): Promise<void> {
+    await store.addMembers(this.ctx.pool, i.id, [userId], via, this.ctx.clock.now());
+  }
+
+  /**
+   * A message in an incident channel was pinned or got a :pushpin:: it becomes one timeline
+   * entry with its text and link, whatever the number of deliveries or pinners.
+   */
+  async recordPin(p: { channelId: string; messageTs: string; actor: string; text?: string; via: 'pin' | 'reaction' }): Promise<boolean> {
+    const i = await this.byChannel(p.channelId);
+    if (!i) return false;
+    if (await store.pinExists(this.ctx.pool, i.id, p.messageTs)) return false;
+    let text = p.text;
+    if (text === undefined) {
+      text = await this.ctx.chat.messageText(p.channelId, p.messageTs).catch((err: unknown) => {
+        this.ctx.log.warn({ err, incidentId: i.id }, 'could not read the pinned message');
+        return undefined;
+      });
+    }
+    const link = await this.ctx.chat.permalink(p.channelId, p.messageTs);
+    const now = this.ctx.clock.now();
+    return withTransaction(this.ctx.pool, async (tx) => {
+      if (!(await store.claimPin(tx, i.id, p.messageTs, now))) return false;
+      await appendEvent(tx, {
+        type: 'incident.pinned', actor: p.actor, at: now, incidentId: i.id,
+        payload: { text: (text ?? '').slice(0, 3000), ts: p.messageTs, via: p.via, ...(link ? { link } : {}) },
+      });
+      return true;
+    });
+  }
+
+  /** Job handler for the reminder queue (src/incidents/reminders.ts). */
+  async runReminderJob(job: Job): Promise<void> {
+    const after = await runReminder(this.ctx, job);
+    if (after) await this.refreshHeadlineQuietly(after);
   }
 }

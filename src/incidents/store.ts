@@ -7,6 +7,7 @@ interface IncidentRow {
   declared_by: string; commander: string | null; comms_lead: string | null; tech_lead: string | null;
   channel_id: string | null; channel_name: string | null; headline_ts: string | null; setup_errors: Record<string, string>;
   declared_at: Date; acknowledged_at: Date | null; identified_at: Date | null; mitigated_at: Date | null; resolved_at: Date | null;
+  last_update_at: Date | null; missed_reminders: number;
 }
 
 export function incidentFromRow(r: IncidentRow): Incident {
@@ -15,7 +16,7 @@ export function incidentFromRow(r: IncidentRow): Incident {
     declaredBy: r.declared_by, commander: r.commander, commsLead: r.comms_lead, techLead: r.tech_lead,
     channelId: r.channel_id, channelName: r.channel_name, headlineTs: r.headline_ts, setupErrors: r.setup_errors ?? {},
     declaredAt: r.declared_at, acknowledgedAt: r.acknowledged_at, identifiedAt: r.identified_at,
-    mitigatedAt: r.mitigated_at, resolvedAt: r.resolved_at,
+    mitigatedAt: r.mitigated_at, resolvedAt: r.resolved_at, lastUpdateAt: r.last_update_at ?? null, missedReminders: r.missed_reminders ?? 0,
   };
 }
 
@@ -75,6 +76,7 @@ const COLUMNS: Record<string, string> = {
   commander: 'commander', commsLead: 'comms_lead', techLead: 'tech_lead', channelId: 'channel_id',
   channelName: 'channel_name', headlineTs: 'headline_ts', setupErrors: 'setup_errors',
   acknowledgedAt: 'acknowledged_at', identifiedAt: 'identified_at', mitigatedAt: 'mitigated_at', resolvedAt: 'resolved_at',
+  lastUpdateAt: 'last_update_at', missedReminders: 'missed_reminders',
 };
 
 export type IncidentPatch = Partial<Omit<Incident, 'id' | 'declaredBy' | 'declaredAt'>>;
@@ -89,4 +91,66 @@ export async function updateIncident(db: Queryable, id: number, patch: IncidentP
   });
   const { rows } = await db.query<IncidentRow>(`UPDATE incidents SET ${sets.join(', ')} WHERE id = $1 RETURNING *`, [id, ...values]);
   return incidentFromRow(rows[0]!);
+}
+
+export async function recentIncidents(db: Queryable, limit: number): Promise<Incident[]> {
+  const { rows } = await db.query<IncidentRow>('SELECT * FROM incidents ORDER BY id DESC LIMIT $1', [limit]);
+  return rows.map(incidentFromRow);
+}
+
+/** Adds people to the known members of the incident channel; returns who was new. */
+export async function addMembers(db: Queryable, incidentId: number, userIds: string[], via: string, at: Date): Promise<string[]> {
+  if (userIds.length === 0) return [];
+  const { rows } = await db.query<{ user_id: string }>(
+    `INSERT INTO incident_members (incident_id, user_id, via, added_at)
+     SELECT $1, u, $3, $4 FROM unnest($2::text[]) AS u ON CONFLICT DO NOTHING RETURNING user_id`,
+    [incidentId, userIds, via, at],
+  );
+  return rows.map((r) => r.user_id);
+}
+
+export async function isMember(db: Queryable, incidentId: number, userId: string): Promise<boolean> {
+  const { rowCount } = await db.query('SELECT 1 FROM incident_members WHERE incident_id = $1 AND user_id = $2', [incidentId, userId]);
+  return (rowCount ?? 0) > 0;
+}
+
+/** Claims a pinned message for the timeline; false when it already has its entry. */
+export async function claimPin(db: Queryable, incidentId: number, messageTs: string, at: Date): Promise<boolean> {
+  const r = await db.query(
+    'INSERT INTO incident_pins (incident_id, message_ts, pinned_at) VALUES ($1,$2,$3) ON CONFLICT DO NOTHING',
+    [incidentId, messageTs, at],
+  );
+  return r.rowCount === 1;
+}
+
+export async function pinExists(db: Queryable, incidentId: number, messageTs: string): Promise<boolean> {
+  const { rowCount } = await db.query('SELECT 1 FROM incident_pins WHERE incident_id = $1 AND message_ts = $2', [incidentId, messageTs]);
+  return (rowCount ?? 0) > 0;
+}
+
+export interface StoredPostmortem {
+  incidentId: number;
+  version: number;
+  markdown: string;
+  generatedBy: string;
+  generatedAt: Date;
+}
+
+export async function savePostmortem(db: Queryable, incidentId: number, markdown: string, generatedBy: string, at: Date): Promise<StoredPostmortem> {
+  const { rows } = await db.query<{ version: number }>(
+    `INSERT INTO postmortems (incident_id, version, markdown, generated_by, generated_at)
+     SELECT $1, COALESCE(MAX(version), 0) + 1, $2, $3, $4 FROM postmortems WHERE incident_id = $1
+     RETURNING version`,
+    [incidentId, markdown, generatedBy, at],
+  );
+  return { incidentId, version: rows[0]!.version, markdown, generatedBy, generatedAt: at };
+}
+
+export async function latestPostmortem(db: Queryable, incidentId: number): Promise<StoredPostmortem | undefined> {
+  const { rows } = await db.query<{ incident_id: number; version: number; markdown: string; generated_by: string; generated_at: Date }>(
+    'SELECT * FROM postmortems WHERE incident_id = $1 ORDER BY version DESC LIMIT 1',
+    [incidentId],
+  );
+  const r = rows[0];
+  return r ? { incidentId: r.incident_id, version: r.version, markdown: r.markdown, generatedBy: r.generated_by, generatedAt: r.generated_at } : undefined;
 }
