@@ -167,7 +167,8 @@ export class ChangeService implements ChangeGate {
       });
       return r;
     });
-    await this.announce(req, { anyone: true });
+    // Break-glass goes to the approvers too: one of them reviews it after the fact.
+    await this.announce(req, req.needsReview ? await this.eligibleApprovers(this.policy(req.kind)) : { anyone: true });
     this.runAction(req, []);
     return req;
   }
@@ -505,7 +506,7 @@ export class ChangeService implements ChangeGate {
       this.ctx.log.error({ err, requestId: req.id }, 'could not post the change request');
     }
     const directs: MessageRef[] = [];
-    if (req.status === 'pending' && !eligible.anyone) {
+    if ((req.status === 'pending' || req.needsReview) && !eligible.anyone) {
       for (const user of eligible.users) {
         if (user === req.requester) continue;
         try {

@@ -264,6 +264,8 @@ describe('break-glass and pre-approved changes', () => {
     expect(ev.payload).toMatchObject({ reason: 'primary is down, customers affected', needsReview: true });
     const msg = approvalMessage(req.id);
     expect(JSON.stringify(msg.blocks)).toContain('Needs review after the fact');
+    // Approvers hear about it by DM, since one of them has to review it.
+    expect(t.slack.messagesIn('DU0CAROL').some((m) => m.text.includes(`#${req.id}:`))).toBe(true);
     expect(buttonValue(msg, 'change_review')).toBe(String(req.id));
     expect(await click('change_review', String(req.id), 'U0ALICE')).toMatch(/someone else has to review it/);
     expect(await click('change_review', String(req.id), 'U0BOB')).toMatch(/marked reviewed/);
