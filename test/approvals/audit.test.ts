@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { startTestApp, type TestApp } from '../support/app.js';
@@ -53,6 +55,9 @@ describe('verify', () => {
       const cli = await cliVerify(db.url);
       expect(cli.code).toBe(0);
       expect(cli.out[0]).toMatch(new RegExp(`Audit log intact: 5 entries recomputed.*Head: #5 ${v.headHash}`));
+      // The real entry point, as an operator or a cron job runs it: DATABASE_URL from the environment.
+      const { stdout } = await promisify(execFile)('node', ['--import', 'tsx', 'src/cli.ts', 'audit', 'verify'], { env: { ...process.env, DATABASE_URL: db.url } });
+      expect(stdout).toContain(`Head: #5 ${v.headHash}`);
     } finally {
       await db.drop();
     }
@@ -139,6 +144,11 @@ describe('verify', () => {
       expect(v).toMatchObject({ ok: false, checked: 4, firstBroken: { id: 5 } });
       expect(v.firstBroken!.reason).toMatch(/ends at #4 but #6 was appended .*2 rows at the end were deleted/);
       expect((await cliVerify(db.url)).code).toBe(1);
+      const exit = await promisify(execFile)('node', ['--import', 'tsx', 'src/cli.ts', 'audit', 'verify'], { env: { ...process.env, DATABASE_URL: db.url } }).then(() => 0, (e: { code: number; stderr: string }) => {
+        expect(e.stderr).toMatch(/BROKEN at entry #5/);
+        return e.code;
+      });
+      expect(exit).toBe(1);
     } finally {
       await db.drop();
     }
