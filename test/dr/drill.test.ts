@@ -8,6 +8,7 @@ import type { BackupRecord } from '../../src/backups/model.js';
 import { FakeClock } from '../../src/clock.js';
 import { eventsBy } from '../../src/events/log.js';
 import type { DrService } from '../../src/dr/service.js';
+import type { StepRecord } from '../../src/dr/model.js';
 import type { ChangeService } from '../../src/approvals/service.js';
 import { registry } from '../../src/ops/metrics.js';
 import {
@@ -24,8 +25,8 @@ let source: SourceDatabase;
 let good: BackupRecord;
 let opsId: string;
 const SMOKE = [
-  { name: 'customers restored', sql: 'SELECT count(*) FROM customers', expect: 300 },
-  { name: 'orders reference customers', sql: 'SELECT count(*) FROM orders o LEFT JOIN customers c ON c.id = o.customer_id WHERE c.id IS NULL', expect: 0 },
+  { name: 'customers restored', sql: 'SELECT count(*) FROM customers', expect: '300' },
+  { name: 'orders reference customers', sql: 'SELECT count(*) FROM orders o LEFT JOIN customers c ON c.id = o.customer_id WHERE c.id IS NULL', expect: '0' },
 ];
 
 beforeAll(async () => {
@@ -62,7 +63,11 @@ beforeEach(() => {
 
 const service = () => t.app.ctx.services.dr as DrService;
 const lastRun = async () => (await t.db.pool.query('SELECT * FROM dr_runs ORDER BY id DESC LIMIT 1')).rows[0];
-const stepsOf = (run: { steps: { n: number; status: string; detail?: string }[] }) => Object.fromEntries(run.steps.map((s) => [s.n, s]));
+type StepN = 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10;
+const stepsOf = (run: { steps: StepRecord[] }): Record<StepN, StepRecord> => {
+  expect(run.steps).toHaveLength(10);
+  return Object.fromEntries(run.steps.map((s) => [s.n, s])) as Record<StepN, StepRecord>;
+};
 
 /** Runs `/dr ...` from #ops and waits for everything it started to finish. */
 async function dr(text: string, user = 'U0ALICE'): Promise<string[]> {
@@ -120,7 +125,7 @@ describe('/dr dry-run', () => {
     expect(Number(run.rpo_ms)).toBe(12 * 60_000);
     const steps = stepsOf(run);
     expect(run.steps.map((s: { status: string }) => s.status)).toEqual(Array(10).fill('passed'));
-    const rtoParts = [3, 4, 5, 6, 7, 8].reduce((n, i) => n + steps[i].durationMs, 0);
+    const rtoParts = ([3, 4, 5, 6, 7, 8] as const).reduce((n, i) => n + steps[i].durationMs!, 0);
     expect(Number(run.rto_ms)).toBe(rtoParts);
     expect(steps[1].detail).toMatch(/pg_restore 15/);
     expect(steps[2].detail).toContain(good.id);
@@ -168,7 +173,7 @@ describe('/dr dry-run', () => {
     expect(steps[3].status).toBe('passed');
     expect(steps[4].status).toBe('failed');
     expect(steps[4].detail).toMatch(/checksum mismatch for backup/);
-    for (const n of [5, 6, 7, 8, 9]) expect(steps[n].status).toBe('skipped');
+    for (const n of [5, 6, 7, 8, 9] as const) expect(steps[n].status).toBe('skipped');
     expect(steps[10].status).toBe('passed');
     expect(steps[10].detail).toBe('no scratch database was created; removed work files');
     expect(run.error).toMatch(/^step 4 \(Decrypt and verify checksum\) failed: checksum mismatch/);
