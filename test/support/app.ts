@@ -42,10 +42,18 @@ export function sign(secret: string, timestamp: number, body: string): string {
   return 'v0=' + createHmac('sha256', secret).update(`v0:${timestamp}:${body}`).digest('hex');
 }
 
-export async function startTestApp(opts: { config?: Record<string, unknown>; clock?: FakeClock; seedChannels?: string[] } = {}): Promise<TestApp> {
-  const slack = await new FakeSlack().start();
-  for (const name of opts.seedChannels ?? ['incidents', 'ops', 'approvals', 'alerts']) slack.addChannel(name);
-  const db = await createTestDatabase();
+export async function startTestApp(
+  opts: {
+    config?: Record<string, unknown>;
+    clock?: FakeClock;
+    seedChannels?: string[];
+    /** Share a database and fake Slack with another app: a restart or a second replica. stop() leaves them running. */
+    shared?: { db: TestDatabase; slack: FakeSlack };
+  } = {},
+): Promise<TestApp> {
+  const slack = opts.shared?.slack ?? (await new FakeSlack().start());
+  if (!opts.shared) for (const name of opts.seedChannels ?? ['incidents', 'ops', 'approvals', 'alerts']) slack.addChannel(name);
+  const db = opts.shared?.db ?? (await createTestDatabase());
   const clock = opts.clock ?? new FakeClock(new Date());
   const config = configSchema.parse({
     databaseUrl: db.url, port: 0, logLevel: 'silent',
@@ -117,6 +125,7 @@ export async function startTestApp(opts: { config?: Record<string, unknown>; clo
     },
     stop: async () => {
       await app.stop();
+      if (opts.shared) return;
       await slack.stop();
       await db.drop();
     },
