@@ -227,6 +227,20 @@ describe('four-eyes rules', () => {
   });
 });
 
+describe('restarts', () => {
+  it('runs an approved request whose run was never claimed exactly once when replicas resume', async () => {
+    const id = await requestRestore('crash_db', 'test.once');
+    // The last approval committed, then the process died before claiming the run.
+    const hash = (await row(id)).params_hash as string;
+    await t.db.pool.query(`INSERT INTO change_approvals (request_id, approver, params_hash, at) VALUES ($1, 'U0BOB', $2, now())`, [id, hash]);
+    await t.db.pool.query(`UPDATE change_requests SET status = 'approved' WHERE id = $1`, [id]);
+    await Promise.all([gate.resumeApproved(), gate.resumeApproved()]);
+    await t.settle();
+    expect(executions).toEqual([{ kind: 'test.once', params: { target: 'crash_db' }, approvers: ['U0BOB'] }]);
+    expect((await row(id)).status).toBe('executed');
+  });
+});
+
 describe('rejection', () => {
   it('opens a reason modal, records the rejection and refuses later approvals', async () => {
     const id = await requestRestore('reject_db', 'test.once');
