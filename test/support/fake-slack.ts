@@ -43,6 +43,7 @@ export class FakeSlack {
   /** Bodies posted to response_url (ephemeral replies to commands and buttons), by url. */
   readonly responses: { url: string; body: Record<string, unknown> }[] = [];
   private failures = new Map<string, Failure[]>();
+  private delays = new Map<string, number>();
   private uploads = new Map<string, { filename: string; content?: string }>();
   private seq = 0;
   private tsSeq = 0;
@@ -75,6 +76,12 @@ export class FakeSlack {
     const list = this.failures.get(method) ?? [];
     list.push({ error, times: opts.times ?? 1, status: opts.status, retryAfter: opts.retryAfter, delayMs: opts.delayMs });
     this.failures.set(method, list);
+  }
+
+  /** Answers every call of `method` normally but only after `ms` (0 removes the delay). */
+  slow(method: string, ms: number): void {
+    if (ms > 0) this.delays.set(method, ms);
+    else this.delays.delete(method);
   }
 
   callsTo(method: string): Record<string, unknown>[] {
@@ -134,6 +141,8 @@ export class FakeSlack {
       res.writeHead(f.status ?? 200, { 'content-type': 'application/json' });
       return void res.end(JSON.stringify({ ok: false, error: f.error }));
     }
+    const delay = this.delays.get(method);
+    if (delay) await new Promise((r) => setTimeout(r, delay));
     const out = this.answer(method, args);
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify(out));

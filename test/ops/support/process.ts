@@ -1,0 +1,102 @@
+/**
+ * Firebreak as a real OS process for the ops tests: `node --import tsx <entry>` with its own
+ * environment, its JSON log lines collected, and helpers to wait for a log line, probe HTTP,
+ * send signals and wait for the exit code.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+
+export interface LogLine {
+  level: number;
+  msg: string;
+  action?: string;
+  [k: string]: unknown;
+}
+
+export interface FirebreakProcess {
+  proc: ChildProcess;
+  /** Every line written to stdout and stderr, raw. */
+  output: string[];
+  /** stdout lines that parsed as JSON (pino). */
+  logs: LogLine[];
+  port: number;
+  url: string;
+  waitForLog(pred: (l: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
+  /** Resolves with the exit code (or the signal name when killed by one). */
+  exited: Promise<number | string>;
+  kill(signal: NodeJS.Signals): void;
+}
+
+export async function startFirebreak(env: Record<string, string>, opts: { entry?: string; startTimeoutMs?: number } = {}): Promise<FirebreakProcess> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', opts.entry ?? 'src/main.ts'], {
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', PORT: '0', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  const logs: LogLine[] = [];
+  const waiters = new Set<{ pred: (l: LogLine) => boolean; resolve: (l: LogLine) => void }>();
+  const onLine = (line: string, json: boolean) => {
+    output.push(line);
+    if (!json) return;
+    let l: LogLine;
+    try {
+      l = JSON.parse(line) as LogLine;
+    } catch {
+      return;
+    }
+    logs.push(l);
+    for (const w of waiters) if (w.pred(l)) {
+      waiters.delete(w);
+      w.resolve(l);
+    }
+  };
+  const lines = (stream: NodeJS.ReadableStream, json: boolean) => {
+    let buf = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => {
+      buf += chunk;
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        onLine(buf.slice(0, i), json);
+        buf = buf.slice(i + 1);
+      }
+    });
+    stream.on('end', () => buf && onLine(buf, json));
+  };
+  lines(proc.stdout!, true);
+  lines(proc.stderr!, false);
+  const exited = new Promise<number | string>((resolve) => proc.on('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+
+  const waitForLog = (pred: (l: LogLine) => boolean, timeoutMs = 30_000) =>
+    new Promise<LogLine>((resolve, reject) => {
+      const hit = logs.find(pred);
+      if (hit) return resolve(hit);
+      const w = { pred, resolve: (l: LogLine) => (clearTimeout(timer), resolve(l)) };
+      const timer = setTimeout(() => {
+        waiters.delete(w);
+        reject(new Error(`no matching log line within ${timeoutMs} ms; output:\n${output.slice(-30).join('\n')}`));
+      }, timeoutMs);
+      waiters.add(w);
+      void exited.then((code) => {
+        if (!waiters.has(w)) return;
+        waiters.delete(w);
+        clearTimeout(timer);
+        reject(new Error(`process exited (${code}) before the log line; output:\n${output.slice(-30).join('\n')}`));
+      });
+    });
+
+  const started = await waitForLog((l) => typeof l.port === 'number' && l.port > 0, opts.startTimeoutMs ?? 60_000);
+  const port = started.port as number;
+  return { proc, output, logs, port, url: `http://127.0.0.1:${port}`, waitForLog, exited, kill: (s) => proc.kill(s) };
+}
+
+/** Stops a process still running at the end of a test (SIGKILL: tests never leave strays). */
+export async function killIfRunning(p: FirebreakProcess | undefined): Promise<void> {
+  if (!p || p.proc.exitCode !== null || p.proc.signalCode !== null) return;
+  p.kill('SIGKILL');
+  await p.exited;
+}
+
+export async function getJson(url: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(url);
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
