@@ -1,0 +1,171 @@
+/**
+ * bench/dr: how much a DR dry run adds to the restore itself. One run makes a real backup
+ * (pg_dump -Fc -Z0 → zstd → age → object store), then alternates, ROUNDS times each:
+ *   - raw:     `pg_restore -j2 --exit-on-error --no-owner` of the same pg_dump archive into an empty database
+ *   - dry run: the drill's step 6 (restore) measured inside a full ten-step dry run
+ * and prints min/median/max of each and the ratio of medians (target ≤ 1.1).
+ *
+ *   npx tsx bench/dr.ts [scale]     # pgbench scale, default 10 (~150 MB of data)
+ * Env: FIREBREAK_BENCH_PG_URL (admin URL, default postgres://postgres@127.0.0.1:5432/postgres),
+ *      BENCH_ROUNDS (default 3).
+ */
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createReadStream } from 'node:fs';
+import pg from 'pg';
+import { configSchema } from '../src/config/schema.js';
+import { createPool } from '../src/db/pool.js';
+import { migrate } from '../src/db/migrate.js';
+import { createLogger } from '../src/log.js';
+import { systemClock } from '../src/clock.js';
+import { AgeEncryptStream, generateIdentity, parseRecipient } from '../src/backups/age.js';
+import { BACKUP_FORMAT, newBackupId, objectKeys } from '../src/backups/model.js';
+import { backupStore, rowCounts } from '../src/backups/restore.js';
+import { insertRunningBackup, markVerified } from '../src/backups/store.js';
+import { backupsRestoreSource } from '../src/dr/backups-binding.js';
+import { Drill } from '../src/dr/drill.js';
+
+const ADMIN = process.env.FIREBREAK_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const SCALE = Number(process.argv[2] ?? 10);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const JOBS = 2;
+
+const urlFor = (db: string) => {
+  const u = new URL(ADMIN);
+  u.pathname = '/' + db;
+  return u.toString();
+};
+
+async function admin(sql: string): Promise<void> {
+  const c = new pg.Client({ connectionString: ADMIN });
+  await c.connect();
+  try {
+    await c.query(sql);
+  } finally {
+    await c.end();
+  }
+}
+
+function run(cmd: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} exited ${code}: ${err.slice(-2000)}`))));
+  });
+}
+
+const stats = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return { min: s[0]!, median: s[Math.floor(s.length / 2)]!, max: s.at(-1)! };
+};
+const secs = (ms: number) => (ms / 1000).toFixed(2) + ' s';
+
+async function main(): Promise<void> {
+  const tag = randomBytes(3).toString('hex');
+  const stateDb = `fb_bench_state_${tag}`;
+  const sourceDb = `fb_bench_src_${tag}`;
+  const work = await mkdtemp(path.join(os.tmpdir(), 'fb-bench-dr-'));
+  await admin(`CREATE DATABASE ${stateDb} TEMPLATE template0`);
+  await admin(`CREATE DATABASE ${sourceDb} TEMPLATE template0`);
+  const pool = createPool(urlFor(stateDb), 5);
+  const created: string[] = [];
+  try {
+    await migrate(pool);
+    console.log(`seeding pgbench scale ${SCALE} plus a second large table into ${sourceDb} ...`);
+    await run('pgbench', ['-i', '-q', '-s', String(SCALE), '--foreign-keys', urlFor(sourceDb)]);
+    // A second big table so -j2 has two COPYs and two index builds to overlap.
+    const c = new pg.Client({ connectionString: urlFor(sourceDb) });
+    await c.connect();
+    await c.query(`CREATE TABLE events AS SELECT g AS id, md5(g::text) AS payload, now() - g * interval '1 s' AS at FROM generate_series(1, ${SCALE * 50_000}) g;
+                   ALTER TABLE events ADD PRIMARY KEY (id); CREATE INDEX events_at ON events (at);`);
+    await c.end();
+
+    const keys = generateIdentity();
+    const config = configSchema.parse({
+      databaseUrl: urlFor(stateDb), logLevel: 'silent', dataDir: work,
+      backups: { storage: { localDir: path.join(work, 'store') }, encryption: { recipient: keys.recipient, identity: keys.identity } },
+      dr: { restoreJobs: JOBS, workDir: path.join(work, 'dr'), minFreeMiB: 1, schedule: { enabled: false } },
+    });
+    const ctx = { pool, config };
+
+    // The backup, made the way the backups pipeline makes it.
+    const raw = path.join(work, 'raw.dump');
+    const snapshotAt = new Date();
+    const counts = await rowCounts(urlFor(sourceDb));
+    await run('pg_dump', ['-Fc', '-Z0', '--dbname', urlFor(sourceDb), '-f', raw]);
+    const id = newBackupId(sourceDb, snapshotAt, tag);
+    const k = objectKeys(config.backups.storage.prefix, sourceDb, id, snapshotAt);
+    const store = backupStore(ctx);
+    await insertRunningBackup(pool, {
+      id, database: sourceDb, tier: 'manual', objectKey: k.objectKey, manifestKey: k.manifestKey, storeLocation: store.location,
+      recipient: keys.recipient, startedAt: snapshotAt, requestedBy: 'bench', format: BACKUP_FORMAT,
+    });
+    const enc = path.join(work, 'stored.age');
+    const zstd = spawn('zstd', ['-3', '-q', '-c', raw], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const hash = createHash('sha256');
+    let stored = 0;
+    const tap = new Transform({ transform(ch: Buffer, _e, cb) { hash.update(ch); stored += ch.length; cb(null, ch); } });
+    await pipeline(zstd.stdout, new AgeEncryptStream(parseRecipient(keys.recipient)), tap, createWriteStream(enc));
+    await store.upload(k.objectKey, createReadStream(enc));
+    await rm(enc);
+    const rawBytes = (await stat(raw)).size;
+    await markVerified(pool, id, {
+      sha256: hash.digest('hex'), rawBytes, storedBytes: stored, serverVersion: '15', pgDumpVersion: '15', snapshotAt,
+      finishedAt: new Date(), verifiedAt: new Date(), verification: { checksum: true }, rowCounts: counts,
+    });
+    console.log(`backup ${id}: archive ${(rawBytes / 2 ** 20).toFixed(0)} MiB, stored ${(stored / 2 ** 20).toFixed(0)} MiB`);
+
+    const source = backupsRestoreSource(ctx);
+    const log = createLogger({ level: 'silent' });
+    const rawTimes: number[] = [];
+    const drillRestore: number[] = [];
+    const drillRto: number[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      const target = `fb_bench_raw_${tag}_${r}`;
+      await admin(`CREATE DATABASE ${target} TEMPLATE template0`);
+      created.push(target);
+      const t0 = performance.now();
+      await run('pg_restore', ['--exit-on-error', '--no-owner', '--jobs', String(JOBS), '--dbname', urlFor(target), raw]);
+      rawTimes.push(performance.now() - t0);
+      await admin(`DROP DATABASE ${target} WITH (FORCE)`);
+
+      const runId = 900_000_000 + Math.floor(Math.random() * 1e8);
+      const drill = new Drill(
+        { config: config.dr, clock: systemClock, log, source, statePool: pool },
+        { runId, kind: 'dry-run', backupId: id, serverUrl: ADMIN, workDir: config.dr.workDir!, targets: { rpoMs: 3_600_000, rtoMs: 14_400_000, stretchRpoMs: 300_000, stretchRtoMs: 3_600_000 } },
+        new AbortController().signal,
+        async () => {},
+      );
+      const out = await drill.run();
+      if (out.status !== 'passed') throw new Error(`dry run ${r + 1} did not pass: ${out.error}`);
+      drillRestore.push(out.steps.find((s) => s.key === 'restore')!.durationMs!);
+      drillRto.push(out.verdict.rtoMs!);
+      console.log(`round ${r + 1}: raw pg_restore -j${JOBS} ${secs(rawTimes.at(-1)!)} · dry-run restore step ${secs(drillRestore.at(-1)!)} (RTO steps 3-8 ${secs(drillRto.at(-1)!)})`);
+    }
+    const a = stats(rawTimes);
+    const b = stats(drillRestore);
+    const c2 = stats(drillRto);
+    console.log('');
+    console.log(`                          min       median    max`);
+    console.log(`raw pg_restore -j${JOBS}        ${secs(a.min).padEnd(10)}${secs(a.median).padEnd(10)}${secs(a.max)}`);
+    console.log(`dry run, restore step    ${secs(b.min).padEnd(10)}${secs(b.median).padEnd(10)}${secs(b.max)}`);
+    console.log(`dry run, RTO (steps 3-8) ${secs(c2.min).padEnd(10)}${secs(c2.median).padEnd(10)}${secs(c2.max)}`);
+    console.log(`ratio restore step / raw (medians): ${(b.median / a.median).toFixed(3)}  (target ≤ 1.1)`);
+    console.log(`ratio RTO / raw restore (medians):  ${(c2.median / a.median).toFixed(3)}  (fetch + decrypt + validate on top)`);
+  } finally {
+    await pool.end();
+    for (const d of [...created, stateDb, sourceDb]) await admin(`DROP DATABASE IF EXISTS ${d} WITH (FORCE)`).catch(() => {});
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+await main();
