@@ -1,6 +1,7 @@
 import { api, event } from '@pagerduty/pdjs';
 import type { EventPayloadV2 } from '@pagerduty/pdjs/build/src/events.js';
 import type { PagingConfig } from './config.js';
+import { observePagerDutyCall } from '../ops/metrics.js';
 import { PagingApiError, type AlertEvent, type AttemptResult, type OnCallEntry, type PagingProvider } from './provider.js';
 
 /** Retry-After is seconds or an HTTP date; anything else is ignored. */
@@ -55,6 +56,12 @@ export class PagerDutyProvider implements PagingProvider {
   ) {}
 
   async send(e: AlertEvent, signal: AbortSignal): Promise<AttemptResult> {
+    const result = await this.sendOnce(e, signal);
+    observePagerDutyCall('events', result.ok ? 'ok' : result.status === 429 ? 'rate_limited' : 'error');
+    return result;
+  }
+
+  private async sendOnce(e: AlertEvent, signal: AbortSignal): Promise<AttemptResult> {
     try {
       const r = await event({
         data: toEventPayload(e),
@@ -89,13 +96,15 @@ export class PagerDutyProvider implements PagingProvider {
       if (filter.escalationPolicyIds?.length) query['escalation_policy_ids[]'] = filter.escalationPolicyIds;
       let r;
       try {
-        r = await api({ token, server: this.cfg.apiHost, endpoint: '/oncalls', method: 'GET', queryParameters: query, signal, requestTimeout: 0, retryTimeout: 0 });
+        r = await api({ token, server: this.cfg.apiHost, endpoint: '/oncalls', method: 'GET', queryParameters: query, signal, requestTimeout: 0, retryTimeout: this.cfg.delivery.rateLimitPauseSeconds * 1000 });
       } catch (err) {
+        observePagerDutyCall('rest', 'error');
         if (signal.aborted) throw new PagingApiError('PagerDuty did not answer in time.');
         const status = (err as { status?: number }).status;
         if (typeof status === 'number') throw new PagingApiError(`PagerDuty answered ${status} with an unreadable body.`, status);
         throw new PagingApiError(`Cannot reach PagerDuty: ${(err as Error).message}`);
       }
+      observePagerDutyCall('rest', r.ok ? 'ok' : r.status === 429 ? 'rate_limited' : 'error');
       if (!r.ok) {
         const detail = describeBody(r.data);
         const hint = r.status === 401 ? ' Check PAGERDUTY_API_TOKEN.' : r.status === 429 ? ' PagerDuty is rate limiting us; try again in a minute.' : '';
