@@ -43,13 +43,14 @@ async function declare(severity: string, title: string) {
   return incidentByTitle(t, title);
 }
 
-/** Until the lifecycle commands land, resolve the way the incidents area does: commit, then emit. */
-async function resolveIncident(id: number) {
-  await t.db.pool.query("UPDATE incidents SET status = 'resolved', resolved_at = $2 WHERE id = $1", [id, t.clock.now()]);
-  const incident = (await t.app.ctx.services.incidents!.get(id))!;
-  await t.app.ctx.hooks.emit('incident.resolved', { incident, actor: 'U0ALICE' });
+/** Runs an /incident subcommand in the incident's channel, as its declarer, and waits for its effects. */
+async function inChannel(inc: { channel_id: string }, line: string) {
+  const r = await t.slash(`/incident ${line}`, { channel: inc.channel_id });
   await t.settle();
+  return t.slack.replies(r.responseId).join('\n');
 }
+
+const resolveIncident = (inc: { channel_id: string }) => inChannel(inc, 'resolve Fixed');
 
 const texts = (channel: string) => t.slack.messagesIn(channel).map((m) => `${m.text} ${JSON.stringify(m.blocks ?? [])}`);
 
@@ -212,7 +213,7 @@ describe('/incident page and resolve', () => {
     expect(t.slack.replies(again.responseId).join()).toContain('still open');
 
     const resolves = fakeEvents([accepted(), accepted()]);
-    await resolveIncident(inc.id);
+    await resolveIncident(inc);
     expect(resolves.bodies).toEqual([
       { routing_key: DEFAULT_KEY, event_action: 'resolve', dedup_key: `firebreak-incident-${inc.id}-default` },
       { routing_key: PAYMENTS_KEY, event_action: 'resolve', dedup_key: `firebreak-incident-${inc.id}-payments` },
@@ -228,16 +229,17 @@ describe('/incident page and resolve', () => {
     expect(t.slack.replies(resolved.responseId).join()).toContain('is resolved');
   });
 
-  it('a failed resolve is retried on the next resolve and the channel is told', async () => {
+  it('a failed resolve is retried when the incident is resolved again, and the channel is told', async () => {
     fakeEvents([accepted()]);
     const inc = await declare('P1', 'Resolve fails');
     fakeEvents([500, 500, 500].map((status) => ({ status, body: { message: 'down' } })));
-    await resolveIncident(inc.id);
+    await resolveIncident(inc);
     expect((await pageRows(t, inc.id))[0]).toMatchObject({ status: 'resolve_failed' });
     expect(texts(inc.channel_id).some((m) => m.includes('Could not resolve the PagerDuty alert'))).toBe(true);
+    await inChannel(inc, 'reopen still flapping');
     const second = fakeEvents([accepted()]);
-    await resolveIncident(inc.id);
-    expect(second.bodies).toHaveLength(1);
+    await resolveIncident(inc);
+    expect(second.bodies).toEqual([{ routing_key: DEFAULT_KEY, event_action: 'resolve', dedup_key: `firebreak-incident-${inc.id}-default` }]);
     expect((await pageRows(t, inc.id))[0]).toMatchObject({ status: 'resolved' });
   });
 
@@ -261,20 +263,16 @@ describe('/incident page and resolve', () => {
 });
 
 describe('severity changes', () => {
-  it('raising to a paging severity pages; lowering or re-raising does not page again', async () => {
+  it('raising to a paging severity pages; lowering or raising again does not page twice', async () => {
     const inc = await declare('P3', 'Slow search');
     expect(await pageRows(t, inc.id)).toEqual([]);
     const pd = fakeEvents([accepted()]);
-    const emit = async (from: 'P1' | 'P2' | 'P3', to: 'P1' | 'P2' | 'P3') => {
-      const incident = (await t.app.ctx.services.incidents!.get(inc.id))!;
-      await t.app.ctx.hooks.emit('incident.severity_changed', { incident: { ...incident, severity: to }, from, to, actor: 'U0ALICE' });
-      await t.settle();
-    };
-    await emit('P3', 'P2');
+    await inChannel(inc, 'severity P2');
     expect(pd.bodies).toHaveLength(1);
-    expect(pd.bodies[0]).toMatchObject({ payload: { custom_details: { paged_because: 'severity raised P3 → P2' } } });
-    await emit('P2', 'P3');
-    await emit('P2', 'P1');
+    expect(pd.bodies[0]).toMatchObject({ payload: { severity: 'error', custom_details: { severity: 'P2', paged_because: 'severity raised P3 → P2' } } });
+    await inChannel(inc, 'severity P3');
+    await inChannel(inc, 'severity P1');
     expect(pd.bodies).toHaveLength(1);
+    expect((await pageRows(t, inc.id))[0]).toMatchObject({ status: 'triggered' });
   });
 });
