@@ -52,7 +52,11 @@ export function drillSteps(r: DrRun): ChatMessage {
 export function drillReport(r: DrRun, switchTraffic?: string): ChatMessage {
   const v = verdictFor(r.targets, r.rtoMs, r.rpoMs);
   const t = r.targets;
-  const verdict = r.status === 'passed' ? 'passed' : r.status === 'cancelled' ? 'was cancelled (not a pass)' : r.status;
+  const verdict =
+    r.status === 'passed' ? 'passed'
+    : r.status === 'cancelled' ? 'was cancelled (not a pass)'
+    : r.status === 'interrupted' ? 'was interrupted by a Firebreak shutdown (not a pass)'
+    : r.status;
   const lines = [
     `*${RUN_ICON[r.status]} ${runLabel(r)} ${verdict}*`,
     `• *RTO* (steps 3-8, measured): ${formatDuration(r.rtoMs)} — target ${formatDuration(t.rtoMs)} ${mark(v.rtoMet)}, stretch ${formatDuration(t.stretchRtoMs)} ${mark(v.rtoStretchMet)}`,

@@ -12,7 +12,7 @@ import type { StepRecord } from '../../src/dr/model.js';
 import type { ChangeService } from '../../src/approvals/service.js';
 import { registry } from '../../src/ops/metrics.js';
 import {
-  corruptStoredObject, makeSourceDatabase, makeVerifiedBackup, scratchDatabases, spreadRunIds, type SourceDatabase,
+  corruptStoredObject, makeSlowSourceDatabase, makeSourceDatabase, makeVerifiedBackup, scratchDatabases, spreadRunIds, type SourceDatabase,
 } from './fixture.js';
 
 process.env.AWS_ACCESS_KEY_ID = TEST_S3_CREDENTIALS.accessKeyId;
@@ -95,16 +95,8 @@ async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null |
   }
 }
 
-/** A backup whose restore takes ~10 s: a CHECK constraint sleeps per row, but only inside a scratch database. */
 async function slowBackup(): Promise<{ backup: BackupRecord; db: SourceDatabase }> {
-  const db = await makeSourceDatabase({ customers: 10, orders: 10 });
-  const c = new pg.Client({ connectionString: db.url });
-  await c.connect();
-  await c.query(`CREATE FUNCTION public.slow_ok(i int) RETURNS boolean LANGUAGE sql AS
-                   $$ SELECT pg_catalog.pg_sleep(CASE WHEN pg_catalog.current_database() LIKE 'firebreak_dr_%' THEN 0.025 ELSE 0 END) IS NOT NULL $$;
-                 CREATE TABLE slow_rows (id int PRIMARY KEY CHECK (public.slow_ok(id)));
-                 INSERT INTO slow_rows SELECT generate_series(1, 400);`);
-  await c.end();
+  const db = await makeSlowSourceDatabase();
   return { backup: await makeVerifiedBackup(t.app.ctx, db, { snapshotAt: clock.now() }), db };
 }
 

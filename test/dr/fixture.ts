@@ -108,6 +108,22 @@ export async function makeVerifiedBackup(ctx: BackupContext, source: SourceDatab
   return (await findBackup(ctx.pool, id))!;
 }
 
+/** A database whose restore takes ~10 s: a CHECK constraint sleeps per row, but only inside a firebreak_dr_ scratch database. */
+export async function makeSlowSourceDatabase(): Promise<SourceDatabase> {
+  const db = await makeSourceDatabase({ customers: 10, orders: 10 });
+  const c = new pg.Client({ connectionString: db.url });
+  await c.connect();
+  try {
+    await c.query(`CREATE FUNCTION public.slow_ok(i int) RETURNS boolean LANGUAGE sql AS
+                     $$ SELECT pg_catalog.pg_sleep(CASE WHEN pg_catalog.current_database() LIKE 'firebreak_dr_%' THEN 0.025 ELSE 0 END) IS NOT NULL $$;
+                   CREATE TABLE slow_rows (id int PRIMARY KEY CHECK (public.slow_ok(id)));
+                   INSERT INTO slow_rows SELECT generate_series(1, 400);`);
+  } finally {
+    await c.end();
+  }
+  return db;
+}
+
 /** Flips one byte in the middle of the stored object, keeping its size: only the checksum can tell. */
 export async function corruptStoredObject(ctx: BackupContext, backup: BackupRecord): Promise<void> {
   const store = backupStore(ctx);
