@@ -34,6 +34,6 @@ export const ENV_BINDINGS: EnvBinding[] = [
   { env: 'FIREBREAK_RUNBOOKS_DIR', path: ['ops', 'runbooksDir'], doc: 'Directory of Markdown runbooks for /runbook and GET /runbooks (default runbooks).' },
   { env: 'FIREBREAK_APPROVALS_CHANNEL', path: ['approvals', 'channel'], doc: 'Channel (name or id) where change requests are posted (default approvals).' },
   { env: 'FIREBREAK_APPROVERS', path: ['approvals', 'approvers'], kind: 'list', doc: 'Comma-separated Slack user ids who approve every gated action that names no approvers of its own.' },
-  { env: 'DR_SCRATCH_DATABASE_URL', path: ['dr', 'scratchDatabaseUrl'], secret: true, doc: 'Admin URL of the server where /dr dry-run creates firebreak_dr_<n> (needs CREATEDB); unset = Firebreak\x27s own server.' },
-  { env: 'DR_TARGET_SERVER_URL', path: ['dr', 'targetServerUrl'], secret: true, doc: 'Admin URL of the server /dr execute recovers onto; unset = the backed-up database\x27s server.' },
+  { env: 'DR_SCRATCH_DATABASE_URL', path: ['dr', 'scratchDatabaseUrl'], secret: true, doc: 'Admin URL of the server where /dr dry-run creates firebreak_dr_<n> (needs CREATEDB); unset = the Firebreak state server.' },
+  { env: 'DR_TARGET_SERVER_URL', path: ['dr', 'targetServerUrl'], secret: true, doc: 'Admin URL of the server /dr execute recovers onto; unset = the server of the backed-up database.' },
 ];
