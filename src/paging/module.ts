@@ -18,6 +18,7 @@ export function pagingModule(ctx: AppContext, deps: PagingDeps = {}): FirebreakM
   ctx.hooks.on('incident.declared', ({ incident, actor }) => paging.onDeclared(incident, actor));
   ctx.hooks.on('incident.severity_changed', ({ incident, from, to, actor }) => paging.onSeverityChanged(incident, from, to, actor));
   ctx.hooks.on('incident.resolved', ({ incident, actor }) => paging.onResolved(incident, actor));
+  ctx.hooks.on('incident.reopened', ({ incident, actor }) => paging.onReopened(incident, actor));
 
   return {
     name: 'paging',

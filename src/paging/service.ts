@@ -140,6 +140,14 @@ export class PagingService {
     await this.requestPage(incident.id, target, actor, `severity raised ${from} → ${to}`);
   }
 
+  /** A reopened incident is a live problem again: page as a declare at its severity would. */
+  async onReopened(incident: Incident, actor: string): Promise<void> {
+    if (!this.severityPages(incident.severity)) return;
+    const target = this.serviceFor(incident);
+    if (!target) return;
+    await this.requestPage(incident.id, target, actor, `reopened at ${incident.severity}`);
+  }
+
   async onResolved(incident: Incident, actor: string): Promise<void> {
     const pages = await store.pagesForIncident(this.ctx.pool, incident.id);
     if (pages.length === 0) return;

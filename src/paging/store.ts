@@ -26,11 +26,17 @@ export interface NewPage {
   isRetry?: boolean;
 }
 
+/**
+ * A delivery records every attempt, so a page pending this long has no live delivery (its job
+ * gave up on a database error): it may be claimed again rather than block paging for good.
+ */
+const STALE_PENDING_MS = 10 * 60_000;
+
 export type ClaimResult = { claimed: true; page: Page } | { claimed: false; page: Page };
 
 /**
  * Takes the right to deliver a page: a new row, or an existing one that is not in flight
- * or already triggered (failed, resolved, resolve_failed). Two replicas or two clicks racing
+ * or already triggered (failed, resolved, resolve_failed, or a stale pending). Two replicas or two clicks racing
  * for the same page get one `claimed: true` between them.
  */
 export async function claimPage(db: Queryable, p: NewPage): Promise<ClaimResult> {
@@ -43,8 +49,9 @@ export async function claimPage(db: Queryable, p: NewPage): Promise<ClaimResult>
   const reclaimed = await db.query<PageRow>(
     `UPDATE pages SET status='pending', routing_key_env=$3, updated_at=$6, last_error=NULL,
             requested_by = CASE WHEN $7 THEN requested_by ELSE $4 END, reason = CASE WHEN $7 THEN reason ELSE $5 END
-      WHERE incident_id=$1 AND service=$2 AND status IN ('failed','resolved','resolve_failed') RETURNING *`,
-    [p.incidentId, p.service, p.routingKeyEnv, p.requestedBy, p.reason, p.at, p.isRetry === true],
+      WHERE incident_id=$1 AND service=$2
+        AND (status IN ('failed','resolved','resolve_failed') OR (status = 'pending' AND updated_at < $8)) RETURNING *`,
+    [p.incidentId, p.service, p.routingKeyEnv, p.requestedBy, p.reason, p.at, p.isRetry === true, new Date(p.at.getTime() - STALE_PENDING_MS)],
   );
   if (reclaimed.rows[0]) return { claimed: true, page: fromRow(reclaimed.rows[0]) };
   const existing = await pageFor(db, p.incidentId, p.service);

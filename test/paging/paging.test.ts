@@ -236,11 +236,27 @@ describe('/incident page and resolve', () => {
     await resolveIncident(inc);
     expect((await pageRows(t, inc.id))[0]).toMatchObject({ status: 'resolve_failed' });
     expect(texts(inc.channel_id).some((m) => m.includes('Could not resolve the PagerDuty alert'))).toBe(true);
+    // Reopening a paging-severity incident pages again (same alert), and the next resolve closes it.
+    const reopened = fakeEvents([accepted()]);
     await inChannel(inc, 'reopen still flapping');
+    expect(reopened.bodies).toHaveLength(1);
+    expect(reopened.bodies[0]).toMatchObject({ event_action: 'trigger', dedup_key: `firebreak-incident-${inc.id}-default`, payload: { custom_details: { paged_because: 'reopened at P1' } } });
     const second = fakeEvents([accepted()]);
     await resolveIncident(inc);
     expect(second.bodies).toEqual([{ routing_key: DEFAULT_KEY, event_action: 'resolve', dedup_key: `firebreak-incident-${inc.id}-default` }]);
     expect((await pageRows(t, inc.id))[0]).toMatchObject({ status: 'resolved' });
+  });
+
+  it('a page left pending by a delivery that died can be claimed again after ten minutes', async () => {
+    fakeEvents([accepted()]);
+    const inc = await declare('P1', 'Stuck delivery');
+    await t.db.pool.query("UPDATE pages SET status = 'pending', updated_at = $2 WHERE incident_id = $1", [inc.id, new Date(t.clock.now().getTime() - 5 * 60_000)]);
+    expect(await inChannel(inc, 'page default')).toContain('is being paged right now');
+    await t.db.pool.query('UPDATE pages SET updated_at = $2 WHERE incident_id = $1', [inc.id, new Date(t.clock.now().getTime() - 11 * 60_000)]);
+    const pd = fakeEvents([accepted()]);
+    expect(await inChannel(inc, 'page default')).toContain('Paging *default*');
+    expect(pd.bodies).toHaveLength(1);
+    expect((await pageRows(t, inc.id))[0]).toMatchObject({ status: 'triggered' });
   });
 
   it('answers unknown services and stray channels clearly', async () => {
