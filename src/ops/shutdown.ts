@@ -37,63 +37,67 @@ async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
 }
 
 /**
- * The shutdown sequence, in the order that loses nothing:
+ * The shutdown sequence, in the order that loses nothing, all within `budgetMs`:
  * 1. readiness answers 503 (load balancers stop sending), optionally for `drainDelayMs`;
  * 2. the scheduler stops and hands its lease back, so a survivor fires the next slot;
  * 3. the listener closes and in-flight requests finish;
  * 4. the job loop stops claiming; the job in hand and background work get the rest of the
- *    budget, and when ~80 % of it is gone, ctx.shutdownSignal aborts so long work (backups,
- *    drills) stops and records itself interrupted;
+ *    budget; a little before the end (`tail`), ctx.shutdownSignal aborts so long work (backups,
+ *    drills) stops and records itself interrupted while the database is still there;
  * 5. whatever still runs is recorded as interrupted in the event log, modules stop, the pool
  *    closes, logs flush, and the process exits 0.
  */
 export async function shutDownGracefully(app: FirebreakApp, signal: string, opts: Omit<GracefulShutdownOptions, 'exit' | 'signals'>): Promise<ShutdownReport> {
   const { log, budgetMs } = opts;
   const started = Date.now();
-  const left = () => budgetMs - (Date.now() - started);
+  const deadline = started + budgetMs;
+  const left = () => Math.max(0, deadline - Date.now());
+  // Kept back from the drain for what must happen after it: recording, closing, flushing.
+  const tail = Math.min(3000, budgetMs * 0.2);
   const { ctx, lifecycle } = app;
   lifecycle.beginDrain();
   log.info({ action: 'shutdown.begin', signal, budgetMs, inflight: app.http.inflight(), background: ctx.background.size }, 'shutting down: readiness now 503');
   // Long work gets told to stop while there is still time to record it as interrupted.
-  const abortTimer = setTimeout(() => lifecycle.stopLongWork(`${signal}: shutdown budget of ${budgetMs} ms ran out`), Math.max(0, budgetMs * 0.8));
+  const abortTimer = setTimeout(() => lifecycle.stopLongWork(`${signal}: shutdown budget of ${budgetMs} ms ran out`), Math.max(0, budgetMs - 2 * tail));
   abortTimer.unref();
 
-  if (opts.drainDelayMs) await sleep(Math.min(opts.drainDelayMs, Math.max(0, left() / 2)));
+  if (opts.drainDelayMs) await sleep(Math.min(opts.drainDelayMs, left() / 2));
 
   await within(ctx.scheduler.stop(), Math.min(5000, left())).then((ok) => {
     if (!ok) log.warn({ action: 'shutdown.scheduler' }, 'scheduler did not stop in time; its lease expires on its own');
   });
 
   const closing = app.http.close();
-  const requestsDone = await within(closing, left() * 0.8);
+  const requestsDone = await within(closing, Math.max(0, left() - 2 * tail));
   const requestsCutOff = requestsDone ? 0 : app.http.inflight();
   if (!requestsDone) {
     log.warn({ action: 'shutdown.requests_cut_off', inflight: requestsCutOff }, 'in-flight requests did not finish within the budget');
     app.http.server.closeAllConnections();
   }
 
-  const jobsStopped = within(ctx.jobs.stop(), left());
-  const backgroundDone = ctx.background.drain(Math.max(0, left()));
+  const jobsStopped = within(ctx.jobs.stop(), Math.max(0, left() - tail));
+  const backgroundDone = ctx.background.drain(Math.max(0, left() - tail));
   const [jobsDone, bgDone] = await Promise.all([jobsStopped, backgroundDone]);
-  const backgroundInterrupted = bgDone ? 0 : ctx.background.size;
   if (!jobsDone || !bgDone) {
     lifecycle.stopLongWork(`${signal}: shutdown budget ran out`);
     // Work that honours the signal records itself as interrupted; give it a moment to do so.
-    await within(Promise.all([ctx.jobs.stop(), ctx.background.drain(2000)]), 2000);
+    await within(Promise.all([ctx.jobs.stop(), ctx.background.drain(left() / 2)]), left() / 2);
   }
   clearTimeout(abortTimer);
+  const backgroundInterrupted = ctx.background.size;
+  const jobsInterrupted = !(await within(ctx.jobs.stop(), 0));
 
-  const report: ShutdownReport = { signal, durationMs: Date.now() - started, requestsCutOff, backgroundInterrupted, jobsInterrupted: !jobsDone };
-  if (requestsCutOff || backgroundInterrupted || !jobsDone) {
+  const report: ShutdownReport = { signal, durationMs: Date.now() - started, requestsCutOff, backgroundInterrupted, jobsInterrupted };
+  if (requestsCutOff || backgroundInterrupted || jobsInterrupted) {
     await within(
       appendEvent(ctx.pool, { type: 'ops.shutdown_interrupted', actor: `replica:${ctx.replicaId}`, at: ctx.clock.now(), subject: `replica:${ctx.replicaId}`, payload: { ...report } }),
-      2000,
+      Math.max(500, left() / 2),
     ).catch(() => {});
     log.warn({ action: 'shutdown.interrupted', ...report }, 'work was interrupted by shutdown and recorded as interrupted');
   }
   // app.stop() closes what is left (modules, pool); bounded so a stuck client cannot hold the exit.
-  await within(app.stop(0), 3000);
-  log.info({ action: 'shutdown.done', ...report }, 'shutdown complete');
+  await within(app.stop(0), Math.max(500, left()));
+  log.info({ action: 'shutdown.done', ...report, durationMs: Date.now() - started }, 'shutdown complete');
   await new Promise<void>((r) => log.flush(() => r()));
   return report;
 }
