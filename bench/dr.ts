@@ -3,11 +3,11 @@
  * (pg_dump -Fc -Z0 → zstd → age → object store), then alternates, ROUNDS times each:
  *   - raw:     `pg_restore -j2 --exit-on-error --no-owner` of the same pg_dump archive into an empty database
  *   - dry run: the drill's step 6 (restore) measured inside a full ten-step dry run
- * and prints min/median/max of each and the ratio of medians (target ≤ 1.1).
+ * (alternating which goes first) and prints min/median/max of each and the ratio of medians (target ≤ 1.1).
  *
  *   npx tsx bench/dr.ts [scale]     # pgbench scale, default 10 (~150 MB of data)
  * Env: FIREBREAK_BENCH_PG_URL (admin URL, default postgres://postgres@127.0.0.1:5432/postgres),
- *      BENCH_ROUNDS (default 3).
+ *      BENCH_ROUNDS (default 5).
  */
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -34,7 +34,7 @@ import { Drill } from '../src/dr/drill.js';
 
 const ADMIN = process.env.FIREBREAK_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const SCALE = Number(process.argv[2] ?? 10);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const JOBS = 2;
 
 const urlFor = (db: string) => {
@@ -129,7 +129,7 @@ async function main(): Promise<void> {
     const rawTimes: number[] = [];
     const drillRestore: number[] = [];
     const drillRto: number[] = [];
-    for (let r = 0; r < ROUNDS; r++) {
+    const rawRestore = async (r: number) => {
       const target = `fb_bench_raw_${tag}_${r}`;
       await admin(`CREATE DATABASE ${target} TEMPLATE template0`);
       created.push(target);
@@ -137,7 +137,8 @@ async function main(): Promise<void> {
       await run('pg_restore', ['--exit-on-error', '--no-owner', '--jobs', String(JOBS), '--dbname', urlFor(target), raw]);
       rawTimes.push(performance.now() - t0);
       await admin(`DROP DATABASE ${target} WITH (FORCE)`);
-
+    };
+    const dryRun = async (r: number) => {
       const runId = 900_000_000 + Math.floor(Math.random() * 1e8);
       const drill = new Drill(
         { config: config.dr, clock: systemClock, log, source, statePool: pool },
@@ -149,16 +150,28 @@ async function main(): Promise<void> {
       if (out.status !== 'passed') throw new Error(`dry run ${r + 1} did not pass: ${out.error}`);
       drillRestore.push(out.steps.find((s) => s.key === 'restore')!.durationMs!);
       drillRto.push(out.verdict.rtoMs!);
+    };
+    for (let r = 0; r < ROUNDS; r++) {
+      // Alternate which goes first so page-cache warmth and background load fall on both sides.
+      if (r % 2 === 0) {
+        await rawRestore(r);
+        await dryRun(r);
+      } else {
+        await dryRun(r);
+        await rawRestore(r);
+      }
       console.log(`round ${r + 1}: raw pg_restore -j${JOBS} ${secs(rawTimes.at(-1)!)} · dry-run restore step ${secs(drillRestore.at(-1)!)} (RTO steps 3-8 ${secs(drillRto.at(-1)!)})`);
     }
     const a = stats(rawTimes);
     const b = stats(drillRestore);
     const c2 = stats(drillRto);
     console.log('');
-    console.log(`                          min       median    max`);
-    console.log(`raw pg_restore -j${JOBS}        ${secs(a.min).padEnd(10)}${secs(a.median).padEnd(10)}${secs(a.max)}`);
-    console.log(`dry run, restore step    ${secs(b.min).padEnd(10)}${secs(b.median).padEnd(10)}${secs(b.max)}`);
-    console.log(`dry run, RTO (steps 3-8) ${secs(c2.min).padEnd(10)}${secs(c2.median).padEnd(10)}${secs(c2.max)}`);
+    const row = (label: string, x: { min: number; median: number; max: number }) =>
+      console.log(`${label.padEnd(26)}${secs(x.min).padEnd(10)}${secs(x.median).padEnd(10)}${secs(x.max)}`);
+    console.log(`${''.padEnd(26)}${'min'.padEnd(10)}${'median'.padEnd(10)}max`);
+    row(`raw pg_restore -j${JOBS}`, a);
+    row('dry run, restore step', b);
+    row('dry run, RTO (steps 3-8)', c2);
     console.log(`ratio restore step / raw (medians): ${(b.median / a.median).toFixed(3)}  (target ≤ 1.1)`);
     console.log(`ratio RTO / raw restore (medians):  ${(c2.median / a.median).toFixed(3)}  (fetch + decrypt + validate on top)`);
   } finally {

@@ -19,11 +19,16 @@ export const drConfigSchema = z
     database: z.string().optional(),
     /**
      * Admin connection URL of the server where dry runs create their scratch database
-     * (`firebreak_dr_<run id>`). Unset = the backed-up server (backups' source URL), else
-     * Firebreak's own server. Dry runs only ever create and drop databases named firebreak_dr_*.
+     * (`firebreak_dr_<run id>`; the role needs CREATEDB). Unset = Firebreak's own server, so a
+     * drill adds no load to production. Dry runs only ever create and drop databases named
+     * firebreak_dr_<n>, and only the one they created.
      */
     scratchDatabaseUrl: pgUrl.optional(),
-    /** Admin URL of the server `/dr execute --target <db>` restores onto; unset = the scratch server. */
+    /**
+     * Admin URL of the server `/dr execute --target <db>` recovers onto. Unset = the server of
+     * the backed-up database (backups.databases, matched by the backup's database name), else
+     * Firebreak's own server.
+     */
     targetServerUrl: pgUrl.optional(),
     /** Where fetched and decrypted files are kept during a drill; unset = <os tmpdir>/firebreak-dr. */
     workDir: z.string().optional(),
