@@ -137,19 +137,28 @@ export function incidentViewHandlers(incidents: IncidentService): Record<string,
 
 /** Pins and :pushpin: reactions become timeline entries; joins make people members. */
 export function incidentEventHandlers(incidents: IncidentService): Partial<Record<ChatEvent['type'], EventHandler>> {
+  // Tracked as background work so shutdown drains it (and tests can settle on it).
   return {
-    pin_added: async (ev) => {
+    pin_added: async (ev, ctx) => {
       if (!ev.messageTs) return;
-      await incidents.recordPin({ channelId: ev.channelId, messageTs: ev.messageTs, actor: ev.actor.userId, text: ev.text, via: 'pin' });
+      const messageTs = ev.messageTs;
+      ctx.background('record pin', async () => {
+        await incidents.recordPin({ channelId: ev.channelId, messageTs, actor: ev.actor.userId, text: ev.text, via: 'pin' });
+      });
     },
-    reaction_added: async (ev) => {
+    reaction_added: async (ev, ctx) => {
       if (!ev.messageTs || !/^(pushpin|round_pushpin)$/.test(ev.reaction ?? '')) return;
+      const messageTs = ev.messageTs;
       // reaction_added carries no text: the service reads the message.
-      await incidents.recordPin({ channelId: ev.channelId, messageTs: ev.messageTs, actor: ev.actor.userId, via: 'reaction' });
+      ctx.background('record pushpin', async () => {
+        await incidents.recordPin({ channelId: ev.channelId, messageTs, actor: ev.actor.userId, via: 'reaction' });
+      });
     },
-    member_joined_channel: async (ev) => {
-      const i = await incidents.byChannel(ev.channelId);
-      if (i) await incidents.noteMember(i, ev.actor.userId, 'joined');
+    member_joined_channel: async (ev, ctx) => {
+      ctx.background('note member', async () => {
+        const i = await incidents.byChannel(ev.channelId);
+        if (i) await incidents.noteMember(i, ev.actor.userId, 'joined');
+      });
     },
   };
 }

@@ -1,0 +1,109 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApp, type TestApp } from '../support/app.js';
+import { FakeClock, MINUTE } from '../../src/clock.js';
+import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { FakeSlack } from '../support/fake-slack.js';
+import { REMINDER_QUEUE } from '../../src/incidents/reminders.js';
+
+/**
+ * Reminders live in PostgreSQL: a restart between declare and the due time still sends the
+ * reminder exactly once, and two replicas racing for it send it once.
+ */
+let db: TestDatabase;
+let slack: FakeSlack;
+const clock = new FakeClock('2026-04-01T08:00:00Z');
+const started: TestApp[] = [];
+
+const boot = async () => {
+  const app = await startTestApp({ clock, shared: { db, slack } });
+  started.push(app);
+  return app;
+};
+const remindersIn = (channel: string) =>
+  slack.messagesIn(channel).filter((m) => JSON.stringify(m.blocks ?? []).includes('post a stakeholder update'));
+const declare = async (app: TestApp, title: string) => {
+  await app.slash(`/incident declare P0 ${title}`);
+  await app.settle();
+  const r = (await db.pool.query('SELECT id, channel_id FROM incidents WHERE title = $1', [title])).rows[0];
+  return { id: r.id as number, channel: r.channel_id as string };
+};
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  slack = await new FakeSlack().start();
+  slack.addChannel('incidents');
+});
+afterAll(async () => {
+  for (const a of started) await a.stop().catch(() => {});
+  await slack.stop();
+  await db.drop();
+});
+
+describe('reminders across restarts and replicas', () => {
+  it('a restart between declare and the due time still reminds once', async () => {
+    const first = await boot();
+    const inc = await declare(first, 'Restarted mid incident');
+    await first.stop();
+    clock.advance(15 * MINUTE); // P0 cadence
+    const second = await boot();
+    await second.settle();
+    await second.settle();
+    expect(remindersIn(inc.channel)).toHaveLength(1);
+    await second.stop();
+    const third = await boot();
+    await third.settle();
+    expect(remindersIn(inc.channel)).toHaveLength(1);
+    await third.stop();
+  });
+
+  it('two replicas ticking at the same moment send one reminder', async () => {
+    const a = await boot();
+    const b = await boot();
+    const inc = await declare(a, 'Two replicas');
+    clock.advance(15 * MINUTE);
+    const ran = await Promise.all([a.app.ctx.jobs.tick(), b.app.ctx.jobs.tick(), a.app.ctx.jobs.tick(), b.app.ctx.jobs.tick()]);
+    expect(ran.reduce((x, y) => x + y, 0)).toBeGreaterThanOrEqual(1);
+    expect(remindersIn(inc.channel)).toHaveLength(1);
+    const missed = (await db.pool.query('SELECT missed_reminders FROM incidents WHERE id = $1', [inc.id])).rows[0].missed_reminders;
+    expect(missed).toBe(1);
+    await a.stop();
+    await b.stop();
+  });
+
+  it('a stray second copy of a reminder job (a race between two schedulers) does nothing', async () => {
+    const a = await boot();
+    const b = await boot();
+    const inc = await declare(a, 'Stray copy');
+    // Copy the pending reminder under another key, as a lost race between two schedules would.
+    await db.pool.query(
+      `INSERT INTO jobs (queue, dedupe_key, payload, run_at)
+       SELECT queue, dedupe_key || ':copy', payload, run_at FROM jobs
+        WHERE queue = $1 AND status = 'pending' AND (payload->>'incidentId')::bigint = $2`,
+      [REMINDER_QUEUE, inc.id],
+    );
+    clock.advance(15 * MINUTE);
+    await Promise.all([a.app.ctx.jobs.tick(), b.app.ctx.jobs.tick()]);
+    expect(remindersIn(inc.channel)).toHaveLength(1);
+    // The next slot is scheduled exactly once.
+    const pending = (await db.pool.query(`SELECT count(*)::int AS n FROM jobs WHERE queue = $1 AND status = 'pending' AND (payload->>'incidentId')::bigint = $2`, [REMINDER_QUEUE, inc.id])).rows[0].n;
+    expect(pending).toBe(1);
+    await a.stop();
+    await b.stop();
+  });
+
+  it('a Slack failure while reminding is retried, not lost and not doubled', async () => {
+    // Earlier incidents' reminders would take the injected failure: this test wants the queue to itself.
+    await db.pool.query("UPDATE jobs SET status = 'cancelled' WHERE status = 'pending'");
+    const a = await boot();
+    const inc = await declare(a, 'Slack hiccup');
+    clock.advance(15 * MINUTE);
+    slack.fail('chat.postMessage', 'internal_error');
+    await a.app.ctx.jobs.tick();
+    expect(remindersIn(inc.channel)).toHaveLength(0);
+    expect((await db.pool.query('SELECT missed_reminders FROM incidents WHERE id = $1', [inc.id])).rows[0].missed_reminders).toBe(0);
+    clock.advance(1 * MINUTE); // past the queue's 30 s back-off
+    await a.app.ctx.jobs.tick();
+    expect(remindersIn(inc.channel)).toHaveLength(1);
+    await a.stop();
+  });
+});
