@@ -111,14 +111,17 @@ export class AlertService {
         for (const a of pending) {
           for (const route of matchRoutes(this.root, a.labels)) {
             const key = groupKey(route, a.labels);
-            if (!seeds.has(key)) seeds.set(key, { groupKey: key, routeKey: route.key, channel: route.opts.channel, groupLabels: groupLabels(route, a.labels) });
+            const seed = seeds.get(key);
+            if (!seed) seeds.set(key, { groupKey: key, routeKey: route.key, channel: route.opts.channel, groupLabels: groupLabels(route, a.labels), createdAt: a.last_received_at });
+            else if (a.last_received_at < seed.createdAt) seed.createdAt = a.last_received_at;
             members.push({ key, alert: a });
           }
         }
-        const groups = await store.upsertGroups(c, [...seeds.values()], now);
+        const groups = await store.upsertGroups(c, [...seeds.values()]);
         const restart = [...groups.values()].filter((g) => g.allResolvedNoticed && members.some((m) => m.key === g.groupKey && m.alert.status === 'firing'));
-        await store.startNewEpisodes(c, restart.map((g) => g.id), now);
-        for (const g of restart) Object.assign(g, { createdAt: now, lastNotifiedAt: null, notifiedVersion: 0, allResolvedNoticed: false, acknowledgedBy: null, acknowledgedAt: null });
+        const starts = restart.map((g) => ({ id: g.id, at: seeds.get(g.groupKey)!.createdAt }));
+        await store.startNewEpisodes(c, starts);
+        for (const g of restart) Object.assign(g, { createdAt: seeds.get(g.groupKey)!.createdAt, lastNotifiedAt: null, notifiedVersion: 0, allResolvedNoticed: false, acknowledgedBy: null, acknowledgedAt: null });
         await store.addMembers(c, members.map((m) => ({ groupId: groups.get(m.key)!.id, alertId: m.alert.id })));
 
         const toReport: (Reported & { source: string; title: string; labels: Labels; groupId: number })[] = [];

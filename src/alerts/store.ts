@@ -72,12 +72,13 @@ export interface PendingAlert {
   status: 'firing' | 'resolved';
   labels: Labels;
   rev: number;
+  last_received_at: Date;
 }
 
 /** Alerts whose latest change routing has not seen yet; locked so replicas split the work. */
 export async function claimUnprocessed(c: pg.PoolClient, limit: number): Promise<PendingAlert[]> {
   const { rows } = await c.query<PendingAlert>(
-    `SELECT id, source, fingerprint, status, labels, annotations, rev FROM alerts WHERE rev <> processed_rev ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
+    `SELECT id, source, fingerprint, status, labels, annotations, rev, last_received_at FROM alerts WHERE rev <> processed_rev ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
     [limit],
   );
   return rows;
@@ -91,6 +92,8 @@ export async function markProcessed(c: Queryable, alerts: PendingAlert[]): Promi
 }
 
 export interface GroupSeed {
+  /** When the first of its alerts arrived: group_wait counts from here, as in Alertmanager. */
+  createdAt: Date;
   groupKey: string;
   routeKey: string;
   channel: string;
@@ -98,13 +101,13 @@ export interface GroupSeed {
 }
 
 /** Creates missing groups and bumps the version of existing ones (they changed). */
-export async function upsertGroups(c: Queryable, seeds: GroupSeed[], now: Date): Promise<Map<string, AlertGroup>> {
+export async function upsertGroups(c: Queryable, seeds: GroupSeed[]): Promise<Map<string, AlertGroup>> {
   const { rows } = await c.query<GroupRow>(
     `INSERT INTO alert_groups (group_key, route_key, channel, group_labels, created_at)
-     SELECT k, r, ch, l, $5 FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[]) AS t(k, r, ch, l)
+     SELECT k, r, ch, l, ca FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::timestamptz[]) AS t(k, r, ch, l, ca)
      ON CONFLICT (group_key) DO UPDATE SET version = alert_groups.version + 1, channel = EXCLUDED.channel
      RETURNING *`,
-    [seeds.map((s) => s.groupKey), seeds.map((s) => s.routeKey), seeds.map((s) => s.channel), seeds.map((s) => JSON.stringify(s.groupLabels)), now],
+    [seeds.map((s) => s.groupKey), seeds.map((s) => s.routeKey), seeds.map((s) => s.channel), seeds.map((s) => JSON.stringify(s.groupLabels)), seeds.map((s) => s.createdAt)],
   );
   return new Map(rows.map((r) => [r.group_key, groupFromRow(r)]));
 }
@@ -294,17 +297,18 @@ export async function saveGroupMessage(db: Queryable, groupId: number, m: GroupM
  * starts a new episode: a fresh message after group_wait, as Alertmanager starts a new
  * aggregation group. The old message stays in Slack as the record of the last episode.
  */
-export async function startNewEpisodes(c: Queryable, groupIds: number[], now: Date): Promise<void> {
-  if (groupIds.length === 0) return;
+export async function startNewEpisodes(c: Queryable, starts: { id: number; at: Date }[]): Promise<void> {
+  if (starts.length === 0) return;
+  const groupIds = starts.map((s) => s.id);
   await c.query('DELETE FROM alert_messages WHERE group_id = ANY($1)', [groupIds]);
   await c.query(
     `DELETE FROM alert_group_members m USING alerts a WHERE m.group_id = ANY($1) AND a.id = m.alert_id AND a.status = 'resolved' AND a.rev = a.processed_rev`,
     [groupIds],
   );
   await c.query(
-    `UPDATE alert_groups SET created_at = $2, notified_version = 0, last_notified_at = NULL, all_resolved_noticed = false,
-            acknowledged_by = NULL, acknowledged_at = NULL WHERE id = ANY($1)`,
-    [groupIds, now],
+    `UPDATE alert_groups g SET created_at = t.at, notified_version = 0, last_notified_at = NULL, all_resolved_noticed = false,
+            acknowledged_by = NULL, acknowledged_at = NULL FROM unnest($1::bigint[], $2::timestamptz[]) AS t(id, at) WHERE g.id = t.id`,
+    [groupIds, starts.map((s) => s.at)],
   );
 }
 

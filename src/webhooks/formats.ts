@@ -72,7 +72,10 @@ const genericAlert = z.object({
 });
 
 /** The generic receiver's documented shape: one alert, or `{ "alerts": [ ... ] }`. */
-export const genericPayload = z.union([z.object({ alerts: z.array(genericAlert).min(1).max(10_000) }), genericAlert.transform((a) => ({ alerts: [a] }))]);
+export const genericPayload = z.preprocess(
+  (v) => (v && typeof v === 'object' && !Array.isArray(v) && !('alerts' in v) ? { alerts: [v] } : v),
+  z.object({ alerts: z.array(genericAlert).min(1).max(10_000) }),
+);
 
 export function genericAlerts(p: z.infer<typeof genericPayload>, now: Date): IncomingAlert[] {
   return p.alerts.map((a) => {
