@@ -2,19 +2,19 @@ import type { Queryable } from '../db/pool.js';
 import type { DrKind, DrRun, DrStatus, DrTargets, DrTrigger, StepRecord } from './model.js';
 
 interface DrRunRow {
-  id: number;
+  id: number | string;
   kind: DrKind;
   trigger: DrTrigger;
   backup_id: string | null;
   database: string | null;
   requester: string;
   approvers: string[];
-  change_request_id: number | null;
+  change_request_id: number | string | null;
   target_database: string | null;
   status: DrStatus;
   steps: StepRecord[];
-  rto_ms: number | null;
-  rpo_ms: number | null;
+  rto_ms: number | string | null;
+  rpo_ms: number | string | null;
   targets: DrTargets;
   error: string | null;
   channel_id: string | null;
@@ -26,11 +26,14 @@ interface DrRunRow {
   finished_at: Date | null;
 }
 
+/** bigint columns arrive from pg as strings; the model speaks numbers. */
+const num = (v: number | string | null): number | null => (v === null ? null : Number(v));
+
 function fromRow(r: DrRunRow): DrRun {
   return {
-    id: r.id, kind: r.kind, trigger: r.trigger, backupId: r.backup_id, database: r.database, requester: r.requester,
-    approvers: r.approvers, changeRequestId: r.change_request_id, targetDatabase: r.target_database, status: r.status,
-    steps: r.steps, rtoMs: r.rto_ms, rpoMs: r.rpo_ms, targets: r.targets, error: r.error, channelId: r.channel_id,
+    id: Number(r.id), kind: r.kind, trigger: r.trigger, backupId: r.backup_id, database: r.database, requester: r.requester,
+    approvers: r.approvers, changeRequestId: num(r.change_request_id), targetDatabase: r.target_database, status: r.status,
+    steps: r.steps, rtoMs: num(r.rto_ms), rpoMs: num(r.rpo_ms), targets: r.targets, error: r.error, channelId: r.channel_id,
     messageTs: r.message_ts, threadTs: r.thread_ts, replicaId: r.replica_id, cancelRequestedBy: r.cancel_requested_by,
     startedAt: r.started_at, finishedAt: r.finished_at,
   };

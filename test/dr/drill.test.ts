@@ -290,6 +290,36 @@ describe('one drill at a time, and /dr cancel', () => {
   });
 });
 
+describe('the Cancel button', () => {
+  it('cancels the drill it is on, and says so when that drill is no longer running', async () => {
+    const { backup, db } = await slowBackup();
+    t.app.ctx.config.dr.smokeChecks = [];
+    try {
+      await drNow(`dry-run ${backup.id}`);
+      const running = await waitFor('the restore to be under way', async () => {
+        const r = await lastRun();
+        return stepsOf(r)[6].status === 'running' && r;
+      });
+      const head = t.slack.messagesIn(opsId).find((m) => m.ts === running.message_ts)!;
+      expect(JSON.stringify(head.blocks)).toContain('"action_id":"dr_cancel"');
+      const { responseId } = await t.click('dr_cancel', String(running.id), { channel: opsId, messageTs: head.ts, user: 'U0DAVE' });
+      await t.settle();
+      expect(t.slack.replies(responseId).join()).toContain(`Cancelling DR-${running.id} dry run`);
+      const run = await lastRun();
+      expect(run.status).toBe('cancelled');
+      expect(run.cancel_requested_by).toBe('U0DAVE');
+      expect(await scratchDatabases(adminUrl())).not.toContain(`firebreak_dr_${run.id}`);
+      const headAfter = t.slack.messagesIn(opsId).find((m) => m.ts === running.message_ts)!;
+      expect(JSON.stringify(headAfter.blocks)).not.toContain('dr_cancel');
+      const again = await t.click('dr_cancel', String(running.id), { channel: opsId, messageTs: head.ts });
+      await t.settle();
+      expect(t.slack.replies(again.responseId).join()).toContain(`DR-${running.id} is not running any more.`);
+    } finally {
+      await db.drop();
+    }
+  });
+});
+
 describe('/dr history and /dr status', () => {
   it('lists runs with RTO/RPO against targets and a trend', async () => {
     await dr(`dry-run ${good.id}`);
