@@ -15,7 +15,8 @@ export function runOneLine(r: DrRun): string {
   const where = r.status === 'running' ? (current ? `at step ${current.n}/${r.steps.length} (${current.title})` : 'starting') : r.status;
   const backup = r.backupId ? `backup ${r.backupId}` : 'newest verified backup';
   const into = r.targetDatabase ? ` into ${r.targetDatabase}` : '';
-  return `${runLabel(r)} of ${backup}${into}, requested by ${mention(r.requester)} ${utc(r.startedAt)}, ${where}`;
+  const by = r.trigger === 'schedule' ? 'scheduled' : `requested by ${/^[UW][A-Z0-9]+$/.test(r.requester) ? mention(r.requester) : r.requester}`;
+  return `${runLabel(r)} of ${backup}${into}, ${by} ${utc(r.startedAt)}, ${where}`;
 }
 
 export function drillHeadline(r: DrRun): ChatMessage {
