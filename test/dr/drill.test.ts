@@ -222,6 +222,34 @@ describe('/dr dry-run', () => {
     expect(stepsOf(run)[8].detail).toBe('row counts differ from the manifest in 1 table(s): public.orders: expected 1499, restored 1500');
   });
 
+  it('runs the post-restore command against the scratch database, and fails at step 7 when it fails', async () => {
+    const hook = t.app.ctx.config.dr.postRestore;
+    const saved = { ...hook };
+    try {
+      hook.command = ['psql', '-v', 'ON_ERROR_STOP=1', '-c', 'CREATE TABLE public.hook_ran (at timestamptz)'];
+      t.app.ctx.config.dr.smokeChecks = [
+        ...SMOKE,
+        { name: 'hook ran in the restored database', sql: "SELECT count(*) FROM pg_tables WHERE tablename = 'hook_ran'", expect: '1' },
+      ];
+      await dr(`dry-run ${good.id}`);
+      let run = await lastRun();
+      expect(run.status).toBe('passed');
+      expect(stepsOf(run)[7].detail).toBe('ran psql; ran post-restore SQL');
+
+      hook.command = ['psql', '-v', 'ON_ERROR_STOP=1', '-c', 'SELECT * FROM no_such_table'];
+      await dr(`dry-run ${good.id}`);
+      run = await lastRun();
+      const steps = stepsOf(run);
+      expect(steps[7].status).toBe('failed');
+      expect(steps[7].detail).toMatch(/^psql exited 1: .*relation "no_such_table" does not exist/);
+      expect(steps[8].status).toBe('skipped');
+      expect(await scratchDatabases(adminUrl())).not.toContain(`firebreak_dr_${run.id}`);
+    } finally {
+      Object.assign(hook, saved);
+      delete hook.command;
+    }
+  });
+
   it('refuses an unknown or unverified backup at step 2', async () => {
     await dr('dry-run no-such-backup');
     let run = await lastRun();
