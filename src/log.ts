@@ -1,4 +1,5 @@
 import { pino, type Logger, type DestinationStream } from 'pino';
+import { logContext } from './ops/request-context.js';
 
 export type { Logger };
 
@@ -22,6 +23,8 @@ export function createLogger(opts: { level?: string; destination?: DestinationSt
       base: { service: 'firebreak' },
       redact: { paths: REDACT, censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
+      // requestId (and incidentId/action once known) of the request this line was written for.
+      mixin: logContext,
     },
     opts.destination,
   );

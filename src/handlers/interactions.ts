@@ -5,6 +5,7 @@ import type {
 import { dispatchCommand, type CommandTable } from '../commands/table.js';
 import { claimRequest } from '../db/idempotency.js';
 import { observeSlashCommand, type CommandOutcome } from '../ops/metrics.js';
+import { annotateRequest } from '../ops/request-context.js';
 
 /**
  * The one place every surface (Slack, console, tests) hands people's actions to. It finds the
@@ -50,6 +51,9 @@ export class Interactions {
     const started = performance.now();
     const subcommand = inv.text.trim().split(/\s+/)[0] ?? '';
     let outcome: CommandOutcome = 'error';
+    // Every log line written for this command (including its background work) names it.
+    const action = `${inv.command} ${/^[a-z][\w-]{0,30}$/i.test(subcommand) ? subcommand.toLowerCase() : ''}`.trim();
+    annotateRequest({ action });
     try {
       const table = this.commands.get(inv.command);
       if (!table) {
@@ -65,13 +69,16 @@ export class Interactions {
     } finally {
       // Unknown command names are typed by people: bucket them so they cannot grow the label set.
       const command = this.commands.has(inv.command) ? inv.command : 'other';
-      observeSlashCommand(command, subcommand, outcome, (performance.now() - started) / 1000);
+      const seconds = (performance.now() - started) / 1000;
+      observeSlashCommand(command, subcommand, outcome, seconds);
+      this.ctx.log.info({ action, outcome, user: inv.actor.userId, ms: Math.round(seconds * 1000) }, 'slash command');
     }
   }
 
   async action(inv: ActionInvocation, reply: Reply): Promise<void> {
     const h = this.actions.get(inv.actionId);
     if (!h) return; // link buttons (Runbook) and unknown ids need nothing from us
+    annotateRequest({ action: inv.actionId });
     if (!(await this.firstTime(`act:${inv.requestKey}`))) return;
     await h(inv, this.context(reply));
   }

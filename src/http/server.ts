@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../log.js';
 import { matchRoute, type HttpResponse, type Route } from './router.js';
+import { withRequestContext } from '../ops/request-context.js';
 
 const DEFAULT_MAX_BODY = 1024 * 1024;
 
@@ -53,9 +54,12 @@ export interface HttpServer {
 /** Firebreak's one HTTP server: Slack events, webhooks, console, health and metrics. */
 export function createHttpServer(routes: () => Route[], log: Logger, observe?: (route: string, status: number, ms: number) => void): HttpServer {
   let inflight = 0;
-  const server = http.createServer(async (req, res) => {
+  const server = http.createServer((req, res) => {
+    const requestId = (req.headers['x-request-id'] as string | undefined)?.slice(0, 64).replace(/[^\w.:-]/g, '') || randomUUID();
+    void withRequestContext({ requestId }, () => handleRequest(req, res, requestId));
+  });
+  const handleRequest = async (req: http.IncomingMessage, res: http.ServerResponse, requestId: string): Promise<void> => {
     const started = performance.now();
-    const requestId = (req.headers['x-request-id'] as string | undefined)?.slice(0, 64) || randomUUID();
     const url = new URL(req.url ?? '/', 'http://localhost');
     const route = matchRoute(routes(), req.method ?? 'GET', url.pathname);
     inflight++;
@@ -87,9 +91,14 @@ export function createHttpServer(routes: () => Route[], log: Logger, observe?: (
       else res.end();
     } finally {
       inflight--;
-      observe?.(typeof route === 'object' ? route.path : 'unmatched', status, performance.now() - started);
+      const ms = performance.now() - started;
+      const pattern = typeof route === 'object' ? route.path : 'unmatched';
+      observe?.(pattern, status, ms);
+      // Probes and scrapes arrive every few seconds: keep them out of the info log.
+      const quiet = pattern.startsWith('/health/') || pattern === '/metrics';
+      log[quiet ? 'debug' : 'info']({ method: req.method, path: url.pathname, route: pattern, status, ms: Math.round(ms) }, 'request');
     }
-  });
+  };
   server.keepAliveTimeout = 5000;
   return {
     server,

@@ -9,6 +9,8 @@ import { runbookCommand } from '../commands/runbook.js';
 import { loadRunbook, loadRunbooks } from '../runbooks/runbook.js';
 import { runHousekeeping } from './housekeeping.js';
 import { createObjectStore, type ObjectStore } from '../storage/index.js';
+import { annotateRequest } from './request-context.js';
+import type { HookPayloads } from '../hooks.js';
 
 const startedAt = Date.now();
 
@@ -109,6 +111,16 @@ export function opsModule(ctx: AppContext, lifecycle: Lifecycle, allModules: () 
       },
     },
   ];
+
+  // One log line per incident change, and the incident id on every later line of the same
+  // request (src/ops/request-context.ts), so a request's log reads as what happened to which incident.
+  const hookNames: (keyof HookPayloads)[] = ['incident.declared', 'incident.severity_changed', 'incident.status_changed', 'incident.resolved', 'incident.reopened'];
+  for (const name of hookNames) {
+    ctx.hooks.on(name, async (p) => {
+      annotateRequest({ incidentId: p.incident.id });
+      ctx.log.info({ action: name, incidentId: p.incident.id, severity: p.incident.severity, actor: p.actor }, `incident ${name.slice('incident.'.length).replace('_', ' ')}`);
+    });
+  }
 
   ctx.scheduler.add({
     name: 'ops:housekeeping',
