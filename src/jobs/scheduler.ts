@@ -149,6 +149,14 @@ export class LeaseScheduler implements Scheduler {
     return { slot: r.slot, status, finishedAt: r.finished_at, error: r.last_error };
   }
 
+  /**
+   * One renewal round now: take or renew the lease and, when leading, enqueue due slots. The
+   * timer calls it every `renewSeconds`; tests call it after moving a FakeClock.
+   */
+  renewNow(): Promise<void> {
+    return this.renew();
+  }
+
   /** Takes or renews the lease; serialised so a slow database cannot stack renewals. */
   private renew(): Promise<void> {
     if (this.renewal) return this.renewal;

@@ -1,0 +1,98 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FakeClock } from '../../src/clock.js';
+import { createLogger } from '../../src/log.js';
+import { JobQueue } from '../../src/jobs/queue.js';
+import { LeaseScheduler } from '../../src/jobs/scheduler.js';
+import { acquireLease, leaseHolder, releaseLease } from '../../src/jobs/lease.js';
+import { createTestDatabase, type TestDatabase } from '../support/db.js';
+
+const log = createLogger({ level: 'silent' });
+let db: TestDatabase;
+beforeAll(async () => {
+  db = await createTestDatabase('fb_sched');
+});
+afterAll(() => db.drop());
+
+describe('leases', () => {
+  it('one holder at a time; an expired lease goes to the next asker; release hands it over at once', async () => {
+    const clock = new FakeClock('2026-03-01T00:00:00Z');
+    expect(await acquireLease(db.pool, clock, 'l1', 'a', 30)).toBe(true);
+    expect(await acquireLease(db.pool, clock, 'l1', 'b', 30)).toBe(false);
+    expect(await acquireLease(db.pool, clock, 'l1', 'a', 30)).toBe(true);
+    clock.advance(31_000);
+    expect(await leaseHolder(db.pool, clock, 'l1')).toBeNull();
+    expect(await acquireLease(db.pool, clock, 'l1', 'b', 30)).toBe(true);
+    await releaseLease(db.pool, 'l1', 'a'); // not a's any more: no effect
+    expect(await leaseHolder(db.pool, clock, 'l1')).toBe('b');
+    await releaseLease(db.pool, 'l1', 'b');
+    expect(await acquireLease(db.pool, clock, 'l1', 'a', 30)).toBe(true);
+  });
+});
+
+describe('LeaseScheduler across two replicas', () => {
+  it('runs each slot once, fails over when the leader stops renewing, reports missed slots, and hands the lease back on stop', async () => {
+    const clock = new FakeClock('2026-03-01T10:00:30Z');
+    const ran: { replica: string; slot: string }[] = [];
+    const missed: string[] = [];
+    const replica = (id: string) => {
+      const jobs = new JobQueue(db.pool, clock, log, id);
+      // Renewal timers are set far apart: the test drives rounds with renewNow() and the FakeClock.
+      const scheduler = new LeaseScheduler({ pool: db.pool, clock, log, jobs, replicaId: id, leaseTtlSeconds: 600, renewSeconds: 500, catchUpSeconds: 3600, onMissed: (_t, slot) => void missed.push(slot.toISOString()) });
+      scheduler.add({ name: 'test:hourly', cron: '0 * * * *', run: async (slot) => void ran.push({ replica: id, slot: slot.toISOString() }) });
+      return { jobs, scheduler };
+    };
+    const a = replica('replica-a');
+    const b = replica('replica-b');
+    try {
+      await a.scheduler.start();
+      await b.scheduler.start();
+      expect([a.scheduler.isLeader(), b.scheduler.isLeader()]).toEqual([true, false]);
+
+      // The leader enqueued the current slot on taking the lease; a second enqueue (an
+      // overlapping leader) is absorbed by the slot's dedupe key.
+      await b.scheduler.enqueueDueSlots();
+      await b.jobs.tick();
+      await a.jobs.tick();
+      expect(ran).toEqual([{ replica: 'replica-b', slot: '2026-03-01T10:00:00.000Z' }]);
+
+      // Replica A dies (stops renewing). Once its lease expires, B's next round takes over,
+      // runs the newest slot and reports the ones that fell into the gap.
+      clock.advance(2.5 * 3600_000); // 12:30:30
+      await b.scheduler.renewNow();
+      expect(b.scheduler.isLeader()).toBe(true);
+      await b.jobs.tick();
+      expect(ran.map((r) => r.slot)).toEqual(['2026-03-01T10:00:00.000Z', '2026-03-01T12:00:00.000Z']);
+      expect(missed).toEqual(['2026-03-01T11:00:00.000Z']);
+      expect(await b.scheduler.lastRun('test:hourly')).toMatchObject({ slot: new Date('2026-03-01T12:00:00Z'), status: 'succeeded' });
+
+      // A comes back while B leads: it stays a follower, and nothing runs twice.
+      await a.scheduler.renewNow();
+      expect(a.scheduler.isLeader()).toBe(false);
+      await a.scheduler.enqueueDueSlots();
+      await a.jobs.tick();
+      expect(ran).toHaveLength(2);
+
+      // B shuts down gracefully: the lease is released, so A leads at its next round, not after the TTL.
+      await b.scheduler.stop();
+      expect(await leaseHolder(db.pool, clock, 'scheduler')).toBeNull();
+      await a.scheduler.renewNow();
+      expect(a.scheduler.isLeader()).toBe(true);
+      clock.advance(3600_000); // 13:30:30
+      await a.scheduler.renewNow();
+      await a.jobs.tick();
+      expect(ran.at(-1)).toEqual({ replica: 'replica-a', slot: '2026-03-01T13:00:00.000Z' });
+      expect(missed).toEqual(['2026-03-01T11:00:00.000Z']);
+    } finally {
+      await a.scheduler.stop();
+      await b.scheduler.stop();
+    }
+  });
+
+  it('refuses a duplicate task name and an invalid cron expression with a clear error', () => {
+    const jobs = new JobQueue(db.pool, new FakeClock(), log, 'x');
+    const s = new LeaseScheduler({ pool: db.pool, clock: new FakeClock(), log, jobs, replicaId: 'x' });
+    s.add({ name: 't', cron: '* * * * *', run: async () => {} });
+    expect(() => s.add({ name: 't', cron: '* * * * *', run: async () => {} })).toThrow('already registered');
+    expect(() => s.add({ name: 'u', cron: 'every hour', run: async () => {} })).toThrow('not a valid cron expression');
+  });
+});
