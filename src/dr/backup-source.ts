@@ -30,4 +30,6 @@ export interface BackupSource {
   rowCounts(databaseUrl: string): Promise<Record<string, number>>;
   /** Reachability of the object store for pre-flight; absent = not checked before the fetch. */
   pingObjectStore?(): Promise<void>;
+  /** Throws when this process could not decrypt a backup (no identity configured): pre-flight says so before a long fetch. */
+  checkDecryptionKey?(): Promise<void>;
 }

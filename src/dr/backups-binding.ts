@@ -1,7 +1,7 @@
 import type { AppContext } from '../module.js';
 import type { BackupRecord } from '../backups/model.js';
 import {
-  backupStore, fetchBackupObject, getBackup, latestVerifiedBackup, restoreArchive, rowCounts, verifyAndDecrypt,
+  backupStore, fetchBackupObject, getBackup, latestVerifiedBackup, resolveIdentity, restoreArchive, rowCounts, verifyAndDecrypt,
 } from '../backups/restore.js';
 import type { BackupSource, DrBackupRecord } from './backup-source.js';
 
@@ -19,5 +19,8 @@ export function backupsRestoreSource(ctx: Pick<AppContext, 'pool' | 'config'>): 
     restore: async (archive, url, opts) => restoreArchive(archive, url, { ...opts, binDir: ctx.config.backups.pgBinDir }),
     rowCounts: async (url) => rowCounts(url),
     pingObjectStore: async () => backupStore(ctx).ping(),
+    checkDecryptionKey: async () => {
+      resolveIdentity(ctx);
+    },
   };
 }

@@ -286,6 +286,10 @@ export class Drill {
       });
       notes.push('object store ok');
     }
+    if (this.deps.source.checkDecryptionKey) {
+      await this.deps.source.checkDecryptionKey();
+      notes.push('decryption key present');
+    }
     const bin = this.deps.pgBinDir ? path.join(this.deps.pgBinDir, 'pg_restore') : 'pg_restore';
     const tool = await run(bin, ['--version']).catch(() => {
       throw new DrError(`${bin} is not installed (postgresql-client) or not executable`);

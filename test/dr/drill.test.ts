@@ -119,7 +119,7 @@ describe('/dr dry-run', () => {
     expect(run.steps.map((s: { status: string }) => s.status)).toEqual(Array(10).fill('passed'));
     const rtoParts = ([3, 4, 5, 6, 7, 8] as const).reduce((n, i) => n + steps[i].durationMs!, 0);
     expect(Number(run.rto_ms)).toBe(rtoParts);
-    expect(steps[1].detail).toMatch(/pg_restore 15/);
+    expect(steps[1].detail).toMatch(/^Firebreak database ok · restore server PostgreSQL 15\.\d+.* · object store ok · decryption key present · pg_restore 15\.\d+.* · [\d.]+ GiB free$/);
     expect(steps[2].detail).toContain(good.id);
     expect(steps[4].detail).toMatch(/SHA-256 matches/);
     expect(steps[6].detail).toMatch(/pg_restore -j 2 --exit-on-error/);
@@ -248,6 +248,22 @@ describe('/dr dry-run', () => {
       Object.assign(hook, saved);
       delete hook.command;
     }
+  });
+
+  it('stops at pre-flight when this Firebreak holds no decryption key, before fetching anything', async () => {
+    const enc = t.app.ctx.config.backups.encryption;
+    const identity = enc.identity;
+    enc.identity = undefined;
+    try {
+      await dr(`dry-run ${good.id}`);
+    } finally {
+      enc.identity = identity;
+    }
+    const run = await lastRun();
+    const steps = stepsOf(run);
+    expect(steps[1].status).toBe('failed');
+    expect(steps[1].detail).toMatch(/^no decryption identity: set FIREBREAK_BACKUP_IDENTITY/);
+    expect(steps[3].status).toBe('skipped');
   });
 
   it('refuses an unknown or unverified backup at step 2', async () => {
