@@ -21,7 +21,6 @@ CREATE TABLE alerts (
   UNIQUE (source, fingerprint)
 );
 CREATE INDEX alerts_unprocessed ON alerts (id) WHERE rev <> processed_rev;
-CREATE INDEX alerts_firing ON alerts (id) WHERE status = 'firing';
 
 CREATE TABLE alert_groups (
   id                   bigserial PRIMARY KEY,
