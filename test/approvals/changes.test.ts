@@ -103,6 +103,9 @@ describe('/change request', () => {
     // The DM copy is updated in place too.
     expect(t.slack.messagesIn('DU0BOB').find((m) => m.text.includes(`#${req.id}:`))!.text).toMatch(/Done/);
     expect(await types(req.id)).toEqual(['change.requested', 'change.approved', 'change.started', 'change.executed']);
+    // An executed request can't be approved again, even with the button from before.
+    expect(await click('change_approve', `${req.id}:${req.params_hash}`, 'U0CAROL')).toMatch(/has already been executed \(succeeded\)/);
+    expect((await types(req.id)).filter((x) => x === 'change.approved')).toHaveLength(1);
   });
 
   it('refuses bad categories and risks without recording anything', async () => {
