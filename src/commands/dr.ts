@@ -34,6 +34,10 @@ export function drCommands(service: DrService, gate: () => ChangeGate | undefine
         run: async (args, inv, ictx) => {
           const backupId = args.words[0];
           if (args.words.length > 1) return ictx.reply.ephemeral('Usage: `/dr dry-run [backup-id]`: one backup id at most.');
+          // A typo should not become a failed drill in the history and the metrics.
+          if (backupId && !(await service.findBackup(backupId))) {
+            return ictx.reply.ephemeral(`There is no backup \`${backupId}\`. \`/backup list\` shows backup ids; \`/dr dry-run\` alone takes the newest verified one.`);
+          }
           const r = await service.start({ kind: 'dry-run', backupId, requester: inv.actor.userId, channel: inv.channelId });
           if (r.status === 'busy') return ictx.reply.ephemeral(busyMessage(r.running));
           if (r.status === 'refused') return ictx.reply.ephemeral(`The dry run was not started: ${r.message}.`);

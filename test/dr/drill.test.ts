@@ -266,10 +266,11 @@ describe('/dr dry-run', () => {
     expect(steps[3].status).toBe('skipped');
   });
 
-  it('refuses an unknown or unverified backup at step 2', async () => {
-    await dr('dry-run no-such-backup');
+  it('refuses an unknown backup before starting, and an unverified one at step 2', async () => {
+    const before = await lastRun();
+    expect((await dr('dry-run no-such-backup')).join()).toContain('There is no backup `no-such-backup`');
     let run = await lastRun();
-    expect(stepsOf(run)[2].detail).toBe('no backup with id no-such-backup');
+    expect(run?.id).toBe(before?.id);
     const b = await makeVerifiedBackup(t.app.ctx, source, { snapshotAt: clock.now() });
     await t.db.pool.query(`UPDATE backups SET status = 'failed' WHERE id = $1`, [b.id]);
     await dr(`dry-run ${b.id}`);
