@@ -341,7 +341,7 @@ export class DrService {
   }
 
   private record(run: DrRun): void {
-    const target = run.database ?? 'unknown';
+    const target = run.database ?? this.config.database ?? 'unknown';
     const outcome = run.status === 'passed' ? 'succeeded' : run.status === 'failed' ? 'failed' : 'interrupted';
     drDrills.inc({ target, mode: run.kind, outcome });
     drLastDrillSucceeded.set({ target }, run.status === 'passed' ? 1 : 0);
