@@ -24,7 +24,7 @@ export function pagedNotice(page: Page, severity: Severity, attempts: number, re
 
 export function pageFailedMessage(page: Page, attempts: number, error: string): ChatMessage {
   const text =
-    `⚠️ *Paging ${escapeMrkdwn(page.service)} failed* after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${escapeMrkdwn(error)}\n` +
+    `⚠️ *Paging ${escapeMrkdwn(page.service)} failed*${attempts > 0 ? ` after ${attempts} attempt${attempts === 1 ? '' : 's'}` : ''}: ${escapeMrkdwn(error)}\n` +
     `On-call has *not* been paged by Firebreak. Retry below, or page them by hand in PagerDuty.`;
   return {
     text: `Paging ${page.service} failed: ${error}`,
