@@ -330,3 +330,29 @@ describe('inhibition', () => {
     expect(topLevel('alerts').some((m) => /FIRING: 1 DiskSlow$/.test(m.text))).toBe(true);
   });
 });
+
+describe('failures lose nothing', () => {
+  it('answers 503 (so the sender retries) when alerts cannot be stored, and 200 once they can', async () => {
+    await t.db.pool.query('ALTER TABLE alerts RENAME TO alerts_away');
+    try {
+      const res = await am(amBody([{ labels: { alertname: 'StoreDown' } }]));
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBe('5');
+      expect(await res.json()).toMatchObject({ error: 'temporarily_unavailable' });
+    } finally {
+      await t.db.pool.query('ALTER TABLE alerts_away RENAME TO alerts');
+    }
+    expect((await am(amBody([{ labels: { alertname: 'StoreDown' } }]))).status).toBe(200);
+  });
+
+  it('keeps a message Slack refused and posts it once the channel exists', async () => {
+    await t.settle();
+    await am(amBody([{ labels: { alertname: 'NoChannelYet', team: 'db' } }]));
+    t.slack.fail('chat.postMessage', 'channel_not_found', { times: 1, channel: t.slack.channel('db-alerts')!.id });
+    await stepAndDrain(t, 30_000, 2);
+    const row = (await t.db.pool.query(`SELECT o.last_error, o.attempts FROM alert_outbox o JOIN alert_groups g ON g.id = o.group_id WHERE g.group_key LIKE '%NoChannelYet%' AND o.kind = 'message'`)).rows[0];
+    expect(row).toMatchObject({ last_error: 'channel_not_found', attempts: 1 });
+    await stepAndDrain(t, 10_000, 2);
+    expect(topLevel('db-alerts').some((m) => m.text === 'FIRING: 1 NoChannelYet <!subteam^S0DBA>')).toBe(true);
+  });
+});

@@ -32,7 +32,7 @@ export interface RecordedCall {
   token?: string;
 }
 
-type Failure = { error: string; times: number; status?: number; retryAfter?: number; delayMs?: number };
+type Failure = { error: string; times: number; status?: number; retryAfter?: number; delayMs?: number; channel?: string };
 
 export class FakeSlack {
   readonly calls: RecordedCall[] = [];
@@ -71,10 +71,10 @@ export class FakeSlack {
     return this.channels.find((c) => c.id === nameOrId || c.name === nameOrId);
   }
 
-  /** Makes the next `times` calls of `method` fail with Slack error `error` (or HTTP status). */
-  fail(method: string, error: string, opts: { times?: number; status?: number; retryAfter?: number; delayMs?: number } = {}): void {
+  /** Makes the next `times` calls of `method` (in `channel`, when given) fail with Slack error `error` (or HTTP status). */
+  fail(method: string, error: string, opts: { times?: number; status?: number; retryAfter?: number; delayMs?: number; channel?: string } = {}): void {
     const list = this.failures.get(method) ?? [];
-    list.push({ error, times: opts.times ?? 1, status: opts.status, retryAfter: opts.retryAfter, delayMs: opts.delayMs });
+    list.push({ error, times: opts.times ?? 1, status: opts.status, retryAfter: opts.retryAfter, delayMs: opts.delayMs, channel: opts.channel });
     this.failures.set(method, list);
   }
 
@@ -130,9 +130,11 @@ export class FakeSlack {
     const token = String(req.headers.authorization ?? '').replace(/^Bearer /, '') || (args.token as string | undefined);
     this.calls.push({ method, args, token });
     const pending = this.failures.get(method);
-    const f = pending?.[0];
+    // A failure may be limited to one channel (by id), so other traffic does not use it up.
+    const fi = pending?.findIndex((x) => !x.channel || x.channel === args.channel) ?? -1;
+    const f = fi >= 0 ? pending![fi] : undefined;
     if (f) {
-      if (--f.times <= 0) pending.shift();
+      if (--f.times <= 0) pending!.splice(fi, 1);
       if (f.delayMs) await new Promise((r) => setTimeout(r, f.delayMs));
       if (f.status === 429) {
         res.writeHead(429, { 'retry-after': String(f.retryAfter ?? 1), 'content-type': 'application/json' });
