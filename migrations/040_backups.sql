@@ -5,7 +5,7 @@ CREATE TABLE backups (
   id              text PRIMARY KEY,
   database        text NOT NULL,
   tier            text NOT NULL CHECK (tier IN ('hourly','daily','monthly','manual')),
-  status          text NOT NULL CHECK (status IN ('running','verified','failed','expired')),
+  status          text NOT NULL CHECK (status IN ('running','verified','failed','interrupted','expired')),
   object_key      text NOT NULL,
   manifest_key    text NOT NULL,
   store_location  text NOT NULL,

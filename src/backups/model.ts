@@ -1,6 +1,7 @@
 import type { BackupTier } from './config.js';
 
-export type BackupStatus = 'running' | 'verified' | 'failed' | 'expired';
+/** `interrupted`: stopped by shutdown or cancel; like `failed`, it never counts as a backup. */
+export type BackupStatus = 'running' | 'verified' | 'failed' | 'interrupted' | 'expired';
 
 /** What one backup is: the PostgreSQL mirror of its manifest object. */
 export interface BackupRecord {
@@ -90,7 +91,7 @@ export class RestoreError extends Error {
 /** A backup that could not be taken; `step` names where it failed. */
 export class BackupError extends Error {
   constructor(
-    readonly step: 'preflight' | 'pg_dump' | 'zstd' | 'encrypt' | 'upload' | 'verify' | 'manifest' | 'lock',
+    readonly step: 'preflight' | 'pg_dump' | 'zstd' | 'encrypt' | 'upload' | 'verify' | 'manifest' | 'lock' | 'interrupted',
     message: string,
     options?: { cause?: unknown },
   ) {

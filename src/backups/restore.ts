@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import { spawn } from 'node:child_process';
-import { PassThrough, Transform } from 'node:stream';
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import type { Config } from '../config/schema.js';
@@ -220,4 +220,3 @@ export function compareRowCounts(expected: Record<string, number>, actual: Recor
   return out.sort();
 }
 
-void PassThrough;

@@ -63,12 +63,19 @@ export async function markVerified(
   );
 }
 
-export async function markFailed(db: Queryable, id: string, error: string, finishedAt: Date, partial: Partial<Pick<BackupRecord, 'rawBytes' | 'storedBytes' | 'snapshotAt' | 'serverVersion' | 'pgDumpVersion'>> = {}): Promise<void> {
+export async function markFailed(
+  db: Queryable,
+  id: string,
+  error: string,
+  finishedAt: Date,
+  partial: Partial<Pick<BackupRecord, 'rawBytes' | 'storedBytes' | 'snapshotAt' | 'serverVersion' | 'pgDumpVersion'>> = {},
+  status: 'failed' | 'interrupted' = 'failed',
+): Promise<void> {
   await db.query(
-    `UPDATE backups SET status='failed', error=$2, finished_at=$3, raw_bytes=COALESCE($4, raw_bytes), stored_bytes=COALESCE($5, stored_bytes),
+    `UPDATE backups SET status=$9, error=$2, finished_at=$3, raw_bytes=COALESCE($4, raw_bytes), stored_bytes=COALESCE($5, stored_bytes),
             snapshot_at=COALESCE($6, snapshot_at), server_version=COALESCE($7, server_version), pg_dump_version=COALESCE($8, pg_dump_version)
       WHERE id=$1`,
-    [id, error, finishedAt, partial.rawBytes ?? null, partial.storedBytes ?? null, partial.snapshotAt ?? null, partial.serverVersion ?? null, partial.pgDumpVersion ?? null],
+    [id, error, finishedAt, partial.rawBytes ?? null, partial.storedBytes ?? null, partial.snapshotAt ?? null, partial.serverVersion ?? null, partial.pgDumpVersion ?? null, status],
   );
 }
 

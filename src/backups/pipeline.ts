@@ -1,0 +1,372 @@
+/**
+ * Taking one backup, streamed end to end with bounded memory:
+ *
+ *   pg_dump -Fc -Z0 --snapshot=S  →  zstd -N  →  age (X25519, 64 KiB chunks)  →  multipart upload
+ *
+ * while measuring raw bytes, stored bytes and the stored object's SHA-256. A backup is good
+ * only if pg_dump exited 0, zstd exited 0, the upload completed, the stored size matches, the
+ * re-read check passed and the manifest (written last) is in the store. The encryptor seals its
+ * final chunk only after pg_dump's exit code is known (Node reports end of stdout first), so
+ * the object of a failed dump can never decrypt as complete even if something kept it.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { pipeline } from 'node:stream/promises';
+import pg from 'pg';
+import type { Config } from '../config/schema.js';
+import type { Clock } from '../clock.js';
+import type { Logger } from '../log.js';
+import { appendEvent } from '../events/log.js';
+import { backupDuration, backupLastSuccess, backupRuns, backupSizeBytes } from '../ops/metrics.js';
+import { StorageError } from '../storage/index.js';
+import { AgeEncryptStream, parseIdentity, parseRecipient, type AgeIdentity } from './age.js';
+import type { BackupTier } from './config.js';
+import {
+  BACKUP_FORMAT, BackupError, BackupIntegrityError, newBackupId, objectKeys, type BackupManifest, type BackupRecord, type Verification,
+} from './model.js';
+import { clientConfig, collectStderr, countRowsOn, databaseName, exitOf, libpqArgs, majorOfServerVersionNum, pgBin, toolVersion } from './pgtools.js';
+import { backupStore } from './restore.js';
+import { findBackup, insertRunningBackup, markFailed, markVerified } from './store.js';
+import { Meter } from './streams.js';
+import { checkStoredObject } from './verify.js';
+
+/** What taking a backup needs from the app; AppContext fits. */
+export interface BackupRunContext {
+  pool: pg.Pool;
+  config: Config;
+  clock: Clock;
+  log?: Logger;
+}
+
+/** A database to back up, resolved from config (`backups.databases`, else Firebreak's own). */
+export interface BackupTarget {
+  name: string;
+  url: string;
+  passwordEnv?: string;
+  passfile?: string;
+}
+
+export function backupTargets(config: Config): BackupTarget[] {
+  if (config.backups.databases.length) return config.backups.databases;
+  if (!config.databaseUrl) return [];
+  return [{ name: databaseName(config.databaseUrl).replace(/[^a-z0-9_-]/gi, '_'), url: config.databaseUrl }];
+}
+
+/** The named target, or the only one; a friendly error names the configured ones. */
+export function findTarget(config: Config, name?: string): BackupTarget {
+  const all = backupTargets(config);
+  if (!all.length) throw new BackupError('preflight', 'no database to back up: configure backups.databases (or DATABASE_URL)');
+  if (!name) {
+    if (all.length === 1) return all[0]!;
+    throw new BackupError('preflight', `several databases are configured (${all.map((t) => t.name).join(', ')}): name one`);
+  }
+  const t = all.find((x) => x.name === name);
+  if (!t) throw new BackupError('preflight', `no database named "${name}" is configured for backups; configured: ${all.map((x) => x.name).join(', ')}`);
+  return t;
+}
+
+export interface BackupProgress {
+  id: string;
+  database: string;
+  phase: 'dumping' | 'verifying' | 'manifest';
+  /** Bytes pg_dump has written (uncompressed archive). */
+  rawBytes: number;
+  /** Bytes uploaded so far (compressed and encrypted). */
+  storedBytes: number;
+  elapsedMs: number;
+  /** The pg_dump process, while it runs (operators may need to find it). */
+  pgDumpPid?: number;
+}
+
+export interface RunBackupOptions {
+  tier: BackupTier;
+  requestedBy: string;
+  /** Stops the backup; it is recorded as interrupted, never good. */
+  signal?: AbortSignal;
+  onProgress?: (p: BackupProgress) => void;
+  /** Default: backups.progressEverySeconds. */
+  progressEveryMs?: number;
+  /** Called once the backup has its id and row (before the dump starts). */
+  onStarted?: (record: BackupRecord) => void | Promise<void>;
+}
+
+export interface BackupOutcome {
+  record: BackupRecord;
+  /** Set when the backup is not good; `record.status` is then failed or interrupted. */
+  error?: BackupError;
+}
+
+/** Backups of one database never overlap: a session advisory lock on Firebreak's database. */
+const lockKey = (database: string) => `firebreak-backup:${database}`;
+
+/**
+ * Takes one backup of `target`. Throws BackupError('lock') when a backup of the same database
+ * is already running (no row is written); every other failure is recorded on the backup's row
+ * and returned as `error`, with `record.status` failed or interrupted.
+ */
+export async function runBackup(ctx: BackupRunContext, target: BackupTarget, opts: RunBackupOptions): Promise<BackupOutcome> {
+  const lock = await ctx.pool.connect();
+  try {
+    const { rows } = await lock.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [lockKey(target.name)]);
+    if (!rows[0]?.ok) throw new BackupError('lock', `a backup of ${target.name} is already running; backups of one database never overlap`);
+    try {
+      // Holding the lock proves no process is running these any more (it crashed or was killed).
+      await ctx.pool.query(
+        `UPDATE backups SET status='failed', error='abandoned: the process running it stopped', finished_at=$2 WHERE database=$1 AND status='running'`,
+        [target.name, ctx.clock.now()],
+      );
+      return await backupLocked(ctx, target, opts);
+    } finally {
+      await lock.query('SELECT pg_advisory_unlock(hashtext($1))', [lockKey(target.name)]).catch(() => {});
+    }
+  } finally {
+    lock.release();
+  }
+}
+
+async function backupLocked(ctx: BackupRunContext, target: BackupTarget, opts: RunBackupOptions): Promise<BackupOutcome> {
+  const cfg = ctx.config.backups;
+  const store = backupStore(ctx);
+  const startedAt = ctx.clock.now();
+  const t0 = Date.now();
+  const id = newBackupId(target.name, startedAt, randomBytes(2).toString('hex'));
+  const keys = objectKeys(cfg.storage.prefix, target.name, id, startedAt);
+  const recipientText = cfg.encryption.recipient ?? '';
+  await insertRunningBackup(ctx.pool, {
+    id, database: target.name, tier: opts.tier, ...keys, storeLocation: store.location, recipient: recipientText,
+    startedAt, requestedBy: opts.requestedBy, format: BACKUP_FORMAT,
+  });
+  await opts.onStarted?.((await findBackup(ctx.pool, id))!);
+
+  const facts: { serverVersion?: string; pgDumpVersion?: string; snapshotAt?: Date; rawBytes?: number; storedBytes?: number } = {};
+  const children: ChildProcess[] = [];
+  let source: pg.Client | undefined;
+  let uploaded = false;
+  let timer: NodeJS.Timeout | undefined;
+  const stop = new AbortController();
+  const onOuterAbort = () => stop.abort(new BackupError('interrupted', 'interrupted: Firebreak is shutting down or the backup was cancelled'));
+  if (opts.signal?.aborted) onOuterAbort();
+  opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
+
+  try {
+    if (!recipientText) {
+      throw new BackupError('preflight', 'no encryption recipient: set backups.encryption.recipient (env FIREBREAK_BACKUP_RECIPIENT) to an age1... public key');
+    }
+    let recipient;
+    try {
+      recipient = parseRecipient(recipientText);
+    } catch (err) {
+      throw new BackupError('preflight', `backups.encryption.recipient is not a usable age recipient: ${(err as Error).message}`);
+    }
+    const identity = optionalIdentity(cfg.encryption.identity);
+
+    // ---- pre-flight: tool and server versions, then one snapshot for the dump and the row counts
+    const dumpBin = pgBin(cfg.pgBinDir, 'pg_dump');
+    const tool = await toolVersion(dumpBin).catch((err: unknown) => {
+      throw new BackupError('preflight', (err as Error).message);
+    });
+    facts.pgDumpVersion = tool.version;
+    source = new pg.Client(clientConfig(target));
+    source.on('error', () => {});
+    try {
+      await source.connect();
+    } catch (err) {
+      throw new BackupError('preflight', `cannot connect to database ${target.name}: ${(err as Error).message}`);
+    }
+    const sv = await source.query<{ num: number; v: string }>(`SELECT current_setting('server_version_num')::int AS num, current_setting('server_version') AS v`);
+    const serverMajor = majorOfServerVersionNum(sv.rows[0]!.num);
+    facts.serverVersion = sv.rows[0]!.v.split(' ')[0];
+    if (tool.major < serverMajor) {
+      throw new BackupError(
+        'preflight',
+        `pg_dump ${tool.version} is older than the server of ${target.name} (PostgreSQL ${facts.serverVersion}): pg_dump must be at least the server's major version. Install postgresql-client-${serverMajor} or point backups.pgBinDir at its bin directory.`,
+      );
+    }
+    await source.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    let snapshot: string | undefined;
+    try {
+      snapshot = (await source.query<{ s: string }>('SELECT pg_export_snapshot() AS s')).rows[0]!.s;
+    } catch {
+      // A hot standby cannot export snapshots: counts then come from a snapshot of their own.
+      await source.query('ROLLBACK');
+      await source.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    }
+    facts.snapshotAt = ctx.clock.now();
+    const counting = cfg.rowCounts ? countRowsOn(source) : Promise.resolve(null);
+    counting.catch(() => {});
+
+    // ---- the stream
+    const { url, env } = libpqArgs(target);
+    const dumpArgs = ['--format=custom', '--compress=0', '--no-password', `--dbname=${url}`, ...(snapshot ? [`--snapshot=${snapshot}`] : [])];
+    const dump = spawn(dumpBin, dumpArgs, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const zstd = spawn('zstd', ['-q', `-${cfg.zstdLevel}`, '-c'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    children.push(dump, zstd);
+    const dumpErr = collectStderr(dump);
+    const zstdErr = collectStderr(zstd);
+    const dumpExit = exitOf(dump);
+    const zstdExit = exitOf(zstd);
+    const spawnFailed = new Promise<never>((_, reject) => {
+      dump.once('error', (e) => reject(new BackupError('pg_dump', `pg_dump could not start: ${e.message}`)));
+      zstd.once('error', (e) => reject(new BackupError('zstd', `zstd could not start: ${e.message} (install zstd)`)));
+    });
+    spawnFailed.catch(() => {});
+
+    const raw = new Meter();
+    const stored = new Meter({ sha256: true });
+    const encrypt = new AgeEncryptStream(recipient, async () => {
+      const d = await dumpExit;
+      if (d.code !== 0) {
+        throw new BackupError('pg_dump', `pg_dump exited with ${d.code !== null ? `code ${d.code}` : `signal ${d.signal}`}${dumpErr() ? `: ${lastLines(dumpErr())}` : ''}`);
+      }
+      const z = await zstdExit;
+      if (z.code !== 0) throw new BackupError('zstd', `zstd exited with ${z.code ?? z.signal}: ${lastLines(zstdErr())}`);
+    });
+
+    const every = opts.progressEveryMs ?? cfg.progressEverySeconds * 1000;
+    let phase: BackupProgress['phase'] = 'dumping';
+    const report = () =>
+      opts.onProgress?.({ id, database: target.name, phase, rawBytes: raw.bytes, storedBytes: stored.bytes, elapsedMs: Date.now() - t0, pgDumpPid: phase === 'dumping' ? dump.pid : undefined });
+    if (opts.onProgress) timer = setInterval(report, every);
+
+    // Any failing stage stops every other one, so nothing waits forever on a dead neighbour.
+    const failAll = (err: unknown) => {
+      for (const c of children) c.kill('SIGKILL');
+      for (const s of [raw, stored, encrypt]) if (!s.destroyed) s.destroy(err as Error);
+    };
+    stop.signal.addEventListener('abort', () => failAll(stop.signal.reason), { once: true });
+    const stages = [
+      pipeline(dump.stdout, raw, zstd.stdin),
+      pipeline(zstd.stdout, encrypt, stored),
+      store.upload(keys.objectKey, stored, { signal: stop.signal }),
+    ].map((p) => p.catch((err: unknown) => {
+      failAll(err);
+      throw err;
+    }));
+    const settled = await Promise.race([Promise.allSettled(stages), spawnFailed]);
+    if (stop.signal.aborted) throw stop.signal.reason;
+    const failures = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected').map((s) => s.reason as unknown);
+    if (failures.length) throw await mostTelling(failures, dumpExit, dumpErr);
+    uploaded = true;
+    // Belt and braces: the encryptor already gated on these, but a good backup must prove them here too.
+    const d = await dumpExit;
+    if (d.code !== 0) throw new BackupError('pg_dump', `pg_dump exited with ${d.code ?? d.signal}: ${lastLines(dumpErr())}`);
+    facts.rawBytes = raw.bytes;
+    facts.storedBytes = stored.bytes;
+    const sha256 = stored.sha256();
+    const head = await store.head(keys.objectKey);
+    if (!head || head.size !== stored.bytes) {
+      throw new BackupError('upload', `the store holds ${head ? `${head.size} bytes` : 'nothing'} at ${keys.objectKey}, the upload sent ${stored.bytes}`);
+    }
+    const rowCounts = await counting;
+    await source.query('COMMIT').catch(() => {});
+    await source.end().catch(() => {});
+    source = undefined;
+
+    // ---- verify, then the manifest, last
+    phase = 'verifying';
+    let verification: Verification = {};
+    if (cfg.verifyAfterBackup) {
+      try {
+        verification = await checkStoredObject(store, { id, objectKey: keys.objectKey, sha256, storedBytes: stored.bytes, rawBytes: raw.bytes }, identity, {
+          signal: stop.signal, pgBinDir: cfg.pgBinDir,
+        });
+      } catch (err) {
+        if (stop.signal.aborted) throw stop.signal.reason;
+        throw new BackupError('verify', (err as Error).message, { cause: err });
+      }
+    }
+    if (stop.signal.aborted) throw stop.signal.reason;
+    phase = 'manifest';
+    const finishedAt = ctx.clock.now();
+    const manifest: BackupManifest = {
+      version: 1, id, database: target.name, tier: opts.tier, objectKey: keys.objectKey, format: BACKUP_FORMAT,
+      encryption: { scheme: 'age-v1-x25519', recipient: recipientText }, compression: { tool: 'zstd', level: cfg.zstdLevel },
+      serverVersion: facts.serverVersion!, pgDumpVersion: facts.pgDumpVersion, snapshotAt: facts.snapshotAt.toISOString(),
+      startedAt: startedAt.toISOString(), finishedAt: finishedAt.toISOString(), rawBytes: raw.bytes, storedBytes: stored.bytes,
+      sha256, rowCounts, verification,
+    };
+    try {
+      await store.putSmall(keys.manifestKey, JSON.stringify(manifest, null, 2) + '\n', 'application/json');
+    } catch (err) {
+      throw new BackupError('manifest', `could not write the manifest ${keys.manifestKey}: ${(err as Error).message}`);
+    }
+    await markVerified(ctx.pool, id, {
+      sha256, rawBytes: raw.bytes, storedBytes: stored.bytes, serverVersion: facts.serverVersion!, pgDumpVersion: facts.pgDumpVersion,
+      snapshotAt: facts.snapshotAt, finishedAt, verifiedAt: cfg.verifyAfterBackup ? finishedAt : null, verification, rowCounts,
+    });
+    const seconds = (Date.now() - t0) / 1000;
+    backupRuns.inc({ target: target.name, outcome: 'succeeded' });
+    backupDuration.observe({ target: target.name, outcome: 'succeeded' }, seconds);
+    backupSizeBytes.set({ target: target.name }, stored.bytes);
+    backupLastSuccess.set({ target: target.name }, finishedAt.getTime() / 1000);
+    await appendEvent(ctx.pool, {
+      type: 'backup.succeeded', actor: opts.requestedBy, subject: `backup:${id}`, at: finishedAt,
+      payload: { database: target.name, tier: opts.tier, rawBytes: raw.bytes, storedBytes: stored.bytes, sha256, seconds: Math.round(seconds) },
+    }).catch((err: unknown) => ctx.log?.warn({ err, backupId: id }, 'could not record the backup event'));
+    return { record: (await findBackup(ctx.pool, id))! };
+  } catch (caught) {
+    const err = asBackupError(caught);
+    const interrupted = err.step === 'interrupted';
+    for (const c of children) c.kill('SIGKILL');
+    if (source) {
+      await source.query('ROLLBACK').catch(() => {});
+      await source.end().catch(() => {});
+    }
+    // A complete object without a manifest must not linger as a lookalike of a good backup.
+    if (uploaded) await store.delete(keys.objectKey).catch(() => {});
+    const finishedAt = ctx.clock.now();
+    const outcome = interrupted ? 'interrupted' : 'failed';
+    await markFailed(ctx.pool, id, `${err.step}: ${err.message}`, finishedAt, facts, outcome);
+    backupRuns.inc({ target: target.name, outcome });
+    backupDuration.observe({ target: target.name, outcome }, (Date.now() - t0) / 1000);
+    ctx.log?.warn({ backupId: id, database: target.name, step: err.step, err: err.message }, 'backup failed');
+    await appendEvent(ctx.pool, {
+      type: `backup.${outcome}`, actor: opts.requestedBy, subject: `backup:${id}`, at: finishedAt,
+      payload: { database: target.name, tier: opts.tier, step: err.step, error: err.message },
+    }).catch(() => {});
+    return { record: (await findBackup(ctx.pool, id))!, error: err };
+  } finally {
+    if (timer) clearInterval(timer);
+    opts.signal?.removeEventListener('abort', onOuterAbort);
+  }
+}
+
+function optionalIdentity(text: string | undefined): AgeIdentity | undefined {
+  if (!text) return undefined;
+  try {
+    return parseIdentity(text);
+  } catch (err) {
+    throw new BackupError('preflight', `the backup identity (FIREBREAK_BACKUP_IDENTITY) is not usable: ${(err as Error).message}`);
+  }
+}
+
+function lastLines(s: string, n = 3): string {
+  return s.split('\n').filter(Boolean).slice(-n).join(' | ');
+}
+
+function asBackupError(err: unknown): BackupError {
+  if (err instanceof BackupError) return err;
+  if (err instanceof StorageError) return new BackupError('upload', err.message, { cause: err });
+  if (err instanceof BackupIntegrityError) return new BackupError('verify', err.message, { cause: err });
+  return new BackupError('upload', (err as Error)?.message ?? String(err), { cause: err });
+}
+
+/**
+ * When one stage fails the others fail in sympathy; the message should name the cause. A
+ * pg_dump that died explains a broken pipe, so its exit code wins when it is non-zero.
+ */
+async function mostTelling(
+  failures: unknown[],
+  dumpExit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>,
+  dumpErr: () => string,
+): Promise<BackupError> {
+  const own = failures.find((f): f is BackupError => f instanceof BackupError && f.step !== 'upload');
+  if (own) return own;
+  const d = await Promise.race([dumpExit, new Promise<undefined>((r) => setTimeout(() => r(undefined), 2000))]);
+  if (d && d.code !== 0 && d.signal !== 'SIGKILL') {
+    return new BackupError('pg_dump', `pg_dump exited with ${d.code ?? d.signal}: ${lastLines(dumpErr())}`);
+  }
+  const storage = failures.find((f) => f instanceof StorageError);
+  if (storage) return asBackupError(storage);
+  return asBackupError(failures[0]);
+}

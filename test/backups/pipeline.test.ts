@@ -1,0 +1,133 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ListMultipartUploadsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { createEmptyDatabase, createTestDatabase, type TestDatabase } from '../support/db.js';
+import { testS3Client } from '../support/s3.js';
+import { backupTestConfig, makeVerifiedBackup, seedIncompressible, seedSampleData, tableContents } from '../support/backups.js';
+import { FakeClock } from '../../src/clock.js';
+import { runBackup } from '../../src/backups/pipeline.js';
+import { fetchBackupObject, restoreArchive, rowCounts, compareRowCounts, verifyAndDecrypt, BackupIntegrityError } from '../../src/backups/restore.js';
+import { generateIdentity } from '../../src/backups/age.js';
+import { listBackups, latestVerified } from '../../src/backups/store.js';
+import { backupStore } from '../../src/backups/restore.js';
+
+let db: TestDatabase;
+let work: string;
+const drops: Array<() => Promise<void>> = [];
+
+beforeAll(async () => {
+  db = await createTestDatabase('fb_bk');
+  work = mkdtempSync(path.join(tmpdir(), 'fb-bk-test-'));
+});
+afterAll(async () => {
+  for (const d of drops) await d().catch(() => {});
+  await db.drop();
+  rmSync(work, { recursive: true, force: true });
+});
+
+async function sourceDb() {
+  const src = await createEmptyDatabase('fb_src');
+  drops.push(src.drop);
+  return src;
+}
+
+describe('backup pipeline', () => {
+  it('round trip: backup to S3, verify, restore into a new database gives identical data', async () => {
+    const src = await sourceDb();
+    const fx = await makeVerifiedBackup({ pool: db.pool, databaseUrl: src.url, name: 'shop' });
+    const r = fx.record;
+    expect(r.status).toBe('verified');
+    expect(r.verification).toMatchObject({ checksum: true, archive: true, tables: 3 });
+    expect(r.rowCounts).toEqual({ 'public.customers': 500, 'public.orders': 1000, 'billing.invoices': 100 });
+    expect(r.objectKey).toMatch(/^firebreak\/shop\/\d{4}\/\d{2}\/\d{2}\/\d{8}T\d{6}Z-shop-[0-9a-f]{4}\.dump\.zst\.age$/);
+    expect(r.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(r.rawBytes).toBeGreaterThan(r.storedBytes! / 2);
+    expect(r.serverVersion).toMatch(/^\d+/);
+    expect(r.pgDumpVersion).toMatch(/^\d+\.\d+/);
+
+    // The manifest is in the store and says the same as the row.
+    const manifest = JSON.parse((await backupStore(fx.ctx).getSmall(r.manifestKey))!.toString());
+    expect(manifest).toMatchObject({ id: r.id, database: 'shop', sha256: r.sha256, storedBytes: r.storedBytes, rawBytes: r.rawBytes, format: 'pg_dump-custom+zstd+age' });
+    expect(manifest.encryption.recipient).toBe(fx.recipient);
+
+    const target = await sourceDb();
+    const enc = path.join(work, 'rt.age');
+    const archive = path.join(work, 'rt.dump');
+    const { bytes } = await fetchBackupObject(fx.ctx, r, enc);
+    expect(bytes).toBe(r.storedBytes);
+    await verifyAndDecrypt(fx.ctx, r, enc, archive);
+    await restoreArchive(archive, target.url);
+    expect(await tableContents(target.url)).toEqual(await tableContents(src.url));
+    expect(compareRowCounts(r.rowCounts!, await rowCounts(target.url))).toEqual([]);
+  });
+
+  it('wrong key on restore is a clear error naming the recipient', async () => {
+    const src = await sourceDb();
+    const fx = await makeVerifiedBackup({ pool: db.pool, databaseUrl: src.url, name: 'wrongkey', storage: 'local' });
+    const enc = path.join(work, 'wk.age');
+    await fetchBackupObject(fx.ctx, fx.record, enc);
+    const other = generateIdentity();
+    const err = await verifyAndDecrypt(fx.ctx, fx.record, enc, path.join(work, 'wk.dump'), { identity: other.identity }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BackupIntegrityError);
+    expect((err as Error).message).toContain('wrong key');
+    expect((err as Error).message).toContain(fx.recipient);
+  });
+
+  it('a bot holding only the public key still takes checksum-verified backups', async () => {
+    const src = await sourceDb();
+    await seedSampleData(src.url, 50);
+    const keyed = await backupTestConfig({ databases: { pubonly: src.url }, storage: 'local', withIdentity: false });
+    const out = await runBackup({ pool: db.pool, config: keyed.config, clock: new FakeClock() }, keyed.config.backups.databases[0]!, { tier: 'manual', requestedBy: 'test' });
+    expect(out.error).toBeUndefined();
+    expect(out.record.verification).toEqual({ checksum: true, archive: 'skipped: no identity' });
+  });
+
+  it('pg_dump killed mid-stream: no manifest, nothing good, the failure is recorded', async () => {
+    const src = await sourceDb();
+    await seedIncompressible(src.url, 24);
+    const keyed = await backupTestConfig({ databases: { killed: src.url }, storage: 's3' });
+    const progress: number[] = [];
+    let killed = false;
+    const out = await runBackup({ pool: db.pool, config: keyed.config, clock: new FakeClock() }, keyed.config.backups.databases[0]!, {
+      tier: 'manual', requestedBy: 'test', progressEveryMs: 10,
+      onProgress: (p) => {
+        progress.push(p.rawBytes);
+        if (!killed && p.rawBytes > 0 && p.pgDumpPid) {
+          killed = true;
+          process.kill(p.pgDumpPid, 'SIGKILL');
+        }
+      },
+    });
+    expect(killed).toBe(true);
+    expect(out.error?.step).toBe('pg_dump');
+    expect(out.error?.message).toMatch(/pg_dump exited with signal SIGKILL/);
+    expect(out.record.status).toBe('failed');
+    expect(out.record.error).toMatch(/^pg_dump: /);
+    expect(await latestVerified(db.pool, 'killed')).toBeUndefined();
+    const s3 = testS3Client();
+    const listed = await s3.send(new ListObjectsV2Command({ Bucket: keyed.config.backups.storage.bucket! }));
+    expect((listed.Contents ?? []).map((o) => o.Key)).toEqual([]);
+    const mpu = await s3.send(new ListMultipartUploadsCommand({ Bucket: keyed.config.backups.storage.bucket! }));
+    expect(mpu.Uploads ?? []).toEqual([]);
+  });
+
+  it('backups of one database never overlap', async () => {
+    const src = await sourceDb();
+    await seedIncompressible(src.url, 8);
+    const keyed = await backupTestConfig({ databases: { overlap: src.url }, storage: 'local' });
+    const ctx = { pool: db.pool, config: keyed.config, clock: new FakeClock() };
+    const t = keyed.config.backups.databases[0]!;
+    let second: Promise<unknown> | undefined;
+    const first = runBackup(ctx, t, {
+      tier: 'manual', requestedBy: 'a',
+      onStarted: () => {
+        second = runBackup(ctx, t, { tier: 'manual', requestedBy: 'b' }).then(() => 'ran', (e: Error) => e.message);
+      },
+    });
+    expect((await first).error).toBeUndefined();
+    expect(await second).toMatch(/already running/);
+    expect((await listBackups(db.pool, { database: 'overlap' })).map((b) => b.requestedBy)).toEqual(['a']);
+  });
+});
