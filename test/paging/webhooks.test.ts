@@ -91,6 +91,10 @@ describe('acknowledgements', () => {
     const recorded = await eventsOfType('incident.acknowledged');
     expect(recorded).toHaveLength(1);
     expect(recorded[0]).toMatchObject({ actor: 'pagerduty:Dana Oncall', payload: { source: 'pagerduty' } });
+    // The incident's own metrics read the same acknowledged time.
+    const { responseId } = await t.slash('/incident timeline', { channel: inc.channel_id });
+    await t.settle();
+    expect(t.slack.replies(responseId).join()).toContain('MTTA 4m 30s');
   });
 
   it('a later acknowledgement (after an escalation) does not move the MTTA', async () => {
