@@ -65,6 +65,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  if (p && p.proc.exitCode !== null && p.proc.exitCode !== 0) console.error(p.output.slice(-40).join('\n'));
   await killIfRunning(p);
   await slack?.stop();
   cluster?.destroy();
@@ -84,7 +85,9 @@ describe('a production-like run', () => {
     const pd = JSON.stringify({ event: { id: 'e1', event_type: 'incident.acknowledged', data: {} } });
     const forged = `v1=${createHmac('sha256', 'wrong').update(pd).digest('hex')}`;
     expect((await fetch(`${p.url}/webhooks/pagerduty`, { method: 'POST', body: pd, headers: { 'content-type': 'application/json', 'x-pagerduty-signature': forged } })).status).toBe(401);
-    await until('the war room', async () => slack.channels.some((c) => c.name.includes('log-redaction-drill')));
+    // The declare's follow-up (war room, headline, announcement) ends with the declared hook.
+    await p.waitForLog((l) => l.action === 'incident.declared');
+    expect(slack.channels.some((c) => c.name.includes('log-redaction-drill'))).toBe(true);
   });
 
   it('readiness flips to 503 when PostgreSQL stops and back to 200 when it returns; liveness stays 200', async () => {
