@@ -247,6 +247,18 @@ describe('/incident page and resolve', () => {
     expect((await pageRows(t, inc.id))[0]).toMatchObject({ status: 'resolved' });
   });
 
+  it('resolved before the page went out: the alert is triggered and then resolved, once each', async () => {
+    const pd = fakeEvents([accepted(), accepted()]);
+    await t.slash('/incident declare P1 Gone in a flash');
+    // Let the war room open and the page be queued, but not delivered yet.
+    await t.app.ctx.background.drain();
+    const inc = await incidentByTitle(t, 'Gone in a flash');
+    expect((await pageRows(t, inc.id))[0]).toMatchObject({ status: 'pending' });
+    await resolveIncident(inc);
+    expect(pd.bodies.map((b) => b.event_action)).toEqual(['trigger', 'resolve']);
+    expect((await pageRows(t, inc.id))[0]).toMatchObject({ status: 'resolved' });
+  });
+
   it('a page left pending by a delivery that died can be claimed again after ten minutes', async () => {
     fakeEvents([accepted()]);
     const inc = await declare('P1', 'Stuck delivery');
