@@ -63,6 +63,7 @@ async function main(): Promise<void> {
   installGracefulShutdown(app, {
     budgetMs: config.ops.shutdownBudgetSeconds * 1000,
     drainDelayMs: config.ops.drainDelaySeconds * 1000,
+    stopIntake: slack ? () => slack!.stop() : undefined,
     log,
     exit: (code) => {
       // The embedded server is ours: stop it after the pool has closed, then leave.

@@ -11,6 +11,11 @@ export interface GracefulShutdownOptions {
   /** Seconds readiness reports 503 before the listener closes (load balancers catch up). */
   drainDelayMs?: number;
   signals?: NodeJS.Signals[];
+  /**
+   * Closes ways work arrives other than the HTTP listener (the Slack Socket Mode connection),
+   * called with the scheduler stop so Slack redelivers to another replica.
+   */
+  stopIntake?: () => Promise<void>;
 }
 
 export interface ShutdownReport {
@@ -63,6 +68,9 @@ export async function shutDownGracefully(app: FirebreakApp, signal: string, opts
 
   if (opts.drainDelayMs) await sleep(Math.min(opts.drainDelayMs, left() / 2));
 
+  if (opts.stopIntake) {
+    await within(opts.stopIntake().catch((err: unknown) => log.warn({ err, action: 'shutdown.intake' }, 'could not close an intake connection')), Math.min(5000, left()));
+  }
   await within(ctx.scheduler.stop(), Math.min(5000, left())).then((ok) => {
     if (!ok) log.warn({ action: 'shutdown.scheduler' }, 'scheduler did not stop in time; its lease expires on its own');
   });

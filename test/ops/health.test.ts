@@ -42,6 +42,21 @@ describe('probes', () => {
     expect(r.body.checks.config).toMatchObject({ status: 'loaded', chatMode: 'slack-http' });
   });
 
+  it('/health/startup is 503 "starting" while a migration is not applied', async () => {
+    const { rows } = await t.db.pool.query<{ name: string }>('SELECT name FROM schema_migrations ORDER BY name DESC LIMIT 1');
+    const last = rows[0]!.name;
+    await t.db.pool.query('DELETE FROM schema_migrations WHERE name = $1', [last]);
+    try {
+      const r = await get('/health/startup');
+      expect(r.status).toBe(503);
+      expect(r.body.status).toBe('starting');
+      expect(r.body.checks.migrations!.status).toBe('pending_or_unreachable');
+    } finally {
+      await t.db.pool.query('INSERT INTO schema_migrations (name) VALUES ($1)', [last]);
+    }
+    expect((await get('/health/startup')).status).toBe(200);
+  });
+
   it('/health/ready checks PostgreSQL, the object store and Slack, each with status and latency', async () => {
     const r = await get('/health/ready');
     expect(r.status).toBe(200);
