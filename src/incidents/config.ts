@@ -23,6 +23,23 @@ export const severityPolicySchema = z.object({
 });
 export type SeverityPolicy = z.infer<typeof severityPolicySchema>;
 
+/**
+ * What a team writes for one severity: only the keys it changes. No defaults here, so
+ * setting `responders` for P1 keeps P1's own cadence, roles, templates and paging.
+ */
+const severityOverrideSchema = z
+  .object({
+    responders: z.array(slackId),
+    userGroups: z.array(slackId),
+    updateCadenceMinutes: z.number().int().positive().nullable(),
+    requiredRoles: z.array(z.enum(['commander', 'comms', 'tech'])),
+    announce: z.array(z.string()),
+    templates: z.array(z.enum(['internal', 'customer', 'executive'])),
+    page: z.boolean(),
+  })
+  .partial()
+  .strict();
+
 const DEFAULT_POLICIES: Record<Severity, z.input<typeof severityPolicySchema>> = {
   P0: { updateCadenceMinutes: 15, requiredRoles: ['commander', 'comms', 'tech'], templates: ['internal', 'customer', 'executive'], page: true },
   P1: { updateCadenceMinutes: 30, requiredRoles: ['commander', 'comms', 'tech'], templates: ['internal', 'customer', 'executive'], page: true },
@@ -41,11 +58,11 @@ export const incidentsConfigSchema = z
     templatesDir: z.string().optional(),
     severities: z
       .object({
-        P0: severityPolicySchema.partial().optional(),
-        P1: severityPolicySchema.partial().optional(),
-        P2: severityPolicySchema.partial().optional(),
-        P3: severityPolicySchema.partial().optional(),
-        P4: severityPolicySchema.partial().optional(),
+        P0: severityOverrideSchema.optional(),
+        P1: severityOverrideSchema.optional(),
+        P2: severityOverrideSchema.optional(),
+        P3: severityOverrideSchema.optional(),
+        P4: severityOverrideSchema.optional(),
       })
       .prefault({}),
     /** Seconds within which the same user declaring the same title is treated as a double submission. */

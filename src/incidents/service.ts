@@ -154,7 +154,12 @@ export class IncidentService {
    * the first call sets acknowledged_at, so MTTA measures the first response, not the last.
    */
   async acknowledge(incidentId: number, actor: string, source: string, at?: Date): Promise<Incident | undefined> {
-    const when = at ?? this.ctx.clock.now();
+    const { incident, acked } = await this.markAcknowledged(incidentId, actor, source, at ?? this.ctx.clock.now());
+    if (acked && incident) await this.refreshHeadlineQuietly(incident);
+    return incident;
+  }
+
+  private async markAcknowledged(incidentId: number, actor: string, source: string, when: Date): Promise<{ incident?: Incident; acked: boolean }> {
     const acked = await withTransaction(this.ctx.pool, async (tx) => {
       const { rows } = await tx.query<{ id: number }>(
         'UPDATE incidents SET acknowledged_at = $2 WHERE id = $1 AND acknowledged_at IS NULL RETURNING id',
@@ -164,9 +169,7 @@ export class IncidentService {
       await appendEvent(tx, { type: 'incident.acknowledged', actor, at: when, incidentId, payload: { source } });
       return true;
     });
-    const i = await this.get(incidentId);
-    if (acked && i) await this.refreshHeadlineQuietly(i);
-    return i;
+    return { incident: await this.get(incidentId), acked };
   }
 
   /**
@@ -342,8 +345,9 @@ export class IncidentService {
       return { ok: true, incident: updated, before, problems: [] };
     });
     if (out.ok && isPerson(actor)) {
-      // The first thing a person does on the incident is its acknowledgement (MTTA).
-      out.incident = (await this.acknowledge(id, actor, 'first responder action', now)) ?? out.incident;
+      // The first thing a person does on the incident is its acknowledgement (MTTA). The
+      // caller refreshes the headline after its own change, so no refresh here.
+      out.incident = (await this.markAcknowledged(id, actor, 'first responder action', now)).incident ?? out.incident;
     }
     return out;
   }
@@ -444,6 +448,13 @@ export class IncidentService {
       });
       await this.effect(out.problems, 'announce', async () => {
         for (const ch of await this.announceTargets(severity)) await this.ctx.chat.post(ch, announcement(i));
+      });
+      const policies = this.ctx.config.incidents.severities;
+      const newDrafts = policies[severity].templates.filter((k) => !policies[from].templates.includes(k));
+      await this.effect(out.problems, 'post comms drafts', async () => {
+        for (const kind of newDrafts) {
+          await this.ctx.chat.post(i.channelId!, commsMessage(kind, i, this.commsExtras(i), this.comms), i.headlineTs ? { threadTs: i.headlineTs } : {});
+        }
       });
     }
     await this.syncChannel(i, out.problems, true);

@@ -55,6 +55,9 @@ describe('severity', () => {
     expect(r.severity).toBe('P1');
     expect(t.slack.channel(inc.channel)!.members).toEqual(expect.arrayContaining(['U0PAGED', 'U0DBA1']));
     expect(t.slack.messagesIn('ops').some((m) => m.text.includes('Replication lag'))).toBe(true);
+    // P1's policy adds the customer and executive drafts that P3 did not post.
+    const drafts = t.slack.messagesIn(inc.channel).map((m) => m.text).filter((x) => x.includes('draft for'));
+    expect(drafts).toEqual([`Internal status update draft for INC-${inc.id}`, `Customer / status page update draft for INC-${inc.id}`, `Executive summary draft for INC-${inc.id}`]);
     const h = hooks.find((x) => x.name === 'incident.severity_changed' && (x.payload.incident as { id: number }).id === inc.id)!;
     expect(h.payload).toMatchObject({ from: 'P3', to: 'P1', actor: 'U0ALICE' });
     // P1 has a 30-minute cadence, P3 none: a reminder is now queued.
