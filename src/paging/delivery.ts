@@ -35,33 +35,39 @@ export interface DeliveryOutcome {
   /** The last failure, for the channel message and the pages table. */
   lastError?: string;
   status?: number;
+  /** Shutdown stopped the loop: nothing is known to have failed, so the caller must not report failure. */
+  interrupted?: boolean;
 }
 
 /**
  * Calls `send` until it succeeds, a failure is not worth retrying, or the attempts run out.
  * Each call gets its own AbortSignal that fires after `timeoutMs`, so a hung connection is
  * cancelled rather than left open. `onAttempt` sees every result (to record it) before the wait.
+ * `stop` (graceful shutdown) cancels the call in flight and ends the loop as `interrupted`.
  */
 export async function deliverWithRetries(
   send: (signal: AbortSignal) => Promise<AttemptResult>,
   policy: DeliveryPolicy,
   sleep: Sleep,
   onAttempt?: (attempt: number, result: AttemptResult) => Promise<void>,
+  stop?: AbortSignal,
 ): Promise<DeliveryOutcome> {
   let last: Extract<AttemptResult, { ok: false }> | undefined;
   for (let attempt = 1; attempt <= policy.attempts; attempt++) {
+    if (stop?.aborted) return { ok: false, attempts: attempt - 1, lastError: 'interrupted by shutdown', interrupted: true };
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), policy.timeoutMs);
     timer.unref();
     let result: AttemptResult;
     try {
-      result = await send(controller.signal);
+      result = await send(stop ? AbortSignal.any([controller.signal, stop]) : controller.signal);
     } catch (err) {
       // Providers should not throw; if one does, treat it like a network failure.
       result = { ok: false, retryable: true, error: (err as Error).message };
     } finally {
       clearTimeout(timer);
     }
+    if (!result.ok && stop?.aborted) return { ok: false, attempts: attempt, lastError: 'interrupted by shutdown', interrupted: true };
     await onAttempt?.(attempt, result);
     if (result.ok) return { ok: true, attempts: attempt, status: result.status };
     last = result;

@@ -303,7 +303,10 @@ export class PagingService {
         await store.recordAttempt(this.ctx.pool, page.id, r.ok ? null : r.error, this.ctx.clock.now());
         if (!r.ok) this.ctx.log.warn({ incidentId: page.incidentId, service: page.service, attempt, status: r.status, error: r.error, action: event.action }, 'PagerDuty event not accepted');
       },
+      this.ctx.shutdownSignal,
     );
+    // Failing the job leaves the page as it was; the queue hands the job to a replica that stays up.
+    if (outcome.interrupted) throw new Error(`PagerDuty ${event.action} for ${page.service} (INC-${page.incidentId}) interrupted by shutdown`);
     return { outcome, log };
   }
 

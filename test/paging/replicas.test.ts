@@ -2,7 +2,7 @@ import nock from 'nock';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FakeClock } from '../../src/clock.js';
 import { startTestApp, type TestApp } from '../support/app.js';
-import { accepted, fakeEvents, incidentByTitle, isolateNetwork, pageRows, postWebhook, signature, webhookBody } from './support.js';
+import { EVENTS, accepted, fakeEvents, incidentByTitle, isolateNetwork, pageRows, postWebhook, signature, webhookBody } from './support.js';
 
 const SECRET = 'whsec-replicas-000000000000';
 const config = { paging: { routingKey: 'R0REPLICAS0000000000000000000001', webhookSecrets: [SECRET] } };
@@ -52,6 +52,28 @@ describe('two replicas', () => {
     expect((await pageRows(a, inc.id))[0]).toMatchObject({ status: 'pending' });
     await b.app.stop();
     expect(pd.bodies).toHaveLength(0);
+    await a.settle();
+    expect(pd.bodies).toHaveLength(1);
+    expect((await pageRows(a, inc.id))[0]).toMatchObject({ status: 'triggered' });
+  });
+
+  it('shutdown in the middle of a PagerDuty call: the page stays pending and another replica delivers it', async () => {
+    const c = await startTestApp({ config, clock, shared: { db: a.db, slack: a.slack } });
+    const hung = nock(EVENTS).post('/v2/enqueue').delay(10_000).reply(202, { status: 'success' });
+    const inFlight = new Promise<void>((resolve) => hung.on('request', () => resolve()));
+    await c.slash('/incident declare P1 Shutdown mid page');
+    await c.app.ctx.background.drain();
+    const delivering = c.app.ctx.jobs.tick();
+    await inFlight;
+    c.app.lifecycle.stopLongWork('test shutdown');
+    await delivering;
+    await c.stop();
+    const inc = await incidentByTitle(a, 'Shutdown mid page');
+    expect((await pageRows(a, inc.id))[0]).toMatchObject({ status: 'pending' });
+    expect(a.slack.messagesIn(inc.channel_id).some((m) => m.text.startsWith('Paging default failed'))).toBe(false);
+    nock.cleanAll();
+    const pd = fakeEvents([accepted()]);
+    clock.advance(60_000); // the queue retries a failed job after 30 s
     await a.settle();
     expect(pd.bodies).toHaveLength(1);
     expect((await pageRows(a, inc.id))[0]).toMatchObject({ status: 'triggered' });

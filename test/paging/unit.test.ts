@@ -102,6 +102,25 @@ describe('retry policy', () => {
     );
     expect(out).toMatchObject({ ok: false, attempts: 2, lastError: 'timed out' });
   });
+
+  it('stops at shutdown: cancels the call in flight and reports interrupted, not failed', async () => {
+    const stop = new AbortController();
+    const attempts: AttemptResult[] = [];
+    const out = await deliverWithRetries(
+      (signal) => {
+        setTimeout(() => stop.abort(), 5);
+        return new Promise<AttemptResult>((resolve) => signal.addEventListener('abort', () => resolve(fail({ error: 'aborted' }))));
+      },
+      { ...policy, timeoutMs: 60_000 },
+      async () => {},
+      async (_n, r) => void attempts.push(r),
+      stop.signal,
+    );
+    expect(out).toMatchObject({ ok: false, interrupted: true, attempts: 1 });
+    expect(attempts).toEqual([]);
+    const before = await deliverWithRetries(async () => ({ ok: true, status: 202 }), policy, async () => {}, undefined, AbortSignal.abort());
+    expect(before).toMatchObject({ ok: false, interrupted: true, attempts: 0 });
+  });
 });
 
 describe('webhook event parsing', () => {
