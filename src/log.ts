@@ -1,19 +1,33 @@
 import { pino, type Logger, type DestinationStream } from 'pino';
 import { logContext } from './ops/request-context.js';
+import { ENV_BINDINGS } from './config/env.js';
 
 export type { Logger };
 
+/** A pino redact path for a key, quoting keys that are not plain identifiers. */
+const key = (k: string) => (/^[A-Za-z_$][\w$]*$/.test(k) ? `.${k}` : `["${k}"]`);
+
 /**
- * Paths pino blanks out wherever they appear. Secrets are also never put into log
- * objects on purpose; this list is the net under that rule.
+ * Key names that hold credentials wherever they appear (top level and one level down); pino
+ * has no recursive wildcard, so deeper places are listed by path below.
+ */
+const SECRET_KEYS = [
+  'token', 'botToken', 'appToken', 'signingSecret', 'password', 'secret', 'apiToken', 'routingKey',
+  'authorization', 'databaseUrl', 'privateKey', 'identity', 'bearerToken', 'basicPassword',
+  'signatureSecret', 'webhookSecrets', 'secretAccessKey', 'sessionToken', 'cookie',
+];
+
+/**
+ * Paths pino blanks out. Secrets are also never put into log objects on purpose; this list
+ * is the net under that rule. Every value ENV_BINDINGS marks secret is covered at its config
+ * path, so a newly bound secret is redacted (under `config.`) without editing this file.
  */
 const REDACT = [
-  'token', 'botToken', 'appToken', 'signingSecret', 'password', 'secret', 'apiToken', 'routingKey',
-  'authorization', 'databaseUrl', 'privateKey', 'identity',
-  '*.token', '*.botToken', '*.appToken', '*.signingSecret', '*.password', '*.secret', '*.apiToken',
-  '*.routingKey', '*.authorization', '*.databaseUrl', '*.privateKey', '*.identity',
-  'headers.authorization', 'headers["x-slack-signature"]', 'req.headers.authorization',
-  'config.slack', 'config.databaseUrl', 'config.paging.routingKey', 'config.paging.apiToken',
+  ...SECRET_KEYS,
+  ...SECRET_KEYS.map((k) => `*${key(k)}`),
+  'headers.authorization', 'headers.cookie', 'headers["x-slack-signature"]', 'headers["x-pagerduty-signature"]',
+  'req.headers.authorization', 'req.headers.cookie',
+  ...ENV_BINDINGS.filter((b) => b.secret).flatMap((b) => [`config${b.path.map(key).join('')}`, b.path.map(key).join('').slice(1)]),
 ];
 
 export function createLogger(opts: { level?: string; destination?: DestinationStream } = {}): Logger {
