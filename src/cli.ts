@@ -5,12 +5,14 @@
 import type { CliGroup, CliIo } from './cli/types.js';
 import { auditCli } from './cli/audit.js';
 import { configCli } from './cli/config.js';
+import { incidentsCli } from './cli/incidents.js';
 import { runbooksCli } from './cli/runbooks.js';
 
 // One entry per area; keep the list sorted by name.
 const GROUPS: CliGroup[] = [
   auditCli,
   configCli,
+  incidentsCli,
   runbooksCli,
 ];
 

@@ -3,6 +3,7 @@ import { startTestApp, type TestApp } from '../support/app.js';
 import { FakeClock, MINUTE } from '../../src/clock.js';
 import { incidentEvents } from '../../src/events/log.js';
 import type { FakeMessage } from '../support/fake-slack.js';
+import { incidentsCli } from '../../src/cli/incidents.js';
 
 /**
  * One P1 incident from declare to post-mortem with a fake clock: roles, status, updates,
@@ -158,6 +159,17 @@ describe('incident lifecycle with a fake clock', () => {
     const versions = (await t.db.pool.query('SELECT version FROM postmortems WHERE incident_id = $1 ORDER BY version', [id])).rows.map((r) => r.version);
     expect(versions).toEqual([1, 2]);
     expect(t.slack.messagesIn(channel).some((m) => m.file?.filename === `INC-${id}-postmortem-v2.md`)).toBe(true);
+  });
+
+  it('firebreak incidents postmortem <id> prints the stored draft without Slack', async () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const io = { out: (l: string) => void out.push(l), err: (l: string) => void err.push(l) };
+    expect(await incidentsCli.run('postmortem', [`INC-${id}`, '--database-url', t.db.url], io)).toBe(0);
+    const v2 = (await t.db.pool.query('SELECT markdown FROM postmortems WHERE incident_id = $1 AND version = 2', [id])).rows[0].markdown;
+    expect(out.join('\n')).toBe(v2);
+    expect(await incidentsCli.run('postmortem', ['99999', '--database-url', t.db.url], io)).toBe(1);
+    expect(err.at(-1)).toBe('There is no INC-99999.');
   });
 
   it('reopen puts it back to investigating and restarts reminders from the reopen', async () => {
