@@ -14,13 +14,18 @@ CREATE TABLE alerts (
   first_received_at timestamptz NOT NULL,
   last_received_at  timestamptz NOT NULL,
   received_count    int NOT NULL DEFAULT 1,
-  -- rev counts meaningful changes; routing catches up to it asynchronously (processed_rev),
-  -- so the webhook answers after one INSERT and grouping never blocks intake.
-  rev               int NOT NULL DEFAULT 1,
-  processed_rev     int NOT NULL DEFAULT 0,
+  -- The transaction that last changed the alert in a way routing must see: lets the ingest
+  -- statement tell a change from a duplicate delivery.
+  changed_xid       xid8 NOT NULL DEFAULT pg_current_xact_id(),
   UNIQUE (source, fingerprint)
 );
-CREATE INDEX alerts_unprocessed ON alerts (id) WHERE rev <> processed_rev;
+
+-- Alerts whose latest change routing has not seen yet. Routing runs after the webhook has
+-- answered and deletes what it took; kept apart from `alerts` so catching up never rewrites
+-- the (wide) alert rows.
+CREATE TABLE alert_pending (
+  alert_id bigint PRIMARY KEY
+);
 
 CREATE TABLE alert_groups (
   id                   bigserial PRIMARY KEY,

@@ -12,6 +12,7 @@ import { compileRoutes, findRouteByKey, groupKey, groupLabels, matchRoutes, type
 import { compileInhibitRules, isInhibited, sourceContainment, type FiringAlert, type InhibitRule } from './inhibit.js';
 import { buildTimeIntervals, routeMuted, type TimeIntervals } from './time-intervals.js';
 import * as store from './store.js';
+import { IngestQueue } from './ingest-queue.js';
 
 /** Job queue that wakes the outbox when its next message is due. */
 export const FLUSH_QUEUE = 'alerts.flush';
@@ -42,6 +43,7 @@ export class AlertService {
   private paceMs: number;
   private pumping = false;
   private again = false;
+  private intake: IngestQueue;
 
   constructor(private ctx: AppContext) {
     const c = ctx.config.alerts;
@@ -50,6 +52,7 @@ export class AlertService {
     this.intervals = buildTimeIntervals(c.time_intervals);
     this.cooldownMs = parseDuration(c.autoDeclareCooldown);
     this.paceMs = Math.ceil(1000 / c.postsPerSecondPerChannel);
+    this.intake = new IngestQueue((requests) => store.storeAlertBatches(ctx.pool, requests, ctx.clock.now()));
   }
 
   /**
@@ -57,7 +60,7 @@ export class AlertService {
    * alert is never lost) and starts routing them in the background.
    */
   async ingest(alerts: IncomingAlert[]): Promise<store.IngestResult> {
-    const r = await store.storeAlerts(this.ctx.pool, alerts, this.ctx.clock.now());
+    const r = await this.intake.submit(alerts);
     const bySource = new Map<string, number>();
     for (const a of alerts) bySource.set(a.source, (bySource.get(a.source) ?? 0) + 1);
     for (const [source, n] of bySource) alertsReceived.inc({ source }, n);
@@ -161,7 +164,6 @@ export class AlertService {
           alertsRouted.inc({ route: route.key, action: 'grouped' }, members.filter((m) => m.key === g.groupKey).length);
         }
         await store.queueOutbox(c, outbox, now);
-        await store.markProcessed(c, pending);
         return pending.length;
       });
       await this.tellTimelines(reported);

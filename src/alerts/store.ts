@@ -13,20 +13,25 @@ const STALE = `(alerts.status = 'resolved' AND EXCLUDED.status = 'firing' AND EX
 const CHANGED = `(alerts.status IS DISTINCT FROM EXCLUDED.status OR alerts.annotations IS DISTINCT FROM EXCLUDED.annotations OR alerts.starts_at IS DISTINCT FROM EXCLUDED.starts_at)`;
 
 const INGEST_SQL = `
-INSERT INTO alerts (source, fingerprint, status, labels, annotations, starts_at, ends_at, generator_url, first_received_at, last_received_at)
-SELECT s, f, st, l, a, sa, ea, g, $9, $9
-  FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[], $6::timestamptz[], $7::timestamptz[], $8::text[]) AS t(s, f, st, l, a, sa, ea, g)
-ON CONFLICT (source, fingerprint) DO UPDATE SET
-  last_received_at = EXCLUDED.last_received_at,
-  received_count   = alerts.received_count + 1,
-  status      = CASE WHEN ${STALE} THEN alerts.status ELSE EXCLUDED.status END,
-  labels      = CASE WHEN ${STALE} THEN alerts.labels ELSE EXCLUDED.labels END,
-  annotations = CASE WHEN ${STALE} THEN alerts.annotations ELSE EXCLUDED.annotations END,
-  starts_at   = CASE WHEN ${STALE} THEN alerts.starts_at ELSE EXCLUDED.starts_at END,
-  ends_at     = CASE WHEN ${STALE} THEN alerts.ends_at ELSE EXCLUDED.ends_at END,
-  generator_url = COALESCE(EXCLUDED.generator_url, alerts.generator_url),
-  rev         = CASE WHEN NOT ${STALE} AND ${CHANGED} THEN alerts.rev + 1 ELSE alerts.rev END
-RETURNING (xmax = 0) AS inserted, rev <> processed_rev AS pending`;
+WITH up AS (
+  INSERT INTO alerts (source, fingerprint, status, labels, annotations, starts_at, ends_at, generator_url, first_received_at, last_received_at)
+  SELECT s, f, st, l, a, sa, ea, g, $9, $9
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[], $6::timestamptz[], $7::timestamptz[], $8::text[]) AS t(s, f, st, l, a, sa, ea, g)
+  ON CONFLICT (source, fingerprint) DO UPDATE SET
+    last_received_at = EXCLUDED.last_received_at,
+    received_count   = alerts.received_count + 1,
+    status      = CASE WHEN ${STALE} THEN alerts.status ELSE EXCLUDED.status END,
+    labels      = CASE WHEN ${STALE} THEN alerts.labels ELSE EXCLUDED.labels END,
+    annotations = CASE WHEN ${STALE} THEN alerts.annotations ELSE EXCLUDED.annotations END,
+    starts_at   = CASE WHEN ${STALE} THEN alerts.starts_at ELSE EXCLUDED.starts_at END,
+    ends_at     = CASE WHEN ${STALE} THEN alerts.ends_at ELSE EXCLUDED.ends_at END,
+    generator_url = COALESCE(EXCLUDED.generator_url, alerts.generator_url),
+    changed_xid = CASE WHEN NOT ${STALE} AND ${CHANGED} THEN pg_current_xact_id() ELSE alerts.changed_xid END
+  RETURNING id, source, fingerprint, (xmax = 0) AS inserted, changed_xid = pg_current_xact_id() AS changed
+), queued AS (
+  INSERT INTO alert_pending (alert_id) SELECT id FROM up WHERE changed ORDER BY id ON CONFLICT DO NOTHING
+)
+SELECT source, fingerprint, inserted, changed FROM up`;
 
 export interface IngestResult {
   accepted: number;
@@ -34,17 +39,23 @@ export interface IngestResult {
   new: number;
   /** Alerts already stored (re-deliveries, the other half of an HA pair, updates). */
   known: number;
-  /** Known alerts that changed nothing routing has not already seen: pure duplicates. */
+  /** Known alerts that changed nothing: re-deliveries and HA pairs. */
   duplicates: number;
 }
 
-/** Stores a webhook's alerts in one statement; later duplicates in the same batch win. */
-export async function storeAlerts(db: Queryable, alerts: IncomingAlert[], receivedAt: Date): Promise<IngestResult> {
+/**
+ * Stores several webhooks' alerts in one statement (one commit for all of them) and tells each
+ * request what happened to its alerts. Within the statement a (source, fingerprint) appears once
+ * (the last one sent wins), sorted so concurrent statements lock rows in the same order and
+ * cannot deadlock (HA Alertmanager pairs send the same alerts at the same moment).
+ */
+export async function storeAlertBatches(db: Queryable, requests: IncomingAlert[][], receivedAt: Date): Promise<IngestResult[]> {
+  const key = (a: IncomingAlert) => `${a.source}\u0000${a.fingerprint}`;
   const unique = new Map<string, IncomingAlert>();
-  for (const a of alerts) unique.set(`${a.source}\u0000${a.fingerprint}`, a);
-  const list = [...unique.values()];
-  if (list.length === 0) return { accepted: 0, new: 0, known: 0, duplicates: 0 };
-  const { rows } = await db.query<{ inserted: boolean; pending: boolean }>({
+  for (const list of requests) for (const a of list) unique.set(key(a), a);
+  const list = [...unique.entries()].sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)).map(([, a]) => a);
+  if (list.length === 0) return requests.map(() => ({ accepted: 0, new: 0, known: 0, duplicates: 0 }));
+  const { rows } = await db.query<{ source: string; fingerprint: string; inserted: boolean; changed: boolean }>({
     name: 'alerts_ingest',
     text: INGEST_SQL,
     values: [
@@ -59,9 +70,28 @@ export async function storeAlerts(db: Queryable, alerts: IncomingAlert[], receiv
       receivedAt,
     ],
   });
-  const created = rows.filter((r) => r.inserted).length;
-  const unchanged = rows.filter((r) => !r.inserted && !r.pending).length;
-  return { accepted: alerts.length, new: created, known: alerts.length - created, duplicates: unchanged + (alerts.length - list.length) };
+  const outcome = new Map(rows.map((r) => [`${r.source}\u0000${r.fingerprint}`, r]));
+  // The first request to mention a new alert created it; any later mention is a duplicate.
+  const seen = new Set<string>();
+  return requests.map((alerts) => {
+    const r: IngestResult = { accepted: alerts.length, new: 0, known: 0, duplicates: 0 };
+    for (const a of alerts) {
+      const k = key(a);
+      const o = outcome.get(k);
+      if (o?.inserted && !seen.has(k)) r.new++;
+      else {
+        r.known++;
+        if (seen.has(k) || !o?.changed) r.duplicates++;
+      }
+      seen.add(k);
+    }
+    return r;
+  });
+}
+
+/** Stores one webhook's alerts. */
+export async function storeAlerts(db: Queryable, alerts: IncomingAlert[], receivedAt: Date): Promise<IngestResult> {
+  return (await storeAlertBatches(db, [alerts], receivedAt))[0]!;
 }
 
 export interface PendingAlert {
@@ -71,24 +101,23 @@ export interface PendingAlert {
   annotations: Labels;
   status: 'firing' | 'resolved';
   labels: Labels;
-  rev: number;
   last_received_at: Date;
 }
 
-/** Alerts whose latest change routing has not seen yet; locked so replicas split the work. */
+/**
+ * Takes alerts whose latest change routing has not seen. Inside the caller's transaction:
+ * a rollback gives them back, and SKIP LOCKED lets replicas split the work.
+ */
 export async function claimUnprocessed(c: pg.PoolClient, limit: number): Promise<PendingAlert[]> {
   const { rows } = await c.query<PendingAlert>(
-    `SELECT id, source, fingerprint, status, labels, annotations, rev, last_received_at FROM alerts WHERE rev <> processed_rev ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
+    `WITH claimed AS (
+       DELETE FROM alert_pending WHERE alert_id IN (SELECT alert_id FROM alert_pending ORDER BY alert_id LIMIT $1 FOR UPDATE SKIP LOCKED)
+       RETURNING alert_id)
+     SELECT a.id, a.source, a.fingerprint, a.status, a.labels, a.annotations, a.last_received_at
+       FROM alerts a JOIN claimed c ON c.alert_id = a.id ORDER BY a.id`,
     [limit],
   );
   return rows;
-}
-
-export async function markProcessed(c: Queryable, alerts: PendingAlert[]): Promise<void> {
-  await c.query(
-    `UPDATE alerts SET processed_rev = v.rev FROM unnest($1::bigint[], $2::int[]) AS v(id, rev) WHERE alerts.id = v.id`,
-    [alerts.map((a) => a.id), alerts.map((a) => a.rev)],
-  );
 }
 
 export interface GroupSeed {
@@ -302,7 +331,7 @@ export async function startNewEpisodes(c: Queryable, starts: { id: number; at: D
   const groupIds = starts.map((s) => s.id);
   await c.query('DELETE FROM alert_messages WHERE group_id = ANY($1)', [groupIds]);
   await c.query(
-    `DELETE FROM alert_group_members m USING alerts a WHERE m.group_id = ANY($1) AND a.id = m.alert_id AND a.status = 'resolved' AND a.rev = a.processed_rev`,
+    `DELETE FROM alert_group_members m USING alerts a WHERE m.group_id = ANY($1) AND a.id = m.alert_id AND a.status = 'resolved'`,
     [groupIds],
   );
   await c.query(
