@@ -57,7 +57,8 @@ export function headline(i: Incident, extras: HeadlineExtras = {}): ChatMessage 
   ];
   if (i.summary) blocks.push(section(`*Summary*\n${escapeMrkdwn(i.summary)}`));
   if (!resolved && extras.missingRoles?.length) {
-    blocks.push(section(`:warning: *Needs* a ${extras.missingRoles.map((r) => ROLE_LABEL[r]).join(', a ')} — \`/incident role <role> @someone\``));
+    const needed = extras.missingRoles.map((r) => `${/^[aeiou]/.test(ROLE_LABEL[r]) ? 'an' : 'a'} ${ROLE_LABEL[r]}`).join(', ');
+    blocks.push(section(`:warning: *Needs* ${needed} — \`/incident role commander|comms|tech @someone\``));
   }
   const ctx = [`Paging: ${extras.paging ?? 'off (no PagerDuty key configured)'}`];
   if (i.service) ctx.unshift(`Service: ${escapeMrkdwn(i.service)}`);

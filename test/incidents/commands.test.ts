@@ -124,6 +124,15 @@ describe('from elsewhere, by id', () => {
 });
 
 describe('roles', () => {
+  it('the headline names the roles the severity still needs until someone takes them', async () => {
+    const inc = await declare('Needs roles', 'P2');
+    const headline = () => JSON.stringify(t.slack.messagesIn(inc.channel)[0]!.blocks);
+    expect(headline()).toContain('*Needs* a tech lead');
+    await reply('/incident role tech <@U0BOB|bob>', { channel: inc.channel });
+    expect(headline()).not.toContain('*Needs*');
+    expect(headline()).toContain('Next update due');
+  });
+
   it('parses mentions, me, and rejects nonsense', async () => {
     const inc = await declare('Roles parse');
     await reply('/incident role comms me', { channel: inc.channel, user: 'U0BOB' });
