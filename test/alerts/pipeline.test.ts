@@ -120,6 +120,21 @@ describe('one grouped message per alert group', () => {
   });
 });
 
+describe('concurrent deliveries', () => {
+  it('an HA pair delivering the same alerts at the same instant, in different orders, stores each once', async () => {
+    const alerts = Array.from({ length: 50 }, (_, i) => ({ labels: { alertname: 'HaPair', instance: `i-${i}` } }));
+    const bodies = Array.from({ length: 10 }, (_, k) => amBody(k % 2 ? [...alerts].reverse() : alerts));
+    const res = await Promise.all(bodies.map((b) => am(b)));
+    expect(res.map((r) => r.status)).toEqual(Array(10).fill(200));
+    const outcomes = (await Promise.all(res.map((r) => r.json()))) as { new: number; duplicates: number }[];
+    expect(outcomes.reduce((n, o) => n + o.new, 0)).toBe(50);
+    expect(outcomes.reduce((n, o) => n + o.duplicates, 0)).toBe(450);
+    expect(await count(`SELECT count(*) AS n FROM alerts WHERE labels->>'alertname' = 'HaPair'`)).toBe(50);
+    await stepAndDrain(t, 30_000, 5);
+    expect(topLevel('alerts').filter((m) => m.text === 'FIRING: 50 HaPair')).toHaveLength(1);
+  });
+});
+
 describe('receivers refuse what they must', () => {
   it.each([
     ['no credentials', {}, 401, 'missing_credentials'],
