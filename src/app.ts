@@ -19,6 +19,7 @@ import { incidentsModule } from './incidents/module.js';
 import { drModule } from './dr/module.js';
 import { approvalsModule } from './approvals/module.js';
 import { pagingModule } from './paging/module.js';
+import { backupsModule } from './backups/module.js';
 import { LeaseScheduler } from './jobs/scheduler.js';
 import { Lifecycle } from './ops/lifecycle.js';
 import { opsModule } from './ops/module.js';
@@ -60,6 +61,7 @@ function buildModules(ctx: AppContext): FirebreakModule[] {
     incidentsModule(ctx),
     pagingModule(ctx),
     approvalsModule(ctx),
+    backupsModule(ctx),
     drModule(ctx),
     alertsModule(ctx),
   ];

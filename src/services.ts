@@ -2,6 +2,7 @@ import type { ChangeGate } from './approvals/gate.js';
 import type { IncidentService } from './incidents/service.js';
 import type { DrService } from './dr/service.js';
 import type { AlertService } from './alerts/service.js';
+import type { BackupService } from './backups/service.js';
 
 /**
  * Services one area offers the others, filled in by the modules as the composition root
@@ -16,4 +17,6 @@ export interface Services {
   paging?: { enabled(): boolean };
   /** Alert intake: other receivers (PagerDuty) feed alerts through alerts.ingest(). */
   alerts?: AlertService;
+  /** Backups: take, list, verify, restore (src/backups). */
+  backups?: BackupService;
 }

@@ -86,11 +86,13 @@ export const backupsConfigSchema = z
         /** Incomplete uploads and manifest-less objects older than this are removed. */
         staleHours: z.number().positive().default(24),
         /** Cron for the retention run; empty string = off. */
-        cron: z.string().default('50 * * * *'),
+        cron: z.union([z.literal(''), cronExpression]).default('50 * * * *'),
       })
       .prefault({}),
     /** Alert when the newest good backup is older than this factor x the schedule interval. */
     staleFactor: z.number().min(1).default(1.5),
+    /** When to check that every database has a good backup within staleFactor x its schedule interval. */
+    staleCheckCron: cronExpression.default('*/10 * * * *'),
     /** How often the progress thread message is edited. */
     progressEverySeconds: z.number().positive().default(5),
   })

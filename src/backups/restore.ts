@@ -175,10 +175,12 @@ export async function decryptToArchive(
 export async function restoreArchive(
   archiveFile: string,
   targetDatabaseUrl: string,
-  opts: { jobs?: number; signal?: AbortSignal; binDir?: string; passwordEnv?: string } = {},
+  opts: { jobs?: number; signal?: AbortSignal; binDir?: string; passwordEnv?: string; clean?: boolean } = {},
 ): Promise<void> {
   const { url, env } = libpqArgs({ url: targetDatabaseUrl, passwordEnv: opts.passwordEnv });
   const args = ['--exit-on-error', '--no-owner', '--dbname', url];
+  // Restoring over an existing database (an approved change) drops each object first.
+  if (opts.clean) args.push('--clean', '--if-exists');
   if (opts.jobs && opts.jobs > 1) args.push('--jobs', String(opts.jobs));
   args.push(archiveFile);
   const bin = pgBin(opts.binDir ?? process.env.FIREBREAK_PG_BIN_DIR, 'pg_restore');

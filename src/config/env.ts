@@ -36,4 +36,12 @@ export const ENV_BINDINGS: EnvBinding[] = [
   { env: 'FIREBREAK_APPROVERS', path: ['approvals', 'approvers'], kind: 'list', doc: 'Comma-separated Slack user ids who approve every gated action that names no approvers of its own.' },
   { env: 'DR_SCRATCH_DATABASE_URL', path: ['dr', 'scratchDatabaseUrl'], secret: true, doc: 'Admin URL of the server where /dr dry-run creates firebreak_dr_<n> (needs CREATEDB); unset = the Firebreak state server.' },
   { env: 'DR_TARGET_SERVER_URL', path: ['dr', 'targetServerUrl'], secret: true, doc: 'Admin URL of the server /dr execute recovers onto; unset = the server of the backed-up database.' },
+  { env: 'FIREBREAK_BACKUP_RECIPIENT', path: ['backups', 'encryption', 'recipient'], doc: 'age public key (age1...) backups are encrypted to; the bot needs only this.' },
+  { env: 'FIREBREAK_BACKUP_IDENTITY', path: ['backups', 'encryption', 'identity'], secret: true, doc: 'age secret key (AGE-SECRET-KEY-1...) for verify contents and restore; optional.' },
+  { env: 'FIREBREAK_BACKUP_BUCKET', path: ['backups', 'storage', 'bucket'], doc: 'S3 bucket for backups; unset = local directory.' },
+  { env: 'FIREBREAK_BACKUP_S3_ENDPOINT', path: ['backups', 'storage', 'endpoint'], doc: 'S3-compatible endpoint URL (MinIO, Ceph); unset = AWS.' },
+  { env: 'FIREBREAK_BACKUP_S3_REGION', path: ['backups', 'storage', 'region'], doc: 'S3 region (default us-east-1).' },
+  { env: 'FIREBREAK_BACKUP_PREFIX', path: ['backups', 'storage', 'prefix'], doc: 'Key prefix for backup objects (default firebreak).' },
+  { env: 'FIREBREAK_BACKUP_DIR', path: ['backups', 'storage', 'localDir'], doc: 'Local backup directory when no bucket is set (default DATA_DIR/backups).' },
+  { env: 'FIREBREAK_PG_BIN_DIR', path: ['backups', 'pgBinDir'], doc: 'Directory with pg_dump/pg_restore matching the server (default PATH).' },
 ];

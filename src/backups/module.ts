@@ -1,0 +1,56 @@
+import type { AppContext, FirebreakModule } from '../module.js';
+import { backupCommands } from '../commands/backup.js';
+import { BackupService } from './service.js';
+import { restoreDone } from '../templates/backups.js';
+
+type RestoreParams = { backupId: string; target: string; channel?: string };
+
+/**
+ * Backups: `/backup`, the scheduled runs (one replica per slot through ctx.scheduler), the
+ * retention and staleness watches, and the gated `backup.restore` over an existing database.
+ */
+export function backupsModule(ctx: AppContext): FirebreakModule {
+  const service = new BackupService(ctx);
+  ctx.services.backups = service;
+  const cfg = ctx.config.backups;
+  return {
+    name: 'backups',
+    commands: [backupCommands(ctx, service)],
+    start: async () => {
+      ctx.services.changes?.register<RestoreParams>({
+        kind: 'backup.restore',
+        describe: (p) => `Restore backup ${p.backupId} OVER the existing database ${p.target}: its objects are dropped and replaced with the backup's (pg_restore --clean).`,
+        execute: async (p, exec) => {
+          const r = await service.restore(p.backupId, p.target, { requestedBy: exec.requester, allowExisting: true });
+          const msg = restoreDone(r.record, r.into, r.seconds, r.mismatches);
+          if (p.channel) await ctx.chat.post(p.channel, msg).catch((err: unknown) => ctx.log.warn({ err }, 'could not report the restore'));
+          return { ok: r.mismatches.length === 0, summary: msg.text };
+        },
+      });
+      const targets = service.targets();
+      for (const schedule of cfg.schedules) {
+        for (const t of targets) {
+          if (schedule.databases.length && !schedule.databases.includes(t.name)) continue;
+          ctx.scheduler.add({
+            name: `backup:${schedule.name}:${t.name}`,
+            cron: schedule.cron,
+            run: (slot) => service.runScheduled(schedule, t.name, slot),
+          });
+        }
+      }
+      if (cfg.retention.cron) {
+        ctx.scheduler.add({
+          name: 'backup:retention',
+          cron: cfg.retention.cron,
+          run: async () => {
+            const r = await service.expire({ dryRun: false, actor: 'firebreak-retention' });
+            ctx.log.info({ expired: r.expired.length, kept: r.plan.keep.length, cleanup: r.cleanup }, 'backup retention applied');
+          },
+        });
+      }
+      if (targets.length && cfg.schedules.length) {
+        ctx.scheduler.add({ name: 'backup:staleness', cron: cfg.staleCheckCron, run: async () => void (await service.checkStaleness()) });
+      }
+    },
+  };
+}
