@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { startTestApp, type TestApp } from '../support/app.js';
-import { adminUrl } from '../support/db.js';
+import { adminUrl, createEmptyDatabase } from '../support/db.js';
+import { makeVerifiedBackup as makePipelineBackup } from '../support/backups.js';
 import { createTestBucket, s3Endpoint, TEST_S3_CREDENTIALS } from '../support/s3.js';
 import { generateIdentity } from '../../src/backups/age.js';
 import type { BackupRecord } from '../../src/backups/model.js';
@@ -153,6 +154,33 @@ describe('/dr dry-run', () => {
     expect(metrics).toMatch(new RegExp(`firebreak_dr_last_rto_seconds\\{target="${source.name}"[^}]*\\} ${Number(run.rto_ms) / 1000}\n`));
     expect(metrics).toMatch(new RegExp(`firebreak_dr_last_drill_success\\{target="${source.name}"[^}]*\\} 1\n`));
     expect(metrics).toMatch(new RegExp(`firebreak_dr_drills_total\\{target="${source.name}",mode="dry-run",outcome="succeeded"[^}]*\\} 1\n`));
+  });
+
+  it('restores a backup taken by the backups pipeline (runBackup), matching its manifest', async () => {
+    const db = await createEmptyDatabase('fb_drpipe');
+    try {
+      const { record } = await makePipelineBackup({
+        pool: t.db.pool, databaseUrl: db.url, name: 'pipeline_src', clock,
+        using: { config: t.config, identity: key.identity, recipient: key.recipient },
+      });
+      expect(record.status).toBe('verified');
+      clock.advance(7 * 60_000);
+      t.app.ctx.config.dr.smokeChecks = [{ name: 'customers', sql: 'SELECT count(*) FROM customers', expect: '500' }];
+      try {
+        await dr(`dry-run ${record.id}`);
+      } finally {
+        clock.advance(-7 * 60_000);
+      }
+      const run = await lastRun();
+      expect(run.status).toBe('passed');
+      expect(run.database).toBe('pipeline_src');
+      expect(Number(run.rpo_ms)).toBe(7 * 60_000);
+      const tables = Object.keys(record.rowCounts!);
+      expect(tables.length).toBeGreaterThanOrEqual(3);
+      expect(stepsOf(run)[8].detail).toContain(`${tables.length} tables, ${Object.values(record.rowCounts!).reduce((a, b) => a + b, 0)} rows match the manifest`);
+    } finally {
+      await db.drop();
+    }
   });
 
   it('fails at step 4 on a corrupted object and restores nothing', async () => {
