@@ -201,7 +201,10 @@ function lifecycleSubcommands(incidents: IncidentService): Subcommand[] {
     sub('role', 'commander|comms|tech @user', 'Give someone a role (they are invited to the channel).', { open: true, member: true }, async (t, inv, ctx) => {
       const role = parseRole(t.words[0]);
       const user = parseUser(t.words[1], inv.actor.userId);
-      if (!role || !user) return ctx.reply.ephemeral('Usage: `/incident role commander|comms|tech @someone` (or `me`).');
+      if (!role || !user) {
+        const unlinked = role && t.words[1]?.startsWith('@') ? ` I couldn't tell who \`${t.words[1]}\` is: pick the person from Slack's @-autocomplete so the mention links to them.` : '';
+        return ctx.reply.ephemeral(`Usage: \`/incident role commander|comms|tech @someone\` (or \`me\`).${unlinked}`);
+      }
       await reportChange(ctx, await incidents.assignRole(t.incident.id, inv.actor.userId, role, user), t.inChannel, `<@${user}> now holds ${role} on INC-${t.incident.id}`);
     }),
     sub('note', '<text>', 'Add a note to the timeline (`action: <what> @owner due YYYY-MM-DD` becomes a post-mortem action item).', { open: true, member: true }, async (t, inv, ctx) => {

@@ -139,6 +139,7 @@ describe('roles', () => {
     expect((await row(inc.id)).comms_lead).toBe('U0BOB');
     expect(await reply('/incident role boss @U0BOB', { channel: inc.channel })).toMatch(/Usage: `\/incident role/);
     expect(await reply('/incident role tech', { channel: inc.channel })).toMatch(/Usage/);
+    expect(await reply('/incident role tech @bob', { channel: inc.channel })).toContain("I couldn't tell who `@bob` is");
   });
 });
 
