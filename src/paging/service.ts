@@ -239,7 +239,10 @@ export class PagingService {
     if (!incident || !key) {
       const error = !incident ? `incident ${page.incidentId} no longer exists` : `no routing key for ${page.service} (${page.routingKeyEnv} is unset)`;
       await store.setPageStatus(this.ctx.pool, page.id, 'failed', this.ctx.clock.now());
-      if (incident) await this.tell(incident, tpl.pageFailedMessage(page, 0, error));
+      if (incident) {
+        await this.incidents.recordTimeline(page.incidentId, 'incident.page_failed', actor, { service: page.service, dedupKey: page.dedupKey, attempts: 0, error, text: `Paging ${page.service} failed: ${error}` });
+        await this.tell(incident, tpl.pageFailedMessage(page, 0, error));
+      }
       return { ok: false, attempts: 0, lastError: error };
     }
     const { outcome, log } = await this.send(page, this.triggerEvent(page, incident, key));
@@ -251,8 +254,7 @@ export class PagingService {
         ...base, severity: incident.severity, pdSeverity: PD_SEVERITY[incident.severity], text: `Paged ${page.service} on PagerDuty (${page.reason})`,
       });
       const notice = tpl.pagedNotice(done, incident.severity, outcome.attempts, retryOf ? actor : undefined);
-      if (retryOf) await this.safely(() => this.ctx.chat.update(retryOf.channel, retryOf.ts, notice));
-      else await this.tell(incident, notice);
+      await this.replaceOrTell(incident, retryOf, notice);
       // Resolved while the trigger was in flight: that resolve saw nothing to close, so close it now.
       const now = await this.incidents.get(page.incidentId);
       if (now?.status === 'resolved') await this.resolvePages(page.incidentId, 'firebreak');
@@ -263,8 +265,7 @@ export class PagingService {
       });
       const msg = tpl.pageFailedMessage(failed, outcome.attempts, outcome.lastError ?? 'unknown error');
       // A failed retry replaces its own message, so the channel keeps one live Retry button.
-      if (retryOf) await this.safely(() => this.ctx.chat.update(retryOf.channel, retryOf.ts, msg));
-      else await this.tell(incident, msg);
+      await this.replaceOrTell(incident, retryOf, msg);
     }
     return outcome;
   }
@@ -420,6 +421,18 @@ export class PagingService {
       const fallback = await this.ctx.chat.findChannel(this.ctx.config.incidents.channel);
       if (fallback) await this.ctx.chat.post(fallback.id, { ...message, text: `INC-${incident.id}: ${message.text}` });
     });
+  }
+
+  /** A retry's outcome replaces the message whose button started it; a new post if that is gone. */
+  private async replaceOrTell(incident: Incident, retryOf: FailureMessageRef | undefined, message: ChatMessage): Promise<void> {
+    if (retryOf) {
+      try {
+        return await this.ctx.chat.update(retryOf.channel, retryOf.ts, message);
+      } catch (err) {
+        this.ctx.log.warn({ err, incidentId: incident.id }, 'paging: could not update the Retry paging message; posting instead');
+      }
+    }
+    await this.tell(incident, message);
   }
 
   private async safely(fn: () => Promise<unknown>): Promise<void> {

@@ -181,6 +181,15 @@ describe('PagerDuty says no', () => {
     expect((await pageRows(t, inc.id))[0]).toMatchObject({ status: 'failed', last_error: 'PagerDuty answered 400: Event object is invalid; Invalid routing key' });
   });
 
+  it('a retry whose failure message is gone posts its outcome instead', async () => {
+    fakeEvents([500, 500, 500].map((status) => ({ status, body: { message: 'boom' } })));
+    const inc = await declare('P1', 'Deleted failure message');
+    fakeEvents([accepted()]);
+    await t.click(RETRY_PAGING_ACTION, `${inc.id}:default`, { user: 'U0BOB', channel: inc.channel_id, messageTs: '1.000000' });
+    await t.settle();
+    expect(texts(inc.channel_id).some((m) => m.includes('Retried by <@U0BOB>'))).toBe(true);
+  });
+
   it('a second click while a retry is in flight does not page twice', async () => {
     const pd = fakeEvents([500, 500, 500].map((status) => ({ status, body: { message: 'boom' } })));
     const inc = await declare('P1', 'Double retry');
