@@ -45,7 +45,7 @@ function routeMatchers(c: RouteConfig): Matcher[] {
 }
 
 /** Builds the route tree from (already validated) config, applying inheritance like Alertmanager. */
-export function compileRoutes(c: RouteConfig, defaultChannel: string, parent?: Route): Route {
+export function compileRoutes(c: RouteConfig, defaultChannel: string, parent?: Route, index = 0, siblings: RouteConfig[] = []): Route {
   const base: RouteOpts = parent
     ? { ...parent.opts, muteTimeIntervals: [], activeTimeIntervals: [] }
     : { channel: defaultChannel, ...DEFAULT_ROUTE_OPTS, mentions: [], autoDeclare: null, muteTimeIntervals: [], activeTimeIntervals: [] };
@@ -63,9 +63,13 @@ export function compileRoutes(c: RouteConfig, defaultChannel: string, parent?: R
   opts.muteTimeIntervals = [...(c.mute_time_intervals ?? [])];
   opts.activeTimeIntervals = [...(c.active_time_intervals ?? [])];
   const matchers = parent ? routeMatchers(c) : [];
-  const key = parent ? `${parent.key}/${matchersKey(matchers)}` : '{}';
+  // As Alertmanager's route ID: siblings with the same matchers are told apart by position,
+  // so their groups stay separate; otherwise the key survives reordering the config.
+  const own = matchersKey(matchers);
+  const twin = siblings.slice(0, index).some((sib) => matchersKey(routeMatchers(sib)) === own);
+  const key = parent ? `${parent.key}/${own}${twin ? `#${index}` : ''}` : '{}';
   const route: Route = { matchers, continue: c.continue ?? false, opts, routes: [], key };
-  route.routes = (c.routes ?? []).map((child) => compileRoutes(child, defaultChannel, route));
+  route.routes = (c.routes ?? []).map((child, i, all) => compileRoutes(child, defaultChannel, route, i, all));
   return route;
 }
 

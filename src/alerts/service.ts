@@ -121,13 +121,17 @@ export class AlertService {
           }
         }
         const groups = await store.upsertGroups(c, [...seeds.values()]);
-        const restart = [...groups.values()].filter((g) => g.allResolvedNoticed && members.some((m) => m.key === g.groupKey && m.alert.status === 'firing'));
+        const firingKeys = new Set(members.filter((m) => m.alert.status === 'firing').map((m) => m.key));
+        const perGroup = new Map<string, number>();
+        for (const m of members) perGroup.set(m.key, (perGroup.get(m.key) ?? 0) + 1);
+        const restart = [...groups.values()].filter((g) => g.allResolvedNoticed && firingKeys.has(g.groupKey));
         const starts = restart.map((g) => ({ id: g.id, at: seeds.get(g.groupKey)!.createdAt }));
         await store.startNewEpisodes(c, starts);
         for (const g of restart) Object.assign(g, { createdAt: seeds.get(g.groupKey)!.createdAt, lastNotifiedAt: null, notifiedVersion: 0, allResolvedNoticed: false, acknowledgedBy: null, acknowledgedAt: null });
         await store.addMembers(c, members.map((m) => ({ groupId: groups.get(m.key)!.id, alertId: m.alert.id })));
 
-        const toReport: (Reported & { source: string; title: string; labels: Labels; groupId: number })[] = [];
+        // One entry per (alert, incident): with `continue` an alert can reach an incident through two groups.
+        const toReport = new Map<string, Reported & { source: string; title: string; labels: Labels; groupId: number }>();
         for (const m of members) {
           const g = groups.get(m.key)!;
           let incident = g.incidentId ? open.get(g.incidentId) : undefined;
@@ -138,16 +142,16 @@ export class AlertService {
               g.incidentId = incident.id;
             }
           }
-          if (incident) {
-            toReport.push({
+          if (incident && !toReport.has(`${m.alert.id}:${incident.id}`)) {
+            toReport.set(`${m.alert.id}:${incident.id}`, {
               alertId: m.alert.id, incidentId: incident.id, status: m.alert.status, source: m.alert.source,
               title: alertTitle(m.alert), labels: m.alert.labels, groupId: g.id,
             });
           }
         }
-        const fresh = await store.reportAlertsToIncidents(c, toReport, now);
+        const fresh = await store.reportAlertsToIncidents(c, [...toReport.values()], now);
         for (const f of fresh) {
-          const t = toReport.find((x) => x.alertId === f.alertId && x.incidentId === f.incidentId)!;
+          const t = toReport.get(`${f.alertId}:${f.incidentId}`)!;
           reported.push({ r: f, source: t.source, title: t.title, labels: t.labels, groupId: t.groupId });
         }
 
@@ -161,7 +165,7 @@ export class AlertService {
           const inc = g.incidentId ? open.get(g.incidentId) : undefined;
           // Responders in an incident channel see its alerts change at once (still paced).
           if (inc?.channelId && inc.channelId !== g.channel) outbox.push({ groupId: g.id, channel: inc.channelId, kind: 'message', notBefore: now });
-          alertsRouted.inc({ route: route.key, action: 'grouped' }, members.filter((m) => m.key === g.groupKey).length);
+          alertsRouted.inc({ route: route.key, action: 'grouped' }, perGroup.get(g.groupKey) ?? 0);
         }
         await store.queueOutbox(c, outbox, now);
         return pending.length;

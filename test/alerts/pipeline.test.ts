@@ -29,6 +29,9 @@ beforeAll(async () => {
           routes: [
             { matchers: ['team="db"'], channel: 'db-alerts', mentions: ['<!subteam^S0DBA>'] },
             { matchers: ['team="web"', 'severity="critical"'], channel: 'web-alerts', auto_declare: { severity: 'P1' } },
+            // Two routes for one alert: it belongs to two groups (and reaches an incident once).
+            { matchers: ['team="payments"'], channel: 'alerts', continue: true },
+            { matchers: ['team="payments"'], channel: 'db-alerts' },
           ],
         },
         inhibit_rules: [{ source_matchers: ['alertname="DatacenterDown"'], target_matchers: ['severity="warning"'], equal: ['dc'] }],
@@ -319,8 +322,11 @@ describe('incidents from alerts', () => {
     await t.slash('/incident declare P2 Payments degraded');
     await t.settle();
     const inc = (await t.db.pool.query(`SELECT * FROM incidents WHERE title = 'Payments degraded'`)).rows[0];
-    await am(amBody([{ labels: { alertname: 'PaymentsLatency', firebreak_incident: `INC-${inc.id}` }, annotations: { summary: 'p99 above 2s' } }]));
+    await am(amBody([{ labels: { alertname: 'PaymentsLatency', team: 'payments', firebreak_incident: `INC-${inc.id}` }, annotations: { summary: 'p99 above 2s' } }]));
     await stepAndDrain(t, 1000);
+    const groups = (await t.db.pool.query(`SELECT incident_id FROM alert_groups WHERE group_key LIKE '%PaymentsLatency%'`)).rows;
+    expect(groups).toEqual([{ incident_id: inc.id }, { incident_id: inc.id }]);
+    expect((await incidentEvents(t.db.pool, inc.id)).filter((e) => e.type === 'alert.firing')).toHaveLength(1);
     expect(text(t.slack.messagesIn(inc.channel_id).find((m) => m.text.startsWith('FIRING: 1 PaymentsLatency')))).toContain('FIRING: 1');
     const ev = (await incidentEvents(t.db.pool, inc.id)).find((e) => e.type === 'alert.firing');
     expect(ev?.payload.text).toBe('Alert firing: p99 above 2s');

@@ -90,6 +90,18 @@ describe('route tree (Alertmanager TestRouteMatch)', () => {
     expect(new Set(prod.map((r) => groupKey(r, { owner: 'team-A', env: 'production', job: 'api' }))).size).toBe(2);
   });
 
+  it('siblings with the same matchers (continue) keep separate groups, as Alertmanager route IDs do', () => {
+    const c = alertsConfigSchema.parse({ route: { routes: [
+      { matchers: ['team="pay"'], group_by: ['alertname'], continue: true, channel: 'pay' },
+      { matchers: ['team="pay"'], group_by: ['alertname'], channel: 'pay-oncall' },
+    ] } });
+    const r = compileRoutes(c.route, 'alerts');
+    const labels = { team: 'pay', alertname: 'Slow' };
+    const hit = matchRoutes(r, labels);
+    expect(hit.map((x) => x.opts.channel)).toEqual(['pay', 'pay-oncall']);
+    expect(new Set(hit.map((x) => groupKey(x, labels))).size).toBe(2);
+  });
+
   it('mentions and auto_declare are inherited; null turns auto_declare off below', () => {
     const c = alertsConfigSchema.parse(parseYaml(`
 route:
