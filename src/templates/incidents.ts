@@ -62,6 +62,7 @@ export function headline(i: Incident, extras: HeadlineExtras = {}): ChatMessage 
   }
   const ctx = [`Paging: ${extras.paging ?? 'off (no PagerDuty key configured)'}`];
   if (i.service) ctx.unshift(`Service: ${escapeMrkdwn(i.service)}`);
+  ctx.push(i.acknowledgedAt ? `Acknowledged ${utc(i.acknowledgedAt)}` : 'Not acknowledged yet');
   if (!resolved) ctx.push(`Last update: ${i.lastUpdateAt ? utc(i.lastUpdateAt) : 'none yet'}`);
   if (!resolved && extras.nextUpdateDue) ctx.push(`Next update due ${utc(extras.nextUpdateDue)}`);
   if (resolved && i.resolvedAt) ctx.push(`Resolved ${utc(i.resolvedAt)}`);

@@ -236,6 +236,7 @@ describe('API for other areas', () => {
     expect(timeline).toContain('Paged payments on-call via PagerDuty');
     expect(timeline).toContain('Acknowledged (PagerDuty acknowledged)');
     expect(timeline).toContain('MTTA 1m 00s');
+    expect(JSON.stringify(t.slack.messagesIn(inc.channel)[0]!.blocks)).toContain(`Acknowledged ${first.toISOString().replace('T', ' ').slice(0, 16)} UTC`);
     const types = (await incidentEvents(t.db.pool, inc.id)).map((e) => e.type);
     expect(types.filter((x) => x === 'incident.acknowledged')).toHaveLength(1);
   });
