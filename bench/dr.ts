@@ -1,7 +1,7 @@
 /**
- * bench/dr: how much a DR dry run adds to the restore itself. One run makes a real backup
- * (pg_dump -Fc -Z0 → zstd → age → object store), then alternates, ROUNDS times each:
- *   - raw:     `pg_restore -j2 --exit-on-error --no-owner` of the same pg_dump archive into an empty database
+ * bench/dr: how much a DR dry run adds to the restore itself. One run takes a real backup with
+ * the backups pipeline (pg_dump → zstd → age → local object store), then alternates, ROUNDS times each:
+ *   - raw:     `pg_restore -j2 --exit-on-error --no-owner` of the same archive (decrypted once) into an empty database
  *   - dry run: the drill's step 6 (restore) measured inside a full ten-step dry run
  * (alternating which goes first) and prints min/median/max of each and the ratio of medians (target ≤ 1.1).
  *
@@ -10,25 +10,20 @@
  *      BENCH_ROUNDS (default 5).
  */
 import { spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { createReadStream } from 'node:fs';
 import pg from 'pg';
 import { configSchema } from '../src/config/schema.js';
 import { createPool } from '../src/db/pool.js';
 import { migrate } from '../src/db/migrate.js';
 import { createLogger } from '../src/log.js';
 import { systemClock } from '../src/clock.js';
-import { AgeEncryptStream, generateIdentity, parseRecipient } from '../src/backups/age.js';
-import { BACKUP_FORMAT, newBackupId, objectKeys } from '../src/backups/model.js';
-import { backupStore, rowCounts } from '../src/backups/restore.js';
-import { insertRunningBackup, markVerified } from '../src/backups/store.js';
+import { generateIdentity } from '../src/backups/age.js';
+import { runBackup } from '../src/backups/pipeline.js';
+import { fetchBackupObject, verifyAndDecrypt } from '../src/backups/restore.js';
 import { backupsRestoreSource } from '../src/dr/backups-binding.js';
 import { Drill } from '../src/dr/drill.js';
 
@@ -97,32 +92,16 @@ async function main(): Promise<void> {
     });
     const ctx = { pool, config };
 
-    // The backup, made the way the backups pipeline makes it.
+    // The backup, taken by the production pipeline; the baseline restores the very archive it holds.
+    const { record, error } = await runBackup({ ...ctx, clock: systemClock }, { name: sourceDb, url: urlFor(sourceDb) }, { tier: 'manual', requestedBy: 'bench' });
+    if (error) throw new Error(`the backup failed at ${error.step}: ${error.message}`);
+    const id = record.id;
     const raw = path.join(work, 'raw.dump');
-    const snapshotAt = new Date();
-    const counts = await rowCounts(urlFor(sourceDb));
-    await run('pg_dump', ['-Fc', '-Z0', '--dbname', urlFor(sourceDb), '-f', raw]);
-    const id = newBackupId(sourceDb, snapshotAt, tag);
-    const k = objectKeys(config.backups.storage.prefix, sourceDb, id, snapshotAt);
-    const store = backupStore(ctx);
-    await insertRunningBackup(pool, {
-      id, database: sourceDb, tier: 'manual', objectKey: k.objectKey, manifestKey: k.manifestKey, storeLocation: store.location,
-      recipient: keys.recipient, startedAt: snapshotAt, requestedBy: 'bench', format: BACKUP_FORMAT,
-    });
-    const enc = path.join(work, 'stored.age');
-    const zstd = spawn('zstd', ['-3', '-q', '-c', raw], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const hash = createHash('sha256');
-    let stored = 0;
-    const tap = new Transform({ transform(ch: Buffer, _e, cb) { hash.update(ch); stored += ch.length; cb(null, ch); } });
-    await pipeline(zstd.stdout, new AgeEncryptStream(parseRecipient(keys.recipient)), tap, createWriteStream(enc));
-    await store.upload(k.objectKey, createReadStream(enc));
-    await rm(enc);
-    const rawBytes = (await stat(raw)).size;
-    await markVerified(pool, id, {
-      sha256: hash.digest('hex'), rawBytes, storedBytes: stored, serverVersion: '15', pgDumpVersion: '15', snapshotAt,
-      finishedAt: new Date(), verifiedAt: new Date(), verification: { checksum: true }, rowCounts: counts,
-    });
-    console.log(`backup ${id}: archive ${(rawBytes / 2 ** 20).toFixed(0)} MiB, stored ${(stored / 2 ** 20).toFixed(0)} MiB`);
+    const fetched = path.join(work, 'stored.age');
+    await fetchBackupObject(ctx, record, fetched);
+    await verifyAndDecrypt(ctx, record, fetched, raw);
+    await rm(fetched);
+    console.log(`backup ${id}: archive ${((await stat(raw)).size / 2 ** 20).toFixed(0)} MiB, stored ${(record.storedBytes! / 2 ** 20).toFixed(0)} MiB`);
 
     const source = backupsRestoreSource(ctx);
     const log = createLogger({ level: 'silent' });
