@@ -93,6 +93,10 @@ describe('SIGTERM', () => {
     expect(done).toMatchObject({ requestsCutOff: 0, backgroundInterrupted: 0, jobsInterrupted: false });
   });
 
+});
+
+// Each runs its own process and database, so they run side by side to keep the file fast.
+describe.concurrent('SIGTERM during a long job', () => {
   it('during a long job that fits the budget: the job completes, then exit 0', async () => {
     const { p, db } = await start({ entry: LONG_JOB, yaml: 'ops:\n  shutdownBudgetSeconds: 15\n' });
     const id = await enqueueLongJob(db, { seconds: 2 });

@@ -64,7 +64,13 @@ export async function startFirebreak(env: Record<string, string>, opts: { entry?
   };
   lines(proc.stdout!, true);
   lines(proc.stderr!, false);
-  const exited = new Promise<number | string>((resolve) => proc.on('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  const exited = new Promise<number | string>((resolve) =>
+    proc.on('exit', (code, signal) => {
+      // An unexpected exit explains itself in the test output.
+      if (code !== 0 && signal !== 'SIGKILL') console.error(`firebreak process exited with ${code ?? signal}; last output:\n${output.slice(-40).join('\n')}`);
+      resolve(code ?? signal ?? -1);
+    }),
+  );
 
   const waitForLog = (pred: (l: LogLine) => boolean, timeoutMs = 30_000) =>
     new Promise<LogLine>((resolve, reject) => {
