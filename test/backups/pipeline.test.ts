@@ -1,13 +1,16 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ListMultipartUploadsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { createEmptyDatabase, createTestDatabase, type TestDatabase } from '../support/db.js';
-import { testS3Client } from '../support/s3.js';
+import { s3Endpoint, testS3Client } from '../support/s3.js';
 import { backupTestConfig, makeVerifiedBackup, seedIncompressible, seedSampleData, tableContents } from '../support/backups.js';
 import { FakeClock } from '../../src/clock.js';
 import { runBackup } from '../../src/backups/pipeline.js';
+import { configSchema } from '../../src/config/schema.js';
 import { fetchBackupObject, restoreArchive, rowCounts, compareRowCounts, verifyAndDecrypt, BackupIntegrityError } from '../../src/backups/restore.js';
 import { generateIdentity } from '../../src/backups/age.js';
 import { listBackups, latestVerified } from '../../src/backups/store.js';
@@ -86,7 +89,7 @@ describe('backup pipeline', () => {
 
   it('pg_dump killed mid-stream: no manifest, nothing good, the failure is recorded', async () => {
     const src = await sourceDb();
-    await seedIncompressible(src.url, 24);
+    await seedIncompressible(src.url, 10);
     const keyed = await backupTestConfig({ databases: { killed: src.url }, storage: 's3' });
     const progress: number[] = [];
     let killed = false;
@@ -111,6 +114,49 @@ describe('backup pipeline', () => {
     expect((listed.Contents ?? []).map((o) => o.Key)).toEqual([]);
     const mpu = await s3.send(new ListMultipartUploadsCommand({ Bucket: keyed.config.backups.storage.bucket! }));
     expect(mpu.Uploads ?? []).toEqual([]);
+  });
+
+  it('S3 failing mid-upload: the multipart upload is aborted and the failure recorded', async () => {
+    const src = await sourceDb();
+    await seedIncompressible(src.url, 7);
+    // A proxy in front of the S3 server that drops the connection of every part after the first.
+    let dropped = 0;
+    const upstream = new URL(s3Endpoint());
+    const proxy = http.createServer((req, res) => {
+      const part = Number(new URL(req.url!, 'http://x').searchParams.get('partNumber') ?? 0);
+      if (part >= 2) {
+        dropped++;
+        req.socket.destroy();
+        return;
+      }
+      const up = http.request({ host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: req.headers }, (r) => {
+        res.writeHead(r.statusCode!, r.headers);
+        r.pipe(res);
+      });
+      up.on('error', () => res.destroy());
+      req.pipe(up);
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    try {
+      const keyed = await backupTestConfig({ databases: { dropped: src.url }, storage: 's3' });
+      const config = configSchema.parse({
+        ...keyed.config,
+        backups: { ...keyed.config.backups, storage: { ...keyed.config.backups.storage, endpoint: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}` } },
+      });
+      const out = await runBackup({ pool: db.pool, config, clock: new FakeClock() }, config.backups.databases[0]!, { tier: 'manual', requestedBy: 'test' });
+      expect(dropped).toBeGreaterThan(0);
+      expect(out.error?.step).toBe('upload');
+      expect(out.error?.message).toMatch(/upload s3:\/\/[^ ]+\/firebreak\/dropped\/.*\.dump\.zst\.age failed/);
+      expect(out.record.status).toBe('failed');
+      const s3 = testS3Client();
+      const bucket = config.backups.storage.bucket!;
+      expect((await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket }))).Uploads ?? []).toEqual([]);
+      expect((await s3.send(new ListObjectsV2Command({ Bucket: bucket }))).Contents ?? []).toEqual([]);
+      expect(await latestVerified(db.pool, 'dropped')).toBeUndefined();
+    } finally {
+      proxy.closeAllConnections();
+      await new Promise((r) => proxy.close(r));
+    }
   });
 
   it('backups of one database never overlap', async () => {

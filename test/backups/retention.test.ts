@@ -1,0 +1,151 @@
+import { mkdtempSync, rmSync, utimesSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FakeClock, HOUR } from '../../src/clock.js';
+import type { BackupRecord } from '../../src/backups/model.js';
+import { objectKeys } from '../../src/backups/model.js';
+import { applyRetention, cleanupStore, planRetention, type RetentionPolicy } from '../../src/backups/retention.js';
+import { LocalObjectStore } from '../../src/storage/index.js';
+import { insertRunningBackup, markVerified, listBackups, findBackup } from '../../src/backups/store.js';
+import { createTestDatabase, type TestDatabase } from '../support/db.js';
+
+const DAY = 24 * HOUR;
+const policy = (p: Partial<RetentionPolicy> = {}): RetentionPolicy => ({ hourly: 24, daily: 30, monthly: 12, floor: 3, ...p });
+
+let n = 0;
+function backup(at: Date | string, over: Partial<BackupRecord> = {}): BackupRecord {
+  const d = new Date(at);
+  const id = `${d.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-main-${(n++).toString(16).padStart(4, '0')}`;
+  const keys = objectKeys('firebreak', 'main', id, d);
+  return {
+    id, database: 'main', tier: 'hourly', status: 'verified', ...keys, storeLocation: 'test', sha256: 'x', rawBytes: 1, storedBytes: 1,
+    format: 'f', recipient: 'age1', serverVersion: '15', pgDumpVersion: '15', snapshotAt: d, startedAt: d, finishedAt: d, verifiedAt: d,
+    verification: {}, rowCounts: null, requestedBy: 't', error: null, expiredAt: null, ...over,
+  };
+}
+
+/** Hourly backups for `days` days ending at `end`. */
+function hourly(end: Date, days: number): BackupRecord[] {
+  const out: BackupRecord[] = [];
+  for (let t = end.getTime() - days * DAY + HOUR; t <= end.getTime(); t += HOUR) out.push(backup(new Date(t)));
+  return out;
+}
+
+describe('GFS retention plan', () => {
+  const clock = new FakeClock('2026-06-15T12:00:00Z');
+
+  it.each([
+    // [description, days of hourly backups, policy, expected kept]
+    ['a day of hourly backups: all 24 kept by hourly', 1, policy(), 24],
+    ['three days: 24 hourly + 2 older days', 3, policy(), 26],
+    ['400 days: 24 hourly + 28 more daily (2 overlap) + 10 more monthly (2 overlap)', 400, policy(), 24 + 28 + 10],
+    ['hourly 0, daily 7, monthly 0', 30, policy({ hourly: 0, daily: 7, monthly: 0 }), 7],
+    ['everything 0 keeps the floor (3 newest)', 10, policy({ hourly: 0, daily: 0, monthly: 0, floor: 3 }), 3],
+  ])('%s', (_d, days, p, kept) => {
+    const plan = planRetention(hourly(clock.now(), days), p);
+    expect(plan.keep.length).toBe(kept);
+    expect(plan.keep.length + plan.expire.length).toBe(days * 24);
+  });
+
+  it('never expires the newest verified backup, even with a policy keeping nothing', () => {
+    const b = [backup('2026-06-01T00:00:00Z'), backup('2026-06-10T00:00:00Z')];
+    const plan = planRetention(b, policy({ hourly: 0, daily: 0, monthly: 0, floor: 1 }));
+    expect(plan.keep.map((k) => k.id)).toEqual([b[1]!.id]);
+    expect(plan.keep[0]!.reasons).toContain('newest');
+  });
+
+  it('only verified backups count and are ever planned for deletion', () => {
+    const good = backup('2026-06-01T00:00:00Z');
+    const failed = backup('2026-06-15T00:00:00Z', { status: 'failed' });
+    const running = backup('2026-06-15T11:00:00Z', { status: 'running' });
+    const plan = planRetention([good, failed, running], policy({ hourly: 0, daily: 0, monthly: 0, floor: 1 }));
+    expect(plan.backups.map((p) => p.id)).toEqual([good.id]);
+    expect(plan.expire).toEqual([]);
+  });
+
+  it('orders by recorded snapshot time, not by key name', () => {
+    // The id sorts newest but the snapshot is oldest (a clock-skewed host named it).
+    const misleading = backup('2026-06-15T11:00:00Z', { snapshotAt: new Date('2026-01-01T00:00:00Z') });
+    const newest = backup('2026-06-10T00:00:00Z');
+    const plan = planRetention([misleading, newest], policy({ hourly: 0, daily: 0, monthly: 0, floor: 1 }));
+    expect(plan.keep.map((k) => k.id)).toEqual([newest.id]);
+    expect(plan.expire.map((k) => k.id)).toEqual([misleading.id]);
+  });
+
+  it('a long outage does not age out the last good backups (periods without backups use no slot)', () => {
+    const old = hourly(new Date('2026-01-10T00:00:00Z'), 5);
+    clock.set('2026-06-15T00:00:00Z');
+    const plan = planRetention(old, policy({ hourly: 2, daily: 3, monthly: 0, floor: 1 }));
+    expect(plan.keep.map((k) => k.at.toISOString())).toEqual([
+      '2026-01-10T00:00:00.000Z', '2026-01-09T23:00:00.000Z', '2026-01-08T23:00:00.000Z',
+    ]);
+  });
+
+  it('plans per database', () => {
+    const a = backup('2026-06-01T00:00:00Z');
+    const b = backup('2026-06-01T00:00:00Z', { database: 'other' });
+    const plan = planRetention([a, b], policy({ hourly: 0, daily: 0, monthly: 0, floor: 1 }));
+    expect(plan.keep.map((k) => k.database).sort()).toEqual(['main', 'other']);
+  });
+});
+
+describe('applying retention and cleaning the store', () => {
+  let db: TestDatabase;
+  let dir: string;
+  beforeAll(async () => {
+    db = await createTestDatabase('fb_ret');
+    dir = mkdtempSync(path.join(tmpdir(), 'fb-ret-'));
+  });
+  afterAll(async () => {
+    await db.drop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('deletes manifest then object then marks expired; cleanup removes stale orphans and partial uploads only', async () => {
+    const clock = new FakeClock('2026-06-15T12:00:00Z');
+    const store = new LocalObjectStore(dir);
+    const records: BackupRecord[] = [];
+    for (const at of ['2026-06-15T10:00:00Z', '2026-06-15T11:00:00Z', '2026-06-15T12:00:00Z']) {
+      const r = backup(at);
+      await insertRunningBackup(db.pool, r);
+      await markVerified(db.pool, r.id, r);
+      await store.putSmall(r.objectKey, 'object');
+      await store.putSmall(r.manifestKey, '{}');
+      records.push((await findBackup(db.pool, r.id))!);
+    }
+    const plan = planRetention(records, policy({ hourly: 2, daily: 0, monthly: 0, floor: 1 }));
+    expect(plan.expire.map((p) => p.id)).toEqual([records[0]!.id]);
+    const res = await applyRetention({ pool: db.pool, clock }, store, records, plan, 'test');
+    expect(res.expired).toEqual([records[0]!.id]);
+    expect(await store.head(records[0]!.objectKey)).toBeUndefined();
+    expect(await store.head(records[0]!.manifestKey)).toBeUndefined();
+    expect(await store.head(records[1]!.objectKey)).toBeDefined();
+    expect((await listBackups(db.pool, { status: ['expired'] })).map((b) => b.id)).toEqual([records[0]!.id]);
+
+    // Orphans: an old manifest-less object, a fresh one (maybe still uploading), a stale partial upload.
+    const oldOrphan = 'firebreak/main/2026/06/13/20260613T000000Z-main-dead.dump.zst.age';
+    const freshOrphan = 'firebreak/main/2026/06/15/20260615T115900Z-main-busy.dump.zst.age';
+    await store.putSmall(oldOrphan, 'x');
+    await store.putSmall(freshOrphan, 'x');
+    const partial = path.join(dir, 'firebreak/main/2026/06/13/20260613T000000Z-main-half.dump.zst.age.partial-abc123');
+    await fs.writeFile(partial, 'half');
+    const twoDaysAgo = new Date(clock.now().getTime() - 2 * DAY);
+    utimesSync(path.join(dir, oldOrphan), twoDaysAgo, twoDaysAgo);
+    utimesSync(partial, twoDaysAgo, twoDaysAgo);
+    utimesSync(path.join(dir, freshOrphan), clock.now(), clock.now());
+    const protectedKeys = new Set(records.slice(1).flatMap((r) => [r.objectKey, r.manifestKey]));
+
+    const dry = await cleanupStore(store, 'firebreak', protectedKeys, clock.now(), DAY, { dryRun: true });
+    expect(dry).toEqual({ abortedUploads: ['firebreak/main/2026/06/13/20260613T000000Z-main-half.dump.zst.age'], deletedObjects: [oldOrphan] });
+    expect(await store.head(oldOrphan)).toBeDefined();
+
+    const real = await cleanupStore(store, 'firebreak', protectedKeys, clock.now(), DAY);
+    expect(real).toEqual(dry);
+    expect(await store.head(oldOrphan)).toBeUndefined();
+    expect(await store.head(freshOrphan)).toBeDefined();
+    await expect(fs.access(partial)).rejects.toThrow();
+    for (const r of records.slice(1)) expect(await store.head(r.objectKey)).toBeDefined();
+  });
+});
