@@ -1,0 +1,152 @@
+/**
+ * bench/declare: ack latency of 200 concurrent signed `/incident declare` requests to
+ * Firebreak's POST /slack/events, next to a bare Bolt app (its own HTTPReceiver, a listener
+ * that only acks) answering the same signed requests, in the same run, alternating rounds.
+ *
+ *   npx tsx bench/declare.ts            (DATABASE_URL or postgres://postgres@127.0.0.1:5432/postgres)
+ *
+ * Firebreak does real work behind the ack (idempotency claim, incident row, war room against a
+ * local fake Slack); the ratio shows what that costs the acknowledgement Slack waits for.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHmac, randomBytes } from 'node:crypto';
+import net from 'node:net';
+import pg from 'pg';
+
+const SECRET = 'bench-signing-secret-0123456789';
+const CONCURRENCY = Number(process.env.CONCURRENCY ?? 200);
+const ROUNDS = Number(process.env.ROUNDS ?? 5);
+
+const freePort = () => new Promise<number>((resolve) => {
+  const s = net.createServer().listen(0, '127.0.0.1', () => {
+    const { port } = s.address() as net.AddressInfo;
+    s.close(() => resolve(port));
+  });
+});
+
+/** Starts `node --import tsx <script>` and resolves once `ready(output)` holds. */
+function startProcess(script: string, env: Record<string, string>, ready: (out: string) => boolean): Promise<{ child: ChildProcess; out: () => string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', script], { env: { PATH: process.env.PATH!, HOME: process.env.HOME ?? '/', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d));
+  child.stderr!.on('data', (d: Buffer) => (out += d));
+  return new Promise((resolve, reject) => {
+    const t = setInterval(() => {
+      if (ready(out)) {
+        clearInterval(t);
+        resolve({ child, out: () => out });
+      } else if (child.exitCode !== null) {
+        clearInterval(t);
+        reject(new Error(`${script} exited: ${out}`));
+      }
+    }, 50);
+  });
+}
+
+const stop = (c: ChildProcess) => new Promise<void>((r) => {
+  if (c.exitCode !== null) return r();
+  c.once('exit', () => r());
+  c.kill('SIGTERM');
+});
+
+function signedDeclare(i: number, responseUrl: string): { body: string; headers: Record<string, string> } {
+  const body = new URLSearchParams({
+    command: '/incident', text: `declare P2 bench incident ${i} ${randomBytes(3).toString('hex')}`, user_id: `U0BENCH${i % 50}`, user_name: 'bench',
+    channel_id: 'C0GENERAL', team_id: 'T0BENCH', trigger_id: `trig-${i}-${randomBytes(4).toString('hex')}`, response_url: responseUrl, api_app_id: 'A0BENCH',
+  }).toString();
+  const ts = Math.floor(Date.now() / 1000);
+  const sig = 'v0=' + createHmac('sha256', SECRET).update(`v0:${ts}:${body}`).digest('hex');
+  return { body, headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': String(ts), 'x-slack-signature': sig } };
+}
+
+async function burst(url: string, responseUrl: string, n: number): Promise<number[]> {
+  const reqs = Array.from({ length: n }, (_, i) => signedDeclare(i, responseUrl));
+  return Promise.all(reqs.map(async (r) => {
+    const t0 = performance.now();
+    const res = await fetch(url, { method: 'POST', body: r.body, headers: r.headers });
+    await res.arrayBuffer();
+    if (res.status !== 200) throw new Error(`HTTP ${res.status} from ${url}`);
+    return performance.now() - t0;
+  }));
+}
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+};
+
+async function main() {
+  const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  const dbName = `fb_bench_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${dbName}`);
+  const u = new URL(adminUrl);
+  u.pathname = `/${dbName}`;
+
+  // Three processes besides this load generator: fake Slack, Firebreak (the real src/main.ts),
+  // and the bare Bolt baseline, so no server pays for another's CPU.
+  const slack = await startProcess('bench/support/fake-slack-server.ts', { CHANNELS: 'incidents' }, (o) => o.includes('/api/'));
+  const slackUrl = slack.out().trim().split('\n')[0]!;
+  const fbPort = await freePort();
+  const common = { SLACK_BOT_TOKEN: 'xoxb-bench', SLACK_SIGNING_SECRET: SECRET, SLACK_API_URL: slackUrl, LOG_LEVEL: 'info' };
+  const fb = await startProcess('src/main.ts', { ...common, DATABASE_URL: u.toString(), PORT: String(fbPort) }, (o) => o.includes('serving Slack'));
+  const barePort = await freePort();
+  const bare = await startProcess('bench/support/bare-bolt.ts', { ...common, PORT: String(barePort) }, (o) => o.includes('ready'));
+  const fbUrl = `http://127.0.0.1:${fbPort}/slack/events`;
+  const bareUrl = `http://127.0.0.1:${barePort}/slack/events`;
+  const responseUrl = slackUrl.replace(/\/api\/$/, '/response/bench');
+  const db = new pg.Client({ connectionString: u.toString() });
+  await db.connect();
+  let expected = 0;
+  const quiet = async () => {
+    // The ack comes first and the incident is recorded behind it: wait until every declare sent
+    // so far is recorded with its war room, so each round starts from the same state.
+    for (let i = 0; i < 1200; i++) {
+      const { rows } = await db.query<{ n: number; open: number }>('SELECT count(*)::int AS n, count(*) FILTER (WHERE headline_ts IS NULL)::int AS open FROM incidents');
+      if (rows[0]!.n >= expected && rows[0]!.open === 0) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+
+  await burst(fbUrl, responseUrl, 20);
+  expected += 20;
+  await burst(bareUrl, responseUrl, 20);
+  await quiet();
+
+  const fbTimes: number[] = [];
+  const base: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    // Alternate which goes first so drift on a noisy machine hits both equally.
+    if (r % 2 === 0) {
+      base.push(...(await burst(bareUrl, responseUrl, CONCURRENCY)));
+      fbTimes.push(...(await burst(fbUrl, responseUrl, CONCURRENCY)));
+    } else {
+      fbTimes.push(...(await burst(fbUrl, responseUrl, CONCURRENCY)));
+      base.push(...(await burst(bareUrl, responseUrl, CONCURRENCY)));
+    }
+    expected += CONCURRENCY;
+    await quiet();
+  }
+  const { rows } = await db.query<{ n: number; rooms: number }>('SELECT count(*)::int AS n, count(channel_id)::int AS rooms FROM incidents');
+
+  const line = (name: string, xs: number[]) => `${name.padEnd(22)} p50 ${pct(xs, 50).toFixed(1).padStart(7)} ms   p99 ${pct(xs, 99).toFixed(1).padStart(7)} ms   (n=${xs.length})`;
+  console.log(`bench/declare: ${ROUNDS} rounds of ${CONCURRENCY} concurrent signed /incident declare, ack latency`);
+  console.log(line('firebreak', fbTimes));
+  console.log(line('bare bolt (ack only)', base));
+  console.log(`ratio firebreak/bare   p50 ${(pct(fbTimes, 50) / pct(base, 50)).toFixed(2)}   p99 ${(pct(fbTimes, 99) / pct(base, 99)).toFixed(2)}   (target p99 ratio <= 1.3, p99 < 50 ms)`);
+  console.log(`incidents recorded: ${rows[0]!.n} with war rooms: ${rows[0]!.rooms} (expected ${20 + ROUNDS * CONCURRENCY})`);
+
+  const errors = fb.out().split('\n').filter((l) => /"level":(40|50|60)/.test(l));
+  if (errors.length) console.log(`firebreak logged ${errors.length} errors, first: ${errors[0]!.slice(0, 400)}`);
+  await db.end();
+  await Promise.all([stop(fb.child), stop(bare.child)]);
+  await stop(slack.child);
+  await admin.query(`DROP DATABASE ${dbName} WITH (FORCE)`);
+  await admin.end();
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
