@@ -10,7 +10,10 @@ import type { AlertGroup, IncomingAlert, StoredAlert } from './model.js';
 // A firing re-delivery of an occurrence already resolved (same or older start) is stale:
 // HA pairs and retries must not bring a resolved alert back.
 const STALE = `(alerts.status = 'resolved' AND EXCLUDED.status = 'firing' AND EXCLUDED.starts_at <= alerts.starts_at)`;
-const CHANGED = `(alerts.status IS DISTINCT FROM EXCLUDED.status OR alerts.annotations IS DISTINCT FROM EXCLUDED.annotations OR alerts.starts_at IS DISTINCT FROM EXCLUDED.starts_at)`;
+// A new startsAt on an alert that is still firing is not news (senders without their own
+// start time stamp every re-send): the earlier start is kept and nothing is re-routed.
+const CHANGED = `(alerts.status IS DISTINCT FROM EXCLUDED.status OR alerts.annotations IS DISTINCT FROM EXCLUDED.annotations)`;
+const STILL_FIRING = `(alerts.status = 'firing' AND EXCLUDED.status = 'firing')`;
 
 const INGEST_SQL = `
 WITH up AS (
@@ -23,7 +26,7 @@ WITH up AS (
     status      = CASE WHEN ${STALE} THEN alerts.status ELSE EXCLUDED.status END,
     labels      = CASE WHEN ${STALE} THEN alerts.labels ELSE EXCLUDED.labels END,
     annotations = CASE WHEN ${STALE} THEN alerts.annotations ELSE EXCLUDED.annotations END,
-    starts_at   = CASE WHEN ${STALE} THEN alerts.starts_at ELSE EXCLUDED.starts_at END,
+    starts_at   = CASE WHEN ${STALE} THEN alerts.starts_at WHEN ${STILL_FIRING} THEN LEAST(alerts.starts_at, EXCLUDED.starts_at) ELSE EXCLUDED.starts_at END,
     ends_at     = CASE WHEN ${STALE} THEN alerts.ends_at ELSE EXCLUDED.ends_at END,
     generator_url = COALESCE(EXCLUDED.generator_url, alerts.generator_url),
     changed_xid = CASE WHEN NOT ${STALE} AND ${CHANGED} THEN pg_current_xact_id() ELSE alerts.changed_xid END

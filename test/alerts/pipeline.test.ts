@@ -208,6 +208,10 @@ describe('receivers refuse what they must', () => {
     expect(ok.status).toBe(200);
     const row = (await t.db.pool.query(`SELECT source, status, labels, annotations FROM alerts WHERE fingerprint = 'disk-db-1'`)).rows[0];
     expect(row).toMatchObject({ source: 'generic', status: 'firing', labels: { alertname: 'Disk almost full', severity: 'warning', host: 'db-1' } });
+    // Re-sent a minute later without a start time: a duplicate, not a new occurrence.
+    t.clock.advance(60_000);
+    const again = await post(t, '/webhooks/generic', JSON.stringify({ title: 'Disk almost full', severity: 'warning', labels: { host: 'db-1' }, annotations: { runbook_url: 'https://runbooks.example/disk' }, fingerprint: 'disk-db-1' }), bearer(GENERIC_TOKEN));
+    expect(await again.json()).toMatchObject({ new: 0, duplicates: 1 });
     const resolved = await post(t, '/webhooks/generic', JSON.stringify({ title: 'Disk almost full', status: 'resolved', fingerprint: 'disk-db-1' }), bearer(GENERIC_TOKEN));
     expect(resolved.status).toBe(200);
     expect((await t.db.pool.query(`SELECT status FROM alerts WHERE fingerprint = 'disk-db-1'`)).rows[0].status).toBe('resolved');
