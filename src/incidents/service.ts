@@ -306,14 +306,10 @@ export class IncidentService {
   }
 
   private async announce(i: Incident): Promise<void> {
-    const cfg = this.ctx.config.incidents;
-    const targets = [cfg.channel, ...cfg.severities[i.severity].announce];
     const posted: string[] = [];
-    for (const target of [...new Set(targets)]) {
-      const ch = await this.ctx.chat.findChannel(target);
-      if (!ch) throw new ChatError('channel_not_found', `announce in #${target.replace(/^#/, '')}`);
-      await this.ctx.chat.post(ch.id, announcement(i));
-      posted.push(ch.id);
+    for (const ch of await this.announceTargets(i.severity)) {
+      await this.ctx.chat.post(ch, announcement(i));
+      posted.push(ch);
     }
     await this.step(i, 'incident.announced', { channels: posted });
   }
@@ -371,7 +367,7 @@ export class IncidentService {
     const ids: string[] = [];
     for (const target of new Set([cfg.channel, ...cfg.severities[severity].announce])) {
       const ch = await this.ctx.chat.findChannel(target);
-      if (!ch) throw new ChatError('channel_not_found', `find #${target.replace(/^#/, '')}`);
+      if (!ch) throw new ChatError('channel_not_found', `announce in #${target.replace(/^#/, '')}`);
       ids.push(ch.id);
     }
     return ids;
