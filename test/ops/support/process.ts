@@ -102,7 +102,18 @@ export async function killIfRunning(p: FirebreakProcess | undefined): Promise<vo
   await p.exited;
 }
 
+/**
+ * GET and parse JSON. A connection error is retried twice: fetch reuses keep-alive sockets, and
+ * one the server closed at the same moment fails with ECONNRESET (a client race, not an answer).
+ */
 export async function getJson(url: string): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await fetch(url);
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const res = await fetch(url);
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    } catch (e) {
+      if (attempt >= 3) throw e;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
 }
