@@ -66,6 +66,15 @@ describe('severity', () => {
     expect(JSON.stringify(t.slack.messagesIn(inc.channel)[0]!.blocks)).toContain('P1');
   });
 
+  it('lowering to a severity without a cadence cancels its reminders', async () => {
+    const inc = await declare('Lowered later', 'P1');
+    const pending = async () => (await t.db.pool.query("SELECT count(*)::int AS n FROM jobs WHERE queue = 'incident.reminder' AND status = 'pending' AND (payload->>'incidentId')::bigint = $1", [inc.id])).rows[0].n;
+    expect(await pending()).toBe(1);
+    await reply('/incident severity P4', { channel: inc.channel });
+    expect(await pending()).toBe(0);
+    expect(JSON.stringify(t.slack.messagesIn(inc.channel)[0]!.blocks)).not.toContain('Next update due');
+  });
+
   it('says so for a bad or unchanged severity', async () => {
     const inc = await declare('Disk filling');
     expect(await reply('/incident severity P9', { channel: inc.channel })).toMatch(/isn't a severity/);
