@@ -3,6 +3,7 @@
  * drives the same services as the chat commands, for use without Slack.
  */
 import type { CliGroup, CliIo } from './cli/types.js';
+import { alertsCli } from './cli/alerts.js';
 import { auditCli } from './cli/audit.js';
 import { configCli } from './cli/config.js';
 import { incidentsCli } from './cli/incidents.js';
@@ -10,6 +11,7 @@ import { runbooksCli } from './cli/runbooks.js';
 
 // One entry per area; keep the list sorted by name.
 const GROUPS: CliGroup[] = [
+  alertsCli,
   auditCli,
   configCli,
   incidentsCli,

@@ -1,0 +1,58 @@
+import { checkConfig } from '../config/load.js';
+import { compileRoutes, groupKey, matchRoutes, walkRoutes, type Route } from '../alerts/routing.js';
+import type { CliGroup, CliIo } from './types.js';
+
+const fmtMs = (ms: number): string => (ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` : ms % 60_000 === 0 ? `${ms / 60_000}m` : `${ms / 1000}s`);
+
+function describe(r: Route): string {
+  const o = r.opts;
+  const by = o.groupByAll ? '[...]' : `[${o.groupBy.join(', ')}]`;
+  const extra = [
+    o.mentions.length ? `mentions ${o.mentions.join(' ')}` : '',
+    o.autoDeclare ? `auto_declare ${o.autoDeclare.severity}` : '',
+    o.muteTimeIntervals.length ? `muted in ${o.muteTimeIntervals.join(', ')}` : '',
+    o.activeTimeIntervals.length ? `active in ${o.activeTimeIntervals.join(', ')}` : '',
+    r.continue ? 'continue' : '',
+  ].filter(Boolean);
+  return `#${o.channel}  group_by ${by}  wait ${fmtMs(o.groupWaitMs)} interval ${fmtMs(o.groupIntervalMs)} repeat ${fmtMs(o.repeatIntervalMs)}${extra.length ? `  ${extra.join('  ')}` : ''}`;
+}
+
+function printTree(root: Route, io: CliIo): void {
+  walkRoutes(root, (r) => {
+    const depth = r.key === '{}' ? 0 : r.key.split('/').length - 1;
+    io.out(`${'  '.repeat(depth)}${r.key === '{}' ? '(root)' : r.key.split('/').pop()}  ${describe(r)}`);
+  });
+}
+
+export const alertsCli: CliGroup = {
+  name: 'alerts',
+  summary: 'inspect alert routing from the configuration',
+  verbs: { routes: 'print the route tree; with label=value pairs, show where such an alert goes (like amtool config routes test)' },
+  async run(verb, args, io) {
+    if (verb !== 'routes') {
+      io.err('usage: firebreak alerts routes [label=value ...]');
+      return 2;
+    }
+    const r = checkConfig(process.env);
+    if (!r.ok) {
+      io.err(r.error.message);
+      return 1;
+    }
+    const root = compileRoutes(r.config.alerts.route, r.config.alerts.defaultChannel);
+    if (args.length === 0) {
+      printTree(root, io);
+      return 0;
+    }
+    const labels: Record<string, string> = {};
+    for (const a of args) {
+      const i = a.indexOf('=');
+      if (i <= 0) {
+        io.err(`"${a}" is not label=value`);
+        return 2;
+      }
+      labels[a.slice(0, i)] = a.slice(i + 1);
+    }
+    for (const route of matchRoutes(root, labels)) io.out(`${describe(route)}\n  group ${groupKey(route, labels)}`);
+    return 0;
+  },
+};
