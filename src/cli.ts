@@ -5,6 +5,7 @@
 import type { CliGroup, CliIo } from './cli/types.js';
 import { alertsCli } from './cli/alerts.js';
 import { auditCli } from './cli/audit.js';
+import { backupCli } from './cli/backup.js';
 import { configCli } from './cli/config.js';
 import { incidentsCli } from './cli/incidents.js';
 import { runbooksCli } from './cli/runbooks.js';
@@ -13,6 +14,7 @@ import { runbooksCli } from './cli/runbooks.js';
 const GROUPS: CliGroup[] = [
   alertsCli,
   auditCli,
+  backupCli,
   configCli,
   incidentsCli,
   runbooksCli,

@@ -10,7 +10,7 @@ import path from 'node:path';
 import cron from 'node-cron';
 import pg from 'pg';
 import type { AppContext } from '../module.js';
-import type { ChatMessage } from '../chat/surface.js';
+import type { ChatMessage, ChatSurface } from '../chat/surface.js';
 import { appendEvent } from '../events/log.js';
 import * as view from '../templates/backups.js';
 import type { BackupTier } from './config.js';
@@ -40,11 +40,14 @@ export interface ProgressThread {
 
 const DB_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
+/** What the service needs; the CLI runs it without a chat surface (it prints instead). */
+export type BackupServiceContext = Pick<AppContext, 'config' | 'pool' | 'clock' | 'log' | 'shutdownSignal'> & { chat?: ChatSurface };
+
 export class BackupService {
   /** Backups this process is running, by database, so `/backup now` can answer "busy" at once. */
   private running = new Map<string, string>();
 
-  constructor(private ctx: AppContext) {}
+  constructor(private ctx: BackupServiceContext) {}
 
   get config() {
     return this.ctx.config.backups;
@@ -74,14 +77,14 @@ export class BackupService {
    */
   async take(
     target: BackupTarget,
-    opts: { tier: BackupTier; requestedBy: string; thread?: ProgressThread; signal?: AbortSignal },
+    opts: { tier: BackupTier; requestedBy: string; thread?: ProgressThread; signal?: AbortSignal; onProgress?: (p: BackupProgress) => void },
   ): Promise<BackupOutcome | { busy: true }> {
     let progressTs: string | undefined;
     let last = Promise.resolve();
-    const thread = opts.thread;
     const chat = this.ctx.chat;
+    const thread = chat ? opts.thread : undefined;
     const say = (m: ChatMessage) => {
-      if (!thread) return;
+      if (!thread || !chat) return;
       // Edits are chained so a slow chat API never reorders them or piles them up.
       last = last.then(async () => {
         if (progressTs) await chat.update(thread.channel, progressTs, m);
@@ -99,7 +102,10 @@ export class BackupService {
           this.running.set(target.name, r.id);
           say(view.backupProgress({ id: r.id, database: r.database, phase: 'dumping', rawBytes: 0, storedBytes: 0, elapsedMs: 0 }));
         },
-        onProgress: (p: BackupProgress) => say(view.backupProgress(p)),
+        onProgress: (p: BackupProgress) => {
+          say(view.backupProgress(p));
+          opts.onProgress?.(p);
+        },
       });
     } catch (err) {
       if (err instanceof BackupError && err.step === 'lock') return { busy: true };
@@ -108,7 +114,7 @@ export class BackupService {
       this.running.delete(target.name);
     }
     await last;
-    if (thread) {
+    if (thread && chat) {
       await chat.post(thread.channel, view.backupSummary(outcome.record), { threadTs: thread.ts }).catch((err: unknown) =>
         this.ctx.log.warn({ err }, 'could not post the backup summary'),
       );
@@ -339,6 +345,7 @@ export class BackupService {
   }
 
   async alertOps(message: ChatMessage): Promise<void> {
+    if (!this.ctx.chat) return;
     try {
       const ch = await this.ctx.chat.findChannel(this.ctx.config.ops.channel);
       if (!ch) throw new Error(`ops channel ${this.ctx.config.ops.channel} not found`);

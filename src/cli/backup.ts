@@ -1,0 +1,126 @@
+import type pg from 'pg';
+import { loadConfig } from '../config/load.js';
+import { createPool } from '../db/pool.js';
+import { migrate } from '../db/migrate.js';
+import { systemClock } from '../clock.js';
+import { createLogger } from '../log.js';
+import { parseArgs } from '../commands/table.js';
+import { BackupService, BackupUserError } from '../backups/service.js';
+import * as view from '../templates/backups.js';
+import type { ChatMessage } from '../chat/surface.js';
+import type { CliGroup, CliIo } from './types.js';
+
+/** Chat text without Slack markup, for a terminal. */
+const plain = (m: ChatMessage | string) =>
+  (typeof m === 'string' ? m : m.text).replace(/:[a-z_]+: /g, '').replace(/<@([^>]+)>/g, '$1').replace(/[*`]/g, '');
+
+const USAGE: Record<string, string> = {
+  now: 'now [database]',
+  list: 'list [database] [--limit N]',
+  show: 'show <id> [--json]',
+  verify: 'verify <id> [--full]',
+  restore: 'restore <id> <new-database>',
+  expire: 'expire [--dry-run]',
+};
+
+async function withService<T>(fn: (s: BackupService, pool: pg.Pool) => Promise<T>): Promise<T> {
+  const config = loadConfig(process.env);
+  if (!config.databaseUrl) throw new BackupUserError('the backup CLI needs DATABASE_URL (Firebreak\'s own database, where backups are recorded)');
+  const pool = createPool(config.databaseUrl, 4);
+  const stop = new AbortController();
+  // Ctrl-C stops a running backup cleanly: it is recorded as interrupted, never as good.
+  const onSignal = () => stop.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    await migrate(pool);
+    const log = createLogger({ level: process.env.LOG_LEVEL ?? 'warn' });
+    return await fn(new BackupService({ config, pool, clock: systemClock, log, shutdownSignal: stop.signal }), pool);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await pool.end();
+  }
+}
+
+async function run(verb: string, argv: string[], io: CliIo): Promise<number> {
+  const args = parseArgs(argv.map((a) => (/\s/.test(a) ? `"${a}"` : a)).join(' '));
+  const [first, second] = args.words;
+  return withService(async (s) => {
+    switch (verb) {
+      case 'now': {
+        const target = s.target(first);
+        io.err(`backing up ${target.name}…`);
+        const out = await s.take(target, { tier: 'manual', requestedBy: `cli:${process.env.USER ?? 'unknown'}`, onProgress: (p) => io.err(plain(view.backupProgress(p))) });
+        if ('busy' in out) {
+          io.err(plain(view.backupBusy(target.name)));
+          return 1;
+        }
+        io.out(plain(view.backupSummary(out.record)));
+        return out.error ? 1 : 0;
+      }
+      case 'list': {
+        if (first) s.target(first);
+        const limit = args.flags['limit'] ? Number(args.flags['limit']) : 20;
+        if (!Number.isInteger(limit) || limit < 1) throw new BackupUserError('--limit is a positive whole number');
+        io.out(plain(view.backupList(await s.list({ database: first, limit }), first)));
+        return 0;
+      }
+      case 'show': {
+        if (!first) throw new BackupUserError(`usage: firebreak backup ${USAGE.show}`);
+        const r = await s.get(first);
+        io.out(args.flags['json'] ? JSON.stringify(r, null, 2) : plain(view.backupDetails(r)));
+        return 0;
+      }
+      case 'verify': {
+        if (!first) throw new BackupUserError(`usage: firebreak backup ${USAGE.verify}`);
+        const r = await s.verify(first, { full: args.flags['full'] === 'true', actor: `cli:${process.env.USER ?? 'unknown'}` });
+        io.out(plain(view.verifyResult(r.record, r.ok, r.error)));
+        return r.ok ? 0 : 1;
+      }
+      case 'restore': {
+        if (!first || !second) throw new BackupUserError(`usage: firebreak backup ${USAGE.restore}`);
+        // The CLI has no approval flow, so it only ever creates a new database.
+        const r = await s.restore(first, second, { requestedBy: `cli:${process.env.USER ?? 'unknown'}` });
+        io.out(plain(view.restoreDone(r.record, r.into, r.seconds, r.mismatches)));
+        return r.mismatches.length ? 1 : 0;
+      }
+      case 'expire': {
+        const dryRun = args.flags['dry-run'] === 'true';
+        const r = await s.expire({ dryRun, actor: `cli:${process.env.USER ?? 'unknown'}` });
+        io.out(plain(view.retentionPlanText(r.plan, dryRun, r.cleanup, r.skipped)));
+        for (const e of r.errors) io.err(`could not expire ${e}`);
+        return r.errors.length ? 1 : 0;
+      }
+    }
+    return 2;
+  });
+}
+
+export const backupCli: CliGroup = {
+  name: 'backup',
+  summary: 'take, list, verify, restore and expire PostgreSQL backups without Slack',
+  verbs: {
+    [USAGE.now!]: 'take a backup now (progress on stderr); exit 1 if it is not good',
+    [USAGE.list!]: 'backups newest first by recorded time',
+    [USAGE.show!]: 'everything recorded about one backup',
+    [USAGE.verify!]: 're-read and check; --full restores into a scratch database and compares row counts',
+    [USAGE.restore!]: 'restore into a NEW database on the same server (existing ones need /backup restore and approval)',
+    [USAGE.expire!]: 'apply GFS retention and clean orphans; --dry-run prints the plan only',
+  },
+  async run(verb, args, io) {
+    if (!verb || !USAGE[verb]) {
+      io.err(`usage: firebreak backup <${Object.keys(USAGE).join('|')}> ...`);
+      return 2;
+    }
+    try {
+      return await run(verb, args, io);
+    } catch (err) {
+      if (err instanceof BackupUserError) {
+        io.err(err.message.replace(/`/g, ''));
+        return 1;
+      }
+      throw err;
+    }
+  },
+};
