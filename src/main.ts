@@ -14,6 +14,7 @@ import { consoleRoutes } from './console/routes.js';
 import { installGracefulShutdown } from './ops/shutdown.js';
 import type { ChatSurface } from './chat/surface.js';
 import type { Route } from './http/router.js';
+import { validateCommsTemplates } from './templates/comms.js';
 
 function readConfig(): Config {
   try {
@@ -27,8 +28,17 @@ function readConfig(): Config {
   }
 }
 
+/** Broken team templates stop the start, like bad config: better now than mid-incident. */
+function checkTemplates(config: Config): void {
+  const problems = validateCommsTemplates(config.incidents.templatesDir);
+  if (problems.length === 0) return;
+  process.stderr.write(`Invalid comms templates in ${config.incidents.templatesDir}:\n${problems.map((p) => `  - ${p}`).join('\n')}\n\nFirebreak did not start.\n`);
+  process.exit(1);
+}
+
 async function main(): Promise<void> {
   const config = readConfig();
+  checkTemplates(config);
   const log = createLogger({ level: config.logLevel });
   const mode = chatMode(config);
 

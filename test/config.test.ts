@@ -65,6 +65,17 @@ describe('configuration', () => {
     expect(problems({ FIREBREAK_CONFIG: yamlFile('- a\n- b\n') })[0]).toMatch(/^\(root\) .* expected a YAML mapping/);
   });
 
+  it('config check finds a broken comms template before an incident needs it', () => {
+    const templates = mkdtempSync(path.join(os.tmpdir(), 'fb-templates-'));
+    writeFileSync(path.join(templates, 'internal.md'), 'Status of {{titel}} is {{status}}\n');
+    const cfg = yamlFile(`incidents:\n  templatesDir: ${templates}\n`);
+    const env = { ...process.env, FIREBREAK_CONFIG: cfg, LOG_LEVEL: 'silent' };
+    const check = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'config', 'check'], { env, encoding: 'utf8', timeout: 30_000 });
+    expect(check.status).toBe(1);
+    expect(check.stderr).toContain(path.join(templates, 'internal.md'));
+    expect(check.stderr).toContain('unknown placeholder {{titel}}');
+  }, 60_000);
+
   it('stops the process at start with exit code 1 and the list of problems; config check says the same', () => {
     const env = { ...process.env, PORT: 'eighty', DATABASE_URL: 'mysql://nope', LOG_LEVEL: 'silent' };
     const start = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env, encoding: 'utf8', timeout: 30_000 });

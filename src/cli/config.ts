@@ -1,5 +1,6 @@
 import { checkConfig } from '../config/load.js';
 import { chatMode } from '../config/schema.js';
+import { validateCommsTemplates } from '../templates/comms.js';
 import type { CliGroup } from './types.js';
 
 export const configCli: CliGroup = {
@@ -14,6 +15,12 @@ export const configCli: CliGroup = {
     const r = checkConfig(process.env);
     if (!r.ok) {
       io.err(r.error.message);
+      return 1;
+    }
+    // Team templates are checked here so a broken one is found before an incident needs it.
+    const templateProblems = validateCommsTemplates(r.config.incidents.templatesDir);
+    if (templateProblems.length) {
+      io.err(`Invalid comms templates in ${r.config.incidents.templatesDir}:\n${templateProblems.map((p) => `  - ${p}`).join('\n')}`);
       return 1;
     }
     io.out(`config ok (chat: ${chatMode(r.config)}, database: ${r.config.databaseUrl ? 'DATABASE_URL' : `embedded under ${r.config.dataDir}`})`);

@@ -116,15 +116,18 @@ export function registerSlackListeners(bolt: App, interactions: Interactions, ch
     bolt.event(type, async ({ event, body }) => {
       const e = event as { user?: string; reaction?: string; item?: { channel?: string; ts?: string; message?: { ts?: string; text?: string } }; channel_id?: string; channel?: string; ts?: string; text?: string };
       const b = body as { event_id?: string };
-      try {
-        await interactions.event({
-          type, eventId: b.event_id ?? `${type}:${e.item?.ts ?? e.ts}:${e.user}`, actor: { userId: e.user ?? 'unknown' },
-          channelId: e.item?.channel ?? e.channel_id ?? e.channel ?? '', messageTs: e.item?.ts ?? e.item?.message?.ts ?? e.ts,
-          reaction: e.reaction, text: e.item?.message?.text ?? e.text,
-        });
-      } catch (err) {
-        log.error({ err, type }, 'slack event handling failed');
-      }
+      // Bolt has already acked the event; the handling is background work so shutdown drains it.
+      afterAck(`slack event ${type}`, async () => {
+        try {
+          await interactions.event({
+            type, eventId: b.event_id ?? `${type}:${e.item?.ts ?? e.ts}:${e.user}`, actor: { userId: e.user ?? 'unknown' },
+            channelId: e.item?.channel ?? e.channel_id ?? e.channel ?? '', messageTs: e.item?.ts ?? e.item?.message?.ts ?? e.ts,
+            reaction: e.reaction, text: e.item?.message?.text ?? e.text,
+          });
+        } catch (err) {
+          log.error({ err, type }, 'slack event handling failed');
+        }
+      });
     });
   forward('reaction_added');
   forward('pin_added');
