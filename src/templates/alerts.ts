@@ -36,12 +36,15 @@ function distinguishing(alert: StoredAlert, group: AlertGroup): Labels {
   return out;
 }
 
-function alertLine(a: StoredAlert, g: AlertGroup, now: Date): string {
+/** A time the reader's Slack shows in their own zone; the message is not re-rendered as time passes, so no "for 5m". */
+const slackTime = (d: Date): string => `<!date^${Math.floor(d.getTime() / 1000)}^{date_short_pretty} {time}|${utc(d)}>`;
+
+function alertLine(a: StoredAlert, g: AlertGroup): string {
   const extra = labelsText(distinguishing(a, g));
   const title = escapeMrkdwn(alertTitle(a));
-  if (a.status === 'resolved') return `✅ ~${title}~ ${extra ? `\`${escapeMrkdwn(extra)}\` ` : ''}resolved ${utc(a.endsAt ?? a.lastReceivedAt)}`;
+  if (a.status === 'resolved') return `✅ ~${title}~ ${extra ? `\`${escapeMrkdwn(extra)}\` ` : ''}resolved ${slackTime(a.endsAt ?? a.lastReceivedAt)}`;
   const link = a.generatorUrl && /^https?:\/\//.test(a.generatorUrl) ? ` <${a.generatorUrl}|source>` : '';
-  return `🔴 *${title}* ${extra ? `\`${escapeMrkdwn(extra)}\` ` : ''}firing for ${duration(now.getTime() - a.startsAt.getTime())}${link}`;
+  return `🔴 *${title}* ${extra ? `\`${escapeMrkdwn(extra)}\` ` : ''}firing since ${slackTime(a.startsAt)}${link}`;
 }
 
 export function runbookUrl(alerts: StoredAlert[]): string | undefined {
@@ -62,7 +65,7 @@ export function alertGroupMessage(v: GroupView): ChatMessage {
   const state = firing.length > 0 ? `🔥 *FIRING: ${firing.length}*` : inhibited.length > 0 ? '🔕 *INHIBITED*' : '✅ *RESOLVED*';
   const head = `${state} — *${escapeMrkdwn(title)}*${Object.keys(g.groupLabels).length ? `  \`${escapeMrkdwn(labelsText(g.groupLabels))}\`` : ''}`;
   const shown = all.slice(0, v.maxShown);
-  const lines = shown.map((a) => `• ${alertLine(a, g, v.now)}`);
+  const lines = shown.map((a) => `• ${alertLine(a, g)}`);
   if (all.length > shown.length) lines.push(`_…and ${all.length - shown.length} more (${firing.length} firing, ${resolved.length} resolved)_`);
   const blocks: Block[] = [section(head)];
   if (firing.length > 0 && v.mentions.length) blocks.push(section(v.mentions.join(' ')));

@@ -77,6 +77,8 @@ it('10,000 firing alerts in 100 groups: all stored, 100 messages, one per second
   expect(t.slack.messagesIn('storm-a')).toHaveLength(50);
   expect(t.slack.messagesIn('storm-b')).toHaveLength(50);
   expect(t.slack.messagesIn('storm-a')[0]!.text).toMatch(/^FIRING: 100 Storm0/);
+  // alerts.maxAlertsShown (15) listed, the rest counted.
+  expect(JSON.stringify(t.slack.messagesIn('storm-a')[0]!.blocks)).toContain('…and 85 more (100 firing, 0 resolved)');
   const members = await t.db.pool.query('SELECT count(*)::int AS n FROM alert_group_members');
   expect(members.rows[0].n).toBe(10_000);
 });
