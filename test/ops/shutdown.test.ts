@@ -1,7 +1,8 @@
 /**
  * Graceful shutdown of real processes: SIGTERM while an HTTP request and a slash command's
- * follow-up work are in flight, and while a long job runs (finishing within the budget, stopping
- * cleanly via ctx.shutdownSignal, or ignoring it until the budget runs out).
+ * follow-up work are in flight, and while a queued job runs (stopping cleanly via
+ * ctx.shutdownSignal, or ignoring it until the budget runs out). A real backup under SIGTERM is
+ * in backup-shutdown.test.ts.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -98,16 +99,6 @@ describe('SIGTERM', () => {
 
 // Each runs its own process and database, so they run side by side to keep the file fast.
 describe.concurrent('SIGTERM during a long job', () => {
-  it('during a long job that fits the budget: the job completes, then exit 0', async () => {
-    const { p, db } = await start({ entry: LONG_JOB, yaml: 'ops:\n  shutdownBudgetSeconds: 15\n' });
-    const id = await enqueueLongJob(db, { seconds: 2 });
-    await p.waitForLog((l) => l.action === 'test.long_job.started');
-    p.kill('SIGTERM');
-    expect(await p.exited).toBe(0);
-    expect(await outcomes(db)).toEqual(['completed']);
-    expect((await db.pool.query('SELECT status FROM jobs WHERE id = $1', [id])).rows[0].status).toBe('done');
-  });
-
   it('during a long job that does not fit: ctx.shutdownSignal stops it, it records itself interrupted (never done), exit 0 within the budget', async () => {
     const { p, db } = await start({ entry: LONG_JOB, yaml: 'ops:\n  shutdownBudgetSeconds: 3\n' });
     const id = await enqueueLongJob(db, { seconds: 60 });
