@@ -1,3 +1,4 @@
+import { mention } from '../templates/format.js';
 import type pg from 'pg';
 import type { AppContext } from '../module.js';
 import { SEVERITIES, type Severity } from './config.js';
@@ -532,7 +533,7 @@ export class IncidentService {
   }
 
   async timeline(id: number): Promise<TimelineEntry[]> {
-    return timelineEntries(await incidentEvents(this.ctx.pool, id), (u) => `<@${u}>`);
+    return timelineEntries(await incidentEvents(this.ctx.pool, id), mention);
   }
 
   /**

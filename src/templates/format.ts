@@ -1,6 +1,17 @@
 /** Small text helpers shared by every template. */
 
-export const mention = (userId: string | null | undefined): string => (userId ? `<@${userId}>` : '_unassigned_');
+/**
+ * A person as Slack shows them. Only Slack user ids become mentions: other actors
+ * (`firebreak`, `pagerduty:Dana Oncall`, `alert:alertmanager`) are systems or outside people
+ * and are written out, since `<@pagerduty:…>` would render as a broken mention.
+ */
+export function mention(actor: string | null | undefined): string {
+  if (!actor) return '_unassigned_';
+  if (/^[UW][A-Z0-9]{2,}$/.test(actor)) return `<@${actor}>`;
+  if (actor === 'firebreak') return 'Firebreak';
+  const m = /^([a-z][a-z0-9_-]*):(.+)$/i.exec(actor);
+  return m ? `${m[2]} (${m[1]})` : actor;
+}
 
 export const channelLink = (id: string | null | undefined, name?: string | null): string =>
   id ? `<#${id}${name ? `|${name}` : ''}>` : '_no channel_';

@@ -143,7 +143,7 @@ export function timelineMessage(i: Incident, entries: TimelineEntry[]): ChatMess
   const metrics = `*MTTA* ${exactDuration(m.mtta)} · *MTTM* ${exactDuration(m.mttm)} · *MTTR* ${exactDuration(m.mttr)}`;
   const lines = entries.map((e) => {
     const text = escapeUserText(e.text);
-    return `\`${exactTime(e.at).slice(11, 19)}\` ${e.actor === 'firebreak' ? 'Firebreak' : mention(e.actor)} — ${text}${e.link ? ` (<${e.link}|message>)` : ''}`;
+    return `\`${exactTime(e.at).slice(11, 19)}\` ${mention(e.actor)} — ${text}${e.link ? ` (<${e.link}|message>)` : ''}`;
   });
   // Sections hold 3000 characters and a message 50 blocks: chunk, and keep the newest.
   const chunks: string[] = [];
