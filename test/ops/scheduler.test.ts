@@ -96,3 +96,32 @@ describe('LeaseScheduler across two replicas', () => {
     expect(() => s.add({ name: 'u', cron: 'every hour', run: async () => {} })).toThrow('not a valid cron expression');
   });
 });
+
+describe('housekeeping', () => {
+  it('deletes old idempotency keys and finished jobs, keeps pending work and the newest run of each scheduled task', async () => {
+    const { runHousekeeping } = await import('../../src/ops/housekeeping.js');
+    const clock = new FakeClock('2026-06-01T00:00:00Z');
+    const old = new Date('2026-05-01T00:00:00Z');
+    const recent = new Date('2026-05-30T00:00:00Z');
+    await db.pool.query(`INSERT INTO processed_requests (key, created_at) VALUES ('hk-old', $1), ('hk-new', $2)`, [old, recent]);
+    const job = (key: string, queue: string, status: string, finished: Date | null, payload: object = {}) =>
+      db.pool.query(`INSERT INTO jobs (queue, dedupe_key, payload, run_at, status, finished_at) VALUES ($1,$2,$3,$4,$5,$6)`, [queue, key, JSON.stringify(payload), old, status, finished]);
+    await job('hk-done-old', 'hk', 'done', old);
+    await job('hk-failed-old', 'hk', 'failed', old);
+    await job('hk-pending-old', 'hk', 'pending', null);
+    await job('hk-done-new', 'hk', 'done', recent);
+    await job('hk-monthly-1', 'schedule', 'done', new Date('2026-03-01T00:00:00Z'), { task: 'hk:monthly', slot: '2026-03-01T00:00:00Z' });
+    await job('hk-monthly-2', 'schedule', 'done', old, { task: 'hk:monthly', slot: '2026-04-01T00:00:00Z' });
+
+    const r = await runHousekeeping(db.pool, clock, 14);
+    const keys = (await db.pool.query<{ dedupe_key: string }>(`SELECT dedupe_key FROM jobs WHERE dedupe_key LIKE 'hk-%' ORDER BY dedupe_key`)).rows.map((x) => x.dedupe_key);
+    expect(keys).toEqual(['hk-done-new', 'hk-monthly-2', 'hk-pending-old']);
+    const reqs = (await db.pool.query<{ key: string }>(`SELECT key FROM processed_requests WHERE key LIKE 'hk-%'`)).rows.map((x) => x.key);
+    expect(reqs).toEqual(['hk-new']);
+    expect(r.requestsDeleted).toBe(1);
+    // Also old finished runs left by the tests above; never their task's newest run.
+    expect(r.jobsDeleted).toBeGreaterThanOrEqual(3);
+    const newestHourly = await db.pool.query(`SELECT 1 FROM jobs WHERE queue = 'schedule' AND payload->>'task' = 'test:hourly'`);
+    expect(newestHourly.rowCount).toBe(1);
+  });
+});
