@@ -22,9 +22,10 @@ CREATE TABLE alerts (
 
 -- Alerts whose latest change routing has not seen yet. Routing runs after the webhook has
 -- answered and deletes what it took; kept apart from `alerts` so catching up never rewrites
--- the (wide) alert rows.
+-- the (wide) alert rows. No index on purpose: an alert queued twice is routed once (the
+-- claim de-duplicates), and intake never waits on a row routing is deleting.
 CREATE TABLE alert_pending (
-  alert_id bigint PRIMARY KEY
+  alert_id bigint NOT NULL
 );
 
 CREATE TABLE alert_groups (

@@ -172,7 +172,7 @@ export class AlertService {
       });
       await this.tellTimelines(reported);
       total += n;
-      if (n < ROUTE_BATCH) break;
+      if (n === 0) break;
     }
     return total;
   }

@@ -32,7 +32,7 @@ WITH up AS (
     changed_xid = CASE WHEN NOT ${STALE} AND ${CHANGED} THEN pg_current_xact_id() ELSE alerts.changed_xid END
   RETURNING id, source, fingerprint, (xmax = 0) AS inserted, changed_xid = pg_current_xact_id() AS changed
 ), queued AS (
-  INSERT INTO alert_pending (alert_id) SELECT id FROM up WHERE changed ORDER BY id ON CONFLICT DO NOTHING
+  INSERT INTO alert_pending (alert_id) SELECT id FROM up WHERE changed
 )
 SELECT source, fingerprint, inserted, changed FROM up`;
 
@@ -114,10 +114,10 @@ export interface PendingAlert {
 export async function claimUnprocessed(c: pg.PoolClient, limit: number): Promise<PendingAlert[]> {
   const { rows } = await c.query<PendingAlert>(
     `WITH claimed AS (
-       DELETE FROM alert_pending WHERE alert_id IN (SELECT alert_id FROM alert_pending ORDER BY alert_id LIMIT $1 FOR UPDATE SKIP LOCKED)
+       DELETE FROM alert_pending WHERE ctid IN (SELECT ctid FROM alert_pending LIMIT $1 FOR UPDATE SKIP LOCKED)
        RETURNING alert_id)
      SELECT a.id, a.source, a.fingerprint, a.status, a.labels, a.annotations, a.last_received_at
-       FROM alerts a JOIN claimed c ON c.alert_id = a.id ORDER BY a.id`,
+       FROM alerts a WHERE a.id IN (SELECT alert_id FROM claimed) ORDER BY a.id`,
     [limit],
   );
   return rows;
