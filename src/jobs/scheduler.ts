@@ -31,6 +31,8 @@ export interface Scheduler {
 /** The job queue every slot goes through; any replica's job loop may run it. */
 export const SCHEDULE_QUEUE = 'schedule';
 const LEASE_NAME = 'scheduler';
+/** Each replica's heartbeat lease: `replica:<replicaId>`, renewed while the process lives. */
+const HEARTBEAT_PREFIX = 'replica:';
 
 /** The dedupe key that makes a slot run once however many replicas enqueue it. */
 export const slotKey = (task: string, slot: Date): string => `sched:${task}:${slot.toISOString()}`;
@@ -76,12 +78,16 @@ interface Registered {
  * stops renewing and its lease expires after `leaseTtlSeconds`. On taking the lease (and on
  * every renewal) the leader enqueues the newest slot of each task if nobody did, so a slot
  * that fell into the gap still runs; older unrun slots are reported through `onMissed`.
+ * Every replica also keeps a heartbeat lease; the leader puts jobs claimed by a replica whose
+ * heartbeat expired back in the queue, so a slot (or any job) a killed replica was running is
+ * rerun by a survivor within about a lease TTL rather than when the job's claim runs out.
  */
 export class LeaseScheduler implements Scheduler {
   private tasks = new Map<string, Registered>();
   private leader = false;
   private stopped = true;
   private timer: NodeJS.Timeout | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
   private renewal: Promise<void> | undefined;
   private lastRenewedAt = 0;
   /** Missed slots already reported, so a long gap is reported once, not on every renewal. */
@@ -114,9 +120,52 @@ export class LeaseScheduler implements Scheduler {
   async start(): Promise<void> {
     if (!this.stopped) return;
     this.stopped = false;
+    await this.heartbeat();
     await this.renew();
     this.timer = setInterval(() => void this.renew(), this.renewEvery * 1000);
     this.timer.unref();
+    // The heartbeat outlives stop(): jobs this replica still runs while draining must not be
+    // handed to another replica. It ends with the process (or when the pool is closed).
+    this.heartbeatTimer ??= setInterval(() => void this.heartbeat(), this.renewEvery * 1000);
+    this.heartbeatTimer.unref();
+  }
+
+  /** Says "this replica is alive" so the leader knows which job claims are orphaned. */
+  private async heartbeat(): Promise<void> {
+    const { pool, clock, replicaId } = this.opts;
+    if ((pool as { ending?: boolean }).ending) {
+      clearInterval(this.heartbeatTimer);
+      return;
+    }
+    await acquireLease(pool, clock, HEARTBEAT_PREFIX + replicaId, replicaId, this.ttl).catch(() => {
+      // The leader renewal logs database trouble; a missed heartbeat only delays nothing here.
+    });
+  }
+
+  /**
+   * Puts jobs claimed by replicas whose heartbeat expired (killed, or gone for a whole lease
+   * TTL) back in the queue, so a survivor runs them now instead of when their claim runs out
+   * (minutes). Returns how many. The leader calls it on every renewal.
+   */
+  async requeueOrphanedJobs(): Promise<number> {
+    const { pool, clock, log } = this.opts;
+    const now = clock.now();
+    const { rows } = await pool.query<{ id: number; queue: string; holder: string }>(
+      `WITH dead AS (
+         SELECT substr(name, length($2) + 1) AS holder FROM leases WHERE name LIKE $2 || '%' AND expires_at < $1),
+       orphans AS (
+         SELECT j.id, j.locked_by AS holder FROM jobs j JOIN dead d ON d.holder = j.locked_by
+          WHERE j.status = 'running' FOR UPDATE OF j SKIP LOCKED)
+       UPDATE jobs SET status = 'pending', run_at = $1, locked_by = NULL, locked_until = NULL,
+              last_error = 'replica ' || orphans.holder || ' stopped while running this job; retried on another replica'
+         FROM orphans WHERE jobs.id = orphans.id
+       RETURNING jobs.id, jobs.queue, orphans.holder`,
+      [now, HEARTBEAT_PREFIX],
+    );
+    for (const r of rows) log.warn({ action: 'jobs.requeued', jobId: r.id, queue: r.queue, deadReplica: r.holder }, 'requeued a job whose replica died while running it');
+    // Heartbeats of replicas gone for a day are history.
+    await pool.query(`DELETE FROM leases WHERE name LIKE $1 || '%' AND expires_at < $2`, [HEARTBEAT_PREFIX, new Date(now.getTime() - 86_400_000)]);
+    return rows.length;
   }
 
   /** Stops firing and hands the lease back so another replica can lead at once. */
@@ -153,8 +202,9 @@ export class LeaseScheduler implements Scheduler {
    * One renewal round now: take or renew the lease and, when leading, enqueue due slots. The
    * timer calls it every `renewSeconds`; tests call it after moving a FakeClock.
    */
-  renewNow(): Promise<void> {
-    return this.renew();
+  async renewNow(): Promise<void> {
+    await this.heartbeat();
+    await this.renew();
   }
 
   /** Takes or renews the lease; serialised so a slow database cannot stack renewals. */
@@ -180,6 +230,7 @@ export class LeaseScheduler implements Scheduler {
           log.info({ action: 'scheduler.lead', replicaId }, 'this replica now runs the schedules');
           for (const reg of this.tasks.values()) this.fire(reg);
         }
+        await this.requeueOrphanedJobs();
         await this.enqueueDueSlots();
       } else if (this.leader) {
         log.warn({ action: 'scheduler.lost', replicaId }, 'another replica took the scheduler lease');

@@ -88,6 +88,46 @@ describe('LeaseScheduler across two replicas', () => {
     }
   });
 
+  it('requeues a job a dead replica was running, once its heartbeat expires, and a survivor runs it', async () => {
+    const clock = new FakeClock('2026-07-01T00:00:00Z');
+    const ranBy: string[] = [];
+    let releaseHung!: () => void;
+    const hung = new Promise<void>((r) => (releaseHung = r));
+    const replica = (id: string, handler: () => Promise<void>) => {
+      const jobs = new JobQueue(db.pool, clock, log, id);
+      jobs.handle('orphan-test', handler);
+      const scheduler = new LeaseScheduler({ pool: db.pool, clock, log, jobs, replicaId: id, leaseTtlSeconds: 60, renewSeconds: 50 });
+      return { jobs, scheduler };
+    };
+    const a = replica('orph-a', () => hung); // a replica that dies mid-job
+    const b = replica('orph-b', async () => void ranBy.push('orph-b'));
+    try {
+      await a.scheduler.start();
+      await b.scheduler.start();
+      const id = await a.jobs.enqueue('orphan-test', {}, { runAt: clock.now() });
+      void a.jobs.tick();
+      for (let i = 0; i < 100 && (await db.pool.query(`SELECT 1 FROM jobs WHERE id = $1 AND status = 'running'`, [id])).rowCount === 0; i++) await new Promise((r) => setTimeout(r, 10));
+
+      // Alive: nothing to requeue, and no other replica can take the job.
+      expect(await b.scheduler.requeueOrphanedJobs()).toBe(0);
+      expect(await b.jobs.tick()).toBe(0);
+
+      // A stops heartbeating (killed). After one TTL, B leads and requeues A's job, then runs it.
+      clock.advance(61_000);
+      await b.scheduler.renewNow();
+      expect(b.scheduler.isLeader()).toBe(true);
+      expect(await b.jobs.tick()).toBe(1);
+      expect(ranBy).toEqual(['orph-b']);
+      const row = (await db.pool.query(`SELECT status, last_error FROM jobs WHERE id = $1`, [id])).rows[0];
+      expect(row.status).toBe('done');
+      expect(row.last_error).toContain('replica orph-a stopped while running this job');
+    } finally {
+      releaseHung();
+      await a.scheduler.stop();
+      await b.scheduler.stop();
+    }
+  });
+
   it('refuses a duplicate task name and an invalid cron expression with a clear error', () => {
     const jobs = new JobQueue(db.pool, new FakeClock(), log, 'x');
     const s = new LeaseScheduler({ pool: db.pool, clock: new FakeClock(), log, jobs, replicaId: 'x' });
