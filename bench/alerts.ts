@@ -4,7 +4,10 @@
  * POST /api/v2/alerts taking the same alerts, on the same machine, in the same run,
  * alternating which goes first each round. Prints the ratio (target: >= 5,000 alerts/s, ratio >= 1).
  *
- *   npx tsx bench/alerts.ts          (DATABASE_URL or postgres://postgres@127.0.0.1:5432/postgres)
+ *   npx tsx bench/alerts.ts
+ * PostgreSQL: a dedicated embedded server started for the run (so other work on a shared server
+ * does not land on Firebreak's side of the comparison), or the server at DATABASE_URL (an admin
+ * URL; a scratch database is created and dropped).
  * Env: ROUNDS (default 5), ALERTS (per round, default 10000), BATCH (alerts per request,
  *      default 100), CONCURRENCY (requests in flight, default 8), CPU_PROF (a directory: profile
  *      Firebreak's process with --cpu-prof).
@@ -15,12 +18,14 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from '../src/db/embedded.js';
+import { createLogger } from '../src/log.js';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const ALERTS = Number(process.env.ALERTS ?? 10_000);
@@ -109,14 +114,21 @@ const median = (xs: number[]) => pct(xs, 50);
 async function main() {
   const amBin = ['/usr/bin/prometheus-alertmanager', 'prometheus-alertmanager'].find((b) => spawnSync(b, ['--version']).status === 0);
   if (!amBin) throw new Error('prometheus-alertmanager is not installed (apt-get install -y prometheus-alertmanager)');
-  const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'fb-bench-alerts-'));
+  // As root, the embedded server runs as the postgres user, which must reach its directory.
+  chmodSync(dir, 0o755);
+  let embedded: EmbeddedDatabase | undefined;
+  let adminUrl = process.env.DATABASE_URL;
+  if (!adminUrl) {
+    embedded = await startEmbeddedPostgres(path.join(dir, 'pg'), createLogger({ level: 'warn' }));
+    adminUrl = embedded.url;
+  }
   const dbName = `fb_bench_${randomBytes(4).toString('hex')}`;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   await admin.query(`CREATE DATABASE ${dbName}`);
   const u = new URL(adminUrl);
   u.pathname = `/${dbName}`;
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'fb-bench-alerts-'));
 
   const slack = await start(process.execPath, ['--import', 'tsx', 'bench/support/fake-slack-server.ts'], { CHANNELS: 'incidents,alerts' }, (o) => o.includes('/api/'));
   const slackUrl = slack.out().trim().split('\n')[0]!;
@@ -171,7 +183,7 @@ async function main() {
   await db.end();
 
   const fmt = (n: number) => Math.round(n).toLocaleString('en-US').padStart(8);
-  console.log(`bench/alerts: ${ROUNDS} rounds × ${ALERTS} alerts (100 groups), ${BATCH} per request, concurrency ${CONCURRENCY}`);
+  console.log(`bench/alerts: ${ROUNDS} rounds × ${ALERTS} alerts (100 groups), ${BATCH} per request, concurrency ${CONCURRENCY}, PostgreSQL ${embedded ? 'dedicated (embedded)' : 'DATABASE_URL'}`);
   console.log(`firebreak POST /webhooks/alertmanager  alerts/s median ${fmt(median(fbRate))} (min ${fmt(Math.min(...fbRate))})   p50 ${pct(fbLat, 50).toFixed(1).padStart(6)} ms   p99 ${pct(fbLat, 99).toFixed(1).padStart(6)} ms`);
   console.log(`alertmanager POST /api/v2/alerts       alerts/s median ${fmt(median(amRate))} (min ${fmt(Math.min(...amRate))})   p50 ${pct(amLat, 50).toFixed(1).padStart(6)} ms   p99 ${pct(amLat, 99).toFixed(1).padStart(6)} ms`);
   console.log(`ratio firebreak/alertmanager  throughput ${(median(fbRate) / median(amRate)).toFixed(2)}   p99 latency ${(pct(fbLat, 99) / pct(amLat, 99)).toFixed(2)}   (target: >= 5,000 alerts/s and throughput ratio >= 1)`);
@@ -179,9 +191,10 @@ async function main() {
 
   await Promise.all([stop(fb.child), stop(am.child)]);
   await stop(slack.child);
-  rmSync(dir, { recursive: true, force: true });
   await admin.query(`DROP DATABASE ${dbName} WITH (FORCE)`);
   await admin.end();
+  await embedded?.stop();
+  rmSync(dir, { recursive: true, force: true });
 }
 
 main().catch((e) => {
