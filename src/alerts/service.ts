@@ -372,14 +372,24 @@ export class AlertService {
     const firing = alerts.filter((a) => a.status === 'firing');
     const first = firing[0] ?? alerts[0];
     const title = (ad.title ?? groupTitle(g, alerts)).slice(0, 120);
-    const out = await incidents.declare(
-      {
-        title, severity: ad.severity, actor: `alert:${first?.source ?? 'alerts'}`, requestKey: `alertgroup:${g.id}:${n}`,
-        service: first?.labels.service, summary: first?.annotations.description ?? first?.annotations.summary,
-      },
-      (r) => this.incidentReady(g.id, r.incident),
-    );
-    await this.attach(g, out.incident.id, firing);
+    let incidentId: number;
+    try {
+      const out = await incidents.declare(
+        {
+          title, severity: ad.severity, actor: `alert:${first?.source ?? 'alerts'}`, requestKey: `alertgroup:${g.id}:${n}`,
+          service: first?.labels.service, summary: first?.annotations.description ?? first?.annotations.summary,
+        },
+        (r) => this.incidentReady(g.id, r.incident),
+      );
+      incidentId = out.incident.id;
+    } catch (err) {
+      // Give the claim back and look again shortly; the same request key makes the retry
+      // return the incident if it was recorded after all.
+      await store.releaseDeclare(this.ctx.pool, g.id, n, g.lastDeclaredAt);
+      await store.queueOutbox(this.ctx.pool, [{ groupId: g.id, channel: g.channel, kind: 'message', notBefore: new Date(now.getTime() + 30_000) }], now);
+      throw err;
+    }
+    await this.attach(g, incidentId, firing);
     alertsRouted.inc({ route: route.key, action: 'declared' });
   }
 

@@ -363,6 +363,11 @@ export async function claimDeclare(db: Queryable, groupId: number, now: Date, co
   return rows[0]?.declares ?? null;
 }
 
+/** Undoes claimDeclare after the declare failed, so the cool-down does not swallow the incident. */
+export async function releaseDeclare(db: Queryable, groupId: number, claimed: number, previous: Date | null): Promise<void> {
+  await db.query('UPDATE alert_groups SET declares = declares - 1, last_declared_at = $3 WHERE id = $1 AND declares = $2', [groupId, claimed, previous]);
+}
+
 export async function attachIncident(db: Queryable, groupId: number, incidentId: number): Promise<void> {
   await db.query('UPDATE alert_groups SET incident_id = $2 WHERE id = $1', [groupId, incidentId]);
 }

@@ -322,6 +322,23 @@ describe('incidents from alerts', () => {
     expect(await incidentsFor()).toHaveLength(2);
   });
 
+  it('a declare that fails is retried, not swallowed by the cool-down', async () => {
+    // Fault injection in the real database: the first insert of this incident fails.
+    await t.db.pool.query(`CREATE SEQUENCE flaky_declare_seq;
+      CREATE FUNCTION flaky_declare() RETURNS trigger AS $$ BEGIN
+        IF NEW.title = 'FlakyDeclare' AND nextval('flaky_declare_seq') = 1 THEN RAISE EXCEPTION 'injected failure'; END IF;
+        RETURN NEW; END $$ LANGUAGE plpgsql;
+      CREATE TRIGGER flaky_declare BEFORE INSERT ON incidents FOR EACH ROW EXECUTE FUNCTION flaky_declare();`);
+    const flaky = async () => (await t.db.pool.query(`SELECT id FROM incidents WHERE title = 'FlakyDeclare'`)).rows;
+    await am(amBody([{ labels: { alertname: 'FlakyDeclare', team: 'web', severity: 'critical' } }]));
+    await step(t, 30_000);
+    expect(await flaky()).toHaveLength(0);
+    expect(topLevel('web-alerts').some((m) => m.text === 'FIRING: 1 FlakyDeclare')).toBe(true);
+    await stepAndDrain(t, 30_000);
+    expect(await flaky()).toHaveLength(1);
+    expect((await t.db.pool.query('SELECT last_value FROM flaky_declare_seq')).rows[0].last_value).toBe(2);
+  });
+
   it('an alert labelled with an open incident goes to its channel and timeline', async () => {
     await t.slash('/incident declare P2 Payments degraded');
     await t.settle();
