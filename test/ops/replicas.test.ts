@@ -83,10 +83,11 @@ describe('two replicas on one PostgreSQL', () => {
     const first = await slash(a!, 'backup-stale', trigger);
     const retry = await slash(b!, 'backup-stale', trigger);
     expect(retry.status).toBe(200);
-    await until('the first reply', () => slack.replies(first.responseId).length > 0);
+    // Both deliveries race for the request key after their acks; whichever wins answers, once.
+    const answers = () => slack.replies(first.responseId).length + slack.replies(retry.responseId).length;
+    await until('an answer', () => answers() > 0);
     await new Promise((r) => setTimeout(r, 1500));
-    expect(slack.replies(first.responseId)).toHaveLength(1);
-    expect(slack.replies(retry.responseId)).toHaveLength(0);
+    expect(answers()).toBe(1);
   });
 
   it('runs each scheduled slot exactly once across replicas; after kill -9 of the leader the survivor takes over', async () => {
