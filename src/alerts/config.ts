@@ -185,6 +185,8 @@ export const alertsConfigSchema = z
     defaultSeverity: severity.default('P3'),
     /** Slack messages per second per channel (Slack allows about 1). */
     postsPerSecondPerChannel: z.number().positive().max(10).default(1),
+    /** Days a resolved alert is kept (then deleted, with groups left empty); the incident timeline keeps its own record. */
+    retentionDays: z.number().int().min(1).default(30),
     /** Alerts listed in a group message before "and N more". */
     maxAlertsShown: z.number().int().min(1).max(40).default(15),
   })

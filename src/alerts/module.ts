@@ -10,6 +10,7 @@ export function alertsModule(ctx: AppContext): FirebreakModule {
   // Safety net: alerts stored while routing failed (database blip) and outbox rows whose
   // wake-up job was lost are picked up within a minute.
   ctx.scheduler.add({ name: 'alerts:catch-up', cron: '* * * * *', run: () => service.pump() });
+  ctx.scheduler.add({ name: 'alerts:retention', cron: '17 3 * * *', run: async () => void (await service.prune()) });
   return {
     name: 'alerts',
     routes: webhookRoutes(ctx, service),

@@ -414,6 +414,14 @@ export class AlertService {
     this.kick();
   }
 
+  /** Deletes resolved alerts older than alerts.retentionDays. */
+  async prune(): Promise<{ alerts: number; groups: number }> {
+    const cutoff = new Date(this.ctx.clock.now().getTime() - this.ctx.config.alerts.retentionDays * 86_400_000);
+    const r = await store.pruneAlerts(this.ctx.pool, cutoff);
+    if (r.alerts || r.groups) this.ctx.log.info({ ...r, cutoff }, 'alerts retention');
+    return r;
+  }
+
   // ---- People acting on a group message (src/handlers/alerts.ts) ----
 
   async group(groupId: number): Promise<AlertGroup | undefined> {

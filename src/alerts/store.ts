@@ -421,3 +421,19 @@ export async function reportAlertsToIncidents(
   }
   return out;
 }
+
+/**
+ * Retention: deletes alerts resolved before `cutoff` (their group memberships and incident
+ * links go with them) and groups left with no alerts and nothing queued. Firing alerts are
+ * kept however old they are.
+ */
+export async function pruneAlerts(db: Queryable, cutoff: Date): Promise<{ alerts: number; groups: number }> {
+  const a = await db.query(`DELETE FROM alerts WHERE status = 'resolved' AND last_received_at < $1`, [cutoff]);
+  const g = await db.query(
+    `DELETE FROM alert_groups g WHERE g.created_at < $1
+        AND NOT EXISTS (SELECT 1 FROM alert_group_members m WHERE m.group_id = g.id)
+        AND NOT EXISTS (SELECT 1 FROM alert_outbox o WHERE o.group_id = g.id)`,
+    [cutoff],
+  );
+  return { alerts: a.rowCount ?? 0, groups: g.rowCount ?? 0 };
+}
