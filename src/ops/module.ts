@@ -136,5 +136,13 @@ export function opsModule(ctx: AppContext, lifecycle: Lifecycle, allModules: () 
     commands: [runbookCommand({ runbooksDir: ops.runbooksDir, publicUrl: ctx.publicUrl })],
     routes,
     readiness,
+    start: async () => {
+      // A misspelt required check would silently never be required: say so at start.
+      const known = Object.keys(collectChecks());
+      const unknown = ops.requiredChecks.filter((n) => !known.includes(n));
+      if (unknown.length) {
+        ctx.log.warn({ action: 'ops.config', unknown, known }, `ops.requiredChecks names checks that do not exist (${unknown.join(', ')}); known checks: ${known.join(', ')}`);
+      }
+    },
   };
 }
