@@ -52,8 +52,19 @@ function mrkdwn(text) {
   h = h.replace(/(^|[\s(])\*([^*\n]+)\*/g, '$1<b>$2</b>');
   h = h.replace(/(^|[\s(])_([^_\n]+)_/g, '$1<i>$2</i>');
   h = h.replace(/(^|[\s(])~([^~\n]+)~/g, '$1<s>$2</s>');
-  return h;
+  return emojify(h);
 }
+
+// The emoji Firebreak's templates use; anything else stays as its :name:.
+const EMOJI = {
+  warning: '⚠️', rotating_light: '🚨', white_check_mark: '✅', heavy_check_mark: '✔️', x: '❌', pushpin: '📌', floppy_disk: '💾',
+  fire: '🔥', hourglass: '⌛', hourglass_flowing_sand: '⏳', bell: '🔔', no_bell: '🔕', large_green_circle: '🟢', red_circle: '🔴',
+  large_yellow_circle: '🟡', pager: '📟', lock: '🔒', unlock: '🔓', memo: '📝', clipboard: '📋', mag: '🔍', broom: '🧹',
+  stopwatch: '⏱️', arrow_up: '⬆️', arrow_down: '⬇️', information_source: 'ℹ️', bangbang: '‼️', ballot_box_with_check: '☑️',
+  hammer_and_wrench: '🛠️', rocket: '🚀', shield: '🛡️', construction: '🚧', zzz: '💤', repeat: '🔁', book: '📖', busts_in_silhouette: '👥',
+  speech_balloon: '💬', siren: '🚨', green_heart: '💚', thumbsup: '👍', no_entry: '⛔', heavy_plus_sign: '➕', link: '🔗', test_tube: '🧪',
+};
+const emojify = (h) => h.replace(/:([a-z0-9_+-]+):/g, (m, name) => EMOJI[name] ?? m);
 
 const textOf = (t) => (!t ? '' : t.type === 'mrkdwn' ? mrkdwn(t.text) : esc(t.text));
 
@@ -114,7 +125,7 @@ function renderSidebar() {
 function renderMessages() {
   const cur = currentChannel();
   $('channel-name').textContent = cur ? (cur.kind === 'dm' ? '@firebreak (direct messages)' : '#' + cur.name) : '';
-  $('channel-topic').textContent = cur ? [cur.topic, cur.purpose].filter(Boolean).join(' — ') : '';
+  $('channel-topic').innerHTML = cur ? mrkdwn([cur.topic, cur.purpose].filter(Boolean).join(' — ')) : '';
   if (!cur) { $('messages').innerHTML = ''; return; }
   state.unread.set(cur.id, 0);
   const msgs = [...(state.messages.get(cur.id)?.values() ?? [])].sort((a, b) => a.rev - b.rev || a.ts.localeCompare(b.ts));
