@@ -136,7 +136,6 @@ async function backupLocked(ctx: BackupRunContext, target: BackupTarget, opts: R
     id, database: target.name, tier: opts.tier, ...keys, storeLocation: store.location, recipient: recipientText,
     startedAt, requestedBy: opts.requestedBy, format: BACKUP_FORMAT,
   });
-  await opts.onStarted?.((await findBackup(ctx.pool, id))!);
 
   const facts: { serverVersion?: string; pgDumpVersion?: string; snapshotAt?: Date; rawBytes?: number; storedBytes?: number } = {};
   const children: ChildProcess[] = [];
@@ -149,6 +148,7 @@ async function backupLocked(ctx: BackupRunContext, target: BackupTarget, opts: R
   opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
 
   try {
+    await opts.onStarted?.((await findBackup(ctx.pool, id))!);
     if (!recipientText) {
       throw new BackupError('preflight', 'no encryption recipient: set backups.encryption.recipient (env FIREBREAK_BACKUP_RECIPIENT) to an age1... public key');
     }
@@ -308,10 +308,8 @@ async function backupLocked(ctx: BackupRunContext, target: BackupTarget, opts: R
     const err = asBackupError(caught);
     const interrupted = err.step === 'interrupted';
     for (const c of children) c.kill('SIGKILL');
-    if (source) {
-      await source.query('ROLLBACK').catch(() => {});
-      await source.end().catch(() => {});
-    }
+    // Ending the connection (not ROLLBACK) so a long row count in flight does not delay the report.
+    if (source) await source.end().catch(() => {});
     // A complete object without a manifest must not linger as a lookalike of a good backup.
     if (uploaded) await store.delete(keys.objectKey).catch(() => {});
     const finishedAt = ctx.clock.now();

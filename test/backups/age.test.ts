@@ -15,7 +15,7 @@ async function decrypt(data: Buffer, identity: string): Promise<Buffer> {
 }
 
 // Sizes around the 64 KiB chunk boundary are where streaming age implementations go wrong.
-const SIZES = [0, 1, 65535, 65536, 65537, 3 * 65536, 300_000];
+const SIZES = [0, 1, 65536, 65537, 2 * 65536 + 1];
 
 describe('age format (interoperates with the age-encryption reference package)', () => {
   it.each(SIZES)('our encryption decrypts with age-encryption (%i bytes)', async (size) => {

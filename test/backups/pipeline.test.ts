@@ -89,7 +89,7 @@ describe('backup pipeline', () => {
 
   it('pg_dump killed mid-stream: no manifest, nothing good, the failure is recorded', async () => {
     const src = await sourceDb();
-    await seedIncompressible(src.url, 10);
+    await seedIncompressible(src.url, 6);
     const keyed = await backupTestConfig({ databases: { killed: src.url }, storage: 's3' });
     const progress: number[] = [];
     let killed = false;
@@ -161,7 +161,7 @@ describe('backup pipeline', () => {
 
   it('backups of one database never overlap', async () => {
     const src = await sourceDb();
-    await seedIncompressible(src.url, 8);
+    await seedSampleData(src.url, 50);
     const keyed = await backupTestConfig({ databases: { overlap: src.url }, storage: 'local' });
     const ctx = { pool: db.pool, config: keyed.config, clock: new FakeClock() };
     const t = keyed.config.backups.databases[0]!;

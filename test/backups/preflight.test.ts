@@ -59,7 +59,7 @@ describe('backup pre-flight', () => {
   it('a shutdown mid-backup records it as interrupted, never good, and leaves nothing in the store', async () => {
     const big = await createEmptyDatabase('fb_preint');
     try {
-      await seedIncompressible(big.url, 8);
+      await seedIncompressible(big.url, 4);
       const keyed = await backupTestConfig({ databases: { int: big.url }, storage: 'local' });
       const shutdown = new AbortController();
       const out = await runBackup({ pool: db.pool, config: keyed.config, clock: new FakeClock() }, keyed.config.backups.databases[0]!, {
