@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdir, rm, statfs } from 'node:fs/promises';
+import { mkdir, open, rm, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
@@ -352,6 +352,14 @@ export class Drill {
   private async verify(): Promise<string> {
     await this.deps.source.verifyAndDecrypt(this.backup!, this.encrypted, this.archive, { signal: this.signal });
     await rm(this.encrypted, { force: true });
+    // Flushed here so the kernel writing back our own archive does not compete with pg_restore
+    // in step 6: each step's time is then its own.
+    const fh = await open(this.archive, 'r');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
     return 'SHA-256 matches the manifest; decrypted';
   }
 
