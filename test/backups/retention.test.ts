@@ -1,5 +1,6 @@
 import { mkdtempSync, rmSync, utimesSync } from 'node:fs';
 import fs from 'node:fs/promises';
+import { Readable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +11,12 @@ import { applyRetention, cleanupStore, planRetention, type RetentionPolicy } fro
 import { LocalObjectStore } from '../../src/storage/index.js';
 import { insertRunningBackup, markVerified, listBackups, findBackup } from '../../src/backups/store.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { backupTestConfig } from '../support/backups.js';
+import { testS3Client } from '../support/s3.js';
+import { CreateMultipartUploadCommand, ListMultipartUploadsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { BackupService } from '../../src/backups/service.js';
+import { backupStore } from '../../src/backups/restore.js';
+import { createLogger } from '../../src/log.js';
 
 const DAY = 24 * HOUR;
 const policy = (p: Partial<RetentionPolicy> = {}): RetentionPolicy => ({ hourly: 24, daily: 30, monthly: 12, floor: 3, ...p });
@@ -147,5 +154,54 @@ describe('applying retention and cleaning the store', () => {
     expect(await store.head(freshOrphan)).toBeDefined();
     await expect(fs.access(partial)).rejects.toThrow();
     for (const r of records.slice(1)) expect(await store.head(r.objectKey)).toBeDefined();
+  });
+});
+
+describe('retention through the service, on S3', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase('fb_ret_s3');
+  });
+  afterAll(async () => {
+    await db.drop();
+  });
+
+  it('expires by plan, never counts a verified backup whose manifest is gone, and aborts stale multipart uploads', async () => {
+    const keyed = await backupTestConfig({ databases: { main: 'postgres://unused/main' }, storage: 's3', backups: { retention: { hourly: 1, daily: 0, monthly: 0, floor: 1 } } });
+    const clock = new FakeClock('2026-06-15T12:00:00Z');
+    const ctx = { pool: db.pool, config: keyed.config, clock, log: createLogger({ level: 'silent' }), shutdownSignal: new AbortController().signal };
+    const store = backupStore(ctx);
+    const made: BackupRecord[] = [];
+    for (const at of ['2026-06-15T09:00:00Z', '2026-06-15T10:00:00Z', '2026-06-15T11:00:00Z', '2026-06-15T12:00:00Z']) {
+      const r = backup(at);
+      await insertRunningBackup(db.pool, r);
+      await markVerified(db.pool, r.id, r);
+      await store.upload(r.objectKey, Readable.from([Buffer.from('object')]));
+      made.push(r);
+    }
+    // The newest has a manifest; so do the two oldest; the 10:00 one lost its manifest.
+    for (const r of [made[0]!, made[2]!, made[3]!]) await store.putSmall(r.manifestKey, '{}');
+    const bucket = keyed.config.backups.storage.bucket!;
+    const s3 = testS3Client();
+    await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'firebreak/main/2026/06/13/x.dump.zst.age' }));
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'firebreak/main/2026/06/13/orphan.dump.zst.age', Body: 'x' }));
+    // Store timestamps are real time: look from two days ahead so both count as stale.
+    clock.set(Date.now() + 2 * DAY);
+    const service = new BackupService(ctx);
+
+    const dry = await service.expire({ dryRun: true, actor: 'test' });
+    expect(dry.skipped).toEqual([made[1]!.id]);
+    expect(dry.plan.keep.map((k) => k.id)).toEqual([made[3]!.id]);
+    expect(dry.plan.expire.map((k) => k.id).sort()).toEqual([made[0]!.id, made[2]!.id]);
+    expect(dry.cleanup).toEqual({ abortedUploads: ['firebreak/main/2026/06/13/x.dump.zst.age'], deletedObjects: ['firebreak/main/2026/06/13/orphan.dump.zst.age'] });
+    expect((await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket }))).Uploads ?? []).toHaveLength(1);
+
+    const real = await service.expire({ dryRun: false, actor: 'test' });
+    expect(real.expired.sort()).toEqual([made[0]!.id, made[2]!.id]);
+    expect((await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket }))).Uploads ?? []).toEqual([]);
+    const remaining: string[] = [];
+    for await (const o of store.list('firebreak/')) remaining.push(o.key);
+    expect(remaining.sort()).toEqual([made[1]!.objectKey, made[3]!.manifestKey, made[3]!.objectKey].sort());
+    expect((await findBackup(db.pool, made[1]!.id))!.status).toBe('verified');
   });
 });
