@@ -16,23 +16,30 @@ export function mention(actor: string | null | undefined): string {
 export const channelLink = (id: string | null | undefined, name?: string | null): string =>
   id ? `<#${id}${name ? `|${name}` : ''}>` : '_no channel_';
 
-/** UTC time a reader can scan: 2026-03-01 14:05 UTC. */
-export function utc(d: Date | null | undefined): string {
-  if (!d) return '—';
-  return d.toISOString().replace('T', ' ').slice(0, 16) + ' UTC';
-}
+const stamp = (d: Date | null | undefined, chars: number): string => (d ? d.toISOString().replace('T', ' ').slice(0, chars) + ' UTC' : '—');
 
-/** 1h 05m, 12m 30s, 45s. */
-export function duration(ms: number | null | undefined): string {
+/** UTC time a reader can scan: 2026-03-01 14:05 UTC. */
+export const utc = (d: Date | null | undefined): string => stamp(d, 16);
+
+/** To the second, for timelines and post-mortems: 2026-03-01 14:05:09 UTC. */
+export const exactTime = (d: Date | null | undefined): string => stamp(d, 19);
+
+/**
+ * 1h 05m, 12m 30s, 45s; with `exact`, hours keep their seconds too (1h 05m 09s) for
+ * timelines and post-mortems. — when not (yet) measurable.
+ */
+export function duration(ms: number | null | undefined, exact = false): string {
   if (ms === null || ms === undefined || !Number.isFinite(ms)) return '—';
   const s = Math.max(0, Math.round(ms / 1000));
   const h = Math.floor(s / 3600);
   const m = Math.floor((s % 3600) / 60);
-  const sec = s % 60;
-  if (h > 0) return `${h}h ${String(m).padStart(2, '0')}m`;
-  if (m > 0) return `${m}m ${String(sec).padStart(2, '0')}s`;
-  return `${sec}s`;
+  const sec = String(s % 60).padStart(2, '0');
+  if (h > 0) return `${h}h ${String(m).padStart(2, '0')}m${exact ? ` ${sec}s` : ''}`;
+  if (m > 0) return `${m}m ${sec}s`;
+  return `${s % 60}s`;
 }
+
+export const exactDuration = (ms: number | null | undefined): string => duration(ms, true);
 
 /** Escapes the three characters Slack mrkdwn treats as control characters. */
 export const escapeMrkdwn = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');

@@ -3,25 +3,9 @@ import type { Incident, IncidentRole } from '../incidents/model.js';
 import { SEVERITIES } from '../incidents/config.js';
 import { incidentMetrics, ROLE_LABEL, SEVERITY_MEANING } from '../incidents/model.js';
 import type { TimelineEntry } from '../incidents/timeline.js';
-import { button, channelLink, context, escapeMrkdwn, mention, section, utc } from './format.js';
+import { button, channelLink, context, escapeMrkdwn, exactDuration, exactTime, mention, section, utc } from './format.js';
 
-/** To the second, for timelines and post-mortems: 2026-03-01 14:05:09 UTC. */
-export function exactTime(d: Date | null | undefined): string {
-  if (!d) return '—';
-  return d.toISOString().replace('T', ' ').slice(0, 19) + ' UTC';
-}
-
-/** Durations to the second: 1h 05m 09s, 4m 00s, 45s; — when not (yet) measurable. */
-export function exactDuration(ms: number | null | undefined): string {
-  if (ms === null || ms === undefined || !Number.isFinite(ms)) return '—';
-  const s = Math.max(0, Math.round(ms / 1000));
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const sec = String(s % 60).padStart(2, '0');
-  if (h > 0) return `${h}h ${String(m).padStart(2, '0')}m ${sec}s`;
-  if (m > 0) return `${m}m ${sec}s`;
-  return `${s}s`;
-}
+export { exactDuration, exactTime } from './format.js';
 
 const SEVERITY_ICON: Record<string, string> = { P0: ':red_circle:', P1: ':red_circle:', P2: ':large_orange_circle:', P3: ':large_yellow_circle:', P4: ':white_circle:' };
 const STATUS_LABEL: Record<string, string> = { investigating: 'Investigating', identified: 'Identified', monitoring: 'Monitoring', resolved: 'Resolved' };
