@@ -28,6 +28,11 @@ export function backupsModule(ctx: AppContext): FirebreakModule {
         },
       });
       const targets = service.targets();
+      if (!cfg.encryption.recipient) {
+        // Unconfigured backups would fail every slot; say so once instead of alerting hourly.
+        ctx.log.warn('backups are not configured (no backups.encryption.recipient / FIREBREAK_BACKUP_RECIPIENT): no scheduled backups, retention or staleness alerts');
+        return;
+      }
       for (const schedule of cfg.schedules) {
         for (const t of targets) {
           if (schedule.databases.length && !schedule.databases.includes(t.name)) continue;
