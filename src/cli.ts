@@ -7,6 +7,7 @@ import { alertsCli } from './cli/alerts.js';
 import { auditCli } from './cli/audit.js';
 import { backupCli } from './cli/backup.js';
 import { configCli } from './cli/config.js';
+import { drCli } from './cli/dr.js';
 import { incidentsCli } from './cli/incidents.js';
 import { runbooksCli } from './cli/runbooks.js';
 
@@ -16,6 +17,7 @@ const GROUPS: CliGroup[] = [
   auditCli,
   backupCli,
   configCli,
+  drCli,
   incidentsCli,
   runbooksCli,
 ];

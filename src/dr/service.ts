@@ -14,6 +14,9 @@ import {
 import * as store from './store.js';
 import * as view from '../templates/dr.js';
 
+/** What drills need from the app: AppContext fits, and so does the CLI's smaller context. */
+export type DrContext = Pick<AppContext, 'config' | 'pool' | 'clock' | 'log' | 'chat' | 'background' | 'replicaId' | 'shutdownSignal'>;
+
 /** Arbitrary constant: the session advisory lock that lets only one drill run across replicas. */
 export const DRILL_LOCK = 727_050;
 
@@ -52,7 +55,7 @@ export class DrService {
   private finishing = new Map<number, Promise<DrRun>>();
 
   constructor(
-    private ctx: AppContext,
+    private ctx: DrContext,
     private source: BackupSource,
   ) {}
 
@@ -362,7 +365,7 @@ class DrillThread {
   private queue: Promise<void> = Promise.resolve();
 
   constructor(
-    private ctx: AppContext,
+    private ctx: DrContext,
     private run: DrRun,
     private where: string | undefined,
   ) {}
