@@ -42,13 +42,13 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function startWithBudget(seconds: number): Promise<{ p: FirebreakProcess; state: TestDatabase; storeDir: string }> {
+async function startWithBudget(seconds: number, zstdLevel = 3): Promise<{ p: FirebreakProcess; state: TestDatabase; storeDir: string }> {
   const state = await createTestDatabase('fb_bkstate');
   states.push(state);
   const storeDir = path.join(dir, state.name);
   const cfg = path.join(dir, `${state.name}.yml`);
   writeFileSync(cfg, JSON.stringify({
-    backups: { databases: [{ name: 'shop', url: data.url }], schedules: [], storage: { localDir: storeDir }, encryption: { recipient } },
+    backups: { databases: [{ name: 'shop', url: data.url }], schedules: [], storage: { localDir: storeDir }, encryption: { recipient }, zstdLevel },
     ops: { shutdownBudgetSeconds: seconds },
   }));
   const p = await startFirebreak({ DATABASE_URL: state.url, SLACK_BOT_TOKEN: 'xoxb-backup-test', SLACK_SIGNING_SECRET: SECRET, SLACK_API_URL: slack.url, FIREBREAK_CONFIG: cfg, FIREBREAK_DATA_DIR: dir });
@@ -93,13 +93,16 @@ describe('SIGTERM during a backup', () => {
   });
 
   it('when the budget runs out: the backup stops, is recorded interrupted (never good), nothing is left as a backup, exit 0', async () => {
-    const { p, state, storeDir } = await startWithBudget(0.3);
+    // zstd -19 makes this backup take far longer than the budget on any machine, and a 5 s
+    // budget leaves the backup its tail of the budget to stop and record itself.
+    const { p, state, storeDir } = await startWithBudget(5, 19);
     await backupNow(p);
     await untilRunning(state);
     const sent = Date.now();
     p.kill('SIGTERM');
     expect(await p.exited).toBe(0);
     const seconds = (Date.now() - sent) / 1000;
+    expect(seconds).toBeLessThan(5 + 2);
     expect(p.logs.find((l) => l.action === 'shutdown.begin')!.background).toBeGreaterThanOrEqual(1);
     const rows = await backups(state);
     expect(rows).toHaveLength(1);
@@ -114,6 +117,6 @@ describe('SIGTERM during a backup', () => {
       }
     })(storeDir);
     expect(files.filter((f) => f.includes('manifest'))).toEqual([]);
-    console.log(`backup interrupted by SIGTERM: process exited ${seconds.toFixed(1)} s after the signal with a 0.3 s budget`);
+    console.log(`backup interrupted by SIGTERM: process exited ${seconds.toFixed(1)} s after the signal with a 5 s budget`);
   });
 });
