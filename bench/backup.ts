@@ -41,19 +41,25 @@ function sh(cmd: string): number {
   return Number(process.hrtime.bigint() - t0) / 1e9;
 }
 
+/** default = what `/backup now` does (row counts + verify); the others switch those off. */
+type Variant = 'default' | 'no-verify' | 'pipeline-only';
+const VARIANTS: Variant[] = ['default', 'no-verify', 'pipeline-only'];
+
 interface ChildResult {
   seconds: number;
   maxRssMiB: number;
+  /** RSS after loading Firebreak's modules, before the backup starts. */
+  idleRssMiB: number;
   rawBytes: number;
   storedBytes: number;
   error?: string;
 }
 
 /** Runs one Firebreak backup in a fresh Node process and returns its timing and peak RSS. */
-function firebreakBackup(stateUrl: string, dbUrl: string, storeDir: string, verify: boolean): Promise<ChildResult> {
+function firebreakBackup(stateUrl: string, dbUrl: string, storeDir: string, variant: Variant): Promise<ChildResult> {
   return new Promise((resolve, reject) => {
     const self = fileURLToPath(import.meta.url);
-    const child = spawn(process.execPath, ['--import', 'tsx', self, '--child', stateUrl, dbUrl, storeDir, String(verify)], {
+    const child = spawn(process.execPath, ['--import', 'tsx', self, '--child', stateUrl, dbUrl, storeDir, variant], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';
@@ -70,7 +76,7 @@ function firebreakBackup(stateUrl: string, dbUrl: string, storeDir: string, veri
   });
 }
 
-async function child(stateUrl: string, dbUrl: string, storeDir: string, verify: boolean): Promise<void> {
+async function child(stateUrl: string, dbUrl: string, storeDir: string, variant: Variant): Promise<void> {
   const { configSchema } = await import('../src/config/schema.js');
   const { generateIdentity } = await import('../src/backups/age.js');
   const { runBackup } = await import('../src/backups/pipeline.js');
@@ -82,17 +88,18 @@ async function child(stateUrl: string, dbUrl: string, storeDir: string, verify: 
       databases: [{ name: 'bench', url: dbUrl }],
       storage: { localDir: storeDir },
       encryption: { recipient: keys.recipient, identity: keys.identity },
-      verifyAfterBackup: verify,
-      ...(process.env.BENCH_ROWCOUNTS === '0' ? { rowCounts: false } : {}),
+      verifyAfterBackup: variant === 'default',
+      rowCounts: variant !== 'pipeline-only',
     },
   });
   const pool = createPool(stateUrl, 2);
+  const idleRssMiB = process.memoryUsage().rss / 1048576;
   const t0 = process.hrtime.bigint();
   const out = await runBackup({ pool, config, clock: systemClock }, config.backups.databases[0]!, { tier: 'manual', requestedBy: 'bench' });
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   await pool.end();
   const r: ChildResult = {
-    seconds, maxRssMiB: process.resourceUsage().maxRSS / 1024, rawBytes: out.record.rawBytes ?? 0, storedBytes: out.record.storedBytes ?? 0,
+    seconds, maxRssMiB: process.resourceUsage().maxRSS / 1024, idleRssMiB, rawBytes: out.record.rawBytes ?? 0, storedBytes: out.record.storedBytes ?? 0,
     ...(out.error ? { error: `${out.error.step}: ${out.error.message}` } : {}),
   };
   process.stdout.write(JSON.stringify(r) + '\n');
@@ -155,32 +162,31 @@ async function main(): Promise<void> {
         sh(`pg_dump -Fc -Z0 '${url}' > /dev/null`);
         const z1 = sh(`pg_dump -Fc -Z1 '${url}' > '${f('z1')}'`);
         const z6 = sh(`pg_dump -Fc -Z6 '${url}' > '${f('z6')}'`);
-        const raw = sh(`pg_dump -Fc -Z0 '${url}' > '${f('raw')}'`);
-        void raw;
+        sh(`pg_dump -Fc -Z0 '${url}' > '${f('raw')}'`);
         // Alternate the contenders and keep each one's best run: on a shared 2-core machine
         // one-off timings measure the neighbours more than the pipeline.
         const shellRuns: number[] = [];
-        const fbRuns: ChildResult[] = [];
-        const fbvRuns: ChildResult[] = [];
+        const fbRuns = new Map<Variant, ChildResult[]>(VARIANTS.map((v) => [v, []]));
         for (let i = 0; i < repeats; i++) {
           shellRuns.push(sh(`pg_dump -Fc -Z0 '${url}' | zstd -q -3 > '${f('zst')}'`));
-          fbRuns.push(await firebreakBackup(urlFor(stateDb), url, path.join(work, `${db}-store`), false));
-          fs.rmSync(path.join(work, `${db}-store`), { recursive: true, force: true });
-          fbvRuns.push(await firebreakBackup(urlFor(stateDb), url, path.join(work, `${db}-store-v`), true));
-          fs.rmSync(path.join(work, `${db}-store-v`), { recursive: true, force: true });
+          for (const v of VARIANTS) {
+            fbRuns.get(v)!.push(await firebreakBackup(urlFor(stateDb), url, path.join(work, `${db}-store`), v));
+            fs.rmSync(path.join(work, `${db}-store`), { recursive: true, force: true });
+          }
         }
         const shell = Math.min(...shellRuns);
-        const best = (rs: ChildResult[]) => rs.reduce((a, b) => (b.seconds < a.seconds ? b : a));
-        const fb = { ...best(fbRuns), maxRssMiB: Math.max(...fbRuns.map((r) => r.maxRssMiB)) };
-        const fbv = { ...best(fbvRuns), maxRssMiB: Math.max(...fbvRuns.map((r) => r.maxRssMiB)) };
+        const cells = VARIANTS.map((v) => {
+          const rs = fbRuns.get(v)!;
+          const best = Math.min(...rs.map((r) => r.seconds));
+          return `${best.toFixed(2)}s ×${(best / shell).toFixed(2)} ${Math.max(...rs.map((r) => r.maxRssMiB)).toFixed(0)}M`.padStart(20);
+        });
+        const first = fbRuns.get('default')![0]!;
         rows.push(
           [
-            c.label.padEnd(34), `${mib(fileSize(f('raw')))} MiB`.padStart(11),
-            `${shell.toFixed(2)}s ${mib(fileSize(f('zst')))}M`.padStart(16),
-            `${z1.toFixed(2)}s ${mib(fileSize(f('z1')))}M`.padStart(16), `${z6.toFixed(2)}s ${mib(fileSize(f('z6')))}M`.padStart(16),
-            `${fb.seconds.toFixed(2)}s ${mib(fb.storedBytes)}M`.padStart(16), `${(fb.seconds / shell).toFixed(2)}`.padStart(6),
-            `${fb.maxRssMiB.toFixed(0)} MiB`.padStart(8), `${fbv.seconds.toFixed(2)}s`.padStart(9), `${(fbv.seconds / shell).toFixed(2)}`.padStart(6),
-            `${fbv.maxRssMiB.toFixed(0)} MiB`.padStart(8),
+            c.label.padEnd(32), `${mib(fileSize(f('raw')))}M`.padStart(8),
+            `${shell.toFixed(2)}s ${mib(fileSize(f('zst')))}M`.padStart(15),
+            `${z1.toFixed(2)}s ${mib(fileSize(f('z1')))}M`.padStart(15), `${z6.toFixed(2)}s ${mib(fileSize(f('z6')))}M`.padStart(15),
+            `${mib(first.storedBytes)}M`.padStart(8), ...cells, `${first.idleRssMiB.toFixed(0)}M`.padStart(6),
           ].join(' '),
         );
         for (const n of ['zst', 'z1', 'z6', 'raw']) fs.rmSync(f(n), { force: true });
@@ -196,19 +202,19 @@ async function main(): Promise<void> {
   }
   console.log(
     [
-      'case'.padEnd(34), 'archive'.padStart(11), '-Z0|zstd -3'.padStart(16), 'pg_dump -Z1'.padStart(16), 'pg_dump -Z6'.padStart(16),
-      'firebreak'.padStart(16), 'ratio'.padStart(6), 'RSS'.padStart(8), '+verify'.padStart(9), 'ratio'.padStart(6), 'RSS'.padStart(8),
+      'case'.padEnd(32), 'archive'.padStart(8), '-Z0|zstd -3'.padStart(15), 'pg_dump -Z1'.padStart(15), 'pg_dump -Z6'.padStart(15),
+      'stored'.padStart(8), ...VARIANTS.map((v) => `fb ${v} (×, RSS)`.padStart(20)), 'idle'.padStart(6),
     ].join(' '),
   );
   for (const r of rows) console.log(r);
   console.log(`best of ${repeats} alternating runs each; load average at the end ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
-  console.log('ratio = Firebreak wall time / shell pipeline wall time (target ≤ 1.15); RSS = highest peak RSS of the Firebreak Node process over the runs (target < 200 MiB).');
-  console.log('firebreak = pg_dump -Z0 → zstd -3 → age → local store with row counts; +verify also re-reads, decrypts and runs pg_restore --list (the default).');
+  console.log('× = Firebreak wall time / shell pipeline wall time (target ≤ 1.15); RSS = highest peak RSS of the Firebreak Node process (target < 200 MiB); idle = its RSS before the backup starts (Node + tsx + modules).');
+  console.log('fb default = /backup now: pg_dump -Z0 → zstd -3 → age → local store, exact row counts in the same snapshot, then re-read + decrypt + pg_restore --list; no-verify skips the re-read; pipeline-only also skips row counts.');
 }
 
 if (process.argv[2] === '--child') {
-  const [, , , stateUrl, dbUrl, storeDir, verify] = process.argv;
-  await child(stateUrl!, dbUrl!, storeDir!, verify === 'true').catch((err: unknown) => {
+  const [, , , stateUrl, dbUrl, storeDir, variant] = process.argv;
+  await child(stateUrl!, dbUrl!, storeDir!, variant as Variant).catch((err: unknown) => {
     process.stdout.write(JSON.stringify({ error: (err as Error).message }) + '\n');
     process.exitCode = 1;
   });

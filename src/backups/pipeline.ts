@@ -192,6 +192,8 @@ async function backupLocked(ctx: BackupRunContext, target: BackupTarget, opts: R
       await source.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     }
     facts.snapshotAt = ctx.clock.now();
+    // One core for the counts: parallel workers would compete with pg_dump for the same server.
+    if (cfg.rowCounts) await source.query('SET LOCAL max_parallel_workers_per_gather = 0');
     const counting = cfg.rowCounts ? countRowsOn(source) : Promise.resolve(null);
     counting.catch(() => {});
 
