@@ -252,16 +252,17 @@ export async function refreshStoredStateGauges(db: Queryable): Promise<void> {
     })().catch(() => {}),
     (async () => {
       if (!(await tableExists(db, 'dr_runs'))) return;
-      // Drills are dry runs; RTO/RPO come from the newest passed run of either kind (an execute measures them too).
-      const { rows } = await db.query<{ target: string; kind: string; status: string }>(
-        `SELECT DISTINCT ON (coalesce(database, ''), kind) coalesce(database, '') AS target, kind, status
-           FROM dr_runs WHERE status IN ('passed','failed','interrupted')
-          ORDER BY coalesce(database, ''), kind, finished_at DESC NULLS LAST, id DESC`,
+      // Same labels and meaning as src/dr/service.ts sets when a run ends (target = the database,
+      // cancelled counts as not passed), so a scrape on any replica agrees with the one that ran it.
+      const { rows } = await db.query<{ target: string; status: string }>(
+        `SELECT DISTINCT ON (coalesce(database, 'unknown')) coalesce(database, 'unknown') AS target, status
+           FROM dr_runs WHERE status IN ('passed','failed','interrupted','cancelled')
+          ORDER BY coalesce(database, 'unknown'), finished_at DESC NULLS LAST, id DESC`,
       );
-      replaceSeries(drLastDrillSucceeded, rows.filter((r) => r.kind === 'dry-run').map((r) => ({ labels: { target: r.target }, value: r.status === 'passed' ? 1 : 0 })));
+      replaceSeries(drLastDrillSucceeded, rows.map((r) => ({ labels: { target: r.target }, value: r.status === 'passed' ? 1 : 0 })));
       const passed = await db.query<{ target: string; rto: number | null; rpo: number | null }>(
-        `SELECT DISTINCT ON (coalesce(database, '')) coalesce(database, '') AS target, rto_ms / 1000.0::float8 AS rto, rpo_ms / 1000.0::float8 AS rpo
-           FROM dr_runs WHERE status = 'passed' ORDER BY coalesce(database, ''), finished_at DESC NULLS LAST, id DESC`,
+        `SELECT DISTINCT ON (coalesce(database, 'unknown')) coalesce(database, 'unknown') AS target, rto_ms / 1000.0::float8 AS rto, rpo_ms / 1000.0::float8 AS rpo
+           FROM dr_runs WHERE status = 'passed' ORDER BY coalesce(database, 'unknown'), finished_at DESC NULLS LAST, id DESC`,
       );
       replaceSeries(drLastRtoSeconds, passed.rows.filter((r) => r.rto !== null).map((r) => ({ labels: { target: r.target }, value: Number(r.rto) })));
       replaceSeries(drLastRpoSeconds, passed.rows.filter((r) => r.rpo !== null).map((r) => ({ labels: { target: r.target }, value: Number(r.rpo) })));
