@@ -206,6 +206,10 @@ export class BackupService {
     const record = await this.get(id);
     if (record.status !== 'verified') throw new BackupUserError(`backup ${id} is ${record.status}; only good (verified) backups can be restored`);
     const target = this.target(record.database);
+    const own = this.ctx.config.databaseUrl;
+    if (own && sameDatabase(urlWithDatabase(target.url, into), own)) {
+      throw new BackupUserError(`${into} is Firebreak's own database; restoring over it would erase the state this restore runs from. Restore into a new name.`);
+    }
     const exists = await this.databaseExists(target, into);
     if (exists && !opts.allowExisting) {
       throw new BackupUserError(`database ${into} already exists: restoring over it needs an approved change (\`backup.restore\`); pick a new name to restore into a fresh database`);
@@ -366,6 +370,14 @@ export function urlWithDatabase(url: string, database: string): string {
   const u = new URL(url);
   u.pathname = '/' + encodeURIComponent(database);
   return u.toString();
+}
+
+/** Same server (host and port) and same database name. */
+function sameDatabase(a: string, b: string): boolean {
+  const x = new URL(a);
+  const y = new URL(b);
+  const port = (u: URL) => u.port || '5432';
+  return x.hostname === y.hostname && port(x) === port(y) && decodeURIComponent(x.pathname) === decodeURIComponent(y.pathname);
 }
 
 const intervals = new Map<string, number>();

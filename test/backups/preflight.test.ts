@@ -8,6 +8,9 @@ import { backupTestConfig, seedIncompressible, seedSampleData } from '../support
 import { FakeClock } from '../../src/clock.js';
 import { runBackup } from '../../src/backups/pipeline.js';
 import { backupStore } from '../../src/backups/restore.js';
+import { BackupService } from '../../src/backups/service.js';
+import { insertRunningBackup, markVerified } from '../../src/backups/store.js';
+import { createLogger } from '../../src/log.js';
 
 let db: TestDatabase;
 let src: { name: string; url: string; drop(): Promise<void> };
@@ -74,5 +77,15 @@ describe('backup pre-flight', () => {
     } finally {
       await big.drop();
     }
+  });
+
+  it("refuses to restore over Firebreak's own database, even when the change was approved", async () => {
+    const keyed = await backupTestConfig({ databases: { self: db.url }, storage: 'local', config: { databaseUrl: db.url } });
+    const ctx = { pool: db.pool, config: keyed.config, clock: new FakeClock(), log: createLogger({ level: 'silent' }), shutdownSignal: new AbortController().signal };
+    const at = new Date('2026-01-01T00:00:00Z');
+    const id = '20260101T000000Z-self-0001';
+    await insertRunningBackup(db.pool, { id, database: 'self', tier: 'manual', objectKey: 'k', manifestKey: 'm', storeLocation: 'x', recipient: keyed.recipient, startedAt: at, requestedBy: 't', format: 'f' });
+    await markVerified(db.pool, id, { sha256: 'x', rawBytes: 1, storedBytes: 1, serverVersion: '15', pgDumpVersion: '15', snapshotAt: at, finishedAt: at, verifiedAt: at, verification: {}, rowCounts: {} });
+    await expect(new BackupService(ctx).restore(id, db.name, { requestedBy: 't', allowExisting: true })).rejects.toThrow("is Firebreak's own database");
   });
 });
