@@ -125,7 +125,7 @@ export class BackupService {
 
   /** A schedule's slot: the tier is monthly for a daily run on the 1st (GFS grandfathers). */
   async runScheduled(schedule: { name: string; tier: BackupTier }, database: string, slot: Date): Promise<void> {
-    const tier: BackupTier = schedule.tier === 'daily' && slot.getUTCDate() === 1 ? 'monthly' : schedule.tier;
+    const tier = tierForSlot(schedule.tier, slot);
     const out = await this.take(this.target(database), { tier, requestedBy: `schedule:${schedule.name}` });
     if ('busy' in out) {
       this.ctx.log.info({ database, schedule: schedule.name, slot: slot.toISOString() }, 'scheduled backup skipped: one is already running for this database');
@@ -370,6 +370,11 @@ export function urlWithDatabase(url: string, database: string): string {
   const u = new URL(url);
   u.pathname = '/' + encodeURIComponent(database);
   return u.toString();
+}
+
+/** A daily run on the 1st of a month is recorded as monthly (the GFS grandfather). */
+export function tierForSlot(tier: BackupTier, slot: Date): BackupTier {
+  return tier === 'daily' && slot.getUTCDate() === 1 ? 'monthly' : tier;
 }
 
 /** Same server (host and port) and same database name. */

@@ -15,6 +15,10 @@ import { fetchBackupObject, restoreArchive, rowCounts, compareRowCounts, verifyA
 import { generateIdentity } from '../../src/backups/age.js';
 import { listBackups, latestVerified } from '../../src/backups/store.js';
 import { backupStore } from '../../src/backups/restore.js';
+import { BackupService } from '../../src/backups/service.js';
+import { createLogger } from '../../src/log.js';
+import { findBackup } from '../../src/backups/store.js';
+import { openSync, readSync, writeSync, closeSync } from 'node:fs';
 
 let db: TestDatabase;
 let work: string;
@@ -175,5 +179,28 @@ describe('backup pipeline', () => {
     expect((await first).error).toBeUndefined();
     expect(await second).toMatch(/already running/);
     expect((await listBackups(db.pool, { database: 'overlap' })).map((b) => b.requestedBy)).toEqual(['a']);
+  });
+
+  it('verify finds a corrupted object, demotes the backup and says which check failed', async () => {
+    const src = await sourceDb();
+    const fx = await makeVerifiedBackup({ pool: db.pool, databaseUrl: src.url, name: 'rot', storage: 'local' });
+    const service = new BackupService({ ...fx.ctx, log: createLogger({ level: 'silent' }), shutdownSignal: new AbortController().signal });
+    expect((await service.verify(fx.record.id, { actor: 't' })).ok).toBe(true);
+    // Bit rot in the middle of the stored object; the size stays the same.
+    const file = path.join(fx.config.backups.storage.localDir!, fx.record.objectKey);
+    const fd = openSync(file, 'r+');
+    const at = Math.floor(fx.record.storedBytes! / 2);
+    const b = Buffer.alloc(1);
+    readSync(fd, b, 0, 1, at);
+    b[0]! ^= 0xff;
+    writeSync(fd, b, 0, 1, at);
+    closeSync(fd);
+    const r = await service.verify(fx.record.id, { actor: 't' });
+    expect(r.ok).toBe(false);
+    expect(r.error).toMatch(/checksum mismatch|authentication failed/);
+    const after = (await findBackup(db.pool, fx.record.id))!;
+    expect(after.status).toBe('failed');
+    expect(after.error).toMatch(/^verify: /);
+    expect(await latestVerified(db.pool, 'rot')).toBeUndefined();
   });
 });

@@ -14,7 +14,7 @@ import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { backupTestConfig } from '../support/backups.js';
 import { testS3Client } from '../support/s3.js';
 import { CreateMultipartUploadCommand, ListMultipartUploadsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { BackupService } from '../../src/backups/service.js';
+import { BackupService, tierForSlot } from '../../src/backups/service.js';
 import { backupStore } from '../../src/backups/restore.js';
 import { createLogger } from '../../src/log.js';
 
@@ -96,6 +96,15 @@ describe('GFS retention plan', () => {
     const plan = planRetention([a, b], policy({ hourly: 0, daily: 0, monthly: 0, floor: 1 }));
     expect(plan.keep.map((k) => k.database).sort()).toEqual(['main', 'other']);
   });
+});
+
+it.each([
+  ['daily', '2026-03-01T02:35:00Z', 'monthly'],
+  ['daily', '2026-03-02T02:35:00Z', 'daily'],
+  ['hourly', '2026-03-01T01:05:00Z', 'hourly'],
+  ['monthly', '2026-03-15T00:00:00Z', 'monthly'],
+] as const)('a %s schedule slot at %s is recorded as %s', (tier, slot, expected) => {
+  expect(tierForSlot(tier, new Date(slot))).toBe(expected);
 });
 
 describe('applying retention and cleaning the store', () => {
