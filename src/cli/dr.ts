@@ -1,3 +1,5 @@
+import { policyFor } from '../approvals/config.js';
+import { DR_DRY_RUN_KIND } from '../dr/model.js';
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { loadConfig } from '../config/load.js';
@@ -142,6 +144,12 @@ export const drCli: CliGroup = {
           return 0;
         }
         default: {
+          // The CLI cannot collect approvals: it runs dry runs only where policy pre-approves them.
+          const policy = policyFor(config.approvals, DR_DRY_RUN_KIND);
+          if (!policy.preApproved && policy.approvalsRequired > 0) {
+            io.err('Dry runs need an approval under your change policy, which the CLI cannot collect. Run `/dr dry-run` in Slack or the console, or make dry runs a pre-approved standard change (approvals.actions["dr.dry-run"].preApproved: true).');
+            return 1;
+          }
           const backupId = args[0];
           if (backupId && !(await service.findBackup(backupId))) {
             io.err(`There is no backup ${backupId}.`);

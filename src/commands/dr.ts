@@ -1,7 +1,7 @@
 import type { ChangeGate, GateOutcome } from '../approvals/gate.js';
 import { helpSubcommand, type CommandTable } from './table.js';
 import type { DrService } from '../dr/service.js';
-import { DR_EXECUTE_KIND } from '../dr/model.js';
+import { DR_DRY_RUN_KIND, DR_EXECUTE_KIND } from '../dr/model.js';
 import { busyMessage, historyMessage, runLabel, statusMessage } from '../templates/dr.js';
 
 export const NO_GATE =
@@ -21,7 +21,12 @@ function outcomeText(o: GateOutcome, what: string): string {
 const PLAIN_DB = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /** `/dr`: the disaster-recovery vocabulary, one table for Slack, the console, help and tests. */
-export function drCommands(service: DrService, gate: () => ChangeGate | undefined): CommandTable {
+/**
+ * `dryRunNeedsApproval`: the change policy for `dr.dry-run` asks for approvers (the default).
+ * When the team made dry runs a pre-approved standard change they start at once, recorded
+ * in the audit log as DR events like every run.
+ */
+export function drCommands(service: DrService, gate: () => ChangeGate | undefined, dryRunNeedsApproval = true): CommandTable {
   const table: CommandTable = {
     command: '/dr',
     description: 'Disaster recovery: drills that prove RTO/RPO, and recovery under approval.',
@@ -38,6 +43,20 @@ export function drCommands(service: DrService, gate: () => ChangeGate | undefine
           if (backupId && !(await service.findBackup(backupId))) {
             return ictx.reply.ephemeral(`There is no backup \`${backupId}\`. \`/backup list\` shows backup ids; \`/dr dry-run\` alone takes the newest verified one.`);
           }
+          const g = dryRunNeedsApproval ? gate() : undefined;
+          if (g) {
+            // Under change management: approvers see the exact backup, so resolve "newest" now.
+            const backup = backupId ? await service.findBackup(backupId) : await service.newestVerifiedBackup();
+            if (!backup) return ictx.reply.ephemeral('There is no verified backup to drill with yet. `/backup now` makes one; `/backup list` shows them.');
+            const running = await service.running();
+            if (running) return ictx.reply.ephemeral(busyMessage(running));
+            const o = await g.request(DR_DRY_RUN_KIND, { backupId: backup.id, channel: inv.channelId }, { userId: inv.actor.userId, channelId: inv.channelId }, {
+              title: `DR dry run of backup ${backup.id} (${backup.database})`, category: 'standard', risk: 'low',
+            });
+            return ictx.reply.ephemeral(outcomeText(o, `The dry run of ${backup.id}`));
+          }
+          // Pre-approved, or no approvals service on this Firebreak (nobody could approve): a dry
+          // run never touches production, so it runs at once.
           const r = await service.start({ kind: 'dry-run', backupId, requester: inv.actor.userId, channel: inv.channelId });
           if (r.status === 'busy') return ictx.reply.ephemeral(busyMessage(r.running));
           if (r.status === 'refused') return ictx.reply.ephemeral(`The dry run was not started: ${r.message}.`);

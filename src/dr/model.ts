@@ -4,6 +4,8 @@ export type DrKind = 'dry-run' | 'execute';
 
 /** The change-gate action kind of a real recovery; its policy (two approvers by default) is approvals config. */
 export const DR_EXECUTE_KIND = 'dr.execute';
+/** Dry runs are gated too (one approver) unless the team marks them a pre-approved standard change. */
+export const DR_DRY_RUN_KIND = 'dr.dry-run';
 export type DrTrigger = 'command' | 'schedule';
 export type DrStatus = 'running' | 'passed' | 'failed' | 'cancelled' | 'interrupted';
 export type StepStatus = 'pending' | 'running' | 'passed' | 'failed' | 'skipped' | 'cancelled';

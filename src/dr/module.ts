@@ -1,15 +1,19 @@
 import type { AppContext, FirebreakModule } from '../module.js';
 import type { ChangeGate, GatedAction } from '../approvals/gate.js';
 import { drCommands } from '../commands/dr.js';
+import { policyFor, type ActionPolicy } from '../approvals/config.js';
 import { drActions } from '../handlers/dr.js';
 import { busyMessage, runLabel } from '../templates/dr.js';
-import { DR_EXECUTE_KIND, formatDuration, type DrRun } from './model.js';
+import { DR_DRY_RUN_KIND, DR_EXECUTE_KIND, formatDuration, type DrRun } from './model.js';
 import type { BackupSource } from './backup-source.js';
 import { backupsRestoreSource } from './backups-binding.js';
 import { DrService } from './service.js';
 
 export type ExecuteParams = { backupId: string; target: string; channel?: string };
+export type DryRunParams = { backupId: string; channel?: string };
 
+
+const needsApproval = (p: ActionPolicy): boolean => !p.preApproved && p.approvalsRequired > 0;
 
 /** The line the approval message and the audit log keep about a finished run. */
 function summary(run: DrRun): string {
@@ -40,6 +44,29 @@ export function executeAction(ctx: AppContext, service: DrService): GatedAction<
 }
 
 /**
+ * `/dr dry-run` as the change gate runs it: at once when the team pre-approved dry runs as a
+ * standard change, otherwise once an approver other than the requester agrees.
+ */
+export function dryRunAction(ctx: AppContext, service: DrService): GatedAction<DryRunParams> {
+  return {
+    kind: DR_DRY_RUN_KIND,
+    describe: (p) => `DR dry run: restore backup ${p.backupId} into a scratch database, validate it, report RTO/RPO, drop it. Production is not touched.`,
+    execute: async (p, exec) => {
+      const r = await service.start({
+        kind: 'dry-run', backupId: p.backupId, requester: exec.requester, approvers: exec.approvers, changeRequestId: exec.requestId, channel: p.channel,
+      });
+      if (r.status !== 'started') {
+        const why = r.status === 'busy' ? busyMessage(r.running).text : r.message;
+        if (p.channel) await ctx.chat.post(p.channel, { text: `Dry run of ${p.backupId} not started: ${why}` }).catch(() => {});
+        return { ok: false, summary: `Not started: ${why}` };
+      }
+      const run = await r.done;
+      return { ok: run.status === 'passed', summary: summary(run) };
+    },
+  };
+}
+
+/**
  * Disaster recovery: `/dr`, the Cancel button, the gated recovery and the scheduled drill.
  * `source` defaults to the backups area's restore functions.
  */
@@ -53,6 +80,7 @@ export function drModule(ctx: AppContext, source: BackupSource = backupsRestoreS
     const g = ctx.services.changes;
     if (g && !registered.has(g)) {
       g.register(executeAction(ctx, service));
+      g.register(dryRunAction(ctx, service));
       registered.add(g);
     }
     return g;
@@ -61,7 +89,7 @@ export function drModule(ctx: AppContext, source: BackupSource = backupsRestoreS
   const schedule = ctx.config.dr.schedule;
   return {
     name: 'dr',
-    commands: [drCommands(service, gate)],
+    commands: [drCommands(service, gate, needsApproval(policyFor(ctx.config.approvals, DR_DRY_RUN_KIND)))],
     actions: drActions(service),
     start: async () => {
       if (!gate()) ctx.log.warn('no change gate: /dr execute will refuse until approvals run');

@@ -112,6 +112,11 @@ export class DrService {
     return this.source.getBackup(id);
   }
 
+  /** The backup a dry run without an id would take, so approvers see exactly which one. */
+  async newestVerifiedBackup(): Promise<DrBackupRecord | undefined> {
+    return this.source.latestVerifiedBackup();
+  }
+
   /**
    * Starts a run if no other is running anywhere; otherwise says which one is. Resolves as
    * soon as the run is recorded; `done` settles when it finishes (never rejects).

@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,7 +19,10 @@ beforeAll(async () => {
   const key = generateIdentity();
   const dir = mkdtempSync(path.join(tmpdir(), 'fb-drcli-'));
   // The CLI reads its configuration from the environment, as an operator's shell would give it.
+  const policy = path.join(dir, 'firebreak.yml');
+  writeFileSync(policy, "approvals:\n  actions:\n    dr.dry-run:\n      preApproved: true\n");
   Object.assign(process.env, {
+    FIREBREAK_CONFIG: policy,
     DATABASE_URL: state.url, FIREBREAK_BACKUP_DIR: dir, FIREBREAK_BACKUP_RECIPIENT: key.recipient, FIREBREAK_BACKUP_IDENTITY: key.identity,
   });
   const config = configSchema.parse({ databaseUrl: state.url, backups: { storage: { localDir: dir }, encryption: { recipient: key.recipient, identity: key.identity } } });
@@ -67,5 +70,17 @@ describe('firebreak dr (without Slack)', () => {
     expect(await cli('dry-run', 'nope')).toMatchObject({ code: 1, err: ['There is no backup nope.'] });
     expect(await cli('cancel')).toMatchObject({ code: 0, out: ['No drill is running.'] });
     expect((await cli('execute')).code).toBe(2);
+  });
+
+  it('refuses a dry run the change policy does not pre-approve, since the CLI cannot collect approvals', async () => {
+    const saved = process.env.FIREBREAK_CONFIG;
+    delete process.env.FIREBREAK_CONFIG;
+    try {
+      const r = await cli('dry-run');
+      expect(r.code).toBe(1);
+      expect(r.err.join()).toMatch(/need an approval.*\/dr dry-run/);
+    } finally {
+      process.env.FIREBREAK_CONFIG = saved;
+    }
   });
 });

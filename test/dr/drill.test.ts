@@ -39,6 +39,9 @@ beforeAll(async () => {
         storage: { bucket, endpoint: s3Endpoint(), forcePathStyle: true },
         encryption: { recipient: key.recipient, identity: key.identity },
       },
+      // These tests are about the drill itself: dry runs are a pre-approved standard change here
+      // (test/dr/gated.test.ts covers the default, approval-gated policy).
+      approvals: { actions: { 'dr.dry-run': { preApproved: true } } },
       dr: {
         restoreJobs: 2,
         minFreeMiB: 1,

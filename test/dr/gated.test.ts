@@ -1,0 +1,65 @@
+/**
+ * The default change policy: `/dr dry-run` posts an approval request (one approver, never the
+ * requester) and the drill runs only once someone else approves.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApp, type TestApp } from '../support/app.js';
+import { createTestBucket, s3Endpoint, TEST_S3_CREDENTIALS } from '../support/s3.js';
+import { generateIdentity } from '../../src/backups/age.js';
+import type { BackupRecord } from '../../src/backups/model.js';
+import { makeSourceDatabase, makeVerifiedBackup, spreadRunIds, type SourceDatabase } from './fixture.js';
+
+process.env.AWS_ACCESS_KEY_ID = TEST_S3_CREDENTIALS.accessKeyId;
+process.env.AWS_SECRET_ACCESS_KEY = TEST_S3_CREDENTIALS.secretAccessKey;
+
+const key = generateIdentity();
+let t: TestApp;
+let source: SourceDatabase;
+let backup: BackupRecord;
+let opsId: string;
+
+beforeAll(async () => {
+  t = await startTestApp({
+    config: {
+      backups: { storage: { bucket: await createTestBucket('fb-drgate'), endpoint: s3Endpoint(), forcePathStyle: true }, encryption: { recipient: key.recipient, identity: key.identity } },
+      dr: { minFreeMiB: 1, schedule: { enabled: false } },
+    },
+  });
+  await spreadRunIds(t.db.pool);
+  opsId = t.slack.channel('ops')!.id;
+  source = await makeSourceDatabase({ customers: 10, orders: 20 });
+  backup = await makeVerifiedBackup(t.app.ctx, source);
+}, 120_000);
+afterAll(async () => {
+  await t?.stop();
+  await source?.drop();
+});
+
+const runs = async () => (await t.db.pool.query('SELECT id, status, requester, approvers FROM dr_runs ORDER BY id')).rows;
+
+function approveValue(): string {
+  const m = t.slack.messagesIn('approvals').find((x) => x.text.includes('DR dry run'));
+  if (!m) throw new Error('no approval request for the dry run');
+  return /"action_id":"change_approve","value":"([^"]+)"/.exec(JSON.stringify(m.blocks))![1]!;
+}
+
+describe('/dr dry-run under the default change policy', () => {
+  it('asks for approval, refuses the requester, and runs once another person approves', async () => {
+    const { responseId } = await t.slash('/dr dry-run', { channel: opsId, user: 'U0ALICE' });
+    await t.settle();
+    expect(t.slack.replies(responseId).join()).toMatch(new RegExp(`dry run of ${backup.id} is waiting for approval`));
+    expect(await runs()).toEqual([]);
+
+    const self = await t.click('change_approve', approveValue(), { user: 'U0ALICE', channel: t.slack.channel('approvals')!.id });
+    await t.settle();
+    expect(t.slack.replies(self.responseId).join()).toMatch(/you asked for change #\d+, so you can/i);
+    expect(await runs()).toEqual([]);
+
+    await t.click('change_approve', approveValue(), { user: 'U0BOB', channel: t.slack.channel('approvals')!.id });
+    await t.settle();
+    const done = await runs();
+    expect(done).toHaveLength(1);
+    expect(done[0]).toMatchObject({ status: 'passed', requester: 'U0ALICE' });
+    expect(done[0].approvers).toEqual(['U0BOB']);
+  }, 120_000);
+});
