@@ -96,27 +96,48 @@ export class JobQueue {
     this.log.warn({ jobId: job.id, queue: job.queue, attempt: job.attempts, err: msg }, 'job failed');
   }
 
+  /**
+   * Claims and runs one due job; false when none is due. While it runs, its claim is renewed
+   * so a long job (a backup of a big database) is never taken by a second replica, while a
+   * crashed replica's claim still lapses after `claimSeconds`.
+   */
+  private async runOne(): Promise<boolean> {
+    const job = await this.claim();
+    if (!job) return false;
+    const renew = setInterval(() => {
+      void this.pool
+        .query(`UPDATE jobs SET locked_until = $2::timestamptz + make_interval(secs => $3) WHERE id = $1 AND locked_by = $4 AND status = 'running'`, [job.id, this.clock.now(), this.claimSeconds, this.workerId])
+        .catch((e: unknown) => this.log.warn({ err: e, jobId: job.id }, 'could not renew a job claim'));
+    }, Math.max(1000, (this.claimSeconds * 1000) / 3));
+    renew.unref();
+    try {
+      await this.handlers.get(job.queue)!(job);
+      await this.finish(job);
+    } catch (e) {
+      await this.finish(job, e);
+    } finally {
+      clearInterval(renew);
+    }
+    return true;
+  }
+
   /** Runs every due job once, one at a time; returns how many ran. Tests call this directly. */
   async tick(limit = 100): Promise<number> {
     let n = 0;
-    while (n < limit && !this.stopped) {
-      const job = await this.claim();
-      if (!job) break;
-      n++;
-      try {
-        await this.handlers.get(job.queue)!(job);
-        await this.finish(job);
-      } catch (e) {
-        await this.finish(job, e);
-      }
-    }
+    while (n < limit && !this.stopped && (await this.runOne())) n++;
     return n;
   }
 
-  start(intervalMs = 1000): void {
+  /**
+   * Polls for due jobs with up to `concurrency` running at once, so one long job (a backup or
+   * a drill) never holds up reminders and pages behind it.
+   */
+  start(intervalMs = 1000, concurrency = 4): void {
     this.stopped = false;
-    const loop = () => {
-      const p = this.tick()
+    const worker = () => {
+      const p = (async () => {
+        while (!this.stopped && (await this.runOne()));
+      })()
         .catch((e: unknown) => this.log.error({ err: e }, 'job loop failed'))
         .then(() => {
           this.running.delete(p);
@@ -124,12 +145,12 @@ export class JobQueue {
       this.running.add(p);
     };
     this.timer = setInterval(() => {
-      if (this.running.size === 0) loop();
+      if (this.running.size < concurrency) worker();
     }, intervalMs);
     this.timer.unref();
   }
 
-  /** Stops claiming new jobs and waits for the one in hand. */
+  /** Stops claiming new jobs and waits for the ones in hand. */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
