@@ -4,7 +4,9 @@
  * databases of two sizes plus one with incompressible data, in one run. Also times pg_dump's
  * own compression (-Z1, -Z6) to justify using zstd instead.
  *
- *   npx tsx bench/backup.ts [--scales 20,70] [--noise-mib 256] [--repeats 3]
+ *   npx tsx bench/backup.ts [--scales 20,70] [--noise-mib 256] [--repeats 3] [--s3]
+ *
+ * --s3 stores through the S3 path (lib-storage multipart, --part-mib 64 by default) on a loopback moto_server.
  *
  * Needs PostgreSQL (FIREBREAK_BENCH_PG_URL, default postgres://postgres@127.0.0.1:5432/postgres),
  * pg_dump, pgbench and zstd. Firebreak's side runs in a child process so its peak RSS is its own.
@@ -86,7 +88,9 @@ async function child(stateUrl: string, dbUrl: string, storeDir: string, variant:
   const config = configSchema.parse({
     backups: {
       databases: [{ name: 'bench', url: dbUrl }],
-      storage: { localDir: storeDir },
+      storage: storeDir.startsWith('s3:')
+        ? { bucket: storeDir.split('|')[1]!, endpoint: storeDir.split('|')[2]!, forcePathStyle: true, partSizeMiB: Number(storeDir.split('|')[3]) }
+        : { localDir: storeDir },
       encryption: { recipient: keys.recipient, identity: keys.identity },
       verifyAfterBackup: variant === 'default',
       rowCounts: variant !== 'pipeline-only',
@@ -105,6 +109,36 @@ async function child(stateUrl: string, dbUrl: string, storeDir: string, variant:
   process.stdout.write(JSON.stringify(r) + '\n');
 }
 
+/** moto_server on a free loopback port with one bucket, for measuring the S3 path (part buffers). */
+async function startMoto(partMiB: number): Promise<{ target: string; empty(): Promise<void>; stop(): void }> {
+  const { S3Client, CreateBucketCommand, ListObjectsV2Command, DeleteObjectCommand } = await import('@aws-sdk/client-s3');
+  const net = await import('node:net');
+  const port = await new Promise<number>((resolve) => {
+    const srv = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = (srv.address() as import('node:net').AddressInfo).port;
+      srv.close(() => resolve(p));
+    });
+  });
+  const proc = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
+  const endpoint = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i++) {
+    if (await fetch(endpoint + '/moto-api/').then(() => true, () => false)) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  process.env.AWS_ACCESS_KEY_ID ??= 'bench';
+  process.env.AWS_SECRET_ACCESS_KEY ??= 'bench';
+  const client = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
+  await client.send(new CreateBucketCommand({ Bucket: 'bench' }));
+  return {
+    target: `s3:|bench|${endpoint}|${partMiB}`,
+    empty: async () => {
+      const r = await client.send(new ListObjectsV2Command({ Bucket: 'bench' }));
+      for (const o of r.Contents ?? []) await client.send(new DeleteObjectCommand({ Bucket: 'bench', Key: o.Key! }));
+    },
+    stop: () => void proc.kill(),
+  };
+}
+
 function fileSize(f: string): number {
   return fs.statSync(f).size;
 }
@@ -120,6 +154,8 @@ async function main(): Promise<void> {
   const scales = flag('scales', '20,70').split(',').map(Number);
   const noiseMiB = Number(flag('noise-mib', '256'));
   const repeats = Number(flag('repeats', '3'));
+  const partMiB = Number(flag('part-mib', '64'));
+  const s3 = argv.includes('--s3') ? await startMoto(partMiB) : undefined;
   const tag = Date.now().toString(36);
   const stateDb = `fb_bench_state_${tag}`;
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'fb-bench-backup-'));
@@ -170,8 +206,9 @@ async function main(): Promise<void> {
         for (let i = 0; i < repeats; i++) {
           shellRuns.push(sh(`pg_dump -Fc -Z0 '${url}' | zstd -q -3 > '${f('zst')}'`));
           for (const v of VARIANTS) {
-            fbRuns.get(v)!.push(await firebreakBackup(urlFor(stateDb), url, path.join(work, `${db}-store`), v));
+            fbRuns.get(v)!.push(await firebreakBackup(urlFor(stateDb), url, s3 ? s3.target : path.join(work, `${db}-store`), v));
             fs.rmSync(path.join(work, `${db}-store`), { recursive: true, force: true });
+            await s3?.empty();
           }
         }
         const shell = Math.min(...shellRuns);
@@ -197,6 +234,7 @@ async function main(): Promise<void> {
       }
     }
   } finally {
+    s3?.stop();
     await admin(`DROP DATABASE IF EXISTS ${stateDb} WITH (FORCE)`);
     fs.rmSync(work, { recursive: true, force: true });
   }
@@ -207,6 +245,7 @@ async function main(): Promise<void> {
     ].join(' '),
   );
   for (const r of rows) console.log(r);
+  if (s3) console.log(`store: S3 (moto_server on loopback), ${partMiB} MiB parts, queueSize 1`);
   console.log(`best of ${repeats} alternating runs each; load average at the end ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   console.log('× = Firebreak wall time / shell pipeline wall time (target ≤ 1.15); RSS = highest peak RSS of the Firebreak Node process (target < 200 MiB); idle = its RSS before the backup starts (Node + tsx + modules).');
   console.log('fb default = /backup now: pg_dump -Z0 → zstd -3 → age → local store, exact row counts in the same snapshot, then re-read + decrypt + pg_restore --list; no-verify skips the re-read; pipeline-only also skips row counts.');
