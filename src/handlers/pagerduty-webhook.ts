@@ -32,7 +32,8 @@ export function verifyPagerDutySignature(body: Buffer, signatureHeader: string |
 
 /**
  * POST /webhooks/pagerduty: verifies, de-duplicates and queues; the job does the work, so
- * PagerDuty hears 2xx well within its 5 s even when Slack is slow.
+ * PagerDuty hears 2xx well within its 5 s even when Slack is slow. Incidents Firebreak did
+ * not raise are stored as alerts before the 2xx (PagingService.acceptWebhook).
  */
 export function pagerDutyWebhookRoute(paging: PagingService, secrets: string[], log: Logger): Route {
   return {
@@ -58,7 +59,14 @@ export function pagerDutyWebhookRoute(paging: PagingService, secrets: string[], 
       // Signed but not an event (PagerDuty's own test pings look like this): nothing to do.
       if (!event) return json(200, { status: 'ignored' });
       const deliveryId = header(req, 'x-webhook-id')?.trim() || event.id;
-      const outcome = await paging.acceptWebhook(deliveryId, event);
+      let outcome: 'queued' | 'duplicate';
+      try {
+        outcome = await paging.acceptWebhook(deliveryId, event);
+      } catch (err) {
+        // Nothing was marked delivered: PagerDuty retries a 5xx and the retry is processed.
+        log.error({ err, requestId: req.requestId, type: event.type }, 'PagerDuty webhook could not be stored');
+        return { ...problem(503, 'temporarily_unavailable', `The webhook could not be stored right now; retry. Request id ${req.requestId}.`), headers: { 'retry-after': '5' } };
+      }
       return json(outcome === 'duplicate' ? 200 : 202, { status: outcome });
     },
   };

@@ -13,7 +13,7 @@ import { PagerDutyProvider } from './pagerduty.js';
 import type { AlertEvent, AttemptResult, OnCallEntry, PagingProvider } from './provider.js';
 import { DEFAULT_SERVICE, resolveRoutingKeys, routingKeyEnvFor, type RoutingKey } from './routing.js';
 import * as store from './store.js';
-import type { PdWebhookEvent } from './webhook-event.js';
+import { alertFromWebhookEvent, type PdWebhookEvent } from './webhook-event.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -352,12 +352,33 @@ export class PagingService {
    * queue's dedupe key turns a second delivery of the same webhook into a no-op.
    */
   async acceptWebhook(deliveryId: string, event: PdWebhookEvent): Promise<'queued' | 'duplicate'> {
-    const id = await this.ctx.jobs.enqueue(
-      WEBHOOK_QUEUE,
-      { event: serializeEvent(event) },
-      { runAt: this.ctx.clock.now(), dedupeKey: `paging:webhook:${deliveryId}` },
-    );
+    const dedupeKey = `paging:webhook:${deliveryId}`;
+    await this.feedAlerts(dedupeKey, event);
+    const id = await this.ctx.jobs.enqueue(WEBHOOK_QUEUE, { event: serializeEvent(event) }, { runAt: this.ctx.clock.now(), dedupeKey });
     return id === null ? 'duplicate' : 'queued';
+  }
+
+  /**
+   * A PagerDuty incident Firebreak did not raise (other monitoring paged through PagerDuty)
+   * is an alert like any other: stored through the alert pipeline before PagerDuty hears 2xx,
+   * so routing, grouping and auto-declare apply. Storage trouble throws, the route answers
+   * 5xx and PagerDuty retries; the delivery is only marked seen (the job) after the alert is
+   * stored, and a delivery already seen is not stored again, so a late re-delivery of an old
+   * trigger cannot undo a newer resolve.
+   */
+  private async feedAlerts(dedupeKey: string, event: PdWebhookEvent): Promise<void> {
+    // Read per request: the alerts module is built after paging.
+    const alerts = this.ctx.services.alerts;
+    const alert = alerts ? alertFromWebhookEvent(event, this.ctx.clock.now()) : undefined;
+    if (!alerts || !alert) return;
+    const ours = await store.pageForWebhook(this.ctx.pool, {
+      ...(event.incidentKey ? { dedupKey: event.incidentKey } : {}),
+      ...(event.pdIncidentId ? { pdIncidentId: event.pdIncidentId } : {}),
+    });
+    if (ours) return; // Firebreak's own page: its incident timeline hears about it (the job).
+    const { rows } = await this.ctx.pool.query('SELECT 1 FROM jobs WHERE dedupe_key = $1', [dedupeKey]);
+    if (rows.length > 0) return;
+    await alerts.ingest([alert]);
   }
 
   /** Acts on one PagerDuty event about an alert Firebreak raised; anything else is ignored. */
