@@ -28,23 +28,12 @@ function fromRow(r: RequestRow): ChangeRequest {
   };
 }
 
-export interface NewChangeRequest {
-  kind: string;
-  title: string;
-  category: ChangeCategory;
-  risk: ChangeRisk | null;
-  params: Record<string, unknown>;
-  paramsHash: string;
-  requester: string;
-  requesterChannel: string | null;
-  status: 'pending' | 'executing';
-  approvalsRequired: number;
-  startedBecause: StartedBecause | null;
-  breakGlassReason: string | null;
-  needsReview: boolean;
-  createdAt: Date;
-  expiresAt: Date;
-}
+/** What a new request starts with; everything else is set as it is decided and run. */
+export type NewChangeRequest = Pick<
+  ChangeRequest,
+  'kind' | 'title' | 'category' | 'risk' | 'params' | 'paramsHash' | 'requester' | 'requesterChannel' | 'approvalsRequired'
+  | 'startedBecause' | 'breakGlassReason' | 'needsReview' | 'createdAt' | 'expiresAt'
+> & { status: 'pending' | 'executing' };
 
 export async function insertRequest(db: Queryable, r: NewChangeRequest): Promise<ChangeRequest> {
   const { rows } = await db.query<RequestRow>(

@@ -1,3 +1,4 @@
+import type { z } from 'zod';
 import type { AppContext } from '../module.js';
 import type { HttpRequest, HttpResponse, Route } from '../http/router.js';
 import { json, problem } from '../http/router.js';
@@ -28,16 +29,21 @@ export function webhookRoutes(ctx: AppContext, alerts: AlertService): Route[] {
     }
   };
 
-  const alertmanager: Route = {
-    method: 'POST', path: '/webhooks/alertmanager', maxBodyBytes,
+  /** A receiver authenticated by token (bearer or basic) whose body one schema describes. */
+  const tokenReceiver = <T>(
+    path: string, receiver: 'alertmanager' | 'generic', label: string, schema: z.ZodType<T>, toAlerts: (v: T, now: Date) => IncomingAlert[],
+  ): Route => ({
+    method: 'POST', path, maxBodyBytes,
     async handle(req) {
-      const denied = checkAuth(req, cfg.receivers.alertmanager, 'Alertmanager', 'alerts.receivers.alertmanager');
+      const denied = checkAuth(req, cfg.receivers[receiver], label, `alerts.receivers.${receiver}`);
       if (denied) return denied;
-      const p = parseJsonBody(req, alertmanagerPayload);
+      const p = parseJsonBody(req, schema);
       if (!p.ok) return p.response;
-      return store(req, alertmanagerAlerts(p.value, ctx.clock.now()));
+      return store(req, toAlerts(p.value, ctx.clock.now()));
     },
-  };
+  });
+
+  const alertmanager = tokenReceiver('/webhooks/alertmanager', 'alertmanager', 'Alertmanager', alertmanagerPayload, alertmanagerAlerts);
 
   const grafana: Route = {
     method: 'POST', path: '/webhooks/grafana', maxBodyBytes,
@@ -61,16 +67,7 @@ export function webhookRoutes(ctx: AppContext, alerts: AlertService): Route[] {
     },
   };
 
-  const generic: Route = {
-    method: 'POST', path: '/webhooks/generic', maxBodyBytes,
-    async handle(req) {
-      const denied = checkAuth(req, cfg.receivers.generic, 'generic', 'alerts.receivers.generic');
-      if (denied) return denied;
-      const p = parseJsonBody(req, genericPayload);
-      if (!p.ok) return p.response;
-      return store(req, genericAlerts(p.value, ctx.clock.now()));
-    },
-  };
+  const generic = tokenReceiver('/webhooks/generic', 'generic', 'generic', genericPayload, genericAlerts);
 
   const snsRoute: Route = {
     method: 'POST', path: '/webhooks/sns', maxBodyBytes,
