@@ -16,53 +16,22 @@
  * the background, and that work runs during the measurement too); Alertmanager keeps alerts in
  * memory. Each server runs in its own process; this process only generates load.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../src/db/embedded.js';
 import { createLogger } from '../src/log.js';
+import { freePort, pct, startProcess, stopProcess } from './support/harness.js';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const ALERTS = Number(process.env.ALERTS ?? 10_000);
 const BATCH = Number(process.env.BATCH ?? 100);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 8);
 const TOKEN = 'bench-alertmanager-token-0123';
-
-const freePort = () => new Promise<number>((resolve) => {
-  const s = net.createServer().listen(0, '127.0.0.1', () => {
-    const { port } = s.address() as net.AddressInfo;
-    s.close(() => resolve(port));
-  });
-});
-
-function start(cmd: string, args: string[], env: Record<string, string>, ready: (out: string) => boolean | Promise<boolean>): Promise<{ child: ChildProcess; out: () => string }> {
-  const child = spawn(cmd, args, { env: { PATH: process.env.PATH!, HOME: process.env.HOME ?? '/', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d));
-  child.stderr!.on('data', (d: Buffer) => (out += d));
-  return new Promise((resolve, reject) => {
-    const t = setInterval(async () => {
-      if (child.exitCode !== null) {
-        clearInterval(t);
-        reject(new Error(`${cmd} exited: ${out}`));
-      } else if (await ready(out)) {
-        clearInterval(t);
-        resolve({ child, out: () => out });
-      }
-    }, 100);
-  });
-}
-
-const stop = (c: ChildProcess) => new Promise<void>((r) => {
-  if (c.exitCode !== null) return r();
-  c.once('exit', () => r());
-  c.kill('SIGTERM');
-});
 
 interface Alert {
   labels: Record<string, string>;
@@ -105,10 +74,6 @@ async function load(url: string, bodies: string[], headers: Record<string, strin
   return { seconds: (performance.now() - t0) / 1000, latencies };
 }
 
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
-};
 const median = (xs: number[]) => pct(xs, 50);
 
 async function main() {
@@ -130,17 +95,17 @@ async function main() {
   const u = new URL(adminUrl);
   u.pathname = `/${dbName}`;
 
-  const slack = await start(process.execPath, ['--import', 'tsx', 'bench/support/fake-slack-server.ts'], { CHANNELS: 'incidents,alerts' }, (o) => o.includes('/api/'));
+  const slack = await startProcess(process.execPath, ['--import', 'tsx', 'bench/support/fake-slack-server.ts'], { CHANNELS: 'incidents,alerts' }, (o) => o.includes('/api/'));
   const slackUrl = slack.out().trim().split('\n')[0]!;
   const fbPort = await freePort();
-  const fb = await start(process.execPath, [...(process.env.CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.CPU_PROF}`] : []), '--import', 'tsx', 'src/main.ts'], {
+  const fb = await startProcess(process.execPath, [...(process.env.CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.CPU_PROF}`] : []), '--import', 'tsx', 'src/main.ts'], {
     SLACK_BOT_TOKEN: 'xoxb-bench', SLACK_SIGNING_SECRET: 'bench-signing-secret-0123456789', SLACK_API_URL: slackUrl, LOG_LEVEL: 'warn',
     DATABASE_URL: u.toString(), PORT: String(fbPort), ALERTMANAGER_WEBHOOK_TOKEN: TOKEN,
   }, (o) => o.includes('serving Slack') || fetch(`http://127.0.0.1:${fbPort}/health/live`).then((r) => r.ok, () => false));
   const amPort = await freePort();
   // Alertmanager's own webhook target is unreachable on purpose: we measure its ingest only.
   writeFileSync(path.join(dir, 'am.yml'), `route:\n  receiver: sink\n  group_by: [alertname]\n  group_wait: 1h\nreceivers:\n- name: sink\n`);
-  const am = await start(amBin, [`--config.file=${path.join(dir, 'am.yml')}`, `--storage.path=${path.join(dir, 'am')}`, `--web.listen-address=127.0.0.1:${amPort}`, '--cluster.listen-address='], {},
+  const am = await startProcess(amBin, [`--config.file=${path.join(dir, 'am.yml')}`, `--storage.path=${path.join(dir, 'am')}`, `--web.listen-address=127.0.0.1:${amPort}`, '--cluster.listen-address='], {},
     () => fetch(`http://127.0.0.1:${amPort}/-/ready`).then((r) => r.ok, () => false));
 
   const fbUrl = `http://127.0.0.1:${fbPort}/webhooks/alertmanager`;
@@ -189,8 +154,8 @@ async function main() {
   console.log(`ratio firebreak/alertmanager  throughput ${(median(fbRate) / median(amRate)).toFixed(2)}   p99 latency ${(pct(fbLat, 99) / pct(amLat, 99)).toFixed(2)}   (target: >= 5,000 alerts/s and throughput ratio >= 1)`);
   console.log(`alerts stored by firebreak: ${stored} (expected ${ALERTS * ROUNDS + BATCH * 20})`);
 
-  await Promise.all([stop(fb.child), stop(am.child)]);
-  await stop(slack.child);
+  await Promise.all([stopProcess(fb.child), stopProcess(am.child)]);
+  await stopProcess(slack.child);
   await admin.query(`DROP DATABASE ${dbName} WITH (FORCE)`);
   await admin.end();
   await embedded?.stop();

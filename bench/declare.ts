@@ -8,46 +8,13 @@
  * Firebreak does real work behind the ack (idempotency claim, incident row, war room against a
  * local fake Slack); the ratio shows what that costs the acknowledgement Slack waits for.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
-import net from 'node:net';
 import pg from 'pg';
+import { freePort, pct, scratchDatabase, startScript, stopProcess } from './support/harness.js';
 
 const SECRET = 'bench-signing-secret-0123456789';
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 200);
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
-
-const freePort = () => new Promise<number>((resolve) => {
-  const s = net.createServer().listen(0, '127.0.0.1', () => {
-    const { port } = s.address() as net.AddressInfo;
-    s.close(() => resolve(port));
-  });
-});
-
-/** Starts `node --import tsx <script>` and resolves once `ready(output)` holds. */
-function startProcess(script: string, env: Record<string, string>, ready: (out: string) => boolean): Promise<{ child: ChildProcess; out: () => string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', script], { env: { PATH: process.env.PATH!, HOME: process.env.HOME ?? '/', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d));
-  child.stderr!.on('data', (d: Buffer) => (out += d));
-  return new Promise((resolve, reject) => {
-    const t = setInterval(() => {
-      if (ready(out)) {
-        clearInterval(t);
-        resolve({ child, out: () => out });
-      } else if (child.exitCode !== null) {
-        clearInterval(t);
-        reject(new Error(`${script} exited: ${out}`));
-      }
-    }, 50);
-  });
-}
-
-const stop = (c: ChildProcess) => new Promise<void>((r) => {
-  if (c.exitCode !== null) return r();
-  c.once('exit', () => r());
-  c.kill('SIGTERM');
-});
 
 function signedDeclare(i: number, responseUrl: string): { body: string; headers: Record<string, string> } {
   const body = new URLSearchParams({
@@ -70,33 +37,22 @@ async function burst(url: string, responseUrl: string, n: number): Promise<numbe
   }));
 }
 
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
-};
-
 async function main() {
-  const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-  const dbName = `fb_bench_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${dbName}`);
-  const u = new URL(adminUrl);
-  u.pathname = `/${dbName}`;
+  const scratch = await scratchDatabase(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
 
   // Three processes besides this load generator: fake Slack, Firebreak (the real src/main.ts),
   // and the bare Bolt baseline, so no server pays for another's CPU.
-  const slack = await startProcess('bench/support/fake-slack-server.ts', { CHANNELS: 'incidents' }, (o) => o.includes('/api/'));
+  const slack = await startScript('bench/support/fake-slack-server.ts', { CHANNELS: 'incidents' }, (o) => o.includes('/api/'));
   const slackUrl = slack.out().trim().split('\n')[0]!;
   const fbPort = await freePort();
   const common = { SLACK_BOT_TOKEN: 'xoxb-bench', SLACK_SIGNING_SECRET: SECRET, SLACK_API_URL: slackUrl, LOG_LEVEL: 'info' };
-  const fb = await startProcess('src/main.ts', { ...common, DATABASE_URL: u.toString(), PORT: String(fbPort) }, (o) => o.includes('serving Slack'));
+  const fb = await startScript('src/main.ts', { ...common, DATABASE_URL: scratch.url, PORT: String(fbPort) }, (o) => o.includes('serving Slack'));
   const barePort = await freePort();
-  const bare = await startProcess('bench/support/bare-bolt.ts', { ...common, PORT: String(barePort) }, (o) => o.includes('ready'));
+  const bare = await startScript('bench/support/bare-bolt.ts', { ...common, PORT: String(barePort) }, (o) => o.includes('ready'));
   const fbUrl = `http://127.0.0.1:${fbPort}/slack/events`;
   const bareUrl = `http://127.0.0.1:${barePort}/slack/events`;
   const responseUrl = slackUrl.replace(/\/api\/$/, '/response/bench');
-  const db = new pg.Client({ connectionString: u.toString() });
+  const db = new pg.Client({ connectionString: scratch.url });
   await db.connect();
   let expected = 0;
   const quiet = async () => {
@@ -140,10 +96,9 @@ async function main() {
   const errors = fb.out().split('\n').filter((l) => /"level":(40|50|60)/.test(l));
   if (errors.length) console.log(`firebreak logged ${errors.length} errors, first: ${errors[0]!.slice(0, 400)}`);
   await db.end();
-  await Promise.all([stop(fb.child), stop(bare.child)]);
-  await stop(slack.child);
-  await admin.query(`DROP DATABASE ${dbName} WITH (FORCE)`);
-  await admin.end();
+  await Promise.all([stopProcess(fb.child), stopProcess(bare.child)]);
+  await stopProcess(slack.child);
+  await scratch.drop();
 }
 
 main().catch((e) => {
