@@ -79,3 +79,6 @@ export function policyFor(config: ApprovalsConfig, kind: string): ActionPolicy {
     preApproved: own.preApproved ?? builtIn.preApproved ?? false,
   };
 }
+
+/** Whether the policy asks anyone before the action runs (not pre-approved, approvals > 0). */
+export const needsApproval = (p: ActionPolicy): boolean => !p.preApproved && p.approvalsRequired > 0;

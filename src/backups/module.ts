@@ -1,9 +1,11 @@
 import type { AppContext, FirebreakModule } from '../module.js';
 import { backupCommands } from '../commands/backup.js';
 import { BackupService } from './service.js';
-import { restoreDone } from '../templates/backups.js';
+import { backupStarted, backupBusy, backupSummary, restoreDone } from '../templates/backups.js';
+import type { ProgressThread } from './service.js';
 
 type RestoreParams = { backupId: string; target: string; channel?: string };
+type BackupNowParams = { database: string; channel?: string };
 
 /**
  * Backups: `/backup`, the scheduled runs (one replica per slot through ctx.scheduler), the
@@ -17,6 +19,23 @@ export function backupsModule(ctx: AppContext): FirebreakModule {
     name: 'backups',
     commands: [backupCommands(ctx, service)],
     start: async () => {
+      // `/backup now` under the change policy: runs once approved (or at once when the team
+      // pre-approved it), with the same progress thread as an immediate backup.
+      ctx.services.changes?.register<BackupNowParams>({
+        kind: 'backup.now',
+        describe: (p) => `Back up database ${p.database} now (pg_dump, compressed, encrypted, verified) into the backup store.`,
+        execute: async (p, exec) => {
+          const target = service.target(p.database);
+          let thread: ProgressThread | undefined;
+          if (p.channel) {
+            const posted = await ctx.chat.post(p.channel, backupStarted(target.name, exec.requester)).catch(() => undefined);
+            if (posted) thread = { channel: posted.channel, ts: posted.ts };
+          }
+          const out = await service.take(target, { tier: 'manual', requestedBy: exec.requester, thread });
+          if ('busy' in out) return { ok: false, summary: backupBusy(target.name).text };
+          return { ok: !out.error, summary: backupSummary(out.record).text };
+        },
+      });
       ctx.services.changes?.register<RestoreParams>({
         kind: 'backup.restore',
         describe: (p) => `Restore backup ${p.backupId} OVER the existing database ${p.target}: its objects are dropped and replaced with the backup's (pg_restore --clean).`,

@@ -1,3 +1,4 @@
+import { needsApproval, policyFor } from '../approvals/config.js';
 import type pg from 'pg';
 import { loadConfig } from '../config/load.js';
 import { createPool } from '../db/pool.js';
@@ -49,6 +50,11 @@ async function run(verb: string, argv: string[], io: CliIo): Promise<number> {
   return withService(async (s) => {
     switch (verb) {
       case 'now': {
+        // The CLI cannot collect approvals: it takes backups only where policy pre-approves them.
+        if (needsApproval(policyFor(loadConfig(process.env).approvals, 'backup.now'))) {
+          io.err('Backups on demand need an approval under your change policy, which the CLI cannot collect. Run `/backup now` in Slack or the console, or make it a pre-approved standard change (approvals.actions["backup.now"].preApproved: true).');
+          return 1;
+        }
         const target = s.target(first);
         io.err(`backing up ${target.name}…`);
         const out = await s.take(target, { tier: 'manual', requestedBy: `cli:${process.env.USER ?? 'unknown'}`, onProgress: (p) => io.err(plain(view.backupProgress(p))) });

@@ -1,4 +1,4 @@
-import { policyFor } from '../approvals/config.js';
+import { needsApproval, policyFor } from '../approvals/config.js';
 import { DR_DRY_RUN_KIND } from '../dr/model.js';
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
@@ -145,8 +145,7 @@ export const drCli: CliGroup = {
         }
         default: {
           // The CLI cannot collect approvals: it runs dry runs only where policy pre-approves them.
-          const policy = policyFor(config.approvals, DR_DRY_RUN_KIND);
-          if (!policy.preApproved && policy.approvalsRequired > 0) {
+          if (needsApproval(policyFor(config.approvals, DR_DRY_RUN_KIND))) {
             io.err('Dry runs need an approval under your change policy, which the CLI cannot collect. Run `/dr dry-run` in Slack or the console, or make dry runs a pre-approved standard change (approvals.actions["dr.dry-run"].preApproved: true).');
             return 1;
           }

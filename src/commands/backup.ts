@@ -4,6 +4,7 @@ import type { GateOutcome } from '../approvals/gate.js';
 import { helpSubcommand, type CommandTable } from './table.js';
 import { BackupUserError, type BackupService, type ProgressThread } from '../backups/service.js';
 import * as view from '../templates/backups.js';
+import { needsApproval, policyFor } from '../approvals/config.js';
 
 const ID = /^[0-9]{8}T[0-9]{6}Z-[a-z0-9_-]+-[0-9a-f]{4}$/i;
 
@@ -48,6 +49,15 @@ export function backupCommands(ctx: AppContext, service: BackupService): Command
           friendly(ictx, async () => {
             const target = service.target(args.words[0]);
             if (service.isRunning(target.name)) return ictx.reply.ephemeral(view.backupBusy(target.name));
+            const gate = ctx.services.changes;
+            if (gate && needsApproval(policyFor(ctx.config.approvals, 'backup.now'))) {
+              const o = await gate.request('backup.now', { database: target.name, channel: inv.channelId }, { userId: inv.actor.userId, channelId: inv.channelId }, {
+                title: `Backup of ${target.name} now`, category: 'standard', risk: 'low',
+              });
+              return ictx.reply.ephemeral(gateText(o, `The backup of *${target.name}*`));
+            }
+            // Pre-approved standard change (or no approvals service to ask): run at once; the
+            // backup itself is recorded in the audit log.
             let thread: ProgressThread | undefined;
             try {
               const posted = await ictx.chat.post(inv.channelId, view.backupStarted(target.name, inv.actor.userId));

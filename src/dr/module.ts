@@ -1,7 +1,7 @@
 import type { AppContext, FirebreakModule } from '../module.js';
 import type { ChangeGate, GatedAction } from '../approvals/gate.js';
 import { drCommands } from '../commands/dr.js';
-import { policyFor, type ActionPolicy } from '../approvals/config.js';
+import { needsApproval, policyFor } from '../approvals/config.js';
 import { drActions } from '../handlers/dr.js';
 import { busyMessage, runLabel } from '../templates/dr.js';
 import { DR_DRY_RUN_KIND, DR_EXECUTE_KIND, formatDuration, type DrRun } from './model.js';
@@ -12,8 +12,6 @@ import { DrService } from './service.js';
 export type ExecuteParams = { backupId: string; target: string; channel?: string };
 export type DryRunParams = { backupId: string; channel?: string };
 
-
-const needsApproval = (p: ActionPolicy): boolean => !p.preApproved && p.approvalsRequired > 0;
 
 /** The line the approval message and the audit log keep about a finished run. */
 function summary(run: DrRun): string {

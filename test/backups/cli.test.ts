@@ -27,7 +27,10 @@ beforeAll(async () => {
   const keys = generateIdentity();
   const dir = mkdtempSync(path.join(tmpdir(), 'fb-bk-cli-'));
   const file = path.join(dir, 'firebreak.yml');
-  writeFileSync(file, stringify({ backups: { databases: [{ name: 'shop', url: src.url }], storage: { localDir: path.join(dir, 'store') } } }));
+  writeFileSync(file, stringify({
+    backups: { databases: [{ name: 'shop', url: src.url }], storage: { localDir: path.join(dir, 'store') } },
+    approvals: { actions: { 'backup.now': { preApproved: true } } },
+  }));
   Object.assign(process.env, {
     FIREBREAK_CONFIG: file, DATABASE_URL: db.url, FIREBREAK_BACKUP_RECIPIENT: keys.recipient, FIREBREAK_BACKUP_IDENTITY: keys.identity, LOG_LEVEL: 'silent',
   });
@@ -70,6 +73,20 @@ describe('firebreak backup', () => {
     const plan = await cli('expire', '--dry-run');
     expect(plan.code).toBe(0);
     expect(plan.out).toMatch(new RegExp(`Retention plan \\(dry run: nothing deleted\\)[\\s\\S]*keep\\s+${id} \\(newest`));
+  });
+
+  it('refuses a backup the change policy does not pre-approve, since the CLI cannot collect approvals', async () => {
+    const file = process.env.FIREBREAK_CONFIG!;
+    const strict = file.replace(/\.yml$/, '.strict.yml');
+    writeFileSync(strict, stringify({ backups: { databases: [{ name: 'shop', url: src.url }], storage: { localDir: path.join(path.dirname(file), 'store') } } }));
+    process.env.FIREBREAK_CONFIG = strict;
+    try {
+      const r = await cli('now');
+      expect(r.code).toBe(1);
+      expect(r.err).toMatch(/need an approval.*\/backup now/);
+    } finally {
+      process.env.FIREBREAK_CONFIG = file;
+    }
   });
 
   it('bad input gets a clear message and exit code, not a stack trace', async () => {

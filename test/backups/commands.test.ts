@@ -30,6 +30,8 @@ beforeAll(async () => {
         encryption: { recipient: keys.recipient, identity: keys.identity },
         progressEverySeconds: 0.02,
       },
+      // These tests are about backups; test/backups/gated.test.ts covers the default approval.
+      approvals: { actions: { 'backup.now': { preApproved: true } } },
     },
   });
   general = t.slack.channel('general')!.id;

@@ -50,6 +50,8 @@ async function startWithBudget(seconds: number, zstdLevel = 3): Promise<{ p: Fir
   writeFileSync(cfg, JSON.stringify({
     backups: { databases: [{ name: 'shop', url: data.url }], schedules: [], storage: { localDir: storeDir }, encryption: { recipient }, zstdLevel },
     ops: { shutdownBudgetSeconds: seconds },
+    // About shutdown, not approvals: backups on demand are a pre-approved standard change here.
+    approvals: { actions: { 'backup.now': { preApproved: true } } },
   }));
   const p = await startFirebreak({ DATABASE_URL: state.url, SLACK_BOT_TOKEN: 'xoxb-backup-test', SLACK_SIGNING_SECRET: SECRET, SLACK_API_URL: slack.url, FIREBREAK_CONFIG: cfg, FIREBREAK_DATA_DIR: dir });
   procs.push(p);
