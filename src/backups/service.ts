@@ -3,6 +3,7 @@
  * schedule), list, show, verify (quick and full), expire, clean up, restore and the staleness
  * watch. Talks to people only through ctx.chat (the ops channel and the threads it is given).
  */
+import type { Services } from '../services.js';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -41,7 +42,7 @@ export interface ProgressThread {
 const DB_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /** What the service needs; the CLI runs it without a chat surface (it prints instead). */
-export type BackupServiceContext = Pick<AppContext, 'config' | 'pool' | 'clock' | 'log' | 'shutdownSignal'> & { chat?: ChatSurface };
+export type BackupServiceContext = Pick<AppContext, 'config' | 'pool' | 'clock' | 'log' | 'shutdownSignal'> & { chat?: ChatSurface; services?: Pick<Services, 'paging'> };
 
 export class BackupService {
   /** Backups this process is running, by database, so `/backup now` can answer "busy" at once. */
@@ -119,7 +120,8 @@ export class BackupService {
         this.ctx.log.warn({ err }, 'could not post the backup summary'),
       );
     }
-    if (outcome.error) await this.alertOps(view.backupFailed(outcome.record));
+    // An interrupted backup (a deploy, a shutdown) is told but does not wake anyone.
+    if (outcome.error) await this.alertOps(view.backupFailed(outcome.record), outcome.record.status === 'interrupted' ? undefined : { dedupKey: `backup-failed:${outcome.record.database}`, severity: 'error' });
     return outcome;
   }
 
@@ -321,7 +323,7 @@ export class BackupService {
       const { rows } = await this.ctx.pool.query<{ at: Date | null }>(`SELECT max(at) AS at FROM events WHERE type = 'backup.stale' AND subject = $1`, [subject]);
       const previous = rows[0]?.at;
       if (previous && (lastAt === undefined || previous.getTime() > lastAt)) continue;
-      await this.alertOps(view.backupStale(t.name, last, limit, now));
+      await this.alertOps(view.backupStale(t.name, last, limit, now), { dedupKey: `backup-stale:${t.name}`, severity: 'critical' });
       await appendEvent(this.ctx.pool, { type: 'backup.stale', actor: 'firebreak', subject, at: now, payload: { database: t.name, lastGood: last?.id ?? null, limitMs: limit } });
       alerted.push(t.name);
     }
@@ -348,7 +350,16 @@ export class BackupService {
     return gaps.length ? Math.min(...gaps) : undefined;
   }
 
-  async alertOps(message: ChatMessage): Promise<void> {
+  /**
+   * Posts to the ops channel and, when PagerDuty is configured, pages: a failed or stale
+   * backup is exactly what someone must hear about at night. `page.dedupKey` folds repeats of
+   * the same problem into one open PagerDuty alert.
+   */
+  async alertOps(message: ChatMessage, page?: { dedupKey: string; severity: 'critical' | 'error' | 'warning' }): Promise<void> {
+    if (page) {
+      await this.ctx.services?.paging?.pageOps({ dedupKey: page.dedupKey, summary: message.text, severity: page.severity })
+        .catch((err: unknown) => this.ctx.log.error({ err }, 'could not queue a page about a backup problem'));
+    }
     if (!this.ctx.chat) return;
     try {
       const ch = await this.ctx.chat.findChannel(this.ctx.config.ops.channel);

@@ -2,7 +2,7 @@ import type { AppContext, FirebreakModule } from '../module.js';
 import { oncallSubcommand, pageSubcommand, retryPagingAction } from '../commands/paging.js';
 import { pagerDutyWebhookRoute } from '../handlers/pagerduty-webhook.js';
 import { RETRY_PAGING_ACTION } from '../templates/paging.js';
-import { DELIVER_QUEUE, PagingService, RESOLVE_QUEUE, WEBHOOK_QUEUE, type PagingDeps } from './service.js';
+import { DELIVER_QUEUE, OPS_QUEUE, PagingService, RESOLVE_QUEUE, WEBHOOK_QUEUE, type PagingDeps } from './service.js';
 
 /**
  * PagerDuty paging: listens to incident hooks, adds `/incident page` and `/incident oncall`,
@@ -29,6 +29,7 @@ export function pagingModule(ctx: AppContext, deps: PagingDeps = {}): FirebreakM
       [DELIVER_QUEUE]: (job) => paging.runDeliverJob(job),
       [RESOLVE_QUEUE]: (job) => paging.runResolveJob(job),
       [WEBHOOK_QUEUE]: (job) => paging.runWebhookJob(job),
+      [OPS_QUEUE]: (job) => paging.runOpsJob(job),
     },
   };
 }

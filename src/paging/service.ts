@@ -8,7 +8,8 @@ import type { Incident } from '../incidents/model.js';
 import type { IncidentService } from '../incidents/service.js';
 import * as tpl from '../templates/paging.js';
 import { deliverWithRetries, policyFromConfig, timerSleep, type DeliveryOutcome, type Sleep } from './delivery.js';
-import { dedupKeyFor, PD_SEVERITY, pageSummary, type Page } from './model.js';
+import { dedupKeyFor, PD_SEVERITY, pageSummary, type Page, type PdSeverity } from './model.js';
+import { appendEvent } from '../events/log.js';
 import { PagerDutyProvider } from './pagerduty.js';
 import type { AlertEvent, AttemptResult, OnCallEntry, PagingProvider } from './provider.js';
 import { DEFAULT_SERVICE, resolveRoutingKeys, routingKeyEnvFor, type RoutingKey } from './routing.js';
@@ -21,6 +22,18 @@ type Env = Record<string, string | undefined>;
 export const DELIVER_QUEUE = 'paging.deliver';
 export const RESOLVE_QUEUE = 'paging.resolve';
 export const WEBHOOK_QUEUE = 'paging.webhook';
+export const OPS_QUEUE = 'paging.ops';
+
+/**
+ * A page about Firebreak's own duties (a failed or stale backup, a failed drill) rather than
+ * an incident: one PagerDuty alert per `dedupKey`, so repeats fold into the open alert.
+ */
+export interface OpsPage {
+  dedupKey: string;
+  summary: string;
+  severity: PdSeverity;
+  details?: Record<string, unknown>;
+}
 
 const RETRY_REASON = 'retry';
 
@@ -343,6 +356,40 @@ export class PagingService {
         links,
       },
     };
+  }
+
+  // --- pages about Firebreak's own duties ----------------------------------------------------
+
+  /**
+   * Pages the default service about an operational failure, through the job queue so the
+   * caller never waits on PagerDuty. Returns false when paging is off (no default key).
+   */
+  async pageOps(page: OpsPage): Promise<boolean> {
+    if (!this.keys.has(DEFAULT_SERVICE)) return false;
+    await this.ctx.jobs.enqueue(OPS_QUEUE, { ...page, at: this.ctx.clock.now().toISOString() }, { runAt: this.ctx.clock.now() });
+    return true;
+  }
+
+  async runOpsJob(job: Job): Promise<void> {
+    const p = job.payload as unknown as OpsPage & { at: string };
+    const key = this.keys.get(DEFAULT_SERVICE);
+    if (!key) return;
+    const event: AlertEvent = {
+      action: 'trigger',
+      routingKey: key.key,
+      dedupKey: `firebreak-ops:${p.dedupKey}`.slice(0, 255),
+      trigger: {
+        summary: p.summary.slice(0, 1024), severity: p.severity, source: this.ctx.config.paging.source, timestamp: p.at,
+        class: 'firebreak-ops', customDetails: p.details ?? {}, links: [],
+      },
+    };
+    const outcome = await deliverWithRetries((signal) => this.provider.send(event, signal), policyFromConfig(this.ctx.config.paging.delivery), this.sleep, undefined, this.ctx.shutdownSignal);
+    if (outcome.interrupted) throw new Error('ops page interrupted by shutdown');
+    await appendEvent(this.ctx.pool, {
+      type: outcome.ok ? 'paging.ops_paged' : 'paging.ops_page_failed', actor: 'firebreak', at: this.ctx.clock.now(), subject: `ops:${p.dedupKey}`,
+      payload: { summary: p.summary, severity: p.severity, attempts: outcome.attempts, ...(outcome.ok ? {} : { error: outcome.lastError }) },
+    });
+    if (!outcome.ok) this.ctx.log.error({ dedupKey: p.dedupKey, error: outcome.lastError }, 'could not page about an operational failure');
   }
 
   // --- webhooks from PagerDuty --------------------------------------------------------------
