@@ -202,6 +202,8 @@ export async function restoreArchive(
 export async function rowCounts(databaseUrl: string, opts: { passwordEnv?: string } = {}): Promise<Record<string, number>> {
   const pw = opts.passwordEnv ? process.env[opts.passwordEnv] : undefined;
   const client = new pg.Client({ connectionString: databaseUrl, ...(pw ? { password: pw } : {}), application_name: 'firebreak-rowcounts' });
+  // A dropped connection fails the query below; unhandled, the 'error' event would crash us.
+  client.on('error', () => {});
   await client.connect();
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');

@@ -10,8 +10,11 @@ pg.types.setTypeParser(20, (v) => Number(v));
 
 export function createPool(connectionString: string, max = 10): pg.Pool {
   const pool = new pg.Pool({ connectionString, max, application_name: 'firebreak' });
-  // An idle client losing its server must not crash the process; the next query reconnects.
+  // A client losing its server (PostgreSQL restarting, a failover) must not crash the process:
+  // an idle one is dropped by the pool and the next query reconnects; a checked-out one fails
+  // its query, which the caller handles. Without these listeners node throws the 'error' event.
   pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
   return pool;
 }
 

@@ -77,6 +77,8 @@ const identifier = (name: string) => '"' + name.replace(/"/g, '""') + '"';
 
 async function withAdmin<T>(serverUrl: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
   const c = new pg.Client({ connectionString: serverUrl, connectionTimeoutMillis: 10_000, application_name: 'firebreak-dr' });
+  // A dropped connection fails the query in hand; unhandled, the 'error' event would crash us.
+  c.on('error', () => {});
   await c.connect();
   try {
     return await fn(c);
