@@ -10,7 +10,7 @@
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { freePort, pct, scratchDatabase, startScript, stopProcess } from './support/harness.js';
+import { freePort, pct, scratchDatabase, startProcess, startScript, stopProcess } from './support/harness.js';
 
 const SECRET = 'bench-signing-secret-0123456789';
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 200);
@@ -45,8 +45,12 @@ async function main() {
   const slack = await startScript('bench/support/fake-slack-server.ts', { CHANNELS: 'incidents' }, (o) => o.includes('/api/'));
   const slackUrl = slack.out().trim().split('\n')[0]!;
   const fbPort = await freePort();
-  const common = { SLACK_BOT_TOKEN: 'xoxb-bench', SLACK_SIGNING_SECRET: SECRET, SLACK_API_URL: slackUrl, LOG_LEVEL: 'info' };
-  const fb = await startScript('src/main.ts', { ...common, DATABASE_URL: scratch.url, PORT: String(fbPort) }, (o) => o.includes('serving Slack'));
+  // LOG_LEVEL as in production (info: one access line per request) unless the caller says otherwise.
+  const common = { SLACK_BOT_TOKEN: 'xoxb-bench', SLACK_SIGNING_SECRET: SECRET, SLACK_API_URL: slackUrl, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' };
+  const live = async () => fetch(`http://127.0.0.1:${fbPort}/health/live`).then((r) => r.ok, () => false);
+  // CPU_PROF=<dir> writes a V8 CPU profile of the Firebreak process there.
+  const prof = process.env.CPU_PROF ? [`--cpu-prof`, `--cpu-prof-dir=${process.env.CPU_PROF}`] : [];
+  const fb = await startProcess(process.execPath, [...prof, '--import', 'tsx', 'src/main.ts'], { ...common, DATABASE_URL: scratch.url, PORT: String(fbPort) }, live);
   const barePort = await freePort();
   const bare = await startScript('bench/support/bare-bolt.ts', { ...common, PORT: String(barePort) }, (o) => o.includes('ready'));
   const fbUrl = `http://127.0.0.1:${fbPort}/slack/events`;

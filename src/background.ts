@@ -9,7 +9,9 @@ export class Background {
   constructor(private log: Logger) {}
 
   run(label: string, work: () => Promise<void>): void {
-    const p: Promise<void> = Promise.resolve()
+    // Start on the next turn of the event loop, not as a microtask: requests already waiting
+    // (other Slack acks, each with a 3 s deadline) get their turn before this work begins.
+    const p: Promise<void> = new Promise<void>((r) => setImmediate(r))
       .then(work)
       .catch((err: unknown) => this.log.error({ err, task: label }, 'background task failed'))
       .finally(() => this.tasks.delete(p));
@@ -29,5 +31,28 @@ export class Background {
       await Promise.race([Promise.all([...this.tasks]), new Promise((r) => setTimeout(r, left).unref())]);
     }
     return true;
+  }
+}
+
+/**
+ * At most `limit` holders at once; the rest wait in order. Used to keep bursts of heavy
+ * background work (a storm of declares, each making a dozen Slack calls) from starving the
+ * acknowledgements Slack waits for on the same event loop.
+ */
+export class Semaphore {
+  private active = 0;
+  private waiting: (() => void)[] = [];
+  constructor(private readonly limit: number) {}
+
+  async use<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.active >= this.limit) await new Promise<void>((r) => this.waiting.push(r));
+    else this.active++;
+    try {
+      return await fn();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.active--;
+    }
   }
 }

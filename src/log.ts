@@ -40,7 +40,9 @@ export function createLogger(opts: { level?: string; destination?: DestinationSt
       // requestId (and incidentId/action once known) of the request this line was written for.
       mixin: logContext,
     },
-    opts.destination,
+    // Buffered, asynchronous stdout: a synchronous write per access line costs the event loop
+    // that Slack's acks run on. pino flushes it on exit, and graceful shutdown flushes first.
+    opts.destination ?? pino.destination({ dest: 1, sync: false }),
   );
 }
 

@@ -4,7 +4,7 @@ import type { Interactions } from './interactions.js';
 import type { ChatMessage, ChatSurface, ModalView } from '../chat/surface.js';
 import type { ChatEvent, Reply } from '../chat/interactions.js';
 import type { Logger } from '../log.js';
-import type { Background } from '../background.js';
+import { Semaphore, type Background } from '../background.js';
 
 type RespondFn = (m: { response_type?: 'ephemeral'; text: string; blocks?: unknown[]; replace_original?: boolean }) => Promise<unknown>;
 
@@ -44,8 +44,11 @@ export function viewValues(state: Record<string, Record<string, Record<string, u
  * goes to Interactions, which routes by name. Listeners ack first (Slack's 3 s), then work.
  */
 export function registerSlackListeners(bolt: App, interactions: Interactions, chat: ChatSurface, log: Logger, background: Background): void {
-  // Work after the ack is tracked like any background work, so shutdown drains it.
-  const afterAck = (label: string, work: () => Promise<void>) => background.run(label, work);
+  // Work after the ack is tracked like any background work, so shutdown drains it. A burst
+  // (an alert storm of declares, a click frenzy) runs 16 at a time so the acks of requests still
+  // arriving are not starved; a queued command still starts well inside its trigger's 3 s.
+  const lane = new Semaphore(16);
+  const afterAck = (label: string, work: () => Promise<void>) => background.run(label, () => lane.use(work));
   const friendlyFailure = async (reply: Reply, err: unknown) => {
     log.error({ err }, 'slack interaction failed');
     await reply.ephemeral(`Sorry, that failed on our side: ${(err as Error).message}. Nothing was lost; try again, and if it keeps failing tell the Firebreak owners.`).catch(() => {});

@@ -1,3 +1,4 @@
+import { Semaphore } from '../background.js';
 import { mention } from '../templates/format.js';
 import type pg from 'pg';
 import type { AppContext } from '../module.js';
@@ -71,6 +72,8 @@ function describeChatError(step: string, e: unknown): string {
 
 /** Incident use cases. Surface-neutral: talks to people only through ctx.chat. */
 export class IncidentService {
+  /** War rooms opened at once; a burst of declares queues behind these (each is ~10 Slack calls). */
+  private readonly warRooms = new Semaphore(8);
   /** The team's comms templates, read once at start; `firebreak config check` reports broken files. */
   readonly comms: CommsTemplates;
 
@@ -103,7 +106,7 @@ export class IncidentService {
     if (out.status === 'declared') {
       const id = out.incident.id;
       this.ctx.background.run(`open war room INC-${id}`, async () => {
-        const r = await this.openWarRoom(id);
+        const r = await this.warRooms.use(() => this.openWarRoom(id));
         await this.ctx.hooks.emit('incident.declared', { incident: r.incident, actor: input.actor });
         await onReady?.(r);
       });
