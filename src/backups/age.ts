@@ -271,14 +271,44 @@ function chunkNonce(counter: bigint, last: boolean): Buffer {
 
 // ---------- streams ----------
 
+/** Incoming buffers, taken back out in exact-size pieces with one copy each. */
+class ByteQueue {
+  private parts: Buffer[] = [];
+  size = 0;
+
+  push(b: Buffer): void {
+    this.parts.push(b);
+    this.size += b.length;
+  }
+
+  take(n: number): Buffer {
+    const out = Buffer.allocUnsafe(n);
+    let off = 0;
+    while (off < n) {
+      const head = this.parts[0]!;
+      const need = n - off;
+      if (head.length <= need) {
+        head.copy(out, off);
+        off += head.length;
+        this.parts.shift();
+      } else {
+        head.copy(out, off, 0, need);
+        this.parts[0] = head.subarray(need);
+        off += need;
+      }
+    }
+    this.size -= n;
+    return out;
+  }
+}
+
 /**
  * Encrypts to one recipient. `beforeFinal` runs before the last chunk is written and may
  * throw: the backup pipeline uses it to wait for pg_dump's exit code, so an object from a
  * failed dump never carries a valid final chunk and can never decrypt as complete.
  */
 export class AgeEncryptStream extends Transform {
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
+  private pending = new ByteQueue();
   private counter = 0n;
   private payloadKey: Buffer;
 
@@ -292,27 +322,6 @@ export class AgeEncryptStream extends Transform {
     this.push(Buffer.concat([Buffer.from(`${head} ${b64(mac)}\n`, 'latin1'), nonce]));
   }
 
-  private takeBytes(n: number): Buffer {
-    // Gather exactly n bytes from the pending list without copying more than once.
-    const out = Buffer.allocUnsafe(n);
-    let off = 0;
-    while (off < n) {
-      const head = this.pending[0]!;
-      const need = n - off;
-      if (head.length <= need) {
-        head.copy(out, off);
-        off += head.length;
-        this.pending.shift();
-      } else {
-        head.copy(out, off, 0, need);
-        this.pending[0] = head.subarray(need);
-        off += need;
-      }
-    }
-    this.pendingBytes -= n;
-    return out;
-  }
-
   private seal(plain: Buffer, last: boolean): Buffer {
     const out = chachaSeal(this.payloadKey, chunkNonce(this.counter, last), plain);
     this.counter++;
@@ -321,16 +330,15 @@ export class AgeEncryptStream extends Transform {
 
   override _transform(data: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.pending.push(data);
-    this.pendingBytes += data.length;
     // A full chunk is only sealed as "not last" once we know more bytes follow it.
-    while (this.pendingBytes > CHUNK) this.push(this.seal(this.takeBytes(CHUNK), false));
+    while (this.pending.size > CHUNK) this.push(this.seal(this.pending.take(CHUNK), false));
     cb();
   }
 
   override _flush(cb: TransformCallback): void {
     const finish = async () => {
       await this.beforeFinal?.();
-      this.push(this.seal(this.takeBytes(this.pendingBytes), true));
+      this.push(this.seal(this.pending.take(this.pending.size), true));
     };
     finish().then(() => cb(), (err: unknown) => cb(err as Error));
   }
@@ -339,8 +347,7 @@ export class AgeEncryptStream extends Transform {
 /** Decrypts with one identity; errors are AgeError with a reason a message can name. */
 export class AgeDecryptStream extends Transform {
   private header: Buffer | null = Buffer.alloc(0);
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
+  private pending = new ByteQueue();
   private counter = 0n;
   private payloadKey?: Buffer;
 
@@ -397,10 +404,9 @@ export class AgeDecryptStream extends Transform {
       }
       if (data.length) {
         this.pending.push(data);
-        this.pendingBytes += data.length;
       }
-      while (this.pendingBytes > CIPHER_CHUNK) {
-        this.push(this.open(this.takeBytes(CIPHER_CHUNK), false));
+      while (this.pending.size > CIPHER_CHUNK) {
+        this.push(this.open(this.pending.take(CIPHER_CHUNK), false));
       }
       cb();
     } catch (err) {
@@ -408,31 +414,11 @@ export class AgeDecryptStream extends Transform {
     }
   }
 
-  private takeBytes(n: number): Buffer {
-    const out = Buffer.allocUnsafe(n);
-    let off = 0;
-    while (off < n) {
-      const head = this.pending[0]!;
-      const need = n - off;
-      if (head.length <= need) {
-        head.copy(out, off);
-        off += head.length;
-        this.pending.shift();
-      } else {
-        head.copy(out, off, 0, need);
-        this.pending[0] = head.subarray(need);
-        off += need;
-      }
-    }
-    this.pendingBytes -= n;
-    return out;
-  }
-
   override _flush(cb: TransformCallback): void {
     try {
       if (this.header) throw new AgeError('not a complete age file (header incomplete)', 'bad-header');
-      if (this.pendingBytes < TAG) throw new AgeError('age payload truncated (no final chunk)', 'truncated');
-      const plain = this.open(this.takeBytes(this.pendingBytes), true);
+      if (this.pending.size < TAG) throw new AgeError('age payload truncated (no final chunk)', 'truncated');
+      const plain = this.open(this.pending.take(this.pending.size), true);
       if (plain.length === 0 && this.counter > 1n) throw new AgeError('age payload has an empty final chunk', 'bad-chunk');
       this.push(plain);
       cb();
