@@ -1,10 +1,8 @@
 import { needsApproval, policyFor } from '../approvals/config.js';
 import type pg from 'pg';
 import { loadConfig } from '../config/load.js';
-import { createPool } from '../db/pool.js';
-import { migrate } from '../db/migrate.js';
+import { withCliRuntime } from './runtime.js';
 import { systemClock } from '../clock.js';
-import { createLogger } from '../log.js';
 import { parseArgs } from '../commands/table.js';
 import { BackupService, BackupUserError } from '../backups/service.js';
 import * as view from '../templates/backups.js';
@@ -27,21 +25,9 @@ const USAGE: Record<string, string> = {
 async function withService<T>(fn: (s: BackupService, pool: pg.Pool) => Promise<T>): Promise<T> {
   const config = loadConfig(process.env);
   if (!config.databaseUrl) throw new BackupUserError('the backup CLI needs DATABASE_URL (Firebreak\'s own database, where backups are recorded)');
-  const pool = createPool(config.databaseUrl, 4);
-  const stop = new AbortController();
   // Ctrl-C stops a running backup cleanly: it is recorded as interrupted, never as good.
-  const onSignal = () => stop.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  try {
-    await migrate(pool);
-    const log = createLogger({ level: process.env.LOG_LEVEL ?? 'warn' });
-    return await fn(new BackupService({ config, pool, clock: systemClock, log, shutdownSignal: stop.signal }), pool);
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    await pool.end();
-  }
+  return withCliRuntime(config.databaseUrl, ({ pool, log, signal }) =>
+    fn(new BackupService({ config, pool, clock: systemClock, log, shutdownSignal: signal }), pool));
 }
 
 async function run(verb: string, argv: string[], io: CliIo): Promise<number> {

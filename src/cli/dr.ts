@@ -3,10 +3,8 @@ import { DR_DRY_RUN_KIND } from '../dr/model.js';
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { loadConfig } from '../config/load.js';
-import { createPool } from '../db/pool.js';
-import { migrate } from '../db/migrate.js';
+import { withCliRuntime } from './runtime.js';
 import { systemClock } from '../clock.js';
-import { createLogger } from '../log.js';
 import { Background } from '../background.js';
 import { ChatError, type Block, type ChatMessage, type ChatSurface, type PostedMessage } from '../chat/surface.js';
 import { backupsRestoreSource } from '../dr/backups-binding.js';
@@ -110,17 +108,10 @@ export const drCli: CliGroup = {
       io.err(`firebreak dr ${verb} needs Firebreak's database: set DATABASE_URL.`);
       return 2;
     }
-    const pool = createPool(config.databaseUrl, 4);
-    const stop = new AbortController();
-    const onSignal = () => stop.abort();
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
-    try {
-      await migrate(pool);
-      const log = createLogger({ level: process.env.LOG_LEVEL ?? 'warn' });
+    return withCliRuntime(config.databaseUrl, async ({ pool, log, signal }) => {
       const ctx = {
         config, pool, clock: systemClock, log, chat: new TerminalChat(io), background: new Background(log),
-        replicaId: `cli-${os.hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`, shutdownSignal: stop.signal,
+        replicaId: `cli-${os.hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`, shutdownSignal: signal,
       };
       const service = new DrService(ctx, backupsRestoreSource(ctx));
       switch (verb) {
@@ -168,10 +159,6 @@ export const drCli: CliGroup = {
           return run.status === 'passed' ? 0 : 1;
         }
       }
-    } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      await pool.end();
-    }
+    });
   },
 };
