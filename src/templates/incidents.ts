@@ -250,36 +250,33 @@ export function postmortemPosted(i: Incident, version: number): ChatMessage {
   return { text: `Post-mortem draft v${version} for INC-${i.id}`, blocks: [context(`:page_facing_up: Post-mortem draft v${version} uploaded. Regenerate with \`/incident postmortem ${i.id}\` after editing the timeline.`)] };
 }
 
-/** `update` without text, and the Post update button: a prefilled draft to edit and post. */
-export function updateModal(i: Incident, draft: string): ModalView {
+/** A one-field modal about an incident: the incident line on top, one text input below. */
+function incidentTextModal(i: Incident, m: { callbackId: string; verb: string; submit: string; input: Block }): ModalView {
   return {
     type: 'modal',
-    callback_id: 'incident.update',
+    callback_id: m.callbackId,
     private_metadata: JSON.stringify({ incidentId: i.id }),
-    title: { type: 'plain_text', text: `Update INC-${i.id}`.slice(0, 24) },
-    submit: { type: 'plain_text', text: 'Post update' },
+    title: { type: 'plain_text', text: `${m.verb} INC-${i.id}`.slice(0, 24) },
+    submit: { type: 'plain_text', text: m.submit },
     close: { type: 'plain_text', text: 'Cancel' },
-    blocks: [
-      context(`${escapeMrkdwn(i.title)} · ${i.severity} · ${STATUS_LABEL[i.status]}`),
-      { type: 'input', block_id: 'text', label: { type: 'plain_text', text: 'Update' }, element: { type: 'plain_text_input', action_id: 'value', multiline: true, max_length: 2800, initial_value: draft.slice(0, 2800) } },
-    ],
+    blocks: [context(`${escapeMrkdwn(i.title)} · ${i.severity} · ${STATUS_LABEL[i.status]}`), m.input],
   };
+}
+
+/** `update` without text, and the Post update button: a prefilled draft to edit and post. */
+export function updateModal(i: Incident, draft: string): ModalView {
+  return incidentTextModal(i, {
+    callbackId: 'incident.update', verb: 'Update', submit: 'Post update',
+    input: { type: 'input', block_id: 'text', label: { type: 'plain_text', text: 'Update' }, element: { type: 'plain_text_input', action_id: 'value', multiline: true, max_length: 2800, initial_value: draft.slice(0, 2800) } },
+  });
 }
 
 /** The Resolve button asks for a one-line summary before closing the incident. */
 export function resolveModal(i: Incident): ModalView {
-  return {
-    type: 'modal',
-    callback_id: 'incident.resolve',
-    private_metadata: JSON.stringify({ incidentId: i.id }),
-    title: { type: 'plain_text', text: `Resolve INC-${i.id}`.slice(0, 24) },
-    submit: { type: 'plain_text', text: 'Resolve' },
-    close: { type: 'plain_text', text: 'Cancel' },
-    blocks: [
-      context(`${escapeMrkdwn(i.title)} · ${i.severity} · ${STATUS_LABEL[i.status]}`),
-      { type: 'input', block_id: 'summary', optional: true, label: { type: 'plain_text', text: 'Resolution summary' }, element: { type: 'plain_text_input', action_id: 'value', multiline: true, max_length: 2000 } },
-    ],
-  };
+  return incidentTextModal(i, {
+    callbackId: 'incident.resolve', verb: 'Resolve', submit: 'Resolve',
+    input: { type: 'input', block_id: 'summary', optional: true, label: { type: 'plain_text', text: 'Resolution summary' }, element: { type: 'plain_text_input', action_id: 'value', multiline: true, max_length: 2000 } },
+  });
 }
 
 export const notMemberAnswer = (i: Incident): string =>
