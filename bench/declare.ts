@@ -98,7 +98,7 @@ async function main() {
   console.log(`incidents recorded: ${rows[0]!.n} with war rooms: ${rows[0]!.rooms} (expected ${20 + ROUNDS * CONCURRENCY})`);
 
   const errors = fb.out().split('\n').filter((l) => /"level":(40|50|60)/.test(l));
-  if (errors.length) console.log(`firebreak logged ${errors.length} errors, first: ${errors[0]!.slice(0, 400)}`);
+  if (errors.length) console.log(`firebreak logged ${errors.length} warnings or errors, first: ${errors[0]!.slice(0, 400)}`);
   await db.end();
   await Promise.all([stopProcess(fb.child), stopProcess(bare.child)]);
   await stopProcess(slack.child);
