@@ -98,8 +98,9 @@ export default async function setup(project: TestProject) {
   const local = 'postgres://postgres@127.0.0.1:5432/postgres';
   let stopPg: (() => void) | undefined;
   let pgUrl = local;
+  // FIREBREAK_TEST_PG=throwaway forces the fresh-machine path even when 5432 answers.
   if (process.env.FIREBREAK_TEST_PG_URL) pgUrl = process.env.FIREBREAK_TEST_PG_URL;
-  else if (!(await canConnect(local))) {
+  else if (process.env.FIREBREAK_TEST_PG === 'throwaway' || !(await canConnect(local))) {
     const started = await startThrowawayPostgres();
     pgUrl = started.url;
     stopPg = started.stop;
