@@ -3,13 +3,13 @@
  * build on. Each step is separate (fetch, verify+decrypt, restore, count) so DR can time and
  * report each one.
  */
+import { withClient } from '../db/pool.js';
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import { spawn } from 'node:child_process';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import pg from 'pg';
 import type { Config } from '../config/schema.js';
 import type { Queryable } from '../db/pool.js';
 import { createObjectStore, type ObjectStore } from '../storage/index.js';
@@ -201,18 +201,12 @@ export async function restoreArchive(
 /** Exact row counts per user table (`schema.table`), in one consistent snapshot. */
 export async function rowCounts(databaseUrl: string, opts: { passwordEnv?: string } = {}): Promise<Record<string, number>> {
   const pw = opts.passwordEnv ? process.env[opts.passwordEnv] : undefined;
-  const client = new pg.Client({ connectionString: databaseUrl, ...(pw ? { password: pw } : {}), application_name: 'firebreak-rowcounts' });
-  // A dropped connection fails the query below; unhandled, the 'error' event would crash us.
-  client.on('error', () => {});
-  await client.connect();
-  try {
+  return withClient({ connectionString: databaseUrl, ...(pw ? { password: pw } : {}), application_name: 'firebreak-rowcounts' }, async (client) => {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     const out = await countRowsOn(client);
     await client.query('COMMIT');
     return out;
-  } finally {
-    await client.end().catch(() => {});
-  }
+  });
 }
 
 /** Row-count differences, `schema.table: expected X, got Y`; empty when identical. */

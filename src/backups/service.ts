@@ -3,6 +3,7 @@
  * schedule), list, show, verify (quick and full), expire, clean up, restore and the staleness
  * watch. Talks to people only through ctx.chat (the ops channel and the threads it is given).
  */
+import { withClient } from '../db/pool.js';
 import type { Services } from '../services.js';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
@@ -254,15 +255,8 @@ export class BackupService {
     }
   }
 
-  private async admin<T>(target: BackupTarget, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-    const c = new pg.Client(clientConfig(target));
-    c.on('error', () => {});
-    await c.connect();
-    try {
-      return await fn(c);
-    } finally {
-      await c.end().catch(() => {});
-    }
+  private admin<T>(target: BackupTarget, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+    return withClient(clientConfig(target), fn);
   }
 
   private databaseExists(target: BackupTarget, name: string): Promise<boolean> {

@@ -33,3 +33,19 @@ export async function withTransaction<T>(pool: pg.Pool, fn: (c: pg.PoolClient) =
     client.release();
   }
 }
+
+/**
+ * One short-lived connection outside the pool (another server, a database being created or
+ * dropped), closed when `fn` settles. A dropped connection fails the query in hand instead of
+ * throwing an unheard 'error' event.
+ */
+export async function withClient<T>(config: pg.ClientConfig, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client(config);
+  c.on('error', () => {});
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end().catch(() => {});
+  }
+}

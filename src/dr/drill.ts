@@ -1,3 +1,4 @@
+import { withClient } from '../db/pool.js';
 import { spawn } from 'node:child_process';
 import { mkdir, open, rm, statfs } from 'node:fs/promises';
 import path from 'node:path';
@@ -75,17 +76,8 @@ export function databaseUrl(serverUrl: string, database: string): string {
 
 const identifier = (name: string) => '"' + name.replace(/"/g, '""') + '"';
 
-async function withAdmin<T>(serverUrl: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: serverUrl, connectionTimeoutMillis: 10_000, application_name: 'firebreak-dr' });
-  // A dropped connection fails the query in hand; unhandled, the 'error' event would crash us.
-  c.on('error', () => {});
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end().catch(() => {});
-  }
-}
+const withAdmin = <T>(serverUrl: string, fn: (c: pg.Client) => Promise<T>): Promise<T> =>
+  withClient({ connectionString: serverUrl, connectionTimeoutMillis: 10_000, application_name: 'firebreak-dr' }, fn);
 
 /** Drops a scratch database; refuses any other name so a bug cannot drop a real database. */
 export async function dropScratchDatabase(serverUrl: string, name: string): Promise<void> {
