@@ -17,24 +17,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { adminQuery, databaseUrl } from './support/harness.js';
 
 const ADMIN = process.env.FIREBREAK_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
-function urlFor(name: string): string {
-  const u = new URL(ADMIN);
-  u.pathname = '/' + name;
-  return u.toString();
-}
-
-async function admin(sql: string): Promise<void> {
-  const c = new pg.Client({ connectionString: ADMIN });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
+const urlFor = (name: string): string => databaseUrl(ADMIN, name);
+const admin = (sql: string): Promise<void> => adminQuery(ADMIN, sql);
 
 function sh(cmd: string): number {
   const t0 = process.hrtime.bigint();

@@ -26,27 +26,15 @@ import { runBackup } from '../src/backups/pipeline.js';
 import { fetchBackupObject, verifyAndDecrypt } from '../src/backups/restore.js';
 import { backupsRestoreSource } from '../src/dr/backups-binding.js';
 import { Drill } from '../src/dr/drill.js';
+import { adminQuery, databaseUrl } from './support/harness.js';
 
 const ADMIN = process.env.FIREBREAK_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const SCALE = Number(process.argv[2] ?? 10);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const JOBS = 2;
 
-const urlFor = (db: string) => {
-  const u = new URL(ADMIN);
-  u.pathname = '/' + db;
-  return u.toString();
-};
-
-async function admin(sql: string): Promise<void> {
-  const c = new pg.Client({ connectionString: ADMIN });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
+const urlFor = (name: string): string => databaseUrl(ADMIN, name);
+const admin = (sql: string): Promise<void> => adminQuery(ADMIN, sql);
 
 function run(cmd: string, args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
