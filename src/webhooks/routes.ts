@@ -29,13 +29,13 @@ export function webhookRoutes(ctx: AppContext, alerts: AlertService): Route[] {
     }
   };
 
-  /** A receiver authenticated by token (bearer or basic) whose body one schema describes. */
-  const tokenReceiver = <T>(
-    path: string, receiver: 'alertmanager' | 'generic', label: string, schema: z.ZodType<T>, toAlerts: (v: T, now: Date) => IncomingAlert[],
+  /** A JSON receiver: authenticate, validate against one schema, convert, store before the 2xx. */
+  const jsonReceiver = <T>(
+    path: string, authenticate: (req: HttpRequest) => HttpResponse | undefined, schema: z.ZodType<T>, toAlerts: (v: T, now: Date) => IncomingAlert[],
   ): Route => ({
     method: 'POST', path, maxBodyBytes,
     async handle(req) {
-      const denied = checkAuth(req, cfg.receivers[receiver], label, `alerts.receivers.${receiver}`);
+      const denied = authenticate(req);
       if (denied) return denied;
       const p = parseJsonBody(req, schema);
       if (!p.ok) return p.response;
@@ -43,31 +43,26 @@ export function webhookRoutes(ctx: AppContext, alerts: AlertService): Route[] {
     },
   });
 
-  const alertmanager = tokenReceiver('/webhooks/alertmanager', 'alertmanager', 'Alertmanager', alertmanagerPayload, alertmanagerAlerts);
+  /** Bearer or basic auth as configured for the receiver. */
+  const tokenAuth = (receiver: 'alertmanager' | 'generic', label: string) => (req: HttpRequest) =>
+    checkAuth(req, cfg.receivers[receiver], label, `alerts.receivers.${receiver}`);
 
-  const grafana: Route = {
-    method: 'POST', path: '/webhooks/grafana', maxBodyBytes,
-    async handle(req) {
-      const g = cfg.receivers.grafana;
-      if (g.signatureSecret) {
-        const sig = String(req.headers[g.signatureHeader.toLowerCase()] ?? '');
-        const ts = g.timestampHeader ? String(req.headers[g.timestampHeader.toLowerCase()] ?? '') : '';
-        const signed = g.timestampHeader ? Buffer.concat([Buffer.from(`${ts}:`), req.body]) : req.body;
-        if (!sig) return problem(401, 'missing_signature', `Grafana webhooks must carry the ${g.signatureHeader} header (set the contact point's HMAC secret).`);
-        if (!sameSecret(sig.toLowerCase(), hmacHex(g.signatureSecret, signed))) return problem(401, 'invalid_signature', 'The Grafana HMAC signature does not match the body.');
-      }
-      // With a signature secret, a token is optional extra; without one, a token is required.
-      if (!g.signatureSecret || g.bearerToken) {
-        const denied = checkAuth(req, g, 'Grafana', 'alerts.receivers.grafana');
-        if (denied) return denied;
-      }
-      const p = parseJsonBody(req, grafanaPayload);
-      if (!p.ok) return p.response;
-      return store(req, grafanaAlerts(p.value, ctx.clock.now()));
-    },
+  /** Grafana's HMAC signature when a secret is set; a token is then optional, otherwise required. */
+  const grafanaAuth = (req: HttpRequest): HttpResponse | undefined => {
+    const g = cfg.receivers.grafana;
+    if (g.signatureSecret) {
+      const sig = String(req.headers[g.signatureHeader.toLowerCase()] ?? '');
+      const ts = g.timestampHeader ? String(req.headers[g.timestampHeader.toLowerCase()] ?? '') : '';
+      const signed = g.timestampHeader ? Buffer.concat([Buffer.from(`${ts}:`), req.body]) : req.body;
+      if (!sig) return problem(401, 'missing_signature', `Grafana webhooks must carry the ${g.signatureHeader} header (set the contact point's HMAC secret).`);
+      if (!sameSecret(sig.toLowerCase(), hmacHex(g.signatureSecret, signed))) return problem(401, 'invalid_signature', 'The Grafana HMAC signature does not match the body.');
+    }
+    return !g.signatureSecret || g.bearerToken ? checkAuth(req, g, 'Grafana', 'alerts.receivers.grafana') : undefined;
   };
 
-  const generic = tokenReceiver('/webhooks/generic', 'generic', 'generic', genericPayload, genericAlerts);
+  const alertmanager = jsonReceiver('/webhooks/alertmanager', tokenAuth('alertmanager', 'Alertmanager'), alertmanagerPayload, alertmanagerAlerts);
+  const grafana = jsonReceiver('/webhooks/grafana', grafanaAuth, grafanaPayload, grafanaAlerts);
+  const generic = jsonReceiver('/webhooks/generic', tokenAuth('generic', 'generic'), genericPayload, genericAlerts);
 
   const snsRoute: Route = {
     method: 'POST', path: '/webhooks/sns', maxBodyBytes,
