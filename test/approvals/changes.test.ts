@@ -3,7 +3,7 @@ import { startTestApp, type TestApp } from '../support/app.js';
 import { FakeClock, MINUTE } from '../../src/clock.js';
 import { eventsBy } from '../../src/events/log.js';
 import type { ChangeService } from '../../src/approvals/service.js';
-import type { FakeMessage } from '../support/fake-slack.js';
+import { buttonValueOf, type FakeMessage } from '../support/fake-slack.js';
 import { refreshStoredStateGauges, approvalsPending } from '../../src/ops/metrics.js';
 
 /**
@@ -57,12 +57,7 @@ function approvalMessage(id: number): FakeMessage {
   if (!m) throw new Error(`no approval message for #${id}`);
   return m;
 }
-function buttonValue(m: FakeMessage, actionId: string): string | undefined {
-  const json = JSON.stringify(m.blocks ?? []);
-  const re = new RegExp(`"action_id":"${actionId}","value":"([^"]+)"`);
-  return re.exec(json)?.[1];
-}
-const approveValue = (id: number) => buttonValue(approvalMessage(id), 'change_approve')!;
+const approveValue = (id: number) => buttonValueOf(approvalMessage(id), 'change_approve')!;
 
 async function click(actionId: string, value: string, user: string, actionTs?: string): Promise<string> {
   const { responseId } = await t.click(actionId, value, { user, channel: t.slack.channel('approvals')!.id, actionTs });
@@ -85,8 +80,8 @@ describe('/change request', () => {
     expect(req).toMatchObject({ kind: 'change.normal', category: 'normal', risk: 'medium', status: 'pending', approvals_required: 1 });
     expect(t.slack.replies(responseId)[0]).toMatch(new RegExp(`Change #${req.id} is waiting for 1 approval in #approvals`));
     const msg = approvalMessage(req.id);
-    expect(buttonValue(msg, 'change_approve')).toBe(`${req.id}:${req.params_hash}`);
-    expect(buttonValue(msg, 'change_reject')).toBe(String(req.id));
+    expect(buttonValueOf(msg, 'change_approve')).toBe(`${req.id}:${req.params_hash}`);
+    expect(buttonValueOf(msg, 'change_reject')).toBe(String(req.id));
     // Approvers get the same message by DM, except the requester.
     const dmTargets = t.slack.callsTo('conversations.open').map((c) => c.users);
     expect(dmTargets).toEqual(expect.arrayContaining(['U0BOB', 'U0CAROL']));
@@ -99,7 +94,7 @@ describe('/change request', () => {
     const updated = approvalMessage(req.id);
     expect(updated.text).toMatch(/Done/);
     expect(JSON.stringify(updated.blocks)).toContain('Approved by <@U0BOB>');
-    expect(buttonValue(updated, 'change_approve')).toBeUndefined();
+    expect(buttonValueOf(updated, 'change_approve')).toBeUndefined();
     // The DM copy is updated in place too.
     expect(t.slack.messagesIn('DU0BOB').find((m) => m.text.includes(`#${req.id}:`))!.text).toMatch(/Done/);
     expect(await types(req.id)).toEqual(['change.requested', 'change.approved', 'change.started', 'change.executed']);
@@ -283,7 +278,7 @@ describe('break-glass and pre-approved changes', () => {
     expect(JSON.stringify(msg.blocks)).toContain('Needs review after the fact');
     // Approvers hear about it by DM, since one of them has to review it.
     expect(t.slack.messagesIn('DU0CAROL').some((m) => m.text.includes(`#${req.id}:`))).toBe(true);
-    expect(buttonValue(msg, 'change_review')).toBe(String(req.id));
+    expect(buttonValueOf(msg, 'change_review')).toBe(String(req.id));
     expect(await click('change_review', String(req.id), 'U0ALICE')).toMatch(/someone else has to review it/);
     expect(await click('change_review', String(req.id), 'U0BOB')).toMatch(/marked reviewed/);
     expect(await row(req.id)).toMatchObject({ reviewed_by: 'U0BOB' });
@@ -298,7 +293,7 @@ describe('break-glass and pre-approved changes', () => {
 
   it('lets the requester break glass on a pending request where policy allows, with a reason, and no one else', async () => {
     const id = await requestRestore('glass_db');
-    expect(buttonValue(approvalMessage(id), 'change_break_glass')).toBe(String(id));
+    expect(buttonValueOf(approvalMessage(id), 'change_break_glass')).toBe(String(id));
     expect(await click('change_break_glass', String(id), 'U0BOB')).toMatch(/Only <@U0ALICE>/);
     await click('change_break_glass', String(id), 'U0ALICE');
     expect(t.slack.views.at(-1)!.view.callback_id).toBe('change_break_glass_reason');

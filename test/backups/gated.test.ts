@@ -33,11 +33,7 @@ afterAll(async () => {
 });
 
 const backups = async () => (await t.db.pool.query('SELECT status, requested_by FROM backups')).rows;
-function approveValue(): string {
-  const m = t.slack.messagesIn('approvals').find((x) => x.text.includes('Backup of shop'));
-  if (!m) throw new Error('no approval request for the backup');
-  return /"action_id":"change_approve","value":"([^"]+)"/.exec(JSON.stringify(m.blocks))![1]!;
-}
+const approveValue = () => t.slack.buttonValue('approvals', 'Backup of shop', 'change_approve');
 
 describe('/backup now under the default change policy', () => {
   it('waits for an approver other than the requester, then backs up once', async () => {

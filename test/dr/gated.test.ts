@@ -37,11 +37,7 @@ afterAll(async () => {
 
 const runs = async () => (await t.db.pool.query('SELECT id, status, requester, approvers FROM dr_runs ORDER BY id')).rows;
 
-function approveValue(): string {
-  const m = t.slack.messagesIn('approvals').find((x) => x.text.includes('DR dry run'));
-  if (!m) throw new Error('no approval request for the dry run');
-  return /"action_id":"change_approve","value":"([^"]+)"/.exec(JSON.stringify(m.blocks))![1]!;
-}
+const approveValue = () => t.slack.buttonValue('approvals', 'DR dry run', 'change_approve');
 
 describe('/dr dry-run under the default change policy', () => {
   it('asks for approval, refuses the requester, and runs once another person approves', async () => {

@@ -34,6 +34,12 @@ export interface RecordedCall {
 
 type Failure = { error: string; times: number; status?: number; retryAfter?: number; delayMs?: number; channel?: string };
 
+/** The value of button `actionId` on a message, or undefined. */
+export function buttonValueOf(m: FakeMessage, actionId: string): string | undefined {
+  const re = new RegExp(`"action_id":"${actionId}","value":"([^"]+)"`);
+  return re.exec(JSON.stringify(m.blocks ?? []))?.[1];
+}
+
 export class FakeSlack {
   readonly calls: RecordedCall[] = [];
   readonly channels: FakeChannel[] = [];
@@ -91,6 +97,17 @@ export class FakeSlack {
   /** Base for response_url values handed out in signed test payloads. */
   responseUrl(id: string): string {
     return this.url.replace(/\/api\/$/, '') + `/response/${id}`;
+  }
+
+  /**
+   * The value of button `actionId` on the first message in `channel` whose text contains
+   * `textIncludes`, as a person would click it now; throws when there is no such button.
+   */
+  buttonValue(channel: string, textIncludes: string, actionId: string): string {
+    const m = this.messagesIn(channel).find((x) => x.text.includes(textIncludes));
+    const v = m && buttonValueOf(m, actionId);
+    if (!v) throw new Error(`no ${actionId} button on a message containing "${textIncludes}" in #${channel}`);
+    return v;
   }
 
   /** Texts of the ephemeral replies sent to a response_url. */
