@@ -145,7 +145,7 @@ export function backupCommands(ctx: AppContext, service: BackupService): Command
             const bad = checkId(args.words[0], '/backup restore <id> <new-database>');
             if (bad) return ictx.reply.ephemeral(bad);
             const [id, into] = args.words as [string, string | undefined];
-            if (!into) return ictx.reply.ephemeral('Usage: `/backup restore <id> <new-database>`: name the database to restore into.');
+            if (!into) return ictx.reply.ephemeral('Usage: `/backup restore &lt;id&gt; &lt;new-database&gt;`: name the database to restore into.');
             const record = await service.get(id);
             const exists = await service.targetDatabaseExists(record, into);
             if (exists) {

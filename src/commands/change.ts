@@ -5,7 +5,7 @@ import { CHANGE_CATEGORIES, CHANGE_RISKS, type ChangeCategory, type ChangeRisk }
 import { changeListMessage } from '../templates/approvals.js';
 import { utc } from '../templates/format.js';
 
-const USAGE = '/change request <title> [--category standard|normal|emergency] [--risk low|medium|high] [--reason "why"]';
+const USAGE = '/change request &lt;title&gt; [--category standard|normal|emergency] [--risk low|medium|high] [--reason "why"]';
 
 /** `/change`: manual changes under the same approval rules as Firebreak's own risky actions. */
 export function changeCommands(changes: ChangeService): CommandTable {
@@ -30,7 +30,7 @@ export function changeCommands(changes: ChangeService): CommandTable {
           }
           const reason = args.flags.reason && args.flags.reason !== 'true' ? args.flags.reason.trim() : undefined;
           if (category === 'emergency' && !reason) {
-            return ctx.reply.ephemeral('An emergency change skips approval, so it needs a reason: `/change request <title> --category emergency --reason "why it cannot wait"`.');
+            return ctx.reply.ephemeral('An emergency change skips approval, so it needs a reason: `/change request &lt;title&gt; --category emergency --reason "why it cannot wait"`.');
           }
           const params = { title, category, risk: risk ?? null, ...(reason ? { reason } : {}) };
           const out = await changes.request(`change.${category}`, params, { userId: inv.actor.userId, channelId: inv.channelId }, {
@@ -62,7 +62,7 @@ export function changeCommands(changes: ChangeService): CommandTable {
         description: 'Mark a break-glass change as reviewed after the fact (not by whoever ran it).',
         run: async (args, inv, ctx) => {
           const id = Number(args.words[0]?.replace(/^#/, ''));
-          if (!Number.isSafeInteger(id) || id <= 0) return ctx.reply.ephemeral('Which change? `/change review <id> [note]`');
+          if (!Number.isSafeInteger(id) || id <= 0) return ctx.reply.ephemeral('Which change? `/change review &lt;id&gt; [note]`');
           const out = await changes.review(id, inv.actor.userId, args.words.slice(1).join(' '));
           return ctx.reply.ephemeral(out.status === 'refused' ? out.message : `Change #${id} is marked reviewed.`);
         },

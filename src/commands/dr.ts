@@ -73,7 +73,7 @@ export function drCommands(service: DrService, gate: () => ChangeGate | undefine
           const backupId = args.words[0];
           const target = args.flags['target'];
           if (!backupId || !target || target === 'true' || args.words.length > 1) {
-            return ictx.reply.ephemeral('Usage: `/dr execute <backup-id> --target <database>`. A recovery names its backup and its target; `/backup list` shows backup ids.');
+            return ictx.reply.ephemeral('Usage: `/dr execute &lt;backup-id&gt; --target &lt;database&gt;`. A recovery names its backup and its target; `/backup list` shows backup ids.');
           }
           if (!PLAIN_DB.test(target)) return ictx.reply.ephemeral(`\`${target}\` is not a plain database name: use lower-case letters, digits and _.`);
           if (target.startsWith('firebreak_dr_')) return ictx.reply.ephemeral('Names starting with `firebreak_dr_` are reserved for drill scratch databases; choose another target.');

@@ -72,7 +72,7 @@ export function incidentCommand(incidents: IncidentService): CommandTable {
     run: async (args, _inv, ctx) => {
       const id = Number(String(args.words[0] ?? '').replace(/^inc-/i, ''));
       const i = Number.isInteger(id) && id > 0 ? await incidents.get(id) : undefined;
-      if (!i) return ctx.reply.ephemeral('Which incident? `/incident setup <id>`, e.g. `/incident setup 12`.');
+      if (!i) return ctx.reply.ephemeral('Which incident? `/incident setup &lt;id&gt;`, e.g. `/incident setup 12`.');
       const r = await incidents.openWarRoom(i.id);
       await ctx.reply.ephemeral(declaredReply(r.incident, r.problems));
     },
@@ -182,7 +182,7 @@ function lifecycleSubcommands(incidents: IncidentService): Subcommand[] {
   return [
     sub('update', '[text]', 'Post a stakeholder update (restarts the update cadence). Without text, opens a prefilled draft.', { open: true, member: true }, async (t, inv, ctx) => {
       if (!t.rest) {
-        if (!inv.triggerId) return ctx.reply.ephemeral('Say what changed: `/incident update <text>`.');
+        if (!inv.triggerId) return ctx.reply.ephemeral('Say what changed: `/incident update &lt;text&gt;`.');
         return ctx.reply.openModal(updateModal(t.incident, incidents.draft('internal', t.incident)));
       }
       if (t.rest.length > MAX_TEXT) return ctx.reply.ephemeral(tooLong(t.rest));
@@ -208,7 +208,7 @@ function lifecycleSubcommands(incidents: IncidentService): Subcommand[] {
       await reportChange(ctx, await incidents.assignRole(t.incident.id, inv.actor.userId, role, user), t.inChannel, `<@${user}> now holds ${role} on INC-${t.incident.id}`);
     }),
     sub('note', '<text>', 'Add a note to the timeline (`action: <what> @owner due YYYY-MM-DD` becomes a post-mortem action item).', { open: true, member: true }, async (t, inv, ctx) => {
-      if (!t.rest) return ctx.reply.ephemeral('What should the note say? `/incident note <text>`.');
+      if (!t.rest) return ctx.reply.ephemeral('What should the note say? `/incident note &lt;text&gt;`.');
       if (t.rest.length > MAX_TEXT) return ctx.reply.ephemeral(tooLong(t.rest));
       await reportChange(ctx, await incidents.addNote(t.incident.id, inv.actor.userId, t.rest), t.inChannel, `Note added to INC-${t.incident.id}`);
     }),

@@ -21,7 +21,7 @@ function sectionNamed(word: string | undefined): RunbookSection | undefined {
 export function runbookCommand(deps: RunbookCommandDeps): CommandTable {
   const show = async (args: ParsedArgs, _inv: CommandInvocation, ctx: InteractionContext) => {
     const [name, sectionWord] = args.words;
-    if (!name) return ctx.reply.ephemeral('Which runbook? Usage: `/runbook <name> [section]`. See `/runbook list`.');
+    if (!name) return ctx.reply.ephemeral('Which runbook? Usage: `/runbook &lt;name&gt; [section]`. See `/runbook list`.');
     const found = await loadRunbook(deps.runbooksDir, name);
     if (!found) {
       const all = await loadRunbooks(deps.runbooksDir).catch(() => []);

@@ -1,6 +1,7 @@
 import type { Block, ChatMessage } from '../chat/surface.js';
 import { formatDuration, verdictFor, type DrRun, type StepRecord } from '../dr/model.js';
-import { button, context, escapeMrkdwn, mention, section, utc } from './format.js';
+import { mention, utc } from './format.js';
+import { actions, button, context, escapeMrkdwn, lineSections, messageBlocks, messageText, section } from './blocks.js';
 
 const STEP_ICON: Record<StepRecord['status'], string> = {
   pending: '◻️', running: '⏳', passed: '✅', failed: '❌', skipped: '⏭️', cancelled: '🛑',
@@ -9,26 +10,26 @@ const RUN_ICON: Record<DrRun['status'], string> = { running: '⏳', passed: '✅
 
 export const runLabel = (r: Pick<DrRun, 'id' | 'kind'>): string => `DR-${r.id} ${r.kind === 'dry-run' ? 'dry run' : 'recovery'}`;
 
-/** What a run is, in one line: for busy replies, status and history. */
+/** What a run is, in one line of mrkdwn (already escaped): for busy replies, status and history. */
 export function runOneLine(r: DrRun): string {
   const current = r.steps.find((s) => s.status === 'running');
   const where = r.status === 'running' ? (current ? `at step ${current.n}/${r.steps.length} (${current.title})` : 'starting') : r.status;
-  const backup = r.backupId ? `backup ${r.backupId}` : 'newest verified backup';
-  const into = r.targetDatabase ? ` into ${r.targetDatabase}` : '';
-  const by = r.trigger === 'schedule' ? 'scheduled' : `requested by ${/^[UW][A-Z0-9]+$/.test(r.requester) ? mention(r.requester) : r.requester}`;
+  const backup = r.backupId ? `backup ${escapeMrkdwn(r.backupId)}` : 'newest verified backup';
+  const into = r.targetDatabase ? ` into ${escapeMrkdwn(r.targetDatabase)}` : '';
+  const by = r.trigger === 'schedule' ? 'scheduled' : `requested by ${/^[UW][A-Z0-9]+$/.test(r.requester) ? mention(r.requester) : escapeMrkdwn(r.requester)}`;
   return `${runLabel(r)} of ${backup}${into}, ${by} ${utc(r.startedAt)}, ${where}`;
 }
 
 export function drillHeadline(r: DrRun): ChatMessage {
   const text = `${RUN_ICON[r.status]} ${runLabel(r)} — ${r.status}`;
   const blocks: Block[] = [
-    section(`*${text}*\n${escapeMrkdwn(runOneLine(r))}`),
+    section(`*${text}*\n${runOneLine(r)}`),
   ];
   if (r.status !== 'running') {
     const v = verdictFor(r.targets, r.rtoMs, r.rpoMs);
     blocks.push(context(`RTO ${formatDuration(r.rtoMs)} ${mark(v.rtoMet)} · RPO ${formatDuration(r.rpoMs)} ${mark(v.rpoMet)}${r.error ? ` · ${escapeMrkdwn(r.error)}` : ''}`));
   } else {
-    blocks.push({ type: 'actions', elements: [button('Cancel', 'dr_cancel', String(r.id), 'danger')] });
+    blocks.push(actions(`dr-run-${r.id}`, [button('Cancel', 'dr_cancel', String(r.id), 'danger')]));
   }
   return { text, blocks };
 }
@@ -45,9 +46,7 @@ function stepLine(s: StepRecord): string {
 export function drillSteps(r: DrRun): ChatMessage {
   const lines = r.steps.map(stepLine);
   // Section text is capped at 3000 characters: split the steps over a few sections.
-  const blocks: Block[] = [];
-  for (let i = 0; i < lines.length; i += 4) blocks.push(section(lines.slice(i, i + 4).join('\n').slice(0, 2900)));
-  return { text: `${runLabel(r)}: steps`, blocks };
+  return { text: `${runLabel(r)}: steps`, blocks: lineSections(lines, { maxBlocks: 10 }) };
 }
 
 export function drillReport(r: DrRun, switchTraffic?: string): ChatMessage {
@@ -81,7 +80,7 @@ export function busyMessage(running: DrRun | undefined): ChatMessage {
 export function statusMessage(running: DrRun | undefined, last: DrRun | undefined): ChatMessage {
   if (running) {
     const m = drillSteps(running);
-    return { text: runOneLine(running), blocks: [section(`*Running:* ${escapeMrkdwn(runOneLine(running))}`), ...(m.blocks ?? [])] };
+    return { text: runOneLine(running), blocks: [section(`*Running:* ${runOneLine(running)}`), ...(m.blocks ?? [])] };
   }
   const text = last ? `No drill is running. Last: ${runOneLine(last)}, RTO ${formatDuration(last.rtoMs)}, RPO ${formatDuration(last.rpoMs)}.` : 'No drill is running, and none has run yet. Start one with `/dr dry-run`.';
   return { text, blocks: [section(text)] };
@@ -109,15 +108,15 @@ export function historyMessage(runs: DrRun[]): ChatMessage {
     ? `Trend, oldest → newest (${measured.length} measured runs): RTO ${sparkline(measured.map((r) => r.rtoMs))} ${formatDuration(measured[0]!.rtoMs)} → ${formatDuration(measured.at(-1)!.rtoMs)} · RPO ${sparkline(measured.map((r) => r.rpoMs))} ${formatDuration(measured[0]!.rpoMs)} → ${formatDuration(measured.at(-1)!.rpoMs)}`
     : 'Trend: needs at least two measured runs.';
   const text = `Last ${runs.length} DR runs`;
-  return { text, blocks: [section(`*${text}*\n${rows.join('\n')}`.slice(0, 2900)), context(trend)] };
+  return { text, blocks: messageBlocks([section(`*${text}*`), ...lineSections(rows, { maxBlocks: 20, more: (n) => `_…and ${n} more runs_` }), context(trend)]) };
 }
 
 export function scheduledDrillFailed(r: DrRun): ChatMessage {
-  const text = `:rotating_light: Scheduled DR drill ${runLabel(r)} ${r.status}: ${r.error ?? 'see its thread'}`;
-  return { text, blocks: [section(escapeMrkdwn(text))] };
+  const text = `:rotating_light: Scheduled DR drill ${runLabel(r)} ${r.status}: ${escapeMrkdwn(r.error ?? 'see its thread')}`;
+  return { text: messageText(text), blocks: [section(text)] };
 }
 
 export function drillMissed(reason: string): ChatMessage {
-  const text = `:rotating_light: DR drill missed: ${reason}`;
-  return { text, blocks: [section(escapeMrkdwn(text))] };
+  const text = `:rotating_light: DR drill missed: ${escapeMrkdwn(reason)}`;
+  return { text: messageText(text), blocks: [section(text)] };
 }
