@@ -101,6 +101,8 @@ function element(where: string, e: unknown, c: Ctx): void {
 function block(where: string, b: unknown, c: Ctx, surface: 'message' | 'modal'): void {
   if (!isObj(b)) return void c.problems.push(`${where}: not a block`);
   id(where, 'block_id', b.block_id, c);
+  // action_id must be unique "among all other action_ids in the containing block" (blocks/ reference).
+  for (const k of [...c.ids]) if (k.startsWith('action_id:')) c.ids.delete(k);
   switch (b.type) {
     case 'section': {
       const fields = Array.isArray(b.fields) ? b.fields : undefined;

@@ -42,7 +42,8 @@ export function userMrkdwn(s: string): string {
   for (const m of s.matchAll(SLACK_ENTITY)) {
     out += escapeMrkdwn(s.slice(last, m.index));
     const bar = m[0].indexOf('|');
-    out += bar < 0 ? m[0] : `${m[0].slice(0, bar + 1)}${escapeMrkdwn(m[0].slice(bar + 1, -1))}>`;
+    const target = (bar < 0 ? m[0].slice(0, -1) : m[0].slice(0, bar)).replace(/&/g, '&amp;');
+    out += bar < 0 ? `${target}>` : `${target}|${escapeMrkdwn(m[0].slice(bar + 1, -1))}>`;
     last = m.index + m[0].length;
   }
   return out + escapeMrkdwn(s.slice(last));
@@ -213,7 +214,10 @@ export function messageBlocks(blocks: KnownBlock[], more: (n: number) => string 
   return [...kept, context(more(blocks.length - kept.length))];
 }
 
-/** Slack refuses a payload whose block_ids or action_ids repeat; ours are fixed strings, so a repeat is a bug. */
+/**
+ * Slack refuses a payload whose block_ids repeat, or whose action_ids repeat within one block;
+ * ours are fixed strings, so a repeat is a bug.
+ */
 export function uniqueIds(blocks: KnownBlock[]): void {
   const seen = new Set<string>();
   const see = (kind: string, id: string | undefined) => {
@@ -223,6 +227,7 @@ export function uniqueIds(blocks: KnownBlock[]): void {
   };
   for (const b of blocks) {
     see('block_id', b.block_id);
+    for (const k of [...seen]) if (k.startsWith('action_id:')) seen.delete(k);
     const els = b.type === 'actions' ? b.elements : b.type === 'section' && b.accessory ? [b.accessory] : b.type === 'input' ? [b.element] : [];
     for (const e of els) see('action_id', (e as { action_id?: string }).action_id);
   }

@@ -7,7 +7,7 @@ import { channelLink, exactDuration, exactTime, mention, utc } from './format.js
 import {
   actions, button, clipMrkdwn, context, divider, escapeMrkdwn, fieldsSection, header, input, lineSections, messageBlocks, messageText, option,
   section, staticSelect, textInput, textSections, userMrkdwn,
-  link, plain,
+  clipPlain, link, plain,
 } from './blocks.js';
 import { SLACK_LIMITS } from './slack-limits.js';
 
@@ -73,11 +73,11 @@ export function announcement(i: Incident): ChatMessage {
 }
 
 export function channelTopic(i: Incident): string {
-  return `${i.severity} · ${STATUS_LABEL[i.status]} · ${i.title} · IC: ${i.commander ? `<@${i.commander}>` : 'unassigned'}`.slice(0, 250);
+  return clipPlain(`${i.severity} · ${STATUS_LABEL[i.status]} · ${i.title} · IC: ${i.commander ? `<@${i.commander}>` : 'unassigned'}`, SLACK_LIMITS.topic);
 }
 
 export function channelPurpose(i: Incident): string {
-  return `Response channel for INC-${i.id}: ${i.title}. Declared ${utc(i.declaredAt)}.`.slice(0, 250);
+  return clipPlain(`Response channel for INC-${i.id}: ${i.title}. Declared ${utc(i.declaredAt)}.`, SLACK_LIMITS.topic);
 }
 
 export function declaredReply(i: Incident, problems: string[]): ChatMessage {
@@ -227,7 +227,7 @@ export function resolvedNotice(i: Incident, actor: string, summary: string | und
 export function resolvedAnnouncement(i: Incident): ChatMessage {
   const m = incidentMetrics(i);
   return {
-    text: `INC-${i.id} resolved: ${i.title}`,
+    text: `INC-${i.id} resolved: ${escapeMrkdwn(i.title)}`,
     blocks: [section(`:white_check_mark: *Resolved:* INC-${i.id} [${i.severity}] ${escapeMrkdwn(i.title)} after ${exactDuration(m.mttr)} — ${channelLink(i.channelId, i.channelName)}`)],
   };
 }
