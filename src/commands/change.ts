@@ -1,3 +1,4 @@
+import { escapeMrkdwn } from '../templates/blocks.js';
 import type { CommandTable } from '../commands/table.js';
 import { helpSubcommand } from '../commands/table.js';
 import type { ChangeService } from '../approvals/service.js';
@@ -22,11 +23,11 @@ export function changeCommands(changes: ChangeService): CommandTable {
           if (!title) return ctx.reply.ephemeral(`Give the change a title: \`${USAGE}\``);
           const category = (args.flags.category ?? 'normal').toLowerCase();
           if (!(CHANGE_CATEGORIES as readonly string[]).includes(category)) {
-            return ctx.reply.ephemeral(`\`--category ${category}\` isn't one I know: use standard, normal or emergency.`);
+            return ctx.reply.ephemeral(`\`--category ${escapeMrkdwn(category)}\` isn't one I know: use standard, normal or emergency.`);
           }
           const risk = args.flags.risk?.toLowerCase();
           if (risk !== undefined && !(CHANGE_RISKS as readonly string[]).includes(risk)) {
-            return ctx.reply.ephemeral(`\`--risk ${risk}\` isn't one I know: use low, medium or high.`);
+            return ctx.reply.ephemeral(`\`--risk ${escapeMrkdwn(risk)}\` isn't one I know: use low, medium or high.`);
           }
           const reason = args.flags.reason && args.flags.reason !== 'true' ? args.flags.reason.trim() : undefined;
           if (category === 'emergency' && !reason) {

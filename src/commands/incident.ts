@@ -1,3 +1,4 @@
+import { escapeMrkdwn } from '../templates/blocks.js';
 import type { CommandTable, ParsedArgs, Subcommand } from '../commands/table.js';
 import { helpSubcommand } from '../commands/table.js';
 import type { ChangeOutcome, IncidentService, WarRoomResult } from '../incidents/service.js';
@@ -151,7 +152,7 @@ export async function resolveTarget(
 export async function reportChange(ctx: InteractionContext, out: ChangeOutcome, inChannel: boolean, done: string): Promise<void> {
   if (!out.ok) return ctx.reply.ephemeral(out.message);
   if (out.problems.length) {
-    return ctx.reply.ephemeral(`${done} — saved, but some chat steps failed:\n${out.problems.map((p) => `• ${p}`).join('\n')}`);
+    return ctx.reply.ephemeral(`${done} — saved, but some chat steps failed:\n${out.problems.map((p) => `• ${escapeMrkdwn(p)}`).join('\n')}`);
   }
   if (!inChannel) await ctx.reply.ephemeral(`${done}.`);
 }
@@ -190,12 +191,12 @@ function lifecycleSubcommands(incidents: IncidentService): Subcommand[] {
     }),
     sub('status', 'investigating|identified|monitoring|resolved', 'Set the status; monitoring marks it mitigated, resolved resolves it.', { open: true, member: true }, async (t, inv, ctx) => {
       const status = parseStatus(t.words[0]);
-      if (!status) return ctx.reply.ephemeral(`\`${t.words[0] ?? ''}\` isn't a status. Use one of: investigating, identified, monitoring, resolved.`);
+      if (!status) return ctx.reply.ephemeral(`\`${escapeMrkdwn(t.words[0] ?? '')}\` isn't a status. Use one of: investigating, identified, monitoring, resolved.`);
       await reportChange(ctx, await incidents.setStatus(t.incident.id, inv.actor.userId, status), t.inChannel, `INC-${t.incident.id} is now ${status}`);
     }),
     sub('severity', '<P0-P4>', 'Change the severity; raising it applies the new severity\'s policy (responders, announcement, cadence).', { open: true, member: true }, async (t, inv, ctx) => {
       const severity = parseSeverity(t.words[0]);
-      if (!severity) return ctx.reply.ephemeral(`\`${t.words[0] ?? ''}\` isn't a severity. Use P0 (critical) to P4 (informational), e.g. \`/incident severity P1\`.`);
+      if (!severity) return ctx.reply.ephemeral(`\`${escapeMrkdwn(t.words[0] ?? '')}\` isn't a severity. Use P0 (critical) to P4 (informational), e.g. \`/incident severity P1\`.`);
       await reportChange(ctx, await incidents.setSeverity(t.incident.id, inv.actor.userId, severity), t.inChannel, `INC-${t.incident.id} is now ${severity}`);
     }),
     sub('role', 'commander|comms|tech @user', 'Give someone a role (they are invited to the channel).', { open: true, member: true }, async (t, inv, ctx) => {

@@ -1,3 +1,4 @@
+import { escapeMrkdwn } from '../templates/blocks.js';
 import type { Subcommand } from './table.js';
 import type { ActionHandler } from '../chat/interactions.js';
 import type { IncidentService } from '../incidents/service.js';
@@ -27,10 +28,10 @@ export function pageSubcommand(paging: PagingService, incidents: IncidentService
       if (idWord !== undefined) {
         const id = incidentId(idWord);
         incident = id ? await incidents.get(id) : undefined;
-        if (!incident) return ctx.reply.ephemeral(`I can't find incident \`${idWord}\`. Use its number, e.g. \`/incident page ${service} 12\`.`);
+        if (!incident) return ctx.reply.ephemeral(`I can't find incident \`${escapeMrkdwn(idWord)}\`. Use its number, e.g. \`/incident page ${escapeMrkdwn(service)} 12\`.`);
       } else {
         incident = await incidents.byChannel(inv.channelId);
-        if (!incident) return ctx.reply.ephemeral(`Run this in the incident's channel, or name the incident: \`/incident page ${service} &lt;incident-id&gt;\`.`);
+        if (!incident) return ctx.reply.ephemeral(`Run this in the incident's channel, or name the incident: \`/incident page ${escapeMrkdwn(service)} &lt;incident-id&gt;\`.`);
       }
       const out: PageRequestOutcome = await paging.requestPage(incident.id, service, inv.actor.userId, `paged by hand`);
       await ctx.reply.ephemeral(pageRequestReply(out, incident.id));

@@ -5,7 +5,7 @@ import type { ChatMessage, ChatSurface, ModalView } from '../chat/surface.js';
 import type { ChatEvent, Reply } from '../chat/interactions.js';
 import type { Logger } from '../log.js';
 import { Semaphore, type Background } from '../background.js';
-import { decodeSlackText } from '../templates/blocks.js';
+import { decodeSlackText, escapeMrkdwn } from '../templates/blocks.js';
 
 const maybeDecode = (s: string | undefined): string | undefined => (s === undefined ? undefined : decodeSlackText(s));
 
@@ -54,7 +54,7 @@ export function registerSlackListeners(bolt: App, interactions: Interactions, ch
   const afterAck = (label: string, work: () => Promise<void>) => background.run(label, () => lane.use(work));
   const friendlyFailure = async (reply: Reply, err: unknown) => {
     log.error({ err }, 'slack interaction failed');
-    await reply.ephemeral(`Sorry, that failed on our side: ${(err as Error).message}. Nothing was lost; try again, and if it keeps failing tell the Firebreak owners.`).catch(() => {});
+    await reply.ephemeral(`Sorry, that failed on our side: ${escapeMrkdwn((err as Error).message)}. Nothing was lost; try again, and if it keeps failing tell the Firebreak owners.`).catch(() => {});
   };
 
   bolt.command(/.*/, async ({ command, ack, respond }) => {

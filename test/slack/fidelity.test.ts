@@ -79,6 +79,19 @@ describe('text typed in Slack is decoded once and escaped once', () => {
     expect(everything(t)).not.toMatch(/&amp;(amp|lt|gt);/);
   });
 
+  it('the update draft in the modal is plain text, so posting it unchanged shows each & once', async () => {
+    const { triggerId } = await t.slash('/incident update', { channel });
+    await t.settle();
+    const view = t.slack.views.find((v) => v.trigger_id === triggerId)!.view as { blocks: { element?: { initial_value?: string } }[] };
+    const draft = view.blocks.map((b) => b.element?.initial_value).find(Boolean)!;
+    expect(draft).toContain('Checkout & payments <down>');
+    await t.submitView('incident.update', { text: draft }, { privateMetadata: JSON.stringify({ incidentId: id }) });
+    await t.settle();
+    const posted = all(t.slack.messagesIn(channel).filter((m) => m.text.startsWith('Update on')).slice(-1));
+    expect(posted).toContain('Checkout &amp; payments &lt;down&gt;');
+    expect(posted).not.toMatch(/&amp;(amp|lt|gt);/);
+  });
+
   it('/incident reopen with a 5,000-character reason and /incident resolve with a 2,800-character summary stay valid', async () => {
     await t.slash(`/incident resolve ${slackEscaped(long(2800))}`, { channel });
     await t.settle();
