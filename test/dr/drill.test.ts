@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import pg from 'pg';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { adminUrl, createEmptyDatabase } from '../support/db.js';
 import { makeVerifiedBackup as makePipelineBackup } from '../support/backups.js';
@@ -278,6 +281,33 @@ describe('/dr dry-run', () => {
     } finally {
       Object.assign(hook, saved);
       delete hook.command;
+    }
+  });
+
+  it('runs the post-restore command with libpq variables only: no Slack or PagerDuty secret, no password in DATABASE_URL', async () => {
+    const hook = t.app.ctx.config.dr.postRestore;
+    const saved = { ...hook };
+    const dir = mkdtempSync(path.join(tmpdir(), 'fb-hook-env-'));
+    const out = path.join(dir, 'env');
+    const canaries = { SLACK_BOT_TOKEN: 'xoxb-hook-canary-123', PAGERDUTY_WEBHOOK_SECRETS: 'pd-hook-canary-123' };
+    Object.assign(process.env, canaries);
+    try {
+      hook.command = ['sh', '-c', 'env > "$0"', out];
+      await dr(`dry-run ${good.id}`);
+      expect((await lastRun()).status).toBe('passed');
+      const env = readFileSync(out, 'utf8');
+      for (const [name, value] of Object.entries(canaries)) {
+        expect(env).not.toContain(name);
+        expect(env).not.toContain(value);
+      }
+      expect(env).toMatch(/^PGDATABASE=firebreak_dr_\d+$/m);
+      const dbUrl = /^DATABASE_URL=(.*)$/m.exec(env)![1]!;
+      expect(new URL(dbUrl).password).toBe('');
+    } finally {
+      for (const name of Object.keys(canaries)) delete process.env[name];
+      Object.assign(hook, saved);
+      delete hook.command;
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
