@@ -426,6 +426,43 @@ describe('the Cancel button', () => {
   });
 });
 
+describe('who may cancel', () => {
+  it('refuses /dr cancel and the Cancel button to someone who is neither requester, approver nor incident commander, and audits it', async () => {
+    const { backup, db } = await slowBackup();
+    t.app.ctx.config.dr.smokeChecks = [];
+    const policies = t.app.ctx.config.approvals.actions;
+    const saved = policies['dr.dry-run'];
+    policies['dr.dry-run'] = { preApproved: true, approvers: ['U0APPROVER'] };
+    try {
+      await drNow(`dry-run ${backup.id}`, 'U0ALICE');
+      const running = await waitFor('the restore to be under way', async () => {
+        const r = await lastRun();
+        return stepsOf(r)[6].status === 'running' && r;
+      });
+      const refused = (await drNow('cancel', 'U0MALLORY')).join('\n');
+      expect(refused).toContain(`You can't cancel DR-${running.id} dry run`);
+      expect(refused).toContain('<@U0APPROVER>');
+      const head = t.slack.messagesIn(opsId).find((m) => m.ts === running.message_ts)!;
+      const click = await t.click('dr_cancel', String(running.id), { channel: opsId, messageTs: head.ts, user: 'U0MALLORY' });
+      await waitFor('the button refusal', async () => t.slack.replies(click.responseId).length > 0);
+      expect(t.slack.replies(click.responseId).join()).toContain("You can't cancel");
+      expect((await lastRun()).status).toBe('running');
+      const refusals = (await eventsBy(t.db.pool, { subject: `dr:${running.id}` })).filter((e) => e.type === 'change.stop_refused');
+      expect(refusals.map((e) => e.actor)).toEqual(['U0MALLORY', 'U0MALLORY']);
+
+      // The commander of an open incident may stop it.
+      await t.db.pool.query(`INSERT INTO incidents (title, severity, declared_by, commander, declared_at) VALUES ('Primary down', 'P1', 'U0ALICE', 'U0COMMANDER', now())`);
+      expect((await drNow('cancel', 'U0COMMANDER')).join()).toContain(`Cancelling DR-${running.id} dry run`);
+      await t.settle();
+      expect(await lastRun()).toMatchObject({ status: 'cancelled', cancel_requested_by: 'U0COMMANDER' });
+    } finally {
+      if (saved) policies['dr.dry-run'] = saved; else delete policies['dr.dry-run'];
+      await t.db.pool.query(`UPDATE incidents SET status = 'resolved', resolved_at = now() WHERE commander = 'U0COMMANDER'`);
+      await db.drop();
+    }
+  });
+});
+
 describe('/dr history and /dr status', () => {
   it('lists runs with RTO/RPO against targets and a trend', async () => {
     await dr(`dry-run ${good.id}`);
