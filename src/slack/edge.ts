@@ -7,6 +7,7 @@ import { createSlackClient } from './client.js';
 import { SlackSurface } from './surface.js';
 import { SlackEventsReceiver } from './receiver.js';
 import { registerSlackListeners } from '../handlers/slack.js';
+import { systemClock } from '../clock.js';
 
 export interface SlackEdge {
   chat: SlackSurface;
@@ -27,7 +28,7 @@ export function createSlackEdge(config: Config, log: Logger, onRateLimited?: (me
   return {
     chat,
     attach(app) {
-      const receiver = socketMode ? undefined : new SlackEventsReceiver(signingSecret!, log);
+      const receiver = socketMode ? undefined : new SlackEventsReceiver(signingSecret!, log, systemClock);
       bolt = new App({
         token: botToken,
         ...(socketMode ? { appToken, socketMode: true, signingSecret } : { receiver }),
