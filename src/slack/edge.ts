@@ -29,10 +29,13 @@ export function createSlackEdge(config: Config, log: Logger, onRateLimited?: (me
     chat,
     attach(app) {
       const receiver = socketMode ? undefined : new SlackEventsReceiver(signingSecret!, log, systemClock);
+      const slackApiUrl = apiUrl.endsWith('/') ? apiUrl : apiUrl + '/';
       bolt = new App({
         token: botToken,
-        ...(socketMode ? { appToken, socketMode: true, signingSecret } : { receiver }),
-        clientOptions: { slackApiUrl: apiUrl.endsWith('/') ? apiUrl : apiUrl + '/' },
+        // Bolt's Socket Mode client makes its own apps.connections.open call, which reads the
+        // API URL from installerOptions, not clientOptions: without it SLACK_API_URL is ignored there.
+        ...(socketMode ? { appToken, socketMode: true, signingSecret, installerOptions: { clientOptions: { slackApiUrl } } } : { receiver }),
+        clientOptions: { slackApiUrl },
         logLevel: LogLevel.ERROR,
       });
       registerSlackListeners(bolt, app.interactions, chat, log, app.ctx.background);
