@@ -4,7 +4,8 @@
  * partial set stops the start), and serves until SIGTERM/SIGINT.
  */
 import { loadConfig, ConfigError } from './config/load.js';
-import { chatMode, configWarnings, consoleServed, isLoopback, listenHost, type Config } from './config/schema.js';
+import { chatMode, configWarnings, consoleServed, listenHost, type Config } from './config/schema.js';
+import { loopbackOnly } from './http/loopback.js';
 import { createLogger, redactUrl } from './log.js';
 import { createPool } from './db/pool.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded.js';
@@ -14,7 +15,7 @@ import { ConsoleSurface } from './console/surface.js';
 import { consoleRoutes } from './console/routes.js';
 import { installGracefulShutdown } from './ops/shutdown.js';
 import type { ChatSurface } from './chat/surface.js';
-import { problem, type Route } from './http/router.js';
+import type { Route } from './http/router.js';
 import { validateCommsTemplates } from './templates/comms.js';
 
 function readConfig(): Config {
@@ -35,14 +36,6 @@ function checkTemplates(config: Config): void {
   if (problems.length === 0) return;
   process.stderr.write(`Invalid comms templates in ${config.incidents.templatesDir}:\n${problems.map((p) => `  - ${p}`).join('\n')}\n\nFirebreak did not start.\n`);
   process.exit(1);
-}
-
-/** Refuses a route to any client that is not on this machine. */
-function loopbackOnly(route: Route): Route {
-  return {
-    ...route,
-    handle: async (req) => (isLoopback(req.remoteAddress) ? route.handle(req) : problem(403, 'console_local_only', 'The console next to Slack is served to this machine only.')),
-  };
 }
 
 async function main(): Promise<void> {
@@ -75,7 +68,7 @@ async function main(): Promise<void> {
     slack = createSlackEdge(config, log);
     chat = slack.chat;
     // Next to Slack the server faces the internet, so the console answers loopback clients only.
-    edgeRoutes = (app) => [...slack!.attach(app), ...(consoleSurface ? consoleRoutes(app, consoleSurface).map(loopbackOnly) : [])];
+    edgeRoutes = (app) => [...slack!.attach(app), ...(consoleSurface ? consoleRoutes(app, consoleSurface).map((r) => loopbackOnly(r, 'The console next to Slack is served to this machine only.')) : [])];
   }
 
   const app = await createApp({ config: { ...config, databaseUrl }, pool, ownsPool: true, log, chat, edgeRoutes, runJobs: true });

@@ -5,9 +5,11 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import os from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEmptyDatabase } from './support/db.js';
 import { freePort } from './setup/global.js';
+import { FakeSlack } from './support/fake-slack.js';
 
 const BOT = { SLACK_BOT_TOKEN: 'xoxb-partial-token' };
 const SIGNING = { SLACK_SIGNING_SECRET: 'partial-signing-secret' };
@@ -108,5 +110,60 @@ describe('console mode (no Slack secret at all)', () => {
     expect(listeningAddresses(port)).toEqual(['127.0.0.1']);
     expect(output).toContain('"host":"127.0.0.1"');
     expect((await fetch(`http://127.0.0.1:${port}/health/live`)).status).toBe(200);
+  });
+});
+
+/** An IPv4 address of this machine that is not loopback, to reach the server as another host would. */
+const otherAddress = Object.values(os.networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
+
+describe('the console next to Slack (FIREBREAK_CONSOLE_WITH_SLACK=true)', () => {
+  let db: { url: string; drop(): Promise<void> };
+  let slack: FakeSlack;
+  let child: ReturnType<typeof spawn>;
+  let output = '';
+  let port: number;
+
+  beforeAll(async () => {
+    slack = await new FakeSlack().start();
+    db = await createEmptyDatabase('fb_modes_both');
+    port = await freePort();
+    child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      env: {
+        PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: db.url, PORT: String(port),
+        SLACK_BOT_TOKEN: 'xoxb-both-token', SLACK_SIGNING_SECRET: 'both-signing-secret', SLACK_API_URL: slack.url, FIREBREAK_CONSOLE_WITH_SLACK: 'true',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+    await new Promise<void>((resolve, reject) => {
+      const look = () => (output.includes('also served to this machine') ? resolve() : undefined);
+      child.stdout!.on('data', look);
+      child.once('exit', () => reject(new Error(`main exited: ${output}`)));
+    });
+  }, 90_000);
+
+  afterAll(async () => {
+    if (child && child.exitCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    }
+    await slack?.stop();
+    await db?.drop();
+  }, 60_000);
+
+  it('serves Slack on every interface and the console to loopback clients only', async () => {
+    expect(listeningAddresses(port).some((a) => a === '0.0.0.0' || a === '::')).toBe(true);
+    expect((await fetch(`http://127.0.0.1:${port}/console`)).status).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${port}/slack/events`, { method: 'POST', body: 'x' })).status).toBe(401);
+  });
+
+  it.skipIf(!otherAddress)('refuses the console to a client on another address', async () => {
+    const res = await fetch(`http://${otherAddress}:${port}/console`);
+    expect(res.status).toBe(403);
+    expect(await res.json()).toMatchObject({ error: 'local_only' });
+    // Slack's path still answers there (401 unsigned): only the console is local.
+    expect((await fetch(`http://${otherAddress}:${port}/slack/events`, { method: 'POST', body: 'x' })).status).toBe(401);
   });
 });

@@ -7,6 +7,7 @@ import { drConfigSchema } from '../dr/config.js';
 import { approvalsConfigSchema } from '../approvals/config.js';
 import { opsConfigSchema } from '../ops/config.js';
 import { consoleConfigSchema } from '../console/config.js';
+import { isLoopback } from '../http/loopback.js';
 
 /** The whole configuration. Each area owns its section's schema next to its code. */
 export const configSchema = z.object({
@@ -94,6 +95,3 @@ export function configWarnings(c: Config): string[] {
   }
   return out;
 }
-
-export const isLoopback = (address: string | undefined): boolean =>
-  !!address && (address === '::1' || address === 'localhost' || address.startsWith('127.') || address.startsWith('::ffff:127.'));
