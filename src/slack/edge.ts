@@ -32,9 +32,8 @@ export function createSlackEdge(config: Config, log: Logger, onRateLimited?: (me
       const slackApiUrl = apiUrl.endsWith('/') ? apiUrl : apiUrl + '/';
       bolt = new App({
         token: botToken,
-        // Bolt's Socket Mode client makes its own apps.connections.open call, which reads the
-        // API URL from installerOptions, not clientOptions: without it SLACK_API_URL is ignored there.
-        ...(socketMode ? { appToken, socketMode: true, signingSecret, installerOptions: { clientOptions: { slackApiUrl } } } : { receiver }),
+        // Bolt hands clientOptions to its Socket Mode client too, so apps.connections.open honours SLACK_API_URL.
+        ...(socketMode ? { appToken, socketMode: true, signingSecret } : { receiver }),
         clientOptions: { slackApiUrl },
         logLevel: LogLevel.ERROR,
       });
