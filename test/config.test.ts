@@ -67,6 +67,9 @@ describe('configuration', () => {
     expect(configWarnings(loadConfig({ FIREBREAK_CONFIG: open }))).toEqual([expect.stringContaining('allowAnyTopic is true')]);
     const both = yamlFile('alerts:\n  receivers:\n    sns:\n      allowAnyTopic: true\n      topicArns: [arn:aws:sns:eu-west-1:123456789012:alarms]\n');
     expect(problems({ FIREBREAK_CONFIG: both })).toEqual([expect.stringContaining('not both')]);
+    const fifo = yamlFile('alerts:\n  receivers:\n    sns:\n      topicArns: [arn:aws:sns:eu-west-1:123456789012:alarms.fifo, arn:aws-us-gov:sns:us-gov-west-1:123456789012:gov-alarms]\n');
+    expect(loadConfig({ FIREBREAK_CONFIG: fifo }).alerts.receivers.sns.topicArns).toHaveLength(2);
+    expect(problems({ FIREBREAK_CONFIG: yamlFile('alerts:\n  receivers:\n    sns:\n      topicArns: [prod-alarms]\n') })).toEqual([expect.stringContaining('an SNS topic ARN')]);
     const testOnly = yamlFile('alerts:\n  receivers:\n    sns:\n      testEndpoint: http://127.0.0.1:9\n');
     expect(problems({ FIREBREAK_CONFIG: testOnly })).toEqual([expect.stringContaining('testEndpoint')]);
   });

@@ -150,7 +150,7 @@ export const alertsConfigSchema = z
         sns: z
           .object({
             /** Topic ARNs accepted. Empty (the default) refuses every SNS message. */
-            topicArns: z.array(z.string().regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}$/, 'an SNS topic ARN such as arn:aws:sns:eu-west-1:123456789012:alarms')).default([]),
+            topicArns: z.array(z.string().regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w.-]{1,256}$/, 'an SNS topic ARN such as arn:aws:sns:eu-west-1:123456789012:alarms')).default([]),
             /** Accept any topic whose signature verifies (any AWS account can sign one); `config check` warns. */
             allowAnyTopic: z.boolean().default(false),
           })
