@@ -1,9 +1,11 @@
 /**
  * `npm start`: loads the configuration, finds or starts PostgreSQL, picks the chat surface
- * (Slack when tokens are set, otherwise the local console), and serves until SIGTERM/SIGINT.
+ * (Slack when a complete set of Slack secrets is given, the local console when none is; a
+ * partial set stops the start), and serves until SIGTERM/SIGINT.
  */
 import { loadConfig, ConfigError } from './config/load.js';
-import { chatMode, type Config } from './config/schema.js';
+import { chatMode, configWarnings, consoleServed, listenHost, type Config } from './config/schema.js';
+import { loopbackOnly } from './http/loopback.js';
 import { createLogger, redactUrl } from './log.js';
 import { createPool } from './db/pool.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded.js';
@@ -54,21 +56,25 @@ async function main(): Promise<void> {
   const pool = createPool(databaseUrl);
   const publicUrl = config.publicUrl ?? `http://localhost:${config.port}`;
 
+  for (const warning of configWarnings(config)) log.warn({ config: true }, warning);
+
   let chat: ChatSurface;
   let edgeRoutes: (app: FirebreakApp) => Route[];
   let slack: SlackEdge | undefined;
+  const consoleSurface = consoleServed(config) ? new ConsoleSurface(pool, { ...config.console, baseUrl: publicUrl }) : undefined;
   if (mode === 'console') {
-    const surface = new ConsoleSurface(pool, { ...config.console, baseUrl: publicUrl });
-    chat = surface;
-    edgeRoutes = (app) => consoleRoutes(app, surface);
+    chat = consoleSurface!;
+    edgeRoutes = (app) => consoleRoutes(app, consoleSurface!);
   } else {
     slack = createSlackEdge(config, log);
     chat = slack.chat;
-    edgeRoutes = (app) => slack!.attach(app);
+    // Next to Slack the server faces the internet, so the console answers loopback clients only.
+    edgeRoutes = (app) => [...slack!.attach(app), ...(consoleSurface ? consoleRoutes(app, consoleSurface).map((r) => loopbackOnly(r, 'The console next to Slack is served to this machine only.')) : [])];
   }
 
   const app = await createApp({ config: { ...config, databaseUrl }, pool, ownsPool: true, log, chat, edgeRoutes, runJobs: true });
-  const port = await app.listen(config.port);
+  const host = listenHost(config);
+  const port = await app.listen(config.port, host);
   await slack?.start();
 
   installGracefulShutdown(app, {
@@ -83,10 +89,12 @@ async function main(): Promise<void> {
   });
 
   const base = config.publicUrl ?? `http://localhost:${port}`;
+  const address = host ?? '*';
   if (mode === 'console') {
-    log.info({ port, mode }, `Firebreak is running with the local console: open ${base}/console`);
+    log.info({ port, host: address, mode }, `Firebreak is running with the local console: open ${base}/console`);
   } else {
-    log.info({ port, mode }, mode === 'slack-socket' ? 'Firebreak joined Slack over Socket Mode' : `Firebreak is serving Slack at ${base}/slack/events`);
+    log.info({ port, host: address, mode }, mode === 'slack-socket' ? 'Firebreak joined Slack over Socket Mode' : `Firebreak is serving Slack at ${base}/slack/events`);
+    if (consoleSurface) log.info({ port }, `the console is also served to this machine: http://localhost:${port}/console`);
   }
 }
 

@@ -1,5 +1,5 @@
 import { checkConfig } from '../config/load.js';
-import { chatMode } from '../config/schema.js';
+import { chatMode, configWarnings } from '../config/schema.js';
 import { validateCommsTemplates } from '../templates/comms.js';
 import type { CliGroup } from './types.js';
 
@@ -23,6 +23,7 @@ export const configCli: CliGroup = {
       io.err(`Invalid comms templates in ${r.config.incidents.templatesDir}:\n${templateProblems.map((p) => `  - ${p}`).join('\n')}`);
       return 1;
     }
+    for (const warning of configWarnings(r.config)) io.err(`warning: ${warning}`);
     io.out(`config ok (chat: ${chatMode(r.config)}, database: ${r.config.databaseUrl ? 'DATABASE_URL' : `embedded under ${r.config.dataDir}`})`);
     return 0;
   },

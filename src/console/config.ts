@@ -41,6 +41,8 @@ export const consoleConfigSchema = z
     users: z.array(consoleUserSchema).min(1).default(DEMO_USERS),
     userGroups: z.array(consoleUserGroupSchema).default(DEMO_USER_GROUPS),
     channels: z.array(z.string().regex(/^[a-z0-9_-]{1,80}$/, 'a channel name: lowercase letters, digits, - and _')).default(DEMO_CHANNELS),
+    /** Serve the console (to loopback clients only) even when Slack is configured; off by default. */
+    withSlack: z.boolean().default(false),
   })
   .prefault({})
   .superRefine((c, ctx) => {

@@ -11,6 +11,17 @@ import { findUnstorableText } from '../alerts/storable.js';
 import { alertmanagerAlerts, alertmanagerPayload, genericAlerts, genericPayload, grafanaAlerts, grafanaPayload } from './formats.js';
 import { isSnsUrl, snsAlerts, snsEnvelope, SnsClient, verifySignature } from './sns.js';
 
+/** Same replay window as Slack's, in both directions. */
+const MAX_SKEW_MS = 5 * 60_000;
+
+/** Unix seconds (Grafana's format); a 13-digit value is read as milliseconds. */
+function isFresh(timestamp: string, now: Date): boolean {
+  if (!/^\d{1,13}$/.test(timestamp)) return false;
+  const n = Number(timestamp);
+  const ms = timestamp.length >= 13 ? n : n * 1000;
+  return Math.abs(now.getTime() - ms) <= MAX_SKEW_MS;
+}
+
 /**
  * The HTTP receivers monitoring systems post alerts to. Each authenticates, validates and
  * stores before answering 2xx; only storage trouble gets a 5xx, because senders retry those
@@ -19,8 +30,7 @@ import { isSnsUrl, snsAlerts, snsEnvelope, SnsClient, verifySignature } from './
 export function webhookRoutes(ctx: AppContext, alerts: AlertService): Route[] {
   const cfg = ctx.config.alerts;
   const maxBodyBytes = cfg.maxBodyBytes;
-  const isTest = process.env.NODE_ENV === 'test';
-  const sns = new SnsClient(isTest ? cfg.receivers.sns.testEndpoint : undefined);
+  const sns = new SnsClient({ clock: ctx.clock });
 
   const store = async (req: HttpRequest, list: IncomingAlert[]): Promise<HttpResponse> => {
     try {
@@ -62,6 +72,10 @@ export function webhookRoutes(ctx: AppContext, alerts: AlertService): Route[] {
       const signed = g.timestampHeader ? Buffer.concat([Buffer.from(`${ts}:`), req.body]) : req.body;
       if (!sig) return problem(401, 'missing_signature', `Grafana webhooks must carry the ${g.signatureHeader} header (set the contact point's HMAC secret).`);
       if (!sameSecret(sig.toLowerCase(), hmacHex(g.signatureSecret, signed))) return problem(401, 'invalid_signature', 'The Grafana HMAC signature does not match the body.');
+      // A valid signature proves who sent it, not when: without this a captured request replays forever.
+      if (g.timestampHeader && !isFresh(ts, ctx.clock.now())) {
+        return problem(401, 'stale_request', `The ${g.timestampHeader} timestamp is missing or more than 5 minutes away from now (a replay, or a clock out of sync).`);
+      }
     }
     return !g.signatureSecret || g.bearerToken ? checkAuth(req, g, 'Grafana', 'alerts.receivers.grafana') : undefined;
   };
@@ -84,8 +98,11 @@ export function webhookRoutes(ctx: AppContext, alerts: AlertService): Route[] {
       const parsed = snsEnvelope.safeParse(raw);
       if (!parsed.success) return problem(422, 'invalid_payload', describeZodError(parsed.error));
       const m = parsed.data;
-      const allowed = cfg.receivers.sns.topicArns;
-      if (allowed.length && !allowed.includes(m.TopicArn)) return problem(403, 'topic_not_allowed', `Topic ${m.TopicArn} is not in alerts.receivers.sns.topicArns.`);
+      // The topic is the cheapest check and needs no network: done before any certificate fetch.
+      const { topicArns, allowAnyTopic } = cfg.receivers.sns;
+      if (!allowAnyTopic && !topicArns.includes(m.TopicArn)) {
+        return problem(403, 'topic_not_allowed', `Topic ${m.TopicArn} is not in alerts.receivers.sns.topicArns.`);
+      }
       if (!isSnsUrl(m.SigningCertURL, '.pem')) return problem(403, 'invalid_signature', 'SigningCertURL must be an https://sns.<region>.amazonaws.com/....pem URL.');
       let pem: string;
       try {
