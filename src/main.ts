@@ -11,6 +11,7 @@ import { createApp, type FirebreakApp } from './app.js';
 import { createSlackEdge, type SlackEdge } from './slack/edge.js';
 import { ConsoleSurface } from './console/surface.js';
 import { consoleRoutes } from './console/routes.js';
+import { ConsoleAccess, printLoginLinks } from './console/access.js';
 import { installGracefulShutdown } from './ops/shutdown.js';
 import type { ChatSurface } from './chat/surface.js';
 import type { Route } from './http/router.js';
@@ -56,10 +57,14 @@ async function main(): Promise<void> {
   let chat: ChatSurface;
   let edgeRoutes: (app: FirebreakApp) => Route[];
   let slack: SlackEdge | undefined;
+  let consoleAccess: ConsoleAccess | undefined;
+  let consoleUsers: string[] = [];
   if (mode === 'console') {
-    const surface = new ConsoleSurface(pool, { ...config.console, baseUrl: publicUrl });
+    const surface = new ConsoleSurface(pool, { ...config.console, baseUrl: config.console.publicUrl ?? publicUrl });
+    const access = (consoleAccess = new ConsoleAccess(config.console));
+    consoleUsers = surface.users.map((u) => u.id);
     chat = surface;
-    edgeRoutes = (app) => consoleRoutes(app, surface);
+    edgeRoutes = (app) => consoleRoutes(app, surface, { access });
   } else {
     slack = createSlackEdge(config, log);
     chat = slack.chat;
@@ -83,7 +88,12 @@ async function main(): Promise<void> {
 
   const base = config.publicUrl ?? `http://localhost:${port}`;
   if (mode === 'console') {
-    log.info({ port, mode }, `Firebreak is running with the local console: open ${base}/console`);
+    if (consoleAccess?.exposed) {
+      log.info({ port, mode, console: config.console.publicUrl }, 'Firebreak is running with the console exposed: each person signs in with their login link (printed on stderr)');
+      printLoginLinks(consoleAccess, consoleUsers, process.stderr);
+    } else {
+      log.info({ port, mode }, `Firebreak is running with the local console: open ${base}/console`);
+    }
   } else {
     log.info({ port, mode }, mode === 'slack-socket' ? 'Firebreak joined Slack over Socket Mode' : `Firebreak is serving Slack at ${base}/slack/events`);
   }
