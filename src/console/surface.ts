@@ -546,6 +546,10 @@ export class ConsoleSurface implements ChatSurface {
     return (await this.message(channel, ts))?.text;
   }
 
+  async displayName(userId: string): Promise<string | undefined> {
+    return this.user(userId)?.name;
+  }
+
   async ping(): Promise<void> {
     await this.pool.query('SELECT 1 FROM console_channels LIMIT 1');
   }
