@@ -148,4 +148,19 @@ describe('the console page', () => {
     })();
     expect(ops).toMatch(/RTO/);
   }, 300_000);
+
+  it('scrolls to the reply of a command sent while scrolled up', async () => {
+    await page.goto(`${base}/console`);
+    await pickUser('U0CAROL');
+    const ops = (await db.pool.query("SELECT id FROM console_channels WHERE name = 'ops'")).rows[0].id as string;
+    const surface = new ConsoleSurface(db.pool);
+    for (let n = 1; n <= 60; n++) await surface.post(ops, { text: `Earlier message ${n}` });
+    await openChannel('ops');
+    await expect.poll(() => page.getByTestId('messages').textContent(), { timeout: 15_000 }).toContain('Earlier message 60');
+    const box = page.getByTestId('messages');
+    await box.evaluate((el) => { el.scrollTop = 0; });
+    await send('/incident help');
+    const atBottom = () => box.evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight < 40 && /incident declare/.test(el.lastElementChild?.textContent ?? ''));
+    await expect.poll(atBottom, { timeout: 15_000 }).toBe(true);
+  }, 60_000);
 });
