@@ -13,6 +13,7 @@ import { createApp, type FirebreakApp } from './app.js';
 import { createSlackEdge, type SlackEdge } from './slack/edge.js';
 import { ConsoleSurface } from './console/surface.js';
 import { consoleRoutes } from './console/routes.js';
+import { ConsoleAccess, printLoginLinks } from './console/access.js';
 import { installGracefulShutdown } from './ops/shutdown.js';
 import type { ChatSurface } from './chat/surface.js';
 import type { Route } from './http/router.js';
@@ -61,15 +62,17 @@ async function main(): Promise<void> {
   let chat: ChatSurface;
   let edgeRoutes: (app: FirebreakApp) => Route[];
   let slack: SlackEdge | undefined;
-  const consoleSurface = consoleServed(config) ? new ConsoleSurface(pool, { ...config.console, baseUrl: publicUrl }) : undefined;
+  const consoleSurface = consoleServed(config) ? new ConsoleSurface(pool, { ...config.console, baseUrl: config.console.publicUrl ?? publicUrl }) : undefined;
+  const consoleAccess = consoleSurface ? new ConsoleAccess(config.console) : undefined;
+  const consoleUsers = consoleSurface ? consoleSurface.users.map((u) => u.id) : [];
   if (mode === 'console') {
     chat = consoleSurface!;
-    edgeRoutes = (app) => consoleRoutes(app, consoleSurface!);
+    edgeRoutes = (app) => consoleRoutes(app, consoleSurface!, { access: consoleAccess });
   } else {
     slack = createSlackEdge(config, log);
     chat = slack.chat;
     // Next to Slack the server faces the internet, so the console answers loopback clients only.
-    edgeRoutes = (app) => [...slack!.attach(app), ...(consoleSurface ? consoleRoutes(app, consoleSurface).map((r) => loopbackOnly(r, 'The console next to Slack is served to this machine only.')) : [])];
+    edgeRoutes = (app) => [...slack!.attach(app), ...(consoleSurface ? consoleRoutes(app, consoleSurface, { access: consoleAccess }).map((r) => loopbackOnly(r, 'The console next to Slack is served to this machine only.')) : [])];
   }
 
   const app = await createApp({ config: { ...config, databaseUrl }, pool, ownsPool: true, log, chat, edgeRoutes, runJobs: true });
@@ -91,7 +94,12 @@ async function main(): Promise<void> {
   const base = config.publicUrl ?? `http://localhost:${port}`;
   const address = host ?? '*';
   if (mode === 'console') {
-    log.info({ port, host: address, mode }, `Firebreak is running with the local console: open ${base}/console`);
+    if (consoleAccess?.exposed) {
+      log.info({ port, host: address, mode, console: config.console.publicUrl }, 'Firebreak is running with the console exposed: each person signs in with their login link (printed on stderr)');
+      printLoginLinks(consoleAccess, consoleUsers, process.stderr);
+    } else {
+      log.info({ port, host: address, mode }, `Firebreak is running with the local console: open ${base}/console`);
+    }
   } else {
     log.info({ port, host: address, mode }, mode === 'slack-socket' ? 'Firebreak joined Slack over Socket Mode' : `Firebreak is serving Slack at ${base}/slack/events`);
     if (consoleSurface) log.info({ port }, `the console is also served to this machine: http://localhost:${port}/console`);
