@@ -6,7 +6,7 @@ import { loadConfig, ConfigError } from './config/load.js';
 import { chatMode, type Config } from './config/schema.js';
 import { createLogger, redactUrl } from './log.js';
 import { createPool } from './db/pool.js';
-import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded.js';
+import { startEmbeddedPostgres, EmbeddedDatabaseError, type EmbeddedDatabase } from './db/embedded.js';
 import { createApp, type FirebreakApp } from './app.js';
 import { createSlackEdge, type SlackEdge } from './slack/edge.js';
 import { ConsoleSurface } from './console/surface.js';
@@ -45,7 +45,13 @@ async function main(): Promise<void> {
   let embedded: EmbeddedDatabase | undefined;
   let databaseUrl = config.databaseUrl;
   if (!databaseUrl) {
-    embedded = await startEmbeddedPostgres(config.dataDir, log);
+    try {
+      embedded = await startEmbeddedPostgres(config.dataDir, log);
+    } catch (err) {
+      if (!(err instanceof EmbeddedDatabaseError)) throw err;
+      process.stderr.write(`Firebreak did not start: ${err.message}\n`);
+      process.exit(1);
+    }
     databaseUrl = embedded.url;
   } else {
     log.info({ database: redactUrl(databaseUrl) }, 'using PostgreSQL from DATABASE_URL');
