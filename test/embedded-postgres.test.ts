@@ -6,9 +6,12 @@ import { chmodSync, cpSync, existsSync, mkdtempSync, mkdirSync, rmSync, statSync
 import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
+import { spawnSync } from 'node:child_process';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../src/log.js';
+import { createPool } from '../src/db/pool.js';
+import { migrate } from '../src/db/migrate.js';
 import { embeddedDatabaseUrl, EmbeddedDatabaseError, startEmbeddedPostgres } from '../src/db/embedded.js';
 
 const log = createLogger({ level: 'silent' });
@@ -94,4 +97,45 @@ describe('embedded PostgreSQL', () => {
     expect(err).toBeInstanceOf(EmbeddedDatabaseError);
     expect((err as Error).message).toMatch(/no PostgreSQL binaries .*npm ci.*DATABASE_URL/);
   });
+});
+
+describe('the CLI and the embedded database of a running `npm start`', () => {
+  const cli = (dataDir: string, ...args: string[]) => {
+    const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'silent', FIREBREAK_DATA_DIR: dataDir };
+    return spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { env, encoding: 'utf8', timeout: 60_000 });
+  };
+
+  it('every verb finds it without DATABASE_URL, listing verbs speak JSON, and without it they say how to start it', async () => {
+    const base = mkdtempSync(path.join(os.tmpdir(), 'fb-embedded-cli-'));
+    chmodSync(base, 0o755);
+    cleanup.push(base);
+    const dataDir = path.join(base, '.data');
+    const server = await startEmbeddedPostgres(dataDir, log);
+    try {
+      // What the running console does first.
+      const pool = createPool(server.url, 2);
+      await migrate(pool);
+      await pool.end();
+
+      const incidents = cli(dataDir, 'incidents', 'list', '--json');
+      expect(incidents.stderr).toBe('');
+      expect(JSON.parse(incidents.stdout)).toEqual([]);
+      const backups = cli(dataDir, 'backup', 'list', '--json');
+      expect(backups.stderr).toBe('');
+      expect(JSON.parse(backups.stdout)).toEqual([]);
+      const history = cli(dataDir, 'dr', 'history', '--json');
+      expect(JSON.parse(history.stdout)).toEqual([]);
+      const audit = cli(dataDir, 'audit', 'verify');
+      expect(audit.status).toBe(0);
+      // The id is the argument, not something only --database-url made visible.
+      const pm = cli(dataDir, 'incidents', 'postmortem', '1');
+      expect(pm.stderr.trim()).toBe('There is no INC-1.');
+      expect(pm.status).toBe(1);
+    } finally {
+      await server.stop();
+    }
+    const stopped = cli(dataDir, 'backup', 'list');
+    expect(stopped.status).toBe(1);
+    expect(stopped.stderr).toMatch(/firebreak backup list needs Firebreak's database\. DATABASE_URL is not set and no embedded database is running from .*: start Firebreak with `?npm start`? in another terminal/);
+  }, 180_000);
 });

@@ -25,6 +25,7 @@ import {
 import { applyRetention, cleanupStore, planRetention, recordedAt, type CleanupResult, type RetentionPlan } from './retention.js';
 import { findBackup, knownObjectKeys, latestVerified, listBackups, recordVerification } from './store.js';
 import { checkStoredObject } from './verify.js';
+import { scheduleExistsSince } from '../jobs/scheduler.js';
 
 /** A refusal a person can act on (bad name, unknown backup, existing database). */
 export class BackupUserError extends Error {
@@ -311,8 +312,12 @@ export class BackupService {
       const last = await latestVerified(this.ctx.pool, t.name);
       const lastAt = last ? recordedAt(last).getTime() : undefined;
       if (lastAt !== undefined && now.getTime() - lastAt <= limit) continue;
-      // Without any backup, count from when the schedule could first have produced one.
-      if (lastAt === undefined && !(await this.hasHistory(t.name, now.getTime() - limit))) continue;
+      // Without a good backup yet, count from when the schedule began: a fresh install (or a
+      // newly added database) has had no chance to produce one before that.
+      if (lastAt === undefined) {
+        const since = await scheduleExistsSince(this.ctx.pool, `backup:`, `:${t.name}`);
+        if (!since || now.getTime() - since.getTime() <= limit) continue;
+      }
       const subject = `backups:${t.name}`;
       const { rows } = await this.ctx.pool.query<{ at: Date | null }>(`SELECT max(at) AS at FROM events WHERE type = 'backup.stale' AND subject = $1`, [subject]);
       const previous = rows[0]?.at;
@@ -322,18 +327,6 @@ export class BackupService {
       alerted.push(t.name);
     }
     return alerted;
-  }
-
-  /** Any attempt older than `before`, or Firebreak's own state older than that (it has been up long enough). */
-  private async hasHistory(database: string, before: number): Promise<boolean> {
-    const { rows } = await this.ctx.pool.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM backups WHERE database = $1 AND started_at < $2`,
-      [database, new Date(before)],
-    );
-    if ((rows[0]?.n ?? 0) > 0) return true;
-    const m = await this.ctx.pool.query<{ first: Date | null }>(`SELECT min(applied_at) AS first FROM schema_migrations`).catch(() => ({ rows: [] as { first: Date | null }[] }));
-    const first = m.rows[0]?.first;
-    return !!first && first.getTime() < before;
   }
 
   /** The longest gap between runs of the most frequent schedule covering `database`. */

@@ -25,13 +25,14 @@ export interface TrialKey {
  * Returns the config to run with and the key, or the config unchanged when any of key or
  * bucket is configured (a partial backup configuration stays the operator's to finish).
  */
-export function withTrialBackupKey(config: Config): { config: Config; trial?: TrialKey } {
+export function withTrialBackupKey(config: Config, opts: { create?: boolean } = {}): { config: Config; trial?: TrialKey } {
   const enc = config.backups.encryption;
   if (enc.recipient || enc.identity || config.backups.storage.bucket) return { config };
   const dir = path.resolve(config.dataDir);
   const file = path.join(dir, TRIAL_KEY_FILE);
   let created = false;
   if (!existsSync(file)) {
+    if (opts.create === false) return { config };
     mkdirSync(dir, { recursive: true });
     const k = generateIdentity();
     const text = `# Firebreak ${TRIAL_KEY_NOTICE}\n# created: ${new Date().toISOString()}\n# public key: ${k.recipient}\n${k.identity}\n`;

@@ -1,10 +1,10 @@
 import { createPool } from '../db/pool.js';
-import { loadConfig } from '../config/load.js';
+import { cliDatabase } from './runtime.js';
 import { verifyAuditLog } from '../audit/verify.js';
 import { auditVerdictText } from '../templates/approvals.js';
 import type { CliGroup } from './types.js';
 
-const USAGE = 'usage: firebreak audit verify [--database-url postgres://...]   (default: DATABASE_URL)';
+const USAGE = 'usage: firebreak audit verify [--database-url postgres://...]   (default: DATABASE_URL, else the embedded database of a running `npm start`)';
 
 /** `firebreak audit verify`: the same check as `/audit verify`, for cron jobs and for when Slack is down. */
 export const auditCli: CliGroup = {
@@ -16,13 +16,12 @@ export const auditCli: CliGroup = {
       io.err(USAGE);
       return 2;
     }
-    const i = args.indexOf('--database-url');
-    const url = i >= 0 ? args[i + 1] : loadConfig(process.env).databaseUrl;
-    if (!url) {
-      io.err('firebreak audit verify needs the database: set DATABASE_URL (or pass --database-url).');
+    const db = cliDatabase(args, 'audit verify');
+    if ('problem' in db) {
+      io.err(db.problem);
       return 2;
     }
-    const pool = createPool(url, 2);
+    const pool = createPool(db.url, 2);
     try {
       const verdict = await verifyAuditLog(pool);
       (verdict.ok ? io.out : io.err)(auditVerdictText(verdict));
