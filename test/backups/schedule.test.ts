@@ -70,6 +70,9 @@ describe('scheduled backups', () => {
     await Promise.all([a.app.ctx.jobs.tick(), b.ctx.jobs.tick()]);
     const backups = await listBackups(a.db.pool, { database: 'app' });
     expect(backups.map((x) => [x.status, x.tier, x.requestedBy])).toEqual([['verified', 'hourly', 'schedule:hourly']]);
+    // The scheduled run announced itself in the ops channel, and that message ends with the outcome.
+    const announced = a.slack.messagesIn('ops').filter((m) => m.text.startsWith(':floppy_disk: Backup of *app* started by the hourly schedule'));
+    expect(announced.map((m) => m.text)).toEqual([expect.stringMatching(/:white_check_mark: is good\. Details in the thread\.$/)]);
   });
 
   it('alerts the ops channel once when no good backup is within 1.5x the schedule interval', async () => {
