@@ -16,6 +16,7 @@ import { installGracefulShutdown } from './ops/shutdown.js';
 import type { ChatSurface } from './chat/surface.js';
 import type { Route } from './http/router.js';
 import { validateCommsTemplates } from './templates/comms.js';
+import { ensureChannels } from './chat/channels.js';
 
 function readConfig(): Config {
   try {
@@ -108,6 +109,8 @@ async function main(): Promise<void> {
     },
   });
 
+  // Every channel Firebreak posts to exists now, or the log says once how to fix it.
+  await ensureChannels(config, chat, log).catch((err: unknown) => log.warn({ err }, 'could not check the configured channels'));
   if (trialKey?.created) await tellOpsAboutTrialKey(chat, config, trialKey, log);
 
   const base = config.publicUrl ?? `http://localhost:${port}`;
