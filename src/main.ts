@@ -6,9 +6,10 @@
 import { loadConfig, ConfigError } from './config/load.js';
 import { chatMode, configWarnings, consoleServed, listenHost, type Config } from './config/schema.js';
 import { loopbackOnly } from './http/loopback.js';
-import { createLogger, redactUrl } from './log.js';
+import { createLogger, redactUrl, type Logger } from './log.js';
+import { withTrialBackupKey, TRIAL_KEY_NOTICE, type TrialKey } from './backups/trial-key.js';
 import { createPool } from './db/pool.js';
-import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded.js';
+import { startEmbeddedPostgres, EmbeddedDatabaseError, type EmbeddedDatabase } from './db/embedded.js';
 import { createApp, type FirebreakApp } from './app.js';
 import { createSlackEdge, type SlackEdge } from './slack/edge.js';
 import { ConsoleSurface } from './console/surface.js';
@@ -19,6 +20,7 @@ import type { ChatSurface } from './chat/surface.js';
 import type { Route } from './http/router.js';
 import { validateCommsTemplates } from './templates/comms.js';
 import { MigrationsPendingError } from './db/migrate.js';
+import { ensureChannels } from './chat/channels.js';
 
 function readConfig(): Config {
   try {
@@ -40,16 +42,42 @@ function checkTemplates(config: Config): void {
   process.exit(1);
 }
 
+/** Said once, on the start that generated the key: the people in #ops must know it is a trial. */
+async function tellOpsAboutTrialKey(chat: ChatSurface, config: Config, key: TrialKey, log: Logger): Promise<void> {
+  try {
+    const ops = await chat.findChannel(config.ops.channel);
+    if (!ops) throw new Error(`ops channel ${config.ops.channel} not found`);
+    await chat.post(ops.id, {
+      text: `:key: Backups work out of the box with a generated ${TRIAL_KEY_NOTICE}. The key is ${key.file}; set FIREBREAK_BACKUP_RECIPIENT and FIREBREAK_BACKUP_IDENTITY_FILE to your own age key.`,
+    });
+  } catch (err) {
+    log.warn({ err }, 'could not tell the ops channel about the trial backup key');
+  }
+}
+
 async function main(): Promise<void> {
-  const config = readConfig();
+  let config = readConfig();
   checkTemplates(config);
   const log = createLogger({ level: config.logLevel });
   const mode = chatMode(config);
+  let trialKey: TrialKey | undefined;
+  if (mode === 'console') ({ config, trial: trialKey } = withTrialBackupKey(config));
+  if (trialKey) {
+    const where = `backups are encrypted to ${trialKey.file} and stored under ${config.backups.storage.localDir ?? `${config.dataDir}/backups`}`;
+    if (trialKey.created) log.warn({ file: trialKey.file, recipient: trialKey.recipient }, `no backup key configured: generated one. ${TRIAL_KEY_NOTICE} (${where})`);
+    else log.info({ file: trialKey.file }, `backups use the generated trial key (${where})`);
+  }
 
   let embedded: EmbeddedDatabase | undefined;
   let databaseUrl = config.databaseUrl;
   if (!databaseUrl) {
-    embedded = await startEmbeddedPostgres(config.dataDir, log);
+    try {
+      embedded = await startEmbeddedPostgres(config.dataDir, log);
+    } catch (err) {
+      if (!(err instanceof EmbeddedDatabaseError)) throw err;
+      process.stderr.write(`Firebreak did not start: ${err.message}\n`);
+      process.exit(1);
+    }
     databaseUrl = embedded.url;
   } else {
     log.info({ database: redactUrl(databaseUrl) }, 'using PostgreSQL from DATABASE_URL');
@@ -90,6 +118,10 @@ async function main(): Promise<void> {
       void (embedded ? embedded.stop().catch(() => {}) : Promise.resolve()).then(() => process.exit(code));
     },
   });
+
+  // Every channel Firebreak posts to exists now, or the log says once how to fix it.
+  await ensureChannels(config, chat, log).catch((err: unknown) => log.warn({ err }, 'could not check the configured channels'));
+  if (trialKey?.created) await tellOpsAboutTrialKey(chat, config, trialKey, log);
 
   const base = config.publicUrl ?? `http://localhost:${port}`;
   const address = host ?? '*';

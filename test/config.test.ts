@@ -125,4 +125,15 @@ describe('configuration', () => {
     expect(check.status).toBe(1);
     expect(check.stderr).toContain('port (from env PORT): expected number');
   }, 60_000);
+
+  it('config check in Slack mode names a missing backup key; the console generates a trial key instead', () => {
+    const base = { ...process.env, LOG_LEVEL: 'silent', DATABASE_URL: 'postgres://x@127.0.0.1/x', FIREBREAK_BACKUP_RECIPIENT: '', FIREBREAK_BACKUP_IDENTITY: '' };
+    const slack = { ...base, SLACK_BOT_TOKEN: 'xoxb-check-0123456789', SLACK_SIGNING_SECRET: 'signing-secret-0123456789' };
+    const check = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'config', 'check'], { env: slack, encoding: 'utf8', timeout: 30_000 });
+    expect(check.status).toBe(1);
+    expect(check.stderr).toContain('backups.encryption.recipient: no encryption key: set FIREBREAK_BACKUP_RECIPIENT');
+    const consoleCheck = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'config', 'check'], { env: base, encoding: 'utf8', timeout: 30_000 });
+    expect(consoleCheck.stderr).toBe('');
+    expect(consoleCheck.status).toBe(0);
+  }, 60_000);
 });

@@ -1,5 +1,5 @@
 import { createPool } from '../db/pool.js';
-import { loadConfig } from '../config/load.js';
+import { cliDatabase } from './runtime.js';
 import { verifyAuditLog, type AnchorCheck } from '../audit/verify.js';
 import { latestAnchor, publishAnchor } from '../audit/anchor.js';
 import { createObjectStore } from '../storage/index.js';
@@ -8,7 +8,7 @@ import { systemClock } from '../clock.js';
 import { auditVerdictText } from '../templates/approvals.js';
 import type { CliGroup } from './types.js';
 
-const USAGE = 'usage: firebreak audit verify [--expect-head <hash>] [--no-anchor] [--database-url postgres://...] | anchor [--database-url ...]';
+const USAGE = 'usage: firebreak audit verify [--expect-head <hash>] [--no-anchor] [--database-url postgres://...] | anchor [--database-url ...]   (default: DATABASE_URL, else the embedded database of a running `npm start`)';
 
 const flag = (args: string[], name: string): string | undefined => {
   const i = args.indexOf(name);
@@ -32,14 +32,13 @@ export const auditCli: CliGroup = {
       io.err(USAGE);
       return 2;
     }
-    const config = loadConfig(process.env);
-    const url = flag(args, '--database-url') ?? config.databaseUrl;
-    if (!url) {
-      io.err(`firebreak audit ${verb} needs the database: set DATABASE_URL (or pass --database-url).`);
+    const db = cliDatabase(args, `audit ${verb}`);
+    if ('problem' in db) {
+      io.err(db.problem);
       return 2;
     }
-    const store = createObjectStore(config.backups.storage, config.dataDir);
-    const pool = createPool(url, 2);
+    const store = createObjectStore(db.config.backups.storage, db.config.dataDir);
+    const pool = createPool(db.url, 2);
     try {
       if (verb === 'anchor') {
         const r = await publishAnchor({ pool, store, clock: systemClock, log: createLogger({ level: process.env.LOG_LEVEL ?? 'warn' }) });

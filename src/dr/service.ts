@@ -1,3 +1,4 @@
+import { scheduleExistsSince } from '../jobs/scheduler.js';
 import os from 'node:os';
 import path from 'node:path';
 import type pg from 'pg';
@@ -247,9 +248,14 @@ export class DrService {
     const limitMs = this.config.schedule.overdueAfterDays * 86_400_000;
     const now = this.ctx.clock.now().getTime();
     if (last && now - last.getTime() <= limitMs) return false;
+    // Never run: overdue only once the drill schedule has existed for a whole limit.
+    if (!last) {
+      const since = await scheduleExistsSince(this.ctx.pool, 'dr:drill');
+      if (!since || now - since.getTime() <= limitMs) return false;
+    }
     await this.alertOps(view.drillMissed(last
       ? `no DR dry run for ${formatDuration(now - last.getTime())} (limit ${this.config.schedule.overdueAfterDays} days); the RTO is unproven. Run \`/dr dry-run\`.`
-      : 'no DR dry run has ever run, so the RTO is unproven. Run `/dr dry-run`.'));
+      : `no DR dry run has run since drills were scheduled over ${this.config.schedule.overdueAfterDays} days ago, so the RTO is unproven. Run \`/dr dry-run\`.`));
     return true;
   }
 
