@@ -70,6 +70,8 @@ describe('the started program', () => {
       headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': String(ts), 'x-slack-signature': sign('wrong', ts, body) },
     });
     expect(forged.status).toBe(401);
+    // With Slack configured the console is not served unless FIREBREAK_CONSOLE_WITH_SLACK says so.
+    expect((await fetch(`${base}/console`)).status).toBe(404);
   }, 30_000);
 
   it('stops on SIGTERM with exit code 0 and never logs the secrets it was given', async () => {

@@ -149,19 +149,14 @@ export const alertsConfigSchema = z
           .prefault({}),
         sns: z
           .object({
-            /** Topic ARNs accepted; empty accepts any topic whose signature verifies. */
-            topicArns: z.array(z.string()).default([]),
-            /**
-             * Tests only: a loopback server that stands in for sns.<region>.amazonaws.com when
-             * fetching signing certificates and visiting SubscribeURL. Honoured only when
-             * NODE_ENV=test; URLs in messages must still name an SNS host.
-             */
-            testEndpoint: z
-              .string()
-              .regex(/^http:\/\/(127\.0\.0\.1|localhost)(:\d+)?$/, 'a loopback http://127.0.0.1:PORT URL (tests only)')
-              .optional(),
+            /** Topic ARNs accepted. Empty (the default) refuses every SNS message. */
+            topicArns: z.array(z.string().regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w.-]{1,256}$/, 'an SNS topic ARN such as arn:aws:sns:eu-west-1:123456789012:alarms')).default([]),
+            /** Accept any topic whose signature verifies (any AWS account can sign one); `config check` warns. */
+            allowAnyTopic: z.boolean().default(false),
           })
-          .prefault({}),
+          .strict()
+          .prefault({})
+          .refine((s) => !(s.allowAnyTopic && s.topicArns.length > 0), { message: 'set either topicArns or allowAnyTopic: true, not both', path: ['allowAnyTopic'] }),
         generic: z.object({ ...receiverAuth }).prefault({}),
       })
       .prefault({}),

@@ -10,14 +10,14 @@ const RUN_ICON: Record<DrRun['status'], string> = { running: '⏳', passed: '✅
 
 export const runLabel = (r: Pick<DrRun, 'id' | 'kind'>): string => `DR-${r.id} ${r.kind === 'dry-run' ? 'dry run' : 'recovery'}`;
 
-/** What a run is, in one line of mrkdwn (already escaped): for busy replies, status and history. */
+/** What a run is, in one line of mrkdwn (mention included, other values escaped): for busy replies, status and history. */
 export function runOneLine(r: DrRun): string {
   const current = r.steps.find((s) => s.status === 'running');
   const where = r.status === 'running' ? (current ? `at step ${current.n}/${r.steps.length} (${current.title})` : 'starting') : r.status;
-  const backup = r.backupId ? `backup ${escapeMrkdwn(r.backupId)}` : 'newest verified backup';
-  const into = r.targetDatabase ? ` into ${escapeMrkdwn(r.targetDatabase)}` : '';
+  const backup = r.backupId ? `backup ${r.backupId}` : 'newest verified backup';
+  const into = r.targetDatabase ? ` into ${r.targetDatabase}` : '';
   const by = r.trigger === 'schedule' ? 'scheduled' : `requested by ${/^[UW][A-Z0-9]+$/.test(r.requester) ? mention(r.requester) : escapeMrkdwn(r.requester)}`;
-  return `${runLabel(r)} of ${backup}${into}, ${by} ${utc(r.startedAt)}, ${where}`;
+  return `${escapeMrkdwn(`${runLabel(r)} of ${backup}${into},`)} ${by} ${utc(r.startedAt)}, ${escapeMrkdwn(where)}`;
 }
 
 export function drillHeadline(r: DrRun): ChatMessage {

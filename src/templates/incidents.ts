@@ -7,7 +7,7 @@ import { channelLink, exactDuration, exactTime, mention, utc } from './format.js
 import {
   actions, button, clipMrkdwn, context, divider, escapeMrkdwn, fieldsSection, header, input, lineSections, messageBlocks, messageText, option,
   section, staticSelect, textInput, textSections, userMrkdwn,
-  clipPlain, decodeSlackText, link, plain,
+  clipPlain, link, plain,
 } from './blocks.js';
 import { SLACK_LIMITS } from './slack-limits.js';
 
@@ -257,13 +257,13 @@ function incidentTextModal(i: Incident, m: { callbackId: string; verb: string; s
 
 /**
  * `update` without text, and the Post update button: a prefilled draft to edit and post. The
- * draft is rendered as mrkdwn; an input shows plain text and its value comes back unescaped,
- * so it is decoded here or the posted update would show `&amp;amp;`.
+ * draft must be plain text (see IncidentService.editableDraft): an input shows it as typed and
+ * its value comes back unescaped.
  */
 export function updateModal(i: Incident, draft: string): ModalView {
   return incidentTextModal(i, {
     callbackId: 'incident.update', verb: 'Update', submit: 'Post update',
-    input: input('text', 'Update', textInput('value', { multiline: true, maxLength: UPDATE_MAX, initialValue: decodeSlackText(draft) })),
+    input: input('text', 'Update', textInput('value', { multiline: true, maxLength: UPDATE_MAX, initialValue: draft })),
   });
 }
 
