@@ -119,11 +119,11 @@ export function groupResolvedInIncident(title: string, groupId: number): ChatMes
 }
 
 export const alertReplies = {
-  unknownGroup: (value: string): string => `That alert group (${value}) no longer exists; it may have been cleaned up.`,
+  unknownGroup: (value: string): string => `That alert group (${escapeMrkdwn(value)}) no longer exists; it may have been cleaned up.`,
   acknowledged: (title: string): string => `You acknowledged *${escapeMrkdwn(title)}*; reminders stop for this group until it resolves.`,
   alreadyAcknowledged: (by: string): string => `Already acknowledged by <@${by}>.`,
   silenced: (title: string, until: Date): string => `Silenced *${escapeMrkdwn(title)}* until ${utc(until)}: no new posts or reminders for it until then (the message still updates).`,
   declared: (id: number): string => `Declaring INC-${id} for this alert group; its channel is being set up.`,
   alreadyDeclared: (id: number): string => `This group is already part of INC-${id}.`,
-  declareFailed: (why: string): string => `Couldn't declare an incident: ${why}`,
+  declareFailed: (why: string): string => `Couldn't declare an incident: ${escapeMrkdwn(why)}`,
 };
