@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { SEVERITIES, type Severity } from '../incidents/config.js';
-import { parseDuration, parseMatcher } from './matchers.js';
+import { compileRegex, parseDuration, parseMatchers } from './matchers.js';
 
 /*
  * The routing part keeps Alertmanager's own field names (snake_case: group_by, group_wait,
@@ -8,9 +8,10 @@ import { parseDuration, parseMatcher } from './matchers.js';
  * settings around it are camelCase like the rest of the config.
  */
 
+/** One list entry; like Alertmanager's, it may hold several comma-separated matchers. */
 const matcherText = z.string().superRefine((s, ctx) => {
   try {
-    parseMatcher(s);
+    parseMatchers(s);
   } catch (e) {
     ctx.addIssue({ code: 'custom', message: (e as Error).message });
   }
@@ -18,7 +19,7 @@ const matcherText = z.string().superRefine((s, ctx) => {
 
 const regexText = z.string().superRefine((s, ctx) => {
   try {
-    new RegExp(`^(?:${s})$`, 'su');
+    compileRegex(s);
   } catch (e) {
     ctx.addIssue({ code: 'custom', message: `invalid regular expression: ${(e as Error).message}` });
   }
@@ -31,6 +32,14 @@ export const durationText = z.string().superRefine((s, ctx) => {
     ctx.addIssue({ code: 'custom', message: (e as Error).message });
   }
 });
+
+/** `match`/`match_re` maps: Alertmanager checks their keys against Prometheus' label name syntax. */
+const byLabelName = <T extends z.ZodType<string>>(value: T) =>
+  z.record(z.string(), value).superRefine((rec, ctx) => {
+    for (const k of Object.keys(rec)) {
+      if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(k)) ctx.addIssue({ code: 'custom', path: [k], message: `invalid label name "${k}" (letters, digits and _, not starting with a digit)` });
+    }
+  });
 
 const severity = z.enum(SEVERITIES);
 
@@ -57,8 +66,8 @@ export const routeSchema: z.ZodType<RouteConfig> = z.lazy(() =>
       /** Channel name (without #) or id the group message goes to. Inherited. */
       channel: z.string().min(1).optional(),
       matchers: z.array(matcherText).optional(),
-      match: z.record(z.string(), z.string()).optional(),
-      match_re: z.record(z.string(), regexText).optional(),
+      match: byLabelName(z.string()).optional(),
+      match_re: byLabelName(regexText).optional(),
       continue: z.boolean().optional(),
       group_by: z.array(z.string()).optional(),
       group_wait: durationText.optional(),

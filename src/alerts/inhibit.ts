@@ -1,5 +1,5 @@
 import type { InhibitRuleConfig } from './config.js';
-import { matchesAll, parseMatcher, type Labels, type Matcher } from './matchers.js';
+import { matchesAll, parseMatchers, type Labels, type Matcher } from './matchers.js';
 
 export interface InhibitRule {
   source: Matcher[];
@@ -8,7 +8,7 @@ export interface InhibitRule {
 }
 
 export function compileInhibitRules(rules: InhibitRuleConfig[]): InhibitRule[] {
-  return rules.map((r) => ({ source: r.source_matchers.map(parseMatcher), target: r.target_matchers.map(parseMatcher), equal: r.equal }));
+  return rules.map((r) => ({ source: r.source_matchers.flatMap(parseMatchers), target: r.target_matchers.flatMap(parseMatchers), equal: r.equal }));
 }
 
 export interface FiringAlert {

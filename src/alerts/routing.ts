@@ -1,6 +1,6 @@
 import type { Severity } from '../incidents/config.js';
 import type { RouteConfig } from './config.js';
-import { makeMatcher, matchersKey, matchesAll, parseDuration, parseMatcher, type Labels, type Matcher } from './matchers.js';
+import { makeMatcher, matchersKey, matchesAll, parseDuration, parseMatchers, type Labels, type Matcher } from './matchers.js';
 
 /** Alertmanager's defaults for the root route. */
 export const DEFAULT_ROUTE_OPTS = {
@@ -40,7 +40,7 @@ function routeMatchers(c: RouteConfig): Matcher[] {
   const out: Matcher[] = [];
   for (const [name, value] of Object.entries(c.match ?? {})) out.push(makeMatcher(name, '=', value));
   for (const [name, value] of Object.entries(c.match_re ?? {})) out.push(makeMatcher(name, '=~', value));
-  for (const text of c.matchers ?? []) out.push(parseMatcher(text));
+  for (const text of c.matchers ?? []) out.push(...parseMatchers(text));
   return out;
 }
 

@@ -1,5 +1,6 @@
 import { checkConfig } from '../config/load.js';
 import { compileRoutes, groupKey, matchRoutes, walkRoutes, type Route } from '../alerts/routing.js';
+import { parseLabelArg } from '../alerts/matchers.js';
 import type { CliGroup, CliIo } from './types.js';
 
 const fmtMs = (ms: number): string => (ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` : ms % 60_000 === 0 ? `${ms / 60_000}m` : `${ms / 1000}s`);
@@ -27,7 +28,7 @@ function printTree(root: Route, io: CliIo): void {
 export const alertsCli: CliGroup = {
   name: 'alerts',
   summary: 'inspect alert routing from the configuration',
-  verbs: { routes: 'print the route tree; with label=value pairs, show where such an alert goes (like amtool config routes test)' },
+  verbs: { routes: 'print the route tree; with label=value pairs (amtool\'s forms: team=db, team="db"), show where such an alert goes (like amtool config routes test)' },
   async run(verb, args, io) {
     if (verb !== 'routes') {
       io.err('usage: firebreak alerts routes [label=value ...]');
@@ -45,12 +46,13 @@ export const alertsCli: CliGroup = {
     }
     const labels: Record<string, string> = {};
     for (const a of args) {
-      const i = a.indexOf('=');
-      if (i <= 0) {
-        io.err(`"${a}" is not label=value`);
+      try {
+        const { name, value } = parseLabelArg(a);
+        labels[name] = value;
+      } catch (e) {
+        io.err(`"${a}" is not label=value (amtool's forms: team=db, team="db", msg="a, b"): ${(e as Error).message}`);
         return 2;
       }
-      labels[a.slice(0, i)] = a.slice(i + 1);
     }
     for (const route of matchRoutes(root, labels)) io.out(`${describe(route)}\n  group ${groupKey(route, labels)}`);
     return 0;
