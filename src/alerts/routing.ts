@@ -45,7 +45,7 @@ function routeMatchers(c: RouteConfig): Matcher[] {
 }
 
 /** Builds the route tree from (already validated) config, applying inheritance like Alertmanager. */
-export function compileRoutes(c: RouteConfig, defaultChannel: string, parent?: Route, index = 0, siblings: RouteConfig[] = []): Route {
+export function compileRoutes(c: RouteConfig, defaultChannel: string, parent?: Route, index = 0, earlierSiblingKeys = new Set<string>()): Route {
   const base: RouteOpts = parent
     ? { ...parent.opts, muteTimeIntervals: [], activeTimeIntervals: [] }
     : { channel: defaultChannel, ...DEFAULT_ROUTE_OPTS, mentions: [], autoDeclare: null, muteTimeIntervals: [], activeTimeIntervals: [] };
@@ -66,10 +66,13 @@ export function compileRoutes(c: RouteConfig, defaultChannel: string, parent?: R
   // As Alertmanager's route ID: siblings with the same matchers are told apart by position,
   // so their groups stay separate; otherwise the key survives reordering the config.
   const own = matchersKey(matchers);
-  const twin = siblings.slice(0, index).some((sib) => matchersKey(routeMatchers(sib)) === own);
+  const twin = earlierSiblingKeys.has(own);
+  earlierSiblingKeys.add(own);
   const key = parent ? `${parent.key}/${own}${twin ? `#${index}` : ''}` : '{}';
   const route: Route = { matchers, continue: c.continue ?? false, opts, routes: [], key };
-  route.routes = (c.routes ?? []).map((child, i, all) => compileRoutes(child, defaultChannel, route, i, all));
+  // Keys of earlier siblings, so twins are found without compiling any sibling's regexes twice.
+  const childKeys = new Set<string>();
+  route.routes = (c.routes ?? []).map((child, i) => compileRoutes(child, defaultChannel, route, i, childKeys));
   return route;
 }
 

@@ -44,7 +44,7 @@ const NAMES = ['env', 'team', 'svc', 'host', 'msg', 'severity'];
 const VALUES = [
   '', 'prod', 'staging', 'db', "'db'", '"db"', 'db12', 'dbd+', 'db\\d+', 'critical', 'CRITICAL', 'Critical', 'x', 'a, b', 'x,y',
   'a\nb', 'line\n', '\n', 'say "hi"', 'back\\slash', ' padded ', 'a b', 'a\u00a0b', 'a\tb', 'a\u000bb', 'a\fb', 'é', 'Ünïcödé',
-  '😀', 'a😀b', '日本語', 'K', '\u212a', 'abc', 'ABC', 'abc1', '{x}', 'x}', '=', '=~', '\\', '\\n',
+  '😀', 'a😀b', '日本語', 'K', '\u212a', 'abc', 'ABC', 'abc1', '{x}', 'x}', '=', '=~', '\\', '\\n', 'db\nx', 'x\ndb', 'xdb', 'db-7',
 ];
 /** Value texts as written inside a matcher, quoted or not, with and without escapes. */
 const EQ_TEXTS = [
@@ -56,7 +56,9 @@ const RE_TEXTS = [
   '"db\\d+"', 'db\\d+', '"db\\\\d+"', '".*"', '".+"', '"(?i)critical"', '"[[:alpha:]]+"', '"[[:^alpha:]]*"', '"prod|staging"', 'prod|staging',
   '"a\\sb"', '"\\s*"', '"\\S+"', '"(?s).*"', '"a.b"', '"(?s)a.b"', '"\\w+"', '"\\pL+"', '"\\p{Han}+"', '"."', '".."', '"😀"', '"a\\nb"',
   '"[^,]*,.*"', '"x,y|a, b"', '"say \\"hi\\""', '"(?i)k"', '"k"', '"(a|b)c?"', '"(?P<n>db)\\d*"', '"\\Qdb\\d+\\E"', '""',
-  '"\\\\\\\\"', '"line\\n"', '"\\x{1F600}"', '"[\\d]+"', '"(?U)a+"', '"\\bdb"', '"^db"', '"(?m)^b$"', '"[é-ü]+"',
+  '"\\\\\\\\"', '"line\\n"', '"\\x{1F600}"',
+  // Shapes Firebreak answers without RE2 (literal sets, prefix/suffix/contains with .*): same answers required.
+  '".*b"', '"a.*"', '".*,.*"', '"db.*"', '".*db"', '".*db.*"', '"a\\nb|x"', '"|a"', '"say.*"', '".*😀.*"', '".*\\nb"', '"line\\n.*"', '"[\\d]+"', '"(?U)a+"', '"\\bdb"', '"^db"', '"(?m)^b$"', '"[é-ü]+"',
 ];
 const OPS = ['=', '!=', '=~', '!~'] as const;
 const SPACE = ['', '', '', ' ', '  ', '\t'];
@@ -84,7 +86,7 @@ function randomRoute(r: Rng, depth: number, counter: { n: number }): AmRoute {
   // apart from the whitespace the generator adds around matchers.
   if (kind < 0.6) route.matchers = Array.from({ length: 1 + r.int(2) }, () => matchersEntry(r));
   else if (kind < 0.75) route.match = { [r.pick(NAMES)]: r.pick(VALUES) };
-  else if (kind < 0.9) route.match_re = { [r.pick(NAMES)]: r.pick(['db\\d+', '.*', '.+', '(?i)critical', '[[:alpha:]]+', 'prod|staging', 'a\\sb', '(?s).*', '\\pL+', '.']) };
+  else if (kind < 0.9) route.match_re = { [r.pick(NAMES)]: r.pick(['db\\d+', '.*', '.+', '(?i)critical', '[[:alpha:]]+', 'prod|staging', 'a\\sb', '(?s).*', '\\pL+', '.', '.*-7', 'db.*', '.*db.*', 'x|db|']) };
   if (r.chance(0.3)) route.continue = true;
   if (depth < 3 && r.chance(0.45 / (depth + 1))) route.routes = Array.from({ length: 1 + r.int(4) }, () => randomRoute(r, depth + 1, counter));
   return route;

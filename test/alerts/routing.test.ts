@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { alertsConfigSchema } from '../../src/alerts/config.js';
 import { compileRoutes, groupKey, groupLabels, matchRoutes, type RouteOpts } from '../../src/alerts/routing.js';
-import { matchesAll, parseDuration, parseLabelArg, parseMatcher, parseMatchers } from '../../src/alerts/matchers.js';
+import { RE2JS } from 're2js';
+import { compileRegex, matchesAll, parseDuration, parseLabelArg, parseMatcher, parseMatchers } from '../../src/alerts/matchers.js';
 import { compileInhibitRules, isInhibited } from '../../src/alerts/inhibit.js';
 import { buildTimeIntervals, inNamedInterval, routeMuted } from '../../src/alerts/time-intervals.js';
 
@@ -202,6 +203,21 @@ describe('matchers (Alertmanager pkg/labels)', () => {
     expect(matchesAll([m!], { x: input })).toBe(false);
     // Native backtracking would never finish on this input; RE2 answers at all, which is the test.
     expect(matchesAll([m!], { x: `${input}b` })).toBe(true);
+  });
+
+  it('answers the common regex shapes without RE2 exactly as RE2 does', () => {
+    const sources = ['prod|staging', 'db', '', '|a', 'a\nb|x', '.*', '.+', 'db.*', '.*db', '.*db.*', '.*-canary', 'say .*', '.*😀.*', 'a.b', '.*\nb', '(?i)db.*'];
+    const values = ['', 'db', 'db7', 'xdb', 'xdbx', 'db\n', '\ndb', 'x\ndb\ny', 'prod', 'staging', 'prod|staging', 'a\nb', 'a', 'x', 'svc-canary', 'svc-canary\n', 'say hi', '😀', 'a😀b', 'DB7', 'axb', 'a\nb'];
+    const disagree = sources.flatMap((src) => {
+      const re2 = RE2JS.compile(`^(?:${src})$`);
+      const ours = compileRegex(src);
+      return values.filter((v) => ours.test(v) !== re2.test(v)).map((v) => ({ src, v }));
+    });
+    expect(disagree).toEqual([]);
+    // The shapes really take the string path (an RE2 program is an RE2JS instance).
+    expect(compileRegex('prod|staging')).not.toBeInstanceOf(RE2JS);
+    expect(compileRegex('.*-canary')).not.toBeInstanceOf(RE2JS);
+    expect(compileRegex('db\\d+')).toBeInstanceOf(RE2JS);
   });
 
   it.each([
