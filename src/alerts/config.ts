@@ -120,11 +120,22 @@ export type TimeIntervalConfig = z.infer<typeof timeIntervalSchema>;
 
 const inhibitRuleSchema = z
   .object({
-    source_matchers: z.array(matcherText).min(1, 'at least one matcher for the inhibiting alert'),
-    target_matchers: z.array(matcherText).min(1, 'at least one matcher for the inhibited alert'),
+    source_matchers: z.array(matcherText).default([]),
+    /** Alertmanager's legacy (deprecated) forms, accepted so a pasted alertmanager.yml works. */
+    source_match: byLabelName(z.string()).optional(),
+    source_match_re: byLabelName(regexText).optional(),
+    target_matchers: z.array(matcherText).default([]),
+    target_match: byLabelName(z.string()).optional(),
+    target_match_re: byLabelName(regexText).optional(),
     equal: z.array(z.string()).default([]),
   })
-  .strict();
+  .strict()
+  .superRefine((r, ctx) => {
+    // Alertmanager would let an empty side match every alert; here that is taken for a mistake.
+    const count = (list: string[], m?: object, re?: object) => list.filter((e) => e.trim() !== '').length + Object.keys(m ?? {}).length + Object.keys(re ?? {}).length;
+    if (count(r.source_matchers, r.source_match, r.source_match_re) === 0) ctx.addIssue({ code: 'custom', path: ['source_matchers'], message: 'at least one matcher for the inhibiting alert' });
+    if (count(r.target_matchers, r.target_match, r.target_match_re) === 0) ctx.addIssue({ code: 'custom', path: ['target_matchers'], message: 'at least one matcher for the inhibited alert' });
+  });
 export type InhibitRuleConfig = z.infer<typeof inhibitRuleSchema>;
 
 const receiverAuth = {

@@ -195,6 +195,18 @@ export function parseMatchers(text: string): Matcher[] {
 }
 
 /**
+ * The matchers of a route or one side of an inhibit rule: the legacy `match` (equality) and
+ * `match_re` (regex) maps, then every `matchers` entry, all of which must match.
+ */
+export function matchersOf(match: Record<string, string> | undefined, matchRe: Record<string, string> | undefined, list: string[] | undefined): Matcher[] {
+  return [
+    ...Object.entries(match ?? {}).map(([name, value]) => makeMatcher(name, '=', value)),
+    ...Object.entries(matchRe ?? {}).map(([name, value]) => makeMatcher(name, '=~', value)),
+    ...(list ?? []).flatMap(parseMatchers),
+  ];
+}
+
+/**
  * A label given as amtool takes it on its command line: `team=db`, `team="db"` (the quotes
  * are not part of the value), `msg="a, b"`; only `=` makes sense for a label.
  */

@@ -258,6 +258,25 @@ route:
     const [rule] = compileInhibitRules([{ source_matchers: ['alertname="Down", severity="critical"'], target_matchers: ['severity="warning"'], equal: [] }]);
     expect(rule!.source.map((m) => m.name)).toEqual(['alertname', 'severity']);
   });
+
+  it('inhibit rules accept Alertmanager\'s legacy source_match/target_match_re forms', () => {
+    const c = alertsConfigSchema.parse(parseYaml(`
+inhibit_rules:
+- source_match: { alertname: Down }
+  target_match_re: { severity: 'warn.*|info' }
+  equal: [dc]
+`));
+    const rules = compileInhibitRules(c.inhibit_rules);
+    const src = { fingerprint: 's', labels: { alertname: 'Down', dc: 'x' } };
+    expect(isInhibited(rules, { fingerprint: 't', labels: { severity: 'warning', dc: 'x' } }, [src])).toBe(true);
+    expect(isInhibited(rules, { fingerprint: 't', labels: { severity: 'critical', dc: 'x' } }, [src])).toBe(false);
+  });
+
+  it('an inhibit rule with an empty side is refused', () => {
+    const r = alertsConfigSchema.safeParse({ inhibit_rules: [{ source_matchers: [''], target_match: { a: 'b' } }] });
+    expect(r.success).toBe(false);
+    expect(r.error!.message).toContain('at least one matcher for the inhibiting alert');
+  });
 });
 
 describe('durations', () => {
