@@ -41,6 +41,24 @@ const byLabelName = <T extends z.ZodType<string>>(value: T) =>
     }
   });
 
+/** As Alertmanager checks group_by: label names, or `...` alone; no name twice. */
+const groupByList = z.array(z.string()).superRefine((names, ctx) => {
+  if (names.includes('...') && names.length > 1) ctx.addIssue({ code: 'custom', message: "group_by ['...'] (all labels) cannot be combined with label names" });
+  names.forEach((n, i) => {
+    if (n !== '...' && !/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(n)) ctx.addIssue({ code: 'custom', path: [i], message: `invalid label name "${n}" in group_by` });
+    if (names.indexOf(n) !== i) ctx.addIssue({ code: 'custom', path: [i], message: `label "${n}" appears twice in group_by` });
+  });
+});
+
+/** group_interval and repeat_interval: Alertmanager refuses zero (it would notify in a loop). */
+const nonZeroDuration = durationText.refine((s) => {
+  try {
+    return parseDuration(s) > 0;
+  } catch {
+    return true; // durationText reports the format
+  }
+}, 'must be more than zero');
+
 const severity = z.enum(SEVERITIES);
 
 export interface RouteConfig {
@@ -69,10 +87,10 @@ export const routeSchema: z.ZodType<RouteConfig> = z.lazy(() =>
       match: byLabelName(z.string()).optional(),
       match_re: byLabelName(regexText).optional(),
       continue: z.boolean().optional(),
-      group_by: z.array(z.string()).optional(),
+      group_by: groupByList.optional(),
       group_wait: durationText.optional(),
-      group_interval: durationText.optional(),
-      repeat_interval: durationText.optional(),
+      group_interval: nonZeroDuration.optional(),
+      repeat_interval: nonZeroDuration.optional(),
       /** Who is mentioned in the first message: `@here`, `<!subteam^S123>`, `<@U123>`. Inherited. */
       mentions: z.array(z.string()).optional(),
       /** Declare an incident when a group on this route first notifies. Inherited; null turns it off below. */

@@ -20,6 +20,9 @@ export interface AmRoute {
   match?: Record<string, string>;
   match_re?: Record<string, string>;
   continue?: boolean;
+  group_by?: string[];
+  group_interval?: string;
+  repeat_interval?: string;
   routes?: AmRoute[];
 }
 
