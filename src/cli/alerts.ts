@@ -1,5 +1,6 @@
 import { checkConfig } from '../config/load.js';
 import { compileRoutes, groupKey, matchRoutes, walkRoutes, type Route } from '../alerts/routing.js';
+import { parseLabelArg } from '../alerts/matchers.js';
 import type { CliGroup, CliIo } from './types.js';
 
 const fmtMs = (ms: number): string => (ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` : ms % 60_000 === 0 ? `${ms / 60_000}m` : `${ms / 1000}s`);
@@ -31,7 +32,7 @@ function printTree(root: Route, io: CliIo): void {
 export const alertsCli: CliGroup = {
   name: 'alerts',
   summary: 'inspect alert routing from the configuration',
-  verbs: { 'routes [label=value ...] [--json]': 'print the route tree; with label=value pairs, show where such an alert goes (like amtool config routes test)' },
+  verbs: { 'routes [label=value ...] [--json]': 'print the route tree; with label=value pairs (amtool\'s forms: team=db, team="db"), show where such an alert goes (like amtool config routes test)' },
   async run(verb, argv, io) {
     if (verb !== 'routes') {
       io.err('usage: firebreak alerts routes [label=value ...] [--json]');
@@ -55,12 +56,13 @@ export const alertsCli: CliGroup = {
     }
     const labels: Record<string, string> = {};
     for (const a of args) {
-      const i = a.indexOf('=');
-      if (i <= 0) {
-        io.err(`"${a}" is not label=value`);
+      try {
+        const { name, value } = parseLabelArg(a);
+        labels[name] = value;
+      } catch (e) {
+        io.err(`"${a}" is not label=value (amtool's forms: team=db, team="db", msg="a, b"): ${(e as Error).message}`);
         return 2;
       }
-      labels[a.slice(0, i)] = a.slice(i + 1);
     }
     const matched = matchRoutes(root, labels);
     if (json) io.out(JSON.stringify(matched.map((route) => ({ ...asJson(route), group: groupKey(route, labels) })), null, 2));
