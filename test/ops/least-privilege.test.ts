@@ -108,8 +108,8 @@ describe('running as a non-owner application role', () => {
     const err = await promisify(execFile)(execPath, ['--import', 'tsx', 'src/main.ts'], { env: { PATH: process.env.PATH ?? '', HOME: dir, PORT: '0', ...env } })
       .then(() => undefined, (e: { code: number; stderr: string }) => e);
     expect(err?.code).toBe(1);
-    expect(err?.stderr).toMatch(/migration\(s\) are pending .* this database role cannot apply them/);
-    expect(err?.stderr).toContain('firebreak migrate --app-role');
+    expect(err?.stderr).toMatch(new RegExp(`migration\\(s\\) are pending .* this database role \\(${ROLE}\\) cannot apply them`));
+    expect(err?.stderr).toContain(`Run \`firebreak migrate --app-role ${ROLE}\``);
   });
 
   it('after `firebreak migrate --app-role`, starts with no DDL, declares, backs up, and cannot rewrite the audit log', async () => {
