@@ -83,15 +83,20 @@ const isPrivilegeError = (e: unknown): boolean => {
  * and a role that may not gets MigrationsPendingError naming the command to run.
  */
 export async function ensureMigrated(pool: pg.Pool, dir = MIGRATIONS_DIR): Promise<string[]> {
-  const pending = await pendingMigrations(pool, dir);
+  const currentRole = async () => (await pool.query<{ u: string }>('SELECT current_user AS u').catch(() => ({ rows: [{ u: '<app role>' }] }))).rows[0]!.u;
+  let pending: string[];
+  try {
+    pending = await pendingMigrations(pool, dir);
+  } catch (e) {
+    // A role that was never granted anything cannot even read the migration record.
+    if (isPrivilegeError(e)) throw new MigrationsPendingError(['unknown: schema_migrations is not readable'], await currentRole(), e);
+    throw e;
+  }
   if (pending.length === 0) return [];
   try {
     return await migrate(pool, dir);
   } catch (e) {
-    if (isPrivilegeError(e)) {
-      const role = (await pool.query<{ u: string }>('SELECT current_user AS u').catch(() => ({ rows: [{ u: '<app role>' }] }))).rows[0]!.u;
-      throw new MigrationsPendingError(pending, role, e);
-    }
+    if (isPrivilegeError(e)) throw new MigrationsPendingError(pending, await currentRole(), e);
     throw e;
   }
 }
