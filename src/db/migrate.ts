@@ -12,10 +12,10 @@ const migrationFiles = async (dir: string): Promise<string[]> => (await readdir(
 
 /** Migrations pending, or the app's role cannot apply them: start refuses with what to run. */
 export class MigrationsPendingError extends Error {
-  constructor(readonly pending: string[], cause: unknown) {
+  constructor(readonly pending: string[], role: string, cause: unknown) {
     super(
-      `${pending.length} database migration(s) are pending (${pending.join(', ')}) and this database role cannot apply them ` +
-        `(${(cause as Error)?.message ?? String(cause)}). Run \`firebreak migrate --app-role <this role>\` as the owner role, then start Firebreak again.`,
+      `${pending.length} database migration(s) are pending (${pending.join(', ')}) and this database role (${role}) cannot apply them ` +
+        `(${(cause as Error)?.message ?? String(cause)}). Run \`firebreak migrate --app-role ${role}\` as the owner role, then start Firebreak again.`,
       { cause },
     );
     this.name = 'MigrationsPendingError';
@@ -83,12 +83,20 @@ const isPrivilegeError = (e: unknown): boolean => {
  * and a role that may not gets MigrationsPendingError naming the command to run.
  */
 export async function ensureMigrated(pool: pg.Pool, dir = MIGRATIONS_DIR): Promise<string[]> {
-  const pending = await pendingMigrations(pool, dir);
+  const currentRole = async () => (await pool.query<{ u: string }>('SELECT current_user AS u').catch(() => ({ rows: [{ u: '<app role>' }] }))).rows[0]!.u;
+  let pending: string[];
+  try {
+    pending = await pendingMigrations(pool, dir);
+  } catch (e) {
+    // A role that was never granted anything cannot even read the migration record.
+    if (isPrivilegeError(e)) throw new MigrationsPendingError(['unknown: schema_migrations is not readable'], await currentRole(), e);
+    throw e;
+  }
   if (pending.length === 0) return [];
   try {
     return await migrate(pool, dir);
   } catch (e) {
-    if (isPrivilegeError(e)) throw new MigrationsPendingError(pending, e);
+    if (isPrivilegeError(e)) throw new MigrationsPendingError(pending, await currentRole(), e);
     throw e;
   }
 }

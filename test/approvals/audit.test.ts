@@ -309,6 +309,29 @@ describe('the anchor outside the database', () => {
   });
 });
 
+describe('/audit anchor and /audit verify in Slack', () => {
+  it('publishes the head to the audit channel and the backup store, and /audit verify names the anchor a re-chained history contradicts', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'fb-anchors-slack-'));
+    const t = await startTestApp({ seedChannels: ['incidents', 'ops', 'approvals', 'audit'], config: { backups: { storage: { localDir: dir } } } });
+    try {
+      for (let i = 1; i <= 3; i++) await appendEvent(t.db.pool, { type: 'change.approved', actor: 'U0BOB', subject: `change:${i}`, payload: { n: i }, at: new Date() });
+      const run = async (line: string) => {
+        const { responseId } = await t.slash(line, { user: 'U0CAROL' });
+        await t.settle();
+        return t.slack.replies(responseId).join('\n');
+      };
+      expect(await run('/audit anchor')).toMatch(/Published: entry #3, 3 entries, head [0-9a-f]{64} \(audit-anchors\/0+3-[0-9a-f]{64}\.json\)/);
+      expect(t.slack.messagesIn('audit').map((m) => m.text).join()).toMatch(/Audit anchor: entry #3, 3 entries, head [0-9a-f]{64}/);
+      expect(await run('/audit verify')).toMatch(/Audit log intact: 3 entries recomputed.*agrees with audit-anchors\/0+3-/);
+      await rewriteAndRechain(t.db, 2);
+      expect(await run('/audit verify')).toMatch(/Audit log BROKEN at entry #3: entry #3 has hash [0-9a-f]{64} but anchor audit-anchors\/0+3-[0-9a-f]{64}\.json recorded/);
+    } finally {
+      await t.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
+
 describe('parseAuditFilter', () => {
   it.each([
     ['change', { type: 'change' }],

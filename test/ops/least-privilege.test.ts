@@ -108,15 +108,23 @@ describe('running as a non-owner application role', () => {
     const err = await promisify(execFile)(execPath, ['--import', 'tsx', 'src/main.ts'], { env: { PATH: process.env.PATH ?? '', HOME: dir, PORT: '0', ...env } })
       .then(() => undefined, (e: { code: number; stderr: string }) => e);
     expect(err?.code).toBe(1);
-    expect(err?.stderr).toMatch(/migration\(s\) are pending .* this database role cannot apply them/);
-    expect(err?.stderr).toContain('firebreak migrate --app-role');
+    expect(err?.stderr).toMatch(new RegExp(`migration\\(s\\) are pending .* this database role \\(${ROLE}\\) cannot apply them`));
+    expect(err?.stderr).toContain(`Run \`firebreak migrate --app-role ${ROLE}\``);
   });
 
   it('after `firebreak migrate --app-role`, starts with no DDL, declares, backs up, and cannot rewrite the audit log', async () => {
-    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'migrate', '--app-role', ROLE], {
+    const migrateCli = (...args: string[]) => promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'migrate', ...args], {
       env: { PATH: process.env.PATH ?? '', HOME: dir, DATABASE_URL: db.url, FIREBREAK_DATA_DIR: dir },
     });
-    expect(stdout).toMatch(/applied \d+ migration\(s\)/);
+    // Migrated but never granted: the role cannot even read the migration record, and is told what to run.
+    expect((await migrateCli()).stdout).toMatch(/applied \d+ migration\(s\)[\s\S]*no application role given/);
+    const ungranted = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env: { PATH: process.env.PATH ?? '', HOME: dir, PORT: '0', ...envFor() } })
+      .then(() => undefined, (e: { code: number; stderr: string }) => e);
+    expect(ungranted?.code).toBe(1);
+    expect(ungranted?.stderr).toContain(`Run \`firebreak migrate --app-role ${ROLE}\``);
+
+    const { stdout } = await migrateCli('--app-role', ROLE);
+    expect(stdout).toContain('no pending migrations');
     expect(stdout).toContain(`granted role ${ROLE}`);
     expect((await sql<{ owner: string }>(db.url, `SELECT tableowner AS owner FROM pg_tables WHERE tablename = 'events'`))[0]!.owner).not.toBe(ROLE);
 
