@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEmptyDatabase } from '../support/db.js';
-import { getJson, killIfRunning, startFirebreak, type FirebreakProcess } from '../ops/support/process.js';
+import { killIfRunning, startFirebreak, type FirebreakProcess } from '../ops/support/process.js';
 import { TRIAL_KEY_NOTICE } from '../../src/backups/trial-key.js';
 import type { ConsoleMessage, ConsoleState } from '../../src/console/surface.js';
 
@@ -27,12 +27,26 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
+let session: Record<string, string> | undefined;
+
+/** The headers the console page sends: its session cookie (set by the page) and the CSRF token the session hands out. */
+async function pageHeaders(): Promise<Record<string, string>> {
+  if (session) return session;
+  const page = await fetch(`${p!.url}/console`);
+  const cookie = (page.headers.get('set-cookie') ?? '').split(';')[0]!;
+  const s = (await (await fetch(`${p!.url}/console/api/session`, { headers: { cookie } })).json()) as { csrf: string; csrfHeader: string };
+  session = { cookie, [s.csrfHeader]: s.csrf, 'content-type': 'application/json' };
+  return session;
+}
+
 async function state(user: string): Promise<ConsoleState> {
-  return (await getJson(`${p!.url}/console/api/state?user=${user}`)).body as unknown as ConsoleState;
+  const res = await fetch(`${p!.url}/console/api/state?user=${user}`, { headers: await pageHeaders() });
+  expect(res.status, await res.clone().text()).toBe(200);
+  return (await res.json()) as ConsoleState;
 }
 
 async function post(route: 'command' | 'action', body: Record<string, unknown>): Promise<void> {
-  const res = await fetch(`${p!.url}/console/api/${route}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetch(`${p!.url}/console/api/${route}`, { method: 'POST', headers: await pageHeaders(), body: JSON.stringify(body) });
   expect(res.status, await res.clone().text()).toBe(200);
 }
 

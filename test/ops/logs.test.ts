@@ -25,6 +25,7 @@ function secretValue(env: string): string {
   if (env === 'SLACK_APP_TOKEN') return `xapp-${r}`;
   if (env.endsWith('_URL')) return `postgres://firebreak:pw${r}@db.internal:5432/firebreak`;
   if (env.endsWith('_IDENTITY')) return `AGE-SECRET-KEY-1${r.toUpperCase()}`;
+  if (env === 'FIREBREAK_CONSOLE_SECRET') return `s${r}${r}`;
   return `s${r}`;
 }
 
@@ -32,7 +33,8 @@ describe('log redaction', () => {
   it('blanks every secret the environment binds, even when the whole config is logged', () => {
     const env: Record<string, string> = {};
     for (const b of ENV_BINDINGS.filter((x) => x.secret)) env[b.env] = secretValue(b.env);
-    const config = loadConfig(env);
+    // The console's secret is only accepted for an exposed console.
+    const config = loadConfig({ ...env, FIREBREAK_CONSOLE_PUBLIC_URL: 'https://ops.example.com' });
     const { log, lines } = capture();
     log.info({ config }, 'config loaded');
     for (const [section, value] of Object.entries(config)) log.info({ [section]: value }, `section ${section}`);
