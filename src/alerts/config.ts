@@ -50,15 +50,6 @@ const groupByList = z.array(z.string()).superRefine((names, ctx) => {
   });
 });
 
-/** group_interval and repeat_interval: Alertmanager refuses zero (it would notify in a loop). */
-const nonZeroDuration = durationText.refine((s) => {
-  try {
-    return parseDuration(s) > 0;
-  } catch {
-    return true; // durationText reports the format
-  }
-}, 'must be more than zero');
-
 const severity = z.enum(SEVERITIES);
 
 export interface RouteConfig {
@@ -89,8 +80,8 @@ export const routeSchema: z.ZodType<RouteConfig> = z.lazy(() =>
       continue: z.boolean().optional(),
       group_by: groupByList.optional(),
       group_wait: durationText.optional(),
-      group_interval: nonZeroDuration.optional(),
-      repeat_interval: nonZeroDuration.optional(),
+      group_interval: durationText.optional(),
+      repeat_interval: durationText.optional(),
       /** Who is mentioned in the first message: `@here`, `<!subteam^S123>`, `<@U123>`. Inherited. */
       mentions: z.array(z.string()).optional(),
       /** Declare an incident when a group on this route first notifies. Inherited; null turns it off below. */

@@ -21,8 +21,6 @@ export interface AmRoute {
   match_re?: Record<string, string>;
   continue?: boolean;
   group_by?: string[];
-  group_interval?: string;
-  repeat_interval?: string;
   routes?: AmRoute[];
 }
 

@@ -206,8 +206,10 @@ describe('matchers (Alertmanager pkg/labels)', () => {
   });
 
   it('answers the common regex shapes without RE2 exactly as RE2 does', () => {
-    const sources = ['prod|staging', 'db', '', '|a', 'a\nb|x', '.*', '.+', 'db.*', '.*db', '.*db.*', '.*-canary', 'say .*', '.*😀.*', 'a.b', '.*\nb', '(?i)db.*'];
-    const values = ['', 'db', 'db7', 'xdb', 'xdbx', 'db\n', '\ndb', 'x\ndb\ny', 'prod', 'staging', 'prod|staging', 'a\nb', 'a', 'x', 'svc-canary', 'svc-canary\n', 'say hi', '😀', 'a😀b', 'DB7', 'axb', 'a\nb'];
+    const sources = ['prod|staging', 'db', '', '|a', 'a\nb|x', '.*', '.+', 'db.*', '.*db', '.*db.*', '.*-canary', 'say .*', '.*😀.*', 'a.b', '.*\nb', '(?i)db.*',
+      '(db|x).*', '(?:db|x).*', '.*(db|x)', '.*(?:db|)', '.*(db|x).*', '(db|x)', '(d|x)b.*', '.*.*', '.*(.*)', '(a|b)|c.*', 'db.*|x', '.*\\.*', '(a\nb|c).*',
+    ];
+    const values = ['', 'db', 'db7', 'xdb', 'xdbx', 'db\n', '\ndb', 'x\ndb\ny', 'prod', 'staging', 'prod|staging', 'a\nb', 'a', 'x', 'svc-canary', 'svc-canary\n', 'say hi', '😀', 'a😀b', 'DB7', 'axb', 'a\nb', 'xb', 'dbx', 'c', 'cc', 'b', 'x\n', '.', 'a.', '\\', 'a\nbz'];
     const disagree = sources.flatMap((src) => {
       const re2 = RE2JS.compile(`^(?:${src})$`);
       const ours = compileRegex(src);
@@ -217,6 +219,7 @@ describe('matchers (Alertmanager pkg/labels)', () => {
     // The shapes really take the string path (an RE2 program is an RE2JS instance).
     expect(compileRegex('prod|staging')).not.toBeInstanceOf(RE2JS);
     expect(compileRegex('.*-canary')).not.toBeInstanceOf(RE2JS);
+    expect(compileRegex('(Disk|Memory).*')).not.toBeInstanceOf(RE2JS);
     expect(compileRegex('db\\d+')).toBeInstanceOf(RE2JS);
   });
 
