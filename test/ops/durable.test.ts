@@ -66,21 +66,22 @@ describe('an acknowledged declare is never lost', () => {
     const db: TestDatabase = await createTestDatabase('fb_durable');
     const slack = await slowSlack();
     try {
-      let [a, b] = await Promise.all([start(db.url, slack), start(db.url, slack)]);
+      const [first, b] = await Promise.all([start(db.url, slack), start(db.url, slack)]);
+      let a = first;
       const specs = declareSpecs(30);
       const firstTry: Delivery[] = [];
       // Six at a time, alternating replicas; replica A dies once a third have been sent.
       for (let i = 0; i < specs.length; i += 6) {
-        if (i === 12) a!.kill('SIGKILL');
-        firstTry.push(...(await Promise.all(specs.slice(i, i + 6).map((s) => deliverDeclare((s.k % 2 ? b! : a!).url, SECRET, slack, s)))));
+        if (i === 12) a.kill('SIGKILL');
+        firstTry.push(...(await Promise.all(specs.slice(i, i + 6).map((s) => deliverDeclare((s.k % 2 ? b : a).url, SECRET, slack, s)))));
       }
-      expect(await a!.exited).toBe('SIGKILL');
+      expect(await a.exited).toBe('SIGKILL');
       console.log(`first try: ${firstTry.map((d) => `${d.k}:${d.status}`).join(' ')}`);
       const ackedByDeadReplica = firstTry.filter((d) => d.k % 2 === 0 && d.k < 12 && acknowledged(d));
       expect(ackedByDeadReplica.length).toBeGreaterThan(0);
 
       // Slack re-delivers what got no answer, and (as after a lost answer) what did, to the survivor.
-      const retries = await Promise.all(specs.map((s) => deliverDeclare(b!.url, SECRET, slack, s, 1)));
+      const retries = await Promise.all(specs.map((s) => deliverDeclare(b.url, SECRET, slack, s, 1)));
       expect(retries.every((d) => d.status === 200)).toBe(true);
       a = await start(db.url, slack);
 
