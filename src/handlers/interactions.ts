@@ -80,8 +80,15 @@ export class Interactions {
     }
   }
 
-  private context(reply: Reply, replyAddress?: ReplyAddress): InteractionContext {
-    return { chat: this.ctx.chat, reply, replyAddress, background: (label, work) => this.ctx.background.run(label, work) };
+  private context(reply: Reply, replyAddress?: ReplyAddress, submission?: ViewSubmission): InteractionContext {
+    return {
+      chat: this.ctx.chat, reply, replyAddress, background: (label, work) => this.ctx.background.run(label, work),
+      runAsCommand: async (command, text, channelId) => {
+        if (!submission) throw new Error('runAsCommand is for modal submissions');
+        const actor = submission.actor;
+        await this.accept({ kind: 'command', inv: { command, text, channelId, actor, requestKey: `view:${submission.requestKey}` }, reply: { userId: actor.userId, channelId } });
+      },
+    };
   }
 
   private handles(r: DurableRequest): boolean {
@@ -185,7 +192,7 @@ export class Interactions {
     const h = this.views.get(sub.callbackId);
     if (!h) return;
     if (!(await this.firstTime(`view:${sub.requestKey}`))) return;
-    return h(sub, this.context(reply));
+    return h(sub, this.context(reply, { userId: sub.actor.userId }, sub));
   }
 
   async event(ev: ChatEvent): Promise<void> {
