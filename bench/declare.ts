@@ -110,7 +110,14 @@ async function main() {
   console.log(`incidents recorded: ${rows[0]!.n} with war rooms: ${rows[0]!.rooms} (expected ${20 + ROUNDS * CONCURRENCY})`);
 
   const errors = fb.out().split('\n').filter((l) => /"level":(40|50|60)/.test(l));
-  if (errors.length) console.log(`firebreak logged ${errors.length} warnings or errors, first: ${errors[0]!.slice(0, 400)}`);
+  if (errors.length) {
+    const byMsg = new Map<string, number>();
+    for (const l of errors) {
+      const msg = /"msg":"([^"]*)"/.exec(l)?.[1] ?? l.slice(0, 80);
+      byMsg.set(msg, (byMsg.get(msg) ?? 0) + 1);
+    }
+    console.log(`firebreak logged ${errors.length} warnings or errors: ${[...byMsg].map(([m, n]) => `${n}× ${m}`).join('; ')}`);
+  }
   await db.end();
   await Promise.all([stopProcess(fb.child), stopProcess(bare.child)]);
   await stopProcess(slack.child);

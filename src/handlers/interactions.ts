@@ -4,7 +4,6 @@ import type {
 } from '../chat/interactions.js';
 import { dispatchCommand, type CommandTable } from '../commands/table.js';
 import { claimRequest, rememberResult } from '../db/idempotency.js';
-import { withTransaction } from '../db/pool.js';
 import { Semaphore } from '../background.js';
 import type { Job } from '../jobs/queue.js';
 import { observeSlashCommand, type CommandOutcome } from '../ops/metrics.js';
@@ -105,10 +104,7 @@ export class Interactions {
     if (!this.handles(r)) return 'ignored';
     const started = performance.now();
     const key = requestKey(r);
-    const jobId = await withTransaction(this.ctx.pool, async (tx) => {
-      if (!(await claimRequest(tx, key))) return null;
-      return this.ctx.jobs.enqueue(INTERACTION_QUEUE, r as unknown as Record<string, unknown>, { runAt: this.ctx.clock.now(), dedupeKey: key, maxAttempts: INTERACTION_ATTEMPTS }, tx);
-    });
+    const jobId = await this.ctx.jobs.enqueueClaimed(key, INTERACTION_QUEUE, r as unknown as Record<string, unknown>, { runAt: this.ctx.clock.now(), maxAttempts: INTERACTION_ATTEMPTS });
     if (jobId === null) {
       if (r.kind === 'command') {
         const subcommand = r.inv.text.trim().split(/\s+/)[0] ?? '';

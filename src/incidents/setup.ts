@@ -76,11 +76,14 @@ export async function setUpWarRoom(svc: IncidentService, incidentId: number, opt
   const errors: Record<string, string> = {};
   const tag = (step: string): MessageTag => ({ incidentId, step });
 
+  // Steps that make a Slack object record their intent first; setting a topic, inviting and
+  // paging are harmless to repeat, so they record only their result (fewer writes per declare).
+  const repeatable = new Set(['topic', 'invite', 'page']);
   const step = async (name: string, work: (resumed: boolean) => Promise<void>): Promise<boolean> => {
     const state: StepState | undefined = steps[name];
     if (state === 'done') return true;
     try {
-      if (state !== 'started') await markStep(pool, incidentId, name, 'started');
+      if (state !== 'started' && !repeatable.has(name)) await markStep(pool, incidentId, name, 'started');
       steps[name] = 'started';
       await work(state === 'started' || !!opts.lookFirst);
       await markStep(pool, incidentId, name, 'done');
