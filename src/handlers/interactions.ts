@@ -5,6 +5,7 @@ import type {
 import { dispatchCommand, type CommandTable } from '../commands/table.js';
 import { claimRequest, rememberResult } from '../db/idempotency.js';
 import { Semaphore } from '../background.js';
+import { GroupCommit } from '../db/group-commit.js';
 import type { Job } from '../jobs/queue.js';
 import { observeSlashCommand, type CommandOutcome } from '../ops/metrics.js';
 import { annotateRequest } from '../ops/request-context.js';
@@ -54,8 +55,11 @@ export class Interactions {
    * click frenzy) does not starve the acks of requests still arriving on the same event loop.
    */
   private lane = new Semaphore(16);
+  /** A burst of requests is stored in a few statements, not one per request (group commit). */
+  private intake: GroupCommit<{ key: string; payload: Record<string, unknown> }, number | null>;
 
   constructor(modules: FirebreakModule[], private ctx: AppContext) {
+    this.intake = new GroupCommit((items) => ctx.jobs.enqueueClaimed(INTERACTION_QUEUE, items, { runAt: ctx.clock.now(), maxAttempts: INTERACTION_ATTEMPTS }));
     ctx.jobs.handle(INTERACTION_QUEUE, (job) => this.runAccepted(job), {
       claimSeconds: INTERACTION_CLAIM_SECONDS,
       retryDelayMs: (n) => 2000 * n,
@@ -104,7 +108,7 @@ export class Interactions {
     if (!this.handles(r)) return 'ignored';
     const started = performance.now();
     const key = requestKey(r);
-    const jobId = await this.ctx.jobs.enqueueClaimed(key, INTERACTION_QUEUE, r as unknown as Record<string, unknown>, { runAt: this.ctx.clock.now(), maxAttempts: INTERACTION_ATTEMPTS });
+    const jobId = await this.intake.submit({ key, payload: r as unknown as Record<string, unknown> });
     if (jobId === null) {
       if (r.kind === 'command') {
         const subcommand = r.inv.text.trim().split(/\s+/)[0] ?? '';

@@ -70,18 +70,25 @@ export class JobQueue {
   }
 
   /**
-   * Takes an idempotency key (processed_requests) and enqueues the job that does the work, in
-   * one statement (so one atomic transaction and one round trip: it sits in front of Slack's
-   * acknowledgement). Null when the key was taken before: that request is, or was, in the queue.
+   * Takes idempotency keys (processed_requests) and enqueues the jobs that do the work, in one
+   * statement (one atomic transaction, one round trip: it sits in front of Slack's
+   * acknowledgement). Per item, the job id, or null when its key was taken before (that request
+   * is, or was, in the queue); a key repeated within the batch counts once.
    */
-  async enqueueClaimed(key: string, queue: string, payload: Record<string, unknown>, opts: Omit<EnqueueOptions, 'dedupeKey'>): Promise<number | null> {
-    const { rows } = await this.pool.query<{ id: number }>(
-      `WITH claimed AS (INSERT INTO processed_requests (key) VALUES ($1) ON CONFLICT DO NOTHING RETURNING key)
-       INSERT INTO jobs (queue, dedupe_key, payload, run_at, max_attempts) SELECT $2, key, $3, $4, $5 FROM claimed
-       ON CONFLICT (dedupe_key) DO NOTHING RETURNING id`,
-      [key, queue, JSON.stringify(payload), opts.runAt, opts.maxAttempts ?? 5],
+  async enqueueClaimed(queue: string, items: { key: string; payload: Record<string, unknown> }[], opts: Omit<EnqueueOptions, 'dedupeKey'>): Promise<(number | null)[]> {
+    const firstOf = new Map<string, number>();
+    items.forEach((it, i) => firstOf.has(it.key) || firstOf.set(it.key, i));
+    const unique = [...firstOf.keys()];
+    const { rows } = await this.pool.query<{ id: number; dedupe_key: string }>(
+      `WITH input AS (SELECT * FROM unnest($1::text[], $2::jsonb[]) AS t(key, payload)),
+            claimed AS (INSERT INTO processed_requests (key) SELECT key FROM input ON CONFLICT DO NOTHING RETURNING key)
+       INSERT INTO jobs (queue, dedupe_key, payload, run_at, max_attempts)
+       SELECT $3, c.key, i.payload, $4, $5 FROM claimed c JOIN input i ON i.key = c.key
+       ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, dedupe_key`,
+      [unique, unique.map((k) => JSON.stringify(items[firstOf.get(k)!]!.payload)), queue, opts.runAt, opts.maxAttempts ?? 5],
     );
-    return rows[0]?.id ?? null;
+    const ids = new Map(rows.map((r) => [r.dedupe_key, r.id]));
+    return items.map((it, i) => (firstOf.get(it.key) === i ? (ids.get(it.key) ?? null) : null));
   }
 
   /**
