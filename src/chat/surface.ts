@@ -81,4 +81,6 @@ export interface ChatSurface {
   messageText(channel: string, ts: string): Promise<string | undefined>;
   /** Whether the surface is reachable and authorised (readiness). */
   ping(): Promise<void>;
+  /** A user's display name (`alice`), for documents read outside chat such as post-mortems; optional. */
+  displayName?(userId: string): Promise<string | undefined>;
 }

@@ -178,7 +178,7 @@ function lifecycleSubcommands(incidents: IncidentService): Subcommand[] {
     sub('update', '[text]', 'Post a stakeholder update (restarts the update cadence). Without text, opens a prefilled draft.', { open: true, member: true }, async (t, inv, ctx) => {
       if (!t.rest) {
         if (!inv.triggerId) return ctx.reply.ephemeral('Say what changed: `/incident update <text>`.');
-        return ctx.reply.openModal(updateModal(t.incident, incidents.draft('internal', t.incident)));
+        return ctx.reply.openModal(updateModal(t.incident, await incidents.editableDraft('internal', t.incident)));
       }
       if (t.rest.length > MAX_TEXT) return ctx.reply.ephemeral(tooLong(t.rest));
       await reportChange(ctx, await incidents.postUpdate(t.incident.id, inv.actor.userId, t.rest), t.inChannel, `Update posted to INC-${t.incident.id}`);

@@ -34,16 +34,30 @@ export const DEMO_CHANNELS = ['incidents', 'ops', 'approvals', 'alerts'];
 
 /**
  * The local console (used when no Slack tokens are set): who can be picked as the acting
- * user, which user groups exist, and which channels exist from the start.
+ * user, which user groups exist, which channels exist from the start, and whether it is
+ * exposed beyond this machine.
  */
 export const consoleConfigSchema = z
   .object({
     users: z.array(consoleUserSchema).min(1).default(DEMO_USERS),
     userGroups: z.array(consoleUserGroupSchema).default(DEMO_USER_GROUPS),
     channels: z.array(z.string().regex(/^[a-z0-9_-]{1,80}$/, 'a channel name: lowercase letters, digits, - and _')).default(DEMO_CHANNELS),
+    /** Serve the console (to loopback clients only) even when Slack is configured; off by default. */
+    withSlack: z.boolean().default(false),
+    /**
+     * The address people reach an exposed console at (https://ops.example.com). Setting it is
+     * what exposes the console: then every person signs in with their own login link, and only
+     * this origin or loopback may call it. Unset: the console answers only on this machine.
+     */
+    publicUrl: z.string().url().refine((u) => /^https?:\/\//.test(u), 'an http(s) URL').optional(),
+    /** Key for login links and session cookies of an exposed console; unset = random per start. */
+    secret: z.string().min(32, 'at least 32 characters (e.g. openssl rand -base64 32)').optional(),
   })
   .prefault({})
   .superRefine((c, ctx) => {
+    if (c.secret && !c.publicUrl) {
+      ctx.addIssue({ code: 'custom', path: ['secret'], message: 'is only used by an exposed console: set console.publicUrl (FIREBREAK_CONSOLE_PUBLIC_URL) too, or unset it' });
+    }
     const ids = new Set(c.users.map((u) => u.id));
     c.userGroups.forEach((g, i) =>
       g.members.forEach((m, j) => {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
@@ -8,11 +9,20 @@ import type { Block, ChatMessage, ModalView } from '../chat/surface.js';
 import type { Actor, Reply, ViewErrors } from '../chat/interactions.js';
 import { json, problem, type HttpRequest, type HttpResponse, type Route } from '../http/router.js';
 import { CONSOLE_BOT, type ConsoleSurface } from './surface.js';
+import { ConsoleAccess, CSRF_HEADER, type AccessRefusal, type ConsoleSession } from './access.js';
 
-/** What the console routes use of the app: the interaction router, and the log. */
-export type ConsoleHost = Pick<FirebreakApp, 'interactions' | 'ctx'>;
+/** What the console routes use of the app: the interaction router, the log and config, and whether it is draining. */
+export type ConsoleHost = Pick<FirebreakApp, 'interactions' | 'ctx'> & { lifecycle?: Pick<FirebreakApp['lifecycle'], 'draining'> };
 
-const userField = z.string().trim().min(1, 'pick a console user').max(40);
+export interface ConsoleRouteOptions {
+  /** Who may use the console; built from config.console when not given (main.ts prints its login links). */
+  access?: ConsoleAccess;
+  /** Longest a state request waits for news before answering "nothing new" (long-poll). */
+  maxWaitMs?: number;
+}
+
+/** Optional: an exposed console fixes the user at login, and the laptop page sends the one picked. */
+const userField = z.string().trim().min(1, 'pick a console user').max(40).optional();
 const channelField = z.string().trim().min(1, 'name a channel').max(100);
 
 const commandBody = z.object({
@@ -39,6 +49,8 @@ const closeBody = z.object({ user: userField, modalId: z.number().int().optional
 const stateQuery = z.object({
   user: userField,
   since: z.coerce.number().int().min(0, 'a cursor from a previous answer, or 0').default(0),
+  /** Seconds to wait for something new before answering (long-poll); 0 answers at once. */
+  wait: z.coerce.number().int().min(0).max(60).default(0),
 });
 
 type Parsed<T> = { ok: true; value: T } | { ok: false; response: HttpResponse };
@@ -66,6 +78,25 @@ function staticDir(): string {
   }
   throw new Error('console page files (src/console/static) are missing');
 }
+
+/**
+ * Slack's own shortcode table (iamcal/emoji-data, the `emoji-datasource` package), as
+ * `{ shortcode: character }` for the page: `:mega:` reads as in Slack, not as its code.
+ */
+function emojiTable(): Buffer {
+  const data = createRequire(import.meta.url)('emoji-datasource/emoji.json') as Array<{ unified: string; short_names: string[] }>;
+  const table: Record<string, string> = {};
+  for (const e of data) {
+    const char = String.fromCodePoint(...e.unified.split('-').map((h) => parseInt(h, 16)));
+    for (const name of e.short_names) table[name] = char;
+  }
+  return Buffer.from(JSON.stringify(table));
+}
+
+const LOGIN_PAGE = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Firebreak console: sign in</title></head>
+<body><h1>Sign in to the Firebreak console</h1>
+<p>This console is exposed beyond its machine, so each person signs in with their own login link.
+Firebreak printed one link per console user when it started; ask whoever runs it for yours.</p></body></html>`;
 
 const asMessage = (m: ChatMessage | string): ChatMessage => (typeof m === 'string' ? { text: m } : m);
 
@@ -128,27 +159,52 @@ function formErrors(view: ModalView, values: Record<string, string | undefined>,
  * what people do on the page into the same CommandInvocation / ActionInvocation /
  * ViewSubmission the Slack edge builds, handed to the same app.interactions.
  */
-export function consoleRoutes(app: ConsoleHost, surface: ConsoleSurface): Route[] {
+export function consoleRoutes(app: ConsoleHost, surface: ConsoleSurface, opts: ConsoleRouteOptions = {}): Route[] {
   const dir = staticDir();
   const files = {
     html: readFileSync(path.join(dir, 'console.html')),
     js: readFileSync(path.join(dir, 'console.js')),
+    mrkdwn: readFileSync(path.join(dir, 'mrkdwn.js')),
     css: readFileSync(path.join(dir, 'console.css')),
+    icon: readFileSync(path.join(dir, 'favicon.svg')),
+    emoji: emojiTable(),
   };
+  const access = opts.access ?? new ConsoleAccess(app.ctx.config.console);
+  const maxWaitMs = opts.maxWaitMs ?? 25_000;
   const log = app.ctx.log.child({ area: 'console' });
   const noStore = { 'cache-control': 'no-store' };
-  const page = (body: Buffer, type: string): Route['handle'] => async () => ({
-    status: 200,
-    headers: {
-      'content-type': type, ...noStore,
-      // Everything the page needs is served from here; nothing inline, nothing remote.
-      'content-security-policy': "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'",
-      'x-content-type-options': 'nosniff',
-    },
-    body,
+  const pageHeaders = (type: string) => ({
+    'content-type': type, ...noStore,
+    // Everything the page needs is served from here; nothing inline, nothing remote.
+    'content-security-policy': "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'",
+    'x-content-type-options': 'nosniff',
+    'referrer-policy': 'no-referrer',
   });
+  const refused = (r: AccessRefusal): HttpResponse => problem(r.status, r.error, r.detail);
 
-  const knownUser = (id: string): Actor | HttpResponse => {
+  /** A static file: anyone who passes the origin checks may load it (it holds nothing secret). */
+  const asset = (body: Buffer, type: string): Route['handle'] => async (req) => {
+    const bad = access.checkOrigin(req);
+    return bad ? refused(bad) : { status: 200, headers: pageHeaders(type), body };
+  };
+
+  /**
+   * An API endpoint: origin checks, then session, CSRF header and JSON. The handler gets the
+   * session, whose user (when exposed) is the only user it may act as.
+   */
+  const api = (handle: (req: HttpRequest, session: ConsoleSession) => Promise<HttpResponse>): Route['handle'] => async (req) => {
+    const session = access.session(req.headers);
+    const bad = access.checkOrigin(req) ?? access.checkApi(req, session);
+    if (bad) return refused(bad);
+    return handle(req, session!);
+  };
+
+  const knownUser = (session: ConsoleSession, requested: string | undefined): Actor | HttpResponse => {
+    if (session.user && requested && requested !== session.user && surface.user(session.user)?.name !== requested) {
+      return problem(403, 'user_fixed_by_login', 'This console is exposed: you act only as the user you signed in as');
+    }
+    const id = session.user ?? requested;
+    if (!id) return problem(400, 'invalid_request', 'user: pick a console user');
     const u = surface.users.find((x) => x.id === id || x.name === id);
     if (u) return { userId: u.id, userName: u.name };
     return problem(400, 'unknown_user', `No console user ${id}. Pick one of: ${surface.users.map((x) => `${x.name} (${x.id})`).join(', ')}`);
@@ -178,13 +234,63 @@ export function consoleRoutes(app: ConsoleHost, surface: ConsoleSurface): Route[
   };
 
   return [
-    { method: 'GET', path: '/console', handle: page(files.html, 'text/html; charset=utf-8') },
-    { method: 'GET', path: '/console/console.js', handle: page(files.js, 'text/javascript; charset=utf-8') },
-    { method: 'GET', path: '/console/console.css', handle: page(files.css, 'text/css; charset=utf-8') },
+    {
+      method: 'GET',
+      path: '/console',
+      handle: async (req) => {
+        const bad = access.checkOrigin(req);
+        if (bad) return refused(bad);
+        if (access.session(req.headers)) return { status: 200, headers: pageHeaders('text/html; charset=utf-8'), body: files.html };
+        if (access.exposed) {
+          return { status: 401, headers: pageHeaders('text/html; charset=utf-8'), body: Buffer.from(LOGIN_PAGE) };
+        }
+        // On the laptop the page itself starts the session its API calls need.
+        const { setCookie } = access.newSession(null);
+        return { status: 200, headers: { ...pageHeaders('text/html; charset=utf-8'), 'set-cookie': setCookie }, body: files.html };
+      },
+    },
+    {
+      method: 'GET',
+      path: '/console/login',
+      handle: async (req) => {
+        const bad = access.checkOrigin(req);
+        if (bad) return refused(bad);
+        if (!access.exposed) return { status: 303, headers: { location: '/console', ...noStore }, body: '' };
+        const user = req.query.get('user') ?? '';
+        const token = req.query.get('token') ?? '';
+        if (!surface.users.some((u) => u.id === user) || !access.checkLogin(user, token)) {
+          log.warn({ user: user.slice(0, 40) }, 'console login refused');
+          return { status: 401, headers: pageHeaders('text/html; charset=utf-8'), body: Buffer.from(LOGIN_PAGE) };
+        }
+        const { setCookie } = access.newSession(user);
+        log.info({ user }, 'console login');
+        // Redirect so the token leaves the address bar and the history.
+        return { status: 303, headers: { location: '/console', 'set-cookie': setCookie, 'referrer-policy': 'no-referrer', ...noStore }, body: '' };
+      },
+    },
+    { method: 'GET', path: '/console/console.js', handle: asset(files.js, 'text/javascript; charset=utf-8') },
+    { method: 'GET', path: '/console/mrkdwn.js', handle: asset(files.mrkdwn, 'text/javascript; charset=utf-8') },
+    { method: 'GET', path: '/console/console.css', handle: asset(files.css, 'text/css; charset=utf-8') },
+    { method: 'GET', path: '/console/emoji.json', handle: asset(files.emoji, 'application/json; charset=utf-8') },
+    { method: 'GET', path: '/console/favicon.svg', handle: asset(files.icon, 'image/svg+xml') },
+    // Browsers ask for it on every first load; a 404 there is noise in the log and the devtools.
+    { method: 'GET', path: '/favicon.ico', handle: async () => ({ status: 200, headers: { 'content-type': 'image/svg+xml', 'cache-control': 'max-age=86400' }, body: files.icon }) },
+    {
+      method: 'GET',
+      path: '/console/api/session',
+      // The page's first call: it has no CSRF token yet, so this one reads it (same-origin only).
+      handle: async (req) => {
+        const bad = access.checkOrigin(req);
+        if (bad) return refused(bad);
+        const session = access.session(req.headers);
+        if (!session) return refused(access.checkApi(req, undefined)!);
+        return json(200, { exposed: access.exposed, user: session.user, csrf: session.csrf, csrfHeader: CSRF_HEADER }, noStore);
+      },
+    },
     {
       method: 'GET',
       path: '/console/api/meta',
-      handle: async () =>
+      handle: api(async () =>
         json(200, {
           bot: CONSOLE_BOT,
           users: surface.users,
@@ -194,27 +300,35 @@ export function consoleRoutes(app: ConsoleHost, surface: ConsoleSurface): Route[
             description: t.description,
             subcommands: t.subcommands.map((s) => ({ name: s.name, aliases: s.aliases ?? [], usage: s.usage, description: s.description })),
           })),
-        }, noStore),
+        }, noStore)),
     },
     {
       method: 'GET',
       path: '/console/api/state',
-      handle: async (req) => {
+      // A long-poll that every open tab keeps pending: one info line per answer would flood the log.
+      quiet: true,
+      handle: api(async (req, session) => {
         const q = stateQuery.safeParse(Object.fromEntries(req.query));
         if (!q.success) return problem(400, 'invalid_request', describeIssues(q.error));
-        const actor = knownUser(q.data.user);
+        const actor = knownUser(session, q.data.user);
         if (isResponse(actor)) return actor;
-        return json(200, await surface.state(actor.userId, q.data.since), noStore);
-      },
+        const since = q.data.since;
+        let s = await surface.state(actor.userId, since);
+        if (q.data.wait > 0 && since > 0 && s.cursor <= since) {
+          await surface.waitForChange(since, Math.min(q.data.wait * 1000, maxWaitMs), () => app.lifecycle?.draining === true);
+          s = await surface.state(actor.userId, since);
+        }
+        return json(200, s, noStore);
+      }),
     },
     {
       method: 'POST',
       path: '/console/api/command',
       maxBodyBytes: 16 * 1024,
-      handle: async (req) => {
+      handle: api(async (req, session) => {
         const body = parseJson(req, commandBody);
         if (!body.ok) return body.response;
-        const actor = knownUser(body.value.user);
+        const actor = knownUser(session, body.value.user);
         if (isResponse(actor)) return actor;
         const ch = await openChannel(body.value.channel);
         if ('status' in ch) return ch;
@@ -241,16 +355,16 @@ export function consoleRoutes(app: ConsoleHost, surface: ConsoleSurface): Route[
           return failed(`\`${command}\``, actor, inChannel(ch.id, actor), e);
         }
         return json(200, { ok: true });
-      },
+      }),
     },
     {
       method: 'POST',
       path: '/console/api/action',
       maxBodyBytes: 16 * 1024,
-      handle: async (req) => {
+      handle: api(async (req, session) => {
         const body = parseJson(req, actionBody);
         if (!body.ok) return body.response;
-        const actor = knownUser(body.value.user);
+        const actor = knownUser(session, body.value.user);
         if (isResponse(actor)) return actor;
         const ch = await openChannel(body.value.channel);
         if ('status' in ch) return ch;
@@ -278,16 +392,16 @@ export function consoleRoutes(app: ConsoleHost, surface: ConsoleSurface): Route[
           return failed('That button', actor, inChannel(ch.id, actor), e);
         }
         return json(200, { ok: true });
-      },
+      }),
     },
     {
       method: 'POST',
       path: '/console/api/view',
       maxBodyBytes: 256 * 1024,
-      handle: async (req) => {
+      handle: api(async (req, session) => {
         const body = parseJson(req, viewBody);
         if (!body.ok) return body.response;
-        const actor = knownUser(body.value.user);
+        const actor = knownUser(session, body.value.user);
         if (isResponse(actor)) return actor;
         const open = await surface.modalOf(actor.userId);
         if (!open || open.view.callback_id !== body.value.callbackId || (body.value.modalId !== undefined && body.value.modalId !== open.id)) {
@@ -321,20 +435,20 @@ export function consoleRoutes(app: ConsoleHost, surface: ConsoleSurface): Route[
         // A handler that opened the next step keeps that one; otherwise the form closes.
         await surface.closeModal(actor.userId, open.id);
         return json(200, { ok: true });
-      },
+      }),
     },
     {
       method: 'POST',
       path: '/console/api/view/close',
       maxBodyBytes: 4 * 1024,
-      handle: async (req) => {
+      handle: api(async (req, session) => {
         const body = parseJson(req, closeBody);
         if (!body.ok) return body.response;
-        const actor = knownUser(body.value.user);
+        const actor = knownUser(session, body.value.user);
         if (isResponse(actor)) return actor;
         await surface.closeModal(actor.userId, body.value.modalId);
         return json(200, { ok: true });
-      },
+      }),
     },
   ];
 }

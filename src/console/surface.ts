@@ -23,6 +23,8 @@ export interface ConsoleSurfaceOptions {
   baseUrl?: string;
   /** How long a trigger id may be used to open a modal; Slack allows 3 seconds. */
   triggerTtlMs?: number;
+  /** How often a waiting page checks for writes made by other replicas. */
+  crossReplicaCheckMs?: number;
 }
 
 export interface ConsoleChannel {
@@ -176,6 +178,8 @@ export class ConsoleSurface implements ChatSurface {
   private readonly baseUrl: string;
   private readonly triggerTtlMs: number;
   private readonly triggers = new Map<string, { user: string; issuedAt: number; used: boolean }>();
+  private readonly waiters = new Set<() => void>();
+  private readonly crossReplicaCheckMs: number;
   private seeded: Promise<void> | undefined;
 
   constructor(private readonly pool: pg.Pool, opts: ConsoleSurfaceOptions = {}) {
@@ -185,6 +189,7 @@ export class ConsoleSurface implements ChatSurface {
     this.clock = opts.clock ?? systemClock;
     this.baseUrl = (opts.baseUrl ?? 'http://localhost:3000').replace(/\/+$/, '');
     this.triggerTtlMs = opts.triggerTtlMs ?? 3000;
+    this.crossReplicaCheckMs = opts.crossReplicaCheckMs ?? 2000;
   }
 
   /** Every console user plus the bot, for rendering names. */
@@ -231,12 +236,54 @@ export class ConsoleSurface implements ChatSurface {
    * writers take revisions one at a time and commit before the next takes one, every row a
    * reader can see has a lower revision than any row committed later: "since N" never misses.
    */
-  private write<T>(fn: (c: pg.PoolClient, rev: number) => Promise<T>): Promise<T> {
-    return withTransaction(this.pool, async (c) => {
+  private async write<T>(fn: (c: pg.PoolClient, rev: number) => Promise<T>): Promise<T> {
+    const out = await withTransaction(this.pool, async (c) => {
       await c.query('SELECT pg_advisory_xact_lock($1)', [CONSOLE_WRITE_LOCK]);
       const { rows } = await c.query<{ rev: string }>("SELECT nextval('console_rev') AS rev");
       return fn(c, Number(rows[0]!.rev));
     });
+    this.changed();
+    return out;
+  }
+
+  /** Wakes every page waiting for news: this replica's writes reach open pages at once. */
+  private changed(): void {
+    const waiting = [...this.waiters];
+    this.waiters.clear();
+    for (const wake of waiting) wake();
+  }
+
+  /**
+   * Resolves when something after revision `since` may be visible, after `timeoutMs`, or once
+   * `stop()` says so (shutdown). This replica's writes wake it at once; another replica's
+   * writes are seen by checking the committed revisions every `crossReplicaCheckMs`.
+   */
+  async waitForChange(since: number, timeoutMs: number, stop: () => boolean = () => false): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!stop() && Date.now() < deadline) {
+      let wake!: () => void;
+      const woken = new Promise<boolean>((resolve) => {
+        wake = () => resolve(true);
+        this.waiters.add(wake);
+      });
+      let timer: NodeJS.Timeout | undefined;
+      const tick = new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), Math.max(0, Math.min(this.crossReplicaCheckMs, deadline - Date.now())));
+      });
+      const local = await Promise.race([woken, tick]);
+      clearTimeout(timer);
+      this.waiters.delete(wake);
+      if (local || (await this.committedRevision()) > since) return;
+    }
+  }
+
+  /** The highest revision committed so far; every later commit gets a higher one (see write()). */
+  private async committedRevision(c: pg.Pool | pg.PoolClient = this.pool): Promise<number> {
+    const { rows } = await c.query<{ rev: string | null }>(
+      `SELECT greatest((SELECT max(rev) FROM console_messages), (SELECT max(rev) FROM console_channels),
+                       (SELECT max(rev) FROM console_modals)) AS rev`,
+    );
+    return Number(rows[0]?.rev ?? 0);
   }
 
   private tsFor(rev: number): string {
@@ -482,6 +529,7 @@ export class ConsoleSurface implements ChatSurface {
   async closeModal(user: string, modalId?: number): Promise<void> {
     await this.ready();
     await this.pool.query('DELETE FROM console_modals WHERE user_id = $1 AND ($2::bigint IS NULL OR rev = $2)', [user, modalId ?? null]);
+    this.changed();
   }
 
   async uploadFile(channel: string, file: ConsoleFile, opts: { threadTs?: string } = {}): Promise<void> {
@@ -506,6 +554,10 @@ export class ConsoleSurface implements ChatSurface {
 
   async messageText(channel: string, ts: string): Promise<string | undefined> {
     return (await this.message(channel, ts))?.text;
+  }
+
+  async displayName(userId: string): Promise<string | undefined> {
+    return this.user(userId)?.name;
   }
 
   async ping(): Promise<void> {
@@ -542,10 +594,12 @@ export class ConsoleSurface implements ChatSurface {
         [user, since > 0 ? since : INITIAL_MESSAGES],
       );
       const modal = await c.query<{ view: ModalView; rev: string }>('SELECT view, rev FROM console_modals WHERE user_id = $1', [user]);
+      // Everything committed up to here is in this snapshot, and later commits get higher
+      // revisions (write()): so the next "since" skips nothing, including rows this user never sees.
+      const committed = await this.committedRevision(c);
       await c.query('COMMIT');
       return {
-        // Only past revisions this reader has seen: later commits always get higher ones (write()).
-        cursor: Math.max(since, ...messages.rows.map((r) => Number(r.rev))),
+        cursor: Math.max(since, committed),
         channels: channels.rows.map((r) => ({
           id: r.id, kind: r.kind, name: r.name, topic: r.topic, purpose: r.purpose, archived: r.archived,
           members: r.members, createdAt: (r.created_at as Date).toISOString(),

@@ -90,7 +90,7 @@ export function incidentActionHandlers(incidents: IncidentService): Record<strin
     },
     'incident.post_update': async (inv, ctx) => {
       const i = await buttonTarget(incidents, inv, ctx);
-      if (i) await ctx.reply.openModal(updateModal(i, incidents.draft('internal', i)));
+      if (i) await ctx.reply.openModal(updateModal(i, await incidents.editableDraft('internal', i)));
     },
     'incident.resolve': async (inv, ctx) => {
       const i = await buttonTarget(incidents, inv, ctx);

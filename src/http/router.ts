@@ -24,6 +24,8 @@ export interface Route {
   path: string;
   /** Larger bodies are refused with 413 before the handler runs. Default 1 MiB. */
   maxBodyBytes?: number;
+  /** Logged at debug, not info: requests every open page repeats (long-polls), like probes. */
+  quiet?: boolean;
   handle(req: HttpRequest): Promise<HttpResponse>;
 }
 

@@ -95,7 +95,7 @@ export function createHttpServer(routes: () => Route[], log: Logger, observe?: (
       const pattern = typeof route === 'object' ? route.path : 'unmatched';
       observe?.(pattern, status, ms);
       // Probes and scrapes arrive every few seconds: keep them out of the info log.
-      const quiet = pattern.startsWith('/health/') || pattern === '/metrics';
+      const quiet = (typeof route === 'object' && route.quiet === true) || pattern.startsWith('/health/') || pattern === '/metrics';
       log[quiet ? 'debug' : 'info']({ method: req.method, path: url.pathname, route: pattern, status, ms: Math.round(ms) }, 'request');
     }
   };

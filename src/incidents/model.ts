@@ -70,8 +70,8 @@ export function parseSeverity(word: string | undefined): Severity | undefined {
 }
 
 export const SEVERITY_MEANING: Record<Severity, string> = {
-  P0: 'critical: service down or data at risk',
-  P1: 'major: service down or data at risk',
+  P0: 'critical: the whole service down or data being lost',
+  P1: 'major: a core function down or data at risk',
   P2: 'partial outage or degraded',
   P3: 'minor, can wait',
   P4: 'cosmetic or informational',

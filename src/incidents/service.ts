@@ -18,7 +18,7 @@ import {
   resolvedNotice, roleNotice, severityNotice, statusNotice, updateCrossPost, updatePosted, type HeadlineExtras,
 } from '../templates/incidents.js';
 import { commsMessage, loadCommsTemplates, renderComms, type CommsKind, type CommsTemplates } from '../templates/comms.js';
-import { postmortemMarkdown } from '../templates/postmortem.js';
+import { postmortemMarkdown, slackToMarkdown } from '../templates/postmortem.js';
 
 export interface DeclareInput {
   title: string;
@@ -266,6 +266,16 @@ export class IncidentService {
     return renderComms(kind, i, this.commsExtras(i, update), this.comms);
   }
 
+  /**
+   * A draft for a plain-text box (the update form): mentions as names and entities decoded,
+   * since a text input shows markup raw and the person would post `<@U0ALICE>` back.
+   */
+  async editableDraft(kind: CommsKind, i: Incident, update?: string): Promise<string> {
+    const draft = this.draft(kind, i, update);
+    const names = await this.displayNames([draft]);
+    return slackToMarkdown(draft, (u) => names.get(u));
+  }
+
   private async change(id: number, actor: string, decide: (i: Incident) => Change | string): Promise<ChangeOutcome> {
     const now = this.ctx.clock.now();
     const out = await withTransaction(this.ctx.pool, async (tx): Promise<ChangeOutcome> => {
@@ -482,7 +492,9 @@ export class IncidentService {
     const i = await this.get(id);
     if (!i) throw new Error(`There is no INC-${id}.`);
     const now = this.ctx.clock.now();
-    const markdown = postmortemMarkdown({ incident: i, events: await incidentEvents(this.ctx.pool, id), generatedAt: now, generatedBy: actor });
+    const events = await incidentEvents(this.ctx.pool, id);
+    const names = await this.displayNames([i.commander, i.commsLead, i.techLead, actor, ...events.map((e) => e.actor), JSON.stringify(events.map((e) => e.payload))]);
+    const markdown = postmortemMarkdown({ incident: i, events, generatedAt: now, generatedBy: actor, nameOf: (u) => names.get(u) });
     const saved = await withTransaction(this.ctx.pool, async (tx) => {
       // Two regenerations at once take turns for the version number.
       await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`postmortem:${id}`]);
@@ -495,6 +507,19 @@ export class IncidentService {
       await this.ctx.chat.post(i.channelId, postmortemPosted(i, saved.version));
     }
     return saved;
+  }
+
+  /** Display names of every user id found in `texts`, from the chat surface when it can tell. */
+  private async displayNames(texts: Array<string | null | undefined>): Promise<Map<string, string>> {
+    const ids = new Set(texts.flatMap((t) => t?.match(/\b[UW][A-Z0-9]{2,}\b/g) ?? []));
+    const names = new Map<string, string>();
+    const lookup = this.ctx.chat.displayName?.bind(this.ctx.chat);
+    if (!lookup) return names;
+    await Promise.all([...ids].map(async (id) => {
+      const name = await lookup(id).catch(() => undefined);
+      if (name) names.set(id, name);
+    }));
+    return names;
   }
 
   latestPostmortem(id: number): Promise<store.StoredPostmortem | undefined> {

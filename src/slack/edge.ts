@@ -9,6 +9,7 @@ import { SlackEventsReceiver } from './receiver.js';
 import { registerSlackListeners } from '../handlers/slack.js';
 import { slackReplies } from './replies.js';
 import type { ReplyFactory } from '../chat/interactions.js';
+import { systemClock } from '../clock.js';
 
 export interface SlackEdge {
   chat: SlackSurface;
@@ -32,11 +33,13 @@ export function createSlackEdge(config: Config, log: Logger, onRateLimited?: (me
     chat,
     replies: slackReplies(chat),
     attach(app) {
-      const receiver = socketMode ? undefined : new SlackEventsReceiver(signingSecret!, log);
+      const receiver = socketMode ? undefined : new SlackEventsReceiver(signingSecret!, log, systemClock);
+      const slackApiUrl = apiUrl.endsWith('/') ? apiUrl : apiUrl + '/';
       bolt = new App({
         token: botToken,
+        // Bolt hands clientOptions to its Socket Mode client too, so apps.connections.open honours SLACK_API_URL.
         ...(socketMode ? { appToken, socketMode: true, signingSecret } : { receiver }),
-        clientOptions: { slackApiUrl: apiUrl.endsWith('/') ? apiUrl : apiUrl + '/' },
+        clientOptions: { slackApiUrl },
         logLevel: LogLevel.ERROR,
       });
       registerSlackListeners(bolt, app.interactions, chat, log);

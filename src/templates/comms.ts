@@ -147,6 +147,12 @@ export interface CommsExtras {
   nextUpdate?: string;
 }
 
+/** Text that ends a sentence, so the template's next sentence does not run on ("rolled back A post-mortem"). */
+const sentence = (s: string | undefined): string | undefined => {
+  const t = s?.trim();
+  return t && !/[.!?…:;]["')\]]?$/.test(t) ? `${t}.` : t;
+};
+
 export function commsFields(i: Incident, extras: CommsExtras = {}): Record<string, string> {
   const esc = (s: string | null | undefined) => (s ? escapeMrkdwn(s) : '');
   return {
@@ -164,7 +170,7 @@ export function commsFields(i: Incident, extras: CommsExtras = {}): Record<strin
     techLead: mention(i.techLead),
     declaredAt: utc(i.declaredAt),
     resolvedAt: i.resolvedAt ? utc(i.resolvedAt) : '',
-    update: esc(extras.update),
+    update: esc(sentence(extras.update)),
     nextUpdate: extras.nextUpdate ?? '',
     channel: i.channelName ? `#${i.channelName}` : '',
   };

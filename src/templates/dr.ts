@@ -9,20 +9,20 @@ const RUN_ICON: Record<DrRun['status'], string> = { running: '⏳', passed: '✅
 
 export const runLabel = (r: Pick<DrRun, 'id' | 'kind'>): string => `DR-${r.id} ${r.kind === 'dry-run' ? 'dry run' : 'recovery'}`;
 
-/** What a run is, in one line: for busy replies, status and history. */
+/** What a run is, in one line of mrkdwn (mention included, other values escaped): for busy replies, status and history. */
 export function runOneLine(r: DrRun): string {
   const current = r.steps.find((s) => s.status === 'running');
   const where = r.status === 'running' ? (current ? `at step ${current.n}/${r.steps.length} (${current.title})` : 'starting') : r.status;
   const backup = r.backupId ? `backup ${r.backupId}` : 'newest verified backup';
   const into = r.targetDatabase ? ` into ${r.targetDatabase}` : '';
-  const by = r.trigger === 'schedule' ? 'scheduled' : `requested by ${/^[UW][A-Z0-9]+$/.test(r.requester) ? mention(r.requester) : r.requester}`;
-  return `${runLabel(r)} of ${backup}${into}, ${by} ${utc(r.startedAt)}, ${where}`;
+  const by = r.trigger === 'schedule' ? 'scheduled' : `requested by ${/^[UW][A-Z0-9]+$/.test(r.requester) ? mention(r.requester) : escapeMrkdwn(r.requester)}`;
+  return `${escapeMrkdwn(`${runLabel(r)} of ${backup}${into},`)} ${by} ${utc(r.startedAt)}, ${escapeMrkdwn(where)}`;
 }
 
 export function drillHeadline(r: DrRun): ChatMessage {
   const text = `${RUN_ICON[r.status]} ${runLabel(r)} — ${r.status}`;
   const blocks: Block[] = [
-    section(`*${text}*\n${escapeMrkdwn(runOneLine(r))}`),
+    section(`*${text}*\n${runOneLine(r)}`),
   ];
   if (r.status !== 'running') {
     const v = verdictFor(r.targets, r.rtoMs, r.rpoMs);
@@ -81,7 +81,7 @@ export function busyMessage(running: DrRun | undefined): ChatMessage {
 export function statusMessage(running: DrRun | undefined, last: DrRun | undefined): ChatMessage {
   if (running) {
     const m = drillSteps(running);
-    return { text: runOneLine(running), blocks: [section(`*Running:* ${escapeMrkdwn(runOneLine(running))}`), ...(m.blocks ?? [])] };
+    return { text: runOneLine(running), blocks: [section(`*Running:* ${runOneLine(running)}`), ...(m.blocks ?? [])] };
   }
   const text = last ? `No drill is running. Last: ${runOneLine(last)}, RTO ${formatDuration(last.rtoMs)}, RPO ${formatDuration(last.rpoMs)}.` : 'No drill is running, and none has run yet. Start one with `/dr dry-run`.';
   return { text, blocks: [section(text)] };

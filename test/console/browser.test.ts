@@ -2,7 +2,8 @@
  * The console page in a real browser (Debian's chromium via playwright-core, installed by
  * scripts/test-deps.sh): a person picks a user, declares an incident by typing the slash
  * command, sees the war-room channel appear with its headline, and declares a second one
- * through the modal.
+ * through the modal. Then the backup half: a backup and a DR drill, each approved by another
+ * user, and a runbook; after all of it no channel shows raw Slack markup.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -12,6 +13,7 @@ import { createLogger } from '../../src/log.js';
 import { ConsoleSurface } from '../../src/console/surface.js';
 import { consoleRoutes } from '../../src/console/routes.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { backupTestConfig } from '../support/backups.js';
 
 let db: TestDatabase;
 let app: FirebreakApp;
@@ -21,9 +23,14 @@ let base: string;
 
 beforeAll(async () => {
   db = await createTestDatabase('fb_browser');
-  const config = configSchema.parse({ databaseUrl: db.url, port: 0, logLevel: 'silent' });
+  // A key and local storage so backups and drills run (a fresh console gets a trial key of its own).
+  const { config: withBackups } = await backupTestConfig({ databases: {}, storage: 'local', config: { databaseUrl: db.url, port: 0 } });
+  const config = configSchema.parse({
+    ...withBackups,
+    dr: { minFreeMiB: 1, schedule: { enabled: false } },
+  });
   const surface = new ConsoleSurface(db.pool);
-  app = await createApp({ config, pool: db.pool, log: createLogger({ level: 'silent' }), chat: surface, edgeRoutes: (a) => consoleRoutes(a, surface) });
+  app = await createApp({ config, pool: db.pool, log: createLogger({ level: 'silent' }), chat: surface, edgeRoutes: (a) => consoleRoutes(a, surface), runJobs: true });
   base = `http://127.0.0.1:${await app.listen(0, '127.0.0.1')}`;
   browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--no-sandbox'] });
   page = await browser.newPage();
@@ -74,5 +81,86 @@ describe('the console page', () => {
     await page.getByTestId('channels').getByRole('button', { name: /# inc-\d{8}-search-results-are-stale/ }).waitFor({ timeout: 15_000 });
     const rows = await db.pool.query("SELECT severity FROM incidents WHERE title = 'Search results are stale'");
     expect(rows.rows).toEqual([{ severity: 'P2' }]);
+  }, 60_000);
+
+  const openChannel = async (name: string) => {
+    await page.getByTestId('channels').getByRole('button', { name: new RegExp(`^# ${name}( ?\\d+)?$`) }).click();
+    await expect.poll(() => page.getByTestId('channel-name').textContent()).toBe(`#${name}`);
+  };
+  const send = async (text: string) => {
+    await page.getByTestId('command').fill(text);
+    await page.getByTestId('command').press('Enter');
+  };
+  const pickUser = (id: string) => page.getByTestId('user-picker').selectOption(id);
+  /** Presses the newest Approve button in #approvals whose request mentions `what`. */
+  const approveNewest = async (what: RegExp) => {
+    await openChannel('approvals');
+    const request = page.getByTestId('message').filter({ hasText: what }).filter({ has: page.getByRole('button', { name: 'Approve' }) }).last();
+    await request.getByRole('button', { name: 'Approve' }).click();
+  };
+  const status = async (sql: string) => (await db.pool.query(sql)).rows.map((r) => r.status as string);
+
+  it('runs a backup and a drill approved by another user, and a runbook, and shows no raw Slack markup anywhere', async () => {
+    await page.goto(`${base}/console`);
+    await pickUser('U0ALICE');
+    await openChannel('incidents');
+    await send('/incident declare P1 Orders database is down');
+    await page.getByTestId('channels').getByRole('button', { name: /# inc-\d{8}-orders-database-is-down/ }).waitFor({ timeout: 15_000 });
+    await openChannel('ops');
+    await send('/backup now');
+    await expect.poll(() => page.getByTestId('messages').textContent(), { timeout: 15_000 }).toMatch(/approval/i);
+
+    // Bob has not looked at #approvals yet: switching to him shows it waiting.
+    await pickUser('U0BOB');
+    const approvalsButton = page.getByTestId('channels').getByRole('button', { name: /^# approvals/ });
+    await expect.poll(() => approvalsButton.locator('.unread').count(), { timeout: 10_000 }).toBe(1);
+    await approveNewest(/backup/i);
+    await expect.poll(() => status('SELECT status FROM backups'), { timeout: 90_000 }).toEqual(['verified']);
+
+    await pickUser('U0ALICE');
+    await openChannel('ops');
+    await send('/dr dry-run');
+    await expect.poll(() => page.getByTestId('messages').textContent(), { timeout: 15_000 }).toMatch(/waiting for approval/i);
+    await pickUser('U0BOB');
+    await approveNewest(/dry run/i);
+    await expect.poll(() => status('SELECT status FROM dr_runs'), { timeout: 120_000 }).toEqual(['passed']);
+
+    await pickUser('U0ALICE');
+    await openChannel('ops');
+    await send('/runbook backup-failed');
+    await expect.poll(() => page.getByTestId('messages').textContent(), { timeout: 15_000 }).toMatch(/Backup failed|backup-failed/i);
+
+    // Every channel, as each user (ephemerals differ), read as a person would see it.
+    const raw = /<!date\^|&lt;|&gt;|&amp;|<@U|<#C|:[a-z][a-z0-9_+-]*:/;
+    for (const user of ['U0ALICE', 'U0BOB']) {
+      await pickUser(user);
+      await expect.poll(() => page.getByTestId('channels').getByRole('button').count()).toBeGreaterThan(4); // the four seeded channels and the war room
+      const names = (await page.getByTestId('channels').getByRole('button').allTextContents()).map((t) => t.replace(/^# /, '').replace(/\d+$/, ''));
+      for (const name of names) {
+        await openChannel(name);
+        const seen = await page.getByTestId('messages').innerText();
+        expect(seen, `#${name} as ${user}`).not.toMatch(raw);
+      }
+    }
+    const ops = await (async () => {
+      await openChannel('ops');
+      return page.getByTestId('messages').innerText();
+    })();
+    expect(ops).toMatch(/RTO/);
+  }, 300_000);
+
+  it('scrolls to the reply of a command sent while scrolled up', async () => {
+    await page.goto(`${base}/console`);
+    await pickUser('U0CAROL');
+    const ops = (await db.pool.query("SELECT id FROM console_channels WHERE name = 'ops'")).rows[0].id as string;
+    const surface = new ConsoleSurface(db.pool);
+    for (let n = 1; n <= 60; n++) await surface.post(ops, { text: `Earlier message ${n}` });
+    await openChannel('ops');
+    await expect.poll(() => page.getByTestId('messages').textContent(), { timeout: 15_000 }).toContain('Earlier message 60');
+    const box = page.getByTestId('messages');
+    await box.evaluate((el) => { el.scrollTop = 0; });
+    await send('/incident help');
+    const atBottom = () => box.evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight < 40 && /incident declare/.test(el.lastElementChild?.textContent ?? ''));
+    await expect.poll(atBottom, { timeout: 15_000 }).toBe(true);
   }, 60_000);
 });

@@ -1,16 +1,22 @@
-// The local console page: polls /console/api/state and renders channels, messages (Block Kit)
-// and modals; sends commands, button presses and form submissions back. No framework: the
-// page must work offline on a fresh machine with nothing but Firebreak running.
+// The local console page: reads its session, then long-polls /console/api/state (the server
+// answers as soon as something changes) and renders channels, messages (Block Kit) and modals;
+// sends commands, button presses and form submissions back. No framework: the page must work
+// offline on a fresh machine with nothing but Firebreak running.
+import { mrkdwn, plainText, setDirectory } from './mrkdwn.js';
+
 const $ = (id) => document.getElementById(id);
-const api = async (method, path, body) => {
+const session = { csrf: '', header: 'x-firebreak-csrf', user: null, exposed: false };
+const api = async (method, path, body, signal) => {
   const res = await fetch(path, {
     method,
-    headers: body ? { 'content-type': 'application/json' } : {},
+    signal,
+    credentials: 'same-origin',
+    headers: { [session.header]: session.csrf, ...(body ? { 'content-type': 'application/json' } : {}) },
     body: body ? JSON.stringify(body) : undefined,
   });
   let data = {};
   try { data = await res.json(); } catch { /* empty body */ }
-  if (!res.ok) throw new Error(data.detail || data.error || `HTTP ${res.status}`);
+  if (!res.ok) throw Object.assign(new Error(data.detail || data.error || `HTTP ${res.status}`), { status: res.status });
   return data;
 };
 
@@ -21,10 +27,13 @@ const state = {
   cursor: 0,
   channels: new Map(), // id -> channel
   messages: new Map(), // channel id -> Map(ts -> message)
-  unread: new Map(),
   modal: null,
   modalId: null,
   generation: 0,
+  /** Until then (just after sending a command), new messages scroll into view even when scrolled up. */
+  followUntil: 0,
+  /** Aborts the pending long-poll when the user is switched. */
+  poll: null,
 };
 
 function status(text) { $('status').textContent = text || ''; }
@@ -38,50 +47,22 @@ function userName(id) {
   return u ? u.name : id;
 }
 
-/** Slack mrkdwn to safe HTML: escape first, then the few forms Firebreak uses. */
-function mrkdwn(text) {
-  let h = esc(text);
-  h = h.replace(/&lt;(https?:\/\/[^|&]+?)\|([^&]+?)&gt;/g, (_, url, label) => `<a href="${url}" target="_blank" rel="noopener">${label}</a>`);
-  h = h.replace(/&lt;(https?:\/\/[^&]+?)&gt;/g, (_, url) => `<a href="${url}" target="_blank" rel="noopener">${url}</a>`);
-  h = h.replace(/&lt;#([A-Z0-9]+)(?:\|([^&]*))?&gt;/g, (_, id, name) => `<b>#${esc(name || state.channels.get(id)?.name || id)}</b>`);
-  h = h.replace(/&lt;@([A-Z0-9]+)&gt;/g, (_, id) => `<b>@${esc(userName(id))}</b>`);
-  h = h.replace(/&lt;!subteam\^([A-Z0-9]+)(?:\|([^&]*))?&gt;/g, (_, id, name) => `<b>${esc(name || '@' + (state.meta?.userGroups.find((g) => g.id === id)?.handle ?? id))}</b>`);
-  h = h.replace(/&lt;!(here|channel)&gt;/g, '<b>@$1</b>');
-  h = h.replace(/```([\s\S]*?)```/g, '<pre>$1</pre>');
-  h = h.replace(/`([^`\n]+)`/g, '<code>$1</code>');
-  h = h.replace(/(^|[\s(])\*([^*\n]+)\*/g, '$1<b>$2</b>');
-  h = h.replace(/(^|[\s(])_([^_\n]+)_/g, '$1<i>$2</i>');
-  h = h.replace(/(^|[\s(])~([^~\n]+)~/g, '$1<s>$2</s>');
-  return emojify(h);
-}
-
-// The emoji Firebreak's templates use; anything else stays as its :name:.
-const EMOJI = {
-  warning: '⚠️', rotating_light: '🚨', white_check_mark: '✅', heavy_check_mark: '✔️', x: '❌', pushpin: '📌', floppy_disk: '💾',
-  fire: '🔥', hourglass: '⌛', hourglass_flowing_sand: '⏳', bell: '🔔', no_bell: '🔕', large_green_circle: '🟢', red_circle: '🔴',
-  large_yellow_circle: '🟡', pager: '📟', lock: '🔒', unlock: '🔓', memo: '📝', clipboard: '📋', mag: '🔍', broom: '🧹',
-  stopwatch: '⏱️', arrow_up: '⬆️', arrow_down: '⬇️', information_source: 'ℹ️', bangbang: '‼️', ballot_box_with_check: '☑️',
-  hammer_and_wrench: '🛠️', rocket: '🚀', shield: '🛡️', construction: '🚧', zzz: '💤', repeat: '🔁', book: '📖', busts_in_silhouette: '👥',
-  speech_balloon: '💬', siren: '🚨', green_heart: '💚', thumbsup: '👍', no_entry: '⛔', heavy_plus_sign: '➕', link: '🔗', test_tube: '🧪',
-};
-const emojify = (h) => h.replace(/:([a-z0-9_+-]+):/g, (m, name) => EMOJI[name] ?? m);
-
-const textOf = (t) => (!t ? '' : t.type === 'mrkdwn' ? mrkdwn(t.text) : esc(t.text));
+const textOf = (t) => (!t ? '' : t.type === 'mrkdwn' ? mrkdwn(t.text) : plainText(t.text, t.emoji !== false));
 
 function buttonHtml(el, msg) {
-  const label = esc(el.text?.text ?? el.action_id);
+  const label = el.text ? plainText(el.text.text, el.text.emoji !== false) : esc(el.action_id);
   if (el.url) return `<a class="link-button" href="${esc(el.url)}" target="_blank" rel="noopener">${label}</a>`;
   return `<button type="button" class="${esc(el.style || '')}" data-action="${esc(el.action_id)}" data-ts="${esc(msg.ts)}" data-channel="${esc(msg.channel)}">${label}</button>`;
 }
 
 function selectHtml(el, msg) {
-  const opts = (el.options ?? []).map((o) => `<option value="${esc(o.value)}">${esc(o.text?.text)}</option>`).join('');
+  const opts = (el.options ?? []).map((o) => `<option value="${esc(o.value)}">${plainText(o.text?.text)}</option>`).join('');
   return `<select data-action="${esc(el.action_id)}" data-ts="${esc(msg.ts)}" data-channel="${esc(msg.channel)}"><option value="">${esc(el.placeholder?.text ?? 'Choose…')}</option>${opts}</select>`;
 }
 
 function blockHtml(b, msg) {
   switch (b.type) {
-    case 'header': return `<div class="block-header">${esc(b.text?.text)}</div>`;
+    case 'header': return `<div class="block-header">${textOf(b.text)}</div>`;
     case 'divider': return '<hr class="block-divider">';
     case 'context': return `<div class="block-context">${(b.elements ?? []).map((e) => (e.type === 'image' ? '' : textOf(e))).join(' · ')}</div>`;
     case 'section': {
@@ -92,7 +73,7 @@ function blockHtml(b, msg) {
     }
     case 'actions':
       return `<div class="block-actions">${(b.elements ?? []).map((e) => (e.type === 'button' ? buttonHtml(e, msg) : e.type === 'static_select' ? selectHtml(e, msg) : '')).join('')}</div>`;
-    case 'rich_text': return `<div class="block-section">${esc(msg.text)}</div>`;
+    case 'rich_text': return `<div class="block-section">${mrkdwn(msg.text)}</div>`;
     default: return '';
   }
 }
@@ -111,10 +92,31 @@ function currentChannel() {
   return undefined;
 }
 
+/** Read marks per user and channel (the highest revision seen), kept across user switches and reloads. */
+const readKey = () => `firebreak.read.${state.user}`;
+function readMarks() {
+  try { return JSON.parse(localStorage.getItem(readKey()) || '{}'); } catch { return {}; }
+}
+function markRead(channelId) {
+  const msgs = state.messages.get(channelId);
+  if (!msgs?.size) return;
+  const marks = readMarks();
+  const top = Math.max(...[...msgs.values()].map((m) => m.rev));
+  if ((marks[channelId] ?? 0) >= top) return;
+  marks[channelId] = top;
+  localStorage.setItem(readKey(), JSON.stringify(marks));
+}
+function unreadCount(channelId, marks) {
+  let n = 0;
+  for (const m of state.messages.get(channelId)?.values() ?? []) if (m.rev > (marks[channelId] ?? 0) && m.author !== state.user) n++;
+  return n;
+}
+
 function renderSidebar() {
   const cur = currentChannel();
+  const marks = readMarks();
   const item = (c, label) => {
-    const n = state.unread.get(c.id) ?? 0;
+    const n = cur && cur.id === c.id ? 0 : unreadCount(c.id, marks);
     return `<li><button type="button" data-channel-id="${esc(c.id)}" class="${cur && cur.id === c.id ? 'active' : ''}">${esc(label)}${c.archived ? ' (archived)' : ''}${n ? `<span class="unread">${n}</span>` : ''}</button></li>`;
   };
   const all = [...state.channels.values()];
@@ -127,7 +129,7 @@ function renderMessages() {
   $('channel-name').textContent = cur ? (cur.kind === 'dm' ? '@firebreak (direct messages)' : '#' + cur.name) : '';
   $('channel-topic').innerHTML = cur ? mrkdwn([cur.topic, cur.purpose].filter(Boolean).join(' — ')) : '';
   if (!cur) { $('messages').innerHTML = ''; return; }
-  state.unread.set(cur.id, 0);
+  markRead(cur.id);
   const msgs = [...(state.messages.get(cur.id)?.values() ?? [])].sort((a, b) => a.rev - b.rev || a.ts.localeCompare(b.ts));
   const top = msgs.filter((m) => !m.threadTs || m.threadTs === m.ts).sort((a, b) => a.ts.localeCompare(b.ts));
   const replies = new Map();
@@ -138,7 +140,8 @@ function renderMessages() {
     const r = (replies.get(m.ts) ?? []).sort((a, b) => a.ts.localeCompare(b.ts));
     return messageHtml(m) + (r.length ? `<div class="thread" data-testid="thread">${r.map(messageHtml).join('')}</div>` : '');
   }).join('');
-  if (atBottom) box.scrollTop = box.scrollHeight;
+  // Someone who just sent a command wants to see its reply, even from further up.
+  if (atBottom || Date.now() < state.followUntil) box.scrollTop = box.scrollHeight;
 }
 
 function renderModal() {
@@ -156,12 +159,12 @@ function renderModal() {
     if (b.type !== 'input') return blockHtml(b, { ts: '', channel: '' });
     const el = b.element ?? {};
     const id = `f-${b.block_id}`;
-    const label = `<label for="${esc(id)}">${esc(b.label?.text)}${b.optional ? ' <span class="optional">(optional)</span>' : ''}</label>`;
+    const label = `<label for="${esc(id)}">${plainText(b.label?.text)}${b.optional ? ' <span class="optional">(optional)</span>' : ''}</label>`;
     const attrs = `id="${esc(id)}" name="${esc(b.block_id)}" data-testid="field-${esc(b.block_id)}"`;
     let input;
     if (el.type === 'static_select' || el.type === 'radio_buttons') {
       const init = el.initial_option?.value;
-      input = `<select ${attrs}><option value="">${esc(el.placeholder?.text ?? 'Choose…')}</option>${(el.options ?? []).map((o) => `<option value="${esc(o.value)}"${o.value === init ? ' selected' : ''}>${esc(o.text?.text)}</option>`).join('')}</select>`;
+      input = `<select ${attrs}><option value="">${esc(el.placeholder?.text ?? 'Choose…')}</option>${(el.options ?? []).map((o) => `<option value="${esc(o.value)}"${o.value === init ? ' selected' : ''}>${plainText(o.text?.text)}</option>`).join('')}</select>`;
     } else if (el.type === 'users_select') {
       input = `<select ${attrs}><option value="">Choose a person…</option>${state.meta.users.map((u) => `<option value="${esc(u.id)}"${u.id === el.initial_user ? ' selected' : ''}>${esc(u.name)}</option>`).join('')}</select>`;
     } else if (el.type === 'plain_text_input' && el.multiline) {
@@ -176,36 +179,46 @@ function renderModal() {
 function applyState(s, generation) {
   if (generation !== state.generation) return; // the user was switched while this was in flight
   for (const c of s.channels) state.channels.set(c.id, c);
-  const cur = currentChannel();
   for (const m of s.messages) {
     const map = state.messages.get(m.channel) ?? state.messages.set(m.channel, new Map()).get(m.channel);
-    const isNew = !map.has(m.ts);
     map.set(m.ts, m);
-    if (isNew && state.cursor > 0 && (!cur || cur.id !== m.channel)) state.unread.set(m.channel, (state.unread.get(m.channel) ?? 0) + 1);
   }
   state.cursor = s.cursor;
   state.modal = s.modal;
+  setDirectory({ channels: [...state.channels.values()] });
   renderSidebar();
   renderMessages();
   renderModal();
 }
 
-async function poll() {
-  const generation = state.generation;
-  try {
-    const s = await api('GET', `/console/api/state?user=${encodeURIComponent(state.user)}&since=${state.cursor}`);
-    applyState(s, generation);
-  } catch (e) {
-    status(`Cannot reach Firebreak: ${e.message}`);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const userParam = () => (session.exposed ? '' : `user=${encodeURIComponent(state.user)}&`);
+
+/**
+ * One request at a time, each answered by the server as soon as something changes (or after
+ * ~25 s of nothing): updates arrive at once without a request every second.
+ */
+async function pollLoop() {
+  for (;;) {
+    const generation = state.generation;
+    const ctl = new AbortController();
+    state.poll = ctl;
+    try {
+      const wait = state.cursor > 0 ? 25 : 0;
+      const s = await api('GET', `/console/api/state?${userParam()}since=${state.cursor}&wait=${wait}`, undefined, ctl.signal);
+      applyState(s, generation);
+      status('');
+    } catch (e) {
+      if (e.name === 'AbortError') continue;
+      if (e.status === 401) return status('Signed out: open your console login link again');
+      status(`Cannot reach Firebreak: ${e.message}`);
+      await sleep(2000);
+    }
   }
 }
 
-let pollTimer;
-function schedulePoll(delay = 1000) {
-  clearTimeout(pollTimer);
-  pollTimer = setTimeout(async () => { await poll(); schedulePoll(); }, delay);
-}
-const refresh = () => schedulePoll(0);
+/** Ends the pending long-poll so the next one asks again at once (new user, or to be sure). */
+const refresh = () => state.poll?.abort();
 
 function switchUser(id) {
   state.user = id;
@@ -214,7 +227,6 @@ function switchUser(id) {
   state.cursor = 0;
   state.channels.clear();
   state.messages.clear();
-  state.unread.clear();
   state.modal = null;
   state.modalId = null;
   refresh();
@@ -224,13 +236,13 @@ async function send(text) {
   const cur = currentChannel();
   if (!cur) return status('Pick a channel first');
   status('');
+  state.followUntil = Date.now() + 10_000;
   try {
     await api('POST', '/console/api/command', { user: state.user, channel: cur.id, text });
     $('command').value = '';
   } catch (e) {
     status(e.message);
   }
-  refresh();
 }
 
 async function act(el, value) {
@@ -240,7 +252,6 @@ async function act(el, value) {
   } catch (e) {
     status(e.message);
   }
-  refresh();
 }
 
 async function submitModal(ev) {
@@ -265,7 +276,6 @@ async function submitModal(ev) {
   } catch (e) {
     status(e.message);
   }
-  refresh();
 }
 
 async function closeModal() {
@@ -273,14 +283,32 @@ async function closeModal() {
   state.modal = null;
   renderModal();
   if (m) await api('POST', '/console/api/view/close', { user: state.user, modalId: m.id }).catch((e) => status(e.message));
-  refresh();
+}
+
+function showChannel(idOrName) {
+  state.channel = idOrName;
+  localStorage.setItem('firebreak.channel', state.channel);
+  renderSidebar();
+  renderMessages();
 }
 
 async function start() {
-  state.meta = await api('GET', '/console/api/meta');
+  const res = await fetch('/console/api/session', { credentials: 'same-origin' });
+  const info = await res.json().catch(() => ({}));
+  if (!res.ok) throw new Error(info.detail || `HTTP ${res.status}`);
+  Object.assign(session, { csrf: info.csrf, header: info.csrfHeader, user: info.user, exposed: info.exposed });
+  const [meta, emoji] = await Promise.all([api('GET', '/console/api/meta'), fetch('/console/emoji.json').then((r) => r.json()).catch(() => ({}))]);
+  state.meta = meta;
+  setDirectory({ users: [meta.bot, ...meta.users], groups: meta.userGroups, emoji });
   const picker = $('user');
   picker.innerHTML = state.meta.users.map((u) => `<option value="${esc(u.id)}">${esc(u.realName || u.name)} (@${esc(u.name)})</option>`).join('');
-  if (!state.meta.users.some((u) => u.id === state.user)) state.user = state.meta.users[0].id;
+  if (session.exposed) {
+    // Signed in as one person: the picker shows who, and cannot change it.
+    state.user = session.user;
+    picker.disabled = true;
+  } else if (!state.meta.users.some((u) => u.id === state.user)) {
+    state.user = state.meta.users[0].id;
+  }
   picker.value = state.user;
   picker.addEventListener('change', () => switchUser(picker.value));
   $('command-hints').innerHTML = state.meta.commands.flatMap((c) => [c.command, ...c.subcommands.map((s) => `${c.command} ${s.usage || s.name}`)])
@@ -293,13 +321,15 @@ async function start() {
   document.body.addEventListener('click', (ev) => {
     const t = ev.target.closest('button[data-action]');
     if (t) return void act(t);
-    const ch = ev.target.closest('button[data-channel-id]');
-    if (ch) {
-      state.channel = ch.dataset.channelId;
-      localStorage.setItem('firebreak.channel', state.channel);
-      renderSidebar();
-      renderMessages();
+    const link = ev.target.closest('a[data-channel-link], a[data-user-id]');
+    if (link) {
+      ev.preventDefault();
+      const id = link.dataset.channelLink;
+      if (id && [...state.channels.values()].some((c) => c.id === id || c.name === id)) showChannel(id);
+      return;
     }
+    const ch = ev.target.closest('button[data-channel-id]');
+    if (ch) showChannel(ch.dataset.channelId);
   });
   document.body.addEventListener('change', (ev) => {
     const t = ev.target.closest('select[data-action]');
@@ -308,6 +338,7 @@ async function start() {
   $('modal').addEventListener('submit', submitModal);
   $('modal-close').addEventListener('click', () => void closeModal());
   switchUser(state.user);
+  void pollLoop();
 }
 
 start().catch((e) => status(`Console failed to load: ${e.message}`));
