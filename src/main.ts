@@ -17,6 +17,7 @@ import { consoleRoutes } from './console/routes.js';
 import { ConsoleAccess, printLoginLinks } from './console/access.js';
 import { installGracefulShutdown } from './ops/shutdown.js';
 import type { ChatSurface } from './chat/surface.js';
+import type { ReplyFactory } from './chat/interactions.js';
 import type { Route } from './http/router.js';
 import { validateCommsTemplates } from './templates/comms.js';
 import { MigrationsPendingError } from './db/migrate.js';
@@ -88,6 +89,7 @@ async function main(): Promise<void> {
   for (const warning of configWarnings(config)) log.warn({ config: true }, warning);
 
   let chat: ChatSurface;
+  let replies: ReplyFactory | undefined;
   let edgeRoutes: (app: FirebreakApp) => Route[];
   let slack: SlackEdge | undefined;
   const consoleSurface = consoleServed(config) ? new ConsoleSurface(pool, { ...config.console, baseUrl: config.console.publicUrl ?? publicUrl }) : undefined;
@@ -99,11 +101,12 @@ async function main(): Promise<void> {
   } else {
     slack = createSlackEdge(config, log);
     chat = slack.chat;
+    replies = slack.replies;
     // Next to Slack the server faces the internet, so the console answers loopback clients only.
     edgeRoutes = (app) => [...slack!.attach(app), ...(consoleSurface ? consoleRoutes(app, consoleSurface, { access: consoleAccess }).map((r) => loopbackOnly(r, 'The console next to Slack is served to this machine only.')) : [])];
   }
 
-  const app = await createApp({ config: { ...config, databaseUrl }, pool, ownsPool: true, log, chat, edgeRoutes, runJobs: true });
+  const app = await createApp({ config: { ...config, databaseUrl }, pool, ownsPool: true, log, chat, replies, edgeRoutes, runJobs: true });
   const host = listenHost(config);
   const port = await app.listen(config.port, host);
   await slack?.start();

@@ -16,6 +16,22 @@ export interface Reply {
   openModal(view: ModalView): Promise<void>;
 }
 
+/**
+ * Where to answer a person later, from any replica: plain data, stored with durable work
+ * (a queued command, a war room being set up). The surface turns it back into a Reply.
+ */
+export interface ReplyAddress {
+  userId: string;
+  /** Where they acted; ephemeral answers go there. */
+  channelId?: string;
+  /** Slack's response_url for the request (valid 30 minutes, 5 answers). */
+  responseUrl?: string;
+  triggerId?: string;
+}
+
+/** Builds the Reply for an address (src/app.ts has the chat-only default; Slack adds response_url). */
+export type ReplyFactory = (address: ReplyAddress) => Reply;
+
 export interface CommandInvocation {
   command: string;
   text: string;
@@ -61,12 +77,20 @@ export interface ChatEvent {
 export interface InteractionContext {
   chat: ChatSurface;
   reply: Reply;
+  /** The reply as data, for work that answers later from a job (e.g. the war-room setup). */
+  replyAddress?: ReplyAddress;
   /** Runs slow work after the acknowledgement; tracked so shutdown can drain it. */
   background(label: string, work: () => Promise<void>): void;
+  /**
+   * Stores a command on behalf of the person and runs it from the job queue, answering them
+   * ephemerally in `channelId` (or by DM): how a modal's result survives a replica dying after
+   * the modal was answered. Keyed by the submission, so a resubmission does not run it twice.
+   */
+  runAsCommand(command: string, text: string, channelId: string): Promise<void>;
 }
 
 export type CommandHandler = (inv: CommandInvocation, ctx: InteractionContext) => Promise<void>;
 export type ActionHandler = (inv: ActionInvocation, ctx: InteractionContext) => Promise<void>;
 /** Returns field errors to keep the modal open, or nothing to close it. */
 export type ViewHandler = (sub: ViewSubmission, ctx: InteractionContext) => Promise<ViewErrors | void>;
-export type EventHandler = (ev: ChatEvent, ctx: Omit<InteractionContext, 'reply'>) => Promise<void>;
+export type EventHandler = (ev: ChatEvent, ctx: Omit<InteractionContext, 'reply' | 'runAsCommand' | 'replyAddress'>) => Promise<void>;

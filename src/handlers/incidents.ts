@@ -3,7 +3,7 @@ import type { ActionHandler, ActionInvocation, ChatEvent, EventHandler, Interact
 import type { ChangeOutcome, IncidentService } from '../incidents/service.js';
 import type { ChatSurface, ChatMessage } from '../chat/surface.js';
 import { parseSeverity, type Incident } from '../incidents/model.js';
-import { declaredReply, duplicateReply, notMemberAnswer, resolveModal, resolvedAnswer, updateModal } from '../templates/incidents.js';
+import { duplicateReply, notMemberAnswer, resolveModal, resolvedAnswer, updateModal } from '../templates/incidents.js';
 import { MAX_TITLE } from '../commands/incident.js';
 
 /** Answers a modal's submitter where they opened it, or by DM when we don't know where. */
@@ -34,13 +34,12 @@ export function declareViewHandler(incidents: IncidentService): ViewHandler {
       channelId = undefined;
     }
     const user = sub.actor.userId;
-    const out = await incidents.declare(
-      {
-        title, severity: severity!, actor: user, requestKey: sub.requestKey,
-        summary: sub.values.summary?.trim() || undefined, service: sub.values.service?.trim() || undefined,
-      },
-      (r) => tell(ctx.chat, user, channelId, declaredReply(r.incident, r.problems)),
-    );
+    // Recorded with its setup job before the modal is answered; the job tells the declarer.
+    const out = await incidents.declare({
+      title, severity: severity!, actor: user, requestKey: sub.requestKey,
+      summary: sub.values.summary?.trim() || undefined, service: sub.values.service?.trim() || undefined,
+      notify: { userId: user, channelId },
+    });
     if (out.status === 'duplicate') ctx.background('tell duplicate', () => tell(ctx.chat, user, channelId, duplicateReply(out.incident)));
   };
 }
@@ -111,13 +110,8 @@ export function incidentViewHandlers(incidents: IncidentService): Record<string,
       const i = id === undefined ? undefined : await incidents.get(id);
       if (!i) return { text: 'This incident no longer exists.' };
       if (i.status === 'resolved') return { text: `INC-${i.id} was resolved meanwhile; reopen it to post updates.` };
-      // Posting and cross-posting can take longer than Slack's 3 s for modal answers.
-      ctx.background(`update INC-${i.id}`, async () => {
-        const out = await incidents.postUpdate(i.id, sub.actor.userId, text);
-        if (!out.ok || out.problems.length) {
-          await tell(ctx.chat, sub.actor.userId, i.channelId ?? undefined, { text: out.ok ? `Update saved, but: ${out.problems.join('; ')}` : out.message });
-        }
-      });
+      // Stored as the equivalent command before the modal is answered; it runs from the job queue.
+      await ctx.runAsCommand('/incident', `update INC-${i.id} ${text}`, i.channelId ?? '');
     },
     'incident.resolve': async (sub, ctx) => {
       const id = incidentIdFrom(sub.privateMetadata);
@@ -125,41 +119,31 @@ export function incidentViewHandlers(incidents: IncidentService): Record<string,
       if (!i) return { summary: 'This incident no longer exists.' };
       if (i.status === 'resolved') return { summary: `INC-${i.id} is already resolved.` };
       const summary = (sub.values.summary ?? '').trim() || undefined;
-      // Resolving uploads the post-mortem: slower than Slack's 3 s for modal answers.
-      ctx.background(`resolve INC-${i.id}`, async () => {
-        const out = await incidents.resolve(i.id, sub.actor.userId, summary);
-        if (!out.ok || out.problems.length) {
-          await tell(ctx.chat, sub.actor.userId, i.channelId ?? undefined, { text: out.ok ? `Resolved, but: ${out.problems.join('; ')}` : out.message });
-        }
-      });
+      // Stored as the equivalent command before the modal is answered (resolving uploads the
+      // post-mortem: slower than Slack's 3 s); it runs from the job queue.
+      await ctx.runAsCommand('/incident', `resolve INC-${i.id}${summary ? ` ${summary}` : ''}`, i.channelId ?? '');
     },
   };
 }
 
-/** Pins and :pushpin: reactions become timeline entries; joins make people members. */
+/**
+ * Pins and :pushpin: reactions become timeline entries; joins make people members. They run
+ * inside the event's durable job (src/handlers/interactions.ts), so they are awaited here.
+ */
 export function incidentEventHandlers(incidents: IncidentService): Partial<Record<ChatEvent['type'], EventHandler>> {
-  // Tracked as background work so shutdown drains it (and tests can settle on it).
   return {
-    pin_added: async (ev, ctx) => {
+    pin_added: async (ev) => {
       if (!ev.messageTs) return;
-      const messageTs = ev.messageTs;
-      ctx.background('record pin', async () => {
-        await incidents.recordPin({ channelId: ev.channelId, messageTs, actor: ev.actor.userId, text: ev.text, via: 'pin' });
-      });
+      await incidents.recordPin({ channelId: ev.channelId, messageTs: ev.messageTs, actor: ev.actor.userId, text: ev.text, via: 'pin' });
     },
-    reaction_added: async (ev, ctx) => {
+    reaction_added: async (ev) => {
       if (!ev.messageTs || !/^(pushpin|round_pushpin)$/.test(ev.reaction ?? '')) return;
-      const messageTs = ev.messageTs;
       // reaction_added carries no text: the service reads the message.
-      ctx.background('record pushpin', async () => {
-        await incidents.recordPin({ channelId: ev.channelId, messageTs, actor: ev.actor.userId, via: 'reaction' });
-      });
+      await incidents.recordPin({ channelId: ev.channelId, messageTs: ev.messageTs, actor: ev.actor.userId, via: 'reaction' });
     },
-    member_joined_channel: async (ev, ctx) => {
-      ctx.background('note member', async () => {
-        const i = await incidents.byChannel(ev.channelId);
-        if (i) await incidents.noteMember(i, ev.actor.userId, 'joined');
-      });
+    member_joined_channel: async (ev) => {
+      const i = await incidents.byChannel(ev.channelId);
+      if (i) await incidents.noteMember(i, ev.actor.userId, 'joined');
     },
   };
 }

@@ -7,10 +7,14 @@ import { createSlackClient } from './client.js';
 import { SlackSurface } from './surface.js';
 import { SlackEventsReceiver } from './receiver.js';
 import { registerSlackListeners } from '../handlers/slack.js';
+import { slackReplies } from './replies.js';
+import type { ReplyFactory } from '../chat/interactions.js';
 import { systemClock } from '../clock.js';
 
 export interface SlackEdge {
   chat: SlackSurface;
+  /** Answers through response_url when the request carried one (pass to createApp). */
+  replies: ReplyFactory;
   /** Mounts the Bolt app on Firebreak's app; returns the HTTP routes it serves. */
   attach(app: FirebreakApp): Route[];
   start(): Promise<void>;
@@ -27,6 +31,7 @@ export function createSlackEdge(config: Config, log: Logger, onRateLimited?: (me
   let bolt: App | undefined;
   return {
     chat,
+    replies: slackReplies(chat),
     attach(app) {
       const receiver = socketMode ? undefined : new SlackEventsReceiver(signingSecret!, log, systemClock);
       const slackApiUrl = apiUrl.endsWith('/') ? apiUrl : apiUrl + '/';
@@ -37,7 +42,7 @@ export function createSlackEdge(config: Config, log: Logger, onRateLimited?: (me
         clientOptions: { slackApiUrl },
         logLevel: LogLevel.ERROR,
       });
-      registerSlackListeners(bolt, app.interactions, chat, log, app.ctx.background);
+      registerSlackListeners(bolt, app.interactions, chat, log);
       return receiver ? [receiver.route()] : [];
     },
     async start() {
