@@ -197,11 +197,17 @@ async function backups(i: Inputs): Promise<InvariantResult> {
   const ctx = { pool: i.pool, config };
   const { rows } = await i.pool.query<{ id: string; status: string }>("SELECT id, status FROM backups ORDER BY started_at DESC");
   const identity = parseIdentity(i.identity);
+  // A backup still 'running' while nobody holds its database's backup lock has lost its process
+  // (the lock is a session lock, so it dies with the process): that is the stuck case. Wait a
+  // little for a backup that really is running to finish first.
+  const abandoned = await abandonedBackups(i.pool, 30_000);
   let restored = 0;
   for (const b of rows) {
     if (b.status === 'running') {
-      r.stuck++;
-      note(r, `stuck: backup ${b.id} still running`);
+      if (abandoned.has(b.id)) {
+        r.stuck++;
+        note(r, `stuck: backup ${b.id} is 'running' but no process runs it`);
+      }
       continue;
     }
     if (b.status !== 'verified') continue;
@@ -338,4 +344,27 @@ async function audit({ pool }: Inputs): Promise<InvariantResult> {
     note(r, `broken at #${v.firstBroken?.id}: ${v.firstBroken?.reason}`);
   }
   return r;
+}
+
+async function abandonedBackups(pool: pg.Pool, waitMs: number): Promise<Set<string>> {
+  const until = Date.now() + waitMs;
+  const c = await pool.connect();
+  try {
+    for (;;) {
+      const { rows } = await c.query<{ id: string; database: string }>("SELECT id, database FROM backups WHERE status = 'running'");
+      const out = new Set<string>();
+      let busy = false;
+      for (const db of new Set(rows.map((x) => x.database))) {
+        const lock = await c.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [`firebreak-backup:${db}`]);
+        if (lock.rows[0]!.ok) {
+          for (const x of rows) if (x.database === db) out.add(x.id);
+          await c.query('SELECT pg_advisory_unlock(hashtext($1))', [`firebreak-backup:${db}`]);
+        } else busy = true;
+      }
+      if (!busy || Date.now() > until) return out;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  } finally {
+    c.release();
+  }
 }

@@ -148,8 +148,10 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       try {
         const res = await fetch(`${r.url}${p}`, { method: 'POST', body, headers, signal: AbortSignal.timeout(timeoutMs) });
         await res.arrayBuffer();
+        if (res.status >= 500) countOp(`(HTTP ${res.status} answers)`);
         return res.status;
       } catch {
+        countOp('(requests not answered: replica down or > 3 s)');
         return 0; // refused, reset or no answer within Slack's 3 s: not acknowledged
       }
     };
@@ -170,7 +172,6 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
         if (attempt > 0) await sleep(700);
         const st = await slash(pick(), command, text, { ...o, triggerId, retryNum: attempt });
         acked = st >= 200 && st < 300;
-        if (st >= 500) countOp('slack_5xx');
       }
       if (acked && o.extraRetry) {
         // Slack also retries when our ack was slow though it did arrive: the same request again.
@@ -262,7 +263,6 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
         st = await post(pick(), '/webhooks/alertmanager', body, headers);
       }
       rec.acked = st >= 200 && st < 300;
-      if (st >= 500) countOp('alert_5xx');
       const roll = random();
       if (roll < 0.2) {
         countOp('alert_redelivery');
@@ -504,7 +504,6 @@ async function quiesce(pool: pg.Pool, timeoutMs: number): Promise<void> {
           (SELECT count(*) FROM jobs WHERE status IN ('pending','running') AND run_at <= now())
         + (SELECT count(*) FROM alert_outbox) + (SELECT count(*) FROM alert_pending)
         + (SELECT count(*) FROM incidents WHERE channel_id IS NULL)
-        + (SELECT count(*) FROM backups WHERE status = 'running')
         + (SELECT count(*) FROM change_requests WHERE status IN ('approved','executing'))
         + (SELECT count(*) FROM pages WHERE status = 'pending')
         + (SELECT count(*) FROM dr_runs WHERE status = 'running') AS busy`);

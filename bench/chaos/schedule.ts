@@ -35,12 +35,12 @@ export interface ChaosSize {
 export const SIZES: Record<'default' | 'short', ChaosSize> = {
   default: {
     workloadMs: 220_000, quiesceMs: 45_000, kills: 22, sigterms: 3, pgRestarts: 5, pgDumpKills: 3,
-    slackFaults: 170, pagerDutyFaults: 60, s3Faults: 30, opIntervalMs: 120, concurrency: 6, alertGroups: 12,
+    slackFaults: 170, pagerDutyFaults: 60, s3Faults: 30, opIntervalMs: 100, concurrency: 12, alertGroups: 12,
     drDryRuns: 1, backupCron: '*/20 * * * * *', appDataMiB: 12, restoreSamples: 2,
   },
   short: {
-    workloadMs: 24_000, quiesceMs: 15_000, kills: 2, sigterms: 1, pgRestarts: 1, pgDumpKills: 1,
-    slackFaults: 20, pagerDutyFaults: 8, s3Faults: 4, opIntervalMs: 200, concurrency: 4, alertGroups: 4,
+    workloadMs: 20_000, quiesceMs: 15_000, kills: 2, sigterms: 1, pgRestarts: 1, pgDumpKills: 1,
+    slackFaults: 20, pagerDutyFaults: 8, s3Faults: 4, opIntervalMs: 120, concurrency: 10, alertGroups: 4,
     drDryRuns: 0, backupCron: '*/8 * * * * *', appDataMiB: 6, restoreSamples: 1,
   },
 };

@@ -127,6 +127,12 @@ export async function knownObjectKeys(db: Queryable): Promise<Set<string>> {
   return new Set(rows.flatMap((r) => [r.object_key, r.manifest_key]));
 }
 
+/** Object and manifest keys of expired backups: anything of theirs still in the store is a leftover. */
+export async function expiredObjectKeys(db: Queryable): Promise<Set<string>> {
+  const { rows } = await db.query<{ object_key: string; manifest_key: string }>(`SELECT object_key, manifest_key FROM backups WHERE status = 'expired'`);
+  return new Set(rows.flatMap((r) => [r.object_key, r.manifest_key]));
+}
+
 /** Backups stuck in 'running' after their process died (crash, kill -9): failed, so no one waits on them. */
 export async function failAbandoned(db: Queryable, olderThan: Date, at: Date): Promise<number> {
   const r = await db.query(
