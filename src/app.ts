@@ -12,6 +12,8 @@ import { Background } from './background.js';
 import { createHttpServer, type HttpServer } from './http/server.js';
 import type { Route } from './http/router.js';
 import type { ChatSurface } from './chat/surface.js';
+import type { ReplyFactory } from './chat/interactions.js';
+import { chatReplies } from './chat/replies.js';
 import type { AppContext, FirebreakModule } from './module.js';
 import { Interactions } from './handlers/interactions.js';
 import { alertsModule } from "./alerts/module.js";
@@ -35,6 +37,8 @@ export interface AppOptions {
   log?: Logger;
   /** The chat surface; built from config by src/main.ts (Slack or console). */
   chat: ChatSurface;
+  /** How durable work answers people (Slack: response_url); defaults to ephemeral/DM through `chat`. */
+  replies?: ReplyFactory;
   /** Extra routes from the edge that built the surface (/slack/events, /console). */
   edgeRoutes?: (app: FirebreakApp) => Route[];
   /** Run the job loop on a timer (production). Tests leave it off and call jobs.tick(). */
@@ -81,7 +85,7 @@ export async function createApp(opts: AppOptions): Promise<FirebreakApp> {
   const lifecycle = new Lifecycle();
   const sched = config.ops.scheduler;
   const ctx: AppContext = {
-    config, pool, clock, log, chat: opts.chat, replicaId,
+    config, pool, clock, log, chat: opts.chat, replies: opts.replies ?? chatReplies(opts.chat), replicaId,
     jobs,
     scheduler: new LeaseScheduler({ pool, clock, log, jobs, replicaId, leaseTtlSeconds: sched.leaseTtlSeconds, renewSeconds: sched.renewSeconds, catchUpSeconds: sched.catchUpSeconds }),
     shutdownSignal: lifecycle.signal,

@@ -13,6 +13,7 @@ import { ConsoleSurface } from './console/surface.js';
 import { consoleRoutes } from './console/routes.js';
 import { installGracefulShutdown } from './ops/shutdown.js';
 import type { ChatSurface } from './chat/surface.js';
+import type { ReplyFactory } from './chat/interactions.js';
 import type { Route } from './http/router.js';
 import { validateCommsTemplates } from './templates/comms.js';
 
@@ -54,6 +55,7 @@ async function main(): Promise<void> {
   const publicUrl = config.publicUrl ?? `http://localhost:${config.port}`;
 
   let chat: ChatSurface;
+  let replies: ReplyFactory | undefined;
   let edgeRoutes: (app: FirebreakApp) => Route[];
   let slack: SlackEdge | undefined;
   if (mode === 'console') {
@@ -63,10 +65,11 @@ async function main(): Promise<void> {
   } else {
     slack = createSlackEdge(config, log);
     chat = slack.chat;
+    replies = slack.replies;
     edgeRoutes = (app) => slack!.attach(app);
   }
 
-  const app = await createApp({ config: { ...config, databaseUrl }, pool, ownsPool: true, log, chat, edgeRoutes, runJobs: true });
+  const app = await createApp({ config: { ...config, databaseUrl }, pool, ownsPool: true, log, chat, replies, edgeRoutes, runJobs: true });
   const port = await app.listen(config.port);
   await slack?.start();
 

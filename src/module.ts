@@ -3,7 +3,7 @@ import type { Config } from './config/schema.js';
 import type { Clock } from './clock.js';
 import type { Logger } from './log.js';
 import type { ChatSurface } from './chat/surface.js';
-import type { ActionHandler, EventHandler, ViewHandler, ChatEvent } from './chat/interactions.js';
+import type { ActionHandler, EventHandler, ViewHandler, ChatEvent, ReplyFactory } from './chat/interactions.js';
 import type { CommandTable } from './commands/table.js';
 import type { Route } from './http/router.js';
 import type { JobHandler, JobQueue } from './jobs/queue.js';
@@ -20,6 +20,8 @@ export interface AppContext {
   clock: Clock;
   log: Logger;
   chat: ChatSurface;
+  /** Turns a stored ReplyAddress back into a Reply: how durable work answers people later. */
+  replies: ReplyFactory;
   jobs: JobQueue;
   /** Cron-driven work that runs once per slot across replicas (src/jobs/scheduler.ts). */
   scheduler: Scheduler;

@@ -16,6 +16,22 @@ export interface Reply {
   openModal(view: ModalView): Promise<void>;
 }
 
+/**
+ * Where to answer a person later, from any replica: plain data, stored with durable work
+ * (a queued command, a war room being set up). The surface turns it back into a Reply.
+ */
+export interface ReplyAddress {
+  userId: string;
+  /** Where they acted; ephemeral answers go there. */
+  channelId?: string;
+  /** Slack's response_url for the request (valid 30 minutes, 5 answers). */
+  responseUrl?: string;
+  triggerId?: string;
+}
+
+/** Builds the Reply for an address (src/app.ts has the chat-only default; Slack adds response_url). */
+export type ReplyFactory = (address: ReplyAddress) => Reply;
+
 export interface CommandInvocation {
   command: string;
   text: string;
@@ -61,6 +77,8 @@ export interface ChatEvent {
 export interface InteractionContext {
   chat: ChatSurface;
   reply: Reply;
+  /** The reply as data, for work that answers later from a job (e.g. the war-room setup). */
+  replyAddress?: ReplyAddress;
   /** Runs slow work after the acknowledgement; tracked so shutdown can drain it. */
   background(label: string, work: () => Promise<void>): void;
 }

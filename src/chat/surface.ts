@@ -18,6 +18,15 @@ export interface PostedMessage {
   ts: string;
 }
 
+/**
+ * Marks a message Firebreak posts as one step of one incident's setup (Slack message
+ * metadata), so a resumed setup can find it instead of posting it again.
+ */
+export interface MessageTag {
+  incidentId: number;
+  step: string;
+}
+
 export interface ChannelRef {
   id: string;
   name: string;
@@ -55,7 +64,11 @@ export interface ChatSurface {
   invite(channel: string, userIds: string[]): Promise<void>;
   /** Members of a user group (Slack subteam). */
   userGroupMembers(groupId: string): Promise<string[]>;
-  post(channel: string, message: ChatMessage, opts?: { threadTs?: string }): Promise<PostedMessage>;
+  post(channel: string, message: ChatMessage, opts?: { threadTs?: string; tag?: MessageTag }): Promise<PostedMessage>;
+  /** The message posted with `tag` in the channel (or in the thread of `threadTs`), if any. */
+  findTagged(channel: string, tag: MessageTag, opts?: { threadTs?: string }): Promise<PostedMessage | undefined>;
+  /** A live channel with this exact name that the bot itself created; undefined otherwise. */
+  ownChannel(name: string): Promise<ChannelRef | undefined>;
   update(channel: string, ts: string, message: ChatMessage): Promise<void>;
   postEphemeral(channel: string, user: string, message: ChatMessage): Promise<void>;
   /** Direct message to a user. */

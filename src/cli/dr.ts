@@ -76,6 +76,8 @@ class TerminalChat implements ChatSurface {
     throw new ChatError('not_available_in_terminal', op);
   }
   createChannel(): never { return this.unsupported('createChannel'); }
+  findTagged(): never { return this.unsupported('findTagged'); }
+  ownChannel(): never { return this.unsupported('ownChannel'); }
   setTopic(): never { return this.unsupported('setTopic'); }
   setPurpose(): never { return this.unsupported('setPurpose'); }
   invite(): never { return this.unsupported('invite'); }

@@ -1,10 +1,10 @@
 import type { CommandTable, ParsedArgs, Subcommand } from '../commands/table.js';
 import { helpSubcommand } from '../commands/table.js';
-import type { ChangeOutcome, IncidentService, WarRoomResult } from '../incidents/service.js';
+import type { ChangeOutcome, IncidentService } from '../incidents/service.js';
 import type { CommandInvocation, InteractionContext } from '../chat/interactions.js';
 import { parseRole, parseSeverity, parseStatus, type Incident } from '../incidents/model.js';
 import {
-  declareModal, declaredReply, duplicateReply, listMessage, noSuchIncidentAnswer, notMemberAnswer, resolvedAnswer,
+  declareModal, duplicateReply, listMessage, noSuchIncidentAnswer, notMemberAnswer, resolvedAnswer,
   timelineMessage, updateModal, whichIncidentAnswer,
 } from '../templates/incidents.js';
 
@@ -34,15 +34,6 @@ export function parseDeclare(rest: string): DeclareParse {
   return { kind: 'ok', severity, title };
 }
 
-/** Tells the declarer how the background setup went, wherever they declared from. */
-export function reportDeclare(ctx: InteractionContext, replyTo?: (text: string) => Promise<void>) {
-  return async (r: WarRoomResult) => {
-    const msg = declaredReply(r.incident, r.problems);
-    if (replyTo) await replyTo(msg.text);
-    else await ctx.reply.ephemeral(msg);
-  };
-}
-
 export function incidentCommand(incidents: IncidentService): CommandTable {
   const declare: Subcommand = {
     name: 'declare',
@@ -57,10 +48,11 @@ export function incidentCommand(incidents: IncidentService): CommandTable {
         view.private_metadata = JSON.stringify({ channelId: inv.channelId });
         return ctx.reply.openModal(view);
       }
-      const out = await incidents.declare(
-        { title: parsed.title, severity: parsed.severity, actor: inv.actor.userId, requestKey: inv.requestKey },
-        reportDeclare(ctx),
-      );
+      // The setup job tells the declarer how it went, from whichever replica runs it.
+      const out = await incidents.declare({
+        title: parsed.title, severity: parsed.severity, actor: inv.actor.userId, requestKey: inv.requestKey,
+        notify: ctx.replyAddress ?? { userId: inv.actor.userId, channelId: inv.channelId },
+      });
       if (out.status === 'duplicate') return ctx.reply.ephemeral(duplicateReply(out.incident));
     },
   };
@@ -68,13 +60,16 @@ export function incidentCommand(incidents: IncidentService): CommandTable {
   const setup: Subcommand = {
     name: 'setup',
     usage: '<incident-id>',
-    description: 'Retry the channel, invitations, headline and announcement steps that failed at declare.',
-    run: async (args, _inv, ctx) => {
+    description: 'Finish the channel, invitations, headline, drafts and announcement steps now (found ones are adopted, never made twice).',
+    run: async (args, inv, ctx) => {
       const id = Number(String(args.words[0] ?? '').replace(/^inc-/i, ''));
       const i = Number.isInteger(id) && id > 0 ? await incidents.get(id) : undefined;
       if (!i) return ctx.reply.ephemeral('Which incident? `/incident setup <id>`, e.g. `/incident setup 12`.');
-      const r = await incidents.openWarRoom(i.id);
-      await ctx.reply.ephemeral(declaredReply(r.incident, r.problems));
+      const notify = ctx.replyAddress ?? { userId: inv.actor.userId, channelId: inv.channelId };
+      // The setup job answers when it has run; only a setup already running is answered here.
+      if ((await incidents.repairWarRoom(i.id, notify)) === 'running') {
+        await ctx.reply.ephemeral(`The setup of INC-${i.id} is running right now; it reports here when it is done.`);
+      }
     },
   };
 

@@ -372,6 +372,16 @@ export class ConsoleSurface implements ChatSurface {
     });
   }
 
+  /** The console keeps no message metadata: a resumed setup step posts again. */
+  async findTagged(): Promise<PostedMessage | undefined> {
+    return undefined;
+  }
+
+  /** Console channels are all made through this surface. */
+  async ownChannel(name: string): Promise<ChannelRef | undefined> {
+    return this.findChannel(name);
+  }
+
   async post(channel: string, message: ChatMessage, opts: { threadTs?: string } = {}): Promise<PostedMessage> {
     checkMessage('chat.postMessage', message);
     const ch = await this.writableChannel(channel, 'chat.postMessage');

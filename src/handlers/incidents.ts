@@ -2,7 +2,7 @@ import type { ActionHandler, ActionInvocation, ChatEvent, EventHandler, Interact
 import type { ChangeOutcome, IncidentService } from '../incidents/service.js';
 import type { ChatSurface, ChatMessage } from '../chat/surface.js';
 import { parseSeverity, type Incident } from '../incidents/model.js';
-import { declaredReply, duplicateReply, notMemberAnswer, resolveModal, resolvedAnswer, updateModal } from '../templates/incidents.js';
+import { duplicateReply, notMemberAnswer, resolveModal, resolvedAnswer, updateModal } from '../templates/incidents.js';
 import { MAX_TITLE } from '../commands/incident.js';
 
 /** Answers a modal's submitter where they opened it, or by DM when we don't know where. */
@@ -33,13 +33,12 @@ export function declareViewHandler(incidents: IncidentService): ViewHandler {
       channelId = undefined;
     }
     const user = sub.actor.userId;
-    const out = await incidents.declare(
-      {
-        title, severity: severity!, actor: user, requestKey: sub.requestKey,
-        summary: sub.values.summary?.trim() || undefined, service: sub.values.service?.trim() || undefined,
-      },
-      (r) => tell(ctx.chat, user, channelId, declaredReply(r.incident, r.problems)),
-    );
+    // Recorded with its setup job before the modal is answered; the job tells the declarer.
+    const out = await incidents.declare({
+      title, severity: severity!, actor: user, requestKey: sub.requestKey,
+      summary: sub.values.summary?.trim() || undefined, service: sub.values.service?.trim() || undefined,
+      notify: { userId: user, channelId },
+    });
     if (out.status === 'duplicate') ctx.background('tell duplicate', () => tell(ctx.chat, user, channelId, duplicateReply(out.incident)));
   };
 }
@@ -135,30 +134,24 @@ export function incidentViewHandlers(incidents: IncidentService): Record<string,
   };
 }
 
-/** Pins and :pushpin: reactions become timeline entries; joins make people members. */
+/**
+ * Pins and :pushpin: reactions become timeline entries; joins make people members. They run
+ * inside the event's durable job (src/handlers/interactions.ts), so they are awaited here.
+ */
 export function incidentEventHandlers(incidents: IncidentService): Partial<Record<ChatEvent['type'], EventHandler>> {
-  // Tracked as background work so shutdown drains it (and tests can settle on it).
   return {
-    pin_added: async (ev, ctx) => {
+    pin_added: async (ev) => {
       if (!ev.messageTs) return;
-      const messageTs = ev.messageTs;
-      ctx.background('record pin', async () => {
-        await incidents.recordPin({ channelId: ev.channelId, messageTs, actor: ev.actor.userId, text: ev.text, via: 'pin' });
-      });
+      await incidents.recordPin({ channelId: ev.channelId, messageTs: ev.messageTs, actor: ev.actor.userId, text: ev.text, via: 'pin' });
     },
-    reaction_added: async (ev, ctx) => {
+    reaction_added: async (ev) => {
       if (!ev.messageTs || !/^(pushpin|round_pushpin)$/.test(ev.reaction ?? '')) return;
-      const messageTs = ev.messageTs;
       // reaction_added carries no text: the service reads the message.
-      ctx.background('record pushpin', async () => {
-        await incidents.recordPin({ channelId: ev.channelId, messageTs, actor: ev.actor.userId, via: 'reaction' });
-      });
+      await incidents.recordPin({ channelId: ev.channelId, messageTs: ev.messageTs, actor: ev.actor.userId, via: 'reaction' });
     },
-    member_joined_channel: async (ev, ctx) => {
-      ctx.background('note member', async () => {
-        const i = await incidents.byChannel(ev.channelId);
-        if (i) await incidents.noteMember(i, ev.actor.userId, 'joined');
-      });
+    member_joined_channel: async (ev) => {
+      const i = await incidents.byChannel(ev.channelId);
+      if (i) await incidents.noteMember(i, ev.actor.userId, 'joined');
     },
   };
 }

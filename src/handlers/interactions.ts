@@ -1,16 +1,48 @@
 import type { AppContext, FirebreakModule } from '../module.js';
 import type {
-  ActionInvocation, ChatEvent, CommandInvocation, InteractionContext, Reply, ViewErrors, ViewSubmission,
+  ActionInvocation, ChatEvent, CommandInvocation, InteractionContext, Reply, ReplyAddress, ViewErrors, ViewSubmission,
 } from '../chat/interactions.js';
 import { dispatchCommand, type CommandTable } from '../commands/table.js';
-import { claimRequest } from '../db/idempotency.js';
+import { claimRequest, rememberResult } from '../db/idempotency.js';
+import { withTransaction } from '../db/pool.js';
+import { Semaphore } from '../background.js';
+import type { Job } from '../jobs/queue.js';
 import { observeSlashCommand, type CommandOutcome } from '../ops/metrics.js';
 import { annotateRequest } from '../ops/request-context.js';
+
+/** The job queue that runs accepted requests (one job per request, any replica). */
+export const INTERACTION_QUEUE = 'interaction';
+/** A replica that dies holding a request's claim gives it up this soon (renewed while alive). */
+const INTERACTION_CLAIM_SECONDS = 15;
+const INTERACTION_ATTEMPTS = 3;
+
+/** A person's request as stored before it is acknowledged: plain data any replica can run. */
+export type DurableRequest =
+  | { kind: 'command'; inv: CommandInvocation; reply: ReplyAddress }
+  | { kind: 'action'; inv: ActionInvocation; reply: ReplyAddress }
+  | { kind: 'event'; ev: ChatEvent };
+
+export type Acceptance =
+  /** Stored: it will run exactly once, here or on another replica. */
+  | 'accepted'
+  /** Stored before (a Slack retry or re-delivery): it runs, or ran, from that record. */
+  | 'duplicate'
+  /** Nothing handles it (a link button, an event nobody listens to): nothing to store. */
+  | 'ignored';
+
+const requestKey = (r: DurableRequest): string =>
+  r.kind === 'command' ? `cmd:${r.inv.requestKey}` : r.kind === 'action' ? `act:${r.inv.requestKey}` : `evt:${r.ev.eventId}`;
 
 /**
  * The one place every surface (Slack, console, tests) hands people's actions to. It finds the
  * command, button, modal or event handler by name and makes retries harmless: a request key
  * seen before is dropped, on any replica.
+ *
+ * Slack requests go through `accept` first: the request and its idempotency key are written
+ * in one transaction before Slack gets its 200, and the work runs from the job queue. So a
+ * replica killed after the ack loses nothing (another replica, or itself on restart, runs the
+ * job), and a Slack retry finds either nothing (and is accepted) or the record (and is a
+ * duplicate whose work is, or will be, done).
  */
 export class Interactions {
   readonly commands = new Map<string, CommandTable>();
@@ -18,7 +50,17 @@ export class Interactions {
   private views = new Map<string, NonNullable<FirebreakModule['views']>[string]>();
   private events = new Map<string, NonNullable<FirebreakModule['events']>[ChatEvent['type']][]>();
 
+  /**
+   * Accepted requests start here at once, 16 at a time, so a burst (a storm of declares, a
+   * click frenzy) does not starve the acks of requests still arriving on the same event loop.
+   */
+  private lane = new Semaphore(16);
+
   constructor(modules: FirebreakModule[], private ctx: AppContext) {
+    ctx.jobs.handle(INTERACTION_QUEUE, (job) => this.runAccepted(job), {
+      claimSeconds: INTERACTION_CLAIM_SECONDS,
+      retryDelayMs: (n) => 2000 * n,
+    });
     for (const m of modules) {
       for (const t of m.commands ?? []) this.commands.set(t.command, t);
     }
@@ -38,8 +80,55 @@ export class Interactions {
     }
   }
 
-  private context(reply: Reply): InteractionContext {
-    return { chat: this.ctx.chat, reply, background: (label, work) => this.ctx.background.run(label, work) };
+  private context(reply: Reply, replyAddress?: ReplyAddress): InteractionContext {
+    return { chat: this.ctx.chat, reply, replyAddress, background: (label, work) => this.ctx.background.run(label, work) };
+  }
+
+  private handles(r: DurableRequest): boolean {
+    if (r.kind === 'command') return true; // unknown commands still get an answer
+    if (r.kind === 'action') return this.actions.has(r.inv.actionId);
+    return !!this.events.get(r.ev.type)?.length;
+  }
+
+  /**
+   * Stores a request (idempotency key and payload in one short transaction) and starts it.
+   * Throws when PostgreSQL cannot take it: the caller must then not acknowledge it as done.
+   */
+  async accept(r: DurableRequest): Promise<Acceptance> {
+    if (!this.handles(r)) return 'ignored';
+    const started = performance.now();
+    const key = requestKey(r);
+    const jobId = await withTransaction(this.ctx.pool, async (tx) => {
+      if (!(await claimRequest(tx, key))) return null;
+      return this.ctx.jobs.enqueue(INTERACTION_QUEUE, r as unknown as Record<string, unknown>, { runAt: this.ctx.clock.now(), dedupeKey: key, maxAttempts: INTERACTION_ATTEMPTS }, tx);
+    });
+    if (jobId === null) {
+      if (r.kind === 'command') {
+        const subcommand = r.inv.text.trim().split(/\s+/)[0] ?? '';
+        observeSlashCommand(this.commands.has(r.inv.command) ? r.inv.command : 'other', subcommand, 'duplicate', (performance.now() - started) / 1000);
+        this.ctx.log.info({ key, user: r.inv.actor.userId }, 'slash command re-delivered; it runs from the first delivery');
+      }
+      return 'duplicate';
+    }
+    this.ctx.background.run(`start ${key}`, () => this.lane.use(async () => void (await this.ctx.jobs.runNow(jobId))));
+    return 'accepted';
+  }
+
+  /** Runs an accepted request (job handler). The key was claimed at accept time, so no claim here. */
+  private async runAccepted(job: Job): Promise<void> {
+    const r = job.payload as unknown as DurableRequest;
+    const reply = r.kind === 'event' ? undefined : this.ctx.replies(r.reply);
+    try {
+      if (r.kind === 'command') await this.runCommand(r.inv, reply!, r.reply);
+      else if (r.kind === 'action') await this.runAction(r.inv, reply!, r.reply);
+      else await this.runEvent(r.ev);
+      await rememberResult(this.ctx.pool, requestKey(r), { done: true, job: job.id });
+    } catch (err) {
+      // Retried (PostgreSQL may be back in a moment); the person hears only about the last failure.
+      if (job.attempts < INTERACTION_ATTEMPTS) throw err;
+      this.ctx.log.error({ err, key: requestKey(r) }, 'request failed for good');
+      await reply?.ephemeral(`Sorry, that failed on our side: ${(err as Error).message}. Try again, and if it keeps failing tell the Firebreak owners.`).catch(() => {});
+    }
   }
 
   /** False when the key was seen before: the caller acknowledges and does nothing else. */
@@ -47,7 +136,12 @@ export class Interactions {
     return claimRequest(this.ctx.pool, key);
   }
 
+  /** Runs a command at once after claiming its key (the console; Slack goes through `accept`). */
   async command(inv: CommandInvocation, reply: Reply): Promise<void> {
+    return this.runCommand(inv, reply, { userId: inv.actor.userId, channelId: inv.channelId, triggerId: inv.triggerId }, true);
+  }
+
+  private async runCommand(inv: CommandInvocation, reply: Reply, address: ReplyAddress, claim = false): Promise<void> {
     const started = performance.now();
     const subcommand = inv.text.trim().split(/\s+/)[0] ?? '';
     let outcome: CommandOutcome = 'error';
@@ -60,11 +154,11 @@ export class Interactions {
         outcome = 'unknown_command';
         return await reply.ephemeral(`Firebreak doesn't handle \`${inv.command}\`. Try \`/incident help\`.`);
       }
-      if (!(await this.firstTime(`cmd:${inv.requestKey}`))) {
+      if (claim && !(await this.firstTime(`cmd:${inv.requestKey}`))) {
         outcome = 'duplicate';
         return;
       }
-      await dispatchCommand(table, inv, this.context(reply));
+      await dispatchCommand(table, inv, this.context(reply, address));
       outcome = 'ok';
     } finally {
       // Unknown command names are typed by people: bucket them so they cannot grow the label set.
@@ -76,11 +170,15 @@ export class Interactions {
   }
 
   async action(inv: ActionInvocation, reply: Reply): Promise<void> {
+    return this.runAction(inv, reply, { userId: inv.actor.userId, channelId: inv.channelId, triggerId: inv.triggerId }, true);
+  }
+
+  private async runAction(inv: ActionInvocation, reply: Reply, address: ReplyAddress, claim = false): Promise<void> {
     const h = this.actions.get(inv.actionId);
     if (!h) return; // link buttons (Runbook) and unknown ids need nothing from us
     annotateRequest({ action: inv.actionId });
-    if (!(await this.firstTime(`act:${inv.requestKey}`))) return;
-    await h(inv, this.context(reply));
+    if (claim && !(await this.firstTime(`act:${inv.requestKey}`))) return;
+    await h(inv, this.context(reply, address));
   }
 
   async view(sub: ViewSubmission, reply: Reply): Promise<ViewErrors | void> {
@@ -91,9 +189,13 @@ export class Interactions {
   }
 
   async event(ev: ChatEvent): Promise<void> {
+    return this.runEvent(ev, true);
+  }
+
+  private async runEvent(ev: ChatEvent, claim = false): Promise<void> {
     const hs = this.events.get(ev.type);
     if (!hs?.length) return;
-    if (!(await this.firstTime(`evt:${ev.eventId}`))) return;
+    if (claim && !(await this.firstTime(`evt:${ev.eventId}`))) return;
     const { chat, background } = this.context({ ephemeral: async () => {}, openModal: async () => {} });
     for (const h of hs) await h!(ev, { chat, background });
   }

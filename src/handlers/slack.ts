@@ -1,28 +1,15 @@
 import type { App } from '@slack/bolt';
 import { createHash } from 'node:crypto';
 import type { Interactions } from './interactions.js';
-import type { ChatMessage, ChatSurface, ModalView } from '../chat/surface.js';
-import type { ChatEvent, Reply } from '../chat/interactions.js';
+import type { ChatMessage, ChatSurface } from '../chat/surface.js';
+import type { ChatEvent, Reply, ReplyAddress } from '../chat/interactions.js';
 import type { Logger } from '../log.js';
-import { Semaphore, type Background } from '../background.js';
 
 type RespondFn = (m: { response_type?: 'ephemeral'; text: string; blocks?: unknown[]; replace_original?: boolean }) => Promise<unknown>;
 
-const asMessage = (m: ChatMessage | string): ChatMessage => (typeof m === 'string' ? { text: m } : m);
-
-function replyVia(respond: RespondFn | undefined, chat: ChatSurface, triggerId: string | undefined, fallback: (m: ChatMessage) => Promise<void>): Reply {
-  return {
-    ephemeral: async (m) => {
-      const msg = asMessage(m);
-      if (respond) await respond({ response_type: 'ephemeral', replace_original: false, text: msg.text, blocks: msg.blocks });
-      else await fallback(msg);
-    },
-    openModal: async (view: ModalView) => {
-      if (!triggerId) throw new Error('no trigger_id to open a modal with');
-      await chat.openModal(triggerId, view);
-    },
-  };
-}
+/** Said instead of "done" when PostgreSQL could not take the request: nothing was started. */
+export const NOT_RECORDED =
+  'Firebreak could not record that request (its database is not answering), so nothing was done. Please try again in a minute.';
 
 /** Flattens Slack's view.state.values into block_id -> value. */
 export function viewValues(state: Record<string, Record<string, Record<string, unknown>>> | undefined): Record<string, string | undefined> {
@@ -41,66 +28,63 @@ export function viewValues(state: Record<string, Record<string, Record<string, u
 
 /**
  * The whole Slack vocabulary on one screen: every slash command, button, modal and event
- * goes to Interactions, which routes by name. Listeners ack first (Slack's 3 s), then work.
+ * goes to Interactions, which routes by name. Commands, buttons and events are stored
+ * (Interactions.accept) before they are acknowledged and run from the job queue; a modal is
+ * answered with its validation, and what it changes is stored before that answer.
  */
-export function registerSlackListeners(bolt: App, interactions: Interactions, chat: ChatSurface, log: Logger, background: Background): void {
-  // Work after the ack is tracked like any background work, so shutdown drains it. A burst
-  // (an alert storm of declares, a click frenzy) runs 16 at a time so the acks of requests still
-  // arriving are not starved; a queued command still starts well inside its trigger's 3 s.
-  const lane = new Semaphore(16);
-  const afterAck = (label: string, work: () => Promise<void>) => background.run(label, () => lane.use(work));
-  const friendlyFailure = async (reply: Reply, err: unknown) => {
-    log.error({ err }, 'slack interaction failed');
-    await reply.ephemeral(`Sorry, that failed on our side: ${(err as Error).message}. Nothing was lost; try again, and if it keeps failing tell the Firebreak owners.`).catch(() => {});
-  };
-
-  bolt.command(/.*/, async ({ command, ack, respond }) => {
-    await ack();
-    const reply = replyVia(respond as RespondFn, chat, command.trigger_id, (m) => chat.postEphemeral(command.channel_id, command.user_id, m));
-    afterAck(`command ${command.command}`, async () => {
+export function registerSlackListeners(bolt: App, interactions: Interactions, chat: ChatSurface, log: Logger): void {
+  bolt.command(/.*/, async ({ command, ack }) => {
+    const reply: ReplyAddress = { userId: command.user_id, channelId: command.channel_id, responseUrl: command.response_url, triggerId: command.trigger_id };
     try {
-      await interactions.command(
-        {
+      await interactions.accept({
+        kind: 'command',
+        inv: {
           command: command.command, text: command.text ?? '', channelId: command.channel_id, triggerId: command.trigger_id,
           actor: { userId: command.user_id, userName: command.user_name },
           requestKey: command.trigger_id || `${command.user_id}:${command.command}:${command.text}`,
         },
         reply,
-      );
+      });
     } catch (err) {
-      await friendlyFailure(reply, err);
+      // Slack does not retry slash commands: the person is told, in the acknowledgement itself.
+      log.error({ err, command: command.command }, 'could not record a slash command');
+      return ack(NOT_RECORDED);
     }
-    });
+    await ack();
   });
 
   bolt.action(/.*/, async ({ ack, body, action, respond }) => {
-    await ack();
-    const b = body as { user: { id: string; username?: string }; channel?: { id: string }; container?: { message_ts?: string; channel_id?: string }; message?: { ts: string }; trigger_id?: string };
+    const b = body as { user: { id: string; username?: string }; channel?: { id: string }; container?: { message_ts?: string; channel_id?: string }; message?: { ts: string }; trigger_id?: string; response_url?: string };
     const a = action as { action_id: string; value?: string; action_ts?: string; selected_option?: { value: string } };
-    const reply = replyVia(respond as RespondFn, chat, b.trigger_id, async (m) => {
-      if (b.channel?.id) await chat.postEphemeral(b.channel.id, b.user.id, m);
-      else await chat.postDirect(b.user.id, m);
-    });
-    afterAck(`action ${a.action_id}`, async () => {
+    const channelId = b.channel?.id ?? b.container?.channel_id;
     try {
-      await interactions.action(
-        {
+      await interactions.accept({
+        kind: 'action',
+        inv: {
           actionId: a.action_id, value: a.value ?? a.selected_option?.value ?? '', actor: { userId: b.user.id, userName: b.user.username },
-          channelId: b.channel?.id ?? b.container?.channel_id, messageTs: b.message?.ts ?? b.container?.message_ts, triggerId: b.trigger_id,
+          channelId, messageTs: b.message?.ts ?? b.container?.message_ts, triggerId: b.trigger_id,
           requestKey: `${a.action_ts ?? b.trigger_id}:${b.user.id}:${a.action_id}`,
         },
-        reply,
-      );
+        reply: { userId: b.user.id, channelId, responseUrl: b.response_url, triggerId: b.trigger_id },
+      });
     } catch (err) {
-      await friendlyFailure(reply, err);
+      log.error({ err, action: a.action_id }, 'could not record a button press');
+      await ack();
+      await (respond as RespondFn)({ response_type: 'ephemeral', replace_original: false, text: NOT_RECORDED }).catch(() => {});
+      return;
     }
-    });
+    await ack();
   });
 
   bolt.view(/.*/, async ({ ack, view, body }) => {
     const values = viewValues(view.state?.values as never);
     const user = body.user.id;
-    const reply = replyVia(undefined, chat, undefined, async (m) => void (await chat.postDirect(user, m)));
+    const reply: Reply = {
+      ephemeral: async (m) => void (await chat.postDirect(user, typeof m === 'string' ? { text: m } : (m as ChatMessage))),
+      openModal: async () => {
+        throw new Error('no trigger_id to open a modal with');
+      },
+    };
     const requestKey = `${view.id}:${createHash('sha256').update(JSON.stringify(values)).digest('hex').slice(0, 16)}`;
     try {
       const errors = await interactions.view(
@@ -110,8 +94,11 @@ export function registerSlackListeners(bolt: App, interactions: Interactions, ch
       if (errors && Object.keys(errors).length) await ack({ response_action: 'errors', errors });
       else await ack();
     } catch (err) {
-      await ack();
-      await friendlyFailure(reply, err);
+      // The modal stays open with the reason, so the person can submit again.
+      log.error({ err, callbackId: view.callback_id }, 'modal submission failed');
+      const firstBlock = Object.keys(values)[0];
+      if (firstBlock) await ack({ response_action: 'errors', errors: { [firstBlock]: NOT_RECORDED } });
+      else await ack();
     }
   });
 
@@ -119,17 +106,14 @@ export function registerSlackListeners(bolt: App, interactions: Interactions, ch
     bolt.event(type, async ({ event, body }) => {
       const e = event as { user?: string; reaction?: string; item?: { channel?: string; ts?: string; message?: { ts?: string; text?: string } }; channel_id?: string; channel?: string; ts?: string; text?: string };
       const b = body as { event_id?: string };
-      // Bolt has already acked the event; the handling is background work so shutdown drains it.
-      afterAck(`slack event ${type}`, async () => {
-        try {
-          await interactions.event({
-            type, eventId: b.event_id ?? `${type}:${e.item?.ts ?? e.ts}:${e.user}`, actor: { userId: e.user ?? 'unknown' },
-            channelId: e.item?.channel ?? e.channel_id ?? e.channel ?? '', messageTs: e.item?.ts ?? e.item?.message?.ts ?? e.ts,
-            reaction: e.reaction, text: e.item?.message?.text ?? e.text,
-          });
-        } catch (err) {
-          log.error({ err, type }, 'slack event handling failed');
-        }
+      // Throws when PostgreSQL cannot take it: the receiver answers 5xx and Slack re-delivers.
+      await interactions.accept({
+        kind: 'event',
+        ev: {
+          type, eventId: b.event_id ?? `${type}:${e.item?.ts ?? e.ts}:${e.user}`, actor: { userId: e.user ?? 'unknown' },
+          channelId: e.item?.channel ?? e.channel_id ?? e.channel ?? '', messageTs: e.item?.ts ?? e.item?.message?.ts ?? e.ts,
+          reaction: e.reaction, text: e.item?.message?.text ?? e.text,
+        },
       });
     });
   forward('reaction_added');

@@ -7,13 +7,14 @@ import { ROLE_FIELD, type Incident, type IncidentRole, type IncidentStatus } fro
 import { ChatError, type ChatMessage } from '../chat/surface.js';
 import { appendEvent, incidentEvents } from '../events/log.js';
 import { withTransaction } from '../db/pool.js';
-import { channelNameFor, withSuffix } from './channel-name.js';
+import type { ReplyAddress } from '../chat/interactions.js';
+import { describeChatError, enqueueSetup, runSetupJob, setUpWarRoom, SETUP_QUEUE, setupKey, SETUP_ATTEMPTS, type SetupJob, type WarRoomResult } from './setup.js';
 import * as store from './store.js';
 import { cancelReminders, nextReminderDue, runReminder, scheduleReminder } from './reminders.js';
 import { timelineEntries, type TimelineEntry } from './timeline.js';
 import type { Job } from '../jobs/queue.js';
 import {
-  announcement, channelPurpose, channelTopic, headline, noteNotice, postmortemPosted, reopenedNotice, resolvedAnnouncement,
+  announcement, channelTopic, headline, noteNotice, postmortemPosted, reopenedNotice, resolvedAnnouncement,
   resolvedNotice, roleNotice, severityNotice, statusNotice, updateCrossPost, updatePosted, type HeadlineExtras,
 } from '../templates/incidents.js';
 import { commsMessage, loadCommsTemplates, renderComms, type CommsKind, type CommsTemplates } from '../templates/comms.js';
@@ -28,10 +29,12 @@ export interface DeclareInput {
   actor: string;
   /** Idempotency: the same key never declares twice (Slack retry, alert group). */
   requestKey?: string;
+  /** Where to tell the declarer how the war-room setup went (from whichever replica runs it). */
+  notify?: ReplyAddress;
 }
 
 export type DeclareOutcome =
-  | { status: 'declared'; incident: Incident }
+  | { status: 'declared'; incident: Incident; setupJobId?: number }
   | { status: 'duplicate'; incident: Incident };
 
 /** What a change to an incident came to. Refusals carry the sentence to show the person. */
@@ -48,32 +51,17 @@ interface Change {
 
 const isPerson = (actor: string): boolean => /^[UW][A-Z0-9]+$/.test(actor);
 
-export interface WarRoomResult {
-  incident: Incident;
-  /** Human-readable failures, one per failed step; empty when everything worked. */
-  problems: string[];
-}
-
-const MAX_NAME_ATTEMPTS = 20;
-
-function describeChatError(step: string, e: unknown): string {
-  const code = e instanceof ChatError ? e.code : (e as Error).message;
-  const hint: Record<string, string> = {
-    missing_scope: 'the Slack app lacks a scope — reinstall it from manifest.yml',
-    not_authed: 'the bot token is missing or revoked',
-    invalid_auth: 'the bot token is invalid',
-    ratelimited: 'Slack is rate limiting us; retry in a minute',
-    channel_not_found: 'the channel does not exist or the bot cannot see it',
-    restricted_action: 'a workspace policy stops the bot from doing this',
-    user_not_found: 'a responder id in the config is not a user of this workspace',
-  };
-  return `${step}: ${code}${hint[code] ? ` (${hint[code]})` : ''}`;
-}
+export type { WarRoomResult } from './setup.js';
 
 /** Incident use cases. Surface-neutral: talks to people only through ctx.chat. */
 export class IncidentService {
   /** War rooms opened at once; a burst of declares queues behind these (each is ~10 Slack calls). */
   private readonly warRooms = new Semaphore(8);
+  /**
+   * In-process listeners for a war room this replica started (alert routing posts the group
+   * in the new channel). Only a convenience: the declarer is told from the job's own data.
+   */
+  private readonly readyListeners = new Map<number, (r: WarRoomResult) => Promise<void>>();
   /** The team's comms templates, read once at start; `firebreak config check` reports broken files. */
   readonly comms: CommsTemplates;
 
@@ -96,22 +84,50 @@ export class IncidentService {
   }
 
   /**
-   * Records the incident (fast: one transaction) and returns; the channel, invitations,
-   * headline and announcement follow in the background, then `onReady` hears how that went
-   * and the `incident.declared` hook fires (paging listens). Slack retries and double
-   * submissions come back as `duplicate` with the incident that already exists.
+   * Records the incident and its war-room setup job in one transaction (fast) and returns;
+   * the setup job (channel, invitations, headline, drafts, announcement, page) starts at once
+   * on this replica and is finished by any replica if this one dies. `onReady` hears how the
+   * setup went when it runs here. Slack retries and double submissions come back as
+   * `duplicate` with the incident that already exists.
    */
   async declare(input: DeclareInput, onReady?: (r: WarRoomResult) => Promise<void>): Promise<DeclareOutcome> {
     const out = await this.record(input);
-    if (out.status === 'declared') {
+    if (out.status === 'declared' && out.setupJobId) {
       const id = out.incident.id;
+      const jobId = out.setupJobId;
+      if (onReady) this.readyListeners.set(id, onReady);
       this.ctx.background.run(`open war room INC-${id}`, async () => {
-        const r = await this.warRooms.use(() => this.openWarRoom(id));
-        await this.ctx.hooks.emit('incident.declared', { incident: r.incident, actor: input.actor });
-        await onReady?.(r);
+        await this.warRooms.use(() => this.ctx.jobs.runNow(jobId));
       });
     }
     return out;
+  }
+
+  /** Job handler: one attempt at the incident's war-room setup (src/incidents/setup.ts). */
+  async runSetup(job: Job): Promise<void> {
+    const id = (job.payload as unknown as SetupJob).incidentId;
+    const listener = this.readyListeners.get(id);
+    await runSetupJob(this, job, listener && (async (r) => {
+      this.readyListeners.delete(id);
+      await listener(r);
+    }));
+  }
+
+  /**
+   * `/incident setup`: runs the same steps as the declare, now, and answers `notify`. Steps
+   * already done are skipped and started ones look for what they made, so it never
+   * duplicates. Null while the setup is running on some replica.
+   */
+  async repairWarRoom(id: number, notify?: ReplyAddress): Promise<'started' | 'running'> {
+    const payload: SetupJob = { incidentId: id, notify, requested: true };
+    const jobId = await this.ctx.jobs.rearm(SETUP_QUEUE, { ...payload }, { runAt: this.ctx.clock.now(), dedupeKey: setupKey(id), maxAttempts: SETUP_ATTEMPTS });
+    if (jobId === null) return 'running';
+    return (await this.ctx.jobs.runNow(jobId)) ? 'started' : 'running';
+  }
+
+  /** Runs the setup steps once, outside the job queue (tests, the console). */
+  openWarRoom(incidentId: number): Promise<WarRoomResult> {
+    return setUpWarRoom(this, incidentId);
   }
 
   private async record(input: DeclareInput): Promise<DeclareOutcome> {
@@ -124,6 +140,7 @@ export class IncidentService {
     }
     const since = new Date(now.getTime() - cfg.duplicateWindowSeconds * 1000);
     let duplicate: Incident | undefined;
+    let setupJobId: number | null = null;
     const incident = await withTransaction(this.ctx.pool, async (tx) => {
       // Two submissions racing each other must see each other: serialise per declarer+title.
       await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`declare:${input.actor}:${input.title.toLowerCase()}`]);
@@ -141,11 +158,12 @@ export class IncidentService {
         payload: { title: created.title, severity: created.severity, summary: created.summary, service: created.service },
       });
       await scheduleReminder(this.ctx, created, tx);
+      setupJobId = await enqueueSetup(this, { incidentId: created.id, notify: input.notify }, tx);
       return created;
     });
     if (duplicate) return { status: 'duplicate', incident: duplicate };
     if (!incident) return { status: 'duplicate', incident: (await store.incidentByDeclareKey(this.ctx.pool, key!))! };
-    return { status: 'declared', incident };
+    return { status: 'declared', incident, setupJobId: setupJobId ?? undefined };
   }
 
   /** Records a setup step as a timeline event. */
@@ -220,81 +238,7 @@ export class IncidentService {
     await this.ctx.chat.update(i.channelId, i.headlineTs, headline(i, this.headlineExtras(i)));
   }
 
-  /**
-   * Creates the incident channel and everything in it, skipping steps already done, so a
-   * retry after a failure (`/incident setup <id>`) picks up where it stopped. A failed
-   * step is recorded on the incident and reported; the incident itself is never lost.
-   */
-  async openWarRoom(incidentId: number): Promise<WarRoomResult> {
-    const { chat, config } = this.ctx;
-    let i = (await this.get(incidentId))!;
-    const problems: string[] = [];
-    const errors: Record<string, string> = {};
-    const fail = (step: string, e: unknown) => {
-      const msg = describeChatError(step, e);
-      problems.push(msg);
-      errors[step] = e instanceof ChatError ? e.code : (e as Error).message;
-      this.ctx.log.warn({ incidentId, step, err: e }, 'incident setup step failed');
-    };
-
-    if (!i.channelId) {
-      const base = channelNameFor(config.incidents.channelNameTemplate, i);
-      for (let n = 1; n <= MAX_NAME_ATTEMPTS && !i.channelId; n++) {
-        const name = n === MAX_NAME_ATTEMPTS ? withSuffix(base, i.id) : withSuffix(base, n);
-        try {
-          const ch = await chat.createChannel(name);
-          i = await store.updateIncident(this.ctx.pool, i.id, { channelId: ch.id, channelName: ch.name });
-          await this.step(i, 'incident.channel_created', { channel: ch.id, name: ch.name });
-        } catch (e) {
-          if (e instanceof ChatError && e.code === 'name_taken') continue;
-          fail('create channel', e);
-          break;
-        }
-      }
-    }
-
-    if (i.channelId) {
-      const channel = i.channelId;
-      if (!i.headlineTs) {
-        try {
-          await chat.setTopic(channel, channelTopic(i));
-          await chat.setPurpose(channel, channelPurpose(i));
-        } catch (e) {
-          fail('set topic', e);
-        }
-        try {
-          const invited = await this.invite(i);
-          await store.addMembers(this.ctx.pool, i.id, invited, 'invited', this.ctx.clock.now());
-          if (invited.length) await this.step(i, 'incident.responders_invited', { users: invited });
-        } catch (e) {
-          fail('invite responders', e);
-        }
-        try {
-          const posted = await chat.post(channel, headline(i, this.headlineExtras(i)));
-          i = await store.updateIncident(this.ctx.pool, i.id, { headlineTs: posted.ts });
-          await this.step(i, 'incident.headline_posted', { ts: posted.ts });
-          for (const kind of config.incidents.severities[i.severity].templates) {
-            await chat.post(channel, commsMessage(kind, i, this.commsExtras(i), this.comms), { threadTs: posted.ts });
-          }
-        } catch (e) {
-          fail('post headline', e);
-        }
-      }
-      if (!(await this.wasAnnounced(i))) {
-        try {
-          await this.announce(i);
-        } catch (e) {
-          fail('announce', e);
-        }
-      }
-    }
-
-    i = await store.updateIncident(this.ctx.pool, i.id, { setupErrors: errors });
-    if (problems.length) await this.step(i, 'incident.setup_failed', { errors });
-    return { incident: i, problems };
-  }
-
-  private async invite(i: Incident, severity: Severity = i.severity): Promise<string[]> {
+  async invite(i: Incident, severity: Severity = i.severity): Promise<string[]> {
     const policy = this.ctx.config.incidents.severities[severity];
     const users = new Set<string>(policy.responders);
     if (/^[UW][A-Z0-9]+$/.test(i.declaredBy)) users.add(i.declaredBy);
@@ -304,18 +248,9 @@ export class IncidentService {
     return list;
   }
 
-  private async wasAnnounced(i: Incident): Promise<boolean> {
+  async wasAnnounced(i: Incident): Promise<boolean> {
     const { rowCount } = await this.ctx.pool.query("SELECT 1 FROM events WHERE incident_id = $1 AND type = 'incident.announced'", [i.id]);
     return (rowCount ?? 0) > 0;
-  }
-
-  private async announce(i: Incident): Promise<void> {
-    const posted: string[] = [];
-    for (const ch of await this.announceTargets(i.severity)) {
-      await this.ctx.chat.post(ch, announcement(i));
-      posted.push(ch);
-    }
-    await this.step(i, 'incident.announced', { channels: posted });
   }
 
   // ---- Lifecycle: every change is one transaction (row lock, patch, event), then chat ----
@@ -366,7 +301,7 @@ export class IncidentService {
     if (i.channelId) await this.effect(problems, 'post in the incident channel', () => this.ctx.chat.post(i.channelId!, message));
   }
 
-  private async announceTargets(severity: Severity): Promise<string[]> {
+  async announceTargets(severity: Severity): Promise<string[]> {
     const cfg = this.ctx.config.incidents;
     const ids: string[] = [];
     for (const target of new Set([cfg.channel, ...cfg.severities[severity].announce])) {

@@ -13,6 +13,16 @@ export interface Job<P = Record<string, unknown>> {
 
 export type JobHandler = (job: Job) => Promise<void>;
 
+export interface HandlerOptions {
+  /**
+   * How long a claim lasts before another replica may retake the job (renewed while it runs).
+   * Short for work people wait on (a declare behind a Slack ack), long for the default.
+   */
+  claimSeconds?: number;
+  /** Wait before attempt n+1 after n failures; default 30 s doubling. */
+  retryDelayMs?: (failedAttempts: number) => number;
+}
+
 export interface EnqueueOptions {
   runAt: Date;
   /** A second enqueue with the same key is a no-op: how replicas and retries avoid duplicates. */
@@ -27,6 +37,7 @@ export interface EnqueueOptions {
  */
 export class JobQueue {
   private handlers = new Map<string, JobHandler>();
+  private options = new Map<string, HandlerOptions>();
   private timer: NodeJS.Timeout | undefined;
   private running = new Set<Promise<void>>();
   private stopped = false;
@@ -39,8 +50,13 @@ export class JobQueue {
     private claimSeconds = 300,
   ) {}
 
-  handle(queue: string, handler: JobHandler): void {
+  handle(queue: string, handler: JobHandler, options: HandlerOptions = {}): void {
     this.handlers.set(queue, handler);
+    this.options.set(queue, options);
+  }
+
+  private claimFor(queue: string): number {
+    return this.options.get(queue)?.claimSeconds ?? this.claimSeconds;
   }
 
   /** Returns the job id, or null when a job with the same dedupe key already exists. */
@@ -49,6 +65,23 @@ export class JobQueue {
       `INSERT INTO jobs (queue, dedupe_key, payload, run_at, max_attempts) VALUES ($1,$2,$3,$4,$5)
        ON CONFLICT (dedupe_key) DO NOTHING RETURNING id`,
       [queue, opts.dedupeKey ?? null, JSON.stringify(payload), opts.runAt, opts.maxAttempts ?? 5],
+    );
+    return rows[0]?.id ?? null;
+  }
+
+  /**
+   * Makes the job with this dedupe key due now with a fresh attempt budget (creating it if
+   * missing): how a person's "retry now" reaches work that gave up or is backing off. Returns
+   * null while a live claim holds it (it is running somewhere).
+   */
+  async rearm(queue: string, payload: Record<string, unknown>, opts: EnqueueOptions & { dedupeKey: string }, db: pg.Pool | pg.PoolClient = this.pool): Promise<number | null> {
+    const { rows } = await db.query<{ id: number }>(
+      `INSERT INTO jobs (queue, dedupe_key, payload, run_at, max_attempts) VALUES ($1,$2,$3,$4,$5)
+       ON CONFLICT (dedupe_key) DO UPDATE SET status='pending', run_at=EXCLUDED.run_at, attempts=0, payload=EXCLUDED.payload,
+              max_attempts=EXCLUDED.max_attempts, last_error=NULL, finished_at=NULL, locked_by=NULL
+        WHERE jobs.status <> 'running' OR jobs.locked_until < $4
+       RETURNING id`,
+      [queue, opts.dedupeKey, JSON.stringify(payload), opts.runAt, opts.maxAttempts ?? 5],
     );
     return rows[0]?.id ?? null;
   }
@@ -62,17 +95,20 @@ export class JobQueue {
     return r.rowCount ?? 0;
   }
 
-  private async claim(): Promise<Job | null> {
+  /** Claims the next due job, or (with `id`) that one job if it is still pending: the fast path after an ack. */
+  private async claim(id?: number): Promise<Job | null> {
     const now = this.clock.now();
+    const queues = [...this.handlers.keys()];
     const { rows } = await this.pool.query<{ id: number; queue: string; dedupe_key: string | null; payload: Record<string, unknown>; run_at: Date; attempts: number }>(
-      `UPDATE jobs SET status='running', attempts=attempts+1, locked_by=$2, locked_until=$1::timestamptz + make_interval(secs => $3)
+      `UPDATE jobs j SET status='running', attempts=attempts+1, locked_by=$2,
+              locked_until=$1::timestamptz + make_interval(secs => coalesce(($5::jsonb ->> j.queue)::float8, $3::float8))
         WHERE id = (
           SELECT id FROM jobs
-           WHERE queue = ANY($4) AND run_at <= $1
+           WHERE queue = ANY($4) AND ${id === undefined ? 'run_at <= $1' : 'id = $6'}
              AND (status='pending' OR (status='running' AND locked_until < $1))
            ORDER BY run_at, id FOR UPDATE SKIP LOCKED LIMIT 1)
         RETURNING id, queue, dedupe_key, payload, run_at, attempts`,
-      [now, this.workerId, this.claimSeconds, [...this.handlers.keys()]],
+      [now, this.workerId, this.claimSeconds, queues, JSON.stringify(Object.fromEntries(queues.map((q) => [q, this.claimFor(q)]))), ...(id === undefined ? [] : [id])],
     );
     const r = rows[0];
     return r ? { id: r.id, queue: r.queue, dedupeKey: r.dedupe_key, payload: r.payload, runAt: r.run_at, attempts: r.attempts } : null;
@@ -84,8 +120,9 @@ export class JobQueue {
       return;
     }
     const msg = error instanceof Error ? error.message : String(error);
-    // Back off 30 s, 1 min, 2 min, ... before the next attempt; give up at max_attempts.
-    const retryAt = new Date(this.clock.now().getTime() + 30_000 * 2 ** Math.max(0, job.attempts - 1));
+    // Back off 30 s, 1 min, 2 min, ... (or the queue's own policy) before the next attempt; give up at max_attempts.
+    const delay = this.options.get(job.queue)?.retryDelayMs?.(job.attempts) ?? 30_000 * 2 ** Math.max(0, job.attempts - 1);
+    const retryAt = new Date(this.clock.now().getTime() + delay);
     await this.pool.query(
       `UPDATE jobs SET status = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'pending' END,
               run_at = $3, last_error = $2, locked_by = NULL,
@@ -101,14 +138,15 @@ export class JobQueue {
    * so a long job (a backup of a big database) is never taken by a second replica, while a
    * crashed replica's claim still lapses after `claimSeconds`.
    */
-  private async runOne(): Promise<boolean> {
-    const job = await this.claim();
+  private async runOne(id?: number): Promise<boolean> {
+    const job = await this.claim(id);
     if (!job) return false;
+    const claimSeconds = this.claimFor(job.queue);
     const renew = setInterval(() => {
       void this.pool
-        .query(`UPDATE jobs SET locked_until = $2::timestamptz + make_interval(secs => $3) WHERE id = $1 AND locked_by = $4 AND status = 'running'`, [job.id, this.clock.now(), this.claimSeconds, this.workerId])
+        .query(`UPDATE jobs SET locked_until = $2::timestamptz + make_interval(secs => $3) WHERE id = $1 AND locked_by = $4 AND status = 'running'`, [job.id, this.clock.now(), claimSeconds, this.workerId])
         .catch((e: unknown) => this.log.warn({ err: e, jobId: job.id }, 'could not renew a job claim'));
-    }, Math.max(1000, (this.claimSeconds * 1000) / 3));
+    }, Math.max(1000, (claimSeconds * 1000) / 3));
     renew.unref();
     try {
       await this.handlers.get(job.queue)!(job);
@@ -119,6 +157,16 @@ export class JobQueue {
       clearInterval(renew);
     }
     return true;
+  }
+
+  /**
+   * Runs one job now if nobody has claimed it yet; false when another replica (or the poll
+   * loop) got it first. Work people wait on starts at once this way, while the job row still
+   * lets any replica finish it after a crash.
+   */
+  async runNow(id: number): Promise<boolean> {
+    if (this.stopped) return false;
+    return this.runOne(id);
   }
 
   /** Runs every due job once, one at a time; returns how many ran. Tests call this directly. */

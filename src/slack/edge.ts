@@ -7,9 +7,13 @@ import { createSlackClient } from './client.js';
 import { SlackSurface } from './surface.js';
 import { SlackEventsReceiver } from './receiver.js';
 import { registerSlackListeners } from '../handlers/slack.js';
+import { slackReplies } from './replies.js';
+import type { ReplyFactory } from '../chat/interactions.js';
 
 export interface SlackEdge {
   chat: SlackSurface;
+  /** Answers through response_url when the request carried one (pass to createApp). */
+  replies: ReplyFactory;
   /** Mounts the Bolt app on Firebreak's app; returns the HTTP routes it serves. */
   attach(app: FirebreakApp): Route[];
   start(): Promise<void>;
@@ -26,6 +30,7 @@ export function createSlackEdge(config: Config, log: Logger, onRateLimited?: (me
   let bolt: App | undefined;
   return {
     chat,
+    replies: slackReplies(chat),
     attach(app) {
       const receiver = socketMode ? undefined : new SlackEventsReceiver(signingSecret!, log);
       bolt = new App({
@@ -34,7 +39,7 @@ export function createSlackEdge(config: Config, log: Logger, onRateLimited?: (me
         clientOptions: { slackApiUrl: apiUrl.endsWith('/') ? apiUrl : apiUrl + '/' },
         logLevel: LogLevel.ERROR,
       });
-      registerSlackListeners(bolt, app.interactions, chat, log, app.ctx.background);
+      registerSlackListeners(bolt, app.interactions, chat, log);
       return receiver ? [receiver.route()] : [];
     },
     async start() {

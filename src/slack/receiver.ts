@@ -11,7 +11,7 @@ const ACK_DEADLINE_MS = 2500;
  * Bolt receiver mounted on Firebreak's own HTTP server at POST /slack/events, so Slack,
  * webhooks, the console and health share one port. It checks Slack's v0 signature on the
  * raw body, rejects stale or forged requests with 401, and answers as soon as a listener
- * acks — listeners keep working after that.
+ * acks — listeners keep working after that (events: once their listeners have stored them).
  */
 export class SlackEventsReceiver implements Receiver {
   private bolt: App | undefined;
@@ -50,7 +50,15 @@ export class SlackEventsReceiver implements Receiver {
     let settle!: (r: HttpResponse) => void;
     const answered = new Promise<HttpResponse>((r) => (settle = r));
     let acked = false;
+    // Bolt acks Events API deliveries before any listener runs. Firebreak's listeners store the
+    // event first, so an event is answered when its listeners have finished: 200 once stored,
+    // 5xx (Slack re-delivers) when it could not be.
+    const isEvent = body.type === 'event_callback';
     const timer = setTimeout(() => {
+      if (isEvent) {
+        this.log.warn({ requestId: req.requestId }, 'slack event not stored in time; asking Slack to re-deliver');
+        return settle({ status: 503, body: { error: 'not_stored_in_time' } });
+      }
       if (!acked) this.log.warn({ requestId: req.requestId }, 'slack listener did not ack in time; answering for it');
       settle({ status: 200 });
     }, ACK_DEADLINE_MS);
@@ -62,16 +70,25 @@ export class SlackEventsReceiver implements Receiver {
       ack: async (response?: unknown) => {
         if (acked) return;
         acked = true;
+        if (isEvent) return;
         clearTimeout(timer);
         if (response === undefined || response === '') settle({ status: 200 });
         else if (typeof response === 'string') settle({ status: 200, headers: { 'content-type': 'text/plain' }, body: response });
         else settle({ status: 200, body: response as object });
       },
     };
-    this.bolt.processEvent(event).catch((err: unknown) => {
-      this.log.error({ err, requestId: req.requestId }, 'slack listener failed');
-      if (!acked) settle({ status: 500, body: { error: 'internal_error' } });
-    });
+    this.bolt.processEvent(event).then(
+      () => {
+        if (!isEvent) return;
+        clearTimeout(timer);
+        settle({ status: 200 });
+      },
+      (err: unknown) => {
+        this.log.error({ err, requestId: req.requestId }, 'slack listener failed');
+        clearTimeout(timer);
+        if (!acked || isEvent) settle({ status: 500, body: { error: 'internal_error' } });
+      },
+    );
     return answered;
   }
 }

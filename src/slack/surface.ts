@@ -1,7 +1,19 @@
-import { ChatError, type ChannelRef, type ChatMessage, type ChatSurface, type ModalView, type PostedMessage } from '../chat/surface.js';
+import { ChatError, type ChannelRef, type ChatMessage, type ChatSurface, type MessageTag, type ModalView, type PostedMessage } from '../chat/surface.js';
 import type { SlackClient } from './client.js';
 
 const CHANNEL_ID = /^[CGD][A-Z0-9]{6,}$/;
+/** Slack message metadata type for messages that are steps of an incident's setup. */
+const SETUP_EVENT = 'firebreak_incident_step';
+/** How far back a resumed step looks for a message it may have posted (pages of 200). */
+const HISTORY_PAGES = 5;
+
+interface HistoryMessage {
+  ts?: string;
+  metadata?: { event_type?: string; event_payload?: Record<string, unknown> };
+}
+
+const isTagged = (m: HistoryMessage, tag: MessageTag) =>
+  m.metadata?.event_type === SETUP_EVENT && Number(m.metadata.event_payload?.incident_id) === tag.incidentId && m.metadata.event_payload?.step === tag.step;
 
 /** Turns @slack/web-api's errors into ChatError with Slack's own error string. */
 async function call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
@@ -21,6 +33,7 @@ async function call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
 /** ChatSurface over the Slack Web API. */
 export class SlackSurface implements ChatSurface {
   private channelIds = new Map<string, ChannelRef>();
+  private botUserId: Promise<string> | undefined;
 
   constructor(private client: SlackClient) {}
 
@@ -74,10 +87,11 @@ export class SlackSurface implements ChatSurface {
     return r.users ?? [];
   }
 
-  async post(channel: string, message: ChatMessage, opts: { threadTs?: string } = {}): Promise<PostedMessage> {
+  async post(channel: string, message: ChatMessage, opts: { threadTs?: string; tag?: MessageTag } = {}): Promise<PostedMessage> {
+    const metadata = opts.tag ? { event_type: SETUP_EVENT, event_payload: { incident_id: opts.tag.incidentId, step: opts.tag.step } } : undefined;
     const send = () =>
       call('chat.postMessage', () =>
-        this.client.chat.postMessage({ channel, text: message.text, blocks: message.blocks as never, thread_ts: opts.threadTs, unfurl_links: false }),
+        this.client.chat.postMessage({ channel, text: message.text, blocks: message.blocks as never, thread_ts: opts.threadTs, unfurl_links: false, ...(metadata ? { metadata } : {}) }),
       );
     let r;
     try {
@@ -89,6 +103,34 @@ export class SlackSurface implements ChatSurface {
       r = await send();
     }
     return { channel: r.channel ?? channel, ts: r.ts! };
+  }
+
+  async findTagged(channel: string, tag: MessageTag, opts: { threadTs?: string } = {}): Promise<PostedMessage | undefined> {
+    let cursor: string | undefined;
+    for (let page = 0; page < HISTORY_PAGES; page++) {
+      const r = opts.threadTs
+        ? await call('conversations.replies', () => this.client.conversations.replies({ channel, ts: opts.threadTs!, include_all_metadata: true, limit: 200, cursor }))
+        : await call('conversations.history', () => this.client.conversations.history({ channel, include_all_metadata: true, limit: 200, cursor }));
+      const hit = (r.messages as HistoryMessage[] | undefined)?.find((m) => isTagged(m, tag));
+      if (hit?.ts) return { channel, ts: hit.ts };
+      cursor = r.response_metadata?.next_cursor || undefined;
+      if (!cursor) break;
+    }
+    return undefined;
+  }
+
+  async ownChannel(name: string): Promise<ChannelRef | undefined> {
+    this.channelIds.delete(name);
+    const found = await this.findChannel(name);
+    if (!found) return undefined;
+    const info = await call('conversations.info', () => this.client.conversations.info({ channel: found.id }));
+    this.botUserId ??= call('auth.test', () => this.client.auth.test()).then((r) => r.user_id ?? '');
+    const me = await this.botUserId.catch((e: unknown) => {
+      this.botUserId = undefined;
+      throw e;
+    });
+    if (info.channel?.is_archived || !me || info.channel?.creator !== me) return undefined;
+    return found;
   }
 
   async update(channel: string, ts: string, message: ChatMessage): Promise<void> {

@@ -91,6 +91,15 @@ export function declaredReply(i: Incident, problems: string[]): ChatMessage {
   };
 }
 
+/** A war-room setup that is still failing: what failed, and that (or how) it is retried. */
+export function setupFailedNotice(i: Incident, problems: string[], retrying: boolean): ChatMessage {
+  const lines = problems.map((p) => `• ${p}`).join('\n');
+  const next = retrying
+    ? `Firebreak keeps retrying these steps on its own and they complete when the cause clears; \`/incident setup ${i.id}\` retries now.`
+    : `Firebreak has stopped retrying. Fix the cause and run \`/incident setup ${i.id}\`.`;
+  return { text: `INC-${i.id} (${i.severity}: ${escapeMrkdwn(i.title)}) is recorded, but some setup steps failed:\n${lines}\n${next}` };
+}
+
 export function duplicateReply(i: Incident): ChatMessage {
   return { text: `INC-${i.id} (${escapeMrkdwn(i.title)}) was declared a moment ago — no second incident was created. Channel: ${channelLink(i.channelId, i.channelName)}` };
 }

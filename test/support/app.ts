@@ -62,7 +62,7 @@ export async function startTestApp(
   });
   const log = createLogger({ level: 'silent' });
   const edge = createSlackEdge(config, log);
-  const app = await createApp({ config, pool: db.pool, clock, log, chat: edge.chat, edgeRoutes: (a) => edge.attach(a) });
+  const app = await createApp({ config, pool: db.pool, clock, log, chat: edge.chat, replies: edge.replies, edgeRoutes: (a) => edge.attach(a) });
   const port = await app.listen(0, '127.0.0.1');
   const url = `http://127.0.0.1:${port}`;
 

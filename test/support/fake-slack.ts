@@ -13,6 +13,8 @@ export interface FakeChannel {
   topic: string;
   purpose: string;
   members: string[];
+  /** Who created it: the bot (UFIREBREAK) for conversations.create, a person otherwise. */
+  creator: string;
 }
 
 export interface FakeMessage {
@@ -24,6 +26,8 @@ export interface FakeMessage {
   user?: string;
   ephemeralTo?: string;
   file?: { title: string; filename: string; content: string };
+  /** Slack message metadata, as chat.postMessage received it. */
+  metadata?: { event_type: string; event_payload: Record<string, unknown> };
 }
 
 export interface RecordedCall {
@@ -67,8 +71,8 @@ export class FakeSlack {
     await new Promise<void>((r) => this.server.close(() => r()));
   }
 
-  addChannel(name: string, opts: { archived?: boolean; id?: string } = {}): FakeChannel {
-    const ch: FakeChannel = { id: opts.id ?? `C${String(++this.seq).padStart(8, '0')}`, name, is_archived: !!opts.archived, topic: '', purpose: '', members: [] };
+  addChannel(name: string, opts: { archived?: boolean; id?: string; creator?: string } = {}): FakeChannel {
+    const ch: FakeChannel = { id: opts.id ?? `C${String(++this.seq).padStart(8, '0')}`, name, is_archived: !!opts.archived, topic: '', purpose: '', members: [], creator: opts.creator ?? 'U0ADMIN' };
     this.channels.push(ch);
     return ch;
   }
@@ -178,9 +182,9 @@ export class FakeSlack {
         const name = String(a.name ?? '');
         if (!/^[a-z0-9_-]{1,80}$/.test(name)) return err('invalid_name_specials');
         if (this.channels.some((c) => c.name === name)) return err('name_taken');
-        const ch = this.addChannel(name);
+        const ch = this.addChannel(name, { creator: 'UFIREBREAK' });
         ch.members.push('UFIREBREAK');
-        return ok({ channel: { id: ch.id, name: ch.name, is_archived: false } });
+        return ok({ channel: { id: ch.id, name: ch.name, is_archived: false, creator: ch.creator } });
       }
       case 'conversations.list': {
         const limit = Number(a.limit ?? 100);
@@ -189,11 +193,11 @@ export class FakeSlack {
         const list = this.channels.filter((c) => !excludeArchived || !c.is_archived);
         const page = list.slice(start, start + limit);
         const next = start + limit < list.length ? String(start + limit) : '';
-        return ok({ channels: page.map((c) => ({ id: c.id, name: c.name, is_archived: c.is_archived })), response_metadata: { next_cursor: next } });
+        return ok({ channels: page.map((c) => ({ id: c.id, name: c.name, is_archived: c.is_archived, creator: c.creator })), response_metadata: { next_cursor: next } });
       }
       case 'conversations.info': {
         const ch = chan(a.channel);
-        return ch ? ok({ channel: { id: ch.id, name: ch.name, is_archived: ch.is_archived, topic: { value: ch.topic }, purpose: { value: ch.purpose } } }) : err('channel_not_found');
+        return ch ? ok({ channel: { id: ch.id, name: ch.name, is_archived: ch.is_archived, creator: ch.creator, topic: { value: ch.topic }, purpose: { value: ch.purpose } } }) : err('channel_not_found');
       }
       case 'conversations.join': {
         const ch = chan(a.channel);
@@ -227,12 +231,28 @@ export class FakeSlack {
         if (!ch) ch = this.addChannel(`dm-${user}`, { id: `D${user}` });
         return ok({ channel: { id: ch.id } });
       }
-      case 'conversations.history': {
+      case 'conversations.history':
+      case 'conversations.replies': {
         const ch = chan(a.channel);
         if (!ch) return err('channel_not_found');
         const latest = a.latest as string | undefined;
-        const msgs = this.messages.filter((m) => m.channel === ch.id && !m.ephemeralTo && (!latest || m.ts === latest));
-        return ok({ messages: msgs.map((m) => ({ ts: m.ts, text: m.text, blocks: m.blocks })) });
+        const parent = method === 'conversations.replies' ? String(a.ts ?? '') : undefined;
+        if (parent !== undefined && !this.messages.some((m) => m.channel === ch.id && m.ts === parent)) return err('thread_not_found');
+        // Like Slack: history lists the channel newest first without thread replies (an exact
+        // `latest` lookup finds any message); replies lists a thread oldest first.
+        let msgs = this.messages.filter((m) => m.channel === ch.id && !m.ephemeralTo);
+        if (parent !== undefined) msgs = msgs.filter((m) => m.ts === parent || m.thread_ts === parent);
+        else if (latest) msgs = msgs.filter((m) => m.ts === latest);
+        else msgs = msgs.filter((m) => !m.thread_ts).reverse();
+        const limit = Number(a.limit ?? 100);
+        const start = Number(a.cursor ?? 0);
+        const page = msgs.slice(start, start + limit);
+        const withMeta = a.include_all_metadata === true || a.include_all_metadata === 'true';
+        return ok({
+          messages: page.map((m) => ({ ts: m.ts, text: m.text, blocks: m.blocks, thread_ts: m.thread_ts, ...(withMeta && m.metadata ? { metadata: m.metadata } : {}) })),
+          has_more: start + limit < msgs.length,
+          response_metadata: { next_cursor: start + limit < msgs.length ? String(start + limit) : '' },
+        });
       }
       case 'usergroups.users.list': {
         const users = this.userGroups.get(String(a.usergroup));
@@ -243,6 +263,11 @@ export class FakeSlack {
         if (!ch) return err('channel_not_found');
         if (ch.is_archived) return err('is_archived');
         const m: FakeMessage = { channel: ch.id, ts: this.nextTs(), text: String(a.text ?? ''), blocks: a.blocks as unknown[] | undefined, thread_ts: a.thread_ts as string | undefined };
+        const meta = a.metadata as FakeMessage['metadata'] | undefined;
+        if (meta && typeof meta === 'object') {
+          if (typeof meta.event_type !== 'string' || typeof meta.event_payload !== 'object') return err('invalid_metadata_format');
+          m.metadata = meta;
+        }
         this.messages.push(m);
         return ok({ channel: ch.id, ts: m.ts, message: { text: m.text } });
       }

@@ -1,0 +1,33 @@
+import type { Queryable } from '../db/pool.js';
+
+/** A war-room step's progress: intent recorded before the Slack call, result after it. */
+export type StepState = 'started' | 'done';
+
+export async function setupSteps(db: Queryable, incidentId: number): Promise<Record<string, StepState>> {
+  const { rows } = await db.query<{ setup_steps: Record<string, StepState> }>('SELECT setup_steps FROM incidents WHERE id = $1', [incidentId]);
+  return rows[0]?.setup_steps ?? {};
+}
+
+export async function markStep(db: Queryable, incidentId: number, step: string, state: StepState): Promise<void> {
+  await db.query(`UPDATE incidents SET setup_steps = setup_steps || jsonb_build_object($2::text, $3::text) WHERE id = $1`, [incidentId, step, state]);
+}
+
+/**
+ * Claims a channel name for an incident before Slack is asked to create it. False when
+ * another incident holds the name (the unique index decides, across replicas).
+ */
+export async function claimChannelName(db: Queryable, incidentId: number, name: string): Promise<boolean> {
+  try {
+    await db.query('UPDATE incidents SET channel_name = $2 WHERE id = $1 AND channel_id IS NULL', [incidentId, name]);
+    return true;
+  } catch (e) {
+    if ((e as { code?: string }).code === '23505') return false;
+    throw e;
+  }
+}
+
+/** Whether a Slack channel is already some incident's channel. */
+export async function channelTaken(db: Queryable, channelId: string): Promise<boolean> {
+  const { rowCount } = await db.query('SELECT 1 FROM incidents WHERE channel_id = $1', [channelId]);
+  return (rowCount ?? 0) > 0;
+}
