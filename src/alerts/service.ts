@@ -12,7 +12,8 @@ import { compileRoutes, findRouteByKey, groupKey, groupLabels, matchRoutes, type
 import { compileInhibitRules, isInhibited, sourceContainment, type FiringAlert, type InhibitRule } from './inhibit.js';
 import { buildTimeIntervals, routeMuted, type TimeIntervals } from './time-intervals.js';
 import * as store from './store.js';
-import { IngestQueue } from './ingest-queue.js';
+import { IngestQueue, RejectedAlerts } from './ingest-queue.js';
+import { alertProblem } from './storable.js';
 
 /** Job queue that wakes the outbox when its next message is due. */
 export const FLUSH_QUEUE = 'alerts.flush';
@@ -58,9 +59,13 @@ export class AlertService {
 
   /**
    * Stores alerts (the caller answers 2xx only after this resolves, so an acknowledged
-   * alert is never lost) and starts routing them in the background.
+   * alert is never lost) and starts routing them in the background. Throws RejectedAlerts
+   * (a 4xx for the sender) for alerts no retry can store.
    */
   async ingest(alerts: IncomingAlert[]): Promise<store.IngestResult> {
+    // Refused before queueing: a value the database cannot hold must not join a shared write.
+    const problem = alertProblem(alerts);
+    if (problem) throw new RejectedAlerts(problem);
     const r = await this.intake.submit(alerts);
     const bySource = new Map<string, number>();
     for (const a of alerts) bySource.set(a.source, (bySource.get(a.source) ?? 0) + 1);

@@ -2,13 +2,14 @@ import os from 'node:os';
 import path from 'node:path';
 import type pg from 'pg';
 import type { AppContext } from '../module.js';
+import type { ChangeGate } from '../approvals/gate.js';
 import type { ChatMessage } from '../chat/surface.js';
 import { appendEvent } from '../events/log.js';
 import { drDrills, drLastDrillSucceeded, drLastRpoSeconds, drLastRtoSeconds } from '../ops/metrics.js';
 import type { BackupSource, DrBackupRecord } from './backup-source.js';
 import { Drill, SHUTDOWN, dropScratchDatabase, type DrillOutcome } from './drill.js';
 import {
-  DrError, formatDuration, isScratchDatabaseName, scratchDatabaseName, stepsFor,
+  DR_DRY_RUN_KIND, DR_EXECUTE_KIND, DrError, formatDuration, isScratchDatabaseName, scratchDatabaseName, stepsFor,
   type DrKind, type DrRun, type DrTargets, type DrTrigger,
 } from './model.js';
 import * as store from './store.js';
@@ -57,6 +58,8 @@ export class DrService {
   constructor(
     private ctx: DrContext,
     private source: BackupSource,
+    /** Who may stop a run is the change gate's decision; read late, since approvals may start after DR. */
+    private stopGate: () => Pick<ChangeGate, 'authorizeStop'> | undefined = () => undefined,
   ) {}
 
   get config() {
@@ -167,9 +170,16 @@ export class DrService {
   }
 
   /** Asks the running drill to stop; on another replica it notices within a second. */
-  async cancel(actor: string): Promise<{ status: 'cancelling'; run: DrRun } | { status: 'idle' }> {
+  async cancel(actor: string): Promise<{ status: 'cancelling'; run: DrRun } | { status: 'idle' } | { status: 'refused'; run: DrRun; message: string }> {
     const run = await this.running();
     if (!run) return { status: 'idle' };
+    // A run that needed approvals to start must not be stoppable by anyone: the gate decides who may.
+    const stop = { kind: run.kind === 'execute' ? DR_EXECUTE_KIND : DR_DRY_RUN_KIND, requester: run.requester, subject: `dr:${run.id}`, what: `cancel ${view.runLabel(run)}` };
+    const gate = this.stopGate();
+    const decision = gate
+      ? await gate.authorizeStop(stop, actor)
+      : actor === run.requester ? { allowed: true as const } : { allowed: false as const, message: `Only <@${run.requester}>, who started ${view.runLabel(run)}, can cancel it while approvals are not running.` };
+    if (!decision.allowed) return { status: 'refused', run, message: decision.message };
     const marked = await store.requestCancel(this.ctx.pool, run.id, actor, this.ctx.clock.now());
     this.active.get(run.id)?.abort();
     if (marked) {

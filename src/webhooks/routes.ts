@@ -5,7 +5,9 @@ import { json, problem } from '../http/router.js';
 import type { AlertService } from '../alerts/service.js';
 import type { IncomingAlert } from '../alerts/model.js';
 import { checkAuth, hmacHex, sameSecret } from './auth.js';
-import { accepted, describeZodError, parseJsonBody, storageUnavailable } from './parse.js';
+import { accepted, describeZodError, parseJsonBody, storageUnavailable, unprocessable } from './parse.js';
+import { RejectedAlerts } from '../alerts/ingest-queue.js';
+import { findUnstorableText } from '../alerts/storable.js';
 import { alertmanagerAlerts, alertmanagerPayload, genericAlerts, genericPayload, grafanaAlerts, grafanaPayload } from './formats.js';
 import { isSnsUrl, snsAlerts, snsEnvelope, SnsClient, verifySignature } from './sns.js';
 
@@ -24,6 +26,10 @@ export function webhookRoutes(ctx: AppContext, alerts: AlertService): Route[] {
     try {
       return accepted(await alerts.ingest(list));
     } catch (err) {
+      if (err instanceof RejectedAlerts) {
+        ctx.log.warn({ requestId: req.requestId, path: req.path, reason: err.message }, 'alerts refused as unstorable');
+        return unprocessable(err.message);
+      }
       ctx.log.error({ err, requestId: req.requestId, path: req.path }, 'storing alerts failed');
       return storageUnavailable(req.requestId);
     }
@@ -73,6 +79,8 @@ export function webhookRoutes(ctx: AppContext, alerts: AlertService): Route[] {
       } catch (e) {
         return problem(400, 'invalid_json', `SNS bodies are JSON (sent as text/plain): ${(e as Error).message}`);
       }
+      const unstorable = findUnstorableText(raw);
+      if (unstorable) return unprocessable(unstorable);
       const parsed = snsEnvelope.safeParse(raw);
       if (!parsed.success) return problem(422, 'invalid_payload', describeZodError(parsed.error));
       const m = parsed.data;
