@@ -4,13 +4,15 @@
  * proxy, and Firebreak replicas (the real src/main.ts) that can be killed and restarted.
  * Nothing here touches a server the run did not start.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort } from '../support/harness.js';
 
 const asRoot = process.getuid?.() === 0;
+const execFileAsync = promisify(execFile);
 
 function pgBin(name: string): string {
   for (const v of ['15', '16', '17']) {
@@ -20,9 +22,15 @@ function pgBin(name: string): string {
   return name;
 }
 
-function runAsPostgres(cmd: string, args: string[]): void {
-  const r = asRoot ? spawnSync('runuser', ['-u', 'postgres', '--', cmd, ...args], { encoding: 'utf8' }) : spawnSync(cmd, args, { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`${path.basename(cmd)} ${args[0] ?? ''} failed: ${r.stderr || r.stdout}`);
+/** Async on purpose: the fake Slack and the workload share this event loop while PostgreSQL restarts. */
+async function runAsPostgres(cmd: string, args: string[]): Promise<void> {
+  const [file, argv] = asRoot ? ['runuser', ['-u', 'postgres', '--', cmd, ...args]] : [cmd, args];
+  try {
+    await execFileAsync(file, argv, { encoding: 'utf8' });
+  } catch (e) {
+    const err = e as { stderr?: string; stdout?: string; message: string };
+    throw new Error(`${path.basename(cmd)} ${args[0] ?? ''} failed: ${err.stderr || err.stdout || err.message}`);
+  }
 }
 
 export class PostgresCluster {
@@ -42,19 +50,19 @@ export class PostgresCluster {
   async start(): Promise<void> {
     chmodSync(this.dir, 0o777);
     this.port = await freePort();
-    runAsPostgres(pgBin('initdb'), ['-D', this.data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync']);
-    runAsPostgres(pgBin('pg_ctl'), ['-D', this.data, '-l', path.join(this.dir, 'log'), '-w', '-o', `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200`, 'start']);
+    await runAsPostgres(pgBin('initdb'), ['-D', this.data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync']);
+    await runAsPostgres(pgBin('pg_ctl'), ['-D', this.data, '-l', path.join(this.dir, 'log'), '-w', '-o', `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200`, 'start']);
   }
 
   /** The fault: a fast restart drops every connection and aborts open transactions. */
-  restart(): void {
-    runAsPostgres(pgBin('pg_ctl'), ['-D', this.data, '-l', path.join(this.dir, 'log'), '-w', '-m', 'fast', 'restart']);
+  async restart(): Promise<void> {
+    await runAsPostgres(pgBin('pg_ctl'), ['-D', this.data, '-l', path.join(this.dir, 'log'), '-w', '-m', 'fast', 'restart']);
     this.restarts++;
   }
 
-  stop(): void {
+  async stop(): Promise<void> {
     try {
-      runAsPostgres(pgBin('pg_ctl'), ['-D', this.data, '-m', 'immediate', 'stop']);
+      await runAsPostgres(pgBin('pg_ctl'), ['-D', this.data, '-m', 'immediate', 'stop']);
     } catch {
       /* already down */
     } finally {

@@ -71,16 +71,19 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   try {
     // --- the parts -------------------------------------------------------------------------
     const cluster = new PostgresCluster();
-    await cluster.start();
     cleanups.push(() => cluster.stop());
-    const admin = new pg.Client({ connectionString: cluster.adminUrl });
-    await admin.connect();
-    await admin.query('CREATE DATABASE firebreak');
-    await admin.query('CREATE DATABASE app');
-    await admin.end();
-    await seedAppDatabase(cluster.url('app'), size.appDataMiB);
-
-    const moto = await startMoto();
+    const [moto] = await Promise.all([
+      startMoto(),
+      (async () => {
+        await cluster.start();
+        const admin = new pg.Client({ connectionString: cluster.adminUrl });
+        await admin.connect();
+        await admin.query('CREATE DATABASE firebreak');
+        await admin.query('CREATE DATABASE app');
+        await admin.end();
+        await seedAppDatabase(cluster.url('app'), size.appDataMiB);
+      })(),
+    ]);
     cleanups.push(() => moto.stop());
     const bucket = `chaos-${randomBytes(4).toString('hex')}`;
     const s3 = new S3Client({ endpoint: moto.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
@@ -125,9 +128,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       LOG_LEVEL: 'warn',
     };
     const replicas = [new Replica('replica-a', env), new Replica('replica-b', env)];
-    // The first start migrates; start them one after the other so migration is not a race we inject.
-    await replicas[0]!.start();
-    await replicas[1]!.start();
+    // Both start together: migrations run under an advisory lock, so one applies them.
+    await Promise.all(replicas.map((r) => r.start(120_000)));
     cleanups.push(async () => {
       for (const r of replicas) await r.kill();
     });
@@ -390,7 +392,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
           return;
         }
         case 'pg-restart':
-          cluster.restart();
+          await cluster.restart();
           countFault('PostgreSQL restart -m fast');
           return;
         case 'pg_dump-kill': {
@@ -434,6 +436,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     await workloadLoop;
     await faultLoop;
     await Promise.all([...faultRuns, ...chains]);
+    log(`chaos: faults done at ${((Date.now() - workStart) / 1000).toFixed(1)} s`);
     await Promise.all([...inFlight]);
     for (const p of Object.values(proxies)) {
       p.disarm();
@@ -446,6 +449,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
 
     // --- quiesce and check ------------------------------------------------------------------
     await quiesce(state, size.quiesceMs);
+    log(`chaos: quiet after ${((Date.now() - t0) / 1000).toFixed(1)} s; checking invariants`);
     const invariants = await checkInvariants({
       pool: state, slack, pd, ledger, s3: { endpoint: moto.endpoint, bucket }, identity: age.identity, appUrl: cluster.url('app'),
       adminUrl: cluster.adminUrl, work, restoreSamples: size.restoreSamples,
@@ -471,7 +475,7 @@ async function seedAppDatabase(url: string, mib: number): Promise<void> {
   await c.connect();
   await c.query('CREATE TABLE blobs (id int PRIMARY KEY, data bytea NOT NULL)');
   await c.query('CREATE TABLE orders (id int PRIMARY KEY, note text NOT NULL)');
-  await c.query(`INSERT INTO blobs SELECT g, decode(string_agg(md5(random()::text || g || s), ''), 'hex') FROM generate_series(1, $1::int) g, generate_series(1, 2048) s GROUP BY g`, [mib * 32]);
+  for (let i = 1; i <= mib * 4; i++) await c.query('INSERT INTO blobs VALUES ($1, $2)', [i, randomBytes(256 * 1024)]);
   await c.query(`INSERT INTO orders SELECT g, 'order ' || g FROM generate_series(1, 5000) g`);
   await c.end();
 }
