@@ -63,6 +63,7 @@ export async function markVerified(
   );
 }
 
+/** Only a running backup can fail: one already recorded as verified stays good. */
 export async function markFailed(
   db: Queryable,
   id: string,
@@ -74,7 +75,7 @@ export async function markFailed(
   await db.query(
     `UPDATE backups SET status=$9, error=$2, finished_at=$3, raw_bytes=COALESCE($4, raw_bytes), stored_bytes=COALESCE($5, stored_bytes),
             snapshot_at=COALESCE($6, snapshot_at), server_version=COALESCE($7, server_version), pg_dump_version=COALESCE($8, pg_dump_version)
-      WHERE id=$1`,
+      WHERE id=$1 AND status='running'`,
     [id, error, finishedAt, partial.rawBytes ?? null, partial.storedBytes ?? null, partial.snapshotAt ?? null, partial.serverVersion ?? null, partial.pgDumpVersion ?? null, status],
   );
 }
