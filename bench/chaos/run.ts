@@ -349,7 +349,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
         if (now >= nextRefresh) {
           nextRefresh = now + 1500;
           await refresh();
-          inFlight.add(approvePending().finally(() => undefined));
+          const a = approvePending().catch((e: unknown) => log(`approvals error: ${(e as Error).message}`));
+          inFlight.add(a);
+          void a.finally(() => inFlight.delete(a));
           const elapsed = now - workStart;
           if (drs < size.drDryRuns && elapsed > ((drs + 1) * size.workloadMs) / (size.drDryRuns + 1)) {
             drs++;
