@@ -166,6 +166,9 @@ async function changes({ pool }: Inputs): Promise<InvariantResult> {
             (SELECT count(DISTINCT a.approver) FROM change_approvals a WHERE a.request_id = c.id AND a.approver <> c.requester AND a.params_hash = c.params_hash)::int AS approvers,
             (SELECT count(*) FROM events e WHERE e.type = 'change.started' AND e.subject = 'change:' || c.id)::int AS started
        FROM change_requests c`);
+  const byStatus = new Map<string, number>();
+  for (const c of rows) byStatus.set(c.status, (byStatus.get(c.status) ?? 0) + 1);
+  if (rows.length) note(r, `requests by status: ${[...byStatus].map(([k, v]) => `${v} ${k}`).join(', ')}`);
   for (const c of rows) {
     r.checked++;
     if (c.started > 1) {
@@ -308,9 +311,11 @@ async function pdWebhooks({ pool, ledger }: Inputs): Promise<InvariantResult> {
 }
 
 async function jobs({ pool }: Inputs): Promise<InvariantResult> {
-  const r = result('no job stuck in running beyond its lease');
-  const { rows } = await pool.query<{ n: number; stuck: number; overdue: number; sample: string | null }>(
+  const r = result('no job stuck in running beyond its lease (or given up)');
+  const { rows } = await pool.query<{ n: number; stuck: number; overdue: number; failed: number; failedSample: string | null; sample: string | null }>(
     `SELECT count(*)::int AS n,
+            count(*) FILTER (WHERE status = 'failed')::int AS failed,
+            min(queue || ': ' || coalesce(last_error, '')) FILTER (WHERE status = 'failed') AS "failedSample",
             count(*) FILTER (WHERE status = 'running' AND locked_until < now())::int AS stuck,
             count(*) FILTER (WHERE status = 'pending' AND run_at < now() - interval '30 seconds')::int AS overdue,
             min(queue) FILTER (WHERE (status = 'running' AND locked_until < now()) OR (status = 'pending' AND run_at < now() - interval '30 seconds')) AS sample
@@ -318,6 +323,9 @@ async function jobs({ pool }: Inputs): Promise<InvariantResult> {
   const x = rows[0]!;
   r.checked = x.n;
   r.stuck = x.stuck + x.overdue;
+  // A job that used up its attempts is work given up: lost.
+  r.lost = x.failed;
+  if (x.failed) note(r, `${x.failed} job(s) failed for good, e.g. ${x.failedSample?.slice(0, 160)}`);
   if (r.stuck) note(r, `${x.stuck} running past lease, ${x.overdue} overdue pending (e.g. queue ${x.sample})`);
   return r;
 }

@@ -34,8 +34,8 @@ export interface ChaosSize {
 
 export const SIZES: Record<'default' | 'short', ChaosSize> = {
   default: {
-    workloadMs: 220_000, quiesceMs: 45_000, kills: 22, sigterms: 3, pgRestarts: 5, pgDumpKills: 3,
-    slackFaults: 170, pagerDutyFaults: 60, s3Faults: 30, opIntervalMs: 100, concurrency: 12, alertGroups: 12,
+    workloadMs: 220_000, quiesceMs: 60_000, kills: 22, sigterms: 3, pgRestarts: 5, pgDumpKills: 3,
+    slackFaults: 170, pagerDutyFaults: 80, s3Faults: 40, opIntervalMs: 120, concurrency: 8, alertGroups: 12,
     drDryRuns: 1, backupCron: '*/20 * * * * *', appDataMiB: 12, restoreSamples: 2,
   },
   short: {
