@@ -18,5 +18,6 @@ export function alertsModule(ctx: AppContext): FirebreakModule {
     jobs: { [FLUSH_QUEUE]: () => service.pump() },
     // Alerts stored before a crash or restart but never routed are picked up here.
     start: async () => service.kick(),
+    stop: async () => service.stop(),
   };
 }

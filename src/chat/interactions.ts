@@ -81,10 +81,16 @@ export interface InteractionContext {
   replyAddress?: ReplyAddress;
   /** Runs slow work after the acknowledgement; tracked so shutdown can drain it. */
   background(label: string, work: () => Promise<void>): void;
+  /**
+   * Stores a command on behalf of the person and runs it from the job queue, answering them
+   * ephemerally in `channelId` (or by DM): how a modal's result survives a replica dying after
+   * the modal was answered. Keyed by the submission, so a resubmission does not run it twice.
+   */
+  runAsCommand(command: string, text: string, channelId: string): Promise<void>;
 }
 
 export type CommandHandler = (inv: CommandInvocation, ctx: InteractionContext) => Promise<void>;
 export type ActionHandler = (inv: ActionInvocation, ctx: InteractionContext) => Promise<void>;
 /** Returns field errors to keep the modal open, or nothing to close it. */
 export type ViewHandler = (sub: ViewSubmission, ctx: InteractionContext) => Promise<ViewErrors | void>;
-export type EventHandler = (ev: ChatEvent, ctx: Omit<InteractionContext, 'reply'>) => Promise<void>;
+export type EventHandler = (ev: ChatEvent, ctx: Omit<InteractionContext, 'reply' | 'runAsCommand' | 'replyAddress'>) => Promise<void>;

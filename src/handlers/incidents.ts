@@ -109,13 +109,8 @@ export function incidentViewHandlers(incidents: IncidentService): Record<string,
       const i = id === undefined ? undefined : await incidents.get(id);
       if (!i) return { text: 'This incident no longer exists.' };
       if (i.status === 'resolved') return { text: `INC-${i.id} was resolved meanwhile; reopen it to post updates.` };
-      // Posting and cross-posting can take longer than Slack's 3 s for modal answers.
-      ctx.background(`update INC-${i.id}`, async () => {
-        const out = await incidents.postUpdate(i.id, sub.actor.userId, text);
-        if (!out.ok || out.problems.length) {
-          await tell(ctx.chat, sub.actor.userId, i.channelId ?? undefined, { text: out.ok ? `Update saved, but: ${out.problems.join('; ')}` : out.message });
-        }
-      });
+      // Stored as the equivalent command before the modal is answered; it runs from the job queue.
+      await ctx.runAsCommand('/incident', `update INC-${i.id} ${text}`, i.channelId ?? '');
     },
     'incident.resolve': async (sub, ctx) => {
       const id = incidentIdFrom(sub.privateMetadata);
@@ -123,13 +118,9 @@ export function incidentViewHandlers(incidents: IncidentService): Record<string,
       if (!i) return { summary: 'This incident no longer exists.' };
       if (i.status === 'resolved') return { summary: `INC-${i.id} is already resolved.` };
       const summary = (sub.values.summary ?? '').trim() || undefined;
-      // Resolving uploads the post-mortem: slower than Slack's 3 s for modal answers.
-      ctx.background(`resolve INC-${i.id}`, async () => {
-        const out = await incidents.resolve(i.id, sub.actor.userId, summary);
-        if (!out.ok || out.problems.length) {
-          await tell(ctx.chat, sub.actor.userId, i.channelId ?? undefined, { text: out.ok ? `Resolved, but: ${out.problems.join('; ')}` : out.message });
-        }
-      });
+      // Stored as the equivalent command before the modal is answered (resolving uploads the
+      // post-mortem: slower than Slack's 3 s); it runs from the job queue.
+      await ctx.runAsCommand('/incident', `resolve INC-${i.id}${summary ? ` ${summary}` : ''}`, i.channelId ?? '');
     },
   };
 }

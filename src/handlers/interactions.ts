@@ -4,7 +4,6 @@ import type {
 } from '../chat/interactions.js';
 import { dispatchCommand, type CommandTable } from '../commands/table.js';
 import { claimRequest, rememberResult } from '../db/idempotency.js';
-import { withTransaction } from '../db/pool.js';
 import { Semaphore } from '../background.js';
 import type { Job } from '../jobs/queue.js';
 import { observeSlashCommand, type CommandOutcome } from '../ops/metrics.js';
@@ -80,8 +79,15 @@ export class Interactions {
     }
   }
 
-  private context(reply: Reply, replyAddress?: ReplyAddress): InteractionContext {
-    return { chat: this.ctx.chat, reply, replyAddress, background: (label, work) => this.ctx.background.run(label, work) };
+  private context(reply: Reply, replyAddress?: ReplyAddress, submission?: ViewSubmission): InteractionContext {
+    return {
+      chat: this.ctx.chat, reply, replyAddress, background: (label, work) => this.ctx.background.run(label, work),
+      runAsCommand: async (command, text, channelId) => {
+        if (!submission) throw new Error('runAsCommand is for modal submissions');
+        const actor = submission.actor;
+        await this.accept({ kind: 'command', inv: { command, text, channelId, actor, requestKey: `view:${submission.requestKey}` }, reply: { userId: actor.userId, channelId } });
+      },
+    };
   }
 
   private handles(r: DurableRequest): boolean {
@@ -98,10 +104,7 @@ export class Interactions {
     if (!this.handles(r)) return 'ignored';
     const started = performance.now();
     const key = requestKey(r);
-    const jobId = await withTransaction(this.ctx.pool, async (tx) => {
-      if (!(await claimRequest(tx, key))) return null;
-      return this.ctx.jobs.enqueue(INTERACTION_QUEUE, r as unknown as Record<string, unknown>, { runAt: this.ctx.clock.now(), dedupeKey: key, maxAttempts: INTERACTION_ATTEMPTS }, tx);
-    });
+    const jobId = await this.ctx.jobs.enqueueClaimed(key, INTERACTION_QUEUE, r as unknown as Record<string, unknown>, { runAt: this.ctx.clock.now(), maxAttempts: INTERACTION_ATTEMPTS });
     if (jobId === null) {
       if (r.kind === 'command') {
         const subcommand = r.inv.text.trim().split(/\s+/)[0] ?? '';
@@ -185,7 +188,7 @@ export class Interactions {
     const h = this.views.get(sub.callbackId);
     if (!h) return;
     if (!(await this.firstTime(`view:${sub.requestKey}`))) return;
-    return h(sub, this.context(reply));
+    return h(sub, this.context(reply, { userId: sub.actor.userId }, sub));
   }
 
   async event(ev: ChatEvent): Promise<void> {

@@ -26,8 +26,8 @@ export async function claimChannelName(db: Queryable, incidentId: number, name: 
   }
 }
 
-/** Whether a Slack channel is already some incident's channel. */
-export async function channelTaken(db: Queryable, channelId: string): Promise<boolean> {
-  const { rowCount } = await db.query('SELECT 1 FROM incidents WHERE channel_id = $1', [channelId]);
+/** Whether a Slack channel is already another incident's channel. */
+export async function channelTaken(db: Queryable, channelId: string, incidentId: number): Promise<boolean> {
+  const { rowCount } = await db.query('SELECT 1 FROM incidents WHERE channel_id = $1 AND id <> $2', [channelId, incidentId]);
   return (rowCount ?? 0) > 0;
 }

@@ -76,11 +76,14 @@ export async function setUpWarRoom(svc: IncidentService, incidentId: number, opt
   const errors: Record<string, string> = {};
   const tag = (step: string): MessageTag => ({ incidentId, step });
 
+  // Steps that make a Slack object record their intent first; setting a topic, inviting and
+  // paging are harmless to repeat, so they record only their result (fewer writes per declare).
+  const repeatable = new Set(['topic', 'invite', 'page']);
   const step = async (name: string, work: (resumed: boolean) => Promise<void>): Promise<boolean> => {
     const state: StepState | undefined = steps[name];
     if (state === 'done') return true;
     try {
-      if (state !== 'started') await markStep(pool, incidentId, name, 'started');
+      if (state !== 'started' && !repeatable.has(name)) await markStep(pool, incidentId, name, 'started');
       steps[name] = 'started';
       await work(state === 'started' || !!opts.lookFirst);
       await markStep(pool, incidentId, name, 'done');
@@ -98,6 +101,8 @@ export async function setUpWarRoom(svc: IncidentService, incidentId: number, opt
   // An incident declared before steps were recorded may already have its channel.
   if (i.channelId && !steps.channel) steps.channel = 'done';
   const channelOk = await step('channel', async () => {
+    // Created and recorded by a run that died before it could mark the step done.
+    if (i.channelId) return;
     const base = channelNameFor(ctx.config.incidents.channelNameTemplate, i);
     const candidates = new Set<string>([...(i.channelName ? [i.channelName] : []), ...Array.from({ length: MAX_NAME_ATTEMPTS - 1 }, (_, k) => withSuffix(base, k + 1)), withSuffix(base, i.id)]);
     for (const name of candidates) {
@@ -111,7 +116,7 @@ export async function setUpWarRoom(svc: IncidentService, incidentId: number, opt
         // Ours if the bot made it under the name this incident holds and no incident has it:
         // a create that reached Slack before its replica could record the answer.
         const own = await chat.ownChannel(name);
-        if (!own || (await channelTaken(pool, own.id))) continue;
+        if (!own || (await channelTaken(pool, own.id, incidentId))) continue;
         ch = own;
         adopted = true;
       }

@@ -70,6 +70,21 @@ export class JobQueue {
   }
 
   /**
+   * Takes an idempotency key (processed_requests) and enqueues the job that does the work, in
+   * one statement (so one atomic transaction and one round trip: it sits in front of Slack's
+   * acknowledgement). Null when the key was taken before: that request is, or was, in the queue.
+   */
+  async enqueueClaimed(key: string, queue: string, payload: Record<string, unknown>, opts: Omit<EnqueueOptions, 'dedupeKey'>): Promise<number | null> {
+    const { rows } = await this.pool.query<{ id: number }>(
+      `WITH claimed AS (INSERT INTO processed_requests (key) VALUES ($1) ON CONFLICT DO NOTHING RETURNING key)
+       INSERT INTO jobs (queue, dedupe_key, payload, run_at, max_attempts) SELECT $2, key, $3, $4, $5 FROM claimed
+       ON CONFLICT (dedupe_key) DO NOTHING RETURNING id`,
+      [key, queue, JSON.stringify(payload), opts.runAt, opts.maxAttempts ?? 5],
+    );
+    return rows[0]?.id ?? null;
+  }
+
+  /**
    * Makes the job with this dedupe key due now with a fresh attempt budget (creating it if
    * missing): how a person's "retry now" reaches work that gave up or is backing off. Returns
    * null while a live claim holds it (it is running somewhere).

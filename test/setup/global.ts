@@ -51,7 +51,11 @@ function pgBin(name: string): string {
   return name;
 }
 
-async function startThrowawayPostgres(): Promise<{ url: string; stop: () => void }> {
+/**
+ * A PostgreSQL cluster of our own in a temp dir. Also used by tests that must restart the
+ * server under Firebreak (test/ops/durable.test.ts): never do that to the shared 5432 one.
+ */
+export async function startThrowawayPostgres(): Promise<{ url: string; stop: () => void; restart: () => Promise<void> }> {
   const dir = mkdtempSync(path.join(tmpdir(), 'firebreak-pg-'));
   chmodSync(dir, 0o777);
   const data = path.join(dir, 'data');
@@ -65,6 +69,14 @@ async function startThrowawayPostgres(): Promise<{ url: string; stop: () => void
   run(pgBin('pg_ctl'), ['-D', data, '-l', path.join(dir, 'log'), '-w', '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300`, 'start']);
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    // Immediate: every connection drops at once, as in a crash or failover. Asynchronous, so
+    // the caller's requests keep flowing while the server is down.
+    restart: () =>
+      new Promise<void>((resolve, reject) => {
+        const args = [pgBin('pg_ctl'), '-D', data, '-l', path.join(dir, 'log'), '-w', '-m', 'immediate', 'restart'];
+        const p = asRoot ? spawn('runuser', ['-u', 'postgres', '--', ...args], { stdio: 'ignore' }) : spawn(args[0]!, args.slice(1), { stdio: 'ignore' });
+        p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`pg_ctl restart exited ${code}`))));
+      }),
     stop: () => {
       try {
         run(pgBin('pg_ctl'), ['-D', data, '-m', 'immediate', 'stop']);
