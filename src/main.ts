@@ -16,6 +16,7 @@ import type { ChatSurface } from './chat/surface.js';
 import type { ReplyFactory } from './chat/interactions.js';
 import type { Route } from './http/router.js';
 import { validateCommsTemplates } from './templates/comms.js';
+import { MigrationsPendingError } from './db/migrate.js';
 
 function readConfig(): Config {
   try {
@@ -93,6 +94,10 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
+  if (err instanceof MigrationsPendingError) {
+    process.stderr.write(`${err.message}\n\nFirebreak did not start.\n`);
+    process.exit(1);
+  }
   process.stderr.write(`Firebreak failed to start: ${(err as Error)?.stack ?? String(err)}\n`);
   process.exit(1);
 });

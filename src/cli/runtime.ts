@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { createPool } from '../db/pool.js';
-import { migrate } from '../db/migrate.js';
+import { ensureMigrated } from '../db/migrate.js';
 import { createLogger, type Logger } from '../log.js';
 
 export interface CliRuntime {
@@ -22,7 +22,7 @@ export async function withCliRuntime<T>(databaseUrl: string, fn: (rt: CliRuntime
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    await migrate(pool);
+    await ensureMigrated(pool);
     return await fn({ pool, log: createLogger({ level: process.env.LOG_LEVEL ?? 'warn' }), signal: stop.signal });
   } finally {
     process.off('SIGINT', onSignal);

@@ -14,6 +14,7 @@ export interface EnvBinding {
 export const ENV_BINDINGS: EnvBinding[] = [
   { env: 'PORT', path: ['port'], kind: 'number', doc: 'HTTP port (default 3000).' },
   { env: 'DATABASE_URL', path: ['databaseUrl'], secret: true, doc: 'PostgreSQL URL for Firebreak state; unset = embedded PostgreSQL under FIREBREAK_DATA_DIR.' },
+  { env: 'FIREBREAK_APP_ROLE', path: ['databaseAppRole'], doc: 'The non-owner role the application connects as; `firebreak migrate` grants it exactly what it needs.' },
   { env: 'FIREBREAK_DATA_DIR', path: ['dataDir'], doc: 'Directory for the embedded PostgreSQL and local backups (default .data).' },
   { env: 'FIREBREAK_PUBLIC_URL', path: ['publicUrl'], doc: 'Base URL used in links (default http://localhost:PORT).' },
   { env: 'LOG_LEVEL', path: ['logLevel'], doc: 'pino log level (default info).' },

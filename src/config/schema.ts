@@ -7,12 +7,18 @@ import { drConfigSchema } from '../dr/config.js';
 import { approvalsConfigSchema } from '../approvals/config.js';
 import { opsConfigSchema } from '../ops/config.js';
 import { consoleConfigSchema } from '../console/config.js';
+import { auditConfigSchema } from '../audit/config.js';
 
 /** The whole configuration. Each area owns its section's schema next to its code. */
 export const configSchema = z.object({
   port: z.coerce.number().int().min(0).max(65535).default(3000),
   /** PostgreSQL for Firebreak's own state. Absent: an embedded server under dataDir. */
   databaseUrl: z.string().regex(/^postgres(ql)?:\/\//, 'a postgres:// connection URL').optional(),
+  /**
+   * The role the application connects as when it is not the owner (least privilege):
+   * `firebreak migrate` grants it exactly what it needs after applying migrations.
+   */
+  databaseAppRole: z.string().regex(/^[A-Za-z_][A-Za-z0-9_$]{0,62}$/, 'a PostgreSQL role name').optional(),
   /** Where the embedded PostgreSQL and the local object store keep their files. */
   dataDir: z.string().default('.data'),
   /** Base URL people reach Firebreak at (links in messages); defaults to http://localhost:PORT. */
@@ -35,6 +41,7 @@ export const configSchema = z.object({
   dr: drConfigSchema,
   approvals: approvalsConfigSchema,
   ops: opsConfigSchema,
+  audit: auditConfigSchema,
   /** The local console (no Slack tokens): who can act in it and which channels exist. */
   console: consoleConfigSchema,
 });
