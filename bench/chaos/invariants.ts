@@ -265,6 +265,9 @@ async function pages({ pool, pd }: Inputs): Promise<InvariantResult> {
   const r = result('page → delivered once per dedup key (PagerDuty side)');
   const { rows } = await pool.query<{ dedup_key: string; status: string; incident_id: string }>('SELECT dedup_key, status, incident_id::text FROM pages');
   const delivered = new Set(pd.triggers().map((t) => t.dedupKey));
+  const byStatus = new Map<string, number>();
+  for (const p of rows) byStatus.set(p.status, (byStatus.get(p.status) ?? 0) + 1);
+  if (rows.length) note(r, `pages by status: ${[...byStatus].map(([k, v]) => `${v} ${k}`).join(', ')}`);
   for (const p of rows) {
     r.checked++;
     if (p.status === 'pending') {

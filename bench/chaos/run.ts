@@ -205,8 +205,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
         openIncidents.splice(0, openIncidents.length, ...rows.map((r) => ({ id: r.id, channel: r.channel_id, user: r.declared_by, title: r.title })));
         const p = await state.query<{ dedup_key: string }>("SELECT dedup_key FROM pages WHERE status = 'triggered' ORDER BY id DESC LIMIT 40");
         triggeredPages.splice(0, triggeredPages.length, ...p.rows.map((x) => ({ dedupKey: x.dedup_key, pdId: `PCH${createHmac('sha1', 'k').update(x.dedup_key).digest('hex').slice(0, 8).toUpperCase()}` })));
-      } catch {
-        /* PostgreSQL restarting: next time */
+      } catch (e) {
+        if (!/terminat|ECONNREFUSED|shutting down|starting up/i.test((e as Error).message)) log(`refresh: ${(e as Error).message}`);
       }
     };
 
