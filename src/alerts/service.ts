@@ -15,6 +15,13 @@ import * as store from './store.js';
 import { IngestQueue, RejectedAlerts } from './ingest-queue.js';
 import { alertProblem } from './storable.js';
 
+/**
+ * The tag a group's message carries (Slack message metadata), so a retry can find a message
+ * an interrupted attempt posted. Tags name an incident and a step; group messages belong to no
+ * incident (0) and their step names the group.
+ */
+const groupMessageTag = (groupId: number) => ({ incidentId: 0, step: `alert-group:${groupId}` });
+
 /** Job queue that wakes the outbox when its next message is due. */
 export const FLUSH_QUEUE = 'alerts.flush';
 /** Wake-ups further out than this are left to the job loop alone (its poll is close enough). */
@@ -382,8 +389,18 @@ export class AlertService {
       if (silenced && routedChannel) return defer(g.silencedUntil!.getTime() - now.getTime());
       const ch = await this.ctx.chat.findChannel(item.channel);
       if (!ch) throw new ChatError('channel_not_found', `post alerts in #${item.channel}`);
-      const posted = await this.ctx.chat.post(ch.id, v.message);
-      await store.saveGroupMessage(pool, g.id, { channel: item.channel, channelId: posted.channel, ts: posted.ts }, now);
+      const tag = groupMessageTag(g.id);
+      // An earlier attempt may have posted and died before recording it (kill -9, PostgreSQL
+      // restarting): it marked the row first, so look for its message before posting again.
+      const earlier = item.attempts > 0 || item.lastError === store.POSTING ? await this.ctx.chat.findTagged(ch.id, tag) : undefined;
+      if (earlier) {
+        await this.ctx.chat.update(earlier.channel, earlier.ts, v.message);
+        await store.saveGroupMessage(pool, g.id, { channel: item.channel, channelId: earlier.channel, ts: earlier.ts }, now);
+      } else {
+        await store.markPosting(pool, g.id, item.channel, item.kind);
+        const posted = await this.ctx.chat.post(ch.id, v.message, { tag });
+        await store.saveGroupMessage(pool, g.id, { channel: item.channel, channelId: posted.channel, ts: posted.ts }, now);
+      }
       alertsRouted.inc({ route: route.key, action: 'posted' });
     } else {
       try {

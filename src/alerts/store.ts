@@ -258,11 +258,19 @@ export async function deferOutbox(db: Queryable, groupId: number, channel: strin
   );
 }
 
+/** What an attempt records before it posts, so a later one knows a message may already exist. */
+export const POSTING = 'posting';
+
+export async function markPosting(db: Queryable, groupId: number, channel: string, kind: OutboxKind): Promise<void> {
+  await db.query('UPDATE alert_outbox SET last_error = $4 WHERE group_id = $1 AND channel = $2 AND kind = $3', [groupId, channel, kind, POSTING]);
+}
+
 export interface DueItem {
   groupId: number;
   channel: string;
   kind: OutboxKind;
   attempts: number;
+  lastError: string | null;
 }
 
 /**
@@ -270,15 +278,15 @@ export interface DueItem {
  * reminders, oldest first. One per channel per flush is how the ~1 message/s limit holds.
  */
 export async function dueOutbox(db: Queryable, now: Date, limit = 500): Promise<DueItem[]> {
-  const { rows } = await db.query<{ group_id: number; channel: string; kind: OutboxKind; attempts: number }>(
-    `SELECT DISTINCT ON (o.channel) o.group_id, o.channel, o.kind, o.attempts
+  const { rows } = await db.query<{ group_id: number; channel: string; kind: OutboxKind; attempts: number; last_error: string | null }>(
+    `SELECT DISTINCT ON (o.channel) o.group_id, o.channel, o.kind, o.attempts, o.last_error
        FROM alert_outbox o LEFT JOIN alert_channel_pace p ON p.channel = o.channel
       WHERE o.not_before <= $1 AND (p.next_at IS NULL OR p.next_at <= $1)
       ORDER BY o.channel, (o.kind = 'message') DESC, o.not_before, o.group_id
       LIMIT $2`,
     [now, limit],
   );
-  return rows.map((r) => ({ groupId: r.group_id, channel: r.channel, kind: r.kind, attempts: r.attempts }));
+  return rows.map((r) => ({ groupId: r.group_id, channel: r.channel, kind: r.kind, attempts: r.attempts, lastError: r.last_error }));
 }
 
 /** When the outbox next has something sendable, pacing included; null when empty. */

@@ -142,6 +142,7 @@ async function backupLocked(ctx: BackupRunContext, target: BackupTarget, opts: R
   const children: ChildProcess[] = [];
   let source: pg.Client | undefined;
   let uploaded = false;
+  let recordedGood = false;
   let timer: NodeJS.Timeout | undefined;
   const stop = new AbortController();
   const onOuterAbort = () => stop.abort(new BackupError('interrupted', 'interrupted: Firebreak is shutting down or the backup was cancelled'));
@@ -293,6 +294,9 @@ async function backupLocked(ctx: BackupRunContext, target: BackupTarget, opts: R
     } catch (err) {
       throw new BackupError('manifest', `could not write the manifest ${keys.manifestKey}: ${(err as Error).message}`);
     }
+    // From here the manifest is written and the row may read verified even if this call fails
+    // (a PostgreSQL restart can lose the answer to a committed UPDATE): the object must stay.
+    recordedGood = true;
     await markVerified(ctx.pool, id, {
       sha256, rawBytes: raw.bytes, storedBytes: stored.bytes, serverVersion: facts.serverVersion!, pgDumpVersion: facts.pgDumpVersion,
       snapshotAt: facts.snapshotAt, finishedAt, verifiedAt: cfg.verifyAfterBackup ? finishedAt : null, verification, rowCounts,
@@ -314,7 +318,7 @@ async function backupLocked(ctx: BackupRunContext, target: BackupTarget, opts: R
     // Ending the connection (not ROLLBACK) so a long row count in flight does not delay the report.
     if (source) await source.end().catch(() => {});
     // A complete object without a manifest must not linger as a lookalike of a good backup.
-    if (uploaded) await store.delete(keys.objectKey).catch(() => {});
+    if (uploaded && !recordedGood) await store.delete(keys.objectKey).catch(() => {});
     const finishedAt = ctx.clock.now();
     const outcome = interrupted ? 'interrupted' : 'failed';
     await markFailed(ctx.pool, id, `${err.step}: ${err.message}`, finishedAt, facts, outcome);

@@ -98,7 +98,13 @@ export interface ExpireResult {
   errors: string[];
 }
 
-/** Deletes what the plan expires: manifest first (so the object stops counting), then the object, then the row. */
+/**
+ * Expires what the plan says: the row first, then the manifest and the object. A backup whose
+ * files are being deleted must never still read as good: with the files deleted first, a crash
+ * or a database restart before the row changed left a 'verified' backup with nothing behind it
+ * (the chaos run found several). Files a crash leaves behind belong to an expired row, and
+ * cleanupStore removes them on a later run.
+ */
 export async function applyRetention(
   deps: { pool: Queryable & Parameters<typeof appendEvent>[0]; clock: Clock; log?: Logger },
   store: ObjectStore,
@@ -113,10 +119,10 @@ export async function applyRetention(
     const r = byId.get(p.id);
     if (!r) continue;
     try {
-      await store.delete(r.manifestKey);
-      await store.delete(r.objectKey);
       await markExpired(deps.pool, r.id, deps.clock.now());
       expired.push(r.id);
+      await store.delete(r.manifestKey);
+      await store.delete(r.objectKey);
     } catch (err) {
       errors.push(`${r.id}: ${(err as Error).message}`);
     }
@@ -145,7 +151,7 @@ export async function cleanupStore(
   protectedKeys: Set<string>,
   now: Date,
   olderThanMs: number,
-  opts: { dryRun?: boolean } = {},
+  opts: { dryRun?: boolean; expiredKeys?: Set<string> } = {},
 ): Promise<CleanupResult> {
   const cutoff = now.getTime() - olderThanMs;
   const abortedUploads: string[] = [];
@@ -158,8 +164,11 @@ export async function cleanupStore(
   }
   const objects: { key: string; lastModified: Date }[] = [];
   const manifests = new Set<string>();
+  // Files of backups already recorded as expired (a deletion cut short): gone whatever their age.
+  const leftovers: string[] = [];
   for await (const o of store.list(p)) {
-    if (o.key.endsWith('.manifest.json')) manifests.add(o.key.slice(0, -'.manifest.json'.length));
+    if (opts.expiredKeys?.has(o.key)) leftovers.push(o.key);
+    else if (o.key.endsWith('.manifest.json')) manifests.add(o.key.slice(0, -'.manifest.json'.length));
     else objects.push(o);
   }
   for (const o of objects) {
@@ -167,6 +176,10 @@ export async function cleanupStore(
     if (manifests.has(base) || protectedKeys.has(o.key) || o.lastModified.getTime() >= cutoff) continue;
     if (!opts.dryRun) await store.delete(o.key);
     deletedObjects.push(o.key);
+  }
+  for (const key of leftovers) {
+    if (!opts.dryRun) await store.delete(key);
+    deletedObjects.push(key);
   }
   return { abortedUploads, deletedObjects };
 }

@@ -23,7 +23,7 @@ import {
   backupStore, compareRowCounts, fetchBackupObject, resolveIdentity, restoreArchive, rowCounts, verifyAndDecrypt,
 } from './restore.js';
 import { applyRetention, cleanupStore, planRetention, recordedAt, type CleanupResult, type RetentionPlan } from './retention.js';
-import { findBackup, knownObjectKeys, latestVerified, listBackups, recordVerification } from './store.js';
+import { expiredObjectKeys, findBackup, knownObjectKeys, latestVerified, listBackups, recordVerification } from './store.js';
 import { checkStoredObject } from './verify.js';
 import { scheduleExistsSince } from '../jobs/scheduler.js';
 
@@ -314,7 +314,7 @@ export class BackupService {
       else skipped.push(r.id);
     }
     const plan = planRetention(counted, this.config.retention);
-    const cleanup = await cleanupStore(store, this.config.storage.prefix, await knownObjectKeys(this.ctx.pool), this.ctx.clock.now(), this.config.retention.staleHours * 3_600_000, { dryRun: opts.dryRun });
+    const cleanup = await cleanupStore(store, this.config.storage.prefix, await knownObjectKeys(this.ctx.pool), this.ctx.clock.now(), this.config.retention.staleHours * 3_600_000, { dryRun: opts.dryRun, expiredKeys: await expiredObjectKeys(this.ctx.pool) });
     if (opts.dryRun) return { plan, cleanup, skipped, expired: [], errors: [] };
     const applied = await applyRetention(this.ctx, store, counted, plan, opts.actor);
     if (applied.errors.length) this.ctx.log.warn({ errors: applied.errors }, 'some expired backups could not be deleted; the next run retries');

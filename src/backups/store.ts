@@ -63,6 +63,7 @@ export async function markVerified(
   );
 }
 
+/** Only a running backup can fail: one already recorded as verified stays good. */
 export async function markFailed(
   db: Queryable,
   id: string,
@@ -74,7 +75,7 @@ export async function markFailed(
   await db.query(
     `UPDATE backups SET status=$9, error=$2, finished_at=$3, raw_bytes=COALESCE($4, raw_bytes), stored_bytes=COALESCE($5, stored_bytes),
             snapshot_at=COALESCE($6, snapshot_at), server_version=COALESCE($7, server_version), pg_dump_version=COALESCE($8, pg_dump_version)
-      WHERE id=$1`,
+      WHERE id=$1 AND status='running'`,
     [id, error, finishedAt, partial.rawBytes ?? null, partial.storedBytes ?? null, partial.snapshotAt ?? null, partial.serverVersion ?? null, partial.pgDumpVersion ?? null, status],
   );
 }
@@ -124,6 +125,12 @@ export async function knownObjectKeys(db: Queryable): Promise<Set<string>> {
   const { rows } = await db.query<{ object_key: string; manifest_key: string; status: string }>(
     `SELECT object_key, manifest_key, status FROM backups WHERE status IN ('verified','running')`,
   );
+  return new Set(rows.flatMap((r) => [r.object_key, r.manifest_key]));
+}
+
+/** Object and manifest keys of expired backups: anything of theirs still in the store is a leftover. */
+export async function expiredObjectKeys(db: Queryable): Promise<Set<string>> {
+  const { rows } = await db.query<{ object_key: string; manifest_key: string }>(`SELECT object_key, manifest_key FROM backups WHERE status = 'expired'`);
   return new Set(rows.flatMap((r) => [r.object_key, r.manifest_key]));
 }
 

@@ -119,7 +119,7 @@ describe('applying retention and cleaning the store', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('deletes manifest then object then marks expired; cleanup removes stale orphans and partial uploads only', async () => {
+  it('marks expired, then deletes manifest and object; cleanup removes stale orphans and partial uploads only', async () => {
     const clock = new FakeClock('2026-06-15T12:00:00Z');
     const store = new LocalObjectStore(dir);
     const records: BackupRecord[] = [];

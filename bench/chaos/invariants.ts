@@ -1,0 +1,381 @@
+/**
+ * The checks after the system has quiesced. Each invariant counts what it checked and what it
+ * found lost, duplicated or stuck (plus other violations, such as work done without approval).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import { S3Client, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
+import type { FakeSlack } from '../../test/support/fake-slack.js';
+import { configSchema } from '../../src/config/schema.js';
+import { verifyAuditLog } from '../../src/audit/verify.js';
+import { backupStore, compareRowCounts, fetchBackupObject, getBackup, restoreArchive, rowCounts, verifyAndDecrypt } from '../../src/backups/restore.js';
+import { checkStoredObject } from '../../src/backups/verify.js';
+import { parseIdentity } from '../../src/backups/age.js';
+import { slugify } from '../../src/incidents/channel-name.js';
+import type { FakePagerDuty } from './fake-pagerduty.js';
+
+export interface Ledger {
+  declares: { title: string; acked: boolean }[];
+  notes: { incidentId: number; token: string; acked: boolean }[];
+  alerts: { fingerprint: string; group: string; acked: boolean }[];
+  pdWebhooks: { id: string; acked: boolean }[];
+  clicks: number;
+}
+
+export interface InvariantResult {
+  name: string;
+  checked: number;
+  lost: number;
+  duplicated: number;
+  stuck: number;
+  /** Anything else the invariant forbids (an orphan incident, a change run without approval). */
+  violations: number;
+  notes: string[];
+}
+
+interface Inputs {
+  pool: pg.Pool;
+  slack: FakeSlack;
+  pd: FakePagerDuty;
+  ledger: Ledger;
+  s3: { endpoint: string; bucket: string };
+  identity: string;
+  appUrl: string;
+  adminUrl: string;
+  work: string;
+  restoreSamples: number;
+}
+
+const result = (name: string): InvariantResult => ({ name, checked: 0, lost: 0, duplicated: 0, stuck: 0, violations: 0, notes: [] });
+const note = (r: InvariantResult, s: string) => {
+  if (r.notes.length < 4) r.notes.push(s);
+};
+
+export async function checkInvariants(i: Inputs): Promise<InvariantResult[]> {
+  return [
+    await declares(i), await notes(i), await alerts(i), await changes(i), await backups(i),
+    await pages(i), await pdWebhooks(i), await jobs(i), await drRuns(i), await audit(i),
+  ];
+}
+
+async function declares({ pool, slack, ledger }: Inputs): Promise<InvariantResult> {
+  const r = result('acknowledged declare → one incident, one channel');
+  const { rows } = await pool.query<{ title: string; n: number; rooms: number }>(
+    "SELECT title, count(*)::int AS n, count(channel_id)::int AS rooms FROM incidents WHERE title LIKE 'chaos op %' GROUP BY title");
+  const byTitle = new Map(rows.map((x) => [x.title, x]));
+  const acked = new Set(ledger.declares.filter((d) => d.acked).map((d) => d.title));
+  for (const title of acked) {
+    r.checked++;
+    const row = byTitle.get(title);
+    const slug = slugify(title);
+    const channels = slack.channels.filter((c) => new RegExp(`(^|-)${slug}(-\\d+)?$`).test(c.name)).length;
+    if (!row) {
+      r.lost++;
+      note(r, `lost: "${title}" was acknowledged but has no incident`);
+    } else if (row.n > 1 || channels > 1) {
+      r.duplicated++;
+      note(r, `duplicated: "${title}" has ${row.n} incidents and ${channels} channels`);
+    } else if (row.rooms === 0 || channels === 0) {
+      r.stuck++;
+      note(r, `stuck: "${title}" has no war room`);
+    }
+  }
+  for (const row of rows) {
+    if (!acked.has(row.title)) {
+      r.violations++;
+      note(r, `orphan: incident "${row.title}" exists though its request was never acknowledged`);
+    }
+  }
+  return r;
+}
+
+async function notes({ pool, ledger }: Inputs): Promise<InvariantResult> {
+  const r = result('acknowledged note → exactly one timeline entry');
+  const { rows } = await pool.query<{ text: string }>("SELECT payload->>'text' AS text FROM events WHERE type = 'incident.note_added'");
+  const count = new Map<string, number>();
+  for (const row of rows) {
+    const token = /chaosnote\d+q/.exec(row.text ?? '')?.[0];
+    if (token) count.set(token, (count.get(token) ?? 0) + 1);
+  }
+  for (const n of ledger.notes.filter((x) => x.acked)) {
+    r.checked++;
+    const c = count.get(n.token) ?? 0;
+    if (c === 0) {
+      r.lost++;
+      note(r, `lost: note ${n.token} on INC-${n.incidentId}`);
+    } else if (c > 1) {
+      r.duplicated++;
+      note(r, `duplicated: note ${n.token} recorded ${c} times`);
+    }
+  }
+  return r;
+}
+
+async function alerts({ pool, slack, ledger }: Inputs): Promise<InvariantResult> {
+  const r = result('2xx alert → stored once, in its group message; no group posted twice');
+  const { rows } = await pool.query<{ fingerprint: string; group_id: string | null; channel_id: string | null; ts: string | null }>(
+    `SELECT a.fingerprint, m.group_id::text, msg.channel_id, msg.ts FROM alerts a
+       LEFT JOIN alert_group_members m ON m.alert_id = a.id
+       LEFT JOIN alert_messages msg ON msg.group_id = m.group_id
+      WHERE a.source = 'alertmanager'`);
+  const byFp = new Map<string, typeof rows>();
+  for (const row of rows) byFp.set(row.fingerprint, [...(byFp.get(row.fingerprint) ?? []), row]);
+  const groups = await pool.query<{ id: string; firing: number; alertname: string }>(
+    `SELECT g.id::text, count(*) FILTER (WHERE a.status = 'firing')::int AS firing, g.group_labels->>'alertname' AS alertname
+       FROM alert_groups g JOIN alert_group_members m ON m.group_id = g.id JOIN alerts a ON a.id = m.alert_id GROUP BY g.id`);
+  const firing = new Map(groups.rows.map((g) => [g.id, g]));
+  for (const a of ledger.alerts.filter((x) => x.acked)) {
+    r.checked++;
+    const found = byFp.get(a.fingerprint);
+    if (!found) {
+      r.lost++;
+      note(r, `lost: alert ${a.fingerprint} (${a.group})`);
+      continue;
+    }
+    if (new Set(found.map((f) => f.group_id)).size > 1) {
+      r.duplicated++;
+      note(r, `duplicated: alert ${a.fingerprint} is in ${found.length} groups`);
+      continue;
+    }
+    const f = found[0]!;
+    const msg = f.ts ? slack.messages.find((m) => m.channel === f.channel_id && m.ts === f.ts) : undefined;
+    const g = f.group_id ? firing.get(f.group_id) : undefined;
+    if (!msg || !g) {
+      r.stuck++;
+      note(r, `stuck: alert ${a.fingerprint} has no group message`);
+    } else if (!msg.text.startsWith(`FIRING: ${g.firing} `)) {
+      r.stuck++;
+      note(r, `stale: group #${f.group_id} message says "${msg.text.slice(0, 40)}" but ${g.firing} alerts fire`);
+    }
+  }
+  for (const g of groups.rows) {
+    const posted = slack.messages.filter((m) => !m.thread_ts && JSON.stringify(m.blocks ?? []).includes(`group #${g.id} ·`)).length;
+    if (posted > 1) {
+      r.duplicated++;
+      note(r, `duplicated: group #${g.id} posted ${posted} times`);
+    }
+  }
+  return r;
+}
+
+async function changes({ pool }: Inputs): Promise<InvariantResult> {
+  const r = result('approved change → executed exactly once; none without approvals');
+  const { rows } = await pool.query<{ id: string; status: string; requester: string; required: number; because: string | null; approvers: number; started: number }>(
+    `SELECT c.id::text, c.status, c.requester, c.approvals_required AS required, c.started_because AS because,
+            (SELECT count(DISTINCT a.approver) FROM change_approvals a WHERE a.request_id = c.id AND a.approver <> c.requester AND a.params_hash = c.params_hash)::int AS approvers,
+            (SELECT count(*) FROM events e WHERE e.type = 'change.started' AND e.subject = 'change:' || c.id)::int AS started
+       FROM change_requests c`);
+  const byStatus = new Map<string, number>();
+  for (const c of rows) byStatus.set(c.status, (byStatus.get(c.status) ?? 0) + 1);
+  if (rows.length) note(r, `requests by status: ${[...byStatus].map(([k, v]) => `${v} ${k}`).join(', ')}`);
+  for (const c of rows) {
+    r.checked++;
+    if (c.started > 1) {
+      r.duplicated++;
+      note(r, `duplicated: change #${c.id} started ${c.started} times`);
+    }
+    if (c.started > 0 && c.because === 'approved' && c.approvers < c.required) {
+      r.violations++;
+      note(r, `unapproved: change #${c.id} ran with ${c.approvers}/${c.required} approvals`);
+    }
+    if (c.status === 'pending' && c.approvers >= c.required && c.required > 0) {
+      r.lost++;
+      note(r, `lost: change #${c.id} has its approvals but never ran`);
+    }
+    if (['approved', 'executing'].includes(c.status)) {
+      r.stuck++;
+      note(r, `stuck: change #${c.id} is still ${c.status}`);
+    }
+  }
+  return r;
+}
+
+async function backups(i: Inputs): Promise<InvariantResult> {
+  const r = result('backup marked good restores; no multipart upload left behind');
+  const config = configSchema.parse({
+    databaseUrl: i.adminUrl, logLevel: 'silent',
+    backups: { storage: { bucket: i.s3.bucket, endpoint: i.s3.endpoint, forcePathStyle: true }, encryption: { identity: i.identity } },
+  });
+  const ctx = { pool: i.pool, config };
+  const { rows } = await i.pool.query<{ id: string; status: string }>("SELECT id, status FROM backups ORDER BY started_at DESC");
+  const identity = parseIdentity(i.identity);
+  // A backup still 'running' while nobody holds its database's backup lock has lost its process
+  // (the lock is a session lock, so it dies with the process): that is the stuck case. Wait a
+  // little for a backup that really is running to finish first.
+  const abandoned = await abandonedBackups(i.pool, 30_000);
+  let restored = 0;
+  for (const b of rows) {
+    if (b.status === 'running') {
+      if (abandoned.has(b.id)) {
+        r.stuck++;
+        note(r, `stuck: backup ${b.id} is 'running' but no process runs it`);
+      }
+      continue;
+    }
+    if (b.status !== 'verified') continue;
+    r.checked++;
+    const rec = (await getBackup(ctx, b.id))!;
+    try {
+      // Every good backup: size, checksum, decryption and `pg_restore --list`.
+      await checkStoredObject(backupStore(ctx), { id: rec.id, objectKey: rec.objectKey, sha256: rec.sha256!, storedBytes: rec.storedBytes!, rawBytes: rec.rawBytes }, identity);
+      // The newest few: a real restore, with row counts against the manifest.
+      if (restored < i.restoreSamples) {
+        restored++;
+        const problems = await restoreAndCount(ctx, rec, i);
+        if (problems.length) throw new Error(problems.join('; '));
+      }
+    } catch (e) {
+      r.lost++;
+      note(r, `bad: backup ${b.id} marked verified but ${(e as Error).message.slice(0, 160)}`);
+    }
+  }
+  const s3 = new S3Client({ endpoint: i.s3.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+  const uploads = (await s3.send(new ListMultipartUploadsCommand({ Bucket: i.s3.bucket }))).Uploads ?? [];
+  // Retention cleans uploads older than staleHours (18 s here) every 15 s: older than that is left behind.
+  const left = uploads.filter((u) => u.Initiated && Date.now() - u.Initiated.getTime() > 45_000);
+  r.stuck += left.length;
+  if (left.length) note(r, `${left.length} multipart upload(s) left behind, e.g. ${left[0]!.Key}`);
+  return r;
+}
+
+async function restoreAndCount(ctx: { pool: pg.Pool; config: ReturnType<typeof configSchema.parse> }, rec: NonNullable<Awaited<ReturnType<typeof getBackup>>>, i: Inputs): Promise<string[]> {
+  const dir = mkdtempSync(path.join(i.work, 'restore-'));
+  const name = `chaos_restore_${rec.id.replace(/[^a-z0-9]/gi, '').slice(-12).toLowerCase()}`;
+  const admin = new pg.Client({ connectionString: i.adminUrl });
+  await admin.connect();
+  try {
+    const enc = path.join(dir, 'b.age');
+    const archive = path.join(dir, 'b.dump');
+    await fetchBackupObject(ctx, rec, enc);
+    await verifyAndDecrypt(ctx, rec, enc, archive);
+    await admin.query(`CREATE DATABASE ${name} TEMPLATE template0`);
+    const url = new URL(i.adminUrl);
+    url.pathname = `/${name}`;
+    await restoreArchive(archive, url.toString());
+    return compareRowCounts(rec.rowCounts ?? {}, await rowCounts(url.toString()));
+  } finally {
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => {});
+    await admin.end();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function pages({ pool, pd }: Inputs): Promise<InvariantResult> {
+  const r = result('page → delivered once per dedup key (PagerDuty side)');
+  const { rows } = await pool.query<{ dedup_key: string; status: string; incident_id: string }>('SELECT dedup_key, status, incident_id::text FROM pages');
+  const delivered = new Set(pd.triggers().map((t) => t.dedupKey));
+  const byStatus = new Map<string, number>();
+  for (const p of rows) byStatus.set(p.status, (byStatus.get(p.status) ?? 0) + 1);
+  if (rows.length) note(r, `pages by status: ${[...byStatus].map(([k, v]) => `${v} ${k}`).join(', ')}`);
+  for (const p of rows) {
+    r.checked++;
+    if (p.status === 'pending') {
+      r.stuck++;
+      note(r, `stuck: page for INC-${p.incident_id} still pending`);
+    } else if (!delivered.has(p.dedup_key)) {
+      r.lost++;
+      note(r, `lost: page ${p.dedup_key} (${p.status}) never reached PagerDuty`);
+    }
+    const opened = pd.opened.get(p.dedup_key) ?? 0;
+    if (opened > 1) {
+      r.duplicated++;
+      note(r, `duplicated: ${p.dedup_key} opened ${opened} PagerDuty alerts`);
+    }
+  }
+  const known = new Set(rows.map((p) => p.dedup_key));
+  for (const key of delivered) {
+    // Firebreak's own operational alerts (a failed backup) page under their own keys.
+    if (key.startsWith('firebreak-ops:')) continue;
+    if (!known.has(key)) {
+      r.violations++;
+      note(r, `PagerDuty got ${key}, which no page records`);
+    }
+  }
+  return r;
+}
+
+async function pdWebhooks({ pool, ledger }: Inputs): Promise<InvariantResult> {
+  const r = result('2xx PagerDuty webhook → handled once per X-Webhook-Id');
+  const { rows } = await pool.query<{ id: string; n: number }>("SELECT payload->>'pdEventId' AS id, count(*)::int AS n FROM events WHERE type = 'pagerduty.escalated' GROUP BY 1");
+  const seen = new Map(rows.map((x) => [x.id, x.n]));
+  for (const w of ledger.pdWebhooks.filter((x) => x.acked)) {
+    r.checked++;
+    const c = seen.get(w.id) ?? 0;
+    if (c === 0) {
+      r.lost++;
+      note(r, `lost: webhook ${w.id}`);
+    } else if (c > 1) {
+      r.duplicated++;
+      note(r, `duplicated: webhook ${w.id} handled ${c} times`);
+    }
+  }
+  return r;
+}
+
+async function jobs({ pool }: Inputs): Promise<InvariantResult> {
+  const r = result('no job stuck in running beyond its lease (or given up)');
+  const { rows } = await pool.query<{ n: number; stuck: number; overdue: number; failed: number; failedSample: string | null; sample: string | null }>(
+    `SELECT count(*)::int AS n,
+            count(*) FILTER (WHERE status = 'failed')::int AS failed,
+            min(queue || ': ' || coalesce(last_error, '')) FILTER (WHERE status = 'failed') AS "failedSample",
+            count(*) FILTER (WHERE status = 'running' AND locked_until < now())::int AS stuck,
+            count(*) FILTER (WHERE status = 'pending' AND run_at < now() - interval '30 seconds')::int AS overdue,
+            min(queue) FILTER (WHERE (status = 'running' AND locked_until < now()) OR (status = 'pending' AND run_at < now() - interval '30 seconds')) AS sample
+       FROM jobs`);
+  const x = rows[0]!;
+  r.checked = x.n;
+  r.stuck = x.stuck + x.overdue;
+  // A job that used up its attempts is work given up: lost.
+  r.lost = x.failed;
+  if (x.failed) note(r, `${x.failed} job(s) failed for good, e.g. ${x.failedSample?.slice(0, 160)}`);
+  if (r.stuck) note(r, `${x.stuck} running past lease, ${x.overdue} overdue pending (e.g. queue ${x.sample})`);
+  return r;
+}
+
+async function drRuns({ pool }: Inputs): Promise<InvariantResult> {
+  const r = result('DR dry run finishes (not stuck running)');
+  const { rows } = await pool.query<{ id: string; status: string }>('SELECT id::text, status FROM dr_runs');
+  for (const d of rows) {
+    r.checked++;
+    if (d.status === 'running') {
+      r.stuck++;
+      note(r, `stuck: DR run ${d.id}`);
+    }
+  }
+  return r;
+}
+
+async function audit({ pool }: Inputs): Promise<InvariantResult> {
+  const r = result('audit chain verifies');
+  const v = await verifyAuditLog(pool);
+  r.checked = v.checked;
+  if (!v.ok) {
+    r.violations++;
+    note(r, `broken at #${v.firstBroken?.id}: ${v.firstBroken?.reason}`);
+  }
+  return r;
+}
+
+async function abandonedBackups(pool: pg.Pool, waitMs: number): Promise<Set<string>> {
+  const until = Date.now() + waitMs;
+  const c = await pool.connect();
+  try {
+    for (;;) {
+      const { rows } = await c.query<{ id: string; database: string }>("SELECT id, database FROM backups WHERE status = 'running'");
+      const out = new Set<string>();
+      let busy = false;
+      for (const db of new Set(rows.map((x) => x.database))) {
+        const lock = await c.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [`firebreak-backup:${db}`]);
+        if (lock.rows[0]!.ok) {
+          for (const x of rows) if (x.database === db) out.add(x.id);
+          await c.query('SELECT pg_advisory_unlock(hashtext($1))', [`firebreak-backup:${db}`]);
+        } else busy = true;
+      }
+      if (!busy || Date.now() > until) return out;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  } finally {
+    c.release();
+  }
+}

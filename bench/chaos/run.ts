@@ -1,0 +1,522 @@
+/**
+ * One chaos run: two Firebreak replicas on one PostgreSQL, S3 (moto), fake Slack and fake
+ * PagerDuty behind fault proxies; a seeded workload; faults at seeded times; then quiesce and
+ * check the invariants. `runChaos` returns the figures; bench/chaos.ts prints them.
+ */
+import { createHmac, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { S3Client, CreateBucketCommand } from '@aws-sdk/client-s3';
+import { FakeSlack, buttonValueOf } from '../../test/support/fake-slack.js';
+import { APPROVE_ACTION } from '../../src/templates/approvals.js';
+import { generateIdentity } from '../../src/backups/age.js';
+import { FaultProxy, type ProxyFault } from './proxy.js';
+import { FakePagerDuty } from './fake-pagerduty.js';
+import { PostgresCluster, Replica, selfSignedCert, startMoto } from './infra.js';
+import { planFaults, rng, type PlannedFault, type ChaosSize, SIZES } from './schedule.js';
+import { checkInvariants, type InvariantResult, type Ledger } from './invariants.js';
+
+export interface ChaosOptions {
+  seed: number;
+  size: 'default' | 'short';
+  log?: (line: string) => void;
+}
+
+export interface ChaosResult {
+  seed: number;
+  size: string;
+  durationMs: number;
+  faults: Record<string, number>;
+  operations: Record<string, number>;
+  invariants: InvariantResult[];
+  crashes: string[];
+  passed: boolean;
+  schedule: PlannedFault[];
+}
+
+const SECRET = 'chaos-signing-secret-0123456789';
+const AM_TOKEN = 'chaos-alertmanager-token';
+const PD_WEBHOOK_SECRET = 'chaos-pd-webhook-secret';
+const REQUESTER = 'U0CHAOSREQ';
+const APPROVERS = ['U0CHAOSAPPA', 'U0CHAOSAPPB'];
+const TEAM = 'T0CHAOS';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function signedHeaders(body: string, contentType: string, extra: Record<string, string> = {}): Record<string, string> {
+  const ts = Math.floor(Date.now() / 1000);
+  const sig = 'v0=' + createHmac('sha256', SECRET).update(`v0:${ts}:${body}`).digest('hex');
+  return { 'content-type': contentType, 'x-slack-request-timestamp': String(ts), 'x-slack-signature': sig, ...extra };
+}
+
+export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
+  const size: ChaosSize = SIZES[opts.size];
+  const log = opts.log ?? (() => {});
+  const t0 = Date.now();
+  const random = rng(opts.seed ^ 0x5eed);
+  const schedule = planFaults(opts.seed, size);
+  const work = mkdtempSync(path.join(tmpdir(), 'firebreak-chaos-'));
+  const cleanups: (() => Promise<void> | void)[] = [() => rmSync(work, { recursive: true, force: true })];
+  const faults: Record<string, number> = {};
+  const countFault = (k: string, n = 1) => (faults[k] = (faults[k] ?? 0) + n);
+  const ops: Record<string, number> = {};
+  const countOp = (k: string) => (ops[k] = (ops[k] ?? 0) + 1);
+  const ledger: Ledger = { declares: [], notes: [], alerts: [], pdWebhooks: [], clicks: 0 };
+
+  // The S3 SDK reads credentials from the environment only (moto accepts any).
+  process.env.AWS_ACCESS_KEY_ID ??= 'test';
+  process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
+  try {
+    // --- the parts -------------------------------------------------------------------------
+    const cluster = new PostgresCluster();
+    cleanups.push(() => cluster.stop());
+    const [moto] = await Promise.all([
+      startMoto(),
+      (async () => {
+        await cluster.start();
+        const admin = new pg.Client({ connectionString: cluster.adminUrl });
+        await admin.connect();
+        await admin.query('CREATE DATABASE firebreak');
+        await admin.query('CREATE DATABASE app');
+        await admin.end();
+        await seedAppDatabase(cluster.url('app'), size.appDataMiB);
+      })(),
+    ]);
+    cleanups.push(() => moto.stop());
+    const bucket = `chaos-${randomBytes(4).toString('hex')}`;
+    const s3 = new S3Client({ endpoint: moto.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+
+    const slack = await new FakeSlack().start();
+    cleanups.push(() => slack.stop());
+    for (const name of ['incidents', 'ops', 'approvals', 'alerts', 'general']) slack.addChannel(name);
+    const pd = await new FakePagerDuty().start();
+    cleanups.push(() => pd.stop());
+
+    const cert = selfSignedCert(work);
+    const slackProxy = await new FaultProxy({
+      name: 'slack', target: slack.url.replace(/\/api\/$/, ''), stallMs: 4000, latencyMs: 1200,
+      errorBody: (s) => ({ contentType: 'application/json', body: JSON.stringify({ ok: false, error: s === 429 ? 'ratelimited' : 'internal_error' }) }),
+    }).start();
+    const pdProxy = await new FaultProxy({
+      name: 'pagerduty', target: pd.url, tls: cert, stallMs: 4000, latencyMs: 1200,
+      errorBody: (s) => ({ contentType: 'application/json', body: JSON.stringify({ status: s === 429 ? 'throttle event' : 'error', message: `injected ${s}` }) }),
+    }).start();
+    const s3Proxy = await new FaultProxy({
+      name: 's3', target: moto.endpoint, latencyMs: 800,
+      errorBody: (s) => ({ contentType: 'application/xml', body: `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${s === 503 ? 'SlowDown' : 'InternalError'}</Code><Message>injected</Message></Error>` }),
+    }).start();
+    cleanups.push(() => slackProxy.stop(), () => pdProxy.stop(), () => s3Proxy.stop());
+
+    const age = generateIdentity();
+    const configFile = path.join(work, 'firebreak.yml');
+    writeFileSync(configFile, JSON.stringify(firebreakConfig({ slackApi: `${slackProxy.url}/api/`, pdHost: `127.0.0.1:${pdProxy.port}`, s3: s3Proxy.url, bucket, appUrl: cluster.url('app'), recipient: age.recipient, size })));
+    const env: Record<string, string> = {
+      FIREBREAK_CONFIG: configFile,
+      DATABASE_URL: cluster.url('firebreak'),
+      SLACK_BOT_TOKEN: 'xoxb-chaos-token',
+      SLACK_SIGNING_SECRET: SECRET,
+      PAGERDUTY_ROUTING_KEY: 'chaos-routing-key-0001',
+      PAGERDUTY_WEBHOOK_SECRETS: PD_WEBHOOK_SECRET,
+      ALERTMANAGER_WEBHOOK_TOKEN: AM_TOKEN,
+      FIREBREAK_BACKUP_IDENTITY: age.identity,
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+      NODE_EXTRA_CA_CERTS: cert.certFile,
+      LOG_LEVEL: 'warn',
+    };
+    const replicas = [new Replica('replica-a', env), new Replica('replica-b', env)];
+    // Both start together: migrations run under an advisory lock, so one applies them.
+    await Promise.all(replicas.map((r) => r.start(120_000)));
+    cleanups.push(async () => {
+      for (const r of replicas) await r.kill();
+    });
+    const state = new pg.Pool({ connectionString: cluster.url('firebreak'), max: 4 });
+    state.on('error', () => {});
+    cleanups.push(() => state.end());
+    log(`chaos: seed ${opts.seed}, ${opts.size} run, parts up after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+
+    // --- HTTP to the replicas, as Slack / Alertmanager / PagerDuty send it ---------------------
+    const live = () => replicas.filter((r) => r.up);
+    const pick = (prefer?: number): Replica | undefined => {
+      const l = live();
+      if (l.length === 0) return undefined;
+      return prefer !== undefined ? (l.find((r) => r === replicas[prefer % 2]) ?? l[0]) : l[Math.floor(random() * l.length)];
+    };
+    const post = async (r: Replica | undefined, p: string, body: string, headers: Record<string, string>, timeoutMs = 3000): Promise<number> => {
+      if (!r) return 0;
+      try {
+        const res = await fetch(`${r.url}${p}`, { method: 'POST', body, headers, signal: AbortSignal.timeout(timeoutMs) });
+        await res.arrayBuffer();
+        if (res.status >= 500) countOp(`(HTTP ${res.status} answers)`);
+        return res.status;
+      } catch {
+        countOp('(requests not answered: replica down or > 3 s)');
+        return 0; // refused, reset or no answer within Slack's 3 s: not acknowledged
+      }
+    };
+    const slash = (r: Replica | undefined, command: string, text: string, o: { user?: string; channel?: string; triggerId?: string; retryNum?: number }) => {
+      const body = new URLSearchParams({
+        token: 'legacy', team_id: TEAM, team_domain: 'chaos', channel_id: o.channel ?? slack.channel('general')!.id, channel_name: 'general',
+        user_id: o.user ?? REQUESTER, user_name: 'chaos', command, text, api_app_id: 'A0CHAOS',
+        response_url: slack.responseUrl(randomBytes(4).toString('hex')), trigger_id: o.triggerId ?? `trig-${randomBytes(6).toString('hex')}`,
+      }).toString();
+      const extra: Record<string, string> = o.retryNum ? { 'x-slack-retry-num': String(o.retryNum), 'x-slack-retry-reason': 'http_timeout' } : {};
+      return post(r, '/slack/events', body, signedHeaders(body, 'application/x-www-form-urlencoded', extra));
+    };
+    /** Slack's delivery: no 2xx within 3 s → re-sent (same trigger) up to 3 times, to whichever replica answers. */
+    const deliverSlash = async (command: string, text: string, o: { user?: string; channel?: string; extraRetry?: boolean }) => {
+      const triggerId = `trig-${randomBytes(6).toString('hex')}`;
+      let acked = false;
+      for (let attempt = 0; attempt < 4 && !acked; attempt++) {
+        if (attempt > 0) await sleep(700);
+        const st = await slash(pick(), command, text, { ...o, triggerId, retryNum: attempt });
+        acked = st >= 200 && st < 300;
+      }
+      if (acked && o.extraRetry) {
+        // Slack also retries when our ack was slow though it did arrive: the same request again.
+        countOp('slack_retry_after_ack');
+        await slash(pick(), command, text, { ...o, triggerId, retryNum: 1 });
+      }
+      return acked;
+    };
+    const click = async (r: Replica | undefined, value: string, user: string, actionTs: string, channel: string, messageTs: string) => {
+      const payload = {
+        type: 'block_actions', team: { id: TEAM }, user: { id: user, username: user.toLowerCase() }, api_app_id: 'A0CHAOS',
+        trigger_id: `trig-${randomBytes(6).toString('hex')}`, response_url: slack.responseUrl(randomBytes(4).toString('hex')),
+        channel: { id: channel }, container: { type: 'message', message_ts: messageTs, channel_id: channel }, message: { ts: messageTs },
+        actions: [{ type: 'button', action_id: APPROVE_ACTION, block_id: 'b', value, action_ts: actionTs }],
+      };
+      const body = new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
+      return post(r, '/slack/events', body, signedHeaders(body, 'application/x-www-form-urlencoded'));
+    };
+
+    // --- the workload -----------------------------------------------------------------------
+    let n = 0;
+    const openIncidents: { id: number; channel: string; user: string; title: string }[] = [];
+    const triggeredPages: { dedupKey: string; pdId: string }[] = [];
+    const clickedChanges = new Set<string>();
+    const refresh = async () => {
+      try {
+        const { rows } = await state.query<{ id: number; channel_id: string; declared_by: string; title: string }>(
+          "SELECT id, channel_id, declared_by, title FROM incidents WHERE channel_id IS NOT NULL AND status <> 'resolved' ORDER BY id DESC LIMIT 40");
+        openIncidents.splice(0, openIncidents.length, ...rows.map((r) => ({ id: r.id, channel: r.channel_id, user: r.declared_by, title: r.title })));
+        const p = await state.query<{ dedup_key: string }>("SELECT dedup_key FROM pages WHERE status = 'triggered' ORDER BY id DESC LIMIT 40");
+        triggeredPages.splice(0, triggeredPages.length, ...p.rows.map((x) => ({ dedupKey: x.dedup_key, pdId: `PCH${createHmac('sha1', 'k').update(x.dedup_key).digest('hex').slice(0, 8).toUpperCase()}` })));
+      } catch (e) {
+        if (!/terminat|ECONNREFUSED|shutting down|starting up/i.test((e as Error).message)) log(`refresh: ${(e as Error).message}`);
+      }
+    };
+
+    const declare = async () => {
+      const i = ++n;
+      const title = `chaos op ${i} z`;
+      const sev = ['P1', 'P2', 'P3', 'P4'][Math.floor(random() * 4)]!;
+      const rec = { title, acked: false };
+      ledger.declares.push(rec);
+      countOp('declare');
+      rec.acked = await deliverSlash('/incident', `declare ${sev} ${title}`, { user: `U0CHDECL${i % 7}`, extraRetry: random() < 0.15 });
+    };
+    const incidentCommand = async () => {
+      const inc = openIncidents[Math.floor(random() * openIncidents.length)];
+      if (!inc) return declare();
+      const i = ++n;
+      const roll = random();
+      if (roll < 0.45) {
+        const token = `chaosnote${i}q`;
+        const rec = { incidentId: inc.id, token, acked: false };
+        ledger.notes.push(rec);
+        countOp('note');
+        rec.acked = await deliverSlash('/incident', `note ${token} observed`, { user: inc.user, channel: inc.channel, extraRetry: random() < 0.15 });
+      } else if (roll < 0.65) {
+        countOp('update');
+        await deliverSlash('/incident', `update chaos update ${i}: still looking`, { user: inc.user, channel: inc.channel });
+      } else if (roll < 0.8) {
+        countOp('role');
+        await deliverSlash('/incident', `role tech <@U0CHTECH${i % 5}>`, { user: inc.user, channel: inc.channel });
+      } else if (roll < 0.9) {
+        countOp('status');
+        await deliverSlash('/incident', `status ${random() < 0.5 ? 'identified' : 'monitoring'}`, { user: inc.user, channel: inc.channel });
+      } else {
+        countOp('resolve');
+        await deliverSlash('/incident', `resolve fixed by chaos ${i}`, { user: inc.user, channel: inc.channel });
+      }
+    };
+    const alert = async () => {
+      const i = ++n;
+      const group = `ChaosAlert${Math.floor(random() * size.alertGroups)}`;
+      const fingerprint = `chaosfp${i}`;
+      const body = JSON.stringify({
+        version: '4', groupKey: `{}:{alertname="${group}"}`, status: 'firing', receiver: 'firebreak',
+        groupLabels: { alertname: group }, commonLabels: { alertname: group }, commonAnnotations: {}, externalURL: 'http://am.chaos',
+        alerts: [{ status: 'firing', labels: { alertname: group, instance: `i${i}`, severity: 'warning' }, annotations: { summary: `chaos alert ${i}` }, startsAt: new Date().toISOString(), fingerprint }],
+      });
+      const headers = { 'content-type': 'application/json', authorization: `Bearer ${AM_TOKEN}` };
+      const rec = { fingerprint, group, acked: false };
+      ledger.alerts.push(rec);
+      countOp('alert');
+      const first = pick();
+      let st = await post(first, '/webhooks/alertmanager', body, headers);
+      // Alertmanager re-sends what did not get a 2xx.
+      for (let k = 0; k < 3 && !(st >= 200 && st < 300); k++) {
+        await sleep(500);
+        st = await post(pick(), '/webhooks/alertmanager', body, headers);
+      }
+      rec.acked = st >= 200 && st < 300;
+      const roll = random();
+      if (roll < 0.2) {
+        countOp('alert_redelivery');
+        await post(first, '/webhooks/alertmanager', body, headers);
+      } else if (roll < 0.4) {
+        // The HA peer sends the same notification to the other replica.
+        countOp('alert_ha_duplicate');
+        await post(replicas.find((r) => r !== first && r.up), '/webhooks/alertmanager', body, headers);
+      }
+    };
+    const pdWebhook = async () => {
+      const page = triggeredPages[Math.floor(random() * triggeredPages.length)];
+      if (!page) return alert();
+      const id = `PEVCH${++n}`;
+      const body = JSON.stringify({
+        event: {
+          id, event_type: 'incident.escalated', resource_type: 'incident', occurred_at: new Date().toISOString(), agent: { summary: 'PagerDuty' },
+          data: { id: page.pdId, type: 'incident', html_url: `https://chaos.pagerduty.com/incidents/${page.pdId}`, incident_key: page.dedupKey, title: 'chaos', assignees: [{ summary: `Oncall ${id}` }] },
+        },
+      });
+      const headers = { 'content-type': 'application/json', 'x-webhook-id': id, 'x-pagerduty-signature': 'v1=' + createHmac('sha256', PD_WEBHOOK_SECRET).update(body).digest('hex') };
+      const rec = { id, acked: false };
+      ledger.pdWebhooks.push(rec);
+      countOp('pagerduty_webhook');
+      let st = 0;
+      for (let k = 0; k < 4 && !(st >= 200 && st < 300); k++) {
+        if (k > 0) await sleep(500);
+        st = await post(pick(), '/webhooks/pagerduty', body, headers);
+      }
+      rec.acked = st >= 200 && st < 300;
+      if (random() < 0.35) {
+        countOp('pagerduty_webhook_repeat');
+        await post(pick(), '/webhooks/pagerduty', body, headers);
+      }
+    };
+    const backupNow = async () => {
+      countOp('backup_now');
+      await deliverSlash('/backup', 'now app', { user: REQUESTER, channel: slack.channel('ops')!.id });
+    };
+    const drDryRun = async () => {
+      countOp('dr_dry_run');
+      await deliverSlash('/dr', 'dry-run', { user: REQUESTER, channel: slack.channel('ops')!.id });
+    };
+    /** Approvers press Approve on requests in #approvals; some double-click or replay to the other replica. */
+    const approvePending = async () => {
+      const ch = slack.channel('approvals')!;
+      for (const m of slack.messagesIn('approvals')) {
+        const value = buttonValueOf(m, APPROVE_ACTION);
+        if (!value || clickedChanges.has(value)) continue;
+        clickedChanges.add(value);
+        const approver = APPROVERS[Math.floor(random() * 2)]!;
+        const actionTs = `${(Date.now() / 1000).toFixed(6)}`;
+        countOp('approve_click');
+        ledger.clicks++;
+        let st = await click(pick(), value, approver, actionTs, ch.id, m.ts);
+        for (let k = 0; k < 3 && !(st >= 200 && st < 300); k++) {
+          await sleep(700);
+          st = await click(pick(), value, approver, actionTs, ch.id, m.ts);
+        }
+        const roll = random();
+        if (roll < 0.25) {
+          countOp('approve_double_click');
+          await click(pick(), value, approver, `${(Date.now() / 1000).toFixed(6)}`, ch.id, m.ts);
+        } else if (roll < 0.5) {
+          countOp('approve_replay');
+          await click(pick(1), value, approver, actionTs, ch.id, m.ts);
+        }
+      }
+    };
+
+    const kinds: [number, () => Promise<unknown>][] = [
+      [0.3, declare], [0.3, incidentCommand], [0.28, alert], [0.08, pdWebhook], [0.04, backupNow],
+    ];
+    let stopWorkload = false;
+    const workStart = Date.now();
+    const inFlight = new Set<Promise<unknown>>();
+    const workloadLoop = (async () => {
+      let nextRefresh = 0;
+      let drs = 0;
+      while (!stopWorkload) {
+        const now = Date.now();
+        if (now >= nextRefresh) {
+          nextRefresh = now + 1500;
+          await refresh();
+          const a = approvePending().catch((e: unknown) => log(`approvals error: ${(e as Error).message}`));
+          inFlight.add(a);
+          void a.finally(() => inFlight.delete(a));
+          const elapsed = now - workStart;
+          if (drs < size.drDryRuns && elapsed > ((drs + 1) * size.workloadMs) / (size.drDryRuns + 1)) {
+            drs++;
+            const p = drDryRun();
+            inFlight.add(p);
+            void p.finally(() => inFlight.delete(p));
+          }
+        }
+        if (inFlight.size < size.concurrency) {
+          let roll = random();
+          const op = kinds.find(([w]) => (roll -= w) < 0)?.[1] ?? declare;
+          const p = op().catch((e: unknown) => log(`workload error: ${(e as Error).message}`));
+          inFlight.add(p);
+          void p.finally(() => inFlight.delete(p));
+        }
+        await sleep(size.opIntervalMs);
+      }
+    })();
+
+    // --- the faults -------------------------------------------------------------------------
+    const proxies: Record<string, FaultProxy> = { slack: slackProxy, pagerduty: pdProxy, s3: s3Proxy };
+    const multipart = (method: string, url: string) => /[?&](partNumber|uploads|uploadId)=?/.test(url) && method !== 'GET';
+    const runFault = async (f: PlannedFault) => {
+      const r = replicas[f.replica ?? 0]!;
+      switch (f.kind) {
+        case 'kill-9': {
+          if (!r.up) return;
+          await r.kill();
+          countFault('replica kill -9');
+          await sleep(f.pauseMs ?? 1000);
+          await r.start().catch((e: unknown) => log(`restart failed: ${(e as Error).message}`));
+          return;
+        }
+        case 'sigterm': {
+          if (!r.up) return;
+          await r.terminate();
+          countFault('replica SIGTERM');
+          await sleep(f.pauseMs ?? 1000);
+          await r.start().catch((e: unknown) => log(`restart failed: ${(e as Error).message}`));
+          return;
+        }
+        case 'pg-restart':
+          await cluster.restart();
+          countFault('PostgreSQL restart -m fast');
+          return;
+        case 'pg_dump-kill': {
+          // Wait (bounded) for a dump to be running, then kill it mid-dump.
+          const until = Date.now() + 15_000;
+          while (Date.now() < until && !stopWorkload) {
+            for (const rep of replicas) {
+              const pids = rep.childPids('pg_dump');
+              if (pids.length) {
+                for (const pid of pids) process.kill(pid, 'SIGKILL');
+                countFault('pg_dump killed mid-dump');
+                return;
+              }
+            }
+            await sleep(100);
+          }
+          return;
+        }
+        default: {
+          const [target, fault] = f.kind.split(':') as [string, ProxyFault];
+          proxies[target]!.arm({ kind: fault, times: f.times ?? 1, ...(target === 's3' ? { match: multipart } : {}) });
+        }
+      }
+    };
+    const faultRuns: Promise<void>[] = [];
+    const chains: Promise<void>[] = [Promise.resolve(), Promise.resolve()];
+    const faultLoop = (async () => {
+      for (const f of schedule) {
+        const wait = workStart + f.atMs - Date.now();
+        if (wait > 0) await sleep(wait);
+        const run = () => runFault(f).catch((e: unknown) => log(`fault ${f.kind} failed: ${(e as Error).message}`));
+        // Faults on one replica run one after the other, so a kill never lands on a replica
+        // still starting; everything else fires on time.
+        if (f.replica !== undefined) chains[f.replica] = chains[f.replica]!.then(run);
+        else faultRuns.push(run());
+      }
+    })();
+
+    await sleep(size.workloadMs);
+    stopWorkload = true;
+    await workloadLoop;
+    await faultLoop;
+    await Promise.all([...faultRuns, ...chains]);
+    log(`chaos: faults done at ${((Date.now() - workStart) / 1000).toFixed(1)} s`);
+    await Promise.all([...inFlight]);
+    for (const p of Object.values(proxies)) {
+      p.disarm();
+      for (const [k, v] of Object.entries(p.applied)) if (v) countFault(`${p === slackProxy ? 'Slack' : p === pdProxy ? 'PagerDuty' : 'S3 multipart'} ${k}`, v);
+    }
+    for (const r of replicas) if (!r.up) await r.start().catch(() => {});
+    // Last approvals (requests posted late) so nothing is left pending because we stopped looking.
+    await approvePending();
+    log(`chaos: workload over after ${((Date.now() - workStart) / 1000).toFixed(1)} s; quiescing`);
+
+    // --- quiesce and check ------------------------------------------------------------------
+    await quiesce(state, size.quiesceMs);
+    log(`chaos: quiet after ${((Date.now() - t0) / 1000).toFixed(1)} s; checking invariants`);
+    const invariants = await checkInvariants({
+      pool: state, slack, pd, ledger, s3: { endpoint: moto.endpoint, bucket }, identity: age.identity, appUrl: cluster.url('app'),
+      adminUrl: cluster.adminUrl, work, restoreSamples: size.restoreSamples,
+    });
+    const crashes = replicas.flatMap((r) => r.crashes().map((c) => `${r.name} exited (code ${c.code}, signal ${c.signal}): ${c.tail.split('\n').filter(Boolean).slice(-4).join(' | ')}`));
+    invariants.push({ name: 'no replica crashed except by injected faults', checked: replicas.reduce((a, r) => a + r.starts, 0), lost: 0, duplicated: 0, stuck: 0, violations: crashes.length, notes: crashes.slice(0, 3) });
+    const passed = invariants.every((i) => i.lost === 0 && i.duplicated === 0 && i.stuck === 0 && i.violations === 0);
+    return { seed: opts.seed, size: opts.size, durationMs: Date.now() - t0, faults, operations: ops, invariants, crashes, passed, schedule };
+  } finally {
+    for (const c of cleanups.reverse()) {
+      try {
+        await c();
+      } catch {
+        /* best effort */
+      }
+    }
+  }
+}
+
+/** Incompressible rows, so the dump is a few MiB after zstd and goes up as a multipart upload. */
+async function seedAppDatabase(url: string, mib: number): Promise<void> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  await c.query('CREATE TABLE blobs (id int PRIMARY KEY, data bytea NOT NULL)');
+  await c.query('CREATE TABLE orders (id int PRIMARY KEY, note text NOT NULL)');
+  for (let i = 1; i <= mib * 4; i++) await c.query('INSERT INTO blobs VALUES ($1, $2)', [i, randomBytes(256 * 1024)]);
+  await c.query(`INSERT INTO orders SELECT g, 'order ' || g FROM generate_series(1, 5000) g`);
+  await c.end();
+}
+
+function firebreakConfig(o: { slackApi: string; pdHost: string; s3: string; bucket: string; appUrl: string; recipient: string; size: ChaosSize }) {
+  return {
+    logLevel: 'warn',
+    slack: { apiUrl: o.slackApi, timeoutSeconds: 2 },
+    paging: { eventsHost: o.pdHost, delivery: { attempts: 6, timeoutSeconds: 2, backoffSeconds: 0.2, maxBackoffSeconds: 1, maxRetryAfterSeconds: 1, rateLimitPauseSeconds: 0 } },
+    alerts: { route: { channel: 'alerts', group_by: ['alertname'], group_wait: '1s', group_interval: '2s', repeat_interval: '4h' } },
+    backups: {
+      databases: [{ name: 'app', url: o.appUrl }],
+      schedules: [{ name: 'chaos', cron: o.size.backupCron, tier: 'hourly' }],
+      storage: { bucket: o.bucket, endpoint: o.s3, forcePathStyle: true, partSizeMiB: 5 },
+      encryption: { recipient: o.recipient },
+      retention: { cron: '*/15 * * * * *', staleHours: 0.005, hourly: 100 },
+      progressEverySeconds: 2,
+    },
+    approvals: { approvers: APPROVERS },
+    ops: { shutdownBudgetSeconds: 8, scheduler: { leaseTtlSeconds: 6, renewSeconds: 2 } },
+  };
+}
+
+/** Waits until nothing is left to do: no due or running job, nothing queued for Slack, no setup half done. */
+async function quiesce(pool: pg.Pool, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    try {
+      const { rows } = await pool.query<{ busy: number }>(`SELECT
+          (SELECT count(*) FROM jobs WHERE status IN ('pending','running') AND run_at <= now())
+        + (SELECT count(*) FROM alert_outbox) + (SELECT count(*) FROM alert_pending)
+        + (SELECT count(*) FROM incidents WHERE channel_id IS NULL)
+        + (SELECT count(*) FROM change_requests WHERE status IN ('approved','executing'))
+        + (SELECT count(*) FROM pages WHERE status = 'pending')
+        + (SELECT count(*) FROM dr_runs WHERE status = 'running') AS busy`);
+      if (Number(rows[0]!.busy) === 0) return;
+    } catch {
+      /* restarting */
+    }
+    await sleep(500);
+  }
+}
