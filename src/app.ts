@@ -5,7 +5,7 @@ import type { Config } from './config/schema.js';
 import { systemClock, type Clock } from './clock.js';
 import { createLogger, type Logger } from './log.js';
 import { createPool } from './db/pool.js';
-import { migrate } from './db/migrate.js';
+import { ensureMigrated } from './db/migrate.js';
 import { JobQueue } from './jobs/queue.js';
 import { Hooks } from './hooks.js';
 import { Background } from './background.js';
@@ -76,7 +76,7 @@ export async function createApp(opts: AppOptions): Promise<FirebreakApp> {
   const ownsPool = !opts.pool || opts.ownsPool === true;
   const clock = opts.clock ?? systemClock;
   const replicaId = `${os.hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
-  await migrate(pool);
+  await ensureMigrated(pool);
   const jobs = new JobQueue(pool, clock, log, replicaId);
   const lifecycle = new Lifecycle();
   const sched = config.ops.scheduler;

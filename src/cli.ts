@@ -9,6 +9,7 @@ import { backupCli } from './cli/backup.js';
 import { configCli } from './cli/config.js';
 import { drCli } from './cli/dr.js';
 import { incidentsCli } from './cli/incidents.js';
+import { migrateCli } from './cli/migrate.js';
 import { runbooksCli } from './cli/runbooks.js';
 
 // One entry per area; keep the list sorted by name.
@@ -19,6 +20,7 @@ const GROUPS: CliGroup[] = [
   configCli,
   drCli,
   incidentsCli,
+  migrateCli,
   runbooksCli,
 ];
 

@@ -30,7 +30,25 @@ const REDACT = [
   ...ENV_BINDINGS.filter((b) => b.secret).flatMap((b) => [`config${b.path.map(key).join('')}`, b.path.map(key).join('').slice(1)]),
 ];
 
-export function createLogger(opts: { level?: string; destination?: DestinationStream } = {}): Logger {
+/**
+ * Where log lines go: the given destination (tests), else a terminal gets pino-pretty (pino's
+ * own transport: coloured, one line per event, in a worker thread off the event loop) and
+ * everything else (files, pipes, log collectors) gets JSON lines.
+ */
+function destinationFor(opts: { destination?: DestinationStream; pretty?: boolean }): DestinationStream {
+  if (opts.destination) return opts.destination;
+  if (opts.pretty ?? process.stdout.isTTY === true) {
+    return pino.transport({
+      target: 'pino-pretty',
+      options: { destination: 1, colorize: true, singleLine: true, translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname,service' },
+    }) as DestinationStream;
+  }
+  // Buffered, asynchronous stdout: a synchronous write per access line costs the event loop
+  // that Slack's acks run on. pino flushes it on exit, and graceful shutdown flushes first.
+  return pino.destination({ dest: 1, sync: false });
+}
+
+export function createLogger(opts: { level?: string; destination?: DestinationStream; pretty?: boolean } = {}): Logger {
   return pino(
     {
       level: opts.level ?? process.env.LOG_LEVEL ?? 'info',
@@ -40,9 +58,7 @@ export function createLogger(opts: { level?: string; destination?: DestinationSt
       // requestId (and incidentId/action once known) of the request this line was written for.
       mixin: logContext,
     },
-    // Buffered, asynchronous stdout: a synchronous write per access line costs the event loop
-    // that Slack's acks run on. pino flushes it on exit, and graceful shutdown flushes first.
-    opts.destination ?? pino.destination({ dest: 1, sync: false }),
+    destinationFor(opts),
   );
 }
 
@@ -51,6 +67,8 @@ export function redactUrl(url: string): string {
   try {
     const u = new URL(url);
     if (u.password) u.password = '***';
+    // libpq also takes the password as a query parameter; it is as secret there.
+    if (u.searchParams.has('password')) u.searchParams.set('password', '***');
     return u.toString();
   } catch {
     return '[unparseable url]';

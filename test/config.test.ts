@@ -4,7 +4,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config/load.js';
-import { chatMode } from '../src/config/schema.js';
+import { chatMode, configWarnings, consoleServed, listenHost } from '../src/config/schema.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'fb-config-'));
 function yamlFile(text: string): string {
@@ -36,6 +36,44 @@ describe('configuration', () => {
     expect(chatMode(loadConfig({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 'secret-123', SLACK_APP_TOKEN: 'xapp-1' }))).toBe('slack-socket');
   });
 
+  it('refuses every partial set of Slack secrets, naming the missing ones', () => {
+    expect(problems({ SLACK_BOT_TOKEN: 'xoxb-1' })).toEqual([expect.stringMatching(/^slack \| env SLACK_\* \| .*SLACK_BOT_TOKEN is set but SLACK_SIGNING_SECRET \(HTTP mode\) or SLACK_APP_TOKEN \(Socket Mode\) is missing/)]);
+    for (const env of <Record<string, string>[]>[{ SLACK_SIGNING_SECRET: 'secret-123' }, { SLACK_APP_TOKEN: 'xapp-1' }, { SLACK_SIGNING_SECRET: 'secret-123', SLACK_APP_TOKEN: 'xapp-1' }]) {
+      expect(problems(env)).toEqual([expect.stringMatching(/but SLACK_BOT_TOKEN is missing/)]);
+    }
+    expect(problems({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_APP_TOKEN: 'xapp-1' })).toEqual([]);
+  });
+
+  it('binds to loopback in console mode and everywhere for Slack, unless FIREBREAK_HOST says otherwise', () => {
+    const slack = { SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 'secret-123' };
+    expect(listenHost(loadConfig({}))).toBe('127.0.0.1');
+    expect(listenHost(loadConfig(slack))).toBeUndefined();
+    expect(listenHost(loadConfig({ FIREBREAK_HOST: '0.0.0.0' }))).toBe('0.0.0.0');
+    expect(configWarnings(loadConfig({ FIREBREAK_HOST: '0.0.0.0' }))).toEqual([expect.stringContaining('reachable from other machines')]);
+    expect(listenHost(loadConfig({ ...slack, FIREBREAK_HOST: '10.0.0.5' }))).toBe('10.0.0.5');
+  });
+
+  it('serves the console next to Slack only when FIREBREAK_CONSOLE_WITH_SLACK is true', () => {
+    const slack = { SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 'secret-123' };
+    expect(consoleServed(loadConfig({}))).toBe(true);
+    expect(consoleServed(loadConfig(slack))).toBe(false);
+    expect(consoleServed(loadConfig({ ...slack, FIREBREAK_CONSOLE_WITH_SLACK: 'true' }))).toBe(true);
+    expect(problems({ FIREBREAK_CONSOLE_WITH_SLACK: 'maybe' })).toEqual([expect.stringMatching(/^console\.withSlack \| env FIREBREAK_CONSOLE_WITH_SLACK \| expected boolean/)]);
+  });
+
+  it('refuses SNS topics by default; allowAnyTopic is explicit and warned about', () => {
+    expect(loadConfig({}).alerts.receivers.sns).toEqual({ topicArns: [], allowAnyTopic: false });
+    const open = yamlFile('alerts:\n  receivers:\n    sns:\n      allowAnyTopic: true\n');
+    expect(configWarnings(loadConfig({ FIREBREAK_CONFIG: open }))).toEqual([expect.stringContaining('allowAnyTopic is true')]);
+    const both = yamlFile('alerts:\n  receivers:\n    sns:\n      allowAnyTopic: true\n      topicArns: [arn:aws:sns:eu-west-1:123456789012:alarms]\n');
+    expect(problems({ FIREBREAK_CONFIG: both })).toEqual([expect.stringContaining('not both')]);
+    const fifo = yamlFile('alerts:\n  receivers:\n    sns:\n      topicArns: [arn:aws:sns:eu-west-1:123456789012:alarms.fifo, arn:aws-us-gov:sns:us-gov-west-1:123456789012:gov-alarms]\n');
+    expect(loadConfig({ FIREBREAK_CONFIG: fifo }).alerts.receivers.sns.topicArns).toHaveLength(2);
+    expect(problems({ FIREBREAK_CONFIG: yamlFile('alerts:\n  receivers:\n    sns:\n      topicArns: [prod-alarms]\n') })).toEqual([expect.stringContaining('an SNS topic ARN')]);
+    const testOnly = yamlFile('alerts:\n  receivers:\n    sns:\n      testEndpoint: http://127.0.0.1:9\n');
+    expect(problems({ FIREBREAK_CONFIG: testOnly })).toEqual([expect.stringContaining('testEndpoint')]);
+  });
+
   it('names every bad key, where it came from and what was expected', () => {
     const file = yamlFile('incidents:\n  channel: 42\n  duplicateWindowSeconds: soon\n');
     const p = problems({ FIREBREAK_CONFIG: file, PORT: 'eighty', SLACK_BOT_TOKEN: 'not-a-token' });
@@ -57,7 +95,7 @@ describe('configuration', () => {
     const file = yamlFile('slack:\n  botToken: xoxb-in-a-file\n');
     expect(problems({ FIREBREAK_CONFIG: file })[0]).toMatch(/^slack.botToken \| file .* is a secret .* set SLACK_BOT_TOKEN/);
     const secretFile = yamlFile('xoxb-from-secret-file\n');
-    expect(loadConfig({ SLACK_BOT_TOKEN_FILE: secretFile }).slack.botToken).toBe('xoxb-from-secret-file');
+    expect(loadConfig({ SLACK_BOT_TOKEN_FILE: secretFile, SLACK_APP_TOKEN: 'xapp-1' }).slack.botToken).toBe('xoxb-from-secret-file');
   });
 
   it('reports an unreadable or malformed file', () => {
@@ -86,5 +124,16 @@ describe('configuration', () => {
     const check = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'config', 'check'], { env, encoding: 'utf8', timeout: 30_000 });
     expect(check.status).toBe(1);
     expect(check.stderr).toContain('port (from env PORT): expected number');
+  }, 60_000);
+
+  it('config check in Slack mode names a missing backup key; the console generates a trial key instead', () => {
+    const base = { ...process.env, LOG_LEVEL: 'silent', DATABASE_URL: 'postgres://x@127.0.0.1/x', FIREBREAK_BACKUP_RECIPIENT: '', FIREBREAK_BACKUP_IDENTITY: '' };
+    const slack = { ...base, SLACK_BOT_TOKEN: 'xoxb-check-0123456789', SLACK_SIGNING_SECRET: 'signing-secret-0123456789' };
+    const check = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'config', 'check'], { env: slack, encoding: 'utf8', timeout: 30_000 });
+    expect(check.status).toBe(1);
+    expect(check.stderr).toContain('backups.encryption.recipient: no encryption key: set FIREBREAK_BACKUP_RECIPIENT');
+    const consoleCheck = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'config', 'check'], { env: base, encoding: 'utf8', timeout: 30_000 });
+    expect(consoleCheck.stderr).toBe('');
+    expect(consoleCheck.status).toBe(0);
   }, 60_000);
 });

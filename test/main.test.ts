@@ -32,12 +32,15 @@ beforeAll(async () => {
   });
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-  for (let i = 0; i < 200 && !output.includes('serving Slack'); i++) {
-    if (child.exitCode !== null) throw new Error(`main exited: ${output}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  // Wait for the start line itself (bounded by this hook's timeout), not a fixed number of polls:
+  // under a full parallel suite the start alone can take more than 20 s.
+  await new Promise<void>((resolve, reject) => {
+    const look = () => (output.includes('serving Slack') ? resolve() : undefined);
+    child.stdout!.on('data', look);
+    child.once('exit', () => reject(new Error(`main exited: ${output}`)));
+  });
   expect(output).toContain(`serving Slack at http://localhost:${port}/slack/events`);
-}, 60_000);
+}, 90_000);
 
 afterAll(async () => {
   if (child && child.exitCode === null) {
@@ -70,6 +73,8 @@ describe('the started program', () => {
       headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': String(ts), 'x-slack-signature': sign('wrong', ts, body) },
     });
     expect(forged.status).toBe(401);
+    // With Slack configured the console is not served unless FIREBREAK_CONSOLE_WITH_SLACK says so.
+    expect((await fetch(`${base}/console`)).status).toBe(404);
   }, 30_000);
 
   it('stops on SIGTERM with exit code 0 and never logs the secrets it was given', async () => {

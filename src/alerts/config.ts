@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { SEVERITIES, type Severity } from '../incidents/config.js';
-import { parseDuration, parseMatcher } from './matchers.js';
+import { compileRegex, parseDuration, parseMatchers } from './matchers.js';
 
 /*
  * The routing part keeps Alertmanager's own field names (snake_case: group_by, group_wait,
@@ -8,9 +8,10 @@ import { parseDuration, parseMatcher } from './matchers.js';
  * settings around it are camelCase like the rest of the config.
  */
 
+/** One list entry; like Alertmanager's, it may hold several comma-separated matchers. */
 const matcherText = z.string().superRefine((s, ctx) => {
   try {
-    parseMatcher(s);
+    parseMatchers(s);
   } catch (e) {
     ctx.addIssue({ code: 'custom', message: (e as Error).message });
   }
@@ -18,7 +19,7 @@ const matcherText = z.string().superRefine((s, ctx) => {
 
 const regexText = z.string().superRefine((s, ctx) => {
   try {
-    new RegExp(`^(?:${s})$`, 'su');
+    compileRegex(s);
   } catch (e) {
     ctx.addIssue({ code: 'custom', message: `invalid regular expression: ${(e as Error).message}` });
   }
@@ -31,6 +32,32 @@ export const durationText = z.string().superRefine((s, ctx) => {
     ctx.addIssue({ code: 'custom', message: (e as Error).message });
   }
 });
+
+/** `match`/`match_re` maps: Alertmanager checks their keys against Prometheus' label name syntax. */
+const byLabelName = <T extends z.ZodType<string>>(value: T) =>
+  z.record(z.string(), value).superRefine((rec, ctx) => {
+    for (const k of Object.keys(rec)) {
+      if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(k)) ctx.addIssue({ code: 'custom', path: [k], message: `invalid label name "${k}" (letters, digits and _, not starting with a digit)` });
+    }
+  });
+
+/** As Alertmanager checks group_by: label names, or `...` alone; no name twice. */
+const groupByList = z.array(z.string()).superRefine((names, ctx) => {
+  if (names.includes('...') && names.length > 1) ctx.addIssue({ code: 'custom', message: "group_by ['...'] (all labels) cannot be combined with label names" });
+  names.forEach((n, i) => {
+    if (n !== '...' && !/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(n)) ctx.addIssue({ code: 'custom', path: [i], message: `invalid label name "${n}" in group_by` });
+    if (names.indexOf(n) !== i) ctx.addIssue({ code: 'custom', path: [i], message: `label "${n}" appears twice in group_by` });
+  });
+});
+
+/** group_interval and repeat_interval: Alertmanager refuses zero (it would notify in a loop). */
+const nonZeroDuration = durationText.refine((s) => {
+  try {
+    return parseDuration(s) > 0;
+  } catch {
+    return true; // durationText reports the format
+  }
+}, 'must be more than zero');
 
 const severity = z.enum(SEVERITIES);
 
@@ -57,13 +84,13 @@ export const routeSchema: z.ZodType<RouteConfig> = z.lazy(() =>
       /** Channel name (without #) or id the group message goes to. Inherited. */
       channel: z.string().min(1).optional(),
       matchers: z.array(matcherText).optional(),
-      match: z.record(z.string(), z.string()).optional(),
-      match_re: z.record(z.string(), regexText).optional(),
+      match: byLabelName(z.string()).optional(),
+      match_re: byLabelName(regexText).optional(),
       continue: z.boolean().optional(),
-      group_by: z.array(z.string()).optional(),
+      group_by: groupByList.optional(),
       group_wait: durationText.optional(),
-      group_interval: durationText.optional(),
-      repeat_interval: durationText.optional(),
+      group_interval: nonZeroDuration.optional(),
+      repeat_interval: nonZeroDuration.optional(),
       /** Who is mentioned in the first message: `@here`, `<!subteam^S123>`, `<@U123>`. Inherited. */
       mentions: z.array(z.string()).optional(),
       /** Declare an incident when a group on this route first notifies. Inherited; null turns it off below. */
@@ -111,11 +138,22 @@ export type TimeIntervalConfig = z.infer<typeof timeIntervalSchema>;
 
 const inhibitRuleSchema = z
   .object({
-    source_matchers: z.array(matcherText).min(1, 'at least one matcher for the inhibiting alert'),
-    target_matchers: z.array(matcherText).min(1, 'at least one matcher for the inhibited alert'),
+    source_matchers: z.array(matcherText).default([]),
+    /** Alertmanager's legacy (deprecated) forms, accepted so a pasted alertmanager.yml works. */
+    source_match: byLabelName(z.string()).optional(),
+    source_match_re: byLabelName(regexText).optional(),
+    target_matchers: z.array(matcherText).default([]),
+    target_match: byLabelName(z.string()).optional(),
+    target_match_re: byLabelName(regexText).optional(),
     equal: z.array(z.string()).default([]),
   })
-  .strict();
+  .strict()
+  .superRefine((r, ctx) => {
+    // Alertmanager would let an empty side match every alert; here that is taken for a mistake.
+    const count = (list: string[], m?: object, re?: object) => list.filter((e) => e.trim() !== '').length + Object.keys(m ?? {}).length + Object.keys(re ?? {}).length;
+    if (count(r.source_matchers, r.source_match, r.source_match_re) === 0) ctx.addIssue({ code: 'custom', path: ['source_matchers'], message: 'at least one matcher for the inhibiting alert' });
+    if (count(r.target_matchers, r.target_match, r.target_match_re) === 0) ctx.addIssue({ code: 'custom', path: ['target_matchers'], message: 'at least one matcher for the inhibited alert' });
+  });
 export type InhibitRuleConfig = z.infer<typeof inhibitRuleSchema>;
 
 const receiverAuth = {
@@ -149,19 +187,14 @@ export const alertsConfigSchema = z
           .prefault({}),
         sns: z
           .object({
-            /** Topic ARNs accepted; empty accepts any topic whose signature verifies. */
-            topicArns: z.array(z.string()).default([]),
-            /**
-             * Tests only: a loopback server that stands in for sns.<region>.amazonaws.com when
-             * fetching signing certificates and visiting SubscribeURL. Honoured only when
-             * NODE_ENV=test; URLs in messages must still name an SNS host.
-             */
-            testEndpoint: z
-              .string()
-              .regex(/^http:\/\/(127\.0\.0\.1|localhost)(:\d+)?$/, 'a loopback http://127.0.0.1:PORT URL (tests only)')
-              .optional(),
+            /** Topic ARNs accepted. Empty (the default) refuses every SNS message. */
+            topicArns: z.array(z.string().regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w.-]{1,256}$/, 'an SNS topic ARN such as arn:aws:sns:eu-west-1:123456789012:alarms')).default([]),
+            /** Accept any topic whose signature verifies (any AWS account can sign one); `config check` warns. */
+            allowAnyTopic: z.boolean().default(false),
           })
-          .prefault({}),
+          .strict()
+          .prefault({})
+          .refine((s) => !(s.allowAnyTopic && s.topicArns.length > 0), { message: 'set either topicArns or allowAnyTopic: true, not both', path: ['allowAnyTopic'] }),
         generic: z.object({ ...receiverAuth }).prefault({}),
       })
       .prefault({}),

@@ -1,5 +1,14 @@
+import { isDataError } from '../db/pool.js';
 import type { IncomingAlert } from './model.js';
 import type { IngestResult } from './store.js';
+
+/** The store refused these alerts for what they are, so sending them again cannot help. */
+export class RejectedAlerts extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RejectedAlerts';
+  }
+}
 
 interface Waiting {
   alerts: IncomingAlert[];
@@ -10,7 +19,9 @@ interface Waiting {
 /**
  * Group commit for webhooks: requests that arrive while a write is in flight share the next
  * INSERT and its commit, so a burst costs a few transactions instead of one per request. Each
- * caller still waits for the commit that holds its alerts before it answers 2xx.
+ * caller still waits for the commit that holds its alerts before it answers 2xx. When a shared
+ * write fails, its requests are written again one by one,
+ * so a single request the database refuses fails alone and its neighbours are stored.
  */
 export class IngestQueue {
   private waiting: Waiting[] = [];
@@ -39,13 +50,32 @@ export class IngestQueue {
         batch.push(w);
       }
       this.inflight++;
-      this.write(batch.map((w) => w.alerts))
-        .then((results) => batch.forEach((w, i) => w.resolve(results[i]!)))
-        .catch((e: unknown) => batch.forEach((w) => w.reject(e)))
-        .finally(() => {
-          this.inflight--;
-          this.drain();
-        });
+      this.writeBatch(batch).finally(() => {
+        this.inflight--;
+        this.drain();
+      });
     }
   }
+
+  private async writeBatch(batch: Waiting[]): Promise<void> {
+    try {
+      const results = await this.write(batch.map((w) => w.alerts));
+      batch.forEach((w, i) => w.resolve(results[i]!));
+      return;
+    } catch (e) {
+      if (batch.length === 1) return settleFailed(batch, e);
+    }
+    for (const w of batch) {
+      try {
+        w.resolve((await this.write([w.alerts]))[0]!);
+      } catch (e) {
+        settleFailed([w], e);
+      }
+    }
+  }
+}
+
+function settleFailed(batch: Waiting[], e: unknown): void {
+  const err = !isDataError(e) ? e : new RejectedAlerts(`the database refused these alerts: ${(e as Error).message}`);
+  for (const w of batch) w.reject(err);
 }

@@ -1,5 +1,5 @@
 import type { InhibitRuleConfig } from './config.js';
-import { matchesAll, parseMatcher, type Labels, type Matcher } from './matchers.js';
+import { matchersOf, matchesAll, type Labels, type Matcher } from './matchers.js';
 
 export interface InhibitRule {
   source: Matcher[];
@@ -8,7 +8,11 @@ export interface InhibitRule {
 }
 
 export function compileInhibitRules(rules: InhibitRuleConfig[]): InhibitRule[] {
-  return rules.map((r) => ({ source: r.source_matchers.map(parseMatcher), target: r.target_matchers.map(parseMatcher), equal: r.equal }));
+  return rules.map((r) => ({
+    source: matchersOf(r.source_match, r.source_match_re, r.source_matchers),
+    target: matchersOf(r.target_match, r.target_match_re, r.target_matchers),
+    equal: r.equal,
+  }));
 }
 
 export interface FiringAlert {

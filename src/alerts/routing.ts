@@ -1,6 +1,6 @@
 import type { Severity } from '../incidents/config.js';
 import type { RouteConfig } from './config.js';
-import { makeMatcher, matchersKey, matchesAll, parseDuration, parseMatcher, type Labels, type Matcher } from './matchers.js';
+import { matchersKey, matchersOf, matchesAll, parseDuration, type Labels, type Matcher } from './matchers.js';
 
 /** Alertmanager's defaults for the root route. */
 export const DEFAULT_ROUTE_OPTS = {
@@ -36,16 +36,9 @@ export interface Route {
   key: string;
 }
 
-function routeMatchers(c: RouteConfig): Matcher[] {
-  const out: Matcher[] = [];
-  for (const [name, value] of Object.entries(c.match ?? {})) out.push(makeMatcher(name, '=', value));
-  for (const [name, value] of Object.entries(c.match_re ?? {})) out.push(makeMatcher(name, '=~', value));
-  for (const text of c.matchers ?? []) out.push(parseMatcher(text));
-  return out;
-}
 
 /** Builds the route tree from (already validated) config, applying inheritance like Alertmanager. */
-export function compileRoutes(c: RouteConfig, defaultChannel: string, parent?: Route, index = 0, siblings: RouteConfig[] = []): Route {
+export function compileRoutes(c: RouteConfig, defaultChannel: string, parent?: Route, index = 0, earlierSiblingKeys = new Set<string>()): Route {
   const base: RouteOpts = parent
     ? { ...parent.opts, muteTimeIntervals: [], activeTimeIntervals: [] }
     : { channel: defaultChannel, ...DEFAULT_ROUTE_OPTS, mentions: [], autoDeclare: null, muteTimeIntervals: [], activeTimeIntervals: [] };
@@ -62,14 +55,17 @@ export function compileRoutes(c: RouteConfig, defaultChannel: string, parent?: R
   if (c.auto_declare !== undefined) opts.autoDeclare = c.auto_declare;
   opts.muteTimeIntervals = [...(c.mute_time_intervals ?? [])];
   opts.activeTimeIntervals = [...(c.active_time_intervals ?? [])];
-  const matchers = parent ? routeMatchers(c) : [];
+  const matchers = parent ? matchersOf(c.match, c.match_re, c.matchers) : [];
   // As Alertmanager's route ID: siblings with the same matchers are told apart by position,
   // so their groups stay separate; otherwise the key survives reordering the config.
   const own = matchersKey(matchers);
-  const twin = siblings.slice(0, index).some((sib) => matchersKey(routeMatchers(sib)) === own);
+  const twin = earlierSiblingKeys.has(own);
+  earlierSiblingKeys.add(own);
   const key = parent ? `${parent.key}/${own}${twin ? `#${index}` : ''}` : '{}';
   const route: Route = { matchers, continue: c.continue ?? false, opts, routes: [], key };
-  route.routes = (c.routes ?? []).map((child, i, all) => compileRoutes(child, defaultChannel, route, i, all));
+  // Keys of earlier siblings, so twins are found without compiling any sibling's regexes twice.
+  const childKeys = new Set<string>();
+  route.routes = (c.routes ?? []).map((child, i) => compileRoutes(child, defaultChannel, route, i, childKeys));
   return route;
 }
 

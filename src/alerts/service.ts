@@ -12,7 +12,8 @@ import { compileRoutes, findRouteByKey, groupKey, groupLabels, matchRoutes, type
 import { compileInhibitRules, isInhibited, sourceContainment, type FiringAlert, type InhibitRule } from './inhibit.js';
 import { buildTimeIntervals, routeMuted, type TimeIntervals } from './time-intervals.js';
 import * as store from './store.js';
-import { IngestQueue } from './ingest-queue.js';
+import { IngestQueue, RejectedAlerts } from './ingest-queue.js';
+import { alertProblem } from './storable.js';
 
 /** Job queue that wakes the outbox when its next message is due. */
 export const FLUSH_QUEUE = 'alerts.flush';
@@ -36,6 +37,10 @@ type DeclareResult = { status: 'declared' | 'duplicate'; incidentId: number } | 
  * Alertmanager-style tree into groups, and keeps one chat message per group current
  * through a paced, PostgreSQL-backed outbox. Surface-neutral: talks only to ctx.chat.
  */
+/** Chat errors that mean the channel is not there for us: retrying cannot help. */
+const GONE_CHANNEL = new Set(['channel_not_found', 'is_archived', 'not_in_channel']);
+const bareName = (c: string) => c.replace(/^#/, '');
+
 export class AlertService {
   readonly root: Route;
   private inhibitRules: InhibitRule[];
@@ -58,9 +63,13 @@ export class AlertService {
 
   /**
    * Stores alerts (the caller answers 2xx only after this resolves, so an acknowledged
-   * alert is never lost) and starts routing them in the background.
+   * alert is never lost) and starts routing them in the background. Throws RejectedAlerts
+   * (a 4xx for the sender) for alerts no retry can store.
    */
   async ingest(alerts: IncomingAlert[]): Promise<store.IngestResult> {
+    // Refused before queueing: a value the database cannot hold must not join a shared write.
+    const problem = alertProblem(alerts);
+    if (problem) throw new RejectedAlerts(problem);
     const r = await this.intake.submit(alerts);
     const bySource = new Map<string, number>();
     for (const a of alerts) bySource.set(a.source, (bySource.get(a.source) ?? 0) + 1);
@@ -254,6 +263,14 @@ export class AlertService {
     try {
       await this.deliver(item, now);
     } catch (err) {
+      // A channel that does not exist will not appear by retrying: drop this post and tell
+      // the ops channel (once per channel per process) what to create or change.
+      if (err instanceof ChatError && GONE_CHANNEL.has(err.code)) {
+        await store.deleteOutbox(this.ctx.pool, item.groupId, item.channel, item.kind);
+        this.ctx.log.error({ groupId: item.groupId, channel: item.channel, code: err.code }, `alerts routed to #${item.channel} cannot be posted (${err.code}); this notification is dropped`);
+        await this.reportGoneChannel(item.channel, err.code);
+        return;
+      }
       // Chat failures must not lose the notification: back off and try again.
       const retryable = err instanceof ChatError && err.retryable;
       const wait = retryable ? 5_000 : Math.min(600_000, 5_000 * 2 ** Math.min(item.attempts, 7));
@@ -261,6 +278,22 @@ export class AlertService {
       this.ctx.log.warn({ err, groupId: item.groupId, channel: item.channel, kind: item.kind }, 'alert notification failed');
       await store.deferOutbox(this.ctx.pool, item.groupId, item.channel, item.kind, new Date(now.getTime() + wait), code);
       if (retryable) await store.setPace(this.ctx.pool, item.channel, new Date(now.getTime() + wait));
+    }
+  }
+
+  private reportedChannels = new Set<string>();
+
+  private async reportGoneChannel(channel: string, code: string): Promise<void> {
+    if (this.reportedChannels.has(channel)) return;
+    this.reportedChannels.add(channel);
+    try {
+      const ops = await this.ctx.chat.findChannel(this.ctx.config.ops.channel);
+      if (!ops || bareName(channel) === bareName(ops.name)) return;
+      await this.ctx.chat.post(ops.id, {
+        text: `:warning: Alerts routed to #${bareName(channel)} cannot be posted (${code}): create #${bareName(channel)} and invite the bot, or change the route in alerts.route. Alert groups for it are dropped until then (\`/alerts\` and the database still have them).`,
+      });
+    } catch (err) {
+      this.ctx.log.warn({ err }, 'could not tell the ops channel about a missing alert channel');
     }
   }
 

@@ -47,7 +47,27 @@ export interface GateRequestOptions {
   risk?: 'low' | 'medium' | 'high';
 }
 
+/** A destructive control on something already approved or running (cancel, stop, expire). */
+export interface StopRequest {
+  /** The policy kind of what is being stopped (`dr.execute`, `backup.restore`, ...). */
+  kind: string;
+  /** Who asked for the thing being stopped; they may always stop it. */
+  requester: string;
+  /** What is being stopped, for the audit entry of a refusal (`dr:12`). */
+  subject: string;
+  /** What the control does, for the refusal message (`cancel DR-12`). */
+  what: string;
+}
+
+export type StopDecision = { allowed: true; because: 'requester' | 'approver' | 'incident-commander' | 'host-operator' } | { allowed: false; message: string };
+
 export interface ChangeGate {
   register<P extends Record<string, unknown>>(action: GatedAction<P>): void;
+  /**
+   * Whether `actor` may stop or destroy what `stop` names: its requester, an approver of its
+   * kind's policy, or the commander of an open incident. Refusals are audited. One decision,
+   * so commands and buttons cannot disagree about who may cancel.
+   */
+  authorizeStop(stop: StopRequest, actor: string): Promise<StopDecision>;
   request(kind: string, params: Record<string, unknown>, requester: ChangeRequester, opts?: GateRequestOptions): Promise<GateOutcome>;
 }

@@ -4,7 +4,9 @@ import { ChangeService, EXPIRY_QUEUE, RESUME_QUEUE } from './service.js';
 import { CHANGE_CATEGORIES } from './model.js';
 import { changeCommands } from '../commands/change.js';
 import { approvalActions, approvalViews } from '../handlers/approvals.js';
-import { auditCommands } from '../commands/audit.js';
+import { auditCommands, type AnchorPort } from '../commands/audit.js';
+import { latestAnchor, publishAnchor } from '../audit/anchor.js';
+import { createObjectStore } from '../storage/index.js';
 
 type ManualChange = { title: string; category: string; risk: string | null; reason?: string };
 
@@ -29,9 +31,15 @@ export function approvalsModule(ctx: AppContext): FirebreakModule {
   const changes = new ChangeService(ctx);
   ctx.services.changes = changes;
   for (const category of CHANGE_CATEGORIES) changes.register(manualChange(`change.${category}`));
+  // Anchors go to the backup store: off the database server, and a key is never rewritten.
+  const anchorStore = createObjectStore(ctx.config.backups.storage, ctx.config.dataDir);
+  const anchors: AnchorPort = {
+    latest: () => latestAnchor(anchorStore),
+    publish: () => publishAnchor({ pool: ctx.pool, store: anchorStore, clock: ctx.clock, log: ctx.log, chat: ctx.chat, channel: ctx.config.audit.channel }),
+  };
   return {
     name: 'approvals',
-    commands: [changeCommands(changes), auditCommands(ctx.pool)],
+    commands: [changeCommands(changes), auditCommands(ctx.pool, anchors)],
     actions: approvalActions(changes),
     views: approvalViews(changes),
     jobs: {
@@ -48,6 +56,7 @@ export function approvalsModule(ctx: AppContext): FirebreakModule {
       // their own start(), which may run after this one.
       await changes.expireDue();
       await ctx.jobs.enqueue(RESUME_QUEUE, {}, { runAt: ctx.clock.now() });
+      if (ctx.config.audit.anchorCron) ctx.scheduler.add({ name: 'audit:anchor', cron: ctx.config.audit.anchorCron, run: async () => void (await anchors.publish()) });
     },
   };
 }

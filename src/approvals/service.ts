@@ -6,7 +6,7 @@ import { appendEvent } from '../events/log.js';
 import { ChatError, type ChatMessage, type PostedMessage as PostedRef } from '../chat/surface.js';
 import { renderChangeRequest, type ChangeRequestView } from '../templates/approvals.js';
 import { policyFor, type ActionPolicy } from './config.js';
-import type { ActionResult, ChangeGate, ChangeRequester, GatedAction, GateOutcome, GateRequestOptions } from './gate.js';
+import type { ActionResult, ChangeGate, ChangeRequester, GatedAction, GateOutcome, GateRequestOptions, StopDecision, StopRequest } from './gate.js';
 import {
   countingApprovals, paramsHash, type Approval, type ChangeCategory, type ChangeRequest, type ChangeRisk, type MessageRef,
 } from './model.js';
@@ -95,6 +95,24 @@ export class ChangeService implements ChangeGate {
     const who = [...p.approvers.map((u) => `<@${u}>`), ...p.approverGroups.map((g) => `<!subteam^${g}>`)].join(', ');
     if (eligible.unresolvedGroups.length > 0) return `I couldn't check the approver groups for \`${kind}\` just now; try again in a minute. Approvers: ${who}.`;
     return `You're not an approver for \`${kind}\`. Approvers: ${who}.`;
+  }
+
+  async authorizeStop(stop: StopRequest, actor: string): Promise<StopDecision> {
+    if (actor === stop.requester) return { allowed: true, because: 'requester' };
+    const eligible = await this.eligibleApprovers(this.policy(stop.kind));
+    if (eligible.anyone || eligible.users.has(actor)) return { allowed: true, because: 'approver' };
+    const { rows } = await this.ctx.pool.query(`SELECT 1 FROM incidents WHERE commander = $1 AND status <> 'resolved' LIMIT 1`, [actor]);
+    if (rows.length > 0) return { allowed: true, because: 'incident-commander' };
+    await appendEvent(this.ctx.pool, {
+      type: 'change.stop_refused', actor, at: this.now(), subject: stop.subject,
+      payload: { kind: stop.kind, what: stop.what, requester: stop.requester },
+    });
+    const p = this.policy(stop.kind);
+    const who = [...p.approvers.map((u) => `<@${u}>`), ...p.approverGroups.map((g) => `<!subteam^${g}>`)].join(', ');
+    return {
+      allowed: false,
+      message: `You can't ${stop.what}: only its requester <@${stop.requester}>, an approver of \`${stop.kind}\` (${who || 'none configured'}) or an incident commander can. This refusal is in the audit log.`,
+    };
   }
 
   async request(kind: string, rawParams: Record<string, unknown>, requester: ChangeRequester, opts: GateRequestOptions = {}): Promise<GateOutcome> {

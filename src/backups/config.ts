@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import nodeCron from 'node-cron';
+import { parseRecipient } from './age.js';
 
 const cronExpression = z.string().refine((s) => nodeCron.validate(s), 'a valid cron expression (5 or 6 fields)');
 
@@ -98,3 +99,19 @@ export const backupsConfigSchema = z
   })
   .prefault({});
 export type BackupsConfig = z.infer<typeof backupsConfigSchema>;
+
+/**
+ * Why backups cannot encrypt with this configuration, or undefined when they can. Checked by
+ * `/backup now` before it asks anyone to approve, and by `config check`, so nobody approves a
+ * backup that is bound to fail at its first step.
+ */
+export function backupKeyProblem(cfg: BackupsConfig): string | undefined {
+  const r = cfg.encryption.recipient;
+  if (!r) return 'no encryption key: set FIREBREAK_BACKUP_RECIPIENT (backups.encryption.recipient) to an age1... public key (`age-keygen -o key.txt` prints one) and FIREBREAK_BACKUP_IDENTITY_FILE to the key file, kept away from the backups';
+  try {
+    parseRecipient(r);
+  } catch (err) {
+    return `backups.encryption.recipient is not a usable age recipient: ${(err as Error).message}`;
+  }
+  return undefined;
+}

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import pg from 'pg';
+import { childEnv } from '../child-env.js';
 
 /**
  * Running PostgreSQL's client programs safely: passwords travel in PGPASSWORD/PGPASSFILE, never
@@ -16,15 +17,23 @@ export function pgBin(binDir: string | undefined, name: string): string {
   return binDir ? path.join(binDir, name) : name;
 }
 
-/** The URL without its password, and the environment that carries the password instead. */
+/**
+ * The URL without its password, and the minimal environment that carries the password
+ * instead. A password given as `?password=` in the query string is moved too: libpq would
+ * accept it there, but the URL is argv.
+ */
 export function libpqArgs(conn: Connection): { url: string; env: NodeJS.ProcessEnv } {
   const u = new URL(conn.url);
-  const env: NodeJS.ProcessEnv = { ...process.env, PGCONNECT_TIMEOUT: process.env.PGCONNECT_TIMEOUT ?? '10' };
   const fromEnv = conn.passwordEnv ? process.env[conn.passwordEnv] : undefined;
-  const password = fromEnv ?? (u.password ? decodeURIComponent(u.password) : undefined);
+  const inQuery = u.searchParams.get('password') ?? undefined;
+  const password = fromEnv ?? (u.password ? decodeURIComponent(u.password) : inQuery);
   u.password = '';
-  if (password) env.PGPASSWORD = password;
-  if (conn.passfile) env.PGPASSFILE = conn.passfile;
+  u.searchParams.delete('password');
+  const env = childEnv({
+    PGCONNECT_TIMEOUT: process.env.PGCONNECT_TIMEOUT ?? '10',
+    ...(password ? { PGPASSWORD: password } : {}),
+    ...(conn.passfile ? { PGPASSFILE: conn.passfile } : {}),
+  });
   return { url: u.toString(), env };
 }
 
@@ -58,7 +67,7 @@ export function exitOf(child: ChildProcess): Promise<{ code: number | null; sign
 }
 
 export async function runTool(bin: string, args: string[], opts: { env?: NodeJS.ProcessEnv; signal?: AbortSignal } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(bin, args, { env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], signal: opts.signal });
+  const child = spawn(bin, args, { env: opts.env ?? childEnv(), stdio: ['ignore', 'pipe', 'pipe'], signal: opts.signal });
   let stdout = '';
   child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
   const stderr = collectStderr(child);

@@ -10,6 +10,7 @@
  * the object of a failed dump can never decrypt as complete even if something kept it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { childEnv } from '../child-env.js';
 import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
@@ -201,7 +202,7 @@ async function backupLocked(ctx: BackupRunContext, target: BackupTarget, opts: R
     const { url, env } = libpqArgs(target);
     const dumpArgs = ['--format=custom', '--compress=0', '--no-password', `--dbname=${url}`, ...(snapshot ? [`--snapshot=${snapshot}`] : [])];
     const dump = spawn(dumpBin, dumpArgs, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    const zstd = spawn('zstd', ['-q', `-${cfg.zstdLevel}`, '-c'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const zstd = spawn('zstd', ['-q', `-${cfg.zstdLevel}`, '-c'], { env: childEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
     children.push(dump, zstd);
     const dumpErr = collectStderr(dump);
     const zstdErr = collectStderr(zstd);

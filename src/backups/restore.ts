@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import { spawn } from 'node:child_process';
+import { childEnv } from '../child-env.js';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Config } from '../config/schema.js';
@@ -154,7 +155,7 @@ export async function decryptToArchive(
   archiveFile: string,
   signal?: AbortSignal,
 ): Promise<void> {
-  const zstd = spawn('zstd', ['-d', '-q', '-f', '-o', archiveFile], { stdio: ['pipe', 'ignore', 'pipe'], signal });
+  const zstd = spawn('zstd', ['-d', '-q', '-f', '-o', archiveFile], { env: childEnv(), stdio: ['pipe', 'ignore', 'pipe'], signal });
   const zstdErr = collectStderr(zstd);
   const exited = exitOf(zstd);
   const spawnFailed = new Promise<never>((_, reject) => zstd.once('error', (e) => reject(new Error(`zstd: ${e.message}`))));

@@ -25,6 +25,7 @@ import {
 import { applyRetention, cleanupStore, planRetention, recordedAt, type CleanupResult, type RetentionPlan } from './retention.js';
 import { findBackup, knownObjectKeys, latestVerified, listBackups, recordVerification } from './store.js';
 import { checkStoredObject } from './verify.js';
+import { scheduleExistsSince } from '../jobs/scheduler.js';
 
 /** A refusal a person can act on (bad name, unknown backup, existing database). */
 export class BackupUserError extends Error {
@@ -117,19 +118,42 @@ export class BackupService {
     }
     await last;
     if (thread && chat) {
-      await chat.post(thread.channel, view.backupSummary(outcome.record), { threadTs: thread.ts }).catch((err: unknown) =>
-        this.ctx.log.warn({ err }, 'could not post the backup summary'),
-      );
+      // The progress reply ends as the summary, and the message it hangs under says how it
+      // ended: nothing is left reading "dumping … so far" after the run.
+      const summary = view.backupSummary(outcome.record);
+      await (progressTs ? chat.update(thread.channel, progressTs, summary) : chat.post(thread.channel, summary, { threadTs: thread.ts }))
+        .catch((err: unknown) => this.ctx.log.warn({ err }, 'could not post the backup summary'));
+      await chat.update(thread.channel, thread.ts, view.backupFinished(outcome.record))
+        .catch((err: unknown) => this.ctx.log.warn({ err }, 'could not mark the backup message finished'));
     }
-    // An interrupted backup (a deploy, a shutdown) is told but does not wake anyone.
-    if (outcome.error) await this.alertOps(view.backupFailed(outcome.record), outcome.record.status === 'interrupted' ? undefined : { dedupKey: `backup-failed:${outcome.record.database}`, severity: 'error' });
+    // An interrupted backup (a deploy, a shutdown) is told but does not wake anyone. When the
+    // run's own thread is in the ops channel, its message already says FAILED there: page only.
+    if (outcome.error) {
+      const inOps = thread ? await this.isOpsChannel(thread.channel) : false;
+      await this.alertOps(view.backupFailed(outcome.record), outcome.record.status === 'interrupted' ? undefined : { dedupKey: `backup-failed:${outcome.record.database}`, severity: 'error' }, { chat: !inOps });
+    }
     return outcome;
   }
 
   /** A schedule's slot: the tier is monthly for a daily run on the 1st (GFS grandfathers). */
   async runScheduled(schedule: { name: string; tier: BackupTier }, database: string, slot: Date): Promise<void> {
     const tier = tierForSlot(schedule.tier, slot);
-    const out = await this.take(this.target(database), { tier, requestedBy: `schedule:${schedule.name}` });
+    const requestedBy = `schedule:${schedule.name}`;
+    // A scheduled run announces itself in the ops channel and keeps its progress in a thread there.
+    let thread: ProgressThread | undefined;
+    const chat = this.ctx.chat;
+    if (chat && !this.isRunning(database)) {
+      try {
+        const ops = await chat.findChannel(this.ctx.config.ops.channel);
+        if (ops) {
+          const posted = await chat.post(ops.id, view.backupStarted(database, requestedBy));
+          thread = { channel: posted.channel, ts: posted.ts };
+        }
+      } catch (err) {
+        this.ctx.log.warn({ err }, 'could not announce a scheduled backup in the ops channel');
+      }
+    }
+    const out = await this.take(this.target(database), { tier, requestedBy, thread });
     if ('busy' in out) {
       this.ctx.log.info({ database, schedule: schedule.name, slot: slot.toISOString() }, 'scheduled backup skipped: one is already running for this database');
     }
@@ -311,8 +335,12 @@ export class BackupService {
       const last = await latestVerified(this.ctx.pool, t.name);
       const lastAt = last ? recordedAt(last).getTime() : undefined;
       if (lastAt !== undefined && now.getTime() - lastAt <= limit) continue;
-      // Without any backup, count from when the schedule could first have produced one.
-      if (lastAt === undefined && !(await this.hasHistory(t.name, now.getTime() - limit))) continue;
+      // Without a good backup yet, count from when the schedule began: a fresh install (or a
+      // newly added database) has had no chance to produce one before that.
+      if (lastAt === undefined) {
+        const since = await scheduleExistsSince(this.ctx.pool, `backup:`, `:${t.name}`);
+        if (!since || now.getTime() - since.getTime() <= limit) continue;
+      }
       const subject = `backups:${t.name}`;
       const { rows } = await this.ctx.pool.query<{ at: Date | null }>(`SELECT max(at) AS at FROM events WHERE type = 'backup.stale' AND subject = $1`, [subject]);
       const previous = rows[0]?.at;
@@ -322,18 +350,6 @@ export class BackupService {
       alerted.push(t.name);
     }
     return alerted;
-  }
-
-  /** Any attempt older than `before`, or Firebreak's own state older than that (it has been up long enough). */
-  private async hasHistory(database: string, before: number): Promise<boolean> {
-    const { rows } = await this.ctx.pool.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM backups WHERE database = $1 AND started_at < $2`,
-      [database, new Date(before)],
-    );
-    if ((rows[0]?.n ?? 0) > 0) return true;
-    const m = await this.ctx.pool.query<{ first: Date | null }>(`SELECT min(applied_at) AS first FROM schema_migrations`).catch(() => ({ rows: [] as { first: Date | null }[] }));
-    const first = m.rows[0]?.first;
-    return !!first && first.getTime() < before;
   }
 
   /** The longest gap between runs of the most frequent schedule covering `database`. */
@@ -349,12 +365,12 @@ export class BackupService {
    * backup is exactly what someone must hear about at night. `page.dedupKey` folds repeats of
    * the same problem into one open PagerDuty alert.
    */
-  async alertOps(message: ChatMessage, page?: { dedupKey: string; severity: 'critical' | 'error' | 'warning' }): Promise<void> {
+  async alertOps(message: ChatMessage, page?: { dedupKey: string; severity: 'critical' | 'error' | 'warning' }, opts: { chat?: boolean } = {}): Promise<void> {
     if (page) {
       await this.ctx.services?.paging?.pageOps({ dedupKey: page.dedupKey, summary: message.text, severity: page.severity })
         .catch((err: unknown) => this.ctx.log.error({ err }, 'could not queue a page about a backup problem'));
     }
-    if (!this.ctx.chat) return;
+    if (!this.ctx.chat || opts.chat === false) return;
     try {
       const ch = await this.ctx.chat.findChannel(this.ctx.config.ops.channel);
       if (!ch) throw new Error(`ops channel ${this.ctx.config.ops.channel} not found`);
@@ -362,6 +378,11 @@ export class BackupService {
     } catch (err) {
       this.ctx.log.error({ err, alert: message.text }, 'could not post a backup alert to the ops channel');
     }
+  }
+
+  private async isOpsChannel(channel: string): Promise<boolean> {
+    const ops = await this.ctx.chat?.findChannel(this.ctx.config.ops.channel).catch(() => undefined);
+    return ops?.id === channel;
   }
 
   private async event(type: string, actor: string, id: string, payload: Record<string, unknown>): Promise<void> {

@@ -5,6 +5,7 @@
  * decompresses and has `pg_restore --list` read the archive.
  */
 import { spawn } from 'node:child_process';
+import { childEnv } from '../child-env.js';
 import { pipeline } from 'node:stream/promises';
 import type { ObjectStore } from '../storage/index.js';
 import { AgeDecryptStream, AgeError, type AgeIdentity } from './age.js';
@@ -58,8 +59,8 @@ async function readArchive(
   expect: ExpectedObject,
   opts: { signal?: AbortSignal; pgBinDir?: string },
 ): Promise<Verification> {
-  const zstd = spawn('zstd', ['-d', '-q', '-c'], { stdio: ['pipe', 'pipe', 'pipe'] });
-  const restore = spawn(pgBin(opts.pgBinDir, 'pg_restore'), ['--list'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const zstd = spawn('zstd', ['-d', '-q', '-c'], { env: childEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+  const restore = spawn(pgBin(opts.pgBinDir, 'pg_restore'), ['--list'], { env: childEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
   const zstdErr = collectStderr(zstd);
   const restoreErr = collectStderr(restore);
   const zstdExit = exitOf(zstd);

@@ -1,5 +1,6 @@
 import { checkConfig } from '../config/load.js';
 import { compileRoutes, groupKey, matchRoutes, walkRoutes, type Route } from '../alerts/routing.js';
+import { parseLabelArg } from '../alerts/matchers.js';
 import type { CliGroup, CliIo } from './types.js';
 
 const fmtMs = (ms: number): string => (ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` : ms % 60_000 === 0 ? `${ms / 60_000}m` : `${ms / 1000}s`);
@@ -17,6 +18,10 @@ function describe(r: Route): string {
   return `#${o.channel}  group_by ${by}  wait ${fmtMs(o.groupWaitMs)} interval ${fmtMs(o.groupIntervalMs)} repeat ${fmtMs(o.repeatIntervalMs)}${extra.length ? `  ${extra.join('  ')}` : ''}`;
 }
 
+function asJson(r: Route): Record<string, unknown> {
+  return { route: r.key, continue: r.continue, ...r.opts };
+}
+
 function printTree(root: Route, io: CliIo): void {
   walkRoutes(root, (r) => {
     const depth = r.key === '{}' ? 0 : r.key.split('/').length - 1;
@@ -27,12 +32,14 @@ function printTree(root: Route, io: CliIo): void {
 export const alertsCli: CliGroup = {
   name: 'alerts',
   summary: 'inspect alert routing from the configuration',
-  verbs: { routes: 'print the route tree; with label=value pairs, show where such an alert goes (like amtool config routes test)' },
-  async run(verb, args, io) {
+  verbs: { 'routes [label=value ...] [--json]': 'print the route tree; with label=value pairs (amtool\'s forms: team=db, team="db"), show where such an alert goes (like amtool config routes test)' },
+  async run(verb, argv, io) {
     if (verb !== 'routes') {
-      io.err('usage: firebreak alerts routes [label=value ...]');
+      io.err('usage: firebreak alerts routes [label=value ...] [--json]');
       return 2;
     }
+    const json = argv.includes('--json');
+    const args = argv.filter((a) => a !== '--json');
     const r = checkConfig(process.env);
     if (!r.ok) {
       io.err(r.error.message);
@@ -40,19 +47,26 @@ export const alertsCli: CliGroup = {
     }
     const root = compileRoutes(r.config.alerts.route, r.config.alerts.defaultChannel);
     if (args.length === 0) {
-      printTree(root, io);
+      if (json) {
+        const all: Record<string, unknown>[] = [];
+        walkRoutes(root, (r) => void all.push(asJson(r)));
+        io.out(JSON.stringify(all, null, 2));
+      } else printTree(root, io);
       return 0;
     }
     const labels: Record<string, string> = {};
     for (const a of args) {
-      const i = a.indexOf('=');
-      if (i <= 0) {
-        io.err(`"${a}" is not label=value`);
+      try {
+        const { name, value } = parseLabelArg(a);
+        labels[name] = value;
+      } catch (e) {
+        io.err(`"${a}" is not label=value (amtool's forms: team=db, team="db", msg="a, b"): ${(e as Error).message}`);
         return 2;
       }
-      labels[a.slice(0, i)] = a.slice(i + 1);
     }
-    for (const route of matchRoutes(root, labels)) io.out(`${describe(route)}\n  group ${groupKey(route, labels)}`);
+    const matched = matchRoutes(root, labels);
+    if (json) io.out(JSON.stringify(matched.map((route) => ({ ...asJson(route), group: groupKey(route, labels) })), null, 2));
+    else for (const route of matched) io.out(`${describe(route)}\n  group ${groupKey(route, labels)}`);
     return 0;
   },
 };

@@ -1,7 +1,5 @@
 import { needsApproval, policyFor } from '../approvals/config.js';
-import type pg from 'pg';
-import { loadConfig } from '../config/load.js';
-import { withCliRuntime } from './runtime.js';
+import { cliDatabase, withCliRuntime } from './runtime.js';
 import { systemClock } from '../clock.js';
 import { parseArgs } from '../commands/table.js';
 import { BackupService, BackupUserError } from '../backups/service.js';
@@ -15,29 +13,26 @@ const plain = (m: ChatMessage | string) =>
 
 const USAGE: Record<string, string> = {
   now: 'now [database]',
-  list: 'list [database] [--limit N]',
+  list: 'list [database] [--limit N] [--json]',
   show: 'show <id> [--json]',
   verify: 'verify <id> [--full]',
   restore: 'restore <id> <new-database>',
   expire: 'expire [--dry-run]',
 };
 
-async function withService<T>(fn: (s: BackupService, pool: pg.Pool) => Promise<T>): Promise<T> {
-  const config = loadConfig(process.env);
-  if (!config.databaseUrl) throw new BackupUserError('the backup CLI needs DATABASE_URL (Firebreak\'s own database, where backups are recorded)');
-  // Ctrl-C stops a running backup cleanly: it is recorded as interrupted, never as good.
-  return withCliRuntime(config.databaseUrl, ({ pool, log, signal }) =>
-    fn(new BackupService({ config, pool, clock: systemClock, log, shutdownSignal: signal }), pool));
-}
-
 async function run(verb: string, argv: string[], io: CliIo): Promise<number> {
-  const args = parseArgs(argv.map((a) => (/\s/.test(a) ? `"${a}"` : a)).join(' '));
+  const db = cliDatabase(argv, `backup ${verb}`);
+  if ('problem' in db) throw new BackupUserError(db.problem);
+  const { config } = db;
+  const args = parseArgs(db.args.map((a) => (/\s/.test(a) ? `"${a}"` : a)).join(' '));
   const [first, second] = args.words;
-  return withService(async (s) => {
+  // Ctrl-C stops a running backup cleanly: it is recorded as interrupted, never as good.
+  return withCliRuntime(db.url, async ({ pool, log, signal }) => {
+    const s = new BackupService({ config, pool, clock: systemClock, log, shutdownSignal: signal });
     switch (verb) {
       case 'now': {
         // The CLI cannot collect approvals: it takes backups only where policy pre-approves them.
-        if (needsApproval(policyFor(loadConfig(process.env).approvals, 'backup.now'))) {
+        if (needsApproval(policyFor(config.approvals, 'backup.now'))) {
           io.err('Backups on demand need an approval under your change policy, which the CLI cannot collect. Run `/backup now` in Slack or the console, or make it a pre-approved standard change (approvals.actions["backup.now"].preApproved: true).');
           return 1;
         }
@@ -55,7 +50,8 @@ async function run(verb: string, argv: string[], io: CliIo): Promise<number> {
         if (first) s.target(first);
         const limit = args.flags['limit'] ? Number(args.flags['limit']) : 20;
         if (!Number.isInteger(limit) || limit < 1) throw new BackupUserError('--limit is a positive whole number');
-        io.out(plain(view.backupList(await s.list({ database: first, limit }), first)));
+        const list = await s.list({ database: first, limit });
+        io.out(args.flags['json'] ? JSON.stringify(list, null, 2) : plain(view.backupList(list, first)));
         return 0;
       }
       case 'show': {

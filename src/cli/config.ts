@@ -1,6 +1,7 @@
 import { checkConfig } from '../config/load.js';
-import { chatMode } from '../config/schema.js';
+import { chatMode, configWarnings } from '../config/schema.js';
 import { validateCommsTemplates } from '../templates/comms.js';
+import { backupKeyProblem } from '../backups/config.js';
 import type { CliGroup } from './types.js';
 
 export const configCli: CliGroup = {
@@ -21,6 +22,13 @@ export const configCli: CliGroup = {
     const templateProblems = validateCommsTemplates(r.config.incidents.templatesDir);
     if (templateProblems.length) {
       io.err(`Invalid comms templates in ${r.config.incidents.templatesDir}:\n${templateProblems.map((p) => `  - ${p}`).join('\n')}`);
+      return 1;
+    }
+    for (const warning of configWarnings(r.config)) io.err(`warning: ${warning}`);
+    // The console generates a trial key on start (src/backups/trial-key.ts); Slack teams must bring theirs.
+    const keyProblem = chatMode(r.config) === 'console' ? undefined : backupKeyProblem(r.config.backups);
+    if (keyProblem) {
+      io.err(`Invalid configuration:\n  - backups.encryption.recipient: ${keyProblem}`);
       return 1;
     }
     io.out(`config ok (chat: ${chatMode(r.config)}, database: ${r.config.databaseUrl ? 'DATABASE_URL' : `embedded under ${r.config.dataDir}`})`);

@@ -1,5 +1,5 @@
 import { createPool } from '../db/pool.js';
-import { loadConfig } from '../config/load.js';
+import { cliDatabase } from './runtime.js';
 import { incidentEvents } from '../events/log.js';
 import { getIncident, latestPostmortem, openIncidents } from '../incidents/store.js';
 import { incidentMetrics } from '../incidents/model.js';
@@ -7,7 +7,7 @@ import { postmortemMarkdown } from '../templates/postmortem.js';
 import { exactDuration, exactTime } from '../templates/incidents.js';
 import type { CliGroup } from './types.js';
 
-const USAGE = 'usage: firebreak incidents list | firebreak incidents postmortem <id> [--database-url postgres://...]';
+const USAGE = 'usage: firebreak incidents list [--json] | firebreak incidents postmortem <id> [--database-url postgres://...]';
 
 /**
  * `firebreak incidents`: read incidents without Slack. `postmortem` prints the stored draft,
@@ -17,7 +17,7 @@ export const incidentsCli: CliGroup = {
   name: 'incidents',
   summary: 'read incidents and post-mortems from the database',
   verbs: {
-    list: 'open incidents with severity, status, commander and MTTA so far',
+    'list [--json]': 'open incidents with severity, status, commander and MTTA so far; --json for scripts',
     'postmortem <id>': 'print the latest post-mortem Markdown (rendered from the timeline if none is stored)',
   },
   async run(verb, args, io) {
@@ -25,22 +25,26 @@ export const incidentsCli: CliGroup = {
       io.err(USAGE);
       return 2;
     }
-    const flag = args.indexOf('--database-url');
-    const url = flag >= 0 ? args[flag + 1] : loadConfig(process.env).databaseUrl;
-    if (!url) {
-      io.err(`firebreak incidents ${verb} needs the database: set DATABASE_URL (or pass --database-url).`);
+    const db = cliDatabase(args, `incidents ${verb}`);
+    if ('problem' in db) {
+      io.err(db.problem);
       return 2;
     }
-    const positional = args.filter((_a, i) => i !== flag && i !== flag + 1);
+    const json = db.args.includes('--json');
+    const positional = db.args.filter((a) => a !== '--json');
     const id = Number(String(positional[0] ?? '').replace(/^(?:inc-?|#)/i, ''));
     if (verb === 'postmortem' && !(Number.isInteger(id) && id > 0)) {
       io.err(USAGE);
       return 2;
     }
-    const pool = createPool(url, 2);
+    const pool = createPool(db.url, 2);
     try {
       if (verb === 'list') {
         const open = await openIncidents(pool);
+        if (json) {
+          io.out(JSON.stringify(open.map((i) => ({ ...i, mttaMs: incidentMetrics(i).mtta ?? null })), null, 2));
+          return 0;
+        }
         if (open.length === 0) io.out('no open incidents');
         for (const i of open) {
           const m = incidentMetrics(i);

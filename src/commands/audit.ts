@@ -3,7 +3,7 @@ import type { CommandTable } from './table.js';
 import { helpSubcommand, tokenize } from './table.js';
 import { recentAuditEntries, type AuditFilter } from '../audit/store.js';
 import { AUDIT_TYPE_PREFIXES, AUDIT_TYPES } from '../audit/kinds.js';
-import { verifyAuditLog } from '../audit/verify.js';
+import { verifyAuditLog, type AnchorCheck } from '../audit/verify.js';
 import { auditLogMessage, auditVerdictMessage } from '../templates/approvals.js';
 
 const FILTER_HELP =
@@ -38,8 +38,14 @@ export function parseAuditFilter(text: string): AuditFilter | { error: string } 
   return f;
 }
 
-/** `/audit`: read and check the tamper-evident log. Nothing here writes to it. */
-export function auditCommands(pool: pg.Pool): CommandTable {
+/** The audit chain's anchors outside the database (src/audit/anchor.ts), as commands use them. */
+export interface AnchorPort {
+  latest(): Promise<AnchorCheck | undefined>;
+  publish(): Promise<{ key: string; created: boolean; anchor: { lastId: number; eventCount: number; headHash: string } }>;
+}
+
+/** `/audit`: read and check the tamper-evident log, and publish its anchor. */
+export function auditCommands(pool: pg.Pool, anchors: AnchorPort): CommandTable {
   const table: CommandTable = {
     command: '/audit',
     description: 'Check and read the tamper-evident audit log (approvals, executions, break-glass, incidents, backups, restores, DR).',
@@ -47,8 +53,20 @@ export function auditCommands(pool: pg.Pool): CommandTable {
       {
         name: 'verify',
         usage: '',
-        description: 'Recompute the whole hash chain and name the first broken entry, if any.',
-        run: async (_args, _inv, ctx) => ctx.reply.ephemeral(auditVerdictMessage(await verifyAuditLog(pool))),
+        description: 'Recompute the whole hash chain, check it against the latest published anchor, and name the first broken entry, if any.',
+        run: async (_args, _inv, ctx) => {
+          const latest = await anchors.latest();
+          return ctx.reply.ephemeral(auditVerdictMessage(await verifyAuditLog(pool, latest ? [latest] : [])));
+        },
+      },
+      {
+        name: 'anchor',
+        usage: '',
+        description: 'Publish the current head hash and entry count now (write-once in the backup store, posted to the audit channel).',
+        run: async (_args, _inv, ctx) => {
+          const r = await anchors.publish();
+          return ctx.reply.ephemeral(`${r.created ? 'Published' : 'Already published'}: entry #${r.anchor.lastId}, ${r.anchor.eventCount} entries, head ${r.anchor.headHash} (${r.key}).`);
+        },
       },
       {
         name: 'log',

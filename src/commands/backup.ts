@@ -5,6 +5,7 @@ import { helpSubcommand, type CommandTable } from './table.js';
 import { BackupUserError, type BackupService, type ProgressThread } from '../backups/service.js';
 import * as view from '../templates/backups.js';
 import { needsApproval, policyFor } from '../approvals/config.js';
+import { backupKeyProblem } from '../backups/config.js';
 
 const ID = /^[0-9]{8}T[0-9]{6}Z-[a-z0-9_-]+-[0-9a-f]{4}$/i;
 
@@ -49,6 +50,8 @@ export function backupCommands(ctx: AppContext, service: BackupService): Command
           friendly(ictx, async () => {
             const target = service.target(args.words[0]);
             if (service.isRunning(target.name)) return ictx.reply.ephemeral(view.backupBusy(target.name));
+            const keyProblem = backupKeyProblem(ctx.config.backups);
+            if (keyProblem) return ictx.reply.ephemeral(`Backups cannot run here yet, so I am not asking anyone to approve one: ${keyProblem}.`);
             const gate = ctx.services.changes;
             if (gate && needsApproval(policyFor(ctx.config.approvals, 'backup.now'))) {
               const o = await gate.request('backup.now', { database: target.name, channel: inv.channelId }, { userId: inv.actor.userId, channelId: inv.channelId }, {

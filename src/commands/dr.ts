@@ -114,6 +114,7 @@ export function drCommands(service: DrService, gate: () => ChangeGate | undefine
         run: async (_args, inv, ictx) => {
           const r = await service.cancel(inv.actor.userId);
           if (r.status === 'idle') return ictx.reply.ephemeral('No drill is running.');
+          if (r.status === 'refused') return ictx.reply.ephemeral(r.message);
           await ictx.reply.ephemeral(`Cancelling ${runLabel(r.run)}; its thread will say when it has stopped and cleaned up.`);
         },
       },

@@ -7,13 +7,16 @@ export interface EnvBinding {
   env: string;
   path: string[];
   secret?: boolean;
-  kind?: 'string' | 'number' | 'list';
+  kind?: 'string' | 'number' | 'list' | 'boolean';
   doc: string;
 }
 
 export const ENV_BINDINGS: EnvBinding[] = [
   { env: 'PORT', path: ['port'], kind: 'number', doc: 'HTTP port (default 3000).' },
+  { env: 'FIREBREAK_HOST', path: ['host'], doc: 'Address the HTTP server binds to (default 127.0.0.1 in console mode, every interface with Slack).' },
+  { env: 'FIREBREAK_CONSOLE_WITH_SLACK', path: ['console', 'withSlack'], kind: 'boolean', doc: 'true: also serve the console (loopback clients only) when Slack is configured (default false).' },
   { env: 'DATABASE_URL', path: ['databaseUrl'], secret: true, doc: 'PostgreSQL URL for Firebreak state; unset = embedded PostgreSQL under FIREBREAK_DATA_DIR.' },
+  { env: 'FIREBREAK_APP_ROLE', path: ['databaseAppRole'], doc: 'The non-owner role the application connects as; `firebreak migrate` grants it exactly what it needs.' },
   { env: 'FIREBREAK_DATA_DIR', path: ['dataDir'], doc: 'Directory for the embedded PostgreSQL and local backups (default .data).' },
   { env: 'FIREBREAK_PUBLIC_URL', path: ['publicUrl'], doc: 'Base URL used in links (default http://localhost:PORT).' },
   { env: 'FIREBREAK_CONSOLE_PUBLIC_URL', path: ['console', 'publicUrl'], doc: 'Exposes the local console at this URL, with a login link per console user; unset = the console answers only on loopback.' },

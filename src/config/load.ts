@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { configSchema, type Config } from './schema.js';
+import { configSchema, slackModeProblem, type Config } from './schema.js';
 import { ENV_BINDINGS } from './env.js';
 
 export interface ConfigProblem {
@@ -87,7 +87,7 @@ export function loadConfig(env: Env = process.env, overrides: Tree = {}): Config
       }
     }
     if (value === undefined || value === '') continue;
-    const parsed = b.kind === 'number' ? Number(value) : b.kind === 'list' ? value.split(',').map((s) => s.trim()).filter(Boolean) : value;
+    const parsed = b.kind === 'number' ? Number(value) : b.kind === 'list' ? value.split(',').map((s) => s.trim()).filter(Boolean) : b.kind === 'boolean' ? parseBoolean(value) : value;
     setPath(raw, b.path, parsed);
     sources.set(b.path.join('.'), source);
   }
@@ -102,12 +102,21 @@ export function loadConfig(env: Env = process.env, overrides: Tree = {}): Config
     }
   }
   if (result.success) {
+    const slack = slackModeProblem(result.data);
+    if (slack) problems.push({ key: 'slack', source: 'env SLACK_*', message: slack });
     for (const key of unknownKeys(raw, result.data, [])) {
       problems.push({ key, source: file ? `file ${file}` : 'overrides', message: 'unknown key (a typo? it would be ignored)' });
     }
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return result.data!;
+}
+
+/** true/false as people write them in env; anything else is left for the schema to refuse by name. */
+function parseBoolean(v: string): boolean | string {
+  if (/^(true|1|yes|on)$/i.test(v)) return true;
+  if (/^(false|0|no|off)$/i.test(v)) return false;
+  return v;
 }
 
 const isPlainObject = (v: unknown): v is Tree => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);

@@ -42,6 +42,8 @@ export const consoleConfigSchema = z
     users: z.array(consoleUserSchema).min(1).default(DEMO_USERS),
     userGroups: z.array(consoleUserGroupSchema).default(DEMO_USER_GROUPS),
     channels: z.array(z.string().regex(/^[a-z0-9_-]{1,80}$/, 'a channel name: lowercase letters, digits, - and _')).default(DEMO_CHANNELS),
+    /** Serve the console (to loopback clients only) even when Slack is configured; off by default. */
+    withSlack: z.boolean().default(false),
     /**
      * The address people reach an exposed console at (https://ops.example.com). Setting it is
      * what exposes the console: then every person signs in with their own login link, and only

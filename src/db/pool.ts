@@ -49,3 +49,15 @@ export async function withClient<T>(config: pg.ClientConfig, fn: (c: pg.Client) 
     await c.end().catch(() => {});
   }
 }
+
+/**
+ * True when the database refused a value itself (class 22 data exception: invalid text,
+ * encoding, datetime overflow; class 54: program limit, e.g. an index row too large). Such a
+ * write fails the same way every time, so its sender must hear 4xx, not a retry-forever 5xx.
+ * Everything else (unreachable, restarting, locks, a constraint or grant an operator can fix)
+ * may succeed on a retry and stays a 503.
+ */
+export function isDataError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^(22|54)[0-9A-Z]{3}$/.test(code);
+}

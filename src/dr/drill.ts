@@ -1,5 +1,7 @@
 import { withClient } from '../db/pool.js';
 import { spawn } from 'node:child_process';
+import { childEnv } from '../child-env.js';
+import { libpqArgs } from '../backups/pgtools.js';
 import { mkdir, open, rm, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -87,7 +89,7 @@ export async function dropScratchDatabase(serverUrl: string, name: string): Prom
 
 function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; signal?: AbortSignal; timeoutMs?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: opts.env ?? process.env, signal: opts.signal, timeout: opts.timeoutMs, killSignal: 'SIGTERM' });
+    const child = spawn(cmd, args, { env: opts.env ?? childEnv(), signal: opts.signal, timeout: opts.timeoutMs, killSignal: 'SIGTERM' });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout = (stdout + d.toString()).slice(-8192)));
@@ -398,10 +400,13 @@ export class Drill {
     const done: string[] = [];
     if (hook.command) {
       const [cmd, ...args] = hook.command as [string, ...string[]];
-      const u = new URL(this.targetUrl);
+      // The hook reaches the restored database through libpq's variables; the URL it gets
+      // carries no password, and nothing else of Firebreak's environment (tokens, keys) is passed.
+      const { url, env: pgEnv } = libpqArgs({ url: this.targetUrl });
+      const u = new URL(url);
       const env = {
-        ...process.env, DATABASE_URL: this.targetUrl, PGHOST: u.hostname, PGPORT: u.port || '5432',
-        PGDATABASE: this.target, PGUSER: decodeURIComponent(u.username), PGPASSWORD: decodeURIComponent(u.password),
+        ...pgEnv, DATABASE_URL: url, PGHOST: u.hostname, PGPORT: u.port || '5432',
+        PGDATABASE: this.target, PGUSER: decodeURIComponent(u.username),
       };
       const r = await run(cmd, args, { env, signal: this.signal, timeoutMs: hook.timeoutSeconds * 1000 }).catch((err: Error) => {
         throw new DrError(`could not run ${cmd}: ${err.message}`);

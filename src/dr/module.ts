@@ -69,7 +69,7 @@ export function dryRunAction(ctx: AppContext, service: DrService): GatedAction<D
  * `source` defaults to the backups area's restore functions.
  */
 export function drModule(ctx: AppContext, source: BackupSource = backupsRestoreSource(ctx)): FirebreakModule {
-  const service = new DrService(ctx, source);
+  const service = new DrService(ctx, source, () => ctx.services.changes);
   ctx.services.dr = service;
   const registered = new WeakSet<ChangeGate>();
   // Registering is idempotent; it happens as soon as a gate exists so approvals' resume at

@@ -1,14 +1,16 @@
+import { scheduleExistsSince } from '../jobs/scheduler.js';
 import os from 'node:os';
 import path from 'node:path';
 import type pg from 'pg';
 import type { AppContext } from '../module.js';
+import type { ChangeGate } from '../approvals/gate.js';
 import type { ChatMessage } from '../chat/surface.js';
 import { appendEvent } from '../events/log.js';
 import { drDrills, drLastDrillSucceeded, drLastRpoSeconds, drLastRtoSeconds } from '../ops/metrics.js';
 import type { BackupSource, DrBackupRecord } from './backup-source.js';
 import { Drill, SHUTDOWN, dropScratchDatabase, type DrillOutcome } from './drill.js';
 import {
-  DrError, formatDuration, isScratchDatabaseName, scratchDatabaseName, stepsFor,
+  DR_DRY_RUN_KIND, DR_EXECUTE_KIND, DrError, formatDuration, isScratchDatabaseName, scratchDatabaseName, stepsFor,
   type DrKind, type DrRun, type DrTargets, type DrTrigger,
 } from './model.js';
 import * as store from './store.js';
@@ -57,6 +59,8 @@ export class DrService {
   constructor(
     private ctx: DrContext,
     private source: BackupSource,
+    /** Who may stop a run is the change gate's decision; read late, since approvals may start after DR. */
+    private stopGate: () => Pick<ChangeGate, 'authorizeStop'> | undefined = () => undefined,
   ) {}
 
   get config() {
@@ -167,9 +171,16 @@ export class DrService {
   }
 
   /** Asks the running drill to stop; on another replica it notices within a second. */
-  async cancel(actor: string): Promise<{ status: 'cancelling'; run: DrRun } | { status: 'idle' }> {
+  async cancel(actor: string): Promise<{ status: 'cancelling'; run: DrRun } | { status: 'idle' } | { status: 'refused'; run: DrRun; message: string }> {
     const run = await this.running();
     if (!run) return { status: 'idle' };
+    // A run that needed approvals to start must not be stoppable by anyone: the gate decides who may.
+    const stop = { kind: run.kind === 'execute' ? DR_EXECUTE_KIND : DR_DRY_RUN_KIND, requester: run.requester, subject: `dr:${run.id}`, what: `cancel ${view.runLabel(run)}` };
+    const gate = this.stopGate();
+    const decision = gate
+      ? await gate.authorizeStop(stop, actor)
+      : actor === run.requester ? { allowed: true as const } : { allowed: false as const, message: `Only <@${run.requester}>, who started ${view.runLabel(run)}, can cancel it while approvals are not running.` };
+    if (!decision.allowed) return { status: 'refused', run, message: decision.message };
     const marked = await store.requestCancel(this.ctx.pool, run.id, actor, this.ctx.clock.now());
     this.active.get(run.id)?.abort();
     if (marked) {
@@ -237,9 +248,14 @@ export class DrService {
     const limitMs = this.config.schedule.overdueAfterDays * 86_400_000;
     const now = this.ctx.clock.now().getTime();
     if (last && now - last.getTime() <= limitMs) return false;
+    // Never run: overdue only once the drill schedule has existed for a whole limit.
+    if (!last) {
+      const since = await scheduleExistsSince(this.ctx.pool, 'dr:drill');
+      if (!since || now - since.getTime() <= limitMs) return false;
+    }
     await this.alertOps(view.drillMissed(last
       ? `no DR dry run for ${formatDuration(now - last.getTime())} (limit ${this.config.schedule.overdueAfterDays} days); the RTO is unproven. Run \`/dr dry-run\`.`
-      : 'no DR dry run has ever run, so the RTO is unproven. Run `/dr dry-run`.'));
+      : `no DR dry run has run since drills were scheduled over ${this.config.schedule.overdueAfterDays} days ago, so the RTO is unproven. Run \`/dr dry-run\`.`));
     return true;
   }
 

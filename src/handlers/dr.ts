@@ -9,7 +9,8 @@ export function drActions(service: DrService): Record<string, ActionHandler> {
       const id = Number(inv.value);
       const running = await service.running();
       if (!running || running.id !== id) return ctx.reply.ephemeral(`DR-${inv.value} is not running any more.`);
-      await service.cancel(inv.actor.userId);
+      const r = await service.cancel(inv.actor.userId);
+      if (r.status === 'refused') return ctx.reply.ephemeral(r.message);
       await ctx.reply.ephemeral(`Cancelling ${runLabel(running)}; the thread will say when it has stopped and cleaned up.`);
     },
   };

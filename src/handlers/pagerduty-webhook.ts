@@ -3,6 +3,8 @@ import type { Logger } from '../log.js';
 import { json, problem, type HttpRequest, type Route } from '../http/router.js';
 import { parseWebhookEvent } from '../paging/webhook-event.js';
 import type { PagingService } from '../paging/service.js';
+import { RejectedAlerts } from '../alerts/ingest-queue.js';
+import { findUnstorableText } from '../alerts/storable.js';
 
 export const PAGERDUTY_WEBHOOK_PATH = '/webhooks/pagerduty';
 
@@ -55,6 +57,8 @@ export function pagerDutyWebhookRoute(paging: PagingService, secrets: string[], 
       } catch {
         return problem(400, 'invalid_json', 'The body is not JSON.');
       }
+      const unstorable = findUnstorableText(body);
+      if (unstorable) return problem(422, 'invalid_payload', unstorable);
       const event = parseWebhookEvent(body);
       // Signed but not an event (PagerDuty's own test pings look like this): nothing to do.
       if (!event) return json(200, { status: 'ignored' });
@@ -63,6 +67,7 @@ export function pagerDutyWebhookRoute(paging: PagingService, secrets: string[], 
       try {
         outcome = await paging.acceptWebhook(deliveryId, event);
       } catch (err) {
+        if (err instanceof RejectedAlerts) return problem(422, 'invalid_payload', err.message);
         // Nothing was marked delivered: PagerDuty retries a 5xx and the retry is processed.
         log.error({ err, requestId: req.requestId, type: event.type }, 'PagerDuty webhook could not be stored');
         return { ...problem(503, 'temporarily_unavailable', `The webhook could not be stored right now; retry. Request id ${req.requestId}.`), headers: { 'retry-after': '5' } };

@@ -90,6 +90,8 @@ export class LeaseScheduler implements Scheduler {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private renewal: Promise<void> | undefined;
   private lastRenewedAt = 0;
+  /** First-seen times of tasks, once read (they never change). */
+  private seen = new Map<string, number>();
   /** Missed slots already reported, so a long gap is reported once, not on every renewal. */
   private reportedMissed = new Set<string>();
   private readonly ttl: number;
@@ -277,6 +279,15 @@ export class LeaseScheduler implements Scheduler {
     return id !== null;
   }
 
+  /** When `task` was first seen, recorded now if never before (the earliest replica's time wins). */
+  private async firstSeen(task: string, now: number): Promise<number> {
+    const known = this.seen.get(task);
+    if (known !== undefined) return known;
+    const at = await recordScheduledTask(this.opts.pool, task, new Date(now));
+    this.seen.set(task, at.getTime());
+    return at.getTime();
+  }
+
   /** Slots of `reg` in (after, until], newest last; at most `limit` of the newest. */
   private slotsBetween(reg: Registered, after: number, until: number, limit = 1000): Date[] {
     const out: Date[] = [];
@@ -303,7 +314,10 @@ export class LeaseScheduler implements Scheduler {
         [SCHEDULE_QUEUE, name],
       );
       const last = rows[0]?.last?.getTime() ?? null;
-      const windowStart = Math.max(last ?? -Infinity, now - this.catchUp * 1000);
+      // A task that never ran catches up nothing from before it existed (a fresh install must
+      // not start with a backup or a drill nobody asked for).
+      const since = last ?? (await this.firstSeen(name, now)) - 1;
+      const windowStart = Math.max(since, now - this.catchUp * 1000);
       const due = this.slotsBetween(reg, windowStart, now);
       const newest = due.pop();
       if (newest && (await this.enqueueSlot(name, newest))) {
@@ -339,4 +353,28 @@ export class LeaseScheduler implements Scheduler {
       throw err;
     }
   }
+}
+
+/** Records that a scheduled task exists, once; returns when it was first seen. */
+export async function recordScheduledTask(pool: pg.Pool, task: string, at: Date): Promise<Date> {
+  const { rows } = await pool.query<{ first_seen_at: Date }>(
+    `INSERT INTO scheduled_tasks (name, first_seen_at) VALUES ($1, $2)
+       ON CONFLICT (name) DO UPDATE SET first_seen_at = least(scheduled_tasks.first_seen_at, excluded.first_seen_at)
+     RETURNING first_seen_at`,
+    [task, at],
+  );
+  return rows[0]!.first_seen_at;
+}
+
+/**
+ * When the earliest of the tasks named `<prefix>...<suffix>` was first seen by a scheduler, or
+ * undefined when none has been: "the schedule has existed since".
+ */
+export async function scheduleExistsSince(pool: pg.Pool, prefix: string, suffix = ''): Promise<Date | undefined> {
+  const { rows } = await pool.query<{ at: Date | null }>(
+    `SELECT min(first_seen_at) AS at FROM scheduled_tasks
+      WHERE starts_with(name, $1) AND right(name, length($2)) = $2 AND length(name) >= length($1) + length($2)`,
+    [prefix, suffix],
+  );
+  return rows[0]?.at ?? undefined;
 }

@@ -104,7 +104,12 @@ export function opsModule(ctx: AppContext, lifecycle: Lifecycle, allModules: () 
       method: 'GET',
       path: '/runbooks/*',
       handle: async (req) => {
-        const name = decodeURIComponent(req.path.slice('/runbooks/'.length));
+        let name: string;
+        try {
+          name = decodeURIComponent(req.path.slice('/runbooks/'.length));
+        } catch {
+          return problem(400, 'invalid_runbook_name', 'The runbook name is not valid percent-encoding; GET /runbooks lists the names.');
+        }
         const found = await loadRunbook(ops.runbooksDir, name);
         if (!found) return problem(404, 'runbook_not_found', `No runbook named "${name.slice(0, 80)}"; GET /runbooks lists them.`);
         return { status: 200, headers: { 'content-type': 'text/markdown; charset=utf-8' }, body: found.markdown };

@@ -111,21 +111,36 @@ export async function shutDownGracefully(app: FirebreakApp, signal: string, opts
 }
 
 /**
+ * One stop request often arrives as several identical signals: a Ctrl-C or a `kill -- -PGID`
+ * reaches every process in the group, and `npm start` forwards the one it got as well. Repeats
+ * this soon after the first are the same request, not an operator insisting.
+ */
+const SAME_REQUEST_MS = 1000;
+
+/**
  * Installs SIGTERM/SIGINT handlers that run `shutDownGracefully` once and then exit 0.
- * A second signal while draining exits at once with 1: the operator insisted.
+ * A signal more than a second into the drain exits at once with 1: the operator insisted.
+ * Signals after the drain finished change nothing: the process is already on its way out.
  */
 export function installGracefulShutdown(app: FirebreakApp, opts: GracefulShutdownOptions): () => void {
-  let running = false;
+  let startedAt: number | undefined;
+  let finished = false;
   const onSignal = (signal: NodeJS.Signals) => {
-    if (running) {
+    if (finished) return;
+    if (startedAt !== undefined) {
+      if (Date.now() - startedAt < SAME_REQUEST_MS) return;
       opts.log.warn({ action: 'shutdown.forced', signal }, 'second signal: exiting without finishing the drain');
       opts.exit(1);
       return;
     }
-    running = true;
+    startedAt = Date.now();
     shutDownGracefully(app, signal, opts).then(
-      () => opts.exit(0),
+      () => {
+        finished = true;
+        opts.exit(0);
+      },
       (err: unknown) => {
+        finished = true;
         opts.log.error({ err, action: 'shutdown.failed' }, 'graceful shutdown failed');
         opts.exit(1);
       },

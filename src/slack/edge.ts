@@ -7,6 +7,7 @@ import { createSlackClient } from './client.js';
 import { SlackSurface } from './surface.js';
 import { SlackEventsReceiver } from './receiver.js';
 import { registerSlackListeners } from '../handlers/slack.js';
+import { systemClock } from '../clock.js';
 
 export interface SlackEdge {
   chat: SlackSurface;
@@ -27,11 +28,13 @@ export function createSlackEdge(config: Config, log: Logger, onRateLimited?: (me
   return {
     chat,
     attach(app) {
-      const receiver = socketMode ? undefined : new SlackEventsReceiver(signingSecret!, log);
+      const receiver = socketMode ? undefined : new SlackEventsReceiver(signingSecret!, log, systemClock);
+      const slackApiUrl = apiUrl.endsWith('/') ? apiUrl : apiUrl + '/';
       bolt = new App({
         token: botToken,
+        // Bolt hands clientOptions to its Socket Mode client too, so apps.connections.open honours SLACK_API_URL.
         ...(socketMode ? { appToken, socketMode: true, signingSecret } : { receiver }),
-        clientOptions: { slackApiUrl: apiUrl.endsWith('/') ? apiUrl : apiUrl + '/' },
+        clientOptions: { slackApiUrl },
         logLevel: LogLevel.ERROR,
       });
       registerSlackListeners(bolt, app.interactions, chat, log, app.ctx.background);

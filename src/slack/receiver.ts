@@ -1,11 +1,14 @@
 import type { App, Receiver, ReceiverEvent } from '@slack/bolt';
 import { isValidSlackRequest } from '@slack/bolt';
 import type { Logger } from '../log.js';
+import type { Clock } from '../clock.js';
 import type { HttpRequest, HttpResponse, Route } from '../http/router.js';
 import { problem } from '../http/router.js';
 
 /** Slack gives us 3 s; answer a little before that even if a listener forgot to ack. */
 const ACK_DEADLINE_MS = 2500;
+/** Slack's own replay window, applied both ways: a request dated ahead is as suspect as an old one. */
+export const MAX_CLOCK_SKEW_SECONDS = 5 * 60;
 
 /**
  * Bolt receiver mounted on Firebreak's own HTTP server at POST /slack/events, so Slack,
@@ -16,7 +19,8 @@ const ACK_DEADLINE_MS = 2500;
 export class SlackEventsReceiver implements Receiver {
   private bolt: App | undefined;
 
-  constructor(private signingSecret: string, private log: Logger) {}
+  /** `wallClock` must be real time: Slack's timestamps are, and Bolt's own check reads Date.now(). */
+  constructor(private signingSecret: string, private log: Logger, private wallClock: Clock) {}
 
   init(app: App): void {
     this.bolt = app;
@@ -34,8 +38,11 @@ export class SlackEventsReceiver implements Receiver {
     const signature = String(req.headers['x-slack-signature'] ?? '');
     const timestamp = Number(req.headers['x-slack-request-timestamp'] ?? NaN);
     if (!signature || !Number.isFinite(timestamp)) return problem(401, 'missing_signature', 'Requests to /slack/events must be signed by Slack.');
+    if (Math.abs(this.wallClock.now().getTime() / 1000 - timestamp) > MAX_CLOCK_SKEW_SECONDS) {
+      return problem(401, 'stale_request', 'The request timestamp is more than 5 minutes away from now (a replay, or a clock out of sync).');
+    }
     if (!isValidSlackRequest({ signingSecret: this.signingSecret, body: raw, headers: { 'x-slack-signature': signature, 'x-slack-request-timestamp': timestamp } })) {
-      return problem(401, 'invalid_signature', 'The signature is forged, or the request is older than 5 minutes.');
+      return problem(401, 'invalid_signature', 'The signature does not match the body.');
     }
     let body: Record<string, unknown>;
     try {

@@ -204,7 +204,7 @@ export function auditLogMessage(entries: StoredEvent[], filterText: string): Cha
 /** `/audit verify` and `firebreak audit verify` say the same thing. */
 export function auditVerdictText(v: AuditVerdict): string {
   if (v.ok) {
-    return `Audit log intact: ${v.checked} entr${v.checked === 1 ? 'y' : 'ies'} recomputed, every hash and link holds. Head: #${v.lastId} ${v.headHash} (keep this to compare later).`;
+    return `Audit log intact: ${v.checked} entr${v.checked === 1 ? 'y' : 'ies'} recomputed, every hash and link holds${v.anchors?.length ? `, and it agrees with ${v.anchors.join(', ')}` : ''}. Head: #${v.lastId} ${v.headHash} (keep this to compare later).`;
   }
   const b = v.firstBroken!;
   return `Audit log BROKEN at entry #${b.id}: ${b.reason}. ${v.checked} entr${v.checked === 1 ? 'y' : 'ies'} before it check out.`;

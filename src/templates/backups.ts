@@ -41,8 +41,21 @@ export function verificationText(v: Verification): string {
   return parts.join(', ') || 'not checked';
 }
 
+/** `<@U…>` for a person, "the hourly schedule" for `schedule:hourly`, the text itself otherwise. */
+function requester(by: string): string {
+  if (/^[UW][A-Z0-9]+$/.test(by)) return `<@${by}>`;
+  const schedule = /^schedule:(.+)$/.exec(by);
+  return schedule ? `the ${schedule[1]} schedule` : by;
+}
+
 export function backupStarted(database: string, requestedBy: string, id?: string): ChatMessage {
-  return msg(`:floppy_disk: Backup of *${database}* started by <@${requestedBy}>${id ? ` — \`${id}\`` : ''}. Progress in the thread.`);
+  return msg(`:floppy_disk: Backup of *${database}* started by ${requester(requestedBy)}${id ? ` — \`${id}\`` : ''}. Progress in the thread.`);
+}
+
+/** The start message once the run is over: how it ended, at a glance. */
+export function backupFinished(r: BackupRecord): ChatMessage {
+  const how = r.status === 'verified' ? ':white_check_mark: is good' : r.status === 'interrupted' ? ':warning: was interrupted' : ':x: FAILED';
+  return msg(`:floppy_disk: Backup of *${r.database}* started by ${requester(r.requestedBy)} — \`${r.id}\` ${how}. Details in the thread.`);
 }
 
 export function backupProgress(p: BackupProgress): ChatMessage {

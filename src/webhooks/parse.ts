@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { HttpRequest, HttpResponse } from '../http/router.js';
 import { json, problem } from '../http/router.js';
+import { findUnstorableText } from '../alerts/storable.js';
 
 /** `alerts[0].status: expected "firing" or "resolved"` — names the field so senders can fix it. */
 export function describeZodError(err: z.ZodError): string {
@@ -19,6 +20,8 @@ export function parseJsonBody<T>(req: HttpRequest, schema: z.ZodType<T>): { ok: 
   } catch (e) {
     return { ok: false, response: problem(400, 'invalid_json', `The body is not valid JSON: ${(e as Error).message}`) };
   }
+  const unstorable = findUnstorableText(raw);
+  if (unstorable) return { ok: false, response: unprocessable(unstorable) };
   const r = schema.safeParse(raw);
   if (!r.success) return { ok: false, response: problem(422, 'invalid_payload', describeZodError(r.error)) };
   return { ok: true, value: r.data };
@@ -27,6 +30,9 @@ export function parseJsonBody<T>(req: HttpRequest, schema: z.ZodType<T>): { ok: 
 export function accepted(r: { accepted: number; new: number; duplicates: number }): HttpResponse {
   return json(200, { status: 'accepted', alerts: r.accepted, new: r.new, duplicates: r.duplicates });
 }
+
+/** A body no retry can store (NUL, lone surrogates, out-of-range dates, oversized labels). */
+export const unprocessable = (detail: string): HttpResponse => problem(422, 'invalid_payload', detail);
 
 /** Storage is down: 503 so the sender retries (Alertmanager, Grafana and SNS all do). */
 export const storageUnavailable = (requestId: string): HttpResponse =>

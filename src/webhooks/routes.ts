@@ -5,9 +5,22 @@ import { json, problem } from '../http/router.js';
 import type { AlertService } from '../alerts/service.js';
 import type { IncomingAlert } from '../alerts/model.js';
 import { checkAuth, hmacHex, sameSecret } from './auth.js';
-import { accepted, describeZodError, parseJsonBody, storageUnavailable } from './parse.js';
+import { accepted, describeZodError, parseJsonBody, storageUnavailable, unprocessable } from './parse.js';
+import { RejectedAlerts } from '../alerts/ingest-queue.js';
+import { findUnstorableText } from '../alerts/storable.js';
 import { alertmanagerAlerts, alertmanagerPayload, genericAlerts, genericPayload, grafanaAlerts, grafanaPayload } from './formats.js';
 import { isSnsUrl, snsAlerts, snsEnvelope, SnsClient, verifySignature } from './sns.js';
+
+/** Same replay window as Slack's, in both directions. */
+const MAX_SKEW_MS = 5 * 60_000;
+
+/** Unix seconds (Grafana's format); a 13-digit value is read as milliseconds. */
+function isFresh(timestamp: string, now: Date): boolean {
+  if (!/^\d{1,13}$/.test(timestamp)) return false;
+  const n = Number(timestamp);
+  const ms = timestamp.length >= 13 ? n : n * 1000;
+  return Math.abs(now.getTime() - ms) <= MAX_SKEW_MS;
+}
 
 /**
  * The HTTP receivers monitoring systems post alerts to. Each authenticates, validates and
@@ -17,13 +30,16 @@ import { isSnsUrl, snsAlerts, snsEnvelope, SnsClient, verifySignature } from './
 export function webhookRoutes(ctx: AppContext, alerts: AlertService): Route[] {
   const cfg = ctx.config.alerts;
   const maxBodyBytes = cfg.maxBodyBytes;
-  const isTest = process.env.NODE_ENV === 'test';
-  const sns = new SnsClient(isTest ? cfg.receivers.sns.testEndpoint : undefined);
+  const sns = new SnsClient({ clock: ctx.clock });
 
   const store = async (req: HttpRequest, list: IncomingAlert[]): Promise<HttpResponse> => {
     try {
       return accepted(await alerts.ingest(list));
     } catch (err) {
+      if (err instanceof RejectedAlerts) {
+        ctx.log.warn({ requestId: req.requestId, path: req.path, reason: err.message }, 'alerts refused as unstorable');
+        return unprocessable(err.message);
+      }
       ctx.log.error({ err, requestId: req.requestId, path: req.path }, 'storing alerts failed');
       return storageUnavailable(req.requestId);
     }
@@ -56,6 +72,10 @@ export function webhookRoutes(ctx: AppContext, alerts: AlertService): Route[] {
       const signed = g.timestampHeader ? Buffer.concat([Buffer.from(`${ts}:`), req.body]) : req.body;
       if (!sig) return problem(401, 'missing_signature', `Grafana webhooks must carry the ${g.signatureHeader} header (set the contact point's HMAC secret).`);
       if (!sameSecret(sig.toLowerCase(), hmacHex(g.signatureSecret, signed))) return problem(401, 'invalid_signature', 'The Grafana HMAC signature does not match the body.');
+      // A valid signature proves who sent it, not when: without this a captured request replays forever.
+      if (g.timestampHeader && !isFresh(ts, ctx.clock.now())) {
+        return problem(401, 'stale_request', `The ${g.timestampHeader} timestamp is missing or more than 5 minutes away from now (a replay, or a clock out of sync).`);
+      }
     }
     return !g.signatureSecret || g.bearerToken ? checkAuth(req, g, 'Grafana', 'alerts.receivers.grafana') : undefined;
   };
@@ -73,11 +93,16 @@ export function webhookRoutes(ctx: AppContext, alerts: AlertService): Route[] {
       } catch (e) {
         return problem(400, 'invalid_json', `SNS bodies are JSON (sent as text/plain): ${(e as Error).message}`);
       }
+      const unstorable = findUnstorableText(raw);
+      if (unstorable) return unprocessable(unstorable);
       const parsed = snsEnvelope.safeParse(raw);
       if (!parsed.success) return problem(422, 'invalid_payload', describeZodError(parsed.error));
       const m = parsed.data;
-      const allowed = cfg.receivers.sns.topicArns;
-      if (allowed.length && !allowed.includes(m.TopicArn)) return problem(403, 'topic_not_allowed', `Topic ${m.TopicArn} is not in alerts.receivers.sns.topicArns.`);
+      // The topic is the cheapest check and needs no network: done before any certificate fetch.
+      const { topicArns, allowAnyTopic } = cfg.receivers.sns;
+      if (!allowAnyTopic && !topicArns.includes(m.TopicArn)) {
+        return problem(403, 'topic_not_allowed', `Topic ${m.TopicArn} is not in alerts.receivers.sns.topicArns.`);
+      }
       if (!isSnsUrl(m.SigningCertURL, '.pem')) return problem(403, 'invalid_signature', 'SigningCertURL must be an https://sns.<region>.amazonaws.com/....pem URL.');
       let pem: string;
       try {

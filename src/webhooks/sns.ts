@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { fingerprintOf, type IncomingAlert } from '../alerts/model.js';
 import type { Labels } from '../alerts/matchers.js';
 import { genericAlerts, genericPayload } from './formats.js';
+import type { Clock } from '../clock.js';
 
 /*
  * AWS SNS over HTTP(S): every message is signed by SNS with a certificate served from
@@ -57,34 +58,66 @@ export function verifySignature(m: SnsEnvelope, certPem: string): boolean {
   }
 }
 
+export interface SnsClientOptions {
+  clock: Clock;
+  /** Defaults to the global fetch. */
+  fetch?: typeof fetch;
+  /** Certificates kept (SNS rotates them rarely; a handful of regions at most). */
+  maxCertificates?: number;
+  /** How long a failed certificate fetch is remembered, so a flood of forged URLs costs one fetch each. */
+  failureTtlMs?: number;
+}
+
+type CachedCertificate = { pem: Promise<string>; failedUntil?: number };
+
 /**
- * Fetches SNS URLs. `testEndpoint` (tests only) replaces scheme and host so a local server
- * can stand in for SNS; the URL must still name an SNS host to get this far.
+ * Fetches SNS signing certificates (cached per URL, bounded, failures remembered briefly) and
+ * visits SubscribeURLs. Callers have already checked that every URL names an SNS host.
  */
 export class SnsClient {
-  private certs = new Map<string, string>();
-  constructor(private testEndpoint?: string) {}
+  private certs = new Map<string, CachedCertificate>();
+  private readonly clock: Clock;
+  private readonly fetch: typeof fetch;
+  private readonly maxCertificates: number;
+  private readonly failureTtlMs: number;
 
-  private target(url: string): string {
-    if (!this.testEndpoint) return url;
-    const u = new URL(url);
-    return `${this.testEndpoint}${u.pathname}${u.search}`;
+  constructor(opts: SnsClientOptions) {
+    this.clock = opts.clock;
+    this.fetch = opts.fetch ?? ((...args) => fetch(...args));
+    this.maxCertificates = opts.maxCertificates ?? 20;
+    this.failureTtlMs = opts.failureTtlMs ?? 60_000;
   }
 
-  async certificate(url: string): Promise<string> {
+  certificate(url: string): Promise<string> {
+    const now = this.clock.now().getTime();
     const cached = this.certs.get(url);
-    if (cached) return cached;
-    const res = await fetch(this.target(url), { signal: AbortSignal.timeout(5000), redirect: 'error' });
+    if (cached && (cached.failedUntil === undefined || cached.failedUntil > now)) {
+      // Re-insert so the Map's order is least recently used first.
+      this.certs.delete(url);
+      this.certs.set(url, cached);
+      return cached.pem;
+    }
+    const entry: CachedCertificate = { pem: this.download(url) };
+    // Concurrent requests for one URL share the same fetch; a failure is kept for failureTtlMs.
+    entry.pem.catch(() => {
+      entry.failedUntil = this.clock.now().getTime() + this.failureTtlMs;
+    });
+    this.certs.delete(url);
+    this.certs.set(url, entry);
+    while (this.certs.size > this.maxCertificates) this.certs.delete(this.certs.keys().next().value!);
+    return entry.pem;
+  }
+
+  private async download(url: string): Promise<string> {
+    const res = await this.fetch(url, { signal: AbortSignal.timeout(5000), redirect: 'error' });
     if (!res.ok) throw new Error(`signing certificate fetch answered ${res.status}`);
     const pem = await res.text();
     if (!pem.includes('BEGIN CERTIFICATE')) throw new Error('signing certificate URL did not return a PEM certificate');
-    if (this.certs.size > 50) this.certs.clear();
-    this.certs.set(url, pem);
     return pem;
   }
 
   async confirm(subscribeUrl: string): Promise<void> {
-    const res = await fetch(this.target(subscribeUrl), { signal: AbortSignal.timeout(10_000), redirect: 'error' });
+    const res = await this.fetch(subscribeUrl, { signal: AbortSignal.timeout(10_000), redirect: 'error' });
     await res.text();
     if (!res.ok) throw new Error(`SubscribeURL answered ${res.status}`);
   }

@@ -21,6 +21,8 @@ alerts:
       - matchers: ['team=~"web|api"']
         channel: web
         group_by: ['...']
+      - matchers: ['owner="Data Platform", msg=~".*, .*"']
+        channel: data
 `);
   process.env.FIREBREAK_CONFIG = path.join(dir, 'fb.yml');
 });
@@ -53,8 +55,15 @@ it('shows where an alert goes and its group', async () => {
   expect((await run(['team=nobody'])).out).toMatch(/^#alerts/);
 });
 
+it('reads labels in amtool\'s argument forms: quotes are not part of the value', async () => {
+  expect((await run(['team="db"'])).out).toMatch(/^#db-alerts/);
+  expect((await run(['owner="Data Platform"', 'msg="disk full, again"'])).out).toMatch(/^#data/);
+  expect((await run(["team='db'"])).out).toMatch(/^#alerts/);
+});
+
 it('refuses arguments that are not label=value', async () => {
   const r = await run(['team']);
   expect(r.code).toBe(2);
   expect(r.err).toContain('"team" is not label=value');
+  expect((await run(['team!=db'])).code).toBe(2);
 });

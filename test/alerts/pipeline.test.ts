@@ -387,14 +387,22 @@ describe('failures lose nothing', () => {
     expect((await am(amBody([{ labels: { alertname: 'StoreDown' } }]))).status).toBe(200);
   });
 
-  it('keeps a message Slack refused and posts it once the channel exists', async () => {
+  it('a post to a channel that does not exist fails once, for good, and the ops channel is told the fix once', async () => {
     await t.settle();
+    const opsNotices = () => t.slack.messagesIn('ops').filter((m) => m.text.includes('Alerts routed to #db-alerts cannot be posted'));
     await am(amBody([{ labels: { alertname: 'NoChannelYet', team: 'db' } }]));
-    t.slack.fail('chat.postMessage', 'channel_not_found', { times: 1, channel: t.slack.channel('db-alerts')!.id });
+    t.slack.fail('chat.postMessage', 'channel_not_found', { times: 2, channel: t.slack.channel('db-alerts')!.id });
     await stepAndDrain(t, 30_000, 2);
-    const row = (await t.db.pool.query(`SELECT o.last_error, o.attempts FROM alert_outbox o JOIN alert_groups g ON g.id = o.group_id WHERE g.group_key LIKE '%NoChannelYet%' AND o.kind = 'message'`)).rows[0];
-    expect(row).toMatchObject({ last_error: 'channel_not_found', attempts: 1 });
-    await stepAndDrain(t, 10_000, 2);
-    expect(topLevel('db-alerts').some((m) => m.text === 'FIRING: 1 NoChannelYet <!subteam^S0DBA>')).toBe(true);
+    const rows = (await t.db.pool.query(`SELECT 1 FROM alert_outbox o JOIN alert_groups g ON g.id = o.group_id WHERE g.group_key LIKE '%NoChannelYet%' AND o.kind = 'message'`)).rows;
+    expect(rows).toEqual([]);
+    expect(opsNotices().map((m) => m.text)).toEqual([expect.stringMatching(/\(channel_not_found\): create #db-alerts and invite the bot, or change the route in alerts\.route/)]);
+    // Nothing retries it: later steps make no further attempt at that channel.
+    const attempts = t.slack.callsTo('chat.postMessage').filter((c) => c.channel === t.slack.channel('db-alerts')!.id).length;
+    await stepAndDrain(t, 60_000, 2);
+    expect(t.slack.callsTo('chat.postMessage').filter((c) => c.channel === t.slack.channel('db-alerts')!.id)).toHaveLength(attempts);
+    // A second group for the same missing channel does not repeat the notice.
+    await am(amBody([{ labels: { alertname: 'NoChannelStill', team: 'db' } }]));
+    await stepAndDrain(t, 30_000, 2);
+    expect(opsNotices()).toHaveLength(1);
   });
 });

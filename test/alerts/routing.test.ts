@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { alertsConfigSchema } from '../../src/alerts/config.js';
 import { compileRoutes, groupKey, groupLabels, matchRoutes, type RouteOpts } from '../../src/alerts/routing.js';
-import { matches, parseDuration, parseMatcher } from '../../src/alerts/matchers.js';
+import { RE2JS } from 're2js';
+import { compileRegex, matchesAll, parseDuration, parseLabelArg, parseMatcher, parseMatchers } from '../../src/alerts/matchers.js';
 import { compileInhibitRules, isInhibited } from '../../src/alerts/inhibit.js';
 import { buildTimeIntervals, inNamedInterval, routeMuted } from '../../src/alerts/time-intervals.js';
 
@@ -143,15 +144,142 @@ describe('matchers (Alertmanager pkg/labels)', () => {
     ['foo=bar', { foo: 'bar' }, true],
     ['foo = "with space"', { foo: 'with space' }, true],
     ['foo="quo\\"te"', { foo: 'quo"te' }, true],
+    // Alertmanager 0.25's parser (pkg/labels/parse.go), item by item from issue 23.
+    ['host=~"db\\d+"', { host: 'db12' }, true],
+    ['host=~"db\\d+"', { host: 'dbdd' }, false],
+    ['x="a\\qb"', { x: 'a\\qb' }, true],
+    ['x="a\\\\b"', { x: 'a\\b' }, true],
+    ['x="a\\nb"', { x: 'a\nb' }, true],
+    ['x=a\\nb', { x: 'a\nb' }, true],
+    ['x=ends\\', { x: 'ends\\' }, true],
+    ["team='db'", { team: "'db'" }, true],
+    ["team='db'", { team: 'db' }, false],
+    ['svc="x", env="prod"', { svc: 'x', env: 'prod' }, true],
+    ['svc="x", env="prod"', { svc: 'x', env: 'dev' }, false],
+    ['{svc="x",env="prod",}', { svc: 'x', env: 'prod' }, true],
+    ['msg="a, b"', { msg: 'a, b' }, true],
+    ['msg="a \\", b"', { msg: 'a ", b' }, true],
+    ['job:rate="1"', { 'job:rate': '1' }, true],
+    ['x=a b ', { x: 'a b' }, true],
+    ['x="a\u00a0"\u00a0', { x: 'a\u00a0' }, true],
+    ['', {}, true],
+    // RE2, as Go's regexp: `.` stops at newlines, `\s` is ASCII, (?i) and POSIX classes work.
+    ['y=~".*"', { y: 'a\nb' }, false],
+    ['y=~"(?s).*"', { y: 'a\nb' }, true],
+    ['s=~"a\\sb"', { s: 'a b' }, true],
+    ['s=~"a\\sb"', { s: 'a\u00a0b' }, false],
+    ['s=~"a\\sb"', { s: 'a\u000bb' }, false],
+    ['sev=~"(?i)critical"', { sev: 'CRITICAL' }, true],
+    ['w=~"[[:alpha:]]+"', { w: 'abcXYZ' }, true],
+    ['w=~"[[:alpha:]]+"', { w: 'é' }, false],
+    ['e=~"."', { e: '😀' }, true],
+    ['e=~".."', { e: '😀' }, false],
+    ['a=~"x|"', { a: '' }, true],
   ];
   it.each(cases)('%s against %j is %s', (text, labels, want) => {
-    expect(matches(parseMatcher(text), labels)).toBe(want);
+    expect(matchesAll(parseMatchers(text), labels)).toBe(want);
   });
 
-  it.each([['foo'], ['foo=~"("'], ['1foo="x"'], ['foo=="x"']])('rejects %s with a message', (text) => {
-    expect(() => parseMatcher(text)).toThrow(/matcher|regular expression/);
+  it.each([
+    ['foo'], ['foo=~"("'], ['1foo="x"'], ['foo=="x"'], ['foo="x'], ['foo=x"'], ['foo="a"b"'], ['a="b",,c="d"'], ['a="\\"'], ['x="ends\\'], [' {a="b"}'],
+    ['a=~"(?!x)"'], ['a=~"(?=x)"'], ['a=~"(?<=x)y"'], ['a=~"(?<n>x)"'], ['a=~"(a)\\\\1"'], ['a=~"x{1001}"'],
+  ])('rejects %s with a message', (text) => {
+    expect(() => parseMatchers(text)).toThrow(/not a matcher|regular expression/);
   });
 
+  it('says why a lookahead is refused', () => {
+    expect(() => parseMatchers('a=~"(?!x)"')).toThrow(/RE2 syntax, as in Alertmanager; no lookaround/);
+    expect(() => parseMatchers('a=~"(?<n>x)"')).toThrow(/write \(\?P<name>…\)/);
+    expect(parseMatchers('a=~"[(?<]"')[0]!.value).toBe('[(?<]');
+  });
+
+  it('keeps the braces for a single matcher (amtool arguments), as ParseMatcher does', () => {
+    expect(() => parseMatcher('{foo="bar"}')).toThrow(/not a matcher/);
+  });
+
+  it('every regex runs in linear time: a classic catastrophic pattern stays fast', () => {
+    const [m] = parseMatchers('x=~"(a+)+b"');
+    const input = 'a'.repeat(5_000);
+    expect(matchesAll([m!], { x: input })).toBe(false);
+    // Native backtracking would never finish on this input; RE2 answers at all, which is the test.
+    expect(matchesAll([m!], { x: `${input}b` })).toBe(true);
+  });
+
+  it('answers the common regex shapes without RE2 exactly as RE2 does', () => {
+    const sources = ['prod|staging', 'db', '', '|a', 'a\nb|x', '.*', '.+', 'db.*', '.*db', '.*db.*', '.*-canary', 'say .*', '.*😀.*', 'a.b', '.*\nb', '(?i)db.*'];
+    const values = ['', 'db', 'db7', 'xdb', 'xdbx', 'db\n', '\ndb', 'x\ndb\ny', 'prod', 'staging', 'prod|staging', 'a\nb', 'a', 'x', 'svc-canary', 'svc-canary\n', 'say hi', '😀', 'a😀b', 'DB7', 'axb', 'a\nb'];
+    const disagree = sources.flatMap((src) => {
+      const re2 = RE2JS.compile(`^(?:${src})$`);
+      const ours = compileRegex(src);
+      return values.filter((v) => ours.test(v) !== re2.test(v)).map((v) => ({ src, v }));
+    });
+    expect(disagree).toEqual([]);
+    // The shapes really take the string path (an RE2 program is an RE2JS instance).
+    expect(compileRegex('prod|staging')).not.toBeInstanceOf(RE2JS);
+    expect(compileRegex('.*-canary')).not.toBeInstanceOf(RE2JS);
+    expect(compileRegex('db\\d+')).toBeInstanceOf(RE2JS);
+  });
+
+  it.each([
+    ['team="db"', 'team', 'db'],
+    ['team=db', 'team', 'db'],
+    ["team='db'", 'team', "'db'"],
+    ['msg="a, b"', 'msg', 'a, b'],
+    ['msg="say \\"hi\\""', 'msg', 'say "hi"'],
+    ['empty=', 'empty', ''],
+  ])('label argument %s is %s=%j (amtool form)', (arg, name, value) => {
+    expect(parseLabelArg(arg)).toEqual({ name, value });
+  });
+  it.each([['team!=db'], ['team=~"d.*"'], ['team']])('label argument %s is refused', (arg) => {
+    expect(() => parseLabelArg(arg)).toThrow(/not a (label|matcher)/);
+  });
+});
+
+describe('route matchers from one list entry and legacy maps', () => {
+  it('routes by several matchers in one entry, and by match/match_re', () => {
+    const c = alertsConfigSchema.parse(parseYaml(`
+route:
+  channel: def
+  routes:
+  - matchers: ['svc="x", env="prod"']
+    channel: both
+  - match: { team: db }
+    match_re: { host: 'db\\d+' }
+    channel: legacy
+`));
+    const r = compileRoutes(c.route, 'def');
+    expect(matchRoutes(r, { svc: 'x', env: 'prod' }).map((x) => x.opts.channel)).toEqual(['both']);
+    expect(matchRoutes(r, { svc: 'x' }).map((x) => x.opts.channel)).toEqual(['def']);
+    expect(matchRoutes(r, { team: 'db', host: 'db7' }).map((x) => x.opts.channel)).toEqual(['legacy']);
+    expect(matchRoutes(r, { team: 'db', host: 'web7' }).map((x) => x.opts.channel)).toEqual(['def']);
+  });
+
+  it('inhibit rules take several matchers per entry too', () => {
+    const [rule] = compileInhibitRules([{ source_matchers: ['alertname="Down", severity="critical"'], target_matchers: ['severity="warning"'], equal: [] }]);
+    expect(rule!.source.map((m) => m.name)).toEqual(['alertname', 'severity']);
+  });
+
+  it('inhibit rules accept Alertmanager\'s legacy source_match/target_match_re forms', () => {
+    const c = alertsConfigSchema.parse(parseYaml(`
+inhibit_rules:
+- source_match: { alertname: Down }
+  target_match_re: { severity: 'warn.*|info' }
+  equal: [dc]
+`));
+    const rules = compileInhibitRules(c.inhibit_rules);
+    const src = { fingerprint: 's', labels: { alertname: 'Down', dc: 'x' } };
+    expect(isInhibited(rules, { fingerprint: 't', labels: { severity: 'warning', dc: 'x' } }, [src])).toBe(true);
+    expect(isInhibited(rules, { fingerprint: 't', labels: { severity: 'critical', dc: 'x' } }, [src])).toBe(false);
+  });
+
+  it('an inhibit rule with an empty side is refused', () => {
+    const r = alertsConfigSchema.safeParse({ inhibit_rules: [{ source_matchers: [''], target_match: { a: 'b' } }] });
+    expect(r.success).toBe(false);
+    expect(r.error!.message).toContain('at least one matcher for the inhibiting alert');
+  });
+});
+
+describe('durations', () => {
   it.each([['30s', 30_000], ['5m', 300_000], ['1h30m', 5_400_000], ['1d', 86_400_000], ['500ms', 500], ['0s', 0], ['1w', 604_800_000]])('duration %s = %d ms', (t, ms) => {
     expect(parseDuration(t)).toBe(ms);
   });
@@ -162,6 +290,8 @@ describe('config validation names the problem', () => {
   it.each([
     ['bad matcher', { route: { routes: [{ matchers: ['team=="x"'] }] } }, /not a matcher/],
     ['bad regex', { route: { routes: [{ match_re: { a: '(' } }] } }, /invalid regular expression/],
+    ['lookahead', { route: { routes: [{ matchers: ['a=~"(?!x)y"'] }] } }, /no lookaround/],
+    ['bad match key', { route: { routes: [{ match: { 'a-b': 'x' } }] } }, /label name/],
     ['unknown time interval', { route: { routes: [{ mute_time_intervals: ['nights'] }] } }, /time interval "nights" is not defined/],
     ['matchers on the root', { route: { matchers: ['a="b"'] } }, /root route matches every alert/],
     ['unknown field', { route: { recevier: 'x' } }, /recevier|Unrecognized/i],

@@ -1,6 +1,7 @@
 /**
  * AWS SNS: signatures verified against the signing certificate (a self-made one here, served by
- * a local stand-in for sns.<region>.amazonaws.com), subscriptions confirmed only on SNS hosts.
+ * nock on the real sns.<region>.amazonaws.com host), subscriptions confirmed only on SNS hosts,
+ * topics refused unless configured, and nothing fetched before the topic is known to be ours.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSign } from 'node:crypto';
@@ -8,45 +9,51 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import nock from 'nock';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { post } from './helpers.js';
+import { SnsClient } from '../../src/webhooks/sns.js';
+import { FakeClock } from '../../src/clock.js';
 
 const TOPIC = 'arn:aws:sns:eu-west-1:123456789012:prod-alarms';
-const CERT_URL = 'https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-0000000000000000000000.pem';
+const SNS = 'https://sns.eu-west-1.amazonaws.com';
+const CERT_URL = `${SNS}/SimpleNotificationService-0000000000000000000000.pem`;
 let t: TestApp;
 let dir: string;
 let key: string;
-let fakeSns: http.Server;
+let cert: string;
+/** Every outbound request: served by the fake SNS, or refused by nock (anything else). */
 const visits: string[] = [];
+const unmatched: string[] = [];
+const onNoMatch = (req: { href?: string; path?: string; hostname?: string; host?: string }) => {
+  const where = String(req.href ?? `${req.hostname ?? req.host}${req.path}`);
+  // Loopback (the app itself, the fake Slack) passes through nock as unmatched but allowed.
+  if (!/^(https?:\/\/)?(127\.0\.0\.1|localhost)\b/.test(where)) unmatched.push(where);
+};
 
 beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'fb-sns-'));
   execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'), '-subj', '/CN=sns.amazonaws.com', '-days', '2'], { stdio: 'ignore' });
   key = readFileSync(path.join(dir, 'key.pem'), 'utf8');
-  const cert = readFileSync(path.join(dir, 'cert.pem'), 'utf8');
-  fakeSns = http.createServer((req, res) => {
-    visits.push(req.url ?? '');
-    if (req.url?.endsWith('.pem')) {
-      res.writeHead(200, { 'content-type': 'application/x-pem-file' });
-      return void res.end(cert);
+  cert = readFileSync(path.join(dir, 'cert.pem'), 'utf8');
+  nock.disableNetConnect();
+  nock.enableNetConnect(/127\.0\.0\.1|localhost/);
+  nock.emitter.on('no match', onNoMatch);
+  nock(SNS).persist().get(/.*/).reply((uri) => {
+    visits.push(uri);
+    if (uri.endsWith('.pem') && !uri.includes('broken')) return [200, cert, { 'content-type': 'application/x-pem-file' }];
+    if (uri.includes('Action=ConfirmSubscription')) {
+      return [200, '<ConfirmSubscriptionResponse><ConfirmSubscriptionResult><SubscriptionArn>arn:sub</SubscriptionArn></ConfirmSubscriptionResult></ConfirmSubscriptionResponse>', { 'content-type': 'text/xml' }];
     }
-    if (req.url?.includes('Action=ConfirmSubscription')) {
-      res.writeHead(200, { 'content-type': 'text/xml' });
-      return void res.end('<ConfirmSubscriptionResponse><ConfirmSubscriptionResult><SubscriptionArn>arn:sub</SubscriptionArn></ConfirmSubscriptionResult></ConfirmSubscriptionResponse>');
-    }
-    res.writeHead(404);
-    res.end();
+    return [404, ''];
   });
-  await new Promise<void>((r) => fakeSns.listen(0, '127.0.0.1', r));
-  t = await startTestApp({
-    config: { alerts: { receivers: { sns: { topicArns: [TOPIC], testEndpoint: `http://127.0.0.1:${(fakeSns.address() as AddressInfo).port}` } } } },
-  });
+  t = await startTestApp({ config: { alerts: { receivers: { sns: { topicArns: [TOPIC] } } } } });
 });
 afterAll(async () => {
   await t.stop();
-  fakeSns.close();
+  nock.emitter.removeListener('no match', onNoMatch);
+  nock.cleanAll();
+  nock.enableNetConnect();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -71,7 +78,8 @@ const confirmation = (subscribeUrl: string): Msg => ({
   Type: 'SubscriptionConfirmation', MessageId: `msg-${++seq}`, TopicArn: TOPIC, Token: 'tok-123',
   Message: 'You have chosen to subscribe to the topic.', SubscribeURL: subscribeUrl, Timestamp: '2026-03-09T10:00:00.000Z',
 });
-const send = (m: Msg) => post(t, '/webhooks/sns', JSON.stringify(m), { 'content-type': 'text/plain; charset=UTF-8', 'x-amz-sns-message-type': m.Type! });
+const sendTo = (app: TestApp, m: Msg) => post(app, '/webhooks/sns', JSON.stringify(m), { 'content-type': 'text/plain; charset=UTF-8', 'x-amz-sns-message-type': m.Type! });
+const send = (m: Msg) => sendTo(t, m);
 const alarm = (state: 'ALARM' | 'OK') => JSON.stringify({
   AlarmName: 'api-5xx-rate', AlarmDescription: 'API 5xx above 2%', AlarmArn: 'arn:aws:cloudwatch:eu-west-1:123456789012:alarm:api-5xx-rate',
   AWSAccountId: '123456789012', Region: 'EU (Ireland)', NewStateValue: state, NewStateReason: 'Threshold Crossed', StateChangeTime: '2026-03-09T10:00:00.000+0000',
@@ -147,12 +155,34 @@ describe('SNS notifications', () => {
     expect(res.status).toBe(403);
     expect(((await res.json()) as { detail: string }).detail).toMatch(/sns\.<region>\.amazonaws\.com/);
     expect(visits.length).toBe(before);
+    expect(unmatched).toEqual([]);
   });
 
-  it('refuses topics outside alerts.receivers.sns.topicArns', async () => {
-    const res = await send(sign(notification('x', { TopicArn: 'arn:aws:sns:eu-west-1:999999999999:other' })));
+  it('refuses topics outside alerts.receivers.sns.topicArns before fetching anything', async () => {
+    const before = visits.length;
+    // A certificate URL never seen before: any fetch would show up in visits.
+    const res = await send(sign(notification('x', { TopicArn: 'arn:aws:sns:eu-west-1:999999999999:other', SigningCertURL: `${SNS}/SimpleNotificationService-unseen-1.pem` })));
     expect(res.status).toBe(403);
     expect(await res.json()).toMatchObject({ error: 'topic_not_allowed' });
+    expect(visits.length).toBe(before);
+    expect(unmatched).toEqual([]);
+  });
+
+  it('fetches each signing certificate once, however many messages it signs', async () => {
+    const url = `${SNS}/SimpleNotificationService-cached-1.pem`;
+    for (let i = 0; i < 3; i++) expect((await send(sign(notification(`cached ${i}`, { Subject: `Cached ${i}`, SigningCertURL: url })))).status).toBe(200);
+    expect(visits.filter((v) => v.endsWith('cached-1.pem'))).toHaveLength(1);
+  });
+
+  it('remembers a failed certificate fetch briefly: one fetch per minute, not one per request', async () => {
+    const url = `${SNS}/SimpleNotificationService-broken-1.pem`;
+    const fetches = () => visits.filter((v) => v.endsWith('broken-1.pem')).length;
+    expect((await send(sign(notification('a', { SigningCertURL: url })))).status).toBe(503);
+    expect((await send(sign(notification('b', { SigningCertURL: url })))).status).toBe(503);
+    expect(fetches()).toBe(1);
+    t.clock.advance(61_000);
+    expect((await send(sign(notification('c', { SigningCertURL: url })))).status).toBe(503);
+    expect(fetches()).toBe(2);
   });
 
   it.each([
@@ -163,5 +193,69 @@ describe('SNS notifications', () => {
     const res = await post(t, '/webhooks/sns', body(), { 'content-type': 'text/plain' });
     expect(res.status).toBe(status);
     expect(await res.json()).toMatchObject({ error });
+  });
+});
+
+describe('SNS topics by default', () => {
+  let plain: TestApp;
+  let open: TestApp;
+  beforeAll(async () => {
+    plain = await startTestApp();
+    open = await startTestApp({ config: { alerts: { receivers: { sns: { allowAnyTopic: true } } } } });
+  });
+  afterAll(async () => {
+    await plain?.stop();
+    await open?.stop();
+  });
+
+  it('refuses every topic when none is configured, without fetching a certificate', async () => {
+    const before = visits.length;
+    const res = await sendTo(plain, sign(notification('x', { SigningCertURL: `${SNS}/SimpleNotificationService-default-1.pem` })));
+    expect(res.status).toBe(403);
+    expect(await res.json()).toMatchObject({ error: 'topic_not_allowed' });
+    expect(visits.length).toBe(before);
+    expect(unmatched).toEqual([]);
+  });
+
+  it('accepts any topic whose signature verifies only with allowAnyTopic: true', async () => {
+    const res = await sendTo(open, sign(notification('Disk full', { Subject: 'Any topic', TopicArn: 'arn:aws:sns:eu-west-1:999999999999:other' })));
+    expect(res.status).toBe(200);
+  });
+});
+
+describe('SnsClient certificate cache', () => {
+  const counting = () => {
+    const calls: string[] = [];
+    const fetchFn = (async (input: string | URL | Request) => {
+      calls.push(String(input));
+      return new Response(String(input).includes('down') ? 'nope' : cert, { status: String(input).includes('down') ? 500 : 200 });
+    }) as typeof fetch;
+    return { calls, fetchFn };
+  };
+
+  it('keeps at most maxCertificates, dropping the least recently used', async () => {
+    const { calls, fetchFn } = counting();
+    const client = new SnsClient({ clock: new FakeClock(), fetch: fetchFn, maxCertificates: 2 });
+    await client.certificate(`${SNS}/a.pem`);
+    await client.certificate(`${SNS}/b.pem`);
+    await client.certificate(`${SNS}/a.pem`); // a is now the most recent
+    await client.certificate(`${SNS}/c.pem`); // evicts b
+    await client.certificate(`${SNS}/a.pem`);
+    expect(calls).toEqual([`${SNS}/a.pem`, `${SNS}/b.pem`, `${SNS}/c.pem`]);
+    await client.certificate(`${SNS}/b.pem`);
+    expect(calls).toHaveLength(4);
+  });
+
+  it('shares one fetch between concurrent requests and retries a failure only after failureTtlMs', async () => {
+    const { calls, fetchFn } = counting();
+    const clock = new FakeClock();
+    const client = new SnsClient({ clock, fetch: fetchFn, failureTtlMs: 30_000 });
+    const results = await Promise.allSettled([client.certificate(`${SNS}/down.pem`), client.certificate(`${SNS}/down.pem`)]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    await expect(client.certificate(`${SNS}/down.pem`)).rejects.toThrow(/500/);
+    expect(calls).toHaveLength(1);
+    clock.advance(30_001);
+    await expect(client.certificate(`${SNS}/down.pem`)).rejects.toThrow(/500/);
+    expect(calls).toHaveLength(2);
   });
 });

@@ -5,7 +5,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { adminUrl, createTestDatabase, type TestDatabase } from '../support/db.js';
-import { appendEvent, eventHash } from '../../src/events/log.js';
+import { appendEvent, eventHash, GENESIS_HASH } from '../../src/events/log.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { latestAnchor, publishAnchor } from '../../src/audit/anchor.js';
+import { LocalObjectStore } from '../../src/storage/index.js';
+import { systemClock } from '../../src/clock.js';
+import { createLogger } from '../../src/log.js';
 import { verifyAuditLog } from '../../src/audit/verify.js';
 import { auditCli } from '../../src/cli/audit.js';
 import type { ChangeService } from '../../src/approvals/service.js';
@@ -228,6 +235,77 @@ describe('/audit in Slack', () => {
       c.release();
     }
     expect(await run('/audit verify')).toMatch(new RegExp(`Audit log BROKEN at entry #${rows[0]!.id}: its contents do not match its hash`));
+  });
+});
+
+/**
+ * The owner of `events` can disable its triggers, edit a row and re-chain every later hash
+ * and events_head: the chain and the head then agree again. An anchor published earlier
+ * outside the database is what contradicts it.
+ */
+async function rewriteAndRechain(db: TestDatabase, id: number): Promise<void> {
+  const c = await db.pool.connect();
+  try {
+    await c.query('BEGIN');
+    await c.query('ALTER TABLE events DISABLE TRIGGER USER');
+    await c.query('ALTER TABLE events_head DISABLE TRIGGER USER');
+    await c.query(`UPDATE events SET actor = 'U0MALLORY' WHERE id = $1`, [id]);
+    const { rows } = await c.query('SELECT * FROM events ORDER BY id');
+    let prev = GENESIS_HASH;
+    for (const r of rows) {
+      const hash = eventHash(prev, { id: r.id, at: r.at, actor: r.actor, type: r.type, incidentId: r.incident_id, subject: r.subject, payload: r.payload });
+      await c.query('UPDATE events SET prev_hash = $1, hash = $2 WHERE id = $3', [prev, hash, r.id]);
+      prev = hash;
+    }
+    await c.query('UPDATE events_head SET head_hash = $1', [prev]);
+    await c.query('ALTER TABLE events ENABLE TRIGGER USER');
+    await c.query('ALTER TABLE events_head ENABLE TRIGGER USER');
+    await c.query('COMMIT');
+  } finally {
+    c.release();
+  }
+}
+
+describe('the anchor outside the database', () => {
+  it('detects a rewritten and re-chained history, naming the anchor it contradicts', async () => {
+    const db = await seeded(5);
+    const dir = mkdtempSync(path.join(tmpdir(), 'fb-anchors-'));
+    const store = new LocalObjectStore(dir);
+    try {
+      const published = await publishAnchor({ pool: db.pool, store, clock: systemClock, log: createLogger({ level: 'silent' }) });
+      expect(published.created).toBe(true);
+      expect(published.key).toMatch(/^audit-anchors\/0+5-[0-9a-f]{64}\.json$/);
+      // Write-once: publishing the same head again writes nothing.
+      expect((await publishAnchor({ pool: db.pool, store, clock: systemClock, log: createLogger({ level: 'silent' }) })).created).toBe(false);
+      const originalHead = published.anchor.headHash;
+      await appendEvent(db.pool, { type: 'change.approved', actor: 'U0BOB', subject: 'change:6', payload: { n: 6 }, at: new Date(Date.UTC(2026, 2, 1, 0, 6)) });
+
+      await rewriteAndRechain(db, 3);
+      // Without the anchor the rewrite is invisible: chain and head agree.
+      expect(await verifyAuditLog(db.pool)).toMatchObject({ ok: true, checked: 6 });
+
+      const v = await verifyAuditLog(db.pool, [(await latestAnchor(store))!]);
+      expect(v.ok).toBe(false);
+      expect(v.firstBroken!.id).toBe(5);
+      expect(v.firstBroken!.reason).toContain(`anchor ${published.key} recorded ${originalHead}`);
+
+      // The CLI reads the latest anchor from the backup store and takes a head kept by hand.
+      const out: string[] = [];
+      const err: string[] = [];
+      const io = { out: (l: string) => out.push(l), err: (l: string) => err.push(l) };
+      process.env.FIREBREAK_BACKUP_DIR = dir;
+      try {
+        expect(await auditCli.run('verify', ['--database-url', db.url], io)).toBe(1);
+        expect(err.join('\n')).toContain(published.key);
+        expect(await auditCli.run('verify', ['--database-url', db.url, '--no-anchor', '--expect-head', originalHead], io)).toBe(1);
+        expect(err.join('\n')).toMatch(/no entry has the hash .* given as --expect-head/);
+      } finally {
+        delete process.env.FIREBREAK_BACKUP_DIR;
+      }
+    } finally {
+      await db.drop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

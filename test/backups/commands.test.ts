@@ -48,7 +48,7 @@ const replies = (responseId: string) => t.slack.replies(responseId).join('\n');
 describe('/backup in Slack', () => {
   let id: string;
 
-  it('/backup now posts a reply, a progress thread with bytes and rate, and a summary', async () => {
+  it('/backup now posts a reply, a progress thread with bytes and rate that ends as the summary, and the reply says how it ended', async () => {
     const { res } = await t.slash('/backup now shop', { channel: general });
     expect(res.status).toBe(200);
     await t.settle();
@@ -56,11 +56,13 @@ describe('/backup in Slack', () => {
     const parent = msgs.find((m) => m.text.includes('Backup of *shop* started by <@U0ALICE>'));
     expect(parent).toBeDefined();
     const thread = msgs.filter((m) => m.thread_ts === parent!.ts).map((m) => m.text);
-    expect(thread.length).toBe(2);
+    // One reply: the progress message, edited to the summary at the end.
+    expect(thread.length).toBe(1);
+    expect(parent!.text).toMatch(/Backup of \*shop\* started by <@U0ALICE> — `[^`]+` :white_check_mark: is good\. Details in the thread\./);
     // The progress message was edited while the dump ran, with bytes and a rate.
     const edits = t.slack.callsTo('chat.update').map((c) => String(c.text));
     expect(edits.some((e) => /dumping: [\d.]+ (KiB|MiB) read from pg_dump, [\d.]+ (KiB|MiB) uploaded \([\d.]+ \w+\/s\)/.test(e))).toBe(true);
-    expect(thread[1]).toMatch(/Backup `\d{8}T\d{6}Z-shop-[0-9a-f]{4}` of \*shop\* is good: [\d.]+ MiB stored .* Verified: SHA-256 ✓, pg_restore --list ✓ \(4 tables\)/);
+    expect(thread[0]).toMatch(/Backup `\d{8}T\d{6}Z-shop-[0-9a-f]{4}` of \*shop\* is good: [\d.]+ MiB stored .* Verified: SHA-256 ✓, pg_restore --list ✓ \(4 tables\)/);
     const [b] = await listBackups(t.db.pool, { database: 'shop' });
     expect(b!.status).toBe('verified');
     expect(b!.requestedBy).toBe('U0ALICE');
@@ -132,6 +134,19 @@ describe('/backup in Slack', () => {
     expect(ops.some((x) => /Backup `[^`]+` of \*broken\* FAILED — preflight: cannot connect to database broken/.test(x))).toBe(true);
     const [b] = await listBackups(t.db.pool, { database: 'broken' });
     expect(b!.status).toBe('failed');
+  });
+
+  it('a failed /backup now asked in the ops channel is told there once, and its progress message ends as the failure', async () => {
+    const opsId = t.slack.channel('ops')!.id;
+    const before = t.slack.messagesIn('ops').length;
+    await t.slash('/backup now broken', { channel: opsId });
+    await t.settle();
+    const fresh = t.slack.messagesIn('ops').slice(before);
+    const top = fresh.filter((m) => !m.thread_ts || m.thread_ts === m.ts);
+    expect(top.map((m) => m.text)).toEqual([expect.stringMatching(/^:floppy_disk: Backup of \*broken\* started by <@U0ALICE> — `[^`]+` :x: FAILED\. Details in the thread\.$/)]);
+    const replies = fresh.filter((m) => m.thread_ts && m.thread_ts !== m.ts).map((m) => m.text);
+    expect(replies).toEqual([expect.stringMatching(/FAILED — preflight: cannot connect to database broken/)]);
+    expect(fresh.some((m) => m.text.includes('so far'))).toBe(false);
   });
 
   it('/backup expire plans only from chat; unknown databases get the configured names', async () => {

@@ -57,3 +57,19 @@ describe('/backup now under the default change policy', () => {
     expect(t.slack.messagesIn('ops').some((m) => /Backup of \*shop\* started by <@U0ALICE>/.test(m.text))).toBe(true);
   }, 120_000);
 });
+
+describe('/backup now in Slack mode without a key', () => {
+  it('says what to configure before it asks anyone to approve, and no change request is made', async () => {
+    const bare = await startTestApp({ config: { backups: { databases: [{ name: 'shop', url: src.url }] } } });
+    try {
+      const ops = bare.slack.channel('ops')!.id;
+      const { responseId } = await bare.slash('/backup now shop', { channel: ops, user: 'U0ALICE' });
+      await bare.settle();
+      expect(bare.slack.replies(responseId).join()).toMatch(/not asking anyone to approve one: no encryption key: set FIREBREAK_BACKUP_RECIPIENT/);
+      expect(bare.slack.messagesIn('approvals')).toEqual([]);
+      expect((await bare.db.pool.query('SELECT count(*)::int AS n FROM change_requests')).rows[0].n).toBe(0);
+    } finally {
+      await bare.stop();
+    }
+  }, 120_000);
+});

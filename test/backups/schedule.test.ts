@@ -46,6 +46,22 @@ afterAll(async () => {
 });
 
 describe('scheduled backups', () => {
+  it('a fresh install catches up no slot from before its schedule existed, and is stale only a full 1.5 intervals after it', async () => {
+    const sa = a.app.ctx.scheduler as LeaseScheduler;
+    const service = a.app.ctx.services.backups!;
+    const staleAlerts = () => a.slack.messagesIn('ops').filter((m) => m.text.includes('Backups of *app* are overdue'));
+    // 10:06: the schedule is seen for the first time; its 10:05 slot never had a chance to run.
+    await sa.enqueueDueSlots();
+    await a.app.ctx.jobs.tick();
+    expect(await listBackups(a.db.pool, { database: 'app' })).toEqual([]);
+    expect(await service.checkStaleness()).toEqual([]);
+    clock.advance(80 * MINUTE); // 11:26, 1h20m after the schedule began: not yet overdue
+    expect(await service.checkStaleness()).toEqual([]);
+    clock.advance(11 * MINUTE); // 11:37, 1h31m
+    expect(await service.checkStaleness()).toEqual(['app']);
+    expect(staleAlerts()).toHaveLength(1);
+  });
+
   it('two replicas make one scheduled run per slot', async () => {
     const sa = a.app.ctx.scheduler as LeaseScheduler;
     const sb = b.ctx.scheduler as LeaseScheduler;
@@ -54,12 +70,16 @@ describe('scheduled backups', () => {
     await Promise.all([a.app.ctx.jobs.tick(), b.ctx.jobs.tick()]);
     const backups = await listBackups(a.db.pool, { database: 'app' });
     expect(backups.map((x) => [x.status, x.tier, x.requestedBy])).toEqual([['verified', 'hourly', 'schedule:hourly']]);
+    // The scheduled run announced itself in the ops channel, and that message ends with the outcome.
+    const announced = a.slack.messagesIn('ops').filter((m) => m.text.startsWith(':floppy_disk: Backup of *app* started by the hourly schedule'));
+    expect(announced.map((m) => m.text)).toEqual([expect.stringMatching(/:white_check_mark: is good\. Details in the thread\.$/)]);
   });
 
   it('alerts the ops channel once when no good backup is within 1.5x the schedule interval', async () => {
     const service = a.app.ctx.services.backups!;
     expect(service.intervalFor('app')).toBe(HOUR);
-    const staleAlerts = () => a.slack.messagesIn('ops').filter((m) => m.text.includes('Backups of *app* are overdue'));
+    const earlier = a.slack.messagesIn('ops').filter((m) => m.text.includes('Backups of *app* are overdue')).length;
+    const staleAlerts = () => a.slack.messagesIn('ops').filter((m) => m.text.includes('Backups of *app* are overdue')).slice(earlier);
     clock.advance(84 * MINUTE); // 1.4 h after the backup
     expect(await service.checkStaleness()).toEqual([]);
     clock.advance(12 * MINUTE); // 1.6 h

@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import pg from 'pg';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { adminUrl, createEmptyDatabase } from '../support/db.js';
 import { makeVerifiedBackup as makePipelineBackup } from '../support/backups.js';
@@ -281,6 +284,33 @@ describe('/dr dry-run', () => {
     }
   });
 
+  it('runs the post-restore command with libpq variables only: no Slack or PagerDuty secret, no password in DATABASE_URL', async () => {
+    const hook = t.app.ctx.config.dr.postRestore;
+    const saved = { ...hook };
+    const dir = mkdtempSync(path.join(tmpdir(), 'fb-hook-env-'));
+    const out = path.join(dir, 'env');
+    const canaries = { SLACK_BOT_TOKEN: 'xoxb-hook-canary-123', PAGERDUTY_WEBHOOK_SECRETS: 'pd-hook-canary-123' };
+    Object.assign(process.env, canaries);
+    try {
+      hook.command = ['sh', '-c', 'env > "$0"', out];
+      await dr(`dry-run ${good.id}`);
+      expect((await lastRun()).status).toBe('passed');
+      const env = readFileSync(out, 'utf8');
+      for (const [name, value] of Object.entries(canaries)) {
+        expect(env).not.toContain(name);
+        expect(env).not.toContain(value);
+      }
+      expect(env).toMatch(/^PGDATABASE=firebreak_dr_\d+$/m);
+      const dbUrl = /^DATABASE_URL=(.*)$/m.exec(env)![1]!;
+      expect(new URL(dbUrl).password).toBe('');
+    } finally {
+      for (const name of Object.keys(canaries)) delete process.env[name];
+      Object.assign(hook, saved);
+      delete hook.command;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('stops at pre-flight when this Firebreak holds no decryption key, before fetching anything', async () => {
     const enc = t.app.ctx.config.backups.encryption;
     const identity = enc.identity;
@@ -391,6 +421,43 @@ describe('the Cancel button', () => {
       await t.settle();
       expect(t.slack.replies(again.responseId).join()).toContain(`DR-${running.id} is not running any more.`);
     } finally {
+      await db.drop();
+    }
+  });
+});
+
+describe('who may cancel', () => {
+  it('refuses /dr cancel and the Cancel button to someone who is neither requester, approver nor incident commander, and audits it', async () => {
+    const { backup, db } = await slowBackup();
+    t.app.ctx.config.dr.smokeChecks = [];
+    const policies = t.app.ctx.config.approvals.actions;
+    const saved = policies['dr.dry-run'];
+    policies['dr.dry-run'] = { preApproved: true, approvers: ['U0APPROVER'] };
+    try {
+      await drNow(`dry-run ${backup.id}`, 'U0ALICE');
+      const running = await waitFor('the restore to be under way', async () => {
+        const r = await lastRun();
+        return stepsOf(r)[6].status === 'running' && r;
+      });
+      const refused = (await drNow('cancel', 'U0MALLORY')).join('\n');
+      expect(refused).toContain(`You can't cancel DR-${running.id} dry run`);
+      expect(refused).toContain('<@U0APPROVER>');
+      const head = t.slack.messagesIn(opsId).find((m) => m.ts === running.message_ts)!;
+      const click = await t.click('dr_cancel', String(running.id), { channel: opsId, messageTs: head.ts, user: 'U0MALLORY' });
+      await waitFor('the button refusal', async () => t.slack.replies(click.responseId).length > 0);
+      expect(t.slack.replies(click.responseId).join()).toContain("You can't cancel");
+      expect((await lastRun()).status).toBe('running');
+      const refusals = (await eventsBy(t.db.pool, { subject: `dr:${running.id}` })).filter((e) => e.type === 'change.stop_refused');
+      expect(refusals.map((e) => e.actor)).toEqual(['U0MALLORY', 'U0MALLORY']);
+
+      // The commander of an open incident may stop it.
+      await t.db.pool.query(`INSERT INTO incidents (title, severity, declared_by, commander, declared_at) VALUES ('Primary down', 'P1', 'U0ALICE', 'U0COMMANDER', now())`);
+      expect((await drNow('cancel', 'U0COMMANDER')).join()).toContain(`Cancelling DR-${running.id} dry run`);
+      await t.settle();
+      expect(await lastRun()).toMatchObject({ status: 'cancelled', cancel_requested_by: 'U0COMMANDER' });
+    } finally {
+      if (saved) policies['dr.dry-run'] = saved; else delete policies['dr.dry-run'];
+      await t.db.pool.query(`UPDATE incidents SET status = 'resolved', resolved_at = now() WHERE commander = 'U0COMMANDER'`);
       await db.drop();
     }
   });

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createLogger, redactUrl } from '../../src/log.js';
@@ -63,5 +64,27 @@ describe('log redaction', () => {
     expect(first).toMatchObject({ requestId: 'req-1', action: '/incident declare' });
     // A line's own fields win over the request's.
     expect(second).toMatchObject({ requestId: 'req-1', action: 'incident.declared', incidentId: 42 });
+  });
+});
+
+describe('log format by where stdout goes', () => {
+  const program = `import { createLogger } from './src/log.ts'; const l = createLogger({ level: 'info' }); l.info({ incidentId: 7 }, 'incident declared'); l.warn('slow ack');`;
+  const hasScript = spawnSync('script', ['--version']).status === 0;
+
+  // `script` runs the program on a pseudo-terminal, as a person's `npm start` would.
+  it.skipIf(!hasScript)('a terminal gets one coloured line per event from pino-pretty, not JSON', () => {
+    const r = spawnSync('script', ['-qec', `${process.execPath} --import tsx -e "${program}"`, '/dev/null'], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, LOG_LEVEL: '' } });
+    // Colour escapes made visible, so the patterns below can name them.
+    const lines = r.stdout.replaceAll('\u001b', '<ESC>').split(/\r?\n/).filter(Boolean);
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^\[\d\d:\d\d:\d\d\] <ESC>\[32mINFO<ESC>\[39m: <ESC>\[36mincident declared<ESC>\[39m .*"incidentId":7/);
+    expect(lines[1]).toMatch(/<ESC>\[33mWARN<ESC>\[39m: .*slow ack/);
+    expect(r.stdout).not.toContain('"msg"');
+  });
+
+  it('a pipe gets JSON lines', () => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', program], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, LOG_LEVEL: '' } });
+    const lines = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.map((l) => [l.level, l.msg])).toEqual([[30, 'incident declared'], [40, 'slow ack']]);
   });
 });

@@ -31,7 +31,7 @@ describe('leases', () => {
 
 describe('LeaseScheduler across two replicas', () => {
   it('runs each slot once, fails over when the leader stops renewing, reports missed slots, and hands the lease back on stop', async () => {
-    const clock = new FakeClock('2026-03-01T10:00:30Z');
+    const clock = new FakeClock('2026-03-01T09:59:30Z');
     const ran: { replica: string; slot: string }[] = [];
     const missed: string[] = [];
     const replica = (id: string) => {
@@ -47,6 +47,11 @@ describe('LeaseScheduler across two replicas', () => {
       await a.scheduler.start();
       await b.scheduler.start();
       expect([a.scheduler.isLeader(), b.scheduler.isLeader()]).toEqual([true, false]);
+      // The 09:00 slot passed before the task existed: nothing to catch up on a first start.
+      await a.jobs.tick();
+      expect(ran).toEqual([]);
+      clock.advance(60_000); // 10:00:30
+      await a.scheduler.renewNow();
 
       // The leader enqueued the current slot on taking the lease; a second enqueue (an
       // overlapping leader) is absorbed by the slot's dedupe key.

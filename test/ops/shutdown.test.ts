@@ -72,7 +72,8 @@ describe('SIGTERM', () => {
     const inflight = getJson(`${p.url}/health/ready`);
     const ack = await slash(p, '/incident', 'declare P2 Shutdown drill in progress');
     expect(ack.status).toBe(200);
-    await new Promise((r) => setTimeout(r, 300));
+    // SIGTERM only once the follow-up work is in flight (its slow conversations.create has arrived).
+    await expect.poll(() => slack.callsTo('conversations.create').length, { timeout: 30_000 }).toBeGreaterThan(0);
 
     p.kill('SIGTERM');
     await p.waitForLog((l) => l.action === 'shutdown.begin');

@@ -51,6 +51,7 @@ export class FakeSlack {
   private failures = new Map<string, Failure[]>();
   private delays = new Map<string, number>();
   private uploads = new Map<string, { filename: string; content?: string }>();
+  private extraMethods = new Map<string, (args: Record<string, unknown>, token: string | undefined) => Record<string, unknown>>();
   private seq = 0;
   private tsSeq = 0;
   private server = http.createServer((req, res) => void this.handle(req, res));
@@ -82,6 +83,11 @@ export class FakeSlack {
     const list = this.failures.get(method) ?? [];
     list.push({ error, times: opts.times ?? 1, status: opts.status, retryAfter: opts.retryAfter, delayMs: opts.delayMs, channel: opts.channel });
     this.failures.set(method, list);
+  }
+
+  /** Answers `method` with `answer` (for APIs another fake owns, such as apps.connections.open). */
+  handleMethod(method: string, answer: (args: Record<string, unknown>, token: string | undefined) => Record<string, unknown>): void {
+    this.extraMethods.set(method, answer);
   }
 
   /** Answers every call of `method` normally but only after `ms` (0 removes the delay). */
@@ -162,7 +168,7 @@ export class FakeSlack {
     }
     const delay = this.delays.get(method);
     if (delay) await new Promise((r) => setTimeout(r, delay));
-    const out = this.answer(method, args);
+    const out = this.extraMethods.get(method)?.(args, token) ?? this.answer(method, args);
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify(out));
   }

@@ -1,0 +1,110 @@
+import type { IncomingAlert } from './model.js';
+
+/*
+ * What PostgreSQL and Slack accept, checked before anything is queued: a value either side
+ * refuses would otherwise fail the shared write late, as a 5xx the sender retries forever.
+ */
+
+/** Bounds on one alert, generous for real monitoring and small enough for a Slack message. */
+export const ALERT_LIMITS = {
+  labels: 100,
+  annotations: 100,
+  keyChars: 256,
+  labelValueChars: 4096,
+  annotationValueChars: 16_384,
+  urlChars: 2048,
+} as const;
+
+/** PostgreSQL's text refuses NUL; JSON/UTF-8 encoders refuse (or mangle) lone surrogates. */
+export function textProblem(s: string): string | undefined {
+  if (s.includes('\u0000')) return 'contains a NUL character (\\u0000), which PostgreSQL text cannot store';
+  // A high surrogate not followed by a low one, or a low one not preceded by a high one.
+  if (/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(s)) return 'contains a lone UTF-16 surrogate, which is not valid Unicode text';
+  return undefined;
+}
+
+/**
+ * Years RFC 3339 can write: inside PostgreSQL's timestamptz range (4713 BC to 294276 AD),
+ * and Alertmanager's "no end" (0001-01-01) still fits.
+ */
+// Date.UTC maps years 0-99 to 19xx, so the first instant of year 1 is set explicitly.
+const MIN_TIME = new Date(0).setUTCFullYear(1, 0, 1);
+const MAX_TIME = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
+export function dateProblem(d: Date): string | undefined {
+  const t = d.getTime();
+  if (Number.isNaN(t)) return 'is not a valid timestamp';
+  if (t < MIN_TIME || t > MAX_TIME) return 'is outside 0001-01-01..9999-12-31 (PostgreSQL cannot store it)';
+  return undefined;
+}
+
+const pathOf = (base: string, key: string | number): string =>
+  typeof key === 'number' ? `${base}[${key}]` : /^[A-Za-z_$][\w$]*$/.test(key) ? (base ? `${base}.${key}` : key) : `${base}[${JSON.stringify(key)}]`;
+
+/** The first string (value or key) anywhere in a parsed JSON body that cannot be stored. */
+export function findUnstorableText(value: unknown, path = ''): string | undefined {
+  if (typeof value === 'string') {
+    const p = textProblem(value);
+    return p ? `${path || 'body'}: ${p}` : undefined;
+  }
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const r = findUnstorableText(value[i], pathOf(path, i));
+      if (r) return r;
+    }
+    return undefined;
+  }
+  if (value && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) {
+      const kp = textProblem(k);
+      if (kp) return `${path || 'body'}: a key ${kp}`;
+      const r = findUnstorableText(v, pathOf(path, k));
+      if (r) return r;
+    }
+  }
+  return undefined;
+}
+
+function mapProblem(path: string, map: Record<string, string>, maxEntries: number, maxValue: number): string | undefined {
+  const keys = Object.keys(map);
+  if (keys.length > maxEntries) return `${path}: ${keys.length} entries, at most ${maxEntries} allowed`;
+  for (const k of keys) {
+    const p = pathOf(path, k);
+    if (k.length > ALERT_LIMITS.keyChars) return `${path}: a key longer than ${ALERT_LIMITS.keyChars} characters`;
+    const kp = textProblem(k);
+    if (kp) return `${path}: a key ${kp}`;
+    const v = map[k]!;
+    if (typeof v !== 'string') return `${p}: must be a string`;
+    if (v.length > maxValue) return `${p}: ${v.length} characters, at most ${maxValue} allowed`;
+    const vp = textProblem(v);
+    if (vp) return `${p}: ${vp}`;
+  }
+  return undefined;
+}
+
+/**
+ * Checks alerts in the one alert model, whatever receiver built them (SNS and PagerDuty
+ * derive fields from free text): the field named in the answer is the alert's.
+ */
+export function alertProblem(alerts: IncomingAlert[]): string | undefined {
+  for (let i = 0; i < alerts.length; i++) {
+    const a = alerts[i]!;
+    const at = `alerts[${i}]`;
+    const p = mapProblem(`${at}.labels`, a.labels, ALERT_LIMITS.labels, ALERT_LIMITS.labelValueChars)
+      ?? mapProblem(`${at}.annotations`, a.annotations, ALERT_LIMITS.annotations, ALERT_LIMITS.annotationValueChars);
+    if (p) return p;
+    const fp = textProblem(a.fingerprint);
+    if (fp) return `${at}.fingerprint: ${fp}`;
+    if (a.fingerprint.length > 200) return `${at}.fingerprint: longer than 200 characters`;
+    const sp = dateProblem(a.startsAt);
+    if (sp) return `${at}.startsAt: ${sp}`;
+    const ep = a.endsAt ? dateProblem(a.endsAt) : undefined;
+    if (ep) return `${at}.endsAt: ${ep}`;
+    if (a.generatorUrl !== null) {
+      if (a.generatorUrl.length > ALERT_LIMITS.urlChars) return `${at}.generatorURL: longer than ${ALERT_LIMITS.urlChars} characters`;
+      const up = textProblem(a.generatorUrl);
+      if (up) return `${at}.generatorURL: ${up}`;
+    }
+  }
+  return undefined;
+}
