@@ -6,7 +6,10 @@
  * Messages are Block Kit (the console renders the same blocks), with `text` as the
  * notification/fallback line.
  */
-export type Block = Record<string, unknown> & { type: string };
+import type { KnownBlock } from '@slack/types';
+
+/** A Block Kit block, as @slack/types defines it; src/templates/blocks.ts builds them within Slack's limits. */
+export type Block = KnownBlock;
 
 export interface ChatMessage {
   text: string;

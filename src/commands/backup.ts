@@ -1,3 +1,4 @@
+import { escapeMrkdwn } from '../templates/blocks.js';
 import type { AppContext } from '../module.js';
 import type { InteractionContext } from '../chat/interactions.js';
 import type { GateOutcome } from '../approvals/gate.js';
@@ -111,9 +112,9 @@ export function backupCommands(ctx: AppContext, service: BackupService): Command
             if (bad) return ictx.reply.ephemeral(bad);
             const id = args.words[0]!;
             const record = await service.get(id);
-            if (record.status !== 'verified') return ictx.reply.ephemeral(`Backup ${id} is ${record.status}; only good backups can be verified.`);
+            if (record.status !== 'verified') return ictx.reply.ephemeral(`Backup ${escapeMrkdwn(id)} is ${record.status}; only good backups can be verified.`);
             const full = args.flags['full'] === 'true';
-            await ictx.reply.ephemeral(`Verifying \`${id}\`${full ? ' with a full restore into a scratch database' : ''}; the result will appear here.`);
+            await ictx.reply.ephemeral(`Verifying \`${escapeMrkdwn(id)}\`${full ? ' with a full restore into a scratch database' : ''}; the result will appear here.`);
             ictx.background(`backup-verify:${id}`, async () => {
               try {
                 const r = await service.verify(id, { full, actor: inv.actor.userId });
@@ -148,20 +149,20 @@ export function backupCommands(ctx: AppContext, service: BackupService): Command
             const bad = checkId(args.words[0], '/backup restore <id> <new-database>');
             if (bad) return ictx.reply.ephemeral(bad);
             const [id, into] = args.words as [string, string | undefined];
-            if (!into) return ictx.reply.ephemeral('Usage: `/backup restore <id> <new-database>`: name the database to restore into.');
+            if (!into) return ictx.reply.ephemeral('Usage: `/backup restore &lt;id&gt; &lt;new-database&gt;`: name the database to restore into.');
             const record = await service.get(id);
             const exists = await service.targetDatabaseExists(record, into);
             if (exists) {
               const gate = ctx.services.changes;
               if (!gate) {
-                return ictx.reply.ephemeral(`Database *${into}* already exists. Restoring over it needs change approval, and the approvals gate is not running here, so I will not. Restore into a new name instead.`);
+                return ictx.reply.ephemeral(`Database *${escapeMrkdwn(into)}* already exists. Restoring over it needs change approval, and the approvals gate is not running here, so I will not. Restore into a new name instead.`);
               }
               const o = await gate.request('backup.restore', { backupId: id, target: into, channel: inv.channelId }, { userId: inv.actor.userId, channelId: inv.channelId }, {
                 title: `Restore backup ${id} over existing database ${into}`, risk: 'high', category: 'normal',
               });
               return ictx.reply.ephemeral(gateText(o, `Restoring ${id} over ${into}`));
             }
-            await ictx.reply.ephemeral(`Restoring \`${id}\` into a new database *${into}*; the result will appear here.`);
+            await ictx.reply.ephemeral(`Restoring \`${escapeMrkdwn(id)}\` into a new database *${escapeMrkdwn(into)}*; the result will appear here.`);
             ictx.background(`backup-restore:${id}`, async () => {
               try {
                 const r = await service.restore(id, into, { requestedBy: inv.actor.userId });

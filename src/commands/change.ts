@@ -1,3 +1,4 @@
+import { escapeMrkdwn } from '../templates/blocks.js';
 import type { CommandTable } from '../commands/table.js';
 import { helpSubcommand } from '../commands/table.js';
 import type { ChangeService } from '../approvals/service.js';
@@ -5,7 +6,7 @@ import { CHANGE_CATEGORIES, CHANGE_RISKS, type ChangeCategory, type ChangeRisk }
 import { changeListMessage } from '../templates/approvals.js';
 import { utc } from '../templates/format.js';
 
-const USAGE = '/change request <title> [--category standard|normal|emergency] [--risk low|medium|high] [--reason "why"]';
+const USAGE = '/change request &lt;title&gt; [--category standard|normal|emergency] [--risk low|medium|high] [--reason "why"]';
 
 /** `/change`: manual changes under the same approval rules as Firebreak's own risky actions. */
 export function changeCommands(changes: ChangeService): CommandTable {
@@ -22,15 +23,15 @@ export function changeCommands(changes: ChangeService): CommandTable {
           if (!title) return ctx.reply.ephemeral(`Give the change a title: \`${USAGE}\``);
           const category = (args.flags.category ?? 'normal').toLowerCase();
           if (!(CHANGE_CATEGORIES as readonly string[]).includes(category)) {
-            return ctx.reply.ephemeral(`\`--category ${category}\` isn't one I know: use standard, normal or emergency.`);
+            return ctx.reply.ephemeral(`\`--category ${escapeMrkdwn(category)}\` isn't one I know: use standard, normal or emergency.`);
           }
           const risk = args.flags.risk?.toLowerCase();
           if (risk !== undefined && !(CHANGE_RISKS as readonly string[]).includes(risk)) {
-            return ctx.reply.ephemeral(`\`--risk ${risk}\` isn't one I know: use low, medium or high.`);
+            return ctx.reply.ephemeral(`\`--risk ${escapeMrkdwn(risk)}\` isn't one I know: use low, medium or high.`);
           }
           const reason = args.flags.reason && args.flags.reason !== 'true' ? args.flags.reason.trim() : undefined;
           if (category === 'emergency' && !reason) {
-            return ctx.reply.ephemeral('An emergency change skips approval, so it needs a reason: `/change request <title> --category emergency --reason "why it cannot wait"`.');
+            return ctx.reply.ephemeral('An emergency change skips approval, so it needs a reason: `/change request &lt;title&gt; --category emergency --reason "why it cannot wait"`.');
           }
           const params = { title, category, risk: risk ?? null, ...(reason ? { reason } : {}) };
           const out = await changes.request(`change.${category}`, params, { userId: inv.actor.userId, channelId: inv.channelId }, {
@@ -62,7 +63,7 @@ export function changeCommands(changes: ChangeService): CommandTable {
         description: 'Mark a break-glass change as reviewed after the fact (not by whoever ran it).',
         run: async (args, inv, ctx) => {
           const id = Number(args.words[0]?.replace(/^#/, ''));
-          if (!Number.isSafeInteger(id) || id <= 0) return ctx.reply.ephemeral('Which change? `/change review <id> [note]`');
+          if (!Number.isSafeInteger(id) || id <= 0) return ctx.reply.ephemeral('Which change? `/change review &lt;id&gt; [note]`');
           const out = await changes.review(id, inv.actor.userId, args.words.slice(1).join(' '));
           return ctx.reply.ephemeral(out.status === 'refused' ? out.message : `Change #${id} is marked reviewed.`);
         },

@@ -1,3 +1,4 @@
+import { escapeMrkdwn } from '../templates/blocks.js';
 import type { ChangeGate, GateOutcome } from '../approvals/gate.js';
 import { helpSubcommand, type CommandTable } from './table.js';
 import type { DrService } from '../dr/service.js';
@@ -41,7 +42,7 @@ export function drCommands(service: DrService, gate: () => ChangeGate | undefine
           if (args.words.length > 1) return ictx.reply.ephemeral('Usage: `/dr dry-run [backup-id]`: one backup id at most.');
           // A typo should not become a failed drill in the history and the metrics.
           if (backupId && !(await service.findBackup(backupId))) {
-            return ictx.reply.ephemeral(`There is no backup \`${backupId}\`. \`/backup list\` shows backup ids; \`/dr dry-run\` alone takes the newest verified one.`);
+            return ictx.reply.ephemeral(`There is no backup \`${escapeMrkdwn(backupId)}\`. \`/backup list\` shows backup ids; \`/dr dry-run\` alone takes the newest verified one.`);
           }
           const g = dryRunNeedsApproval ? gate() : undefined;
           if (g) {
@@ -59,7 +60,7 @@ export function drCommands(service: DrService, gate: () => ChangeGate | undefine
           // run never touches production, so it runs at once.
           const r = await service.start({ kind: 'dry-run', backupId, requester: inv.actor.userId, channel: inv.channelId });
           if (r.status === 'busy') return ictx.reply.ephemeral(busyMessage(r.running));
-          if (r.status === 'refused') return ictx.reply.ephemeral(`The dry run was not started: ${r.message}.`);
+          if (r.status === 'refused') return ictx.reply.ephemeral(`The dry run was not started: ${escapeMrkdwn(r.message)}.`);
           await ictx.reply.ephemeral(`${runLabel(r.run)} started (${r.run.targetDatabase}); its ten steps are in the thread of its message. \`/dr status\` shows where it is, \`/dr cancel\` stops it.`);
         },
       },
@@ -73,12 +74,12 @@ export function drCommands(service: DrService, gate: () => ChangeGate | undefine
           const backupId = args.words[0];
           const target = args.flags['target'];
           if (!backupId || !target || target === 'true' || args.words.length > 1) {
-            return ictx.reply.ephemeral('Usage: `/dr execute <backup-id> --target <database>`. A recovery names its backup and its target; `/backup list` shows backup ids.');
+            return ictx.reply.ephemeral('Usage: `/dr execute &lt;backup-id&gt; --target &lt;database&gt;`. A recovery names its backup and its target; `/backup list` shows backup ids.');
           }
-          if (!PLAIN_DB.test(target)) return ictx.reply.ephemeral(`\`${target}\` is not a plain database name: use lower-case letters, digits and _.`);
+          if (!PLAIN_DB.test(target)) return ictx.reply.ephemeral(`\`${escapeMrkdwn(target)}\` is not a plain database name: use lower-case letters, digits and _.`);
           if (target.startsWith('firebreak_dr_')) return ictx.reply.ephemeral('Names starting with `firebreak_dr_` are reserved for drill scratch databases; choose another target.');
           const backup = await service.findBackup(backupId);
-          if (!backup) return ictx.reply.ephemeral(`There is no backup \`${backupId}\`. \`/backup list\` shows backup ids.`);
+          if (!backup) return ictx.reply.ephemeral(`There is no backup \`${escapeMrkdwn(backupId)}\`. \`/backup list\` shows backup ids.`);
           const running = await service.running();
           if (running) return ictx.reply.ephemeral(busyMessage(running));
           const o = await g.request(DR_EXECUTE_KIND, { backupId, target, channel: inv.channelId }, { userId: inv.actor.userId, channelId: inv.channelId }, {

@@ -1,3 +1,4 @@
+import { escapeMrkdwn } from '../templates/blocks.js';
 import type { CommandTable, ParsedArgs, Subcommand } from '../commands/table.js';
 import { helpSubcommand } from '../commands/table.js';
 import type { ChangeOutcome, IncidentService, WarRoomResult } from '../incidents/service.js';
@@ -72,7 +73,7 @@ export function incidentCommand(incidents: IncidentService): CommandTable {
     run: async (args, _inv, ctx) => {
       const id = Number(String(args.words[0] ?? '').replace(/^inc-/i, ''));
       const i = Number.isInteger(id) && id > 0 ? await incidents.get(id) : undefined;
-      if (!i) return ctx.reply.ephemeral('Which incident? `/incident setup <id>`, e.g. `/incident setup 12`.');
+      if (!i) return ctx.reply.ephemeral('Which incident? `/incident setup &lt;id&gt;`, e.g. `/incident setup 12`.');
       const r = await incidents.openWarRoom(i.id);
       await ctx.reply.ephemeral(declaredReply(r.incident, r.problems));
     },
@@ -151,7 +152,7 @@ export async function resolveTarget(
 export async function reportChange(ctx: InteractionContext, out: ChangeOutcome, inChannel: boolean, done: string): Promise<void> {
   if (!out.ok) return ctx.reply.ephemeral(out.message);
   if (out.problems.length) {
-    return ctx.reply.ephemeral(`${done} — saved, but some chat steps failed:\n${out.problems.map((p) => `• ${p}`).join('\n')}`);
+    return ctx.reply.ephemeral(`${done} — saved, but some chat steps failed:\n${out.problems.map((p) => `• ${escapeMrkdwn(p)}`).join('\n')}`);
   }
   if (!inChannel) await ctx.reply.ephemeral(`${done}.`);
 }
@@ -182,7 +183,7 @@ function lifecycleSubcommands(incidents: IncidentService): Subcommand[] {
   return [
     sub('update', '[text]', 'Post a stakeholder update (restarts the update cadence). Without text, opens a prefilled draft.', { open: true, member: true }, async (t, inv, ctx) => {
       if (!t.rest) {
-        if (!inv.triggerId) return ctx.reply.ephemeral('Say what changed: `/incident update <text>`.');
+        if (!inv.triggerId) return ctx.reply.ephemeral('Say what changed: `/incident update &lt;text&gt;`.');
         return ctx.reply.openModal(updateModal(t.incident, await incidents.editableDraft('internal', t.incident)));
       }
       if (t.rest.length > MAX_TEXT) return ctx.reply.ephemeral(tooLong(t.rest));
@@ -190,12 +191,12 @@ function lifecycleSubcommands(incidents: IncidentService): Subcommand[] {
     }),
     sub('status', 'investigating|identified|monitoring|resolved', 'Set the status; monitoring marks it mitigated, resolved resolves it.', { open: true, member: true }, async (t, inv, ctx) => {
       const status = parseStatus(t.words[0]);
-      if (!status) return ctx.reply.ephemeral(`\`${t.words[0] ?? ''}\` isn't a status. Use one of: investigating, identified, monitoring, resolved.`);
+      if (!status) return ctx.reply.ephemeral(`\`${escapeMrkdwn(t.words[0] ?? '')}\` isn't a status. Use one of: investigating, identified, monitoring, resolved.`);
       await reportChange(ctx, await incidents.setStatus(t.incident.id, inv.actor.userId, status), t.inChannel, `INC-${t.incident.id} is now ${status}`);
     }),
     sub('severity', '<P0-P4>', 'Change the severity; raising it applies the new severity\'s policy (responders, announcement, cadence).', { open: true, member: true }, async (t, inv, ctx) => {
       const severity = parseSeverity(t.words[0]);
-      if (!severity) return ctx.reply.ephemeral(`\`${t.words[0] ?? ''}\` isn't a severity. Use P0 (critical) to P4 (informational), e.g. \`/incident severity P1\`.`);
+      if (!severity) return ctx.reply.ephemeral(`\`${escapeMrkdwn(t.words[0] ?? '')}\` isn't a severity. Use P0 (critical) to P4 (informational), e.g. \`/incident severity P1\`.`);
       await reportChange(ctx, await incidents.setSeverity(t.incident.id, inv.actor.userId, severity), t.inChannel, `INC-${t.incident.id} is now ${severity}`);
     }),
     sub('role', 'commander|comms|tech @user', 'Give someone a role (they are invited to the channel).', { open: true, member: true }, async (t, inv, ctx) => {
@@ -208,7 +209,7 @@ function lifecycleSubcommands(incidents: IncidentService): Subcommand[] {
       await reportChange(ctx, await incidents.assignRole(t.incident.id, inv.actor.userId, role, user), t.inChannel, `<@${user}> now holds ${role} on INC-${t.incident.id}`);
     }),
     sub('note', '<text>', 'Add a note to the timeline (`action: <what> @owner due YYYY-MM-DD` becomes a post-mortem action item).', { open: true, member: true }, async (t, inv, ctx) => {
-      if (!t.rest) return ctx.reply.ephemeral('What should the note say? `/incident note <text>`.');
+      if (!t.rest) return ctx.reply.ephemeral('What should the note say? `/incident note &lt;text&gt;`.');
       if (t.rest.length > MAX_TEXT) return ctx.reply.ephemeral(tooLong(t.rest));
       await reportChange(ctx, await incidents.addNote(t.incident.id, inv.actor.userId, t.rest), t.inChannel, `Note added to INC-${t.incident.id}`);
     }),

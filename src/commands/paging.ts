@@ -1,3 +1,4 @@
+import { escapeMrkdwn } from '../templates/blocks.js';
 import type { Subcommand } from './table.js';
 import type { ActionHandler } from '../chat/interactions.js';
 import type { IncidentService } from '../incidents/service.js';
@@ -21,16 +22,16 @@ export function pageSubcommand(paging: PagingService, incidents: IncidentService
       const [service, idWord] = args.words;
       if (!service) {
         const known = paging.pageableServices();
-        return ctx.reply.ephemeral(`Which service? \`/incident page <service>\`${known.length ? `; services with a routing key: ${known.map((s) => `\`${s}\``).join(', ')}` : ''}.`);
+        return ctx.reply.ephemeral(`Which service? \`/incident page &lt;service&gt;\`${known.length ? `; services with a routing key: ${known.map((s) => `\`${s}\``).join(', ')}` : ''}.`);
       }
       let incident: Incident | undefined;
       if (idWord !== undefined) {
         const id = incidentId(idWord);
         incident = id ? await incidents.get(id) : undefined;
-        if (!incident) return ctx.reply.ephemeral(`I can't find incident \`${idWord}\`. Use its number, e.g. \`/incident page ${service} 12\`.`);
+        if (!incident) return ctx.reply.ephemeral(`I can't find incident \`${escapeMrkdwn(idWord)}\`. Use its number, e.g. \`/incident page ${escapeMrkdwn(service)} 12\`.`);
       } else {
         incident = await incidents.byChannel(inv.channelId);
-        if (!incident) return ctx.reply.ephemeral(`Run this in the incident's channel, or name the incident: \`/incident page ${service} <incident-id>\`.`);
+        if (!incident) return ctx.reply.ephemeral(`Run this in the incident's channel, or name the incident: \`/incident page ${escapeMrkdwn(service)} &lt;incident-id&gt;\`.`);
       }
       const out: PageRequestOutcome = await paging.requestPage(incident.id, service, inv.actor.userId, `paged by hand`);
       await ctx.reply.ephemeral(pageRequestReply(out, incident.id));
@@ -60,7 +61,7 @@ export function oncallSubcommand(paging: PagingService): Subcommand {
 export function retryPagingAction(paging: PagingService): ActionHandler {
   return async (inv, ctx) => {
     const target = parseRetryValue(inv.value);
-    if (!target) return ctx.reply.ephemeral('That button is from an older version of Firebreak; use `/incident page <service>` instead.');
+    if (!target) return ctx.reply.ephemeral('That button is from an older version of Firebreak; use `/incident page &lt;service&gt;` instead.');
     const ref = inv.channelId && inv.messageTs ? { channel: inv.channelId, ts: inv.messageTs } : undefined;
     const out = await paging.retry(target.incidentId, target.service, inv.actor.userId, ref);
     await ctx.reply.ephemeral(pageRequestReply(out, target.incidentId));

@@ -1,3 +1,4 @@
+import { escapeMrkdwn } from '../templates/blocks.js';
 import type { CommandTable, ParsedArgs, Subcommand } from './table.js';
 import { helpSubcommand } from './table.js';
 import type { CommandInvocation, InteractionContext } from '../chat/interactions.js';
@@ -21,7 +22,7 @@ function sectionNamed(word: string | undefined): RunbookSection | undefined {
 export function runbookCommand(deps: RunbookCommandDeps): CommandTable {
   const show = async (args: ParsedArgs, _inv: CommandInvocation, ctx: InteractionContext) => {
     const [name, sectionWord] = args.words;
-    if (!name) return ctx.reply.ephemeral('Which runbook? Usage: `/runbook <name> [section]`. See `/runbook list`.');
+    if (!name) return ctx.reply.ephemeral('Which runbook? Usage: `/runbook &lt;name&gt; [section]`. See `/runbook list`.');
     const found = await loadRunbook(deps.runbooksDir, name);
     if (!found) {
       const all = await loadRunbooks(deps.runbooksDir).catch(() => []);
@@ -32,7 +33,7 @@ export function runbookCommand(deps: RunbookCommandDeps): CommandTable {
     }
     const section = sectionNamed(sectionWord);
     if (sectionWord && !section) {
-      return ctx.reply.ephemeral(`\`${sectionWord.slice(0, 40)}\` is not a runbook section. Sections: ${RUNBOOK_SECTIONS.map((s, i) => `${i + 1} ${s}`).join(', ')}.`);
+      return ctx.reply.ephemeral(`\`${escapeMrkdwn(sectionWord.slice(0, 40))}\` is not a runbook section. Sections: ${RUNBOOK_SECTIONS.map((s, i) => `${i + 1} ${s}`).join(', ')}.`);
     }
     if (section && !found.runbook.sections.some((s) => s.section === section)) {
       return ctx.reply.ephemeral(`Runbook \`${found.runbook.name}\` has no ${section} section yet.`);
@@ -50,7 +51,7 @@ export function runbookCommand(deps: RunbookCommandDeps): CommandTable {
         try {
           await ctx.reply.ephemeral(runbookListMessage(await loadRunbooks(deps.runbooksDir), deps.publicUrl));
         } catch (e) {
-          await ctx.reply.ephemeral(`I couldn't read the runbooks: ${(e as Error).message}`);
+          await ctx.reply.ephemeral(`I couldn't read the runbooks: ${escapeMrkdwn((e as Error).message)}`);
         }
       },
     },
@@ -66,7 +67,7 @@ export function runbookCommand(deps: RunbookCommandDeps): CommandTable {
       description: 'Check every runbook has the ten standard sections.',
       run: async (_a, _i, ctx) => {
         const all = await loadRunbooks(deps.runbooksDir).catch((e: Error) => e);
-        if (all instanceof Error) return ctx.reply.ephemeral(`I couldn't read the runbooks: ${all.message}`);
+        if (all instanceof Error) return ctx.reply.ephemeral(`I couldn't read the runbooks: ${escapeMrkdwn(all.message)}`);
         const bad = all.map((r) => ({ r, problems: describeRunbookProblems(r) })).filter((x) => x.problems.length);
         if (bad.length === 0) return ctx.reply.ephemeral(`All ${all.length} runbooks have the ten standard sections.`);
         await ctx.reply.ephemeral(

@@ -1,3 +1,4 @@
+import { escapeMrkdwn, lineSections, messageText, section } from '../templates/blocks.js';
 import type { ChatMessage } from '../chat/surface.js';
 import type { CommandInvocation, InteractionContext } from '../chat/interactions.js';
 
@@ -66,9 +67,11 @@ export function findSubcommand(table: CommandTable, name: string): Subcommand | 
 
 /** The help message, generated from the table so it can never drift from what runs. */
 export function helpMessage(table: CommandTable, intro?: string): ChatMessage {
-  const lines = table.subcommands.map((s) => `• \`${table.command} ${s.name}${s.usage ? ' ' + s.usage : ''}\` — ${s.description}`);
-  const text = `${intro ? intro + '\n' : ''}*${table.command}* — ${table.description}\n${lines.join('\n')}`;
-  return { text, blocks: [{ type: 'section', text: { type: 'mrkdwn', text } }] };
+  // Usage placeholders like `<title>` are text, not Slack entities: escaped once here.
+  const lines = table.subcommands.map((s) => `• \`${table.command} ${s.name}${s.usage ? ' ' + escapeMrkdwn(s.usage) : ''}\` — ${escapeMrkdwn(s.description)}`);
+  const head = `${intro ? intro + '\n' : ''}*${table.command}* — ${escapeMrkdwn(table.description)}`;
+  const text = `${head}\n${lines.join('\n')}`;
+  return { text: messageText(text), blocks: [section(head), ...lineSections(lines, { maxBlocks: 20 })] };
 }
 
 export const helpSubcommand = (table: () => CommandTable): Subcommand => ({

@@ -104,7 +104,7 @@ const asMessage = (m: ChatMessage | string): ChatMessage => (typeof m === 'strin
 function elementsOf(blocks: Block[] | null): Map<string, Record<string, unknown>> {
   const out = new Map<string, Record<string, unknown>>();
   for (const b of blocks ?? []) {
-    const els = b.type === 'actions' ? ((b.elements as Record<string, unknown>[] | undefined) ?? []) : b.accessory ? [b.accessory as Record<string, unknown>] : [];
+    const els = (b.type === 'actions' ? b.elements : b.type === 'section' && b.accessory ? [b.accessory] : []) as unknown as Record<string, unknown>[];
     for (const e of els) if (typeof e.action_id === 'string') out.set(e.action_id, e);
   }
   return out;
@@ -119,7 +119,7 @@ interface InputField {
 function inputsOf(view: ModalView): InputField[] {
   return view.blocks
     .filter((b) => b.type === 'input' && typeof b.block_id === 'string')
-    .map((b) => ({ blockId: b.block_id as string, optional: b.optional === true, element: (b.element as Record<string, unknown>) ?? {} }));
+    .map((b) => ({ blockId: b.block_id as string, optional: b.type === 'input' && b.optional === true, element: (b.type === 'input' ? b.element : {}) as unknown as Record<string, unknown> }));
 }
 
 type Option = { value?: string };

@@ -135,7 +135,7 @@ function checkMessage(op: string, m: ChatMessage): void {
       if (!textOf(b.text) && !fields.length) fail('invalid_blocks', `block ${i}: section needs text or fields`);
     }
     if (b.type === 'actions') {
-      const els = (b.elements as Array<Record<string, unknown>> | undefined) ?? [];
+      const els = b.elements as unknown as Array<Record<string, unknown>>;
       if (els.length > 25) fail('invalid_blocks', `block ${i}: ${els.length} elements; Slack allows 25`);
       for (const e of els) {
         if (e.type === 'button' && textOf(e.text).length > 75) fail('invalid_blocks', `block ${i}: button text over 75 characters`);

@@ -1,3 +1,4 @@
+import { escapeMrkdwn } from '../templates/blocks.js';
 import type { ActionHandler, ActionInvocation, ChatEvent, EventHandler, InteractionContext, ViewHandler } from '../chat/interactions.js';
 import type { ChangeOutcome, IncidentService } from '../incidents/service.js';
 import type { ChatSurface, ChatMessage } from '../chat/surface.js';
@@ -60,7 +61,7 @@ function incidentIdFrom(privateMetadata: string): number | undefined {
 async function buttonTarget(incidents: IncidentService, inv: ActionInvocation, ctx: InteractionContext): Promise<Incident | undefined> {
   const i = await incidents.get(Number(inv.value));
   if (!i) {
-    await ctx.reply.ephemeral(`That button belongs to an incident I can't find (${inv.value}).`);
+    await ctx.reply.ephemeral(`That button belongs to an incident I can't find (${escapeMrkdwn(inv.value)}).`);
     return undefined;
   }
   const user = inv.actor.userId;
@@ -80,7 +81,7 @@ async function buttonTarget(incidents: IncidentService, inv: ActionInvocation, c
 
 async function tellOutcome(ctx: InteractionContext, out: ChangeOutcome): Promise<void> {
   if (!out.ok) return ctx.reply.ephemeral(out.message);
-  if (out.problems.length) await ctx.reply.ephemeral(`Saved, but some chat steps failed:\n${out.problems.map((p) => `• ${p}`).join('\n')}`);
+  if (out.problems.length) await ctx.reply.ephemeral(`Saved, but some chat steps failed:\n${out.problems.map((p) => `• ${escapeMrkdwn(p)}`).join('\n')}`);
 }
 
 export function incidentActionHandlers(incidents: IncidentService): Record<string, ActionHandler> {

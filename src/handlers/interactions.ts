@@ -1,3 +1,4 @@
+import { escapeMrkdwn } from '../templates/blocks.js';
 import type { AppContext, FirebreakModule } from '../module.js';
 import type {
   ActionInvocation, ChatEvent, CommandInvocation, InteractionContext, Reply, ViewErrors, ViewSubmission,
@@ -58,7 +59,7 @@ export class Interactions {
       const table = this.commands.get(inv.command);
       if (!table) {
         outcome = 'unknown_command';
-        return await reply.ephemeral(`Firebreak doesn't handle \`${inv.command}\`. Try \`/incident help\`.`);
+        return await reply.ephemeral(`Firebreak doesn't handle \`${escapeMrkdwn(inv.command)}\`. Try \`/incident help\`.`);
       }
       if (!(await this.firstTime(`cmd:${inv.requestKey}`))) {
         outcome = 'duplicate';

@@ -5,6 +5,9 @@ import type { ChatMessage, ChatSurface, ModalView } from '../chat/surface.js';
 import type { ChatEvent, Reply } from '../chat/interactions.js';
 import type { Logger } from '../log.js';
 import { Semaphore, type Background } from '../background.js';
+import { decodeSlackText, escapeMrkdwn } from '../templates/blocks.js';
+
+const maybeDecode = (s: string | undefined): string | undefined => (s === undefined ? undefined : decodeSlackText(s));
 
 type RespondFn = (m: { response_type?: 'ephemeral'; text: string; blocks?: unknown[]; replace_original?: boolean }) => Promise<unknown>;
 
@@ -51,7 +54,7 @@ export function registerSlackListeners(bolt: App, interactions: Interactions, ch
   const afterAck = (label: string, work: () => Promise<void>) => background.run(label, () => lane.use(work));
   const friendlyFailure = async (reply: Reply, err: unknown) => {
     log.error({ err }, 'slack interaction failed');
-    await reply.ephemeral(`Sorry, that failed on our side: ${(err as Error).message}. Nothing was lost; try again, and if it keeps failing tell the Firebreak owners.`).catch(() => {});
+    await reply.ephemeral(`Sorry, that failed on our side: ${escapeMrkdwn((err as Error).message)}. Nothing was lost; try again, and if it keeps failing tell the Firebreak owners.`).catch(() => {});
   };
 
   bolt.command(/.*/, async ({ command, ack, respond }) => {
@@ -61,7 +64,8 @@ export function registerSlackListeners(bolt: App, interactions: Interactions, ch
     try {
       await interactions.command(
         {
-          command: command.command, text: command.text ?? '', channelId: command.channel_id, triggerId: command.trigger_id,
+          // Slack escapes &, < and > in command text; the services get (and store) plain text.
+          command: command.command, text: decodeSlackText(command.text ?? ''), channelId: command.channel_id, triggerId: command.trigger_id,
           actor: { userId: command.user_id, userName: command.user_name },
           requestKey: command.trigger_id || `${command.user_id}:${command.command}:${command.text}`,
         },
@@ -125,7 +129,7 @@ export function registerSlackListeners(bolt: App, interactions: Interactions, ch
           await interactions.event({
             type, eventId: b.event_id ?? `${type}:${e.item?.ts ?? e.ts}:${e.user}`, actor: { userId: e.user ?? 'unknown' },
             channelId: e.item?.channel ?? e.channel_id ?? e.channel ?? '', messageTs: e.item?.ts ?? e.item?.message?.ts ?? e.ts,
-            reaction: e.reaction, text: e.item?.message?.text ?? e.text,
+            reaction: e.reaction, text: maybeDecode(e.item?.message?.text ?? e.text),
           });
         } catch (err) {
           log.error({ err, type }, 'slack event handling failed');

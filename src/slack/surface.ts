@@ -1,5 +1,6 @@
 import { ChatError, type ChannelRef, type ChatMessage, type ChatSurface, type ModalView, type PostedMessage } from '../chat/surface.js';
 import type { SlackClient } from './client.js';
+import { decodeSlackText } from '../templates/blocks.js';
 
 const CHANNEL_ID = /^[CGD][A-Z0-9]{6,}$/;
 
@@ -77,7 +78,7 @@ export class SlackSurface implements ChatSurface {
   async post(channel: string, message: ChatMessage, opts: { threadTs?: string } = {}): Promise<PostedMessage> {
     const send = () =>
       call('chat.postMessage', () =>
-        this.client.chat.postMessage({ channel, text: message.text, blocks: message.blocks as never, thread_ts: opts.threadTs, unfurl_links: false }),
+        this.client.chat.postMessage({ channel, text: message.text, blocks: message.blocks, thread_ts: opts.threadTs, unfurl_links: false }),
       );
     let r;
     try {
@@ -92,11 +93,11 @@ export class SlackSurface implements ChatSurface {
   }
 
   async update(channel: string, ts: string, message: ChatMessage): Promise<void> {
-    await call('chat.update', () => this.client.chat.update({ channel, ts, text: message.text, blocks: message.blocks as never }));
+    await call('chat.update', () => this.client.chat.update({ channel, ts, text: message.text, blocks: message.blocks }));
   }
 
   async postEphemeral(channel: string, user: string, message: ChatMessage): Promise<void> {
-    await call('chat.postEphemeral', () => this.client.chat.postEphemeral({ channel, user, text: message.text, blocks: message.blocks as never }));
+    await call('chat.postEphemeral', () => this.client.chat.postEphemeral({ channel, user, text: message.text, blocks: message.blocks }));
   }
 
   async postDirect(user: string, message: ChatMessage): Promise<PostedMessage> {
@@ -105,7 +106,7 @@ export class SlackSurface implements ChatSurface {
   }
 
   async openModal(triggerId: string, view: ModalView): Promise<void> {
-    await call('views.open', () => this.client.views.open({ trigger_id: triggerId, view: view as never }));
+    await call('views.open', () => this.client.views.open({ trigger_id: triggerId, view }));
   }
 
   async uploadFile(channel: string, file: { filename: string; title: string; content: string }, opts: { threadTs?: string } = {}): Promise<void> {
@@ -125,7 +126,9 @@ export class SlackSurface implements ChatSurface {
 
   async messageText(channel: string, ts: string): Promise<string | undefined> {
     const r = await call('conversations.history', () => this.client.conversations.history({ channel, latest: ts, inclusive: true, limit: 1 }));
-    return r.messages?.[0]?.text;
+    const text = r.messages?.[0]?.text;
+    // Message text comes escaped by Slack; the timeline stores plain text.
+    return text === undefined ? undefined : decodeSlackText(text);
   }
 
   async ping(): Promise<void> {

@@ -1,8 +1,11 @@
+import type { Button } from '@slack/types';
 import type { Block, ChatMessage } from '../chat/surface.js';
 import type { AlertGroup, StoredAlert } from '../alerts/model.js';
 import { alertTitle } from '../alerts/model.js';
 import type { Labels } from '../alerts/matchers.js';
-import { button, context, duration, escapeMrkdwn, section, utc } from './format.js';
+import { duration, utc } from './format.js';
+import { actions, button, context, escapeMrkdwn, lineSections, link, messageBlocks, messageText, safeUrl, section } from './blocks.js';
+import { SLACK_LIMITS } from './slack-limits.js';
 
 export const ALERT_ACTIONS = {
   runbook: 'alerts.runbook',
@@ -43,13 +46,19 @@ function alertLine(a: StoredAlert, g: AlertGroup): string {
   const extra = labelsText(distinguishing(a, g));
   const title = escapeMrkdwn(alertTitle(a));
   if (a.status === 'resolved') return `✅ ~${title}~ ${extra ? `\`${escapeMrkdwn(extra)}\` ` : ''}resolved ${slackTime(a.endsAt ?? a.lastReceivedAt)}`;
-  const link = a.generatorUrl && /^https?:\/\//.test(a.generatorUrl) ? ` <${a.generatorUrl}|source>` : '';
-  return `🔴 *${title}* ${extra ? `\`${escapeMrkdwn(extra)}\` ` : ''}firing since ${slackTime(a.startsAt)}${link}`;
+  // generatorURL is the sender's: a link only when it is a plain http(s) URL Slack accepts, never markup.
+  const source = safeUrl(a.generatorUrl) ? ` ${link(a.generatorUrl, 'source')}` : '';
+  return `🔴 *${title}* ${extra ? `\`${escapeMrkdwn(extra)}\` ` : ''}firing since ${slackTime(a.startsAt)}${source}`;
 }
 
+/** The first http(s) runbook_url of the alerts, whether or not Slack can take it as a button. */
+function runbookAnnotation(alerts: StoredAlert[]): string | undefined {
+  return alerts.map((a) => a.annotations.runbook_url).find((u) => u && /^https?:\/\//i.test(u));
+}
+
+/** The runbook link a button can carry: a URL Slack accepts (http(s), no markup, within its length limit). */
 export function runbookUrl(alerts: StoredAlert[]): string | undefined {
-  const url = alerts.map((a) => a.annotations.runbook_url).find((u) => u && /^https?:\/\//.test(u));
-  return url;
+  return safeUrl(runbookAnnotation(alerts));
 }
 
 /** What a group is called: its alertname, or the first alert's title. */
@@ -66,10 +75,12 @@ export function alertGroupMessage(v: GroupView): ChatMessage {
   const head = `${state} — *${escapeMrkdwn(title)}*${Object.keys(g.groupLabels).length ? `  \`${escapeMrkdwn(labelsText(g.groupLabels))}\`` : ''}`;
   const shown = all.slice(0, v.maxShown);
   const lines = shown.map((a) => `• ${alertLine(a, g)}`);
-  if (all.length > shown.length) lines.push(`_…and ${all.length - shown.length} more (${firing.length} firing, ${resolved.length} resolved)_`);
+  const counts = `(${firing.length} firing, ${resolved.length} resolved)`;
+  // The "…and N more" line is part of the list, so it survives however the list is split.
+  if (all.length > shown.length) lines.push(`_…and ${all.length - shown.length} more ${counts}_`);
   const blocks: Block[] = [section(head)];
   if (firing.length > 0 && v.mentions.length) blocks.push(section(v.mentions.join(' ')));
-  if (lines.length) blocks.push(section(lines.join('\n').slice(0, 2900)));
+  if (lines.length) blocks.push(...lineSections(lines, { maxBlocks: 10, more: (n) => `_…and ${n} more ${counts}_` }));
   const notes: string[] = [];
   if (resolved.length && firing.length) notes.push(`${resolved.length} resolved`);
   if (inhibited.length) notes.push(`${inhibited.length} inhibited by a more important alert`);
@@ -77,18 +88,24 @@ export function alertGroupMessage(v: GroupView): ChatMessage {
   if (g.silencedUntil && g.silencedUntil > v.now) notes.push(`silenced by <@${g.silencedBy}> until ${utc(g.silencedUntil)}`);
   if (v.incident) notes.push(`part of INC-${v.incident.id}${v.incident.channelId ? ` <#${v.incident.channelId}>` : ''}`);
   notes.push(`group #${g.id} · first seen ${utc(g.createdAt)}`);
+  const annotated = runbookAnnotation(firing.length ? firing : all);
+  if (annotated && !safeUrl(annotated)) {
+    notes.push(annotated.length > SLACK_LIMITS.url
+      ? `runbook link not shown: it is ${annotated.length} characters and Slack takes ${SLACK_LIMITS.url} (see the alert's runbook_url annotation)`
+      : 'runbook link not shown: it is not a plain http(s) URL');
+  }
   blocks.push(context(notes.join(' · ')));
-  const elements: Block[] = [];
+  const elements: Button[] = [];
   const rb = runbookUrl(firing.length ? firing : all);
-  if (rb) elements.push({ ...button('Runbook', ALERT_ACTIONS.runbook, String(g.id)), url: rb });
+  if (rb) elements.push(button('Runbook', ALERT_ACTIONS.runbook, String(g.id), undefined, rb));
   if (firing.length > 0) {
     if (!v.incident) elements.push(button('Declare incident', ALERT_ACTIONS.declare, String(g.id), 'danger'));
     if (!g.acknowledgedBy) elements.push(button('Acknowledge', ALERT_ACTIONS.acknowledge, String(g.id), 'primary'));
     if (!(g.silencedUntil && g.silencedUntil > v.now)) elements.push(button('Silence 1 h', ALERT_ACTIONS.silence, String(g.id)));
   }
-  if (elements.length) blocks.push({ type: 'actions', block_id: `alert-group-${g.id}`, elements });
-  const text = firing.length > 0 ? `FIRING: ${firing.length} ${title}` : `RESOLVED: ${title}`;
-  return { text: `${text}${firing.length && v.mentions.length ? ` ${v.mentions.join(' ')}` : ''}`, blocks };
+  if (elements.length) blocks.push(actions(`alert-group-${g.id}`, elements));
+  const text = firing.length > 0 ? `FIRING: ${firing.length} ${escapeMrkdwn(title)}` : `RESOLVED: ${escapeMrkdwn(title)}`;
+  return { text: messageText(`${text}${firing.length && v.mentions.length ? ` ${v.mentions.join(' ')}` : ''}`), blocks: messageBlocks(blocks) };
 }
 
 export function stillFiringMessage(firing: number, repeatMs: number): ChatMessage {
@@ -98,15 +115,15 @@ export function stillFiringMessage(firing: number, repeatMs: number): ChatMessag
 
 export function groupResolvedInIncident(title: string, groupId: number): ChatMessage {
   const text = `✅ Every alert in *${escapeMrkdwn(title)}* (group #${groupId}) has resolved. The incident stays open: resolve it when you are satisfied.`;
-  return { text: `All alerts of ${title} resolved`, blocks: [section(text)] };
+  return { text: `All alerts of ${escapeMrkdwn(title)} resolved`, blocks: [section(text)] };
 }
 
 export const alertReplies = {
-  unknownGroup: (value: string): string => `That alert group (${value}) no longer exists; it may have been cleaned up.`,
+  unknownGroup: (value: string): string => `That alert group (${escapeMrkdwn(value)}) no longer exists; it may have been cleaned up.`,
   acknowledged: (title: string): string => `You acknowledged *${escapeMrkdwn(title)}*; reminders stop for this group until it resolves.`,
   alreadyAcknowledged: (by: string): string => `Already acknowledged by <@${by}>.`,
   silenced: (title: string, until: Date): string => `Silenced *${escapeMrkdwn(title)}* until ${utc(until)}: no new posts or reminders for it until then (the message still updates).`,
   declared: (id: number): string => `Declaring INC-${id} for this alert group; its channel is being set up.`,
   alreadyDeclared: (id: number): string => `This group is already part of INC-${id}.`,
-  declareFailed: (why: string): string => `Couldn't declare an incident: ${why}`,
+  declareFailed: (why: string): string => `Couldn't declare an incident: ${escapeMrkdwn(why)}`,
 };

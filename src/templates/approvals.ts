@@ -3,7 +3,9 @@ import type { ChangeRequest } from '../approvals/model.js';
 import type { StoredEvent } from '../events/log.js';
 import type { AuditVerdict } from '../audit/verify.js';
 import { canonicalJson } from '../events/canonical.js';
-import { button, context, escapeMrkdwn, mention, section, utc } from './format.js';
+import { mention, utc } from './format.js';
+import { actions, button, clipPlain, context, escapeMrkdwn, fieldsSection, input, lineSections, messageBlocks, messageText, plain, section, textInput, textSections } from './blocks.js';
+import { SLACK_LIMITS } from './slack-limits.js';
 
 export const APPROVE_ACTION = 'change_approve';
 export const REJECT_ACTION = 'change_reject';
@@ -79,7 +81,8 @@ function describeStart(r: ChangeRequest): string {
 
 function paramsText(params: Record<string, unknown>): string {
   const json = canonicalJson(params);
-  return json.length > 1500 ? json.slice(0, 1500) + '…' : json;
+  // The full parameters are in the audit log under the hash shown next to them.
+  return clipPlain(json, 1500);
 }
 
 /** The approval request as posted in the approvals channel and approvers' DMs; re-rendered on every change. */
@@ -88,61 +91,49 @@ export function renderChangeRequest(v: ChangeRequestView): ChatMessage {
   const breakGlass = r.startedBecause === 'break-glass';
   const headline = `${breakGlass ? ':rotating_light: Break-glass change' : 'Change request'} #${r.id}: ${escapeMrkdwn(r.title)}`;
   const blocks: Block[] = [
-    section(`*${headline}*\n${escapeMrkdwn(v.description)}`),
-    {
-      type: 'section',
-      fields: [
-        { type: 'mrkdwn', text: `*Action*\n\`${r.kind}\`` },
-        { type: 'mrkdwn', text: `*Requested by*\n${mention(r.requester)}` },
-        { type: 'mrkdwn', text: `*Category / risk*\n${r.category} / ${r.risk ?? 'not assessed'}` },
-        { type: 'mrkdwn', text: `*Approvers*\n${breakGlass ? 'after the fact: ' : `${r.approvalsRequired} of `}${approverList(v)}` },
-      ],
-    },
+    ...textSections(`*${headline}*\n${escapeMrkdwn(v.description)}`, { maxBlocks: 2 }),
+    fieldsSection([
+      `*Action*\n\`${r.kind}\``,
+      `*Requested by*\n${mention(r.requester)}`,
+      `*Category / risk*\n${r.category} / ${r.risk ?? 'not assessed'}`,
+      `*Approvers*\n${breakGlass ? 'after the fact: ' : `${r.approvalsRequired} of `}${approverList(v)}`,
+    ]),
     context(`Parameters (sha256 \`${r.paramsHash.slice(0, 16)}\`): \`${escapeMrkdwn(paramsText(r.params))}\``),
   ];
   if (breakGlass) {
     const review = r.reviewedAt
       ? `:ballot_box_with_check: Reviewed by ${mention(r.reviewedBy)} at ${utc(r.reviewedAt)}${r.reviewNote ? `: ${escapeMrkdwn(r.reviewNote)}` : ''}`
       : ':mag: *Needs review after the fact.*';
-    blocks.push(section(`*Reason:* ${escapeMrkdwn(r.breakGlassReason ?? '')}\n${review}`));
+    blocks.push(...textSections(`*Reason:* ${escapeMrkdwn(r.breakGlassReason ?? '')}\n${review}`, { maxBlocks: 2 }));
   }
-  blocks.push(section(statusLine(v)));
+  blocks.push(...textSections(statusLine(v), { maxBlocks: 2 }));
   if (v.voidedApprovers.length && r.status === 'pending') {
     blocks.push(context(`:warning: Earlier approval by ${people(v.voidedApprovers)} no longer counts: the parameters changed after it was given.`));
   }
   if (r.status === 'pending') {
-    blocks.push({
-      type: 'actions',
-      block_id: `change_${r.id}`,
-      elements: [
-        button('Approve', APPROVE_ACTION, `${r.id}:${r.paramsHash}`, 'primary'),
-        button('Reject', REJECT_ACTION, String(r.id), 'danger'),
-        ...(v.breakGlassAllowed ? [button('Break glass', BREAK_GLASS_ACTION, String(r.id))] : []),
-      ],
-    });
+    blocks.push(actions(`change_${r.id}`, [
+      button('Approve', APPROVE_ACTION, `${r.id}:${r.paramsHash}`, 'primary'),
+      button('Reject', REJECT_ACTION, String(r.id), 'danger'),
+      ...(v.breakGlassAllowed ? [button('Break glass', BREAK_GLASS_ACTION, String(r.id))] : []),
+    ]));
   } else if (r.needsReview && !r.reviewedAt) {
-    blocks.push({ type: 'actions', block_id: `change_${r.id}`, elements: [button('Mark reviewed', REVIEW_ACTION, String(r.id), 'primary')] });
+    blocks.push(actions(`change_${r.id}`, [button('Mark reviewed', REVIEW_ACTION, String(r.id), 'primary')]));
   }
   const text = `${headline} — ${statusLine(v).replace(/<!date\^[^|]*\|([^>]*)>/g, '$1')}`;
-  return { text, blocks };
+  return { text: messageText(text), blocks: messageBlocks(blocks) };
 }
 
 export function rejectReasonModal(r: Pick<ChangeRequest, 'id' | 'title'>): ModalView {
   return {
     type: 'modal',
     callback_id: REJECT_REASON_VIEW,
-    title: { type: 'plain_text', text: `Reject change #${r.id}`.slice(0, 24) },
-    submit: { type: 'plain_text', text: 'Reject' },
-    close: { type: 'plain_text', text: 'Cancel' },
+    title: plain(`Reject change #${r.id}`, SLACK_LIMITS.viewTitle),
+    submit: plain('Reject', SLACK_LIMITS.viewTitle),
+    close: plain('Cancel', SLACK_LIMITS.viewTitle),
     private_metadata: String(r.id),
     blocks: [
       section(`Rejecting *${escapeMrkdwn(r.title)}*. The reason is shown on the request and kept in the audit log.`),
-      {
-        type: 'input',
-        block_id: REJECT_REASON_FIELD,
-        label: { type: 'plain_text', text: 'Why?' },
-        element: { type: 'plain_text_input', action_id: REJECT_REASON_FIELD, multiline: true, max_length: 1000 },
-      },
+      input(REJECT_REASON_FIELD, 'Why?', textInput(REJECT_REASON_FIELD, { multiline: true, maxLength: 1000 })),
     ],
   };
 }
@@ -151,18 +142,13 @@ export function breakGlassModal(r: Pick<ChangeRequest, 'id' | 'title'>): ModalVi
   return {
     type: 'modal',
     callback_id: BREAK_GLASS_VIEW,
-    title: { type: 'plain_text', text: `Break glass: #${r.id}`.slice(0, 24) },
-    submit: { type: 'plain_text', text: 'Run it now' },
-    close: { type: 'plain_text', text: 'Cancel' },
+    title: plain(`Break glass: #${r.id}`, SLACK_LIMITS.viewTitle),
+    submit: plain('Run it now', SLACK_LIMITS.viewTitle),
+    close: plain('Cancel', SLACK_LIMITS.viewTitle),
     private_metadata: String(r.id),
     blocks: [
       section(`Run *${escapeMrkdwn(r.title)}* now without the approvals it is still missing. The reason is shown on the request, kept in the audit log, and the change is flagged for review afterwards.`),
-      {
-        type: 'input',
-        block_id: REJECT_REASON_FIELD,
-        label: { type: 'plain_text', text: 'Why can this not wait?' },
-        element: { type: 'plain_text_input', action_id: REJECT_REASON_FIELD, multiline: true, max_length: 1000 },
-      },
+      input(REJECT_REASON_FIELD, 'Why can this not wait?', textInput(REJECT_REASON_FIELD, { multiline: true, maxLength: 1000 })),
     ],
   };
 }
@@ -176,7 +162,7 @@ export function changeListMessage(requests: ChangeRequest[]): ChatMessage {
     return `• #${r.id} \`${r.kind}\` ${escapeMrkdwn(r.title)} — ${state} (by ${mention(r.requester)}${tail})`;
   });
   const text = `*Change requests*\n${lines.join('\n')}`;
-  return { text, blocks: [section(text)] };
+  return { text: messageText(text), blocks: messageBlocks([section('*Change requests*'), ...lineSections(lines, { maxBlocks: 45, more: (n) => `_…and ${n} more change requests_` })]) };
 }
 
 /** What an audit entry was about, in a few words, from the fields areas commonly record. */
@@ -185,7 +171,7 @@ function auditGist(e: StoredEvent): string {
   const pick = (k: string) => (typeof p[k] === 'string' && p[k] ? String(p[k]) : undefined);
   const parts = [pick('kind'), pick('title'), pick('summary'), pick('reason') && `reason: ${pick('reason')}`].filter(Boolean);
   const gist = parts.join(' — ');
-  return gist.length > 160 ? gist.slice(0, 160) + '…' : gist;
+  return clipPlain(gist, 161);
 }
 
 /** `/audit log`: newest first, one line each, with the hash so a line can be checked against verify. */
@@ -197,8 +183,11 @@ export function auditLogMessage(entries: StoredEvent[], filterText: string): Cha
     const gist = auditGist(e);
     return `\`#${e.id}\` ${utc(e.at)} \`${e.type}\`${about ? ` ${escapeMrkdwn(about)}` : ''} by ${/^[UW][A-Z0-9]+$/.test(e.actor) ? mention(e.actor) : escapeMrkdwn(e.actor)}${gist ? ` — ${escapeMrkdwn(gist)}` : ''} · \`${e.hash.slice(0, 10)}\``;
   });
-  const text = `*Audit log* (${entries.length} most recent${what})\n${lines.join('\n')}`;
-  return { text, blocks: [section(text.length > 2900 ? text.slice(0, 2900) + '…' : text)] };
+  const head = `*Audit log* (${entries.length} most recent${what})`;
+  return {
+    text: messageText(`${head}\n${lines.join('\n')}`),
+    blocks: messageBlocks([section(head), ...lineSections(lines, { maxBlocks: 45, more: (n) => `_…and ${n} more entries: narrow with a filter or a smaller \`--limit\`_` })]),
+  };
 }
 
 /** `/audit verify` and `firebreak audit verify` say the same thing. */

@@ -1,4 +1,5 @@
 import type { ChatMessage } from '../chat/surface.js';
+import { escapeMrkdwn, messageBlocks, messageText, textSections } from './blocks.js';
 import type { BackupRecord, Verification } from '../backups/model.js';
 import type { BackupProgress } from '../backups/pipeline.js';
 import type { RetentionPlan } from '../backups/retention.js';
@@ -6,7 +7,7 @@ import type { CleanupResult } from '../backups/retention.js';
 
 /** What on-call reads about backups: what was done, how big, how long, what is next. */
 
-const msg = (text: string): ChatMessage => ({ text, blocks: [{ type: 'section', text: { type: 'mrkdwn', text } }] });
+const msg = (text: string): ChatMessage => ({ text: messageText(text), blocks: messageBlocks(textSections(text, { maxBlocks: 10 })) });
 
 export function bytes(n: number | null | undefined): string {
   if (n == null) return '?';
@@ -77,7 +78,7 @@ export function backupSummary(r: BackupRecord): ChatMessage {
 export function backupFailed(r: BackupRecord): ChatMessage {
   const verb = r.status === 'interrupted' ? 'was interrupted' : 'FAILED';
   return msg(
-    `:x: Backup \`${r.id}\` of *${r.database}* ${verb} — ${r.error ?? 'no error recorded'}. Nothing from this attempt counts as a backup. ` +
+    `:x: Backup \`${r.id}\` of *${r.database}* ${verb} — ${r.error ? escapeMrkdwn(r.error) : 'no error recorded'}. Nothing from this attempt counts as a backup. ` +
       `Next: fix the failing step and run \`/backup now ${r.database}\`; the newest good backup is unchanged (\`/backup list ${r.database}\`).`,
   );
 }
@@ -105,7 +106,7 @@ export function backupDetails(r: BackupRecord): ChatMessage {
   const tables = rows.length ? `\nRow counts: ${rows.slice(0, 15).map(([t, n]) => `${t}=${n}`).join(', ')}${rows.length > 15 ? `, … (${rows.length} tables)` : ''}` : '';
   return msg(
     [
-      `*Backup \`${r.id}\`* — ${r.status}${r.error ? ` (${r.error})` : ''}`,
+      `*Backup \`${r.id}\`* — ${r.status}${r.error ? ` (${escapeMrkdwn(r.error)})` : ''}`,
       `Database: ${r.database} (PostgreSQL ${r.serverVersion ?? '?'}, pg_dump ${r.pgDumpVersion ?? '?'}), tier ${r.tier}, requested by ${r.requestedBy}`,
       `Data as of ${when(r.snapshotAt)}; started ${when(r.startedAt)}, finished ${when(r.finishedAt)}`,
       `Size: ${bytes(r.storedBytes)} stored, ${bytes(r.rawBytes)} archive; SHA-256 ${r.sha256 ?? '—'}`,
@@ -118,7 +119,7 @@ export function backupDetails(r: BackupRecord): ChatMessage {
 export function verifyResult(r: BackupRecord, ok: boolean, error?: string): ChatMessage {
   return ok
     ? msg(`:white_check_mark: Backup \`${r.id}\` checks out: ${verificationText(r.verification)}.`)
-    : msg(`:x: Backup \`${r.id}\` did NOT verify: ${error}. ${r.status === 'failed' ? 'It no longer counts as a good backup.' : ''}`.trim());
+    : msg(`:x: Backup \`${r.id}\` did NOT verify: ${escapeMrkdwn(error ?? 'unknown error')}. ${r.status === 'failed' ? 'It no longer counts as a good backup.' : ''}`.trim());
 }
 
 export function retentionPlanText(plan: RetentionPlan, dryRun: boolean, cleanup?: CleanupResult, skipped: string[] = []): string {
@@ -138,11 +139,11 @@ export function retentionPlanText(plan: RetentionPlan, dryRun: boolean, cleanup?
 export function retentionPlanMessage(plan: RetentionPlan, dryRun: boolean, cleanup?: CleanupResult, skipped: string[] = []): ChatMessage {
   const text = retentionPlanText(plan, dryRun, cleanup, skipped);
   const [head, ...rest] = text.split('\n');
-  return msg(`${head}\n\`\`\`\n${rest.join('\n').slice(0, 2800)}\n\`\`\``);
+  return msg(`${head}\n\`\`\`\n${escapeMrkdwn(rest.join('\n'))}\n\`\`\``);
 }
 
 export function restoreDone(r: BackupRecord, into: string, seconds: number, mismatches: string[]): ChatMessage {
   return mismatches.length
-    ? msg(`:warning: Restored \`${r.id}\` into *${into}* in ${seconds}s, but row counts differ from the backup: ${mismatches.slice(0, 5).join('; ')}`)
+    ? msg(`:warning: Restored \`${r.id}\` into *${into}* in ${seconds}s, but row counts differ from the backup: ${escapeMrkdwn(mismatches.slice(0, 5).join('; '))}`)
     : msg(`:white_check_mark: Restored \`${r.id}\` (data as of ${when(r.snapshotAt)}) into *${into}* in ${seconds}s; row counts match the backup's manifest.`);
 }

@@ -3,7 +3,8 @@ import path from 'node:path';
 import type { ChatMessage } from '../chat/surface.js';
 import type { Incident } from '../incidents/model.js';
 import { SEVERITY_MEANING } from '../incidents/model.js';
-import { context, escapeMrkdwn, mention, section, utc } from './format.js';
+import { mention, utc } from './format.js';
+import { context, escapeMrkdwn, section, textSections } from './blocks.js';
 
 /**
  * The communication templates of the ops practice: internal status update, customer /
@@ -188,7 +189,8 @@ export function commsMessage(kind: CommsKind, i: Incident, extras: CommsExtras =
   const body = renderComms(kind, i, extras, templates);
   return {
     text: `${TITLES[kind]} draft for INC-${i.id}`,
-    blocks: [section(`*${TITLES[kind]}* — draft`), section('```' + body + '```'), context('Copy, adjust and send. Drafts are filled from the incident record.')],
+    // A draft with a long summary or update spans several sections, each a closed code block.
+    blocks: [section(`*${TITLES[kind]}* — draft`), ...textSections('```' + body + '```', { maxBlocks: 6 }), context('Copy, adjust and send. Drafts are filled from the incident record.')],
   };
 }
 

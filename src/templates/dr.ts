@@ -1,6 +1,7 @@
 import type { Block, ChatMessage } from '../chat/surface.js';
 import { formatDuration, verdictFor, type DrRun, type StepRecord } from '../dr/model.js';
-import { button, context, escapeMrkdwn, mention, section, utc } from './format.js';
+import { mention, utc } from './format.js';
+import { actions, button, context, escapeMrkdwn, lineSections, messageBlocks, messageText, section } from './blocks.js';
 
 const STEP_ICON: Record<StepRecord['status'], string> = {
   pending: '◻️', running: '⏳', passed: '✅', failed: '❌', skipped: '⏭️', cancelled: '🛑',
@@ -28,7 +29,7 @@ export function drillHeadline(r: DrRun): ChatMessage {
     const v = verdictFor(r.targets, r.rtoMs, r.rpoMs);
     blocks.push(context(`RTO ${formatDuration(r.rtoMs)} ${mark(v.rtoMet)} · RPO ${formatDuration(r.rpoMs)} ${mark(v.rpoMet)}${r.error ? ` · ${escapeMrkdwn(r.error)}` : ''}`));
   } else {
-    blocks.push({ type: 'actions', elements: [button('Cancel', 'dr_cancel', String(r.id), 'danger')] });
+    blocks.push(actions(`dr-run-${r.id}`, [button('Cancel', 'dr_cancel', String(r.id), 'danger')]));
   }
   return { text, blocks };
 }
@@ -45,9 +46,7 @@ function stepLine(s: StepRecord): string {
 export function drillSteps(r: DrRun): ChatMessage {
   const lines = r.steps.map(stepLine);
   // Section text is capped at 3000 characters: split the steps over a few sections.
-  const blocks: Block[] = [];
-  for (let i = 0; i < lines.length; i += 4) blocks.push(section(lines.slice(i, i + 4).join('\n').slice(0, 2900)));
-  return { text: `${runLabel(r)}: steps`, blocks };
+  return { text: `${runLabel(r)}: steps`, blocks: lineSections(lines, { maxBlocks: 10 }) };
 }
 
 export function drillReport(r: DrRun, switchTraffic?: string): ChatMessage {
@@ -109,15 +108,15 @@ export function historyMessage(runs: DrRun[]): ChatMessage {
     ? `Trend, oldest → newest (${measured.length} measured runs): RTO ${sparkline(measured.map((r) => r.rtoMs))} ${formatDuration(measured[0]!.rtoMs)} → ${formatDuration(measured.at(-1)!.rtoMs)} · RPO ${sparkline(measured.map((r) => r.rpoMs))} ${formatDuration(measured[0]!.rpoMs)} → ${formatDuration(measured.at(-1)!.rpoMs)}`
     : 'Trend: needs at least two measured runs.';
   const text = `Last ${runs.length} DR runs`;
-  return { text, blocks: [section(`*${text}*\n${rows.join('\n')}`.slice(0, 2900)), context(trend)] };
+  return { text, blocks: messageBlocks([section(`*${text}*`), ...lineSections(rows, { maxBlocks: 20, more: (n) => `_…and ${n} more runs_` }), context(trend)]) };
 }
 
 export function scheduledDrillFailed(r: DrRun): ChatMessage {
-  const text = `:rotating_light: Scheduled DR drill ${runLabel(r)} ${r.status}: ${r.error ?? 'see its thread'}`;
-  return { text, blocks: [section(escapeMrkdwn(text))] };
+  const text = `:rotating_light: Scheduled DR drill ${runLabel(r)} ${r.status}: ${escapeMrkdwn(r.error ?? 'see its thread')}`;
+  return { text: messageText(text), blocks: [section(text)] };
 }
 
 export function drillMissed(reason: string): ChatMessage {
-  const text = `:rotating_light: DR drill missed: ${reason}`;
-  return { text, blocks: [section(escapeMrkdwn(text))] };
+  const text = `:rotating_light: DR drill missed: ${escapeMrkdwn(reason)}`;
+  return { text: messageText(text), blocks: [section(text)] };
 }

@@ -41,11 +41,4 @@ export function duration(ms: number | null | undefined, exact = false): string {
 
 export const exactDuration = (ms: number | null | undefined): string => duration(ms, true);
 
-/** Escapes the three characters Slack mrkdwn treats as control characters. */
-export const escapeMrkdwn = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-
-export const section = (text: string) => ({ type: 'section', text: { type: 'mrkdwn', text } });
-export const context = (text: string) => ({ type: 'context', elements: [{ type: 'mrkdwn', text }] });
-export const button = (text: string, actionId: string, value: string, style?: 'primary' | 'danger') => ({
-  type: 'button', text: { type: 'plain_text', text }, action_id: actionId, value, ...(style ? { style } : {}),
-});
+export { button, context, escapeMrkdwn, section, userMrkdwn } from './blocks.js';

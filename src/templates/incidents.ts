@@ -3,7 +3,16 @@ import type { Incident, IncidentRole } from '../incidents/model.js';
 import { SEVERITIES } from '../incidents/config.js';
 import { incidentMetrics, ROLE_LABEL, SEVERITY_MEANING } from '../incidents/model.js';
 import type { TimelineEntry } from '../incidents/timeline.js';
-import { button, channelLink, context, escapeMrkdwn, exactDuration, exactTime, mention, section, utc } from './format.js';
+import { channelLink, exactDuration, exactTime, mention, utc } from './format.js';
+import {
+  actions, button, clipMrkdwn, context, divider, escapeMrkdwn, fieldsSection, header, input, lineSections, messageBlocks, messageText, option,
+  section, staticSelect, textInput, textSections, userMrkdwn,
+  clipPlain, link, plain,
+} from './blocks.js';
+import { SLACK_LIMITS } from './slack-limits.js';
+
+/** Longest update people may type (modal and command alike); Firebreak splits it over sections when it posts it. */
+export const UPDATE_MAX = 2800;
 
 export { exactDuration, exactTime } from './format.js';
 
@@ -25,21 +34,17 @@ export interface HeadlineExtras {
 export function headline(i: Incident, extras: HeadlineExtras = {}): ChatMessage {
   const resolved = i.status === 'resolved';
   const blocks: Block[] = [
-    { type: 'header', text: { type: 'plain_text', text: `${resolved ? '✅' : '🚨'} INC-${i.id} · ${i.severity} · ${i.title}`.slice(0, 150) } },
-    {
-      type: 'section',
-      fields: [
-        { type: 'mrkdwn', text: `*Severity*\n${SEVERITY_ICON[i.severity] ?? ''} ${i.severity} — ${SEVERITY_MEANING[i.severity]}` },
-        { type: 'mrkdwn', text: `*Status*\n${STATUS_LABEL[i.status]}` },
-        { type: 'mrkdwn', text: `*Commander*\n${mention(i.commander)}` },
-        { type: 'mrkdwn', text: `*Declared*\n${utc(i.declaredAt)} by ${mention(i.declaredBy)}` },
-        ...(i.commsLead || i.techLead
-          ? [{ type: 'mrkdwn', text: `*Comms lead*\n${mention(i.commsLead)}` }, { type: 'mrkdwn', text: `*Tech lead*\n${mention(i.techLead)}` }]
-          : []),
-      ],
-    },
+    header(`${resolved ? '✅' : '🚨'} INC-${i.id} · ${i.severity} · ${i.title}`),
+    fieldsSection([
+      `*Severity*\n${SEVERITY_ICON[i.severity] ?? ''} ${i.severity} — ${SEVERITY_MEANING[i.severity]}`,
+      `*Status*\n${STATUS_LABEL[i.status]}`,
+      `*Commander*\n${mention(i.commander)}`,
+      `*Declared*\n${utc(i.declaredAt)} by ${mention(i.declaredBy)}`,
+      ...(i.commsLead || i.techLead ? [`*Comms lead*\n${mention(i.commsLead)}`, `*Tech lead*\n${mention(i.techLead)}`] : []),
+    ]),
   ];
-  if (i.summary) blocks.push(section(`*Summary*\n${escapeMrkdwn(i.summary)}`));
+  // The summary may be a pasted error page: it gets a few sections, then points at the record.
+  if (i.summary) blocks.push(...textSections(`*Summary*\n${escapeMrkdwn(i.summary)}`, { maxBlocks: 3, note: (n) => `_…and ${n} more characters: the full summary is in \`/incident timeline ${i.id}\`_` }));
   if (!resolved && extras.missingRoles?.length) {
     const needed = extras.missingRoles.map((r) => `${/^[aeiou]/.test(ROLE_LABEL[r]) ? 'an' : 'a'} ${ROLE_LABEL[r]}`).join(', ');
     blocks.push(section(`:warning: *Needs* ${needed} — \`/incident role commander|comms|tech @someone\``));
@@ -52,38 +57,34 @@ export function headline(i: Incident, extras: HeadlineExtras = {}): ChatMessage 
   if (resolved && i.resolvedAt) ctx.push(`Resolved ${utc(i.resolvedAt)}`);
   blocks.push(context(ctx.join(' · ')));
   if (!resolved) {
-    blocks.push({
-      type: 'actions',
-      block_id: `incident-actions-${i.id}`,
-      elements: [
-        button('Take command', 'incident.take_command', String(i.id), 'primary'),
-        button('Post update', 'incident.post_update', String(i.id)),
-        button('Resolve', 'incident.resolve', String(i.id), 'danger'),
-      ],
-    });
+    blocks.push(actions(`incident-actions-${i.id}`, [
+      button('Take command', 'incident.take_command', String(i.id), 'primary'),
+      button('Post update', 'incident.post_update', String(i.id)),
+      button('Resolve', 'incident.resolve', String(i.id), 'danger'),
+    ]));
   }
-  return { text: `${incidentLabel(i)} — ${STATUS_LABEL[i.status]}`, blocks };
+  return { text: messageText(`${escapeMrkdwn(incidentLabel(i))} — ${STATUS_LABEL[i.status]}`), blocks: messageBlocks(blocks) };
 }
 
 /** Posted in the incidents channel so everyone knows where the response happens. */
 export function announcement(i: Incident): ChatMessage {
   const text = `${SEVERITY_ICON[i.severity] ?? ''} *${i.severity} declared:* ${escapeMrkdwn(i.title)} — join ${channelLink(i.channelId, i.channelName)}`;
-  return { text: `${i.severity} declared: ${i.title}`, blocks: [section(text), context(`INC-${i.id} · declared by ${mention(i.declaredBy)} · ${utc(i.declaredAt)}`)] };
+  return { text: messageText(`${i.severity} declared: ${escapeMrkdwn(i.title)}`), blocks: [section(text), context(`INC-${i.id} · declared by ${mention(i.declaredBy)} · ${utc(i.declaredAt)}`)] };
 }
 
 export function channelTopic(i: Incident): string {
-  return `${i.severity} · ${STATUS_LABEL[i.status]} · ${i.title} · IC: ${i.commander ? `<@${i.commander}>` : 'unassigned'}`.slice(0, 250);
+  return clipPlain(`${i.severity} · ${STATUS_LABEL[i.status]} · ${i.title} · IC: ${i.commander ? `<@${i.commander}>` : 'unassigned'}`, SLACK_LIMITS.topic);
 }
 
 export function channelPurpose(i: Incident): string {
-  return `Response channel for INC-${i.id}: ${i.title}. Declared ${utc(i.declaredAt)}.`.slice(0, 250);
+  return clipPlain(`Response channel for INC-${i.id}: ${i.title}. Declared ${utc(i.declaredAt)}.`, SLACK_LIMITS.topic);
 }
 
 export function declaredReply(i: Incident, problems: string[]): ChatMessage {
   if (problems.length === 0) {
-    return { text: `INC-${i.id} declared: ${i.title}. Channel: ${channelLink(i.channelId, i.channelName)}` };
+    return { text: `INC-${i.id} declared: ${escapeMrkdwn(i.title)}. Channel: ${channelLink(i.channelId, i.channelName)}` };
   }
-  const lines = problems.map((p) => `• ${p}`).join('\n');
+  const lines = problems.map((p) => `• ${escapeMrkdwn(p)}`).join('\n');
   return {
     text:
       `INC-${i.id} (${i.severity}: ${escapeMrkdwn(i.title)}) is recorded, but some setup steps failed:\n${lines}\n` +
@@ -97,7 +98,7 @@ export function duplicateReply(i: Incident): ChatMessage {
 
 /** The declare modal, for `/incident declare` without a severity or title. */
 export function declareModal(prefill: { title?: string; severity?: string }): ModalView {
-  const options = SEVERITIES.map((s) => ({ text: { type: 'plain_text', text: `${s} — ${SEVERITY_MEANING[s]}` }, value: s }));
+  const options = SEVERITIES.map((s) => option(`${s} — ${SEVERITY_MEANING[s]}`, s));
   const initial = options.find((o) => o.value === prefill.severity);
   return {
     type: 'modal',
@@ -106,10 +107,10 @@ export function declareModal(prefill: { title?: string; severity?: string }): Mo
     submit: { type: 'plain_text', text: 'Declare' },
     close: { type: 'plain_text', text: 'Cancel' },
     blocks: [
-      { type: 'input', block_id: 'title', label: { type: 'plain_text', text: 'Title' }, element: { type: 'plain_text_input', action_id: 'value', max_length: 200, ...(prefill.title ? { initial_value: prefill.title } : {}), placeholder: { type: 'plain_text', text: 'Database down' } } },
-      { type: 'input', block_id: 'severity', label: { type: 'plain_text', text: 'Severity' }, element: { type: 'static_select', action_id: 'value', options, ...(initial ? { initial_option: initial } : {}) } },
-      { type: 'input', block_id: 'summary', optional: true, label: { type: 'plain_text', text: 'Summary' }, element: { type: 'plain_text_input', action_id: 'value', multiline: true, max_length: 2000 } },
-      { type: 'input', block_id: 'service', optional: true, label: { type: 'plain_text', text: 'Affected service' }, element: { type: 'plain_text_input', action_id: 'value', max_length: 100 } },
+      input('title', 'Title', textInput('value', { maxLength: 200, initialValue: prefill.title, placeholder: 'Database down' })),
+      input('severity', 'Severity', staticSelect('value', options, initial)),
+      input('summary', 'Summary', textInput('value', { multiline: true, maxLength: 2000 }), { optional: true }),
+      input('service', 'Affected service', textInput('value', { maxLength: 100 }), { optional: true }),
     ],
   };
 }
@@ -126,39 +127,23 @@ export function timelineMessage(i: Incident, entries: TimelineEntry[]): ChatMess
   ].join('\n');
   const metrics = `*MTTA* ${exactDuration(m.mtta)} · *MTTM* ${exactDuration(m.mttm)} · *MTTR* ${exactDuration(m.mttr)}`;
   const lines = entries.map((e) => {
-    const text = escapeUserText(e.text);
-    return `\`${exactTime(e.at).slice(11, 19)}\` ${mention(e.actor)} — ${text}${e.link ? ` (<${e.link}|message>)` : ''}`;
+    const text = entryMrkdwn(e);
+    return `\`${exactTime(e.at).slice(11, 19)}\` ${mention(e.actor)} — ${text}${e.link ? ` (${link(e.link, 'message')})` : ''}`;
   });
-  // Sections hold 3000 characters and a message 50 blocks: chunk, and keep the newest.
-  const chunks: string[] = [];
-  let cur = '';
-  for (const l of lines) {
-    const line = l.length > 2900 ? l.slice(0, 2900) + '…' : l;
-    if (cur.length + line.length + 1 > 2900) {
-      chunks.push(cur);
-      cur = '';
-    }
-    cur += (cur ? '\n' : '') + line;
-  }
-  if (cur) chunks.push(cur);
-  const kept = chunks.slice(-40);
-  const blocks: Block[] = [
-    { type: 'header', text: { type: 'plain_text', text: `Timeline · ${incidentLabel(i)}`.slice(0, 150) } },
-    section(times),
-    section(metrics),
-    { type: 'divider' },
-    ...kept.map((c) => section(c)),
-  ];
-  if (kept.length < chunks.length) blocks.push(context(`Older entries are in the post-mortem: \`/incident postmortem ${i.id}\``));
+  // A message holds 50 blocks: the newest entries are shown, and the older ones are counted,
+  // not dropped silently; the post-mortem holds every entry.
+  const newestFirst = lineSections([...lines].reverse(), {
+    maxBlocks: 44,
+    more: (n) => `_…and ${n} older entr${n === 1 ? 'y' : 'ies'}: the full timeline is in the post-mortem, \`/incident postmortem ${i.id}\`_`,
+  });
+  const blocks: Block[] = [header(`Timeline · ${incidentLabel(i)}`), section(times), section(metrics), divider(), ...newestFirst];
   if (entries.length === 0) blocks.push(context('Nothing recorded yet.'));
   const text = `Timeline of INC-${i.id}: declared ${exactTime(i.declaredAt)}, MTTA ${exactDuration(m.mtta)}, MTTM ${exactDuration(m.mttm)}, MTTR ${exactDuration(m.mttr)}\n${lines.join('\n')}`;
-  return { text: text.slice(0, 39_000), blocks };
+  return { text: clipMrkdwn(text, 39_000), blocks: messageBlocks(blocks) };
 }
 
-/** People's own text: keep their mentions and links, neutralise nothing else Slack would parse. */
-function escapeUserText(s: string): string {
-  return s.replace(/&(?!amp;|lt;|gt;)/g, '&amp;');
-}
+/** People's own words keep their mentions and links; what systems and outsiders sent (alerts, PagerDuty) keeps none. */
+const entryMrkdwn = (e: TimelineEntry): string => (/^[UW][A-Z0-9]+$/.test(e.actor) || e.actor === 'firebreak' ? userMrkdwn(e.text) : escapeMrkdwn(e.text));
 
 export function listMessage(open: Incident[], now: Date): ChatMessage {
   if (open.length === 0) return { text: 'No open incidents. :tada:' };
@@ -166,25 +151,29 @@ export function listMessage(open: Incident[], now: Date): ChatMessage {
     (i) =>
       `${SEVERITY_ICON[i.severity] ?? ''} *INC-${i.id}* ${i.severity} · ${escapeMrkdwn(i.title)} · ${STATUS_LABEL[i.status]} · IC ${mention(i.commander)} · ${channelLink(i.channelId, i.channelName)} · open ${exactDuration(now.getTime() - i.declaredAt.getTime())}`,
   );
-  const text = `*${open.length} open incident${open.length === 1 ? '' : 's'}*\n${lines.join('\n')}`;
-  return { text, blocks: [section(text.slice(0, 2990))] };
+  const head = `*${open.length} open incident${open.length === 1 ? '' : 's'}*`;
+  const blocks = [section(head), ...lineSections(lines, { maxBlocks: 45, more: (n) => `_…and ${n} more open incidents_` })];
+  return { text: messageText(`${head}\n${lines.join('\n')}`), blocks: messageBlocks(blocks) };
 }
 
 export function updatePosted(i: Incident, actor: string, text: string): ChatMessage {
   return {
-    text: `Update on INC-${i.id}: ${text}`,
-    blocks: [section(`:mega: *Update* from ${mention(actor)} · ${STATUS_LABEL[i.status]}\n${escapeUserText(text)}`)],
+    text: messageText(`Update on INC-${i.id}: ${userMrkdwn(text)}`),
+    blocks: textSections(`:mega: *Update* from ${mention(actor)} · ${STATUS_LABEL[i.status]}\n${userMrkdwn(text)}`),
   };
 }
 
 /** The one-line copy of an update for the announcement channels. */
 export function updateCrossPost(i: Incident, text: string): ChatMessage {
-  return { text: `INC-${i.id} update: ${text}`, blocks: [section(`${SEVERITY_ICON[i.severity] ?? ''} *INC-${i.id}* [${i.severity}] ${escapeMrkdwn(i.title)} · ${STATUS_LABEL[i.status]} — ${channelLink(i.channelId, i.channelName)}\n${escapeUserText(text)}`)] };
+  const head = `${SEVERITY_ICON[i.severity] ?? ''} *INC-${i.id}* [${i.severity}] ${escapeMrkdwn(i.title)} · ${STATUS_LABEL[i.status]} — ${channelLink(i.channelId, i.channelName)}`;
+  // The copy stays one section; the whole update is in the incident channel.
+  const more = (n: number) => `_…and ${n} more characters: the full update is in ${channelLink(i.channelId, i.channelName)}_`;
+  return { text: messageText(`INC-${i.id} update: ${userMrkdwn(text)}`), blocks: [section(`${head}\n${userMrkdwn(text)}`, more)] };
 }
 
 /** Posted in the incident channel for every change, so the channel itself tells the story. */
 export function changeNotice(text: string): ChatMessage {
-  return { text, blocks: [context(text)] };
+  return { text: clipMrkdwn(text, 3000), blocks: [context(text)] };
 }
 
 export const statusNotice = (actor: string, from: string, to: string): ChatMessage =>
@@ -197,8 +186,8 @@ export const roleNotice = (actor: string, role: IncidentRole, user: string): Cha
   changeNotice(`:busts_in_silhouette: ${mention(user)} is now the ${ROLE_LABEL[role]}${actor !== user ? ` (set by ${mention(actor)})` : ''}`);
 
 export const noteNotice = (actor: string, text: string): ChatMessage => ({
-  text: `Note: ${text}`,
-  blocks: [context(`:memo: Note from ${mention(actor)}: ${escapeUserText(text)}`)],
+  text: messageText(`Note: ${userMrkdwn(text)}`),
+  blocks: textSections(`:memo: Note from ${mention(actor)}: ${userMrkdwn(text)}`),
 });
 
 export function reminderMessage(i: Incident, minutes: number, missed: number): ChatMessage {
@@ -207,7 +196,7 @@ export function reminderMessage(i: Incident, minutes: number, missed: number): C
     text: `INC-${i.id}: no update for ${minutes} minutes`,
     blocks: [
       section(`:alarm_clock: ${who} ${i.commander ? 'please' : ''} post a stakeholder update: none for *${minutes} minutes* (${i.severity} cadence).`.replace(/\s{2,}/g, ' ')),
-      context(`Reminder ${missed}. \`/incident update <what changed>\` or the *Post update* button. After two missed reminders the incidents channel is told.`),
+      context(`Reminder ${missed}. \`/incident update &lt;what changed&gt;\` or the *Post update* button. After two missed reminders the incidents channel is told.`),
     ],
   };
 }
@@ -229,7 +218,7 @@ export function resolvedNotice(i: Incident, actor: string, summary: string | und
   return {
     text: `INC-${i.id} resolved`,
     blocks: [
-      section(`:white_check_mark: ${mention(actor)} resolved *INC-${i.id}*${summary ? `: ${escapeUserText(summary)}` : ''}`),
+      ...textSections(`:white_check_mark: ${mention(actor)} resolved *INC-${i.id}*${summary ? `: ${userMrkdwn(summary)}` : ''}`),
       context(`MTTA ${exactDuration(m.mtta)} · MTTM ${exactDuration(m.mttm)} · MTTR ${exactDuration(m.mttr)} · the post-mortem draft follows`),
     ],
   };
@@ -238,13 +227,16 @@ export function resolvedNotice(i: Incident, actor: string, summary: string | und
 export function resolvedAnnouncement(i: Incident): ChatMessage {
   const m = incidentMetrics(i);
   return {
-    text: `INC-${i.id} resolved: ${i.title}`,
+    text: `INC-${i.id} resolved: ${escapeMrkdwn(i.title)}`,
     blocks: [section(`:white_check_mark: *Resolved:* INC-${i.id} [${i.severity}] ${escapeMrkdwn(i.title)} after ${exactDuration(m.mttr)} — ${channelLink(i.channelId, i.channelName)}`)],
   };
 }
 
-export const reopenedNotice = (i: Incident, actor: string, reason?: string): ChatMessage =>
-  changeNotice(`:leftwards_arrow_with_hook: ${mention(actor)} reopened INC-${i.id}${reason ? `: ${escapeUserText(reason)}` : ''}. Status is back to Investigating.`);
+export function reopenedNotice(i: Incident, actor: string, reason?: string): ChatMessage {
+  const text = `:leftwards_arrow_with_hook: ${mention(actor)} reopened INC-${i.id}. Status is back to Investigating.`;
+  if (!reason) return changeNotice(text);
+  return { text: messageText(`${text} Reason: ${userMrkdwn(reason)}`), blocks: [context(text), ...textSections(`*Reason:* ${userMrkdwn(reason)}`)] };
+}
 
 export function postmortemPosted(i: Incident, version: number): ChatMessage {
   return { text: `Post-mortem draft v${version} for INC-${i.id}`, blocks: [context(`:page_facing_up: Post-mortem draft v${version} uploaded. Regenerate with \`/incident postmortem ${i.id}\` after editing the timeline.`)] };
@@ -256,18 +248,22 @@ function incidentTextModal(i: Incident, m: { callbackId: string; verb: string; s
     type: 'modal',
     callback_id: m.callbackId,
     private_metadata: JSON.stringify({ incidentId: i.id }),
-    title: { type: 'plain_text', text: `${m.verb} INC-${i.id}`.slice(0, 24) },
-    submit: { type: 'plain_text', text: m.submit },
-    close: { type: 'plain_text', text: 'Cancel' },
+    title: plain(`${m.verb} INC-${i.id}`, SLACK_LIMITS.viewTitle),
+    submit: plain(m.submit, SLACK_LIMITS.viewTitle),
+    close: plain('Cancel', SLACK_LIMITS.viewTitle),
     blocks: [context(`${escapeMrkdwn(i.title)} · ${i.severity} · ${STATUS_LABEL[i.status]}`), m.input],
   };
 }
 
-/** `update` without text, and the Post update button: a prefilled draft to edit and post. */
+/**
+ * `update` without text, and the Post update button: a prefilled draft to edit and post. The
+ * draft must be plain text (see IncidentService.editableDraft): an input shows it as typed and
+ * its value comes back unescaped.
+ */
 export function updateModal(i: Incident, draft: string): ModalView {
   return incidentTextModal(i, {
     callbackId: 'incident.update', verb: 'Update', submit: 'Post update',
-    input: { type: 'input', block_id: 'text', label: { type: 'plain_text', text: 'Update' }, element: { type: 'plain_text_input', action_id: 'value', multiline: true, max_length: 2800, initial_value: draft.slice(0, 2800) } },
+    input: input('text', 'Update', textInput('value', { multiline: true, maxLength: UPDATE_MAX, initialValue: draft })),
   });
 }
 
@@ -275,7 +271,7 @@ export function updateModal(i: Incident, draft: string): ModalView {
 export function resolveModal(i: Incident): ModalView {
   return incidentTextModal(i, {
     callbackId: 'incident.resolve', verb: 'Resolve', submit: 'Resolve',
-    input: { type: 'input', block_id: 'summary', optional: true, label: { type: 'plain_text', text: 'Resolution summary' }, element: { type: 'plain_text_input', action_id: 'value', multiline: true, max_length: 2000 } },
+    input: input('summary', 'Resolution summary', textInput('value', { multiline: true, maxLength: 2000 }), { optional: true }),
   });
 }
 
@@ -286,6 +282,6 @@ export const resolvedAnswer = (i: Incident, sub: string): string =>
   `INC-${i.id} was resolved at ${exactTime(i.resolvedAt)}, so \`${sub}\` no longer applies. If it is back, \`/incident reopen ${i.id}\` first; \`/incident timeline ${i.id}\` and \`/incident postmortem ${i.id}\` still work.`;
 
 export const whichIncidentAnswer = (sub: string, usage: string): string =>
-  `Which incident? Run this in the incident's channel, or name it: \`/incident ${sub} <incident-id>${usage ? ' ' + usage : ''}\` (e.g. \`/incident ${sub} 12${usage ? ' …' : ''}\`). \`/incident list\` shows the open ones.`;
+  `Which incident? Run this in the incident's channel, or name it: \`/incident ${sub} &lt;incident-id&gt;${usage ? ' ' + escapeMrkdwn(usage) : ''}\` (e.g. \`/incident ${sub} 12${usage ? ' …' : ''}\`). \`/incident list\` shows the open ones.`;
 
 export const noSuchIncidentAnswer = (id: number): string => `There is no INC-${id}. \`/incident list\` shows the open incidents.`;

@@ -4,7 +4,8 @@ import type { Page } from '../paging/model.js';
 import { PD_SEVERITY } from '../paging/model.js';
 import type { OnCallEntry } from '../paging/provider.js';
 import type { PageRequestOutcome } from '../paging/service.js';
-import { button, context, duration, escapeMrkdwn, section, utc } from './format.js';
+import { duration, utc } from './format.js';
+import { actions, button, context, escapeMrkdwn, link, messageText, section, textSections } from './blocks.js';
 
 export const RETRY_PAGING_ACTION = 'paging.retry';
 
@@ -19,7 +20,7 @@ export function pagedNotice(page: Page, severity: Severity, attempts: number, re
   const retried = attempts > 1 ? ` after ${attempts} attempts` : '';
   const by = retriedBy ? ` Retried by <@${retriedBy}>.` : '';
   const text = `📟 Paged *${escapeMrkdwn(page.service)}* on PagerDuty (${severity} → ${PD_SEVERITY[severity]})${retried}.${by}`;
-  return { text: `Paged ${page.service} on PagerDuty`, blocks: [context(text)] };
+  return { text: `Paged ${escapeMrkdwn(page.service)} on PagerDuty`, blocks: [context(text)] };
 }
 
 export function pageFailedMessage(page: Page, attempts: number, error: string): ChatMessage {
@@ -27,36 +28,35 @@ export function pageFailedMessage(page: Page, attempts: number, error: string): 
     `⚠️ *Paging ${escapeMrkdwn(page.service)} failed*${attempts > 0 ? ` after ${attempts} attempt${attempts === 1 ? '' : 's'}` : ''}: ${escapeMrkdwn(error)}\n` +
     `On-call has *not* been paged by Firebreak. Retry below, or page them by hand in PagerDuty.`;
   return {
-    text: `Paging ${page.service} failed: ${error}`,
+    text: messageText(`Paging ${escapeMrkdwn(page.service)} failed: ${escapeMrkdwn(error)}`),
     blocks: [
       section(text),
-      { type: 'actions', block_id: `paging-retry-${page.incidentId}-${page.service}`, elements: [button('Retry paging', RETRY_PAGING_ACTION, retryValue(page.incidentId, page.service), 'primary')] },
+      actions(`paging-retry-${page.incidentId}-${page.service}`.slice(0, 255), [button('Retry paging', RETRY_PAGING_ACTION, retryValue(page.incidentId, page.service), 'primary')]),
     ],
   };
 }
 
 export function resolveFailedMessage(page: Page, error: string): ChatMessage {
   const text = `⚠️ Could not resolve the PagerDuty alert for *${escapeMrkdwn(page.service)}*: ${escapeMrkdwn(error)}. Resolve it in PagerDuty so on-call stops being notified.`;
-  return { text: `Resolving the PagerDuty alert for ${page.service} failed`, blocks: [section(text)] };
+  return { text: `Resolving the PagerDuty alert for ${escapeMrkdwn(page.service)} failed`, blocks: [section(text)] };
 }
 
 export function acknowledgedMessage(by: string, mttaMs: number | null, pdUrl?: string | null): ChatMessage {
-  const where = pdUrl ? `<${pdUrl}|PagerDuty>` : 'PagerDuty';
+  const where = link(pdUrl, 'PagerDuty');
   const mtta = mttaMs !== null ? ` · time to acknowledge ${duration(mttaMs)}` : '';
-  return { text: `${by} acknowledged the page`, blocks: [section(`✋ *${escapeMrkdwn(by)}* acknowledged the page in ${where}${mtta}.`)] };
+  return { text: `${escapeMrkdwn(by)} acknowledged the page`, blocks: [section(`✋ *${escapeMrkdwn(by)}* acknowledged the page in ${where}${mtta}.`)] };
 }
 
 /** incident.escalated, .reassigned or .delegated: who has the page now. */
 export function escalatedMessage(eventType: string, to: string | undefined): ChatMessage {
   const verb = eventType.replace(/^incident\./, '');
   const text = `⏫ PagerDuty ${escapeMrkdwn(verb)} the page${to ? `: now with *${escapeMrkdwn(to)}*` : ''}.`;
-  return { text: `PagerDuty ${verb} the page`, blocks: [context(text)] };
+  return { text: `PagerDuty ${escapeMrkdwn(verb)} the page`, blocks: [context(text)] };
 }
 
 export function pdNoteMessage(by: string, note: string, pdUrl?: string | null): ChatMessage {
-  const where = pdUrl ? `<${pdUrl}|PagerDuty>` : 'PagerDuty';
-  const text = `🗒️ Note from *${escapeMrkdwn(by)}* in ${where}: ${escapeMrkdwn(note).slice(0, 2800)}`;
-  return { text: `PagerDuty note from ${by}`, blocks: [section(text)] };
+  const text = `🗒️ Note from *${escapeMrkdwn(by)}* in ${link(pdUrl, 'PagerDuty')}: ${escapeMrkdwn(note)}`;
+  return { text: `PagerDuty note from ${escapeMrkdwn(by)}`, blocks: textSections(text, { maxBlocks: 4 }) };
 }
 
 export function pdResolvedMessage(by: string | undefined): ChatMessage {
@@ -73,14 +73,14 @@ export function onCallMessage(entries: OnCallEntry[], scope: string): ChatMessag
     const lines = list
       .sort((a, b) => a.escalationLevel - b.escalationLevel || a.userName.localeCompare(b.userName))
       .map((e) => {
-        const who = e.userUrl ? `<${e.userUrl}|${escapeMrkdwn(e.userName)}>` : escapeMrkdwn(e.userName);
+        const who = link(e.userUrl, e.userName);
         const until = e.end ? `until ${utc(new Date(e.end))}` : 'always on call';
         return `• L${e.escalationLevel} ${who}${e.scheduleName ? ` (${escapeMrkdwn(e.scheduleName)})` : ''} — ${until}`;
       });
     parts.push(`*${escapeMrkdwn(policy)}*\n${lines.join('\n')}`);
   }
-  const text = `On call now for ${scope}:\n${parts.join('\n')}`;
-  return { text, blocks: [section(text.slice(0, 2900))] };
+  const text = `On call now for ${escapeMrkdwn(scope)}:\n${parts.join('\n')}`;
+  return { text: messageText(text), blocks: textSections(text, { maxBlocks: 10 }) };
 }
 
 /** One line for the incident headline ("Paging: …"). */

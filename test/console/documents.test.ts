@@ -46,7 +46,7 @@ describe('incident text in the console', () => {
     const incidents = (await surface.channel('incidents'))!.id;
     await run('/incident declare', incidents);
     const modal = await surface.modalOf('U0ALICE');
-    const select = modal!.view.blocks.flatMap((b) => ((b.element as { options?: Array<{ text: { text: string }; value: string }> })?.options ?? []));
+    const select = modal!.view.blocks.flatMap((b) => (b.type === 'input' ? ((b.element as { options?: Array<{ text: { text: string }; value: string }> }).options ?? []) : []));
     // "P1 — major: service down or data at risk": what the level means, past its one-word name.
     const meaning = (v: string) => select.find((o) => o.value === v)!.text.text.replace(/^P\d\W+\w+:\s*/, '');
     expect(meaning('P0')).not.toBe(meaning('P1'));

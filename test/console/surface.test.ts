@@ -3,6 +3,7 @@ import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { ChatError, type ModalView } from '../../src/chat/surface.js';
 import { CONSOLE_BOT, ConsoleSurface } from '../../src/console/surface.js';
 import { consoleConfigSchema } from '../../src/console/config.js';
+import { section } from '../../src/templates/blocks.js';
 
 let db: TestDatabase;
 let chat: ConsoleSurface;
@@ -76,7 +77,7 @@ describe('the console chat surface', () => {
 
   it('posts, threads and updates messages in place; the page sees each change once via the cursor', async () => {
     const before = await chat.state('U0BOB');
-    const blocks = [{ type: 'section', text: { type: 'mrkdwn', text: '*Status:* investigating' } }];
+    const blocks = [section('*Status:* investigating')];
     const head = await chat.post('ops', { text: 'Status: investigating', blocks });
     const reply = await chat.post('ops', { text: 'first update' }, { threadTs: head.ts });
     const nested = await chat.post('ops', { text: 'reply to a reply' }, { threadTs: reply.ts });

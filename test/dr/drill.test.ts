@@ -491,7 +491,7 @@ describe('/dr execute', () => {
   });
 
   it('checks its arguments before asking anyone', async () => {
-    expect((await dr('execute')).join()).toContain('Usage: `/dr execute <backup-id> --target <database>`');
+    expect((await dr('execute')).join()).toContain('Usage: `/dr execute &lt;backup-id&gt; --target &lt;database&gt;`');
     expect((await dr(`execute ${good.id} --target Bad-Name`)).join()).toContain('is not a plain database name');
     expect((await dr(`execute ${good.id} --target firebreak_dr_9`)).join()).toContain('reserved for drill scratch databases');
     expect((await dr('execute nope --target recovered')).join()).toContain('There is no backup `nope`');

@@ -109,7 +109,7 @@ describe('a PagerDuty incident raised by other monitoring', () => {
     expect(msgs).toHaveLength(1);
     const shown = text(msgs[0]);
     expect(shown).toContain('FIRING: 1');
-    expect(shown).toContain('Checkout latency p99 > 2s');
+    expect(shown).toContain('Checkout latency p99 &gt; 2s');
     expect(shown).toContain(`<https://acme.pagerduty.com/incidents/${FOREIGN}|source>`);
     expect(shown).toContain('https://runbooks.example/checkout/latency');
     expect(shown).toContain('<!subteam^S0PD>');
@@ -147,7 +147,7 @@ describe('a PagerDuty incident raised by other monitoring', () => {
     const msgs = topLevel('pd-alerts');
     expect(msgs).toHaveLength(1);
     const shown = text(msgs[0]);
-    expect(shown).toContain('RESOLVED: Checkout latency p99 > 2s');
+    expect(shown).toContain('RESOLVED: Checkout latency p99 &gt; 2s');
     expect(shown).toContain('✅');
     expect(shown).not.toContain('FIRING: 1');
   });

@@ -294,7 +294,7 @@ describe('/incident page and resolve', () => {
     const { responseId } = await t.slash('/incident help');
     await t.settle();
     const help = t.slack.replies(responseId).join();
-    expect(help).toContain('/incident page <service> [incident-id]');
+    expect(help).toContain('/incident page &lt;service&gt; [incident-id]');
     expect(help).toContain('/incident oncall [service]');
   });
 });

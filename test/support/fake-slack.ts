@@ -5,6 +5,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { messageProblems, viewProblems } from '../../src/templates/block-kit-rules.js';
 
 export interface FakeChannel {
   id: string;
@@ -32,6 +33,17 @@ export interface RecordedCall {
   token?: string;
 }
 
+/** A payload real Slack would refuse: which call, and what is wrong with it. */
+export interface SlackViolation {
+  method: string;
+  problems: string[];
+  payload: unknown;
+}
+
+/** Methods whose payload is a message, and those whose payload is a view. */
+const MESSAGE_METHODS = new Set(['chat.postMessage', 'chat.update', 'chat.postEphemeral', 'chat.scheduleMessage']);
+const VIEW_METHODS = new Set(['views.open', 'views.update', 'views.push', 'views.publish']);
+
 type Failure = { error: string; times: number; status?: number; retryAfter?: number; delayMs?: number; channel?: string };
 
 /** The value of button `actionId` on a message, or undefined. */
@@ -41,7 +53,15 @@ export function buttonValueOf(m: FakeMessage, actionId: string): string | undefi
 }
 
 export class FakeSlack {
+  /** Every started fake, so the suite's afterEach can fail the test that sent an invalid payload. */
+  static readonly live = new Set<FakeSlack>();
   readonly calls: RecordedCall[] = [];
+  /**
+   * Payloads Slack would have refused (answered like Slack does: `invalid_blocks`,
+   * `msg_too_long`, `invalid_arguments`). test/setup/slack-fidelity.ts fails the test that
+   * caused one; a test that sends one on purpose takes them with `takeViolations()`.
+   */
+  readonly violations: SlackViolation[] = [];
   readonly channels: FakeChannel[] = [];
   readonly messages: FakeMessage[] = [];
   readonly views: { trigger_id: string; view: Record<string, unknown> }[] = [];
@@ -59,13 +79,26 @@ export class FakeSlack {
 
   async start(): Promise<this> {
     await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
+    FakeSlack.live.add(this);
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/api/`;
     return this;
   }
 
   async stop(): Promise<void> {
+    FakeSlack.live.delete(this);
     this.server.closeAllConnections();
     await new Promise<void>((r) => this.server.close(() => r()));
+  }
+
+  /** Returns and forgets the violations recorded so far. */
+  takeViolations(): SlackViolation[] {
+    return this.violations.splice(0);
+  }
+
+  private check(method: string, payload: unknown, problems: string[]): boolean {
+    if (problems.length === 0) return true;
+    this.violations.push({ method, problems, payload });
+    return false;
   }
 
   addChannel(name: string, opts: { archived?: boolean; id?: string } = {}): FakeChannel {
@@ -144,7 +177,12 @@ export class FakeSlack {
       return void res.end('OK - ' + raw.length);
     }
     if (url.pathname.startsWith('/response/')) {
-      this.responses.push({ url: url.pathname, body: raw.length ? (JSON.parse(raw.toString('utf8')) as Record<string, unknown>) : {} });
+      const body = raw.length ? (JSON.parse(raw.toString('utf8')) as Record<string, unknown>) : {};
+      if (!this.check(`response_url`, body, body.delete_original ? [] : messageProblems(body))) {
+        res.writeHead(400, { 'content-type': 'text/plain' });
+        return void res.end('invalid_blocks');
+      }
+      this.responses.push({ url: url.pathname, body });
       res.writeHead(200, { 'content-type': 'text/plain' });
       return void res.end('ok');
     }
@@ -166,11 +204,35 @@ export class FakeSlack {
       res.writeHead(f.status ?? 200, { 'content-type': 'application/json' });
       return void res.end(JSON.stringify({ ok: false, error: f.error }));
     }
+    const refusal = this.validate(method, args);
+    if (refusal) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return void res.end(JSON.stringify({ ok: false, error: refusal }));
+    }
     const delay = this.delays.get(method);
     if (delay) await new Promise((r) => setTimeout(r, delay));
     const out = this.extraMethods.get(method)?.(args, token) ?? this.answer(method, args);
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify(out));
+  }
+
+  /** Slack's own error for an invalid payload, or undefined when Slack would take it. */
+  private validate(method: string, a: Record<string, unknown>): string | undefined {
+    if (MESSAGE_METHODS.has(method)) {
+      const problems = messageProblems({ text: a.text, blocks: typeof a.blocks === 'string' ? safeJson(a.blocks) : a.blocks });
+      if (this.check(method, a, problems)) return undefined;
+      return problems.some((p) => p.startsWith('text is')) ? 'msg_too_long' : 'invalid_blocks';
+    }
+    if (VIEW_METHODS.has(method)) {
+      const view = typeof a.view === 'string' ? safeJson(a.view) : a.view;
+      return this.check(method, view, viewProblems(view)) ? undefined : 'invalid_arguments';
+    }
+    if (method === 'conversations.setTopic' || method === 'conversations.setPurpose') {
+      const text = String(a.topic ?? a.purpose ?? '');
+      // conversations.setTopic / setPurpose: at most 250 characters, else `too_long`.
+      return this.check(method, a, text.length > 250 ? [`${text.length} characters; the limit is 250`] : []) ? undefined : 'too_long';
+    }
+    return undefined;
   }
 
   private answer(method: string, a: Record<string, unknown>): Record<string, unknown> {
