@@ -20,7 +20,7 @@ export const ENV_BINDINGS: EnvBinding[] = [
   { env: 'FIREBREAK_DATA_DIR', path: ['dataDir'], doc: 'Directory for the embedded PostgreSQL and local backups (default .data).' },
   { env: 'FIREBREAK_PUBLIC_URL', path: ['publicUrl'], doc: 'Base URL used in links (default http://localhost:PORT).' },
   { env: 'FIREBREAK_CONSOLE_PUBLIC_URL', path: ['console', 'publicUrl'], doc: 'Exposes the local console at this URL, with a login link per console user; unset = the console answers only on loopback.' },
-  { env: 'FIREBREAK_CONSOLE_SECRET', path: ['console', 'secret'], secret: true, doc: 'Key (32+ characters) for an exposed console\'s login links and session cookies; unset = random at each start.' },
+  { env: 'FIREBREAK_CONSOLE_SECRET', path: ['console', 'secret'], secret: true, doc: 'Key (16+ random characters, e.g. openssl rand -base64 32) for console session cookies and an exposed console\'s login links; unset = random at each start.' },
   { env: 'LOG_LEVEL', path: ['logLevel'], doc: 'pino log level (default info).' },
   { env: 'SLACK_BOT_TOKEN', path: ['slack', 'botToken'], secret: true, doc: 'Bot token (xoxb-...). With SLACK_SIGNING_SECRET: HTTP mode.' },
   { env: 'SLACK_SIGNING_SECRET', path: ['slack', 'signingSecret'], secret: true, doc: 'Signing secret that verifies requests to POST /slack/events.' },

@@ -169,7 +169,7 @@ export class ConsoleAccess {
 export function printLoginLinks(access: ConsoleAccess, userIds: string[], out: { write(s: string): unknown }): void {
   const lines = userIds.map((id) => `  ${id}: ${access.loginLink(id)}`);
   const validity = access.ephemeralSecret
-    ? 'valid until Firebreak restarts (set FIREBREAK_CONSOLE_SECRET to keep them)'
-    : 'stable while FIREBREAK_CONSOLE_SECRET stays the same';
-  out.write(`\nConsole login links, one per person (${validity}). Give each person only their own:\n${lines.join('\n')}\n\n`);
+    ? 'They work until Firebreak restarts; set FIREBREAK_CONSOLE_SECRET to keep them.'
+    : 'They stay valid while FIREBREAK_CONSOLE_SECRET stays the same.';
+  out.write(`\nConsole login links, one per person. Give each person only their own. ${validity}\n${lines.join('\n')}\n\n`);
 }

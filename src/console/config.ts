@@ -50,14 +50,11 @@ export const consoleConfigSchema = z
      * this origin or loopback may call it. Unset: the console answers only on this machine.
      */
     publicUrl: z.string().url().refine((u) => /^https?:\/\//.test(u), 'an http(s) URL').optional(),
-    /** Key for login links and session cookies of an exposed console; unset = random per start. */
-    secret: z.string().min(32, 'at least 32 characters (e.g. openssl rand -base64 32)').optional(),
+    /** Key for session cookies and, when exposed, login links; unset = random per start (sessions end at restart). */
+    secret: z.string().min(16, 'at least 16 characters; use a random one, e.g. openssl rand -base64 32').optional(),
   })
   .prefault({})
   .superRefine((c, ctx) => {
-    if (c.secret && !c.publicUrl) {
-      ctx.addIssue({ code: 'custom', path: ['secret'], message: 'is only used by an exposed console: set console.publicUrl (FIREBREAK_CONSOLE_PUBLIC_URL) too, or unset it' });
-    }
     const ids = new Set(c.users.map((u) => u.id));
     c.userGroups.forEach((g, i) =>
       g.members.forEach((m, j) => {

@@ -265,8 +265,8 @@ describe('the console exposed (console.publicUrl set)', () => {
 });
 
 describe('console exposure settings', () => {
-  it('refuses a console secret without a public URL, and a short secret', () => {
-    expect(() => configSchema.parse({ console: { secret: 'x'.repeat(40) } })).toThrow(/console\.publicUrl/);
-    expect(() => configSchema.parse({ console: { publicUrl: 'https://c.example', secret: 'short' } })).toThrow(/32/);
+  it('refuses a short secret and a public URL that is not http(s)', () => {
+    expect(() => configSchema.parse({ console: { publicUrl: 'ftp://c.example' } })).toThrow(/http/);
+    expect(() => configSchema.parse({ console: { publicUrl: 'https://c.example', secret: 'short' } })).toThrow(/16/);
   });
 });

@@ -12,6 +12,7 @@ import { configSchema } from '../../src/config/schema.js';
 import { createLogger } from '../../src/log.js';
 import { ConsoleSurface } from '../../src/console/surface.js';
 import { consoleRoutes } from '../../src/console/routes.js';
+import { ConsoleAccess } from '../../src/console/access.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { backupTestConfig } from '../support/backups.js';
 
@@ -162,5 +163,44 @@ describe('the console page', () => {
     await send('/incident help');
     const atBottom = () => box.evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight < 40 && /incident declare/.test(el.lastElementChild?.textContent ?? ''));
     await expect.poll(atBottom, { timeout: 15_000 }).toBe(true);
+  }, 60_000);
+});
+
+describe('the console page, exposed', () => {
+  let exposed: FirebreakApp;
+  let access: ConsoleAccess;
+  let url: string;
+
+  beforeAll(async () => {
+    const config = configSchema.parse({ databaseUrl: db.url, port: 0, logLevel: 'silent', console: { publicUrl: 'http://firebreak.example' } });
+    const surface = new ConsoleSurface(db.pool);
+    access = new ConsoleAccess(config.console);
+    exposed = await createApp({ config, pool: db.pool, log: createLogger({ level: 'silent' }), chat: surface, edgeRoutes: (a) => consoleRoutes(a, surface, { access }) });
+    url = `http://127.0.0.1:${await exposed.listen(0, '127.0.0.1')}`;
+  }, 60_000);
+  afterAll(async () => {
+    await exposed?.stop(1000);
+  });
+
+  it('asks for a login, then acts only as the person signed in', async () => {
+    const context = await browser.newContext();
+    const p = await context.newPage();
+    const first = await p.goto(`${url}/console`);
+    expect(first?.status()).toBe(401);
+    expect(await p.textContent('body')).toMatch(/login link/i);
+
+    const link = new URL(access.loginLink('U0CAROL'));
+    await p.goto(`${url}${link.pathname}${link.search}`);
+    // The token leaves the address bar.
+    expect(p.url()).toBe(`${url}/console`);
+    await expect.poll(() => p.getByTestId('channels').textContent(), { timeout: 10_000 }).toContain('# incidents');
+    expect(await p.getByTestId('user-picker').inputValue()).toBe('U0CAROL');
+    expect(await p.getByTestId('user-picker').isDisabled()).toBe(true);
+    await p.getByTestId('channels').getByRole('button', { name: /^# ops/ }).click();
+    await p.getByTestId('command').fill('hello from carol');
+    await p.getByTestId('command').press('Enter');
+    await expect.poll(async () => (await db.pool.query("SELECT author FROM console_messages WHERE text = 'hello from carol'")).rows, { timeout: 10_000 })
+      .toEqual([{ author: 'U0CAROL' }]);
+    await context.close();
   }, 60_000);
 });

@@ -56,7 +56,7 @@ describe('incident text in the console', () => {
   it("prefills the update form with people's names, not mention markup", async () => {
     const incidents = (await surface.channel('incidents'))!.id;
     await run('/incident declare P1 Bad deploy', incidents);
-    await expect.poll(async () => (await db.pool.query('SELECT channel_id FROM incidents')).rows[0]?.channel_id, { timeout: 15_000 }).toBeTruthy();
+    await expect.poll(async () => (await db.pool.query('SELECT channel_id FROM incidents')).rows[0]?.channel_id, { timeout: 45_000 }).toBeTruthy();
     room = (await db.pool.query('SELECT channel_id FROM incidents')).rows[0].channel_id;
     await run('/incident update', room);
     const modal = await surface.modalOf('U0ALICE');
@@ -64,14 +64,14 @@ describe('incident text in the console', () => {
     expect(draft).toContain('Incident commander: @alice');
     expect(draft).not.toMatch(/<@|&lt;|&gt;/);
     await surface.closeModal('U0ALICE');
-  }, 30_000);
+  }, 90_000);
 
   it('ends the resolved notice\'s sentences, and the post-mortem names people as the channel does', async () => {
     await run('/incident resolve Bad deploy rolled back', room);
-    await expect.poll(async () => (await texts(room)).join('\n'), { timeout: 15_000 }).toContain('Bad deploy rolled back. A post-mortem will follow.');
-    await expect.poll(async () => (await surface.state('U0ALICE')).messages.some((m) => m.file?.filename.includes('postmortem')), { timeout: 15_000 }).toBe(true);
+    await expect.poll(async () => (await texts(room)).join('\n'), { timeout: 45_000 }).toContain('Bad deploy rolled back. A post-mortem will follow.');
+    await expect.poll(async () => (await surface.state('U0ALICE')).messages.some((m) => m.file?.filename.includes('postmortem')), { timeout: 45_000 }).toBe(true);
     const md = (await surface.state('U0ALICE')).messages.find((m) => m.file?.filename.includes('postmortem'))!.file!.content;
     expect(md).toContain('@alice');
     expect(md).not.toContain('U0ALICE');
-  }, 30_000);
+  }, 90_000);
 });

@@ -27,15 +27,15 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
+/** The session the console page holds: its cookie (set with the page) and CSRF header. */
 let session: Record<string, string> | undefined;
-
-/** The headers the console page sends: its session cookie (set by the page) and the CSRF token the session hands out. */
 async function pageHeaders(): Promise<Record<string, string>> {
-  if (session) return session;
-  const page = await fetch(`${p!.url}/console`);
-  const cookie = (page.headers.get('set-cookie') ?? '').split(';')[0]!;
-  const s = (await (await fetch(`${p!.url}/console/api/session`, { headers: { cookie } })).json()) as { csrf: string; csrfHeader: string };
-  session = { cookie, [s.csrfHeader]: s.csrf, 'content-type': 'application/json' };
+  if (!session) {
+    const page = await fetch(`${p!.url}/console`);
+    const cookie = (page.headers.get('set-cookie') ?? '').split(';')[0]!;
+    const info = (await (await fetch(`${p!.url}/console/api/session`, { headers: { cookie } })).json()) as { csrf: string; csrfHeader: string };
+    session = { cookie, [info.csrfHeader]: info.csrf };
+  }
   return session;
 }
 
@@ -46,7 +46,7 @@ async function state(user: string): Promise<ConsoleState> {
 }
 
 async function post(route: 'command' | 'action', body: Record<string, unknown>): Promise<void> {
-  const res = await fetch(`${p!.url}/console/api/${route}`, { method: 'POST', headers: await pageHeaders(), body: JSON.stringify(body) });
+  const res = await fetch(`${p!.url}/console/api/${route}`, { method: 'POST', headers: { ...(await pageHeaders()), 'content-type': 'application/json' }, body: JSON.stringify(body) });
   expect(res.status, await res.clone().text()).toBe(200);
 }
 
