@@ -4,7 +4,7 @@ import { json, problem, type HttpRequest, type Route } from '../http/router.js';
 import { parseWebhookEvent } from '../paging/webhook-event.js';
 import type { PagingService } from '../paging/service.js';
 import { RejectedAlerts } from '../alerts/ingest-queue.js';
-import { findUnstorableText } from '../alerts/storable.js';
+import { findUnstorableText } from '../http/unstorable-text.js';
 
 export const PAGERDUTY_WEBHOOK_PATH = '/webhooks/pagerduty';
 

@@ -1,4 +1,5 @@
 import type { App, Receiver, ReceiverEvent } from '@slack/bolt';
+import { findUnstorableText } from '../http/unstorable-text.js';
 import { isValidSlackRequest } from '@slack/bolt';
 import type { Logger } from '../log.js';
 import type { Clock } from '../clock.js';
@@ -50,6 +51,10 @@ export class SlackEventsReceiver implements Receiver {
     } catch {
       return problem(400, 'malformed_body', 'The body is neither a Slack form payload nor JSON.');
     }
+    // Requests are stored before their ack: text PostgreSQL cannot hold is refused here, as a 4xx
+    // (a 5xx would make Slack re-deliver the same poison for hours).
+    const unstorable = findUnstorableText(body);
+    if (unstorable) return problem(422, 'unstorable_text', unstorable);
     if (body.ssl_check) return { status: 200 };
     if (body.type === 'url_verification') return { status: 200, headers: { 'content-type': 'text/plain' }, body: String(body.challenge ?? '') };
     if (!this.bolt) return problem(503, 'not_ready', 'Firebreak is still starting.');

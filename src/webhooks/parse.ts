@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import type { HttpRequest, HttpResponse } from '../http/router.js';
 import { json, problem } from '../http/router.js';
-import { findUnstorableText } from '../alerts/storable.js';
+import { findUnstorableText } from '../http/unstorable-text.js';
 
 /** `alerts[0].status: expected "firing" or "resolved"` — names the field so senders can fix it. */
 export function describeZodError(err: z.ZodError): string {

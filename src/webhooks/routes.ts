@@ -7,7 +7,7 @@ import type { IncomingAlert } from '../alerts/model.js';
 import { checkAuth, hmacHex, sameSecret } from './auth.js';
 import { accepted, describeZodError, parseJsonBody, storageUnavailable, unprocessable } from './parse.js';
 import { RejectedAlerts } from '../alerts/ingest-queue.js';
-import { findUnstorableText } from '../alerts/storable.js';
+import { findUnstorableText } from '../http/unstorable-text.js';
 import { alertmanagerAlerts, alertmanagerPayload, genericAlerts, genericPayload, grafanaAlerts, grafanaPayload } from './formats.js';
 import { isSnsUrl, snsAlerts, snsEnvelope, SnsClient, verifySignature } from './sns.js';
 

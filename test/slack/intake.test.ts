@@ -40,6 +40,18 @@ describe('Slack intake', () => {
     await t.settle();
   });
 
+  it('text PostgreSQL cannot hold (NUL, a lone surrogate) is a 422 naming the field, never a 5xx Slack would re-deliver for hours', async () => {
+    const nul = await t.event({ type: 'pin_added', user: 'U0BOB', item: { channel: 'C0\u0000X', message: { ts: '1.2', text: 'x' } } }, { eventId: 'EvNul' });
+    expect(nul.status).toBe(422);
+    expect(await nul.text()).toContain('NUL');
+    const lone = await t.event({ type: 'member_joined_channel', user: 'U0BOB\ud800', channel: 'C0NOWHERE' }, { eventId: 'EvSurrogate' });
+    expect(lone.status).toBe(422);
+    expect(await stored('evt:EvNul')).toEqual([]);
+    expect(await stored('evt:EvSurrogate')).toEqual([]);
+    const { res } = await t.slash('/incident note a\u0000b');
+    expect(res.status).toBe(422);
+  });
+
   it('a re-delivery of a stored request is answered 200 and not stored twice', async () => {
     const first = await t.event({ type: 'member_joined_channel', user: 'U0BOB', channel: 'C0NOWHERE' }, { eventId: 'EvTwice' });
     const again = await t.event({ type: 'member_joined_channel', user: 'U0BOB', channel: 'C0NOWHERE' }, { eventId: 'EvTwice', retryNum: 1 });
