@@ -91,7 +91,7 @@ export async function dispatchCommand(table: CommandTable, inv: CommandInvocatio
   const [first = '', ...restParts] = text.split(/\s+/);
   const sub = findSubcommand(table, first);
   if (!sub && table.fallback) return table.fallback(parseArgs(text), inv, ctx);
-  if (!sub) return ctx.reply.ephemeral(helpMessage(table, `I don't know \`${table.command} ${first}\`. Here is what I can do:`));
+  if (!sub) return ctx.reply.ephemeral(helpMessage(table, `I don't know \`${table.command} ${escapeMrkdwn(first)}\`. Here is what I can do:`));
   const rest = text.slice(first.length).trim();
   void restParts;
   return sub.run(parseArgs(rest), inv, ctx);
