@@ -4,6 +4,7 @@
  * check the invariants. `runChaos` returns the figures; bench/chaos.ts prints them.
  */
 import { createHmac, randomBytes } from 'node:crypto';
+import { NOT_RECORDED } from '../../src/handlers/slack.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -149,8 +150,14 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       if (!r) return 0;
       try {
         const res = await fetch(`${r.url}${p}`, { method: 'POST', body, headers, signal: AbortSignal.timeout(timeoutMs) });
-        await res.arrayBuffer();
+        const text = await res.text();
         if (res.status >= 500) countOp(`(HTTP ${res.status} answers)`);
+        // A slash command PostgreSQL could not take is answered 200 with this apology: the person
+        // was told nothing was done, so it is a refusal, not an acknowledgement.
+        if (text.includes(NOT_RECORDED)) {
+          countOp('(refused: "could not record", person told)');
+          return 0;
+        }
         return res.status;
       } catch {
         countOp('(requests not answered: replica down or > 3 s)');
@@ -501,13 +508,13 @@ function firebreakConfig(o: { slackApi: string; pdHost: string; s3: string; buck
   };
 }
 
-/** Waits until nothing is left to do: no due or running job, nothing queued for Slack, no setup half done. */
+/** Waits until nothing is left to do: no running job and none due soon (a retry backing off counts), nothing queued for Slack, no setup half done. */
 async function quiesce(pool: pg.Pool, timeoutMs: number): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
     try {
       const { rows } = await pool.query<{ busy: number }>(`SELECT
-          (SELECT count(*) FROM jobs WHERE status IN ('pending','running') AND run_at <= now())
+          (SELECT count(*) FROM jobs WHERE status IN ('pending','running') AND run_at <= now() + interval '2 minutes')
         + (SELECT count(*) FROM alert_outbox) + (SELECT count(*) FROM alert_pending)
         + (SELECT count(*) FROM incidents WHERE channel_id IS NULL)
         + (SELECT count(*) FROM change_requests WHERE status IN ('approved','executing'))

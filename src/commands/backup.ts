@@ -32,8 +32,8 @@ async function friendly(ictx: InteractionContext, work: () => Promise<void>): Pr
 }
 
 function checkId(id: string | undefined, usage: string): string | undefined {
-  if (!id) return `Usage: \`${usage}\`. \`/backup list\` shows backup ids.`;
-  if (!ID.test(id)) return `\`${id}\` does not look like a backup id (e.g. \`20260101T020500Z-main-3f9a\`); \`/backup list\` shows them.`;
+  if (!id) return `Usage: \`${escapeMrkdwn(usage)}\`. \`/backup list\` shows backup ids.`;
+  if (!ID.test(id)) return `\`${escapeMrkdwn(id)}\` does not look like a backup id (e.g. \`20260101T020500Z-main-3f9a\`); \`/backup list\` shows them.`;
   return undefined;
 }
 

@@ -28,7 +28,7 @@ export function runbookCommand(deps: RunbookCommandDeps): CommandTable {
       const all = await loadRunbooks(deps.runbooksDir).catch(() => []);
       const near = all.filter((r) => r.name.includes(name.toLowerCase()) || name.toLowerCase().includes(r.name)).map((r) => `\`${r.name}\``);
       return ctx.reply.ephemeral(
-        `There is no runbook called \`${name.slice(0, 80)}\`.${near.length ? ` Did you mean ${near.join(', ')}?` : ''} See \`/runbook list\`.`,
+        `There is no runbook called \`${escapeMrkdwn(name.slice(0, 80))}\`.${near.length ? ` Did you mean ${near.join(', ')}?` : ''} See \`/runbook list\`.`,
       );
     }
     const section = sectionNamed(sectionWord);

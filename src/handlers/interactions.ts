@@ -15,7 +15,12 @@ import { annotateRequest } from '../ops/request-context.js';
 export const INTERACTION_QUEUE = 'interaction';
 /** A replica that dies holding a request's claim gives it up this soon (renewed while alive). */
 const INTERACTION_CLAIM_SECONDS = 15;
-const INTERACTION_ATTEMPTS = 3;
+/**
+ * An acknowledged request is retried until the cause clears (a PostgreSQL restart, a replica
+ * killed twice in a row): about a minute and a half in all, inside the 30 minutes a Slack
+ * response_url stays valid, so the person still hears the outcome.
+ */
+const INTERACTION_ATTEMPTS = 10;
 
 /** A person's request as stored before it is acknowledged: plain data any replica can run. */
 export type DurableRequest =
@@ -63,7 +68,7 @@ export class Interactions {
     this.intake = new GroupCommit((items) => ctx.jobs.enqueueClaimed(INTERACTION_QUEUE, items, { runAt: ctx.clock.now(), maxAttempts: INTERACTION_ATTEMPTS }));
     ctx.jobs.handle(INTERACTION_QUEUE, (job) => this.runAccepted(job), {
       claimSeconds: INTERACTION_CLAIM_SECONDS,
-      retryDelayMs: (n) => 2000 * n,
+      retryDelayMs: (n) => Math.min(2000 * n, 15_000),
     });
     for (const m of modules) {
       for (const t of m.commands ?? []) this.commands.set(t.command, t);
