@@ -26,7 +26,7 @@ async function friendly(ictx: InteractionContext, work: () => Promise<void>): Pr
   try {
     await work();
   } catch (err) {
-    if (err instanceof BackupUserError) return ictx.reply.ephemeral(err.message);
+    if (err instanceof BackupUserError) return ictx.reply.ephemeral(escapeMrkdwn(err.message));
     throw err;
   }
 }

@@ -50,7 +50,7 @@ export function oncallSubcommand(paging: PagingService): Subcommand {
         const { scope, entries } = await paging.onCall(args.words[0]);
         await ctx.reply.ephemeral(onCallMessage(entries, scope));
       } catch (e) {
-        if (e instanceof PagingUserError || e instanceof PagingApiError) return ctx.reply.ephemeral(e.message);
+        if (e instanceof PagingUserError || e instanceof PagingApiError) return ctx.reply.ephemeral(escapeMrkdwn(e.message));
         throw e;
       }
     },
