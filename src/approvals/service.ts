@@ -21,10 +21,10 @@ export const EXPIRY_QUEUE = 'approvals.expire';
 export const EXECUTE_QUEUE = 'approvals.execute';
 /**
  * How long an execution's claim lasts. The queue renews it every third of this while the
- * replica lives, so a backup of any length is never taken over; a dead replica's run is
- * noticed within this.
+ * replica lives, so a backup of any length is never taken over (only a replica that missed
+ * two renewals in a row loses it); a dead replica's run is closed within this, not minutes later.
  */
-export const EXECUTE_CLAIM_SECONDS = 120;
+export const EXECUTE_CLAIM_SECONDS = 30;
 /** Attempts after the first only record the interruption (cheap), so keep trying through a long database outage. */
 export const EXECUTE_MAX_ATTEMPTS = 12;
 export const executeRetryDelayMs = (failed: number): number => Math.min(300_000, 15_000 * 2 ** Math.max(0, failed - 1));
