@@ -1,6 +1,6 @@
 import type { AppContext, FirebreakModule } from '../module.js';
 import type { GatedAction } from './gate.js';
-import { ChangeService, EXPIRY_QUEUE, RESUME_QUEUE } from './service.js';
+import { ChangeService, EXECUTE_CLAIM_SECONDS, EXECUTE_QUEUE, executeRetryDelayMs, EXPIRY_QUEUE, RESUME_QUEUE } from './service.js';
 import { CHANGE_CATEGORIES } from './model.js';
 import { changeCommands } from '../commands/change.js';
 import { approvalActions, approvalViews } from '../handlers/approvals.js';
@@ -31,6 +31,8 @@ export function approvalsModule(ctx: AppContext): FirebreakModule {
   const changes = new ChangeService(ctx);
   ctx.services.changes = changes;
   for (const category of CHANGE_CATEGORIES) changes.register(manualChange(`change.${category}`));
+  // Registered here rather than in `jobs` because it needs its own claim length and backoff.
+  ctx.jobs.handle(EXECUTE_QUEUE, (job) => changes.execute(job), { claimSeconds: EXECUTE_CLAIM_SECONDS, retryDelayMs: executeRetryDelayMs });
   // Anchors go to the backup store: off the database server, and a key is never rewritten.
   const anchorStore = createObjectStore(ctx.config.backups.storage, ctx.config.dataDir);
   const anchors: AnchorPort = {

@@ -11,8 +11,32 @@ import {
   countingApprovals, paramsHash, type Approval, type ChangeCategory, type ChangeRequest, type ChangeRisk, type MessageRef,
 } from './model.js';
 import * as store from './store.js';
+import type { Job } from '../jobs/queue.js';
 
 export const EXPIRY_QUEUE = 'approvals.expire';
+/**
+ * Runs a change that has started: the job row, written in the transaction that started it,
+ * lets another replica close a run whose replica died instead of leaving it `executing`.
+ */
+export const EXECUTE_QUEUE = 'approvals.execute';
+/**
+ * How long an execution's claim lasts. The queue renews it every third of this while the
+ * replica lives, so a backup of any length is never taken over (only a replica that missed
+ * two renewals in a row loses it); a dead replica's run is closed within this, not minutes later.
+ */
+export const EXECUTE_CLAIM_SECONDS = 30;
+/** Attempts after the first only record the interruption (cheap), so keep trying through a long database outage. */
+export const EXECUTE_MAX_ATTEMPTS = 12;
+export const executeRetryDelayMs = (failed: number): number => Math.min(300_000, 15_000 * 2 ** Math.max(0, failed - 1));
+export const INTERRUPTED_SUMMARY =
+  'interrupted: the replica running it stopped before recording the outcome; nothing was re-run — check the result (for a backup, /backup list) and request it again if needed';
+
+interface ExecuteJob {
+  requestId: number;
+  approvers: string[];
+  /** Set for runs found `executing` with no job behind them (started before runs were jobs). */
+  interrupted?: boolean;
+}
 /** Runs approved requests whose execution was never claimed; queued at start so every executor is registered first. */
 export const RESUME_QUEUE = 'approvals.resume';
 
@@ -183,12 +207,12 @@ export class ChangeService implements ChangeGate {
           because: r.startedBecause, ...(r.breakGlassReason ? { reason: r.breakGlassReason, needsReview: true } : {}),
         },
       });
-      return r;
+      return { request: r, jobId: await this.enqueueExecution(c, r.id, []) };
     });
     // Break-glass goes to the approvers too: one of them reviews it after the fact.
-    await this.announce(req, req.needsReview ? await this.eligibleApprovers(this.policy(req.kind)) : { anyone: true });
-    this.runAction(req, []);
-    return req;
+    await this.announce(req.request, req.request.needsReview ? await this.eligibleApprovers(this.policy(req.request.kind)) : { anyone: true });
+    this.runExecution(req.request.id, req.jobId);
+    return req.request;
   }
 
   /** Approve button: the four-eyes rules, then execution once the last needed approval lands. */
@@ -246,7 +270,7 @@ export class ChangeService implements ChangeGate {
     if (actor !== existing.requester) return { status: 'refused', message: `Only <@${existing.requester}>, who asked for change #${id}, can break glass on it.` };
     if (!this.policy(existing.kind).breakGlass) return { status: 'refused', message: `Break-glass is not allowed for \`${existing.kind}\`: it needs its approvals.` };
     const now = this.now();
-    const out = await withTransaction(this.ctx.pool, async (c): Promise<{ refused: string; changed?: boolean } | { request: ChangeRequest; approvers: string[] }> => {
+    const out = await withTransaction(this.ctx.pool, async (c): Promise<{ refused: string; changed?: boolean } | { request: ChangeRequest; approvers: string[]; jobId: number | null }> => {
       const r = (await store.lockRequest(c, id))!;
       if (r.status === 'pending' && r.expiresAt.getTime() <= now.getTime()) {
         await this.expireLocked(c, r, now);
@@ -267,14 +291,14 @@ export class ChangeService implements ChangeGate {
           approvalsGiven: approvers, approvalsRequired: r.approvalsRequired,
         },
       });
-      return { request: started, approvers };
+      return { request: started, approvers, jobId: await this.enqueueExecution(c, id, approvers) };
     });
     if ('refused' in out) {
       if (out.changed) this.refresh(id);
       return { status: 'refused', message: out.refused };
     }
     this.refresh(id);
-    this.runAction(out.request, out.approvers);
+    this.runExecution(id, out.jobId);
     return { status: 'broke-glass', request: out.request };
   }
 
@@ -394,6 +418,16 @@ export class ChangeService implements ChangeGate {
   async resumeApproved(): Promise<number> {
     const { rows } = await this.ctx.pool.query<{ id: number }>(`SELECT id FROM change_requests WHERE status = 'approved'`);
     for (const r of rows) await this.startExecution(r.id);
+    // Runs left `executing` with no job behind them (started by a version that ran them in
+    // memory, or whose job was given up and cleaned away) are closed as interrupted.
+    const orphans = await this.ctx.pool.query<{ id: number }>(
+      `SELECT c.id FROM change_requests c WHERE c.status = 'executing'
+          AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.dedupe_key = 'change-exec:' || c.id)`,
+    );
+    for (const o of orphans.rows) {
+      const payload: ExecuteJob = { requestId: o.id, approvers: [], interrupted: true };
+      await this.ctx.jobs.enqueue(EXECUTE_QUEUE, { ...payload }, { runAt: this.now(), dedupeKey: `change-exec:${o.id}`, maxAttempts: EXECUTE_MAX_ATTEMPTS });
+    }
     return rows.length;
   }
 
@@ -415,33 +449,62 @@ export class ChangeService implements ChangeGate {
         type: 'change.started', actor: 'firebreak', at: now, subject: subject(id),
         payload: { kind: r.kind, paramsHash: r.paramsHash, because: 'approved', approvers },
       });
-      return { request: r, approvers };
+      return { request: r, approvers, jobId: await this.enqueueExecution(c, id, approvers) };
     });
-    if (claimed) this.runAction(claimed.request, claimed.approvers);
+    if (claimed) this.runExecution(id, claimed.jobId);
   }
 
-  private runAction(req: ChangeRequest, approvers: string[]): void {
-    this.ctx.background.run(`change:${req.id}`, async () => {
+  /** Every start of a run enqueues its job in the transaction that marks the request `executing`. */
+  private enqueueExecution(c: pg.PoolClient, id: number, approvers: string[]): Promise<number | null> {
+    const payload: ExecuteJob = { requestId: id, approvers };
+    return this.ctx.jobs.enqueue(EXECUTE_QUEUE, { ...payload }, { runAt: this.now(), dedupeKey: `change-exec:${id}`, maxAttempts: EXECUTE_MAX_ATTEMPTS }, c);
+  }
+
+  /** Runs the job here at once; tracked as background work so a graceful shutdown waits for it. */
+  private runExecution(id: number, jobId: number | null): void {
+    if (jobId === null) return;
+    this.ctx.background.run(`change:${id}`, async () => {
+      await this.ctx.jobs.runNow(jobId);
+    });
+  }
+
+  /**
+   * The execution job. The first attempt runs the executor and records what it did. A later
+   * attempt means the replica running it died (or lost the database) before recording the
+   * outcome: the action may have half-happened, so it is never re-run silently; the run is
+   * recorded as failed and the requester told to check and ask again.
+   */
+  async execute(job: Job): Promise<void> {
+    const { requestId, approvers, interrupted } = job.payload as unknown as ExecuteJob;
+    const req = await store.getRequest(this.ctx.pool, requestId);
+    if (!req || req.status !== 'executing') return;
+    let result: ActionResult;
+    if (interrupted || job.attempts > 1) {
+      this.ctx.log.warn({ requestId, attempt: job.attempts }, 'change run interrupted before its outcome was recorded; not re-running it');
+      result = { ok: false, summary: INTERRUPTED_SUMMARY };
+    } else {
       const action = this.actions.get(req.kind);
-      let result: ActionResult;
       try {
         if (!action) throw new Error(`no executor is registered for ${req.kind}`);
         result = await action.execute(req.params, { requestId: req.id, requester: req.requester, approvers });
       } catch (err) {
         result = { ok: false, summary: `failed: ${err instanceof Error ? err.message : String(err)}` };
       }
-      const now = this.now();
-      await withTransaction(this.ctx.pool, async (c) => {
-        if (!(await store.finishExecution(c, req.id, result.ok, result.summary, now))) return;
-        await appendEvent(c, {
-          type: result.ok ? 'change.executed' : 'change.failed', actor: 'firebreak', at: now, subject: subject(req.id),
-          payload: { kind: req.kind, paramsHash: req.paramsHash, ok: result.ok, summary: result.summary, approvers },
-        });
+    }
+    const now = this.now();
+    const recorded = await withTransaction(this.ctx.pool, async (c) => {
+      if (!(await store.finishExecution(c, req.id, result.ok, result.summary, now))) return false;
+      await appendEvent(c, {
+        type: result.ok ? 'change.executed' : 'change.failed', actor: 'firebreak', at: now, subject: subject(req.id),
+        payload: { kind: req.kind, paramsHash: req.paramsHash, ok: result.ok, summary: result.summary, approvers, ...(result.summary === INTERRUPTED_SUMMARY ? { interrupted: true } : {}) },
       });
-      this.refresh(req.id);
-      await this.tell(req.requester, {
-        text: `${result.ok ? ':white_check_mark:' : ':x:'} Change #${req.id} (${req.title}) ${result.ok ? 'done' : 'failed'}: ${result.summary}`,
-      });
+      return true;
+    });
+    // Someone else closed it meanwhile (another replica took the run over): their outcome stands.
+    if (!recorded) return;
+    this.refresh(req.id);
+    await this.tell(req.requester, {
+      text: `${result.ok ? ':white_check_mark:' : ':x:'} Change #${req.id} (${req.title}) ${result.ok ? 'done' : 'failed'}: ${result.summary}`,
     });
   }
 
