@@ -4,6 +4,7 @@
  * over HTTP with real v0 signatures.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { stopChild } from './ops/support/process.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeSlack } from './support/fake-slack.js';
 import { createEmptyDatabase } from './support/db.js';
@@ -43,11 +44,7 @@ beforeAll(async () => {
 }, 90_000);
 
 afterAll(async () => {
-  if (child && child.exitCode === null) {
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    await exited;
-  }
+  await stopChild(child);
   await slack?.stop();
   await db?.drop();
 });

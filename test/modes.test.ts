@@ -4,6 +4,7 @@
  * missing, and `config check` says the same.
  */
 import { spawn } from 'node:child_process';
+import { stopChild } from './ops/support/process.js';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -98,11 +99,7 @@ describe('console mode (no Slack secret at all)', () => {
   }, 90_000);
 
   afterAll(async () => {
-    if (child && child.exitCode === null) {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
-    }
+    await stopChild(child);
     await db?.drop();
   }, 60_000);
 
@@ -144,11 +141,7 @@ describe('the console next to Slack (FIREBREAK_CONSOLE_WITH_SLACK=true)', () => 
   }, 90_000);
 
   afterAll(async () => {
-    if (child && child.exitCode === null) {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
-    }
+    await stopChild(child);
     await slack?.stop();
     await db?.drop();
   }, 60_000);

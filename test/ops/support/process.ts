@@ -102,6 +102,14 @@ export async function killIfRunning(p: FirebreakProcess | undefined): Promise<vo
   await p.exited;
 }
 
+/** Stops a child started by a test with SIGTERM (a clean stop) and waits for it to exit. */
+export async function stopChild(child: { exitCode: number | null; kill(signal: NodeJS.Signals): boolean; once(event: 'exit', fn: () => void): unknown } | undefined): Promise<void> {
+  if (!child || child.exitCode !== null) return;
+  const exited = new Promise<void>((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await exited;
+}
+
 /**
  * GET and parse JSON. A connection error is retried twice: fetch reuses keep-alive sockets, and
  * one the server closed at the same moment fails with ECONNRESET (a client race, not an answer).
