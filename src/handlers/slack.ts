@@ -42,7 +42,8 @@ export function registerSlackListeners(bolt: App, interactions: Interactions, ch
       await interactions.accept({
         kind: 'command',
         inv: {
-          command: command.command, // Slack escapes &, < and > in command text; the services get (and store) plain text.
+          command: command.command,
+          // Slack escapes &, < and > in command text; the services get (and store) plain text.
           text: decodeSlackText(command.text ?? ''), channelId: command.channel_id, triggerId: command.trigger_id,
           actor: { userId: command.user_id, userName: command.user_name },
           requestKey: command.trigger_id || `${command.user_id}:${command.command}:${command.text}`,
