@@ -206,7 +206,7 @@ function lifecycleSubcommands(incidents: IncidentService): Subcommand[] {
     sub('note', '<text>', 'Add a note to the timeline (`action: <what> @owner due YYYY-MM-DD` becomes a post-mortem action item).', { open: true, member: true }, async (t, inv, ctx) => {
       if (!t.rest) return ctx.reply.ephemeral('What should the note say? `/incident note &lt;text&gt;`.');
       if (t.rest.length > MAX_TEXT) return ctx.reply.ephemeral(tooLong(t.rest));
-      await reportChange(ctx, await incidents.addNote(t.incident.id, inv.actor.userId, t.rest), t.inChannel, `Note added to INC-${t.incident.id}`);
+      await reportChange(ctx, await incidents.addNote(t.incident.id, inv.actor.userId, t.rest, inv.requestKey), t.inChannel, `Note added to INC-${t.incident.id}`);
     }),
     sub('timeline', '', 'Show the timeline with exact times and MTTA / MTTM / MTTR.', {}, async (t, _inv, ctx) => {
       const fresh = (await incidents.get(t.incident.id))!;

@@ -39,7 +39,7 @@ export type DeclareOutcome =
 
 /** What a change to an incident came to. Refusals carry the sentence to show the person. */
 export type ChangeOutcome =
-  | { ok: true; incident: Incident; before: Incident; problems: string[] }
+  | { ok: true; incident: Incident; before: Incident; problems: string[]; repeated?: boolean }
   | { ok: false; message: string; incident?: Incident };
 
 interface Change {
@@ -276,16 +276,22 @@ export class IncidentService {
     return slackToMarkdown(draft, (u) => names.get(u));
   }
 
-  private async change(id: number, actor: string, decide: (i: Incident) => Change | string): Promise<ChangeOutcome> {
+  /**
+   * With a `requestKey` (the Slack request that asked for it), the change is made once: a job
+   * re-run after its replica died finds the event already written and answers `repeated`.
+   */
+  private async change(id: number, actor: string, decide: (i: Incident) => Change | string, requestKey?: string): Promise<ChangeOutcome> {
     const now = this.ctx.clock.now();
     const out = await withTransaction(this.ctx.pool, async (tx): Promise<ChangeOutcome> => {
       const { rows } = await tx.query('SELECT id FROM incidents WHERE id = $1 FOR UPDATE', [id]);
       if (!rows[0]) return { ok: false, message: `There is no INC-${id}.` };
       const before = (await store.getIncident(tx, id))!;
+      if (requestKey && (await store.hasEventForRequest(tx, id, requestKey))) return { ok: true, incident: before, before, problems: [], repeated: true };
       const c = decide(before);
       if (typeof c === 'string') return { ok: false, message: c, incident: before };
       const updated = await store.updateIncident(tx, id, c.patch);
-      await appendEvent(tx, { type: c.event.type, actor, at: now, incidentId: id, payload: c.event.payload });
+      const payload = requestKey ? { ...c.event.payload, requestKey } : c.event.payload;
+      await appendEvent(tx, { type: c.event.type, actor, at: now, incidentId: id, payload });
       await c.inTx?.(updated, tx);
       return { ok: true, incident: updated, before, problems: [] };
     });
@@ -423,13 +429,16 @@ export class IncidentService {
     return out;
   }
 
-  async addNote(id: number, actor: string, text: string): Promise<ChangeOutcome> {
-    const out = await this.change(id, actor, (i) =>
-      i.status === 'resolved'
-        ? `INC-${id} is resolved; notes after the fact belong in the post-mortem.`
-        : { patch: {}, event: { type: 'incident.note_added', payload: { text } } },
+  async addNote(id: number, actor: string, text: string, requestKey?: string): Promise<ChangeOutcome> {
+    const out = await this.change(
+      id, actor,
+      (i) =>
+        i.status === 'resolved'
+          ? `INC-${id} is resolved; notes after the fact belong in the post-mortem.`
+          : { patch: {}, event: { type: 'incident.note_added', payload: { text } } },
+      requestKey,
     );
-    if (!out.ok) return out;
+    if (!out.ok || out.repeated) return out;
     await this.postIn(out.incident, out.problems, noteNotice(actor, text));
     return out;
   }

@@ -250,3 +250,18 @@ describe('API for other areas', () => {
     expect(types.filter((x) => x === 'incident.acknowledged')).toHaveLength(1);
   });
 });
+
+describe('a note re-run after its replica died', () => {
+  it('is on the timeline and in the channel once: the job finds the event its first run wrote', async () => {
+    const inc = await declare('Disk filling on db-2');
+    const { triggerId } = await t.slash('/incident note rotated the WAL volume', { channel: inc.channel, triggerId: 'trig-note-rerun' });
+    await t.settle();
+    // The replica wrote the note, then died before marking its job done: another replica runs the job again.
+    await t.db.pool.query(`UPDATE jobs SET status = 'pending', run_at = now() - interval '1 second', locked_by = NULL WHERE dedupe_key = $1`, [`cmd:${triggerId}`]);
+    await t.app.ctx.jobs.tick();
+    await t.settle();
+    const notes = (await incidentEvents(t.db.pool, inc.id)).filter((e) => e.type === 'incident.note_added');
+    expect(notes.map((e) => e.payload.text)).toEqual(['rotated the WAL volume']);
+    expect(t.slack.messagesIn(inc.channel).filter((m) => m.text.includes('rotated the WAL volume'))).toHaveLength(1);
+  });
+});
