@@ -203,6 +203,16 @@ export class IncidentService {
     await appendEvent(this.ctx.pool, { type: kind, actor, at: this.ctx.clock.now(), incidentId, payload });
   }
 
+  /** Records a PagerDuty event on the timeline unless it is there already; false when it was (a re-run or a re-delivery). */
+  async recordPagerDutyEventOnce(incidentId: number, kind: string, actor: string, payload: Record<string, unknown> & { pdEventId: string }): Promise<boolean> {
+    return withTransaction(this.ctx.pool, async (tx) => {
+      await tx.query('SELECT id FROM incidents WHERE id = $1 FOR UPDATE', [incidentId]);
+      if (await store.hasEventMarked(tx, incidentId, 'pdEventId', payload.pdEventId)) return false;
+      await appendEvent(tx, { type: kind, actor, at: this.ctx.clock.now(), incidentId, payload });
+      return true;
+    });
+  }
+
   /** Posts in the incident's channel; logs and skips when the channel was never created. */
   async postToIncident(incidentId: number, message: ChatMessage): Promise<void> {
     const i = await this.get(incidentId);
@@ -286,7 +296,7 @@ export class IncidentService {
       const { rows } = await tx.query('SELECT id FROM incidents WHERE id = $1 FOR UPDATE', [id]);
       if (!rows[0]) return { ok: false, message: `There is no INC-${id}.` };
       const before = (await store.getIncident(tx, id))!;
-      if (requestKey && (await store.hasEventForRequest(tx, id, requestKey))) return { ok: true, incident: before, before, problems: [], repeated: true };
+      if (requestKey && (await store.hasEventMarked(tx, id, 'requestKey', requestKey))) return { ok: true, incident: before, before, problems: [], repeated: true };
       const c = decide(before);
       if (typeof c === 'string') return { ok: false, message: c, incident: before };
       const updated = await store.updateIncident(tx, id, c.patch);

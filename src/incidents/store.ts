@@ -155,8 +155,12 @@ export async function latestPostmortem(db: Queryable, incidentId: number): Promi
   return r ? { incidentId: r.incident_id, version: r.version, markdown: r.markdown, generatedBy: r.generated_by, generatedAt: r.generated_at } : undefined;
 }
 
-/** Whether a request (by its Slack request key) already left its event on this incident: a re-run after a crash must not add it twice. */
-export async function hasEventForRequest(db: Queryable, incidentId: number, requestKey: string): Promise<boolean> {
-  const { rowCount } = await db.query(`SELECT 1 FROM events WHERE incident_id = $1 AND payload->>'requestKey' = $2 LIMIT 1`, [incidentId, requestKey]);
+/**
+ * Whether something that must happen once (a Slack request by its key, a PagerDuty webhook by
+ * its event id) already left its event on this incident: a job re-run after a crash must not
+ * add it twice.
+ */
+export async function hasEventMarked(db: Queryable, incidentId: number, field: 'requestKey' | 'pdEventId', value: string): Promise<boolean> {
+  const { rowCount } = await db.query(`SELECT 1 FROM events WHERE incident_id = $1 AND payload->>'${field}' = $2 LIMIT 1`, [incidentId, value]);
   return (rowCount ?? 0) > 0;
 }

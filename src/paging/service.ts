@@ -460,19 +460,19 @@ export class PagingService {
       case 'incident.delegated': {
         const to = e.assignees.join(', ') || undefined;
         const text = `PagerDuty ${e.type.slice('incident.'.length)} the page${to ? ` to ${to}` : ''}`;
-        await this.incidents.recordTimeline(incident.id, `pagerduty.${e.type.slice('incident.'.length)}`, actor, { ...common, assignees: e.assignees, text });
+        if (!(await this.incidents.recordPagerDutyEventOnce(incident.id, `pagerduty.${e.type.slice('incident.'.length)}`, actor, { ...common, assignees: e.assignees, text }))) return;
         await this.tell(incident, tpl.escalatedMessage(e.type, to));
         return;
       }
       case 'incident.annotated': {
         const note = e.note ?? '';
-        await this.incidents.recordTimeline(incident.id, 'pagerduty.annotated', actor, { ...common, note, text: `PagerDuty note by ${who}: ${note}` });
+        if (!(await this.incidents.recordPagerDutyEventOnce(incident.id, 'pagerduty.annotated', actor, { ...common, note, text: `PagerDuty note by ${who}: ${note}` }))) return;
         await this.tell(incident, tpl.pdNoteMessage(who, note, url));
         return;
       }
       case 'incident.resolved': {
         await store.finishResolve(this.ctx.pool, page.id, true, this.ctx.clock.now());
-        await this.incidents.recordTimeline(incident.id, 'pagerduty.resolved', actor, { ...common, text: `PagerDuty alert for ${page.service} resolved in PagerDuty by ${who}` });
+        if (!(await this.incidents.recordPagerDutyEventOnce(incident.id, 'pagerduty.resolved', actor, { ...common, text: `PagerDuty alert for ${page.service} resolved in PagerDuty by ${who}` }))) return;
         // Our own resolve echoes back as a webhook: only a resolve made in PagerDuty is news.
         if (incident.status !== 'resolved') await this.tell(incident, tpl.pdResolvedMessage(who));
         return;

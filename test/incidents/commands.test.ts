@@ -257,7 +257,8 @@ describe('a note re-run after its replica died', () => {
     const { triggerId } = await t.slash('/incident note rotated the WAL volume', { channel: inc.channel, triggerId: 'trig-note-rerun' });
     await t.settle();
     // The replica wrote the note, then died before marking its job done: another replica runs the job again.
-    await t.db.pool.query(`UPDATE jobs SET status = 'pending', run_at = now() - interval '1 second', locked_by = NULL WHERE dedupe_key = $1`, [`cmd:${triggerId}`]);
+    const rearmed = await t.db.pool.query(`UPDATE jobs SET status = 'pending', run_at = $2, locked_by = NULL WHERE dedupe_key = $1`, [`cmd:${triggerId}`, new Date(t.clock.now().getTime() - 1000)]);
+    expect(rearmed.rowCount).toBe(1);
     await t.app.ctx.jobs.tick();
     await t.settle();
     const notes = (await incidentEvents(t.db.pool, inc.id)).filter((e) => e.type === 'incident.note_added');

@@ -141,3 +141,18 @@ describe('timeline events', () => {
     expect((await t.db.pool.query('SELECT count(*)::int AS n FROM events')).rows[0].n).toBe(before);
   });
 });
+
+describe('re-runs', () => {
+  it('a webhook job re-run after its replica died records its event and tells the channel once', async () => {
+    await deliver(webhookBody('incident.escalated', incidentData({ assignees: [{ summary: 'Grace Lead' }] }), { agent: 'PagerDuty' }), { webhookId: 'wh-rerun' });
+    // The replica wrote the event, then died before marking the job done: another replica runs it again.
+    const due = new Date(t.clock.now().getTime() - 1000);
+    const rearmed = await t.db.pool.query(`UPDATE jobs SET status = 'pending', run_at = $1, locked_by = NULL WHERE dedupe_key = 'paging:webhook:wh-rerun'`, [due]);
+    expect(rearmed.rowCount).toBe(1);
+    await t.app.ctx.jobs.tick();
+    await t.settle();
+    const escalated = (await eventsOfType('pagerduty.escalated')).filter((e) => (e.payload.assignees as string[]).includes('Grace Lead'));
+    expect(escalated).toHaveLength(1);
+    expect(channelTexts().filter((m) => m.includes('Grace Lead'))).toHaveLength(1);
+  });
+});
