@@ -1,5 +1,5 @@
 import { createPool } from '../db/pool.js';
-import { cliDatabase } from './runtime.js';
+import { cliDatabase, flagValue } from './runtime.js';
 import { verifyAuditLog, type AnchorCheck } from '../audit/verify.js';
 import { latestAnchor, publishAnchor } from '../audit/anchor.js';
 import { createObjectStore } from '../storage/index.js';
@@ -9,11 +9,6 @@ import { auditVerdictText } from '../templates/approvals.js';
 import type { CliGroup } from './types.js';
 
 const USAGE = 'usage: firebreak audit verify [--expect-head <hash>] [--no-anchor] [--database-url postgres://...] | anchor [--database-url ...]   (default: DATABASE_URL, else the embedded database of a running `npm start`)';
-
-const flag = (args: string[], name: string): string | undefined => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
-};
 
 /**
  * `firebreak audit verify`: the same check as `/audit verify`, for cron jobs and for when
@@ -46,7 +41,7 @@ export const auditCli: CliGroup = {
         return 0;
       }
       const checks: AnchorCheck[] = [];
-      const expect = flag(args, '--expect-head');
+      const expect = flagValue(args, '--expect-head');
       if (args.includes('--expect-head') && !/^[0-9a-f]{64}$/.test(expect ?? '')) {
         io.err('--expect-head takes the 64-hex-digit head hash that `audit verify` or an anchor printed.');
         return 2;

@@ -2,13 +2,9 @@ import { createPool } from '../db/pool.js';
 import { grantAppRole, migrate } from '../db/migrate.js';
 import { loadConfig } from '../config/load.js';
 import type { CliGroup } from './types.js';
+import { flagValue } from './runtime.js';
 
 const USAGE = 'usage: firebreak migrate [--app-role ROLE] [--database-url postgres://owner@...]   (defaults: FIREBREAK_APP_ROLE, DATABASE_URL)';
-
-const flag = (args: string[], name: string): string | undefined => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
-};
 
 /**
  * `firebreak migrate`: the one step that needs the owner role. Applies pending migrations,
@@ -26,8 +22,8 @@ export const migrateCli: CliGroup = {
       return 0;
     }
     const config = loadConfig(process.env);
-    const url = flag(args, '--database-url') ?? config.databaseUrl;
-    const role = flag(args, '--app-role') ?? config.databaseAppRole;
+    const url = flagValue(args, '--database-url') ?? config.databaseUrl;
+    const role = flagValue(args, '--app-role') ?? config.databaseAppRole;
     if (!url) {
       io.err(`firebreak migrate needs the database as its owner role: set DATABASE_URL or pass --database-url.\n${USAGE}`);
       return 2;

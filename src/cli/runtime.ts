@@ -7,6 +7,12 @@ import { chatMode, type Config } from '../config/schema.js';
 import { embeddedDatabaseUrl } from '../db/embedded.js';
 import { withTrialBackupKey } from '../backups/trial-key.js';
 
+/** The value after `--name` in argv, if the flag is there. */
+export function flagValue(args: string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
 export interface CliRuntime {
   pool: pg.Pool;
   log: Logger;
