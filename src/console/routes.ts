@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { findUnstorableText } from '../http/unstorable-text.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -66,6 +67,9 @@ function parseJson<T>(req: HttpRequest, schema: z.ZodType<T>): Parsed<T> {
   } catch {
     return { ok: false, response: problem(400, 'invalid_json', 'Send a JSON object as the request body') };
   }
+  // The same text check as every other receiver: stored later, it would fail as a 500.
+  const unstorable = findUnstorableText(raw);
+  if (unstorable) return { ok: false, response: problem(422, 'unstorable_text', unstorable) };
   const r = schema.safeParse(raw);
   return r.success ? { ok: true, value: r.data } : { ok: false, response: problem(400, 'invalid_request', describeIssues(r.error)) };
 }

@@ -110,6 +110,17 @@ describe('the console on a laptop (not exposed)', () => {
     expect(await incidents()).toEqual([]);
   });
 
+  it('answers an oversized body 413 and text PostgreSQL cannot hold with a 4xx, never a 5xx, and declares nothing', async () => {
+    const big = await call(port, 'POST', '/console/api/command', { headers: good(), body: JSON.stringify({ user: 'U0ALICE', channel: 'incidents', text: `/incident declare P2 ${'x'.repeat(20_000)}` }) });
+    expect(big.status).toBe(413);
+    for (const title of ['Nul\u0000here', 'Lone\ud800surrogate']) {
+      const r = await declare(title, good());
+      expect(r.status, r.body).toBeGreaterThanOrEqual(400);
+      expect(r.status, r.body).toBeLessThan(500);
+    }
+    expect(await incidents()).toEqual([]);
+  });
+
   it('serves this machine\'s page: JSON with the CSRF header from a loopback origin works, as any picked user', async () => {
     expect((await declare('Checkout is failing', good())).status).toBe(200);
     await expect.poll(incidents, { timeout: 10_000 }).toEqual(['Checkout is failing']);
