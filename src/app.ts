@@ -18,6 +18,7 @@ import type { AppContext, FirebreakModule } from './module.js';
 import { Interactions } from './handlers/interactions.js';
 import { alertsModule } from "./alerts/module.js";
 import { incidentsModule } from './incidents/module.js';
+import { silencesModule } from './silences/module.js';
 import { drModule } from './dr/module.js';
 import { approvalsModule } from './approvals/module.js';
 import { pagingModule } from './paging/module.js';
@@ -68,6 +69,7 @@ function buildModules(ctx: AppContext): FirebreakModule[] {
     backupsModule(ctx),
     drModule(ctx),
     alertsModule(ctx),
+    silencesModule(ctx, ctx.services.alerts!),
   ];
 }
 
