@@ -1,4 +1,4 @@
-import type { AppContext } from '../module.js';
+import type { AppContext } from '../app/module.js';
 import type { Incident } from '../incidents/model.js';
 import type { Severity } from '../incidents/config.js';
 import { SEVERITIES } from '../incidents/config.js';

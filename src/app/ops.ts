@@ -1,17 +1,17 @@
-import type { AppContext, FirebreakModule } from '../module.js';
+import type { AppContext, FirebreakModule } from './module.js';
 import { json, problem, type Route } from '../http/router.js';
 import { migrationsApplied } from '../db/migrate.js';
 import { chatMode } from '../config/schema.js';
 import { findMissingChannels } from '../chat/channels.js';
-import { cachedCheck, runChecks, type ReadinessCheck } from './health.js';
-import { readinessCheckUp, refreshStoredStateGauges, registry } from './metrics.js';
-import type { Lifecycle } from './lifecycle.js';
+import { cachedCheck, runChecks, type ReadinessCheck } from '../ops/health.js';
+import { readinessCheckUp, refreshStoredStateGauges, registry } from '../ops/metrics.js';
+import type { Lifecycle } from '../ops/lifecycle.js';
 import { runbookCommand } from '../commands/runbook.js';
 import { loadRunbook, loadRunbooks } from '../runbooks/runbook.js';
-import { runHousekeeping } from './housekeeping.js';
+import { runHousekeeping } from '../ops/housekeeping.js';
 import { createObjectStore, type ObjectStore } from '../storage/index.js';
-import { annotateRequest } from './request-context.js';
-import type { HookPayloads } from '../hooks.js';
+import { annotateRequest } from '../ops/request-context.js';
+import type { HookPayloads } from './hooks.js';
 
 const startedAt = Date.now();
 
