@@ -1,11 +1,11 @@
-import type { AppContext, FirebreakModule } from '../module.js';
+import type { AppContext, FirebreakModule } from './module.js';
 import type { AlertService } from '../alerts/service.js';
 import type { AlertSource } from '../alerts/model.js';
 import type { Job } from '../jobs/queue.js';
 import { parseDuration } from '../alerts/matchers.js';
-import { AlertmanagerClient } from './alertmanager-client.js';
-import type { AlertmanagerTarget } from './config.js';
-import { SilenceService, SilenceStatus } from './service.js';
+import { AlertmanagerClient } from '../silences/alertmanager-client.js';
+import type { AlertmanagerTarget } from '../silences/config.js';
+import { SilenceService, SilenceStatus } from '../silences/service.js';
 import { silenceHandlers } from '../handlers/silences.js';
 import { alertsCommand } from '../commands/alerts.js';
 

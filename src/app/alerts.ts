@@ -1,8 +1,8 @@
-import type { AppContext, FirebreakModule } from '../module.js';
-import { AlertService, FLUSH_QUEUE } from './service.js';
+import type { AppContext, FirebreakModule } from './module.js';
+import { AlertService, FLUSH_QUEUE } from '../alerts/service.js';
 import { webhookRoutes } from '../webhooks/routes.js';
 import { alertActionHandlers } from '../handlers/alerts.js';
-import { silenceStatus } from '../silences/module.js';
+import { silenceStatus } from './silences.js';
 
 /** Alert intake (webhooks), routing into groups, and the group messages in chat. */
 export function alertsModule(ctx: AppContext): FirebreakModule {
