@@ -4,7 +4,7 @@ import type pg from 'pg';
 import type { Config } from '../config/schema.js';
 import { systemClock, type Clock } from '../clock.js';
 import { createLogger, type Logger } from '../log.js';
-import { createPool } from '../db/pool.js';
+import { createPool, whileServerReturns } from '../db/pool.js';
 import { ensureMigrated } from '../db/migrate.js';
 import { JobQueue } from '../jobs/queue.js';
 import { Hooks } from './hooks.js';
@@ -80,7 +80,8 @@ export async function createApp(opts: AppOptions): Promise<FirebreakApp> {
   const ownsPool = !opts.pool || opts.ownsPool === true;
   const clock = opts.clock ?? systemClock;
   const replicaId = `${os.hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
-  await ensureMigrated(pool);
+  // A replica starting while PostgreSQL restarts waits it out instead of exiting.
+  await whileServerReturns(() => ensureMigrated(pool), 30_000, (err) => log.warn({ err }, 'PostgreSQL is not answering yet; retrying'));
   const jobs = new JobQueue(pool, clock, log, replicaId);
   const lifecycle = new Lifecycle();
   const sched = config.ops.scheduler;
