@@ -184,11 +184,14 @@ const sameErrors = (a: Record<string, string>, b: Record<string, string>) =>
  * declarer and the channel (or the incidents channel) are told once per new failure; then
  * the job fails so the queue tries again later, and again, until Slack answers.
  */
-export async function runSetupJob(svc: IncidentService, job: Job, onReady?: (r: WarRoomResult) => Promise<void>): Promise<void> {
+export async function runSetupJob(svc: IncidentService, job: Job): Promise<void> {
   const p = job.payload as unknown as SetupJob;
   const before = await svc.get(p.incidentId);
   if (!before) return;
   const r = await setUpWarRoom(svc, p.incidentId, { lookFirst: p.requested || job.attempts > 1 });
+  // Other areas follow the incident into its channel (alert groups post there), from whichever
+  // replica ran the setup; a replica that died mid-declare leaves this to the one that resumes.
+  if (r.incident.channelId) await svc.ctx.hooks.emit('incident.war_room_ready', { incident: r.incident, actor: 'firebreak' });
   const reply = p.notify ? svc.ctx.replies(p.notify) : undefined;
   const told = async (what: string, work: () => Promise<unknown>) => {
     await work().catch((err: unknown) => svc.ctx.log.warn({ err, incidentId: p.incidentId }, `could not ${what}`));
@@ -199,7 +202,6 @@ export async function runSetupJob(svc: IncidentService, job: Job, onReady?: (r: 
       const notice = setupFailedNotice(r.incident, r.problems, !gaveUp);
       if (reply) await told('tell the declarer', () => reply.ephemeral(notice));
       await told('post the setup failure', () => postNotice(svc, r.incident, notice));
-      await onReady?.(r);
     }
     throw new Error(`setup of INC-${p.incidentId} incomplete: ${r.problems.join('; ')}`);
   }
@@ -207,7 +209,6 @@ export async function runSetupJob(svc: IncidentService, job: Job, onReady?: (r: 
   if (reply && (p.requested || job.attempts === 1 || Object.keys(before.setupErrors).length > 0 || !before.channelId)) {
     await told('tell the declarer', () => reply.ephemeral(declaredReply(r.incident, [])));
   }
-  await onReady?.(r);
 }
 
 /** In the incident's channel when there is one, else in the incidents channel. */
