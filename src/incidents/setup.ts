@@ -6,7 +6,7 @@ import { ChatError, type ChannelRef, type MessageTag } from '../chat/surface.js'
 import type { Job } from '../jobs/queue.js';
 import { channelNameFor, withSuffix } from './channel-name.js';
 import * as store from './store.js';
-import { channelTaken, claimChannelName, markStep, setupSteps, type StepState } from './setup-store.js';
+import { channelTaken, claimChannelName, markStep, setupSteps, stuckSetups, type StepState } from './setup-store.js';
 import { announcement, channelPurpose, channelTopic, declaredReply, headline, setupFailedNotice } from '../templates/incidents.js';
 import { commsMessage } from '../templates/comms.js';
 
@@ -209,6 +209,30 @@ export async function runSetupJob(svc: IncidentService, job: Job): Promise<void>
   if (reply && (p.requested || job.attempts === 1 || Object.keys(before.setupErrors).length > 0 || !before.channelId)) {
     await told('tell the declarer', () => reply.ephemeral(declaredReply(r.incident, [])));
   }
+}
+
+/**
+ * Setups whose job ran out of retries (Slack or PostgreSQL away for hours) start again once
+ * Slack answers: nothing stays half set up because an outage outlasted the back-off. Run by
+ * the scheduler (one replica); the re-armed job tells the declarer when it completes.
+ */
+export async function retryStuckSetups(svc: IncidentService): Promise<number[]> {
+  const stuck = await stuckSetups(svc.ctx.pool, SETUP_QUEUE);
+  if (stuck.length === 0) return [];
+  try {
+    await svc.ctx.chat.ping();
+  } catch (err) {
+    svc.ctx.log.info({ err, incidents: stuck.map((s) => s.incidentId) }, 'war-room setups still waiting: Slack does not answer yet');
+    return [];
+  }
+  const started: number[] = [];
+  for (const s of stuck) {
+    const payload: SetupJob = { incidentId: s.incidentId, ...(s.notify ? { notify: s.notify } : {}) };
+    const jobId = await svc.ctx.jobs.rearm(SETUP_QUEUE, { ...payload }, { runAt: svc.ctx.clock.now(), dedupeKey: setupKey(s.incidentId), maxAttempts: SETUP_ATTEMPTS });
+    if (jobId !== null) started.push(s.incidentId);
+  }
+  if (started.length) svc.ctx.log.info({ incidents: started }, 'war-room setups that had run out of retries start again');
+  return started;
 }
 
 /** In the incident's channel when there is one, else in the incidents channel. */
