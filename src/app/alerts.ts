@@ -7,6 +7,7 @@ import { alertActionHandlers } from '../handlers/alerts.js';
 export function alertsModule(ctx: AppContext): FirebreakModule {
   const service = new AlertService(ctx);
   ctx.services.alerts = service;
+  ctx.hooks.on('incident.war_room_ready', ({ incident }) => service.incidentRoomReady(incident));
   // Safety net: alerts stored while routing failed (database blip) and outbox rows whose
   // wake-up job was lost are picked up within a minute.
   ctx.scheduler.add({ name: 'alerts:catch-up', cron: '* * * * *', run: () => service.pump() });
