@@ -4,7 +4,7 @@
  * check the invariants. `runChaos` returns the figures; bench/chaos.ts prints them.
  */
 import { createHmac, randomBytes } from 'node:crypto';
-import { NOT_RECORDED } from '../../src/handlers/slack.js';
+import { NOT_RECORDED } from '../../src/slack/listeners.js';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -9,7 +9,7 @@
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../src/app.js';
+import { createApp } from '../../src/app/app.js';
 import { configSchema } from '../../src/config/schema.js';
 import { createPool } from '../../src/db/pool.js';
 import { createLogger } from '../../src/log.js';
