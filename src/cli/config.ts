@@ -2,6 +2,7 @@ import { checkConfig } from '../config/load.js';
 import { chatMode, configWarnings } from '../config/schema.js';
 import { validateCommsTemplates } from '../templates/comms.js';
 import { backupKeyProblem } from '../backups/config.js';
+import { pitrConfigProblem } from '../pitr/config.js';
 import type { CliGroup } from './types.js';
 
 export const configCli: CliGroup = {
@@ -29,6 +30,11 @@ export const configCli: CliGroup = {
     const keyProblem = chatMode(r.config) === 'console' ? undefined : backupKeyProblem(r.config.backups);
     if (keyProblem) {
       io.err(`Invalid configuration:\n  - backups.encryption.recipient: ${keyProblem}`);
+      return 1;
+    }
+    const pitrProblem = pitrConfigProblem(r.config.pitr);
+    if (pitrProblem) {
+      io.err(`Invalid configuration:\n  - pitr: ${pitrProblem}`);
       return 1;
     }
     io.out(`config ok (chat: ${chatMode(r.config)}, database: ${r.config.databaseUrl ? 'DATABASE_URL' : `embedded under ${r.config.dataDir}`})`);
