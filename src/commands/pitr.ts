@@ -54,7 +54,7 @@ export function physicalVerbs(pitr: Pitr, gate: () => ChangeGate | undefined): P
   /** Parses `--to` and `--repo` and checks the target against the repository's backups. */
   async function restoreRequest(args: ParsedArgs, usage: string): Promise<PitrRestoreParams | string> {
     const target = parseRecoveryTarget(args.flags['to']);
-    if ('problem' in target) return `Usage: \`${usage}\`: ${target.problem}.`;
+    if ('problem' in target) return `Usage: \`${escapeMrkdwn(usage)}\`: ${target.problem}.`;
     const repoText = args.flags['repo'] ?? '1';
     const repo = Number(repoText);
     if (!Number.isInteger(repo) || repo < 1) return '`--repo` is a repository number (1, 2, ...).';

@@ -55,8 +55,14 @@ export class RestoredCluster {
   /** The configured recovery target: `pitr.recoveryTarget.dataDir`, its socket beside it. */
   static async target(cfg: PitrConfig, pgbr: PgBackRest): Promise<RestoredCluster> {
     const dataDir = cfg.recoveryTarget.dataDir!;
-    await mkdir(dataDir, { recursive: true, mode: 0o700 });
+    const parent = path.dirname(dataDir);
     const id = pgbr.identity;
+    // The socket lives beside the data directory, so its parent must belong to the cluster's user too.
+    if (!existsSync(parent)) {
+      await mkdir(parent, { recursive: true, mode: 0o700 });
+      if (id) await chown(parent, id.uid, id.gid);
+    }
+    await mkdir(dataDir, { recursive: true, mode: 0o700 });
     if (id) await chown(dataDir, id.uid, id.gid);
     return new RestoredCluster(dataDir, path.dirname(dataDir), cfg.recoveryTarget.port ?? (await freePort()), cfg, pgbr);
   }
