@@ -4,13 +4,9 @@ import type { ParsedArgs, Subcommand } from './table.js';
 import type { CommandInvocation, InteractionContext } from '../chat/interactions.js';
 import type { Pitr } from '../pitr/flows.js';
 import { pitrConfigProblem } from '../pitr/config.js';
-import { PHYSICAL_TYPES, parseRecoveryTarget, pgTimestamp, type PhysicalBackupType } from '../pitr/model.js';
+import { PHYSICAL_TYPES, PITR_BACKUP_KIND, PITR_DRY_RUN_KIND, PITR_EXECUTE_KIND, parseRecoveryTarget, pgTimestamp, type PhysicalBackupType } from '../pitr/model.js';
 import * as say from '../pitr/messages.js';
 
-/** Gate kinds of the pitr area (policies in approvals.actions; defaults in approvals/config.ts). */
-export const PITR_BACKUP_KIND = 'backup.physical';
-export const PITR_DRY_RUN_KIND = 'dr.pitr-dry-run';
-export const PITR_EXECUTE_KIND = 'dr.pitr-execute';
 
 export type PhysicalBackupParams = { type: PhysicalBackupType; channel?: string };
 export type PitrRestoreParams = { to: string; repo: number; channel?: string };

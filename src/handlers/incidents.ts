@@ -87,7 +87,7 @@ export function incidentActionHandlers(incidents: IncidentService): Record<strin
   return {
     'incident.take_command': async (inv, ctx) => {
       const i = await buttonTarget(incidents, inv, ctx);
-      if (i) await tellOutcome(ctx, await incidents.assignRole(i.id, inv.actor.userId, 'commander', inv.actor.userId));
+      if (i) await tellOutcome(ctx, await incidents.assignRole(i.id, inv.actor.userId, 'commander', inv.actor.userId, inv.requestKey));
     },
     'incident.post_update': async (inv, ctx) => {
       const i = await buttonTarget(incidents, inv, ctx);
@@ -128,7 +128,7 @@ export function incidentViewHandlers(incidents: IncidentService): Record<string,
 
 /**
  * Pins and :pushpin: reactions become timeline entries; joins make people members. They run
- * inside the event's durable job (src/handlers/interactions.ts), so they are awaited here.
+ * inside the event's durable job (src/chat/router.ts), so they are awaited here.
  */
 export function incidentEventHandlers(incidents: IncidentService): Partial<Record<ChatEvent['type'], EventHandler>> {
   return {

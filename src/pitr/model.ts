@@ -1,5 +1,10 @@
 /** Physical backups and recovery runs as Firebreak sees them; no I/O here. */
 
+/** Gate kinds of the pitr area (policies in approvals.actions; defaults in approvals/config.ts). */
+export const PITR_BACKUP_KIND = 'backup.physical';
+export const PITR_DRY_RUN_KIND = 'dr.pitr-dry-run';
+export const PITR_EXECUTE_KIND = 'dr.pitr-execute';
+
 export type PhysicalBackupType = 'full' | 'diff' | 'incr';
 export const PHYSICAL_TYPES: readonly PhysicalBackupType[] = ['full', 'diff', 'incr'];
 

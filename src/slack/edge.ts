@@ -2,11 +2,12 @@ import { App, LogLevel } from '@slack/bolt';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { Route } from '../http/router.js';
-import type { FirebreakApp } from '../app.js';
+import type { FirebreakApp } from '../app/app.js';
 import { createSlackClient } from './client.js';
 import { SlackSurface } from './surface.js';
 import { SlackEventsReceiver } from './receiver.js';
-import { registerSlackListeners } from '../handlers/slack.js';
+import { StoreFirstSocketModeReceiver } from './socket-receiver.js';
+import { registerSlackListeners } from './listeners.js';
 import { slackReplies } from './replies.js';
 import type { ReplyFactory } from '../chat/interactions.js';
 import { systemClock } from '../clock.js';
@@ -37,8 +38,8 @@ export function createSlackEdge(config: Config, log: Logger, onRateLimited?: (me
       const slackApiUrl = apiUrl.endsWith('/') ? apiUrl : apiUrl + '/';
       bolt = new App({
         token: botToken,
-        // Bolt hands clientOptions to its Socket Mode client too, so apps.connections.open honours SLACK_API_URL.
-        ...(socketMode ? { appToken, socketMode: true, signingSecret } : { receiver }),
+        // Socket Mode acks an event only once it is stored (src/slack/socket-receiver.ts).
+        receiver: socketMode ? new StoreFirstSocketModeReceiver(appToken, slackApiUrl) : receiver,
         clientOptions: { slackApiUrl },
         logLevel: LogLevel.ERROR,
       });

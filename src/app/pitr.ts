@@ -1,11 +1,11 @@
-import type { AppContext, FirebreakModule } from '../module.js';
+import type { AppContext, FirebreakModule } from './module.js';
 import type { ChangeGate } from '../approvals/gate.js';
-import { Pitr, type Thread } from './flows.js';
-import { pitrConfigProblem } from './config.js';
-import { parseRecoveryTarget, type PhysicalBackupType } from './model.js';
-import * as say from './messages.js';
+import { Pitr, type Thread } from '../pitr/flows.js';
+import { pitrConfigProblem } from '../pitr/config.js';
+import { parseRecoveryTarget, PITR_BACKUP_KIND, PITR_DRY_RUN_KIND, PITR_EXECUTE_KIND, type PhysicalBackupType } from '../pitr/model.js';
+import * as say from '../pitr/messages.js';
 import {
-  physicalVerbs, PITR_BACKUP_KIND, PITR_DRY_RUN_KIND, PITR_EXECUTE_KIND, type PhysicalBackupParams, type PhysicalVerbs, type PitrRestoreParams,
+  physicalVerbs, type PhysicalBackupParams, type PhysicalVerbs, type PitrRestoreParams,
 } from '../commands/pitr.js';
 
 /**
