@@ -545,7 +545,6 @@ export class AlertService {
           title, severity: ad.severity, actor: `alert:${first?.source ?? 'alerts'}`, requestKey: `alertgroup:${g.id}:${n}`,
           service: first?.labels.service, summary: first?.annotations.description ?? first?.annotations.summary,
         },
-        (r) => this.incidentReady(g.id, r.incident),
       );
       incidentId = out.incident.id;
     } catch (err) {
@@ -569,14 +568,26 @@ export class AlertService {
         return { r, source: a.source, title: alertTitle(a), labels: a.labels, groupId: g.id };
       }),
     );
-    await store.queueOutbox(this.ctx.pool, [{ groupId: g.id, channel: g.channel, kind: 'message', notBefore: now }], now);
+    // The incident's setup may have made its channel already (then its ready hook found no
+    // group attached yet): the group's message goes there now.
+    const channel = (await this.ctx.services.incidents?.get(incidentId))?.channelId;
+    await store.queueOutbox(this.ctx.pool, [
+      { groupId: g.id, channel: g.channel, kind: 'message', notBefore: now },
+      ...(channel ? [{ groupId: g.id, channel, kind: 'message' as const, notBefore: now }] : []),
+    ], now);
   }
 
-  /** Once the incident channel exists, the group's message goes there too. */
-  private async incidentReady(groupId: number, incident: Incident): Promise<void> {
+  /**
+   * Hook: the incident's channel exists, so the messages of its alert groups go there too. Runs
+   * on whichever replica ran the setup (and again on a retry: queueing is idempotent, the
+   * message is then edited in place).
+   */
+  async incidentRoomReady(incident: Incident): Promise<void> {
     if (!incident.channelId) return;
+    const groups = await store.groupsOfIncident(this.ctx.pool, incident.id);
+    if (groups.length === 0) return;
     const now = this.ctx.clock.now();
-    await store.queueOutbox(this.ctx.pool, [{ groupId, channel: incident.channelId, kind: 'message', notBefore: now }], now);
+    await store.queueOutbox(this.ctx.pool, groups.map((groupId) => ({ groupId, channel: incident.channelId!, kind: 'message' as const, notBefore: now })), now);
     this.kick();
   }
 
@@ -674,7 +685,6 @@ export class AlertService {
         title: groupTitle(g, alerts).slice(0, 120), severity: severity ?? this.severityFor(firing.length ? firing : alerts), actor: user,
         requestKey: `alertbutton:${requestKey}`, service: first?.labels.service, summary: first?.annotations.description ?? first?.annotations.summary,
       },
-      (r) => this.incidentReady(g.id, r.incident),
     );
     await this.attach(g, out.incident.id, firing);
     this.kick();

@@ -8,6 +8,7 @@ import { silenceStatus } from './silences.js';
 export function alertsModule(ctx: AppContext): FirebreakModule {
   const service = new AlertService(ctx, silenceStatus(ctx));
   ctx.services.alerts = service;
+  ctx.hooks.on('incident.war_room_ready', ({ incident }) => service.incidentRoomReady(incident));
   // Safety net: alerts stored while routing failed (database blip) and outbox rows whose
   // wake-up job was lost are picked up within a minute.
   ctx.scheduler.add({ name: 'alerts:catch-up', cron: '* * * * *', run: () => service.pump() });

@@ -4,7 +4,7 @@ import type pg from 'pg';
 import type { Config } from '../config/schema.js';
 import { systemClock, type Clock } from '../clock.js';
 import { createLogger, type Logger } from '../log.js';
-import { createPool } from '../db/pool.js';
+import { createPool, whileServerReturns } from '../db/pool.js';
 import { ensureMigrated } from '../db/migrate.js';
 import { JobQueue } from '../jobs/queue.js';
 import { Hooks } from './hooks.js';
@@ -27,6 +27,7 @@ import { LeaseScheduler } from '../jobs/scheduler.js';
 import { Lifecycle } from '../ops/lifecycle.js';
 import { opsModule } from './ops.js';
 import { observeHttpRequest } from '../ops/metrics.js';
+import { pitrArea } from './pitr.js';
 
 export interface AppOptions {
   config: Config;
@@ -62,15 +63,10 @@ export interface FirebreakApp {
 
 /** The modules that make up Firebreak, in the order their routes and commands register. */
 function buildModules(ctx: AppContext): FirebreakModule[] {
-  return [
-    incidentsModule(ctx),
-    pagingModule(ctx),
-    approvalsModule(ctx),
-    backupsModule(ctx),
-    drModule(ctx),
-    alertsModule(ctx),
-    silencesModule(ctx, ctx.services.alerts!),
-  ];
+  const modules = [incidentsModule(ctx), pagingModule(ctx), approvalsModule(ctx)];
+  // PITR hands its `--physical` / `--to` verbs to /backup and /dr (src/app/pitr.ts).
+  const pitr = pitrArea(ctx, { gate: () => ctx.services.changes });
+  return [...modules, backupsModule(ctx, pitr.verbs), drModule(ctx, undefined, pitr.verbs), alertsModule(ctx), silencesModule(ctx, ctx.services.alerts!), pitr.module];
 }
 
 /** The composition root: wires config, database, chat surface and every area together. */
@@ -82,7 +78,8 @@ export async function createApp(opts: AppOptions): Promise<FirebreakApp> {
   const ownsPool = !opts.pool || opts.ownsPool === true;
   const clock = opts.clock ?? systemClock;
   const replicaId = `${os.hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
-  await ensureMigrated(pool);
+  // A replica starting while PostgreSQL restarts waits it out instead of exiting.
+  await whileServerReturns(() => ensureMigrated(pool), 30_000, (err) => log.warn({ err }, 'PostgreSQL is not answering yet; retrying'));
   const jobs = new JobQueue(pool, clock, log, replicaId);
   const lifecycle = new Lifecycle();
   const sched = config.ops.scheduler;
