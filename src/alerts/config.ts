@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { SEVERITIES, type Severity } from '../incidents/config.js';
 import { compileRegex, parseDuration, parseMatchers } from './matchers.js';
 import { alertmanagersSchema, silencesConfigSchema } from '../silences/config.js';
+import { maintenanceConfigSchema } from '../maintenance/config.js';
 
 /*
  * The routing part keeps Alertmanager's own field names (snake_case: group_by, group_wait,
@@ -246,6 +247,7 @@ export const alertsConfigSchema = z
     /** Alertmanagers whose silences Firebreak creates, lists and expires (src/silences). */
     alertmanagers: alertmanagersSchema,
     silences: silencesConfigSchema,
+    maintenance: maintenanceConfigSchema,
   })
   .strict()
   .prefault({})

@@ -409,7 +409,8 @@ export class AlertService {
 
     if (item.kind === 'reminder') {
       if (!existing || v.firing.length === 0 || g.acknowledgedBy) return store.deleteOutbox(pool, g.id, item.channel, 'reminder');
-      if (silenced) return defer(silencedAtSource ? MUTE_RECHECK_MS : g.silencedUntil!.getTime() - now.getTime());
+      // Planned work: the message shows the window; nobody needs reminding while it is open.
+      if (silenced || v.controls?.maintenance) return defer(silencedAtSource || !silenced ? MUTE_RECHECK_MS : g.silencedUntil!.getTime() - now.getTime());
       await this.ctx.chat.post(existing.channelId, stillFiringMessage(v.firing.length, route.opts.repeatIntervalMs), { threadTs: existing.ts });
       await store.setPace(pool, item.channel, new Date(now.getTime() + this.paceMs));
       await store.queueOutbox(pool, [{ groupId: g.id, channel: item.channel, kind: 'reminder', notBefore: new Date(now.getTime() + route.opts.repeatIntervalMs) }], now, true);
@@ -472,7 +473,8 @@ export class AlertService {
     }
     if (v.firing.length > 0) {
       await store.queueOutbox(pool, [{ groupId: g.id, channel: item.channel, kind: 'reminder', notBefore: new Date(now.getTime() + route.opts.repeatIntervalMs) }], now, true);
-      await this.maybeAutoDeclare(g, route, v.alerts, now);
+      // A maintenance window is planned work: no incident for what it covers.
+      if (!v.controls?.maintenance) await this.maybeAutoDeclare(g, route, v.alerts, now);
     }
     if (allResolved) {
       await store.deleteOutbox(pool, g.id, item.channel, 'reminder');

@@ -8,6 +8,11 @@ import type { AlertmanagerTarget } from '../silences/config.js';
 import { SilenceService, SilenceStatus } from '../silences/service.js';
 import { silenceHandlers } from '../handlers/silences.js';
 import { alertsCommand } from '../commands/alerts.js';
+import { END_QUEUE, MAINTENANCE_KIND, MaintenanceService, type MaintenanceParams } from '../maintenance/service.js';
+import { silenceCovers } from '../silences/model.js';
+import type { ApiMatcher } from '../silences/alertmanager-client.js';
+import type { ActionHandler } from '../chat/interactions.js';
+import { END_MAINTENANCE_ACTIONS, maintenanceEndText } from '../templates/maintenance.js';
 
 /** Reads silences back from every Alertmanager, one slot per poll interval across replicas. */
 export const SYNC_QUEUE = 'silences.sync';
@@ -52,19 +57,32 @@ export function silencesModule(ctx: AppContext, alerts: AlertService, env: NodeJ
   const cfg = ctx.config.alerts.silences;
   const owners = ownersOf(targets);
   const mayControl = controlPolicy(ctx);
-  const silences = new SilenceService({
-    pool: ctx.pool, clock: ctx.clock, log: ctx.log, owners, alerts, mayControl,
-    alertmanagers: targets.map((t) => new AlertmanagerClient({ name: t.name, urls: t.urls, authorization: authorization(t, env), timeoutMs: t.timeoutSeconds * 1000 })),
-    nameOf: async (userId) => {
-      try {
-        return (await ctx.chat.userIdentity?.(userId))?.name ?? (await ctx.chat.displayName?.(userId)) ?? userId;
-      } catch (err) {
-        // The silence still says who: the Slack id is better than failing it.
-        ctx.log.warn({ err, userId }, 'could not look up a user name for a silence');
-        return userId;
-      }
-    },
+  const alertmanagers = targets.map((t) => new AlertmanagerClient({ name: t.name, urls: t.urls, authorization: authorization(t, env), timeoutMs: t.timeoutSeconds * 1000 }));
+  const nameOf = async (userId: string) => {
+    try {
+      return (await ctx.chat.userIdentity?.(userId))?.name ?? (await ctx.chat.displayName?.(userId)) ?? userId;
+    } catch (err) {
+      // The silence still says who: the Slack id is better than failing it.
+      ctx.log.warn({ err, userId }, 'could not look up a user name for a silence');
+      return userId;
+    }
+  };
+  const silences = new SilenceService({ pool: ctx.pool, clock: ctx.clock, log: ctx.log, owners, alerts, mayControl, alertmanagers, nameOf });
+  const refresh = async (matchers: ApiMatcher[]) => {
+    const shown = await alerts.shownGroups();
+    await alerts.refreshGroups(shown.filter((g) => g.firing.some((a) => silenceCovers({ matchers }, a.labels))).map((g) => g.groupId));
+  };
+  const maintenance = new MaintenanceService({
+    pool: ctx.pool, clock: ctx.clock, log: ctx.log, alertmanagers, mayControl, nameOf, refresh,
+    gate: () => ctx.services.changes,
+    enqueueEnd: async (id, at) => void (await ctx.jobs.enqueue(END_QUEUE, { windowId: id }, { runAt: at, dedupeKey: `${END_QUEUE}:${id}`, maxAttempts: 10 })),
+    productionServices: ctx.config.alerts.maintenance.productionServices,
+    serviceLabel: ctx.config.alerts.incidentServiceLabel ?? 'service',
   });
+  const endAction: ActionHandler = async (inv, reply) => {
+    const id = /^\d{1,15}$/.test(inv.value) ? Number(inv.value) : 0;
+    await reply.reply.ephemeral(maintenanceEndText(await maintenance.end(id, inv.actor.userId, true)));
+  };
   const handlers = silenceHandlers({ alerts, silences, owners, config: cfg, jobs: ctx.jobs, replies: ctx.replies, now: () => ctx.clock.now(), mayControl });
   const pollMs = cfg.pollSeconds * 1000;
   const slotAt = (n: number) => new Date(n * pollMs);
@@ -73,11 +91,16 @@ export function silencesModule(ctx: AppContext, alerts: AlertService, env: NodeJ
   };
   return {
     name: 'silences',
-    commands: [alertsCommand(silences, { maxSilenceMs: parseDuration(cfg.maxDuration), now: () => ctx.clock.now() })],
-    actions: handlers.actions,
+    commands: [alertsCommand(silences, maintenance, {
+      maxSilenceMs: parseDuration(cfg.maxDuration), maxMaintenanceMs: parseDuration(ctx.config.alerts.maintenance.maxDuration),
+      serviceLabel: ctx.config.alerts.incidentServiceLabel ?? 'service', now: () => ctx.clock.now(),
+    })],
+    actions: { ...handlers.actions, ...Object.fromEntries(END_MAINTENANCE_ACTIONS.map((a) => [a, endAction])) },
     views: handlers.views,
     jobs: {
       ...handlers.jobs,
+      // A window ends by itself: its silences end at the same time in Alertmanager.
+      [END_QUEUE]: async (job: Job) => void (await maintenance.end(Number((job.payload as { windowId: number }).windowId), 'firebreak', false)),
       [SYNC_QUEUE]: async (job: Job) => {
         // The next slot first: a failing Alertmanager must not stop the polling.
         const n = Number((job.payload as { slot?: number }).slot);
@@ -86,6 +109,14 @@ export function silencesModule(ctx: AppContext, alerts: AlertService, env: NodeJ
       },
     },
     start: async () => {
+      ctx.services.changes?.register<MaintenanceParams>({
+        kind: MAINTENANCE_KIND,
+        describe: (p) => maintenance.describe(p),
+        execute: async (p, exec) => {
+          const w = await maintenance.start(p, exec.requestId);
+          return 'refused' in w ? { ok: false, summary: w.refused } : { ok: true, summary: `maintenance #${w.id} open until ${w.endsAt.toISOString()}` };
+        },
+      });
       if (targets.length) await scheduleSlot(Math.floor(ctx.clock.now().getTime() / pollMs));
     },
   };

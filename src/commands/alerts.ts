@@ -4,9 +4,16 @@ import type { SilenceService } from '../silences/service.js';
 import { parseSilenceArgs } from '../silences/model.js';
 import { expireOutcomeText, silenceOutcomeText, silencesList } from '../templates/silences.js';
 import { escapeMrkdwn } from '../templates/blocks.js';
+import type { MaintenanceService } from '../maintenance/service.js';
+import { parseMaintenanceArgs } from '../maintenance/model.js';
+import { maintenanceEndText, maintenanceList, maintenanceRequestText } from '../templates/maintenance.js';
 
 /** `/alerts`: silences at the source (and, where Firebreak owns it, maintenance). */
-export function alertsCommand(silences: SilenceService, opts: { maxSilenceMs: number; now: () => Date }): CommandTable {
+export function alertsCommand(
+  silences: SilenceService,
+  maintenance: MaintenanceService,
+  opts: { maxSilenceMs: number; maxMaintenanceMs: number; serviceLabel: string; now: () => Date },
+): CommandTable {
   const silence: Subcommand = {
     name: 'silence',
     usage: '<matchers> <duration> <comment> [--alertmanager name]',
@@ -48,10 +55,34 @@ export function alertsCommand(silences: SilenceService, opts: { maxSilenceMs: nu
     },
   };
 
+  const maint: Subcommand = {
+    name: 'maintenance',
+    usage: '[<service|matchers> <duration> <reason> | end <id>]',
+    description: 'Open a maintenance window (silences at the source, no auto-declare or escalation), list open ones, or end one early.',
+    run: async (args, inv, ctx) => {
+      const text = args.rest.trim();
+      if (!text) return ctx.reply.ephemeral(maintenanceList(await maintenance.list()));
+      const end = /^end\s+#?(\S+)$/i.exec(text);
+      if (end) {
+        const id = Number(end[1]);
+        if (!Number.isInteger(id) || id <= 0) return ctx.reply.ephemeral(`\`${escapeMrkdwn(end[1]!)}\` is not a maintenance window number; \`/alerts maintenance\` lists them.`);
+        return ctx.reply.ephemeral(maintenanceEndText(await maintenance.end(id, inv.actor.userId, true)));
+      }
+      let parsed;
+      try {
+        parsed = parseMaintenanceArgs(text, opts.serviceLabel, opts.maxMaintenanceMs);
+      } catch (e) {
+        return ctx.reply.ephemeral(`${escapeMrkdwn((e as Error).message)}\nUsage: \`/alerts maintenance &lt;service|matchers&gt; &lt;duration&gt; &lt;reason&gt;\``);
+      }
+      const out = await maintenance.request({ requestKey: `cmd:${inv.requestKey}`, actor: inv.actor.userId, channelId: inv.channelId, ...parsed });
+      await ctx.reply.ephemeral(maintenanceRequestText(out));
+    },
+  };
+
   const table: CommandTable = {
     command: '/alerts',
-    description: 'Silence alerts where they live (Alertmanager), list and expire silences.',
-    subcommands: [silence, list, unsilence],
+    description: 'Silence alerts where they live (Alertmanager), list and expire silences, run maintenance windows.',
+    subcommands: [silence, list, unsilence, maint],
   };
   table.subcommands.push(helpSubcommand(() => table));
   return table;

@@ -14,6 +14,7 @@ import type { GroupControlStatus, SourceSilenceBadge } from '../templates/alerts
 import { AlertmanagerError, type ApiSilence, type SilenceApi } from './alertmanager-client.js';
 import { apiMatcherText, compileApiMatchers, inForce, silenceCovers, toApi, type Silence } from './model.js';
 import * as store from './store.js';
+import { coveringWindow } from '../maintenance/service.js';
 
 /** What the silences area needs from the alerts area. */
 export interface AlertGroups {
@@ -61,6 +62,13 @@ export type SilenceOutcome =
 export type ExpireOutcome =
   | { status: 'expired'; alertmanager: string; id: string; silence: Silence | undefined }
   | { status: 'refused'; message: string };
+
+/**
+ * The start Firebreak sends for a silence that starts now. Alertmanager moves a start in its
+ * past to its own now, but keeps one in its future `pending`: a minute early, so a Firebreak
+ * clock slightly ahead of Alertmanager's cannot leave a "silence now" not silencing.
+ */
+export const startNow = (now: Date): Date => new Date(now.getTime() - 60_000);
 
 const NOT_ALLOWED = 'You are not allowed to silence alerts or run maintenance here (alerts.silences.allowedUsers / allowedGroups).';
 
@@ -111,7 +119,7 @@ export class SilenceService {
     const now = clock.now();
     const createdBy = await this.deps.nameOf(req.actor);
     const intent = await store.recordIntent(this.deps.pool, {
-      requestKey: req.requestKey, alertmanager: api.name, matchers: toApi(req.matchers), startsAt: now,
+      requestKey: req.requestKey, alertmanager: api.name, matchers: toApi(req.matchers), startsAt: startNow(now),
       endsAt: new Date(now.getTime() + req.durationMs), createdBy, comment: req.comment, slackUser: req.actor, groupId: group?.id ?? null,
     }, now);
     let id = intent.creating ? undefined : intent.id;
@@ -127,7 +135,7 @@ export class SilenceService {
           return { status: 'refused', message: e.kind === 'rejected' ? `Alertmanager ${api.name} refused the silence: ${e.message}` : `${e.message}. Nothing was silenced; try again when it is back.` };
         }
       }
-      await store.confirmIntent(this.deps.pool, intent.rowId, id, intent.startsAt > now ? 'pending' : 'active', now);
+      await store.confirmIntent(this.deps.pool, intent.rowId, id, 'active', now);
     }
     const endsAt = intent.endsAt;
     // Firebreak's own mute goes with it, so reminders stop for the group silenced from it.
@@ -236,7 +244,9 @@ export class SilenceStatus implements GroupControls {
 
   async status(group: AlertGroup, firing: StoredAlert[], now: Date): Promise<GroupControlStatus> {
     const { name, localOnly } = ownerOf(this.owners, firing);
-    if (!name) return { owner: null, localOnlySources: localOnly, silences: [], allFiringSilenced: false };
+    const w = await coveringWindow(this.pool, firing, now);
+    const maintenance = w ? { id: w.id, reason: w.reason, endsAt: w.endsAt, by: w.createdBy } : undefined;
+    if (!name) return { owner: null, localOnlySources: localOnly, silences: [], allFiringSilenced: false, maintenance };
     const owned = firing.filter((a) => this.owners[a.source] === name);
     const live = (await store.liveSilences(this.pool, now)).filter((s) => s.alertmanager === name && inForce(s, now) && compileApiMatchers(s.matchers));
     const badges: SourceSilenceBadge[] = [];
@@ -249,6 +259,6 @@ export class SilenceStatus implements GroupControls {
     }
     // Firebreak's own silence of this group first: its Expire button is the one people expect.
     badges.sort((a, b) => Number(live.find((s) => s.id === b.id)?.groupId === group.id) - Number(live.find((s) => s.id === a.id)?.groupId === group.id));
-    return { owner: name, localOnlySources: localOnly, silences: badges, allFiringSilenced: owned.length > 0 && covered.size === owned.length && localOnly.length === 0 };
+    return { owner: name, localOnlySources: localOnly, silences: badges, allFiringSilenced: owned.length > 0 && covered.size === owned.length && localOnly.length === 0, maintenance };
   }
 }

@@ -113,6 +113,8 @@ export function alertGroupMessage(v: GroupView): ChatMessage {
   if (resolved.length && firing.length) notes.push(`${resolved.length} resolved`);
   if (inhibited.length) notes.push(`${inhibited.length} inhibited by a more important alert`);
   if (g.acknowledgedBy) notes.push(`acknowledged by <@${g.acknowledgedBy}> ${utc(g.acknowledgedAt)}`);
+  const mw = v.controls?.maintenance;
+  if (mw) notes.unshift(`🛠 *In maintenance #${mw.id}* until ${utc(mw.endsAt)} (<@${mw.by}>: ${escapeMrkdwn(mw.reason)}): no auto-declare, no escalation`);
   const atSource = v.controls?.silences ?? [];
   for (const s of atSource.slice(0, 3)) {
     const by = s.slackUser ? `<@${s.slackUser}>` : escapeMrkdwn(s.createdBy || 'someone');

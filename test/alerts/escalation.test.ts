@@ -98,6 +98,17 @@ describe('escalate_after', () => {
     expect(notices('db-alerts', 'EscResolved')).toHaveLength(0);
   });
 
+  it('does not escalate inside a maintenance window', async () => {
+    const { responseId } = await a.slash('/alerts maintenance alertname="EscPlanned" 1h planned failover', { channel: slack.channel('db-alerts')!.id });
+    await step(0);
+    expect(slack.replies(responseId).join()).toMatch(/Maintenance #\d+/);
+    await fire(a, 'EscPlanned', 'db');
+    await step(1000);
+    expect(JSON.stringify(groupMessage('db-alerts', 'EscPlanned')!.blocks)).toContain('In maintenance');
+    await step(15 * MINUTE);
+    expect(notices('db-alerts', 'EscPlanned')).toHaveLength(0);
+  });
+
   it('survives the replica that scheduled it: another replica escalates (declare at a severity)', async () => {
     await fire(b, 'EscCheckout', 'web');
     await step(1000);
