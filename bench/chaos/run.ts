@@ -4,8 +4,9 @@
  * check the invariants. `runChaos` returns the figures; bench/chaos.ts prints them.
  */
 import { createHmac, randomBytes } from 'node:crypto';
-import { NOT_RECORDED } from '../../src/handlers/slack.js';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { NOT_RECORDED } from '../../src/slack/listeners.js';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -126,9 +127,13 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       AWS_ACCESS_KEY_ID: 'test',
       AWS_SECRET_ACCESS_KEY: 'test',
       NODE_EXTRA_CA_CERTS: cert.certFile,
-      LOG_LEVEL: 'warn',
+      LOG_LEVEL: process.env.CHAOS_LOG_LEVEL ?? 'warn',
     };
-    const replicas = [new Replica('replica-a', env), new Replica('replica-b', env)];
+    // CHAOS_LOG_DIR keeps what a failed run needs for a post-mortem: each replica's output, the
+    // ledger, and a dump of the state database taken after the invariants were checked.
+    const logDir = process.env.CHAOS_LOG_DIR;
+    if (logDir) mkdirSync(logDir, { recursive: true });
+    const replicas = ['replica-a', 'replica-b'].map((name) => new Replica(name, env, logDir ? path.join(logDir, `${name}.log`) : undefined));
     // Both start together: migrations run under an advisory lock, so one applies them.
     await Promise.all(replicas.map((r) => r.start(120_000)));
     cleanups.push(async () => {
@@ -466,6 +471,11 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     const crashes = replicas.flatMap((r) => r.crashes().map((c) => `${r.name} exited (code ${c.code}, signal ${c.signal}): ${c.tail.split('\n').filter(Boolean).slice(-4).join(' | ')}`));
     invariants.push({ name: 'no replica crashed except by injected faults', checked: replicas.reduce((a, r) => a + r.starts, 0), lost: 0, duplicated: 0, stuck: 0, violations: crashes.length, notes: crashes.slice(0, 3) });
     const passed = invariants.every((i) => i.lost === 0 && i.duplicated === 0 && i.stuck === 0 && i.violations === 0);
+    if (logDir) {
+      writeFileSync(path.join(logDir, 'ledger.json'), JSON.stringify({ ledger, faults, ops, schedule, invariants }, null, 1));
+      writeFileSync(path.join(logDir, 'slack.json'), JSON.stringify({ channels: slack.channels, messages: slack.messages }, null, 1));
+      execFileSync('pg_dump', ['-Fc', '-f', path.join(logDir, 'state.dump'), cluster.url('firebreak')]);
+    }
     return { seed: opts.seed, size: opts.size, durationMs: Date.now() - t0, faults, operations: ops, invariants, crashes, passed, schedule };
   } finally {
     for (const c of cleanups.reverse()) {

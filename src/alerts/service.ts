@@ -1,4 +1,4 @@
-import type { AppContext } from '../module.js';
+import type { AppContext } from '../app/module.js';
 import type { Incident } from '../incidents/model.js';
 import type { Severity } from '../incidents/config.js';
 import { SEVERITIES } from '../incidents/config.js';
@@ -50,6 +50,12 @@ type DeclareResult = { status: 'declared' | 'duplicate'; incidentId: number } | 
 const GONE_CHANNEL = new Set(['channel_not_found', 'is_archived', 'not_in_channel']);
 const bareName = (c: string) => c.replace(/^#/, '');
 
+/** A channel alerts will be posted to, and the group_wait before the first post of a new group. */
+export interface Notify {
+  channel: string;
+  groupWaitSeconds: number;
+}
+
 export class AlertService {
   readonly root: Route;
   private inhibitRules: InhibitRule[];
@@ -78,7 +84,7 @@ export class AlertService {
    * alert is never lost) and starts routing them in the background. Throws RejectedAlerts
    * (a 4xx for the sender) for alerts no retry can store.
    */
-  async ingest(alerts: IncomingAlert[]): Promise<store.IngestResult> {
+  async ingest(alerts: IncomingAlert[]): Promise<store.IngestResult & { notify: Notify[] }> {
     // Refused before queueing: a value the database cannot hold must not join a shared write.
     const problem = alertProblem(alerts);
     if (problem) throw new RejectedAlerts(problem);
@@ -88,7 +94,22 @@ export class AlertService {
     for (const [source, n] of bySource) alertsReceived.inc({ source }, n);
     if (r.duplicates > 0) alertsDeduplicated.inc({ source: alerts[0]!.source }, r.duplicates);
     if (r.accepted > r.duplicates) this.kick();
-    return r;
+    return { ...r, notify: this.whereAndWhen(alerts) };
+  }
+
+  /**
+   * Where the alerts will be posted and after how long a wait, so whoever sent them (a person
+   * trying the webhook with curl) knows the silence that follows is group_wait, not a loss.
+   */
+  private whereAndWhen(alerts: IncomingAlert[]): Notify[] {
+    const out = new Map<string, Notify>();
+    for (const a of alerts) {
+      for (const r of matchRoutes(this.root, a.labels)) {
+        const n = { channel: r.opts.channel, groupWaitSeconds: r.opts.groupWaitMs / 1000 };
+        out.set(`${n.channel}\u0000${n.groupWaitSeconds}`, n);
+      }
+    }
+    return [...out.values()];
   }
 
   /** Routes and sends in the background; concurrent kicks coalesce into one more pass. */

@@ -92,11 +92,6 @@ export async function storeAlertBatches(db: Queryable, requests: IncomingAlert[]
   });
 }
 
-/** Stores one webhook's alerts. */
-export async function storeAlerts(db: Queryable, alerts: IncomingAlert[], receivedAt: Date): Promise<IngestResult> {
-  return (await storeAlertBatches(db, [alerts], receivedAt))[0]!;
-}
-
 export interface PendingAlert {
   id: number;
   source: IncomingAlert['source'];

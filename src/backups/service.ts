@@ -4,14 +4,14 @@
  * watch. Talks to people only through ctx.chat (the ops channel and the threads it is given).
  */
 import { withClient } from '../db/pool.js';
-import type { Services } from '../services.js';
+import type { Services } from '../app/services.js';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import cron from 'node-cron';
 import pg from 'pg';
-import type { AppContext } from '../module.js';
+import type { AppContext } from '../app/module.js';
 import type { ChatMessage, ChatSurface } from '../chat/surface.js';
 import { appendEvent } from '../events/log.js';
 import * as view from '../templates/backups.js';

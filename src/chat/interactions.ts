@@ -1,7 +1,7 @@
 import type { ChatMessage, ChatSurface, ModalView } from './surface.js';
 
 /**
- * Surface-neutral shapes of what people do in chat. The Slack edge (src/handlers/slack.ts)
+ * Surface-neutral shapes of what people do in chat. The Slack edge (src/slack/listeners.ts)
  * and the console build these from their own payloads; src/commands and src/handlers
  * consume them.
  */
@@ -29,7 +29,7 @@ export interface ReplyAddress {
   triggerId?: string;
 }
 
-/** Builds the Reply for an address (src/app.ts has the chat-only default; Slack adds response_url). */
+/** Builds the Reply for an address (src/app/app.ts has the chat-only default; Slack adds response_url). */
 export type ReplyFactory = (address: ReplyAddress) => Reply;
 
 export interface CommandInvocation {

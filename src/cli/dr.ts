@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { cliDatabase, withCliRuntime } from './runtime.js';
 import { systemClock } from '../clock.js';
-import { Background } from '../background.js';
+import { Background } from '../app/background.js';
 import { ChatError, type Block, type ChatMessage, type ChatSurface, type PostedMessage } from '../chat/surface.js';
 import { backupsRestoreSource } from '../dr/backups-binding.js';
 import { DrService } from '../dr/service.js';

@@ -1,5 +1,5 @@
 import { escapeMrkdwn } from '../templates/blocks.js';
-import type { AppContext } from '../module.js';
+import type { AppContext } from '../app/module.js';
 import type { InteractionContext } from '../chat/interactions.js';
 import type { GateOutcome } from '../approvals/gate.js';
 import { helpSubcommand, type CommandTable } from './table.js';

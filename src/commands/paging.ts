@@ -1,11 +1,10 @@
 import { escapeMrkdwn } from '../templates/blocks.js';
 import type { Subcommand } from './table.js';
-import type { ActionHandler } from '../chat/interactions.js';
 import type { IncidentService } from '../incidents/service.js';
 import type { Incident } from '../incidents/model.js';
 import { PagingApiError } from '../paging/provider.js';
 import { PagingUserError, type PageRequestOutcome, type PagingService } from '../paging/service.js';
-import { onCallMessage, parseRetryValue, pageRequestReply } from '../templates/paging.js';
+import { onCallMessage, pageRequestReply } from '../templates/paging.js';
 
 const incidentId = (word: string | undefined): number | undefined => {
   const n = Number(String(word ?? '').replace(/^inc-/i, ''));
@@ -54,16 +53,5 @@ export function oncallSubcommand(paging: PagingService): Subcommand {
         throw e;
       }
     },
-  };
-}
-
-/** The Retry paging button under a failed page. */
-export function retryPagingAction(paging: PagingService): ActionHandler {
-  return async (inv, ctx) => {
-    const target = parseRetryValue(inv.value);
-    if (!target) return ctx.reply.ephemeral('That button is from an older version of Firebreak; use `/incident page &lt;service&gt;` instead.');
-    const ref = inv.channelId && inv.messageTs ? { channel: inv.channelId, ts: inv.messageTs } : undefined;
-    const out = await paging.retry(target.incidentId, target.service, inv.actor.userId, ref);
-    await ctx.reply.ephemeral(pageRequestReply(out, target.incidentId));
   };
 }

@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import type { FirebreakApp } from '../app.js';
+import type { FirebreakApp } from '../app/app.js';
 import type { Block, ChatMessage, ModalView } from '../chat/surface.js';
 import type { Actor, Reply, ViewErrors } from '../chat/interactions.js';
 import { json, problem, type HttpRequest, type HttpResponse, type Route } from '../http/router.js';

@@ -1,6 +1,6 @@
 /**
  * What a drill needs from the backups area, as a narrow interface: the drill engine is
- * written against it, and src/dr/module.ts binds it to src/backups/restore.ts. The bench
+ * written against it, and src/dr/backups-binding.ts binds it to src/backups/restore.ts. The bench
  * binds the same functions, so both measure the code that runs in production.
  */
 export interface DrBackupRecord {

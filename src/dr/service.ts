@@ -2,7 +2,7 @@ import { scheduleExistsSince } from '../jobs/scheduler.js';
 import os from 'node:os';
 import path from 'node:path';
 import type pg from 'pg';
-import type { AppContext } from '../module.js';
+import type { AppContext } from '../app/module.js';
 import type { ChangeGate } from '../approvals/gate.js';
 import type { ChatMessage } from '../chat/surface.js';
 import { appendEvent } from '../events/log.js';

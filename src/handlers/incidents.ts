@@ -128,7 +128,7 @@ export function incidentViewHandlers(incidents: IncidentService): Record<string,
 
 /**
  * Pins and :pushpin: reactions become timeline entries; joins make people members. They run
- * inside the event's durable job (src/handlers/interactions.ts), so they are awaited here.
+ * inside the event's durable job (src/chat/router.ts), so they are awaited here.
  */
 export function incidentEventHandlers(incidents: IncidentService): Partial<Record<ChatEvent['type'], EventHandler>> {
   return {

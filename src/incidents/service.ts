@@ -1,7 +1,7 @@
-import { Semaphore } from '../background.js';
+import { Semaphore } from '../app/background.js';
 import { mention } from '../templates/format.js';
 import type pg from 'pg';
-import type { AppContext } from '../module.js';
+import type { AppContext } from '../app/module.js';
 import { SEVERITIES, type Severity } from './config.js';
 import { ROLE_FIELD, type Incident, type IncidentRole, type IncidentStatus } from './model.js';
 import { ChatError, type ChatMessage } from '../chat/surface.js';

@@ -3,7 +3,7 @@ import type { Queryable } from '../db/pool.js';
 
 /**
  * Firebreak's one Prometheus registry and every metric it exports. Areas import the metric
- * objects from here and increment them where the thing happens; `GET /metrics` (src/ops/module.ts)
+ * objects from here and increment them where the thing happens; `GET /metrics` (src/app/ops.ts)
  * serves the registry. Metric names are a public contract (dashboards, deploy/prometheus/firebreak-rules.yml):
  * rename only with the rules file.
  *
@@ -17,7 +17,7 @@ collectDefaultMetrics({ register: registry, prefix: 'firebreak_' });
 
 const SECONDS_FAST = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-// ---- HTTP (wired in src/app.ts through createHttpServer's observe callback) ----
+// ---- HTTP (wired in src/app/app.ts through createHttpServer's observe callback) ----
 export const httpRequests = new Counter({
   name: 'firebreak_http_requests_total',
   help: 'HTTP requests by route pattern and status code.',
@@ -38,7 +38,7 @@ export function observeHttpRequest(route: string, status: number, ms: number): v
   httpRequestDuration.observe({ route }, ms / 1000);
 }
 
-// ---- Slash commands (src/handlers/interactions.ts) ----
+// ---- Slash commands (src/chat/router.ts) ----
 export type CommandOutcome = 'ok' | 'error' | 'duplicate' | 'unknown_command';
 export const slashCommands = new Counter({
   name: 'firebreak_slash_commands_total',

@@ -1,4 +1,4 @@
-import type { AppContext } from '../module.js';
+import type { AppContext } from '../app/module.js';
 import type { ChatMessage } from '../chat/surface.js';
 import { withTransaction } from '../db/pool.js';
 import type { Job } from '../jobs/queue.js';

@@ -55,7 +55,8 @@ describe('one grouped message per alert group', () => {
   it('stores before answering, then posts once after group_wait', async () => {
     const res = await am(amBody([db('pg-1'), db('pg-2'), db('pg-3')]));
     expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ status: 'accepted', alerts: 3, new: 3, duplicates: 0 });
+    // The answer says where the alerts go and how long group_wait keeps them quiet.
+    expect(await res.json()).toEqual({ status: 'accepted', alerts: 3, new: 3, duplicates: 0, notify: [{ channel: 'db-alerts', groupWaitSeconds: 30 }] });
     // Stored by the time the 200 arrived: nothing acknowledged can be lost.
     expect(await count(`SELECT count(*) AS n FROM alerts WHERE labels->>'alertname' = 'ReplicationLag'`)).toBe(3);
     await t.settle();

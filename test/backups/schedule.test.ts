@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { createEmptyDatabase } from '../support/db.js';
 import { seedSampleData } from '../support/backups.js';
-import { createApp, type FirebreakApp } from '../../src/app.js';
+import { createApp, type FirebreakApp } from '../../src/app/app.js';
 import { FakeClock, HOUR, MINUTE } from '../../src/clock.js';
 import { createLogger } from '../../src/log.js';
 import { generateIdentity } from '../../src/backups/age.js';

@@ -6,7 +6,7 @@
  */
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp, type FirebreakApp } from '../../src/app.js';
+import { createApp, type FirebreakApp } from '../../src/app/app.js';
 import { configSchema } from '../../src/config/schema.js';
 import { createLogger } from '../../src/log.js';
 import { ConsoleSurface } from '../../src/console/surface.js';

@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { createApp, type FirebreakApp } from '../../src/app.js';
+import { createApp, type FirebreakApp } from '../../src/app/app.js';
 import { configSchema } from '../../src/config/schema.js';
 import { createLogger } from '../../src/log.js';
 import { ConsoleSurface } from '../../src/console/surface.js';

@@ -4,7 +4,7 @@
  * the post-mortem names people, and the severity picker tells P0 from P1.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp, type FirebreakApp } from '../../src/app.js';
+import { createApp, type FirebreakApp } from '../../src/app/app.js';
 import { configSchema } from '../../src/config/schema.js';
 import { createLogger } from '../../src/log.js';
 import { ConsoleSurface } from '../../src/console/surface.js';

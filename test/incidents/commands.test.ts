@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { incidentEvents } from '../../src/events/log.js';
-import type { HookPayloads } from '../../src/hooks.js';
+import type { HookPayloads } from '../../src/app/hooks.js';
 
 /**
  * The incident subcommands and buttons as people use them: inside the channel, from

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { dedupKeyFor, MAX_DEDUP_KEY, PD_SEVERITY, pageSummary, truncateSummary } from '../../src/paging/model.js';
-import { verifyPagerDutySignature } from '../../src/handlers/pagerduty-webhook.js';
+import { verifyPagerDutySignature } from '../../src/webhooks/pagerduty.js';
 import { parseRetryAfter, toEventPayload } from '../../src/paging/pagerduty.js';
 import { deliverWithRetries, retryDelay, type DeliveryPolicy } from '../../src/paging/delivery.js';
 import type { AttemptResult } from '../../src/paging/provider.js';

@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp, type FirebreakApp } from '../../src/app.js';
+import { createApp, type FirebreakApp } from '../../src/app/app.js';
 import { configSchema } from '../../src/config/schema.js';
 import { FakeClock } from '../../src/clock.js';
 import { createLogger } from '../../src/log.js';

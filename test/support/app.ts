@@ -4,7 +4,7 @@
  * talk to POST /slack/events exactly as Slack does.
  */
 import { createHmac, randomBytes } from 'node:crypto';
-import { createApp, type FirebreakApp } from '../../src/app.js';
+import { createApp, type FirebreakApp } from '../../src/app/app.js';
 import { configSchema, type Config } from '../../src/config/schema.js';
 import { FakeClock } from '../../src/clock.js';
 import { createLogger } from '../../src/log.js';

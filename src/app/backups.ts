@@ -1,8 +1,8 @@
-import type { AppContext, FirebreakModule } from '../module.js';
+import type { AppContext, FirebreakModule } from './module.js';
 import { backupCommands } from '../commands/backup.js';
-import { BackupService } from './service.js';
+import { BackupService } from '../backups/service.js';
 import { backupStarted, backupBusy, backupSummary, restoreDone } from '../templates/backups.js';
-import type { ProgressThread } from './service.js';
+import type { ProgressThread } from '../backups/service.js';
 
 type RestoreParams = { backupId: string; target: string; channel?: string };
 type BackupNowParams = { database: string; channel?: string };

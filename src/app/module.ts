@@ -1,19 +1,19 @@
 import type pg from 'pg';
-import type { Config } from './config/schema.js';
-import type { Clock } from './clock.js';
-import type { Logger } from './log.js';
-import type { ChatSurface } from './chat/surface.js';
-import type { ActionHandler, EventHandler, ViewHandler, ChatEvent, ReplyFactory } from './chat/interactions.js';
-import type { CommandTable } from './commands/table.js';
-import type { Route } from './http/router.js';
-import type { JobHandler, JobQueue } from './jobs/queue.js';
+import type { Config } from '../config/schema.js';
+import type { Clock } from '../clock.js';
+import type { Logger } from '../log.js';
+import type { ChatSurface } from '../chat/surface.js';
+import type { ActionHandler, EventHandler, ViewHandler, ChatEvent, ReplyFactory } from '../chat/interactions.js';
+import type { CommandTable } from '../commands/table.js';
+import type { Route } from '../http/router.js';
+import type { JobHandler, JobQueue } from '../jobs/queue.js';
 import type { Hooks } from './hooks.js';
 import type { Background } from './background.js';
 import type { Services } from './services.js';
-import type { Subcommand } from './commands/table.js';
-import type { Scheduler } from './jobs/scheduler.js';
+import type { Subcommand } from '../commands/table.js';
+import type { Scheduler } from '../jobs/scheduler.js';
 
-/** What every area gets from the composition root (src/app.ts). */
+/** What every area gets from the composition root (src/app/app.ts). */
 export interface AppContext {
   config: Config;
   pool: pg.Pool;
@@ -42,7 +42,7 @@ export interface AppContext {
 
 /**
  * One area of Firebreak as the composition root sees it: the commands, buttons, modals,
- * chat events, HTTP routes and jobs it contributes. src/app.ts lists the modules; the Slack
+ * chat events, HTTP routes and jobs it contributes. src/app/app.ts lists the modules; the Slack
  * edge and the console route to them by name.
  */
 export interface FirebreakModule {

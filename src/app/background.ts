@@ -1,4 +1,4 @@
-import type { Logger } from './log.js';
+import type { Logger } from '../log.js';
 
 /**
  * Work that continues after Slack has been answered. Tracked so graceful shutdown can wait

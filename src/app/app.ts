@@ -1,31 +1,31 @@
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import type pg from 'pg';
-import type { Config } from './config/schema.js';
-import { systemClock, type Clock } from './clock.js';
-import { createLogger, type Logger } from './log.js';
-import { createPool } from './db/pool.js';
-import { ensureMigrated } from './db/migrate.js';
-import { JobQueue } from './jobs/queue.js';
+import type { Config } from '../config/schema.js';
+import { systemClock, type Clock } from '../clock.js';
+import { createLogger, type Logger } from '../log.js';
+import { createPool, whileServerReturns } from '../db/pool.js';
+import { ensureMigrated } from '../db/migrate.js';
+import { JobQueue } from '../jobs/queue.js';
 import { Hooks } from './hooks.js';
 import { Background } from './background.js';
-import { createHttpServer, type HttpServer } from './http/server.js';
-import type { Route } from './http/router.js';
-import type { ChatSurface } from './chat/surface.js';
-import type { ReplyFactory } from './chat/interactions.js';
-import { chatReplies } from './chat/replies.js';
+import { createHttpServer, type HttpServer } from '../http/server.js';
+import type { Route } from '../http/router.js';
+import type { ChatSurface } from '../chat/surface.js';
+import type { ReplyFactory } from '../chat/interactions.js';
+import { chatReplies } from '../chat/replies.js';
 import type { AppContext, FirebreakModule } from './module.js';
-import { Interactions } from './handlers/interactions.js';
-import { alertsModule } from "./alerts/module.js";
-import { incidentsModule } from './incidents/module.js';
-import { drModule } from './dr/module.js';
-import { approvalsModule } from './approvals/module.js';
-import { pagingModule } from './paging/module.js';
-import { backupsModule } from './backups/module.js';
-import { LeaseScheduler } from './jobs/scheduler.js';
-import { Lifecycle } from './ops/lifecycle.js';
-import { opsModule } from './ops/module.js';
-import { observeHttpRequest } from './ops/metrics.js';
+import { Interactions } from '../chat/router.js';
+import { alertsModule } from "./alerts.js";
+import { incidentsModule } from './incidents.js';
+import { drModule } from './dr.js';
+import { approvalsModule } from './approvals.js';
+import { pagingModule } from './paging.js';
+import { backupsModule } from './backups.js';
+import { LeaseScheduler } from '../jobs/scheduler.js';
+import { Lifecycle } from '../ops/lifecycle.js';
+import { opsModule } from './ops.js';
+import { observeHttpRequest } from '../ops/metrics.js';
 
 export interface AppOptions {
   config: Config;
@@ -52,7 +52,7 @@ export interface FirebreakApp {
   http: HttpServer;
   /** Listens on config.port (0 = any free port) and returns the port. */
   listen(port?: number, host?: string): Promise<number>;
-  /** Draining state and the abort signal for long work (src/ops/shutdown.ts drives it). */
+  /** Draining state and the abort signal for long work (src/app/shutdown.ts drives it). */
   lifecycle: Lifecycle;
   /** Stops everything; background work gets `budgetMs` (default ops.shutdownBudgetSeconds). */
   stop(budgetMs?: number): Promise<void>;
@@ -80,7 +80,8 @@ export async function createApp(opts: AppOptions): Promise<FirebreakApp> {
   const ownsPool = !opts.pool || opts.ownsPool === true;
   const clock = opts.clock ?? systemClock;
   const replicaId = `${os.hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
-  await ensureMigrated(pool);
+  // A replica starting while PostgreSQL restarts waits it out instead of exiting.
+  await whileServerReturns(() => ensureMigrated(pool), 30_000, (err) => log.warn({ err }, 'PostgreSQL is not answering yet; retrying'));
   const jobs = new JobQueue(pool, clock, log, replicaId);
   const lifecycle = new Lifecycle();
   const sched = config.ops.scheduler;

@@ -1,7 +1,7 @@
-import type { AppContext, FirebreakModule } from '../module.js';
-import type { GatedAction } from './gate.js';
-import { ChangeService, EXECUTE_CLAIM_SECONDS, EXECUTE_QUEUE, executeRetryDelayMs, EXPIRY_QUEUE, RESUME_QUEUE } from './service.js';
-import { CHANGE_CATEGORIES } from './model.js';
+import type { AppContext, FirebreakModule } from './module.js';
+import type { GatedAction } from '../approvals/gate.js';
+import { ChangeService, EXECUTE_CLAIM_SECONDS, EXECUTE_QUEUE, executeRetryDelayMs, EXPIRY_QUEUE, RESUME_QUEUE } from '../approvals/service.js';
+import { CHANGE_CATEGORIES } from '../approvals/model.js';
 import { changeCommands } from '../commands/change.js';
 import { approvalActions, approvalViews } from '../handlers/approvals.js';
 import { auditCommands, type AnchorPort } from '../commands/audit.js';

@@ -1,6 +1,6 @@
 import type { App } from '@slack/bolt';
 import { createHash } from 'node:crypto';
-import type { Interactions } from './interactions.js';
+import type { Interactions } from '../chat/router.js';
 import type { ChatMessage, ChatSurface } from '../chat/surface.js';
 import type { ChatEvent, Reply, ReplyAddress } from '../chat/interactions.js';
 import type { Logger } from '../log.js';

@@ -1,5 +1,5 @@
 import type { Logger } from '../log.js';
-import type { FirebreakApp } from '../app.js';
+import type { FirebreakApp } from './app.js';
 import { appendEvent } from '../events/log.js';
 
 export interface GracefulShutdownOptions {

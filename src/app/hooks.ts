@@ -1,6 +1,6 @@
-import type { Logger } from './log.js';
-import type { Incident } from './incidents/model.js';
-import type { Severity } from './incidents/config.js';
+import type { Logger } from '../log.js';
+import type { Incident } from '../incidents/model.js';
+import type { Severity } from '../incidents/config.js';
 
 /**
  * In-process domain events: how one area reacts to another without importing its internals

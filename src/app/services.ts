@@ -1,13 +1,13 @@
-import type { ChangeGate } from './approvals/gate.js';
-import type { IncidentService } from './incidents/service.js';
-import type { DrService } from './dr/service.js';
-import type { AlertService } from './alerts/service.js';
-import type { BackupService } from './backups/service.js';
-import type { OpsPage } from './paging/service.js';
+import type { ChangeGate } from '../approvals/gate.js';
+import type { IncidentService } from '../incidents/service.js';
+import type { DrService } from '../dr/service.js';
+import type { AlertService } from '../alerts/service.js';
+import type { BackupService } from '../backups/service.js';
+import type { OpsPage } from '../paging/service.js';
 
 /**
  * Services one area offers the others, filled in by the modules as the composition root
- * builds them (src/app.ts). Optional where an area can run without the other.
+ * builds them (src/app/app.ts). Optional where an area can run without the other.
  */
 export interface Services {
   incidents?: IncidentService;

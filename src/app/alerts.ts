@@ -1,5 +1,5 @@
-import type { AppContext, FirebreakModule } from '../module.js';
-import { AlertService, FLUSH_QUEUE } from './service.js';
+import type { AppContext, FirebreakModule } from './module.js';
+import { AlertService, FLUSH_QUEUE } from '../alerts/service.js';
 import { webhookRoutes } from '../webhooks/routes.js';
 import { alertActionHandlers } from '../handlers/alerts.js';
 

@@ -1,13 +1,13 @@
-import type { AppContext, FirebreakModule } from '../module.js';
+import type { AppContext, FirebreakModule } from './module.js';
 import type { ChangeGate, GatedAction } from '../approvals/gate.js';
 import { drCommands } from '../commands/dr.js';
 import { needsApproval, policyFor } from '../approvals/config.js';
 import { drActions } from '../handlers/dr.js';
 import { busyMessage, runLabel } from '../templates/dr.js';
-import { DR_DRY_RUN_KIND, DR_EXECUTE_KIND, formatDuration, type DrRun } from './model.js';
-import type { BackupSource } from './backup-source.js';
-import { backupsRestoreSource } from './backups-binding.js';
-import { DrService } from './service.js';
+import { DR_DRY_RUN_KIND, DR_EXECUTE_KIND, formatDuration, type DrRun } from '../dr/model.js';
+import type { BackupSource } from '../dr/backup-source.js';
+import { backupsRestoreSource } from '../dr/backups-binding.js';
+import { DrService } from '../dr/service.js';
 
 export type ExecuteParams = { backupId: string; target: string; channel?: string };
 export type DryRunParams = { backupId: string; channel?: string };

@@ -1,8 +1,9 @@
-import type { AppContext, FirebreakModule } from '../module.js';
-import { oncallSubcommand, pageSubcommand, retryPagingAction } from '../commands/paging.js';
-import { pagerDutyWebhookRoute } from '../handlers/pagerduty-webhook.js';
+import type { AppContext, FirebreakModule } from './module.js';
+import { oncallSubcommand, pageSubcommand } from '../commands/paging.js';
+import { retryPagingAction } from '../handlers/paging.js';
+import { pagerDutyWebhookRoute } from '../webhooks/pagerduty.js';
 import { RETRY_PAGING_ACTION } from '../templates/paging.js';
-import { DELIVER_QUEUE, OPS_QUEUE, PagingService, RESOLVE_QUEUE, WEBHOOK_QUEUE, type PagingDeps } from './service.js';
+import { DELIVER_QUEUE, OPS_QUEUE, PagingService, RESOLVE_QUEUE, WEBHOOK_QUEUE, type PagingDeps } from '../paging/service.js';
 
 /**
  * PagerDuty paging: listens to incident hooks, adds `/incident page` and `/incident oncall`,

@@ -1,7 +1,7 @@
-import type { AppContext, FirebreakModule } from '../module.js';
-import { IncidentService } from './service.js';
-import { REMINDER_QUEUE } from './reminders.js';
-import { retryStuckSetups, SETUP_CLAIM_SECONDS, SETUP_QUEUE, setupRetryDelayMs } from './setup.js';
+import type { AppContext, FirebreakModule } from './module.js';
+import { IncidentService } from '../incidents/service.js';
+import { REMINDER_QUEUE } from '../incidents/reminders.js';
+import { retryStuckSetups, SETUP_CLAIM_SECONDS, SETUP_QUEUE, setupRetryDelayMs } from '../incidents/setup.js';
 import { incidentCommand } from '../commands/incident.js';
 import { declareViewHandler, incidentActionHandlers, incidentEventHandlers, incidentViewHandlers } from '../handlers/incidents.js';
 

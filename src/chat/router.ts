@@ -1,11 +1,11 @@
 import { escapeMrkdwn } from '../templates/blocks.js';
-import type { AppContext, FirebreakModule } from '../module.js';
+import type { AppContext, FirebreakModule } from '../app/module.js';
 import type {
   ActionInvocation, ChatEvent, CommandInvocation, InteractionContext, Reply, ReplyAddress, ViewErrors, ViewSubmission,
-} from '../chat/interactions.js';
+} from './interactions.js';
 import { dispatchCommand, type CommandTable } from '../commands/table.js';
 import { claimRequest, rememberResult } from '../db/idempotency.js';
-import { Semaphore } from '../background.js';
+import { Semaphore } from '../app/background.js';
 import { GroupCommit } from '../db/group-commit.js';
 import type { Job } from '../jobs/queue.js';
 import { observeSlashCommand, type CommandOutcome } from '../ops/metrics.js';

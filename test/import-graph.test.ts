@@ -1,0 +1,26 @@
+import { describe, expect, it } from 'vitest';
+import { cycles, edgeImports, importGraph, type Graph } from '../scripts/import-graph.js';
+
+describe('the import graph of src/', () => {
+  const graph = importGraph();
+
+  it('reads the real tree', () => {
+    // A checker that found no files would pass everything.
+    expect(graph.size).toBeGreaterThan(100);
+    expect(graph.get('src/app/app.ts')).toContain('src/app/module.ts');
+  });
+
+  it('has no area importing commands/, handlers/, slack/ or webhooks/', () => {
+    expect(edgeImports(graph)).toEqual([]);
+  });
+
+  it('the checks find what they look for', () => {
+    const g: Graph = new Map([
+      ['src/incidents/service.ts', new Set(['src/commands/incident.ts', 'src/incidents/store.ts'])],
+      ['src/incidents/store.ts', new Set(['src/incidents/service.ts'])],
+      ['src/commands/incident.ts', new Set(['src/incidents/service.ts'])],
+    ]);
+    expect(edgeImports(g)).toEqual(['src/incidents/service.ts -> src/commands/incident.ts']);
+    expect(cycles(g)).toEqual([['src/commands/incident.ts', 'src/incidents/service.ts', 'src/incidents/store.ts']]);
+  });
+});
