@@ -21,8 +21,6 @@ const INTERACTION_CLAIM_SECONDS = 15;
  * response_url stays valid, so the person still hears the outcome.
  */
 const INTERACTION_ATTEMPTS = 10;
-/** How long an accepted request's work yields to the intake of a burst, at most. */
-const INTAKE_FIRST_MS = 250;
 
 /** A person's request as stored before it is acknowledged: plain data any replica can run. */
 export type DurableRequest =
@@ -125,12 +123,7 @@ export class Interactions {
       }
       return 'duplicate';
     }
-    // The work waits until the requests still arriving are stored: started at once, it took the
-    // pool's connections and the event loop from the intake, and a burst's acks came late.
-    this.ctx.background.run(`start ${key}`, () => this.lane.use(async () => {
-      await this.intake.idle(INTAKE_FIRST_MS);
-      await this.ctx.jobs.runNow(jobId);
-    }));
+    this.ctx.background.run(`start ${key}`, () => this.lane.use(async () => void (await this.ctx.jobs.runNow(jobId))));
     return 'accepted';
   }
 

@@ -13,7 +13,6 @@ interface Waiting<T, R> {
 export class GroupCommit<T, R> {
   private waiting: Waiting<T, R>[] = [];
   private inflight = 0;
-  private idleWaiters: (() => void)[] = [];
 
   constructor(
     private write: (items: T[]) => Promise<R[]>,
@@ -28,22 +27,6 @@ export class GroupCommit<T, R> {
     });
   }
 
-  /**
-   * Resolves once nothing is waiting to be written or being written, or after `maxWaitMs`
-   * (a steady stream of submissions must not hold a waiter back for ever).
-   */
-  idle(maxWaitMs: number): Promise<void> {
-    if (this.inflight === 0 && this.waiting.length === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, maxWaitMs);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.idleWaiters.push(done);
-    });
-  }
-
   private drain(): void {
     while (this.inflight < this.maxParallel && this.waiting.length > 0) {
       const batch = this.waiting.splice(0, this.maxPerWrite);
@@ -54,7 +37,6 @@ export class GroupCommit<T, R> {
         .finally(() => {
           this.inflight--;
           this.drain();
-          if (this.inflight === 0 && this.waiting.length === 0) for (const w of this.idleWaiters.splice(0)) w();
         });
     }
   }
