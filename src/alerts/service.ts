@@ -5,7 +5,7 @@ import { SEVERITIES } from '../incidents/config.js';
 import { ChatError } from '../chat/surface.js';
 import { withTransaction } from '../db/pool.js';
 import { alertsDeduplicated, alertsReceived, alertsRouted } from '../ops/metrics.js';
-import { alertGroupMessage, groupResolvedInIncident, groupTitle, stillFiringMessage } from '../templates/alerts.js';
+import { alertGroupMessage, groupResolvedInIncident, groupTitle, stillFiringMessage, type GroupControlStatus } from '../templates/alerts.js';
 import { matchesAll, parseDuration, type Labels } from './matchers.js';
 import { alertTitle, type AlertGroup, type IncomingAlert, type StoredAlert } from './model.js';
 import { compileRoutes, findRouteByKey, groupKey, groupLabels, matchRoutes, type Route } from './routing.js';
@@ -50,6 +50,14 @@ type DeclareResult = { status: 'declared' | 'duplicate'; incidentId: number } | 
 const GONE_CHANNEL = new Set(['channel_not_found', 'is_archived', 'not_in_channel']);
 const bareName = (c: string) => c.replace(/^#/, '');
 
+/**
+ * What other areas know about a group that changes how it is shown and whether it reminds:
+ * silences at the source (src/silences). Read when the message renders.
+ */
+export interface GroupControls {
+  status(group: AlertGroup, firing: StoredAlert[], now: Date): Promise<GroupControlStatus>;
+}
+
 /** A channel alerts will be posted to, and the group_wait before the first post of a new group. */
 export interface Notify {
   channel: string;
@@ -69,7 +77,10 @@ export class AlertService {
   private wakeTimer: NodeJS.Timeout | undefined;
   private wakeAt = Infinity;
 
-  constructor(private ctx: AppContext) {
+  constructor(
+    private ctx: AppContext,
+    private controls?: GroupControls,
+  ) {
     const c = ctx.config.alerts;
     this.root = compileRoutes(c.route, c.defaultChannel);
     this.inhibitRules = compileInhibitRules(c.inhibit_rules);
@@ -358,11 +369,12 @@ export class AlertService {
     const inhibited = firingAll.filter((a) => inhibitedIds.has(a.id));
     const incident = g.incidentId ? await this.ctx.services.incidents?.get(g.incidentId) : undefined;
     const route = this.routeOf(g);
+    const controls = await this.controls?.status(g, firing, now);
     const message = alertGroupMessage({
       group: g, firing, inhibited, resolved, mentions: route.opts.mentions, maxShown: this.ctx.config.alerts.maxAlertsShown, now,
-      incident: incident ? { id: incident.id, channelId: incident.channelId } : undefined,
+      incident: incident ? { id: incident.id, channelId: incident.channelId } : undefined, controls,
     });
-    return { alerts, firing, inhibited, resolved, incident, route, message };
+    return { alerts, firing, inhibited, resolved, incident, route, message, controls };
   }
 
   private async inhibited(firing: StoredAlert[]): Promise<Set<number>> {
@@ -384,13 +396,15 @@ export class AlertService {
     const routedChannel = item.channel === g.channel;
     const defer = (ms: number) => store.deferOutbox(pool, g.id, item.channel, item.kind, new Date(now.getTime() + ms));
     if (routedChannel && routeMuted(this.intervals, route.opts.muteTimeIntervals, route.opts.activeTimeIntervals, now)) return defer(MUTE_RECHECK_MS);
-    const silenced = !!g.silencedUntil && g.silencedUntil > now;
     const v = await this.view(g, now);
+    // Every firing alert silenced where it lives counts as silenced here too: no reminders.
+    const silencedAtSource = v.firing.length > 0 && !!v.controls?.allFiringSilenced;
+    const silenced = (!!g.silencedUntil && g.silencedUntil > now) || silencedAtSource;
     const existing = await store.groupMessage(pool, g.id, item.channel);
 
     if (item.kind === 'reminder') {
       if (!existing || v.firing.length === 0 || g.acknowledgedBy) return store.deleteOutbox(pool, g.id, item.channel, 'reminder');
-      if (silenced) return defer(g.silencedUntil!.getTime() - now.getTime());
+      if (silenced) return defer(silencedAtSource ? MUTE_RECHECK_MS : g.silencedUntil!.getTime() - now.getTime());
       await this.ctx.chat.post(existing.channelId, stillFiringMessage(v.firing.length, route.opts.repeatIntervalMs), { threadTs: existing.ts });
       await store.setPace(pool, item.channel, new Date(now.getTime() + this.paceMs));
       await store.queueOutbox(pool, [{ groupId: g.id, channel: item.channel, kind: 'reminder', notBefore: new Date(now.getTime() + route.opts.repeatIntervalMs) }], now, true);
@@ -407,7 +421,7 @@ export class AlertService {
         if (routedChannel) await store.markNotified(pool, g.id, g.version, now, true);
         return;
       }
-      if (silenced && routedChannel) return defer(g.silencedUntil!.getTime() - now.getTime());
+      if (silenced && routedChannel) return defer(silencedAtSource ? MUTE_RECHECK_MS : g.silencedUntil!.getTime() - now.getTime());
       const ch = await this.ctx.chat.findChannel(item.channel);
       if (!ch) throw new ChatError('channel_not_found', `post alerts in #${item.channel}`);
       const tag = groupMessageTag(g.id);
@@ -536,6 +550,32 @@ export class AlertService {
 
   async group(groupId: number): Promise<AlertGroup | undefined> {
     return store.getGroup(this.ctx.pool, groupId);
+  }
+
+  async groupAlerts(groupId: number): Promise<StoredAlert[]> {
+    return store.groupAlerts(this.ctx.pool, groupId);
+  }
+
+  /** Groups that have a message, with their firing alerts: what a new or ended silence may change. */
+  async shownGroups(): Promise<{ groupId: number; firing: StoredAlert[] }[]> {
+    return store.shownGroupsWithFiring(this.ctx.pool);
+  }
+
+  /** Re-renders these groups' messages (a silence or maintenance changed how they look). */
+  async refreshGroups(groupIds: number[]): Promise<void> {
+    for (const id of new Set(groupIds)) {
+      const g = await store.getGroup(this.ctx.pool, id);
+      if (g) await this.refreshEverywhere(g);
+    }
+  }
+
+  /** Ends Firebreak's own mute of a group (its source silence expired, or someone unmuted it). */
+  async unsilence(groupId: number, user: string): Promise<AlertGroup | undefined> {
+    const g = await store.unsilenceGroup(this.ctx.pool, groupId);
+    if (!g) return undefined;
+    if (g.incidentId) await this.ctx.services.incidents?.recordTimeline(g.incidentId, 'alert.unsilenced', user, { text: `Alert group #${g.id} no longer silenced`, groupId: g.id });
+    await this.refreshEverywhere(g);
+    return g;
   }
 
   async titleOf(g: AlertGroup): Promise<string> {

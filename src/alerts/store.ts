@@ -397,6 +397,33 @@ export async function silenceGroup(db: Queryable, groupId: number, by: string, u
   return rows[0] ? groupFromRow(rows[0]) : undefined;
 }
 
+export async function unsilenceGroup(db: Queryable, groupId: number): Promise<AlertGroup | undefined> {
+  const { rows } = await db.query<GroupRow>(
+    `UPDATE alert_groups SET silenced_by = NULL, silenced_until = NULL, version = version + 1 WHERE id = $1 RETURNING *`,
+    [groupId],
+  );
+  return rows[0] ? groupFromRow(rows[0]) : undefined;
+}
+
+/** Groups with a message in chat and their firing alerts. */
+export async function shownGroupsWithFiring(db: Queryable): Promise<{ groupId: number; firing: StoredAlert[] }[]> {
+  const { rows } = await db.query<AlertRow & { group_id: number }>(
+    `SELECT m.group_id, a.* FROM alert_group_members m JOIN alerts a ON a.id = m.alert_id
+      WHERE a.status = 'firing' AND EXISTS (SELECT 1 FROM alert_messages am WHERE am.group_id = m.group_id)
+      ORDER BY m.group_id`,
+  );
+  const out = new Map<number, StoredAlert[]>();
+  for (const r of rows) {
+    const list = out.get(r.group_id) ?? [];
+    list.push({
+      id: r.id, source: r.source, fingerprint: r.fingerprint, status: r.status, labels: r.labels, annotations: r.annotations,
+      startsAt: r.starts_at, endsAt: r.ends_at, generatorUrl: r.generator_url, receivedCount: r.received_count, lastReceivedAt: r.last_received_at,
+    });
+    out.set(r.group_id, list);
+  }
+  return [...out].map(([groupId, firing]) => ({ groupId, firing }));
+}
+
 /** Links that changed what the incident timeline should hear: newly firing or newly resolved. */
 export async function reportAlertsToIncidents(
   c: Queryable,
