@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { SEVERITIES, type Severity } from '../incidents/config.js';
 import { compileRegex, parseDuration, parseMatchers } from './matchers.js';
+import { alertmanagersSchema, silencesConfigSchema } from '../silences/config.js';
 
 /*
  * The routing part keeps Alertmanager's own field names (snake_case: group_by, group_wait,
@@ -213,6 +214,9 @@ export const alertsConfigSchema = z
     retentionDays: z.number().int().min(1).default(30),
     /** Alerts listed in a group message before "and N more". */
     maxAlertsShown: z.number().int().min(1).max(40).default(15),
+    /** Alertmanagers whose silences Firebreak creates, lists and expires (src/silences). */
+    alertmanagers: alertmanagersSchema,
+    silences: silencesConfigSchema,
   })
   .strict()
   .prefault({})

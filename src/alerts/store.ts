@@ -92,11 +92,6 @@ export async function storeAlertBatches(db: Queryable, requests: IncomingAlert[]
   });
 }
 
-/** Stores one webhook's alerts. */
-export async function storeAlerts(db: Queryable, alerts: IncomingAlert[], receivedAt: Date): Promise<IngestResult> {
-  return (await storeAlertBatches(db, [alerts], receivedAt))[0]!;
-}
-
 export interface PendingAlert {
   id: number;
   source: IncomingAlert['source'];
@@ -236,6 +231,12 @@ export interface OutboxItem {
  * into it, as Alertmanager batches a group's changes until the next flush); `reschedule`
  * replaces the time instead (reminders restart their repeat_interval).
  */
+/** The alert groups attached to an incident. */
+export async function groupsOfIncident(db: Queryable, incidentId: number): Promise<number[]> {
+  const { rows } = await db.query<{ id: number }>('SELECT id FROM alert_groups WHERE incident_id = $1 ORDER BY id', [incidentId]);
+  return rows.map((r) => Number(r.id));
+}
+
 export async function queueOutbox(db: Queryable, items: OutboxItem[], now: Date, reschedule = false): Promise<void> {
   if (items.length === 0) return;
   await db.query(
@@ -394,6 +395,33 @@ export async function silenceGroup(db: Queryable, groupId: number, by: string, u
     [groupId, by, until],
   );
   return rows[0] ? groupFromRow(rows[0]) : undefined;
+}
+
+export async function unsilenceGroup(db: Queryable, groupId: number): Promise<AlertGroup | undefined> {
+  const { rows } = await db.query<GroupRow>(
+    `UPDATE alert_groups SET silenced_by = NULL, silenced_until = NULL, version = version + 1 WHERE id = $1 RETURNING *`,
+    [groupId],
+  );
+  return rows[0] ? groupFromRow(rows[0]) : undefined;
+}
+
+/** Groups with a message in chat and their firing alerts. */
+export async function shownGroupsWithFiring(db: Queryable): Promise<{ groupId: number; firing: StoredAlert[] }[]> {
+  const { rows } = await db.query<AlertRow & { group_id: number }>(
+    `SELECT m.group_id, a.* FROM alert_group_members m JOIN alerts a ON a.id = m.alert_id
+      WHERE a.status = 'firing' AND EXISTS (SELECT 1 FROM alert_messages am WHERE am.group_id = m.group_id)
+      ORDER BY m.group_id`,
+  );
+  const out = new Map<number, StoredAlert[]>();
+  for (const r of rows) {
+    const list = out.get(r.group_id) ?? [];
+    list.push({
+      id: r.id, source: r.source, fingerprint: r.fingerprint, status: r.status, labels: r.labels, annotations: r.annotations,
+      startsAt: r.starts_at, endsAt: r.ends_at, generatorUrl: r.generator_url, receivedCount: r.received_count, lastReceivedAt: r.last_received_at,
+    });
+    out.set(r.group_id, list);
+  }
+  return [...out].map(([groupId, firing]) => ({ groupId, firing }));
 }
 
 /** Links that changed what the incident timeline should hear: newly firing or newly resolved. */

@@ -18,6 +18,7 @@ import type { AppContext, FirebreakModule } from './module.js';
 import { Interactions } from '../chat/router.js';
 import { alertsModule } from "./alerts.js";
 import { incidentsModule } from './incidents.js';
+import { silencesModule } from './silences.js';
 import { drModule } from './dr.js';
 import { approvalsModule } from './approvals.js';
 import { pagingModule } from './paging.js';
@@ -65,7 +66,7 @@ function buildModules(ctx: AppContext): FirebreakModule[] {
   const modules = [incidentsModule(ctx), pagingModule(ctx), approvalsModule(ctx)];
   // PITR hands its `--physical` / `--to` verbs to /backup and /dr (src/app/pitr.ts).
   const pitr = pitrArea(ctx, { gate: () => ctx.services.changes });
-  return [...modules, backupsModule(ctx, pitr.verbs), drModule(ctx, undefined, pitr.verbs), alertsModule(ctx), pitr.module];
+  return [...modules, backupsModule(ctx, pitr.verbs), drModule(ctx, undefined, pitr.verbs), alertsModule(ctx), silencesModule(ctx, ctx.services.alerts!), pitr.module];
 }
 
 /** The composition root: wires config, database, chat surface and every area together. */

@@ -58,7 +58,7 @@ export function backupCommands(ctx: AppContext, service: BackupService, physical
             const gate = ctx.services.changes;
             if (gate && needsApproval(policyFor(ctx.config.approvals, 'backup.now'))) {
               const o = await gate.request('backup.now', { database: target.name, channel: inv.channelId }, { userId: inv.actor.userId, channelId: inv.channelId }, {
-                title: `Backup of ${target.name} now`, category: 'standard', risk: 'low',
+                title: `Backup of ${target.name} now`, category: 'standard', risk: 'low', requestKey: inv.requestKey,
               });
               return ictx.reply.ephemeral(gateText(o, `The backup of *${target.name}*`));
             }
@@ -164,7 +164,7 @@ export function backupCommands(ctx: AppContext, service: BackupService, physical
                 return ictx.reply.ephemeral(`Database *${escapeMrkdwn(into)}* already exists. Restoring over it needs change approval, and the approvals gate is not running here, so I will not. Restore into a new name instead.`);
               }
               const o = await gate.request('backup.restore', { backupId: id, target: into, channel: inv.channelId }, { userId: inv.actor.userId, channelId: inv.channelId }, {
-                title: `Restore backup ${id} over existing database ${into}`, risk: 'high', category: 'normal',
+                title: `Restore backup ${id} over existing database ${into}`, risk: 'high', category: 'normal', requestKey: inv.requestKey,
               });
               return ictx.reply.ephemeral(gateText(o, `Restoring ${id} over ${into}`));
             }
