@@ -200,7 +200,10 @@ export class SilenceService {
         unreachable.push(e.message);
         continue;
       }
-      changed.push(...(await store.mirror(this.deps.pool, api.name, list, this.deps.clock.now())));
+      const rows = await store.mirror(this.deps.pool, api.name, list, this.deps.clock.now());
+      // A silence made from a group's message and expired elsewhere (the UI, amtool) ends the group's mute too.
+      for (const r of rows) if (r.state === 'expired' && r.groupId) await this.deps.alerts.unsilence(r.groupId, `alertmanager:${api.name}`);
+      changed.push(...rows);
     }
     if (changed.length) await this.refreshMatching(changed, []);
     return { unreachable };

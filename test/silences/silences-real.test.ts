@@ -157,7 +157,7 @@ describe('silences at the source (real Alertmanager)', () => {
     const now = new Date();
     const res = await fetch(`${am.url}/api/v2/silences`, {
       method: 'POST', headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ matchers: [{ name: 'alertname', value: 'DiskFull', isRegex: false, isEqual: true }], startsAt: now.toISOString(), endsAt: new Date(now.getTime() + 3_600_000).toISOString(), createdBy: 'bob-from-amtool', comment: 'made <elsewhere>' }),
+      body: JSON.stringify({ matchers: [{ name: 'alertname', value: 'DiskFull', isRegex: false, isEqual: true }], startsAt: now.toISOString(), endsAt: new Date(now.getTime() + 3_600_000).toISOString(), createdBy: 'bob-from-amtool <!channel>', comment: 'made <elsewhere>' }),
     });
     expect(res.status).toBe(200);
     // The poll runs once per alerts.silences.pollSeconds slot: move Firebreak's clock to the next one.
@@ -166,7 +166,31 @@ describe('silences at the source (real Alertmanager)', () => {
       const x = message('DiskFull');
       return blocksText(x).includes('bob-from-amtool') ? x : undefined;
     });
-    expect(blocksText(m)).toContain('silenced in Alertmanager main by bob-from-amtool');
+    // The creator is outside text: shown, never turned into Slack markup.
+    expect(blocksText(m)).toContain('silenced in Alertmanager main by bob-from-amtool &lt;!channel&gt;');
+    expect(blocksText(m)).not.toContain('<!channel>');
+  });
+});
+
+describe('silences expired elsewhere', () => {
+  it('a silence made from the message and expired in Alertmanager ends the group\'s mute at the next poll', async () => {
+    const msg = message('DiskFull')!;
+    const gid = String((await t.db.pool.query(`SELECT id FROM alert_groups WHERE group_labels->>'alertname' = 'DiskFull'`)).rows[0].id);
+    await t.click('alerts.silence', gid, { user: 'U0ALICE', channel: t.slack.channel('db-alerts')!.id, messageTs: msg.ts });
+    await t.settle();
+    const opened = t.slack.views.at(-1)!.view as { private_metadata: string };
+    await t.submitView('alerts.silence', { duration: '1h', custom_duration: '', matchers: 'alertname="DiskFull"', comment: 'second one' }, { user: 'U0ALICE', privateMetadata: opened.private_metadata, selectBlocks: ['duration'] });
+    const ours = await until('the second silence', async () => (await am.silences()).find((s) => s.comment === 'second one' && s.status.state === 'active'));
+    for (const s of (await am.silences()).filter((x) => x.status.state === 'active')) {
+      expect((await fetch(`${am.url}/api/v2/silence/${s.id}`, { method: 'DELETE' })).status).toBe(200);
+    }
+    t.clock.advance(30_000);
+    const m = await until('the message without any silence', async () => {
+      const x = message('DiskFull');
+      return blocksText(x).includes('"action_id":"alerts.silence"') ? x : undefined;
+    });
+    expect(blocksText(m)).not.toContain(ours.id);
+    expect(blocksText(m)).not.toContain('muted in Firebreak only');
   });
 });
 
