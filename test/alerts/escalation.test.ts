@@ -10,6 +10,8 @@ import { FakeSlack } from '../support/fake-slack.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { AM_TOKEN, amBody, bearer, post } from './helpers.js';
 import type { AlertService } from '../../src/alerts/service.js';
+import nock from 'nock';
+import { accepted, fakeEvents, isolateNetwork } from '../paging/support.js';
 
 const clock = new FakeClock('2026-03-09T10:00:00Z');
 let db: TestDatabase;
@@ -18,6 +20,7 @@ let a: TestApp;
 let b: TestApp;
 
 const config = {
+  paging: { routingKey: 'R0ESCALATION00000000000000000001', delivery: { backoffSeconds: 0, maxBackoffSeconds: 0 } },
   alerts: {
     receivers: { alertmanager: { bearerToken: AM_TOKEN } },
     route: {
@@ -25,12 +28,15 @@ const config = {
       routes: [
         { matchers: ['team="db"'], channel: 'db-alerts', escalate_after: '10m', escalate_to: { mention: '<!subteam^S0DBA>' } },
         { matchers: ['team="web"'], escalate_after: '5m', escalate_to: { declare: 'P2' } },
+        { matchers: ['team="pay"'], escalate_after: '5m', escalate_to: { pagerduty_service: 'default' } },
       ],
     },
   },
 };
 
 beforeAll(async () => {
+  // PagerDuty is faked on its real hostname; nothing else leaves the machine.
+  isolateNetwork();
   db = await createTestDatabase();
   slack = await new FakeSlack().start();
   for (const c of ['incidents', 'ops', 'approvals', 'alerts', 'db-alerts']) slack.addChannel(c);
@@ -42,6 +48,8 @@ afterAll(async () => {
   await a?.stop();
   await slack?.stop();
   await db?.drop();
+  nock.cleanAll();
+  nock.enableNetConnect();
 });
 
 const fire = (app: TestApp, alertname: string, team: string) => post(app, '/webhooks/alertmanager', amBody([{ labels: { alertname, team, severity: 'critical' } }]), bearer(AM_TOKEN));
@@ -109,7 +117,20 @@ describe('escalate_after', () => {
     expect(notices('db-alerts', 'EscPlanned')).toHaveLength(0);
   });
 
+  it('escalate_to pagerduty_service sends one Events API trigger to that service', async () => {
+    const events = fakeEvents([accepted()]);
+    await fire(a, 'EscPayments', 'pay');
+    await step(1000);
+    await step(6 * MINUTE);
+    expect(events.bodies).toHaveLength(1);
+    expect(events.bodies[0]).toMatchObject({ routing_key: 'R0ESCALATION00000000000000000001', event_action: 'trigger', payload: { severity: 'critical' } });
+    expect(String((events.bodies[0] as { payload: { summary: string } }).payload.summary)).toMatch(/^Not acknowledged after 5m.*: EscPayments \(1 firing\)$/);
+    expect(notices('alerts', 'EscPayments').map((m) => m.text).join()).toContain('paged *default* on PagerDuty');
+  });
+
   it('survives the replica that scheduled it: another replica escalates (declare at a severity)', async () => {
+    // The declared incident pages the default service.
+    fakeEvents([accepted()]);
     await fire(b, 'EscCheckout', 'web');
     await step(1000);
     expect(groupMessage('alerts', 'EscCheckout')).toBeDefined();
