@@ -5,7 +5,9 @@ import { SEVERITIES } from '../incidents/config.js';
 import { ChatError } from '../chat/surface.js';
 import { withTransaction } from '../db/pool.js';
 import { alertsDeduplicated, alertsReceived, alertsRouted } from '../ops/metrics.js';
-import { alertGroupMessage, groupResolvedInIncident, groupTitle, stillFiringMessage, type GroupControlStatus } from '../templates/alerts.js';
+import { alertGroupMessage, escalationNotice, groupResolvedInIncident, groupTitle, stillFiringMessage, type GroupControlStatus } from '../templates/alerts.js';
+import { duration } from '../templates/format.js';
+import type { Job } from '../jobs/queue.js';
 import { matchesAll, parseDuration, type Labels } from './matchers.js';
 import { alertTitle, type AlertGroup, type IncomingAlert, type StoredAlert } from './model.js';
 import { compileRoutes, findRouteByKey, groupKey, groupLabels, matchRoutes, type Route } from './routing.js';
@@ -21,6 +23,9 @@ import { alertProblem } from './storable.js';
  * incident (0) and their step names the group.
  */
 const groupMessageTag = (groupId: number) => ({ incidentId: 0, step: `alert-group:${groupId}` });
+
+/** One job per group episode: escalates it if still unacknowledged when it runs (route escalate_after). */
+export const ESCALATE_QUEUE = 'alerts.escalate';
 
 /** Job queue that wakes the outbox when its next message is due. */
 export const FLUSH_QUEUE = 'alerts.flush';
@@ -459,6 +464,12 @@ export class AlertService {
 
     const allResolved = v.firing.length === 0 && v.inhibited.length === 0;
     await store.markNotified(pool, g.id, g.version, now, allResolved);
+    if (v.firing.length > 0 && route.opts.escalateAfterMs > 0 && route.opts.escalateTo && !g.acknowledgedBy && !g.escalatedAt) {
+      // Once per episode (the dedupe key); the job decides when it runs whether anyone acted.
+      await this.ctx.jobs.enqueue(ESCALATE_QUEUE, { groupId: g.id, episode: g.createdAt.toISOString() }, {
+        runAt: new Date(now.getTime() + route.opts.escalateAfterMs), dedupeKey: `${ESCALATE_QUEUE}:${g.id}:${g.createdAt.getTime()}`, maxAttempts: 5,
+      });
+    }
     if (v.firing.length > 0) {
       await store.queueOutbox(pool, [{ groupId: g.id, channel: item.channel, kind: 'reminder', notBefore: new Date(now.getTime() + route.opts.repeatIntervalMs) }], now, true);
       await this.maybeAutoDeclare(g, route, v.alerts, now);
@@ -469,6 +480,48 @@ export class AlertService {
         await this.ctx.services.incidents?.postToIncident(g.incidentId, groupResolvedInIncident(groupTitle(g, v.alerts), g.id));
       }
     }
+  }
+
+  /**
+   * Escalates a group episode nobody acknowledged, silenced or resolved within its route's
+   * escalate_after: once (a conditional UPDATE claims it, whatever the replica or re-run), then
+   * pages, mentions or declares, and says so in the group's thread.
+   */
+  async runEscalation(job: Job): Promise<void> {
+    const { groupId, episode } = job.payload as { groupId: number; episode: string };
+    const now = this.ctx.clock.now();
+    const g = await store.getGroup(this.ctx.pool, groupId);
+    if (!g || g.createdAt.toISOString() !== episode || g.acknowledgedBy || g.escalatedAt) return;
+    const route = this.routeOf(g);
+    const to = route.opts.escalateTo;
+    if (!to) return;
+    const alerts = await store.groupAlerts(this.ctx.pool, g.id);
+    const firing = alerts.filter((a) => a.status === 'firing');
+    if (firing.length === 0) return;
+    if (g.silencedUntil && g.silencedUntil > now) return;
+    const controls = await this.controls?.status(g, firing, now);
+    if (controls?.allFiringSilenced || controls?.maintenance) return;
+    const claimed = await store.claimEscalation(this.ctx.pool, g.id, g.createdAt, now);
+    if (!claimed) return;
+    const title = groupTitle(g, alerts);
+    const after = route.opts.escalateAfterMs;
+    let outcome: string;
+    if (to.mention) {
+      outcome = `escalating to ${to.mention}`;
+    } else if (to.pagerduty_service) {
+      const paged = await this.ctx.services.paging?.pageOps({
+        dedupKey: `alertgroup-${g.id}-${g.createdAt.getTime()}`, summary: `Not acknowledged after ${duration(after)}: ${title} (${firing.length} firing)`,
+        severity: 'critical', details: { groupId: g.id, groupLabels: g.groupLabels, firing: firing.length },
+      }, to.pagerduty_service);
+      outcome = paged ? `paged *${to.pagerduty_service}* on PagerDuty` : `could not page *${to.pagerduty_service}*: it has no PagerDuty routing key here`;
+    } else {
+      const out = await this.declareFromGroup(g.id, 'firebreak:escalation', `escalation:${g.id}:${g.createdAt.getTime()}`, to.declare);
+      outcome = out && (out.status === 'declared' || out.status === 'duplicate' || out.status === 'already') ? `declared INC-${out.incidentId} (${to.declare})` : `could not declare an incident: ${out?.status === 'failed' ? out.reason : 'the group is gone'}`;
+    }
+    this.ctx.log.info({ groupId: g.id, route: route.key }, `alert group escalated: ${outcome}`);
+    if (g.incidentId) await this.ctx.services.incidents?.recordTimeline(g.incidentId, 'alert.escalated', 'firebreak', { text: `Alert group #${g.id} escalated: ${outcome}`, groupId: g.id });
+    const msg = await store.groupMessage(this.ctx.pool, g.id, g.channel);
+    if (msg) await this.ctx.chat.post(msg.channelId, escalationNotice(firing.length, after, outcome), { threadTs: msg.ts });
   }
 
   /** At most one incident per alert group: skipped while one is open or inside the cool-down. */
@@ -615,7 +668,7 @@ export class AlertService {
     return mapped.sort((a, b) => SEVERITIES.indexOf(a) - SEVERITIES.indexOf(b))[0] ?? c.defaultSeverity;
   }
 
-  async declareFromGroup(groupId: number, user: string, requestKey: string): Promise<DeclareResult | undefined> {
+  async declareFromGroup(groupId: number, user: string, requestKey: string, severity?: Severity): Promise<DeclareResult | undefined> {
     const incidents = this.ctx.services.incidents;
     const g = await store.getGroup(this.ctx.pool, groupId);
     if (!g) return undefined;
@@ -629,7 +682,7 @@ export class AlertService {
     const first = firing[0] ?? alerts[0];
     const out = await incidents.declare(
       {
-        title: groupTitle(g, alerts).slice(0, 120), severity: this.severityFor(firing.length ? firing : alerts), actor: user,
+        title: groupTitle(g, alerts).slice(0, 120), severity: severity ?? this.severityFor(firing.length ? firing : alerts), actor: user,
         requestKey: `alertbutton:${requestKey}`, service: first?.labels.service, summary: first?.annotations.description ?? first?.annotations.summary,
       },
     );

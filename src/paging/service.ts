@@ -365,15 +365,16 @@ export class PagingService {
    * Pages the default service about an operational failure, through the job queue so the
    * caller never waits on PagerDuty. Returns false when paging is off (no default key).
    */
-  async pageOps(page: OpsPage): Promise<boolean> {
-    if (!this.keys.has(DEFAULT_SERVICE)) return false;
-    await this.ctx.jobs.enqueue(OPS_QUEUE, { ...page, at: this.ctx.clock.now().toISOString() }, { runAt: this.ctx.clock.now() });
+  /** Pages a service (default: `default`) outside any incident; false when it has no routing key. */
+  async pageOps(page: OpsPage, service = DEFAULT_SERVICE): Promise<boolean> {
+    if (!this.keys.has(service)) return false;
+    await this.ctx.jobs.enqueue(OPS_QUEUE, { ...page, service, at: this.ctx.clock.now().toISOString() }, { runAt: this.ctx.clock.now() });
     return true;
   }
 
   async runOpsJob(job: Job): Promise<void> {
-    const p = job.payload as unknown as OpsPage & { at: string };
-    const key = this.keys.get(DEFAULT_SERVICE);
+    const p = job.payload as unknown as OpsPage & { at: string; service?: string };
+    const key = this.keys.get(p.service ?? DEFAULT_SERVICE);
     if (!key) return;
     const event: AlertEvent = {
       action: 'trigger',

@@ -37,6 +37,8 @@ export interface GroupControlStatus {
   localOnlySources: string[];
   silences: SourceSilenceBadge[];
   allFiringSilenced: boolean;
+  /** A maintenance window covering the group's alerts, if any (src/maintenance). */
+  maintenance?: { id: number; reason: string; endsAt: Date; by: string } | undefined;
 }
 
 export interface GroupView {
@@ -151,6 +153,12 @@ export function alertGroupMessage(v: GroupView): ChatMessage {
 export function stillFiringMessage(firing: number, repeatMs: number): ChatMessage {
   const text = `⏰ Still firing: ${firing} alert${firing === 1 ? '' : 's'} (reminder every ${duration(repeatMs)} until resolved, acknowledged or silenced).`;
   return { text, blocks: [context(text)] };
+}
+
+/** Said in a group's thread when it escalates; `outcome` is Firebreak's own text (mrkdwn it wrote). */
+export function escalationNotice(firing: number, afterMs: number, outcome: string): ChatMessage {
+  const text = `⏫ Nobody acknowledged this within ${duration(afterMs)} (${firing} firing): ${outcome}. Acknowledge, silence or resolve to stop further escalation.`;
+  return { text: messageText(text), blocks: [section(text)] };
 }
 
 export function groupResolvedInIncident(title: string, groupId: number): ChatMessage {
