@@ -5,7 +5,9 @@ import { SEVERITIES } from '../incidents/config.js';
 import { ChatError } from '../chat/surface.js';
 import { withTransaction } from '../db/pool.js';
 import { alertsDeduplicated, alertsReceived, alertsRouted } from '../ops/metrics.js';
-import { alertGroupMessage, groupResolvedInIncident, groupTitle, stillFiringMessage } from '../templates/alerts.js';
+import { alertGroupMessage, escalationNotice, groupResolvedInIncident, groupTitle, stillFiringMessage, type GroupControlStatus } from '../templates/alerts.js';
+import { duration } from '../templates/format.js';
+import type { Job } from '../jobs/queue.js';
 import { matchesAll, parseDuration, type Labels } from './matchers.js';
 import { alertTitle, type AlertGroup, type IncomingAlert, type StoredAlert } from './model.js';
 import { compileRoutes, findRouteByKey, groupKey, groupLabels, matchRoutes, type Route } from './routing.js';
@@ -21,6 +23,9 @@ import { alertProblem } from './storable.js';
  * incident (0) and their step names the group.
  */
 const groupMessageTag = (groupId: number) => ({ incidentId: 0, step: `alert-group:${groupId}` });
+
+/** One job per group episode: escalates it if still unacknowledged when it runs (route escalate_after). */
+export const ESCALATE_QUEUE = 'alerts.escalate';
 
 /** Job queue that wakes the outbox when its next message is due. */
 export const FLUSH_QUEUE = 'alerts.flush';
@@ -50,6 +55,14 @@ type DeclareResult = { status: 'declared' | 'duplicate'; incidentId: number } | 
 const GONE_CHANNEL = new Set(['channel_not_found', 'is_archived', 'not_in_channel']);
 const bareName = (c: string) => c.replace(/^#/, '');
 
+/**
+ * What other areas know about a group that changes how it is shown and whether it reminds:
+ * silences at the source (src/silences). Read when the message renders.
+ */
+export interface GroupControls {
+  status(group: AlertGroup, firing: StoredAlert[], now: Date): Promise<GroupControlStatus>;
+}
+
 /** A channel alerts will be posted to, and the group_wait before the first post of a new group. */
 export interface Notify {
   channel: string;
@@ -69,7 +82,10 @@ export class AlertService {
   private wakeTimer: NodeJS.Timeout | undefined;
   private wakeAt = Infinity;
 
-  constructor(private ctx: AppContext) {
+  constructor(
+    private ctx: AppContext,
+    private controls?: GroupControls,
+  ) {
     const c = ctx.config.alerts;
     this.root = compileRoutes(c.route, c.defaultChannel);
     this.inhibitRules = compileInhibitRules(c.inhibit_rules);
@@ -358,11 +374,12 @@ export class AlertService {
     const inhibited = firingAll.filter((a) => inhibitedIds.has(a.id));
     const incident = g.incidentId ? await this.ctx.services.incidents?.get(g.incidentId) : undefined;
     const route = this.routeOf(g);
+    const controls = await this.controls?.status(g, firing, now);
     const message = alertGroupMessage({
       group: g, firing, inhibited, resolved, mentions: route.opts.mentions, maxShown: this.ctx.config.alerts.maxAlertsShown, now,
-      incident: incident ? { id: incident.id, channelId: incident.channelId } : undefined,
+      incident: incident ? { id: incident.id, channelId: incident.channelId } : undefined, controls,
     });
-    return { alerts, firing, inhibited, resolved, incident, route, message };
+    return { alerts, firing, inhibited, resolved, incident, route, message, controls };
   }
 
   private async inhibited(firing: StoredAlert[]): Promise<Set<number>> {
@@ -384,13 +401,15 @@ export class AlertService {
     const routedChannel = item.channel === g.channel;
     const defer = (ms: number) => store.deferOutbox(pool, g.id, item.channel, item.kind, new Date(now.getTime() + ms));
     if (routedChannel && routeMuted(this.intervals, route.opts.muteTimeIntervals, route.opts.activeTimeIntervals, now)) return defer(MUTE_RECHECK_MS);
-    const silenced = !!g.silencedUntil && g.silencedUntil > now;
     const v = await this.view(g, now);
+    // Every firing alert silenced where it lives counts as silenced here too: no reminders.
+    const silencedAtSource = v.firing.length > 0 && !!v.controls?.allFiringSilenced;
+    const silenced = (!!g.silencedUntil && g.silencedUntil > now) || silencedAtSource;
     const existing = await store.groupMessage(pool, g.id, item.channel);
 
     if (item.kind === 'reminder') {
       if (!existing || v.firing.length === 0 || g.acknowledgedBy) return store.deleteOutbox(pool, g.id, item.channel, 'reminder');
-      if (silenced) return defer(g.silencedUntil!.getTime() - now.getTime());
+      if (silenced) return defer(silencedAtSource ? MUTE_RECHECK_MS : g.silencedUntil!.getTime() - now.getTime());
       await this.ctx.chat.post(existing.channelId, stillFiringMessage(v.firing.length, route.opts.repeatIntervalMs), { threadTs: existing.ts });
       await store.setPace(pool, item.channel, new Date(now.getTime() + this.paceMs));
       await store.queueOutbox(pool, [{ groupId: g.id, channel: item.channel, kind: 'reminder', notBefore: new Date(now.getTime() + route.opts.repeatIntervalMs) }], now, true);
@@ -407,7 +426,7 @@ export class AlertService {
         if (routedChannel) await store.markNotified(pool, g.id, g.version, now, true);
         return;
       }
-      if (silenced && routedChannel) return defer(g.silencedUntil!.getTime() - now.getTime());
+      if (silenced && routedChannel) return defer(silencedAtSource ? MUTE_RECHECK_MS : g.silencedUntil!.getTime() - now.getTime());
       const ch = await this.ctx.chat.findChannel(item.channel);
       if (!ch) throw new ChatError('channel_not_found', `post alerts in #${item.channel}`);
       const tag = groupMessageTag(g.id);
@@ -445,6 +464,12 @@ export class AlertService {
 
     const allResolved = v.firing.length === 0 && v.inhibited.length === 0;
     await store.markNotified(pool, g.id, g.version, now, allResolved);
+    if (v.firing.length > 0 && route.opts.escalateAfterMs > 0 && route.opts.escalateTo && !g.acknowledgedBy && !g.escalatedAt) {
+      // Once per episode (the dedupe key); the job decides when it runs whether anyone acted.
+      await this.ctx.jobs.enqueue(ESCALATE_QUEUE, { groupId: g.id, episode: g.createdAt.toISOString() }, {
+        runAt: new Date(now.getTime() + route.opts.escalateAfterMs), dedupeKey: `${ESCALATE_QUEUE}:${g.id}:${g.createdAt.getTime()}`, maxAttempts: 5,
+      });
+    }
     if (v.firing.length > 0) {
       await store.queueOutbox(pool, [{ groupId: g.id, channel: item.channel, kind: 'reminder', notBefore: new Date(now.getTime() + route.opts.repeatIntervalMs) }], now, true);
       await this.maybeAutoDeclare(g, route, v.alerts, now);
@@ -455,6 +480,48 @@ export class AlertService {
         await this.ctx.services.incidents?.postToIncident(g.incidentId, groupResolvedInIncident(groupTitle(g, v.alerts), g.id));
       }
     }
+  }
+
+  /**
+   * Escalates a group episode nobody acknowledged, silenced or resolved within its route's
+   * escalate_after: once (a conditional UPDATE claims it, whatever the replica or re-run), then
+   * pages, mentions or declares, and says so in the group's thread.
+   */
+  async runEscalation(job: Job): Promise<void> {
+    const { groupId, episode } = job.payload as { groupId: number; episode: string };
+    const now = this.ctx.clock.now();
+    const g = await store.getGroup(this.ctx.pool, groupId);
+    if (!g || g.createdAt.toISOString() !== episode || g.acknowledgedBy || g.escalatedAt) return;
+    const route = this.routeOf(g);
+    const to = route.opts.escalateTo;
+    if (!to) return;
+    const alerts = await store.groupAlerts(this.ctx.pool, g.id);
+    const firing = alerts.filter((a) => a.status === 'firing');
+    if (firing.length === 0) return;
+    if (g.silencedUntil && g.silencedUntil > now) return;
+    const controls = await this.controls?.status(g, firing, now);
+    if (controls?.allFiringSilenced || controls?.maintenance) return;
+    const claimed = await store.claimEscalation(this.ctx.pool, g.id, g.createdAt, now);
+    if (!claimed) return;
+    const title = groupTitle(g, alerts);
+    const after = route.opts.escalateAfterMs;
+    let outcome: string;
+    if (to.mention) {
+      outcome = `escalating to ${to.mention}`;
+    } else if (to.pagerduty_service) {
+      const paged = await this.ctx.services.paging?.pageOps({
+        dedupKey: `alertgroup-${g.id}-${g.createdAt.getTime()}`, summary: `Not acknowledged after ${duration(after)}: ${title} (${firing.length} firing)`,
+        severity: 'critical', details: { groupId: g.id, groupLabels: g.groupLabels, firing: firing.length },
+      }, to.pagerduty_service);
+      outcome = paged ? `paged *${to.pagerduty_service}* on PagerDuty` : `could not page *${to.pagerduty_service}*: it has no PagerDuty routing key here`;
+    } else {
+      const out = await this.declareFromGroup(g.id, 'firebreak:escalation', `escalation:${g.id}:${g.createdAt.getTime()}`, to.declare);
+      outcome = out && (out.status === 'declared' || out.status === 'duplicate' || out.status === 'already') ? `declared INC-${out.incidentId} (${to.declare})` : `could not declare an incident: ${out?.status === 'failed' ? out.reason : 'the group is gone'}`;
+    }
+    this.ctx.log.info({ groupId: g.id, route: route.key }, `alert group escalated: ${outcome}`);
+    if (g.incidentId) await this.ctx.services.incidents?.recordTimeline(g.incidentId, 'alert.escalated', 'firebreak', { text: `Alert group #${g.id} escalated: ${outcome}`, groupId: g.id });
+    const msg = await store.groupMessage(this.ctx.pool, g.id, g.channel);
+    if (msg) await this.ctx.chat.post(msg.channelId, escalationNotice(firing.length, after, outcome), { threadTs: msg.ts });
   }
 
   /** At most one incident per alert group: skipped while one is open or inside the cool-down. */
@@ -478,7 +545,6 @@ export class AlertService {
           title, severity: ad.severity, actor: `alert:${first?.source ?? 'alerts'}`, requestKey: `alertgroup:${g.id}:${n}`,
           service: first?.labels.service, summary: first?.annotations.description ?? first?.annotations.summary,
         },
-        (r) => this.incidentReady(g.id, r.incident),
       );
       incidentId = out.incident.id;
     } catch (err) {
@@ -502,14 +568,26 @@ export class AlertService {
         return { r, source: a.source, title: alertTitle(a), labels: a.labels, groupId: g.id };
       }),
     );
-    await store.queueOutbox(this.ctx.pool, [{ groupId: g.id, channel: g.channel, kind: 'message', notBefore: now }], now);
+    // The incident's setup may have made its channel already (then its ready hook found no
+    // group attached yet): the group's message goes there now.
+    const channel = (await this.ctx.services.incidents?.get(incidentId))?.channelId;
+    await store.queueOutbox(this.ctx.pool, [
+      { groupId: g.id, channel: g.channel, kind: 'message', notBefore: now },
+      ...(channel ? [{ groupId: g.id, channel, kind: 'message' as const, notBefore: now }] : []),
+    ], now);
   }
 
-  /** Once the incident channel exists, the group's message goes there too. */
-  private async incidentReady(groupId: number, incident: Incident): Promise<void> {
+  /**
+   * Hook: the incident's channel exists, so the messages of its alert groups go there too. Runs
+   * on whichever replica ran the setup (and again on a retry: queueing is idempotent, the
+   * message is then edited in place).
+   */
+  async incidentRoomReady(incident: Incident): Promise<void> {
     if (!incident.channelId) return;
+    const groups = await store.groupsOfIncident(this.ctx.pool, incident.id);
+    if (groups.length === 0) return;
     const now = this.ctx.clock.now();
-    await store.queueOutbox(this.ctx.pool, [{ groupId, channel: incident.channelId, kind: 'message', notBefore: now }], now);
+    await store.queueOutbox(this.ctx.pool, groups.map((groupId) => ({ groupId, channel: incident.channelId!, kind: 'message' as const, notBefore: now })), now);
     this.kick();
   }
 
@@ -525,6 +603,32 @@ export class AlertService {
 
   async group(groupId: number): Promise<AlertGroup | undefined> {
     return store.getGroup(this.ctx.pool, groupId);
+  }
+
+  async groupAlerts(groupId: number): Promise<StoredAlert[]> {
+    return store.groupAlerts(this.ctx.pool, groupId);
+  }
+
+  /** Groups that have a message, with their firing alerts: what a new or ended silence may change. */
+  async shownGroups(): Promise<{ groupId: number; firing: StoredAlert[] }[]> {
+    return store.shownGroupsWithFiring(this.ctx.pool);
+  }
+
+  /** Re-renders these groups' messages (a silence or maintenance changed how they look). */
+  async refreshGroups(groupIds: number[]): Promise<void> {
+    for (const id of new Set(groupIds)) {
+      const g = await store.getGroup(this.ctx.pool, id);
+      if (g) await this.refreshEverywhere(g);
+    }
+  }
+
+  /** Ends Firebreak's own mute of a group (its source silence expired, or someone unmuted it). */
+  async unsilence(groupId: number, user: string): Promise<AlertGroup | undefined> {
+    const g = await store.unsilenceGroup(this.ctx.pool, groupId);
+    if (!g) return undefined;
+    if (g.incidentId) await this.ctx.services.incidents?.recordTimeline(g.incidentId, 'alert.unsilenced', user, { text: `Alert group #${g.id} no longer silenced`, groupId: g.id });
+    await this.refreshEverywhere(g);
+    return g;
   }
 
   async titleOf(g: AlertGroup): Promise<string> {
@@ -564,7 +668,7 @@ export class AlertService {
     return mapped.sort((a, b) => SEVERITIES.indexOf(a) - SEVERITIES.indexOf(b))[0] ?? c.defaultSeverity;
   }
 
-  async declareFromGroup(groupId: number, user: string, requestKey: string): Promise<DeclareResult | undefined> {
+  async declareFromGroup(groupId: number, user: string, requestKey: string, severity?: Severity): Promise<DeclareResult | undefined> {
     const incidents = this.ctx.services.incidents;
     const g = await store.getGroup(this.ctx.pool, groupId);
     if (!g) return undefined;
@@ -578,10 +682,9 @@ export class AlertService {
     const first = firing[0] ?? alerts[0];
     const out = await incidents.declare(
       {
-        title: groupTitle(g, alerts).slice(0, 120), severity: this.severityFor(firing.length ? firing : alerts), actor: user,
+        title: groupTitle(g, alerts).slice(0, 120), severity: severity ?? this.severityFor(firing.length ? firing : alerts), actor: user,
         requestKey: `alertbutton:${requestKey}`, service: first?.labels.service, summary: first?.annotations.description ?? first?.annotations.summary,
       },
-      (r) => this.incidentReady(g.id, r.incident),
     );
     await this.attach(g, out.incident.id, firing);
     this.kick();

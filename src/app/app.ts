@@ -18,6 +18,7 @@ import type { AppContext, FirebreakModule } from './module.js';
 import { Interactions } from '../chat/router.js';
 import { alertsModule } from "./alerts.js";
 import { incidentsModule } from './incidents.js';
+import { silencesModule } from './silences.js';
 import { drModule } from './dr.js';
 import { approvalsModule } from './approvals.js';
 import { pagingModule } from './paging.js';
@@ -26,6 +27,7 @@ import { LeaseScheduler } from '../jobs/scheduler.js';
 import { Lifecycle } from '../ops/lifecycle.js';
 import { opsModule } from './ops.js';
 import { observeHttpRequest } from '../ops/metrics.js';
+import { pitrArea } from './pitr.js';
 
 export interface AppOptions {
   config: Config;
@@ -61,14 +63,10 @@ export interface FirebreakApp {
 
 /** The modules that make up Firebreak, in the order their routes and commands register. */
 function buildModules(ctx: AppContext): FirebreakModule[] {
-  return [
-    incidentsModule(ctx),
-    pagingModule(ctx),
-    approvalsModule(ctx),
-    backupsModule(ctx),
-    drModule(ctx),
-    alertsModule(ctx),
-  ];
+  const modules = [incidentsModule(ctx), pagingModule(ctx), approvalsModule(ctx)];
+  // PITR hands its `--physical` / `--to` verbs to /backup and /dr (src/app/pitr.ts).
+  const pitr = pitrArea(ctx, { gate: () => ctx.services.changes });
+  return [...modules, backupsModule(ctx, pitr.verbs), drModule(ctx, undefined, pitr.verbs), alertsModule(ctx), silencesModule(ctx, ctx.services.alerts!), pitr.module];
 }
 
 /** The composition root: wires config, database, chat surface and every area together. */

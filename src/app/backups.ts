@@ -3,6 +3,7 @@ import { backupCommands } from '../commands/backup.js';
 import { BackupService } from '../backups/service.js';
 import { backupStarted, backupBusy, backupSummary, restoreDone } from '../templates/backups.js';
 import type { ProgressThread } from '../backups/service.js';
+import type { PhysicalVerbs } from '../commands/pitr.js';
 
 type RestoreParams = { backupId: string; target: string; channel?: string };
 type BackupNowParams = { database: string; channel?: string };
@@ -11,13 +12,13 @@ type BackupNowParams = { database: string; channel?: string };
  * Backups: `/backup`, the scheduled runs (one replica per slot through ctx.scheduler), the
  * retention and staleness watches, and the gated `backup.restore` over an existing database.
  */
-export function backupsModule(ctx: AppContext): FirebreakModule {
+export function backupsModule(ctx: AppContext, physical?: PhysicalVerbs): FirebreakModule {
   const service = new BackupService(ctx);
   ctx.services.backups = service;
   const cfg = ctx.config.backups;
   return {
     name: 'backups',
-    commands: [backupCommands(ctx, service)],
+    commands: [backupCommands(ctx, service, physical)],
     start: async () => {
       // `/backup now` under the change policy: runs once approved (or at once when the team
       // pre-approved it), with the same progress thread as an immediate backup.

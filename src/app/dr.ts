@@ -8,6 +8,7 @@ import { DR_DRY_RUN_KIND, DR_EXECUTE_KIND, formatDuration, type DrRun } from '..
 import type { BackupSource } from '../dr/backup-source.js';
 import { backupsRestoreSource } from '../dr/backups-binding.js';
 import { DrService } from '../dr/service.js';
+import type { PhysicalVerbs } from '../commands/pitr.js';
 
 export type ExecuteParams = { backupId: string; target: string; channel?: string };
 export type DryRunParams = { backupId: string; channel?: string };
@@ -68,7 +69,7 @@ export function dryRunAction(ctx: AppContext, service: DrService): GatedAction<D
  * Disaster recovery: `/dr`, the Cancel button, the gated recovery and the scheduled drill.
  * `source` defaults to the backups area's restore functions.
  */
-export function drModule(ctx: AppContext, source: BackupSource = backupsRestoreSource(ctx)): FirebreakModule {
+export function drModule(ctx: AppContext, source: BackupSource = backupsRestoreSource(ctx), pitr?: PhysicalVerbs): FirebreakModule {
   const service = new DrService(ctx, source, () => ctx.services.changes);
   ctx.services.dr = service;
   const registered = new WeakSet<ChangeGate>();
@@ -87,7 +88,7 @@ export function drModule(ctx: AppContext, source: BackupSource = backupsRestoreS
   const schedule = ctx.config.dr.schedule;
   return {
     name: 'dr',
-    commands: [drCommands(service, gate, needsApproval(policyFor(ctx.config.approvals, DR_DRY_RUN_KIND)))],
+    commands: [drCommands(service, gate, needsApproval(policyFor(ctx.config.approvals, DR_DRY_RUN_KIND)), pitr)],
     actions: drActions(service),
     start: async () => {
       if (!gate()) ctx.log.warn('no change gate: /dr execute will refuse until approvals run');

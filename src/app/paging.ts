@@ -4,6 +4,11 @@ import { retryPagingAction } from '../handlers/paging.js';
 import { pagerDutyWebhookRoute } from '../webhooks/pagerduty.js';
 import { RETRY_PAGING_ACTION } from '../templates/paging.js';
 import { DELIVER_QUEUE, OPS_QUEUE, PagingService, RESOLVE_QUEUE, WEBHOOK_QUEUE, type PagingDeps } from '../paging/service.js';
+import { PagerDutyRest } from '../paging/rest.js';
+import { PagerDutyControls } from '../paging/controls.js';
+import { timerSleep } from '../paging/delivery.js';
+import { pdControlDone } from '../templates/paging.js';
+import { pdControlHandlers } from '../handlers/pagerduty-controls.js';
 
 /**
  * PagerDuty paging: listens to incident hooks, adds `/incident page` and `/incident oncall`,
@@ -21,10 +26,19 @@ export function pagingModule(ctx: AppContext, deps: PagingDeps = {}): FirebreakM
   ctx.hooks.on('incident.resolved', ({ incident, actor }) => paging.onResolved(incident, actor));
   ctx.hooks.on('incident.reopened', ({ incident, actor }) => paging.onReopened(incident, actor));
 
+  const controls = pdControlHandlers(new PagerDutyControls({
+    pool: ctx.pool, clock: ctx.clock, log: ctx.log, incidents,
+    rest: new PagerDutyRest(ctx.config.paging, () => ctx.clock.now(), deps.sleep ?? timerSleep),
+    emailOf: async (userId) => (await ctx.chat.userIdentity?.(userId))?.email,
+    tell: (incident, message) => paging.tell(incident, message),
+    doneMessage: pdControlDone,
+  }), incidents);
+
   return {
     name: 'paging',
-    subcommands: { '/incident': [pageSubcommand(paging, incidents), oncallSubcommand(paging)] },
-    actions: { [RETRY_PAGING_ACTION]: retryPagingAction(paging) },
+    subcommands: { '/incident': [pageSubcommand(paging, incidents), oncallSubcommand(paging), controls.subcommand] },
+    actions: { [RETRY_PAGING_ACTION]: retryPagingAction(paging), ...controls.actions },
+    views: controls.views,
     routes: [pagerDutyWebhookRoute(paging, ctx.config.paging.webhookSecrets, ctx.log)],
     jobs: {
       [DELIVER_QUEUE]: (job) => paging.runDeliverJob(job),

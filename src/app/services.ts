@@ -15,7 +15,7 @@ export interface Services {
   /** Disaster-recovery drills and recoveries (src/dr). */
   dr?: DrService;
   /** Paging: status, and pages about Firebreak's own failures; absent or disabled means off. */
-  paging?: { enabled(): boolean; pageOps(page: OpsPage): Promise<boolean> };
+  paging?: { enabled(): boolean; pageOps(page: OpsPage, service?: string): Promise<boolean> };
   /** Alert intake: other receivers (PagerDuty) feed alerts through alerts.ingest(). */
   alerts?: AlertService;
   /** Backups: take, list, verify, restore (src/backups). */

@@ -70,6 +70,3 @@ export function countingApprovals(req: Pick<ChangeRequest, 'paramsHash' | 'reque
     return true;
   });
 }
-
-export const isOpen = (s: ChangeStatus): boolean => s === 'pending';
-export const isFinal = (s: ChangeStatus): boolean => ['executed', 'failed', 'rejected', 'expired', 'void'].includes(s);

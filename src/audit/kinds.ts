@@ -7,10 +7,6 @@
 export const AUDIT_TYPE_PREFIXES = ['change.', 'backup.', 'restore.', 'dr.', 'retention.'] as const;
 export const AUDIT_TYPES = ['incident.declared', 'incident.resolved', 'incident.reopened'] as const;
 
-export function isAuditType(type: string): boolean {
-  return AUDIT_TYPE_PREFIXES.some((p) => type.startsWith(p)) || (AUDIT_TYPES as readonly string[]).includes(type);
-}
-
 /** LIKE patterns matching every audit type, for SQL. */
 export const AUDIT_TYPE_PATTERNS: string[] = [
   ...AUDIT_TYPE_PREFIXES.map((p) => `${p.replace(/[%_\\]/g, (m) => `\\${m}`)}%`),

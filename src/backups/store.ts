@@ -133,13 +133,3 @@ export async function expiredObjectKeys(db: Queryable): Promise<Set<string>> {
   const { rows } = await db.query<{ object_key: string; manifest_key: string }>(`SELECT object_key, manifest_key FROM backups WHERE status = 'expired'`);
   return new Set(rows.flatMap((r) => [r.object_key, r.manifest_key]));
 }
-
-/** Backups stuck in 'running' after their process died (crash, kill -9): failed, so no one waits on them. */
-export async function failAbandoned(db: Queryable, olderThan: Date, at: Date): Promise<number> {
-  const r = await db.query(
-    `UPDATE backups SET status='failed', error='abandoned: the process running it stopped', finished_at=$2
-      WHERE status='running' AND started_at < $1`,
-    [olderThan, at],
-  );
-  return r.rowCount ?? 0;
-}

@@ -2,6 +2,7 @@ import { checkConfig } from '../config/load.js';
 import { chatMode, configWarnings } from '../config/schema.js';
 import { validateCommsTemplates } from '../templates/comms.js';
 import { backupKeyProblem } from '../backups/config.js';
+import { pitrConfigProblem } from '../pitr/config.js';
 import type { Config } from '../config/schema.js';
 import { findMissingChannels } from '../chat/channels.js';
 import { createSlackClient } from '../slack/client.js';
@@ -52,6 +53,11 @@ export const configCli: CliGroup = {
     const keyProblem = chatMode(r.config) === 'console' ? undefined : backupKeyProblem(r.config.backups);
     if (keyProblem) {
       io.err(`Invalid configuration:\n  - backups.encryption.recipient: ${keyProblem}`);
+      return 1;
+    }
+    const pitrProblem = pitrConfigProblem(r.config.pitr);
+    if (pitrProblem) {
+      io.err(`Invalid configuration:\n  - pitr: ${pitrProblem}`);
       return 1;
     }
     if (chatMode(r.config) !== 'console' && !args.includes('--offline') && !(await checkSlackChannels(r.config, io))) return 1;

@@ -12,8 +12,3 @@ export async function claimRequest(db: Queryable, key: string): Promise<boolean>
 export async function rememberResult(db: Queryable, key: string, result: unknown): Promise<void> {
   await db.query('UPDATE processed_requests SET result = $2 WHERE key = $1', [key, JSON.stringify(result)]);
 }
-
-export async function recalledResult<T>(db: Queryable, key: string): Promise<T | undefined> {
-  const { rows } = await db.query<{ result: T | null }>('SELECT result FROM processed_requests WHERE key = $1', [key]);
-  return rows[0]?.result ?? undefined;
-}

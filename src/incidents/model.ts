@@ -3,7 +3,6 @@ import type { Severity } from './config.js';
 export type IncidentStatus = 'investigating' | 'identified' | 'monitoring' | 'resolved';
 export const INCIDENT_STATUSES: IncidentStatus[] = ['investigating', 'identified', 'monitoring', 'resolved'];
 export type IncidentRole = 'commander' | 'comms' | 'tech';
-export const INCIDENT_ROLES: IncidentRole[] = ['commander', 'comms', 'tech'];
 
 /** The incident field that holds each role. */
 export const ROLE_FIELD = { commander: 'commander', comms: 'commsLead', tech: 'techLead' } as const satisfies Record<IncidentRole, keyof Incident>;

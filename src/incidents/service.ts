@@ -77,11 +77,6 @@ export type { WarRoomResult } from './setup.js';
 export class IncidentService {
   /** War rooms opened at once; a burst of declares queues behind these (each is ~10 Slack calls). */
   private readonly warRooms = new Semaphore(8);
-  /**
-   * In-process listeners for a war room this replica started (alert routing posts the group
-   * in the new channel). Only a convenience: the declarer is told from the job's own data.
-   */
-  private readonly readyListeners = new Map<number, (r: WarRoomResult) => Promise<void>>();
   /** The team's comms templates, read once at start; `firebreak config check` reports broken files. */
   readonly comms: CommsTemplates;
 
@@ -106,16 +101,15 @@ export class IncidentService {
   /**
    * Records the incident and its war-room setup job in one transaction (fast) and returns;
    * the setup job (channel, invitations, headline, drafts, announcement, page) starts at once
-   * on this replica and is finished by any replica if this one dies. `onReady` hears how the
-   * setup went when it runs here. Slack retries and double submissions come back as
-   * `duplicate` with the incident that already exists.
+   * on this replica and is finished by any replica if this one dies; whichever runs it emits
+   * `incident.war_room_ready` once the channel exists. Slack retries and double submissions
+   * come back as `duplicate` with the incident that already exists.
    */
-  async declare(input: DeclareInput, onReady?: (r: WarRoomResult) => Promise<void>): Promise<DeclareOutcome> {
+  async declare(input: DeclareInput): Promise<DeclareOutcome> {
     const out = await this.record(input);
     if (out.status === 'declared' && out.setupJobId) {
       const id = out.incident.id;
       const jobId = out.setupJobId;
-      if (onReady) this.readyListeners.set(id, onReady);
       this.ctx.background.run(`open war room INC-${id}`, async () => {
         await this.warRooms.use(() => this.ctx.jobs.runNow(jobId));
       });
@@ -125,12 +119,7 @@ export class IncidentService {
 
   /** Job handler: one attempt at the incident's war-room setup (src/incidents/setup.ts). */
   async runSetup(job: Job): Promise<void> {
-    const id = (job.payload as unknown as SetupJob).incidentId;
-    const listener = this.readyListeners.get(id);
-    await runSetupJob(this, job, listener && (async (r) => {
-      this.readyListeners.delete(id);
-      await listener(r);
-    }));
+    await runSetupJob(this, job);
   }
 
   /**

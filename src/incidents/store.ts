@@ -93,11 +93,6 @@ export async function updateIncident(db: Queryable, id: number, patch: IncidentP
   return incidentFromRow(rows[0]!);
 }
 
-export async function recentIncidents(db: Queryable, limit: number): Promise<Incident[]> {
-  const { rows } = await db.query<IncidentRow>('SELECT * FROM incidents ORDER BY id DESC LIMIT $1', [limit]);
-  return rows.map(incidentFromRow);
-}
-
 /** Adds people to the known members of the incident channel; returns who was new. */
 export async function addMembers(db: Queryable, incidentId: number, userIds: string[], via: string, at: Date): Promise<string[]> {
   if (userIds.length === 0) return [];

@@ -8,7 +8,6 @@ import { scheduledSlots, schedulerLeader } from '../ops/metrics.js';
 
 /**
  * Clock-based schedules (node-cron expressions from config): backups, drills, retention.
- * Interface fixed by the lead; implementation owned by the ops area (issue 10).
  * Contract: each slot of each task runs exactly once across all replicas; a dead leader's
  * schedules move to a survivor within a minute; stop() releases the lease.
  */

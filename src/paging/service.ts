@@ -13,6 +13,7 @@ import { appendEvent } from '../events/log.js';
 import { PagerDutyProvider } from './pagerduty.js';
 import type { AlertEvent, AttemptResult, OnCallEntry, PagingProvider } from './provider.js';
 import { DEFAULT_SERVICE, resolveRoutingKeys, routingKeyEnvFor, type RoutingKey } from './routing.js';
+import { ECHO_OF, ECHO_WINDOW_MS } from './controls.js';
 import * as store from './store.js';
 import { alertFromWebhookEvent, type PdWebhookEvent } from './webhook-event.js';
 
@@ -266,7 +267,7 @@ export class PagingService {
       await this.incidents.recordTimeline(page.incidentId, 'incident.paged', actor, {
         ...base, severity: incident.severity, pdSeverity: PD_SEVERITY[incident.severity], text: `Paged ${page.service} on PagerDuty (${page.reason})`,
       });
-      const notice = tpl.pagedNotice(done, incident.severity, outcome.attempts, retryOf ? actor : undefined);
+      const notice = tpl.pagedNotice(done, incident.severity, outcome.attempts, retryOf ? actor : undefined, !!this.ctx.config.paging.apiToken);
       await this.replaceOrTell(incident, retryOf, notice);
       // Resolved while the trigger was in flight: that resolve saw nothing to close, so close it now.
       const now = await this.incidents.get(page.incidentId);
@@ -364,15 +365,16 @@ export class PagingService {
    * Pages the default service about an operational failure, through the job queue so the
    * caller never waits on PagerDuty. Returns false when paging is off (no default key).
    */
-  async pageOps(page: OpsPage): Promise<boolean> {
-    if (!this.keys.has(DEFAULT_SERVICE)) return false;
-    await this.ctx.jobs.enqueue(OPS_QUEUE, { ...page, at: this.ctx.clock.now().toISOString() }, { runAt: this.ctx.clock.now() });
+  /** Pages a service (default: `default`) outside any incident; false when it has no routing key. */
+  async pageOps(page: OpsPage, service = DEFAULT_SERVICE): Promise<boolean> {
+    if (!this.keys.has(service)) return false;
+    await this.ctx.jobs.enqueue(OPS_QUEUE, { ...page, service, at: this.ctx.clock.now().toISOString() }, { runAt: this.ctx.clock.now() });
     return true;
   }
 
   async runOpsJob(job: Job): Promise<void> {
-    const p = job.payload as unknown as OpsPage & { at: string };
-    const key = this.keys.get(DEFAULT_SERVICE);
+    const p = job.payload as unknown as OpsPage & { at: string; service?: string };
+    const key = this.keys.get(p.service ?? DEFAULT_SERVICE);
     if (!key) return;
     const event: AlertEvent = {
       action: 'trigger',
@@ -439,6 +441,13 @@ export class PagingService {
       return;
     }
     if (e.pdIncidentId) await store.rememberPdIncident(this.ctx.pool, page.id, e.pdIncidentId, e.pdIncidentUrl ?? null);
+    // A change made from Slack comes back as a webhook: it is already on the timeline (and in MTTA).
+    const echoOf = ECHO_OF[e.type];
+    const pdIncidentId = e.pdIncidentId ?? page.pdIncidentId;
+    if (echoOf && pdIncidentId && (await store.claimEcho(this.ctx.pool, pdIncidentId, echoOf, e.id, this.ctx.clock.now(), ECHO_WINDOW_MS))) {
+      this.ctx.log.debug({ type: e.type, pdIncidentId }, 'PagerDuty webhook echoes a change made from Slack; already recorded');
+      return;
+    }
     const incident = await this.incidents.get(page.incidentId);
     if (!incident) return;
     const at = e.occurredAt ?? this.ctx.clock.now();

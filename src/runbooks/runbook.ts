@@ -69,10 +69,6 @@ export function parseRunbook(markdown: string, file: string): Runbook {
   return { name, file, title, sections, missing, problems };
 }
 
-export function runbookIsValid(r: Runbook): boolean {
-  return r.missing.length === 0 && r.problems.length === 0;
-}
-
 /** Every `*.md` in the directory, sorted by name. A missing directory is an error naming it. */
 export async function loadRunbooks(dir: string): Promise<Runbook[]> {
   let files: string[];

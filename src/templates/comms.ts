@@ -141,8 +141,6 @@ export function validateCommsTemplates(dir: string | undefined): string[] {
   return loadCommsTemplates(dir).problems;
 }
 
-export const BUILTIN_COMMS_TEMPLATES: Readonly<CommsTemplates> = BUILTIN;
-
 export interface CommsExtras {
   update?: string;
   nextUpdate?: string;
@@ -193,5 +191,3 @@ export function commsMessage(kind: CommsKind, i: Incident, extras: CommsExtras =
     blocks: [section(`*${TITLES[kind]}* — draft`), ...textSections('```' + body + '```', { maxBlocks: 6 }), context('Copy, adjust and send. Drafts are filled from the incident record.')],
   };
 }
-
-export const commsTitle = (kind: CommsKind): string => TITLES[kind];

@@ -245,11 +245,18 @@ describe('buttons on the group message', () => {
     expect(t.slack.replies(again.responseId).join()).toMatch(/Already acknowledged by <@U0BOB>/);
   });
 
-  it('Silence 1 h shows the silence on the message', async () => {
-    const { responseId } = await t.click('alerts.silence', groupId, { user: 'U0BOB' });
+  it('Silence opens the modal; alerts whose source has no silences are muted in Firebreak only, and the message says so', async () => {
+    await t.click('alerts.silence', groupId, { user: 'U0BOB', channel: t.slack.channel('alerts')!.id, messageTs: ts });
+    await t.settle();
+    const view = t.slack.views.at(-1)!.view as { callback_id: string; private_metadata: string; blocks: unknown[] };
+    expect(view.callback_id).toBe('alerts.silence');
+    expect(JSON.stringify(view.blocks)).toContain('have no silences at the source');
+    expect(JSON.stringify(view.blocks)).not.toContain('"block_id":"matchers"');
+    await t.submitView('alerts.silence', { duration: '1h', custom_duration: '', comment: 'known backlog' }, { user: 'U0BOB', privateMetadata: view.private_metadata, selectBlocks: ['duration'] });
     await stepAndDrain(t, 1000);
-    expect(t.slack.replies(responseId).join()).toMatch(/Silenced/);
-    expect(text(topLevel('alerts').find((m) => m.ts === ts))).toMatch(/silenced by <@U0BOB> until/);
+    const shown = text(topLevel('alerts').find((m) => m.ts === ts));
+    expect(shown).toMatch(/muted in Firebreak only by <@U0BOB> until/);
+    expect(shown).toContain('alerts.unmute');
   });
 
   it('Declare incident declares once, with the severity the labels map to, and attaches the group', async () => {
@@ -405,5 +412,25 @@ describe('failures lose nothing', () => {
     await am(amBody([{ labels: { alertname: 'NoChannelStill', team: 'db' } }]));
     await stepAndDrain(t, 30_000, 2);
     expect(opsNotices()).toHaveLength(1);
+  });
+});
+
+describe('an auto-declared incident whose setup failed first', () => {
+  it('still gets its alert group message once the setup succeeds, whichever replica runs the retry', async () => {
+    // The channel cannot be made at first: the setup job retries later (on any replica). The
+    // group follows the incident into its channel from that retry, not from the declaring call.
+    t.slack.fail('conversations.create', 'service_unavailable', { times: 1 });
+    await am(amBody([{ labels: { alertname: 'CartErrors', team: 'web', severity: 'critical', instance: 'c1' }, annotations: { summary: 'Cart 5xx' } }]));
+    await stepAndDrain(t, 30_000);
+    const inc = (await t.db.pool.query(`SELECT * FROM incidents WHERE title = 'CartErrors'`)).rows[0];
+    expect(inc).toBeDefined();
+    await stepAndDrain(t, 10_000);
+    const after = (await t.db.pool.query(`SELECT * FROM incidents WHERE id = $1`, [inc.id])).rows[0];
+    expect(after.channel_id).not.toBeNull();
+    // The channel came from the retry, not from the first run.
+    const job = (await t.db.pool.query(`SELECT attempts FROM jobs WHERE dedupe_key = $1`, [`incident.setup:${inc.id}`])).rows[0];
+    expect(job.attempts).toBe(2);
+    const inIncident = t.slack.messagesIn(after.channel_id).filter((m) => /^(FIRING|RESOLVED).*CartErrors/.test(m.text));
+    expect(inIncident).toHaveLength(1);
   });
 });
