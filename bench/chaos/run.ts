@@ -474,8 +474,13 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     // the answer was due, or its replica died between commit and answer): the same trigger
     // again, now that both replicas are up. A stored one is acknowledged as a duplicate.
     let redelivered = 0;
-    await Promise.all(slashLog.filter((x) => !x.acked()).map(async (x) => {
-      const st = await slash(pick(), x.command, x.text, { ...x.o, retryNum: 3 });
+    const unacked = slashLog.filter((x) => !x.acked());
+    // A few at a time and up to three tries each: a burst of late retries on a busy machine
+    // would time out by itself.
+    await Promise.all(Array.from({ length: 4 }, async () => {
+      for (let x = unacked.shift(); x; x = unacked.shift()) {
+      let st = 0;
+      for (let k = 0; k < 3 && !(st >= 200 && st < 300); k++) st = await slash(pick(), x.command, x.text, { ...x.o, retryNum: 3 });
       if (st >= 200 && st < 300) {
         redelivered++;
         const d = ledger.declares.find((y) => x.text.endsWith(` ${y.title}`) && x.text.startsWith('declare '));
@@ -484,6 +489,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
         if (nt) nt.acked = true;
         const dr = ledger.drDryRuns.find((y) => y.responseId === x.o.responseId);
         if (dr) dr.acked = true;
+      }
       }
     }));
     if (redelivered) countOp('(acknowledged on the late re-delivery)');
