@@ -479,17 +479,17 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     // would time out by itself.
     await Promise.all(Array.from({ length: 4 }, async () => {
       for (let x = unacked.shift(); x; x = unacked.shift()) {
-      let st = 0;
-      for (let k = 0; k < 3 && !(st >= 200 && st < 300); k++) st = await slash(pick(), x.command, x.text, { ...x.o, retryNum: 3 });
-      if (st >= 200 && st < 300) {
-        redelivered++;
-        const d = ledger.declares.find((y) => x.text.endsWith(` ${y.title}`) && x.text.startsWith('declare '));
-        if (d) d.acked = true;
-        const nt = ledger.notes.find((y) => x.text.startsWith(`note ${y.token} `));
-        if (nt) nt.acked = true;
-        const dr = ledger.drDryRuns.find((y) => y.responseId === x.o.responseId);
-        if (dr) dr.acked = true;
-      }
+        let st = 0;
+        for (let k = 0; k < 3 && !(st >= 200 && st < 300); k++) st = await slash(pick(), x.command, x.text, { ...x.o, retryNum: 3 });
+        if (st >= 200 && st < 300) {
+          redelivered++;
+          const d = ledger.declares.find((y) => x.text.endsWith(` ${y.title}`) && x.text.startsWith('declare '));
+          if (d) d.acked = true;
+          const nt = ledger.notes.find((y) => x.text.startsWith(`note ${y.token} `));
+          if (nt) nt.acked = true;
+          const dr = ledger.drDryRuns.find((y) => y.responseId === x.o.responseId);
+          if (dr) dr.acked = true;
+        }
       }
     }));
     if (redelivered) countOp('(acknowledged on the late re-delivery)');
