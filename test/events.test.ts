@@ -46,4 +46,35 @@ describe('the event log', () => {
     const r = await Promise.all([migrate(db.pool), migrate(db.pool)]);
     expect(r).toEqual([[], []]);
   });
+  it('an incident change holding its row and a second event for that incident never deadlock on the chain lock', async () => {
+    // The chaos run saw "deadlock detected" in most incident changes and setup steps: a change
+    // locks its incident row and then appends (chain lock), while another append for the same
+    // incident held the chain lock and waited on that row (the events → incidents foreign key).
+    const { rows } = await db.pool.query<{ id: number }>(
+      "INSERT INTO incidents (title, severity, declared_by, declared_at) VALUES ('lock order','P2','U1', now()) RETURNING id");
+    const id = rows[0]!.id;
+    const change = await db.pool.connect();
+    try {
+      await change.query('BEGIN');
+      await change.query('SELECT id FROM incidents WHERE id = $1 FOR UPDATE', [id]);
+      // A setup step's event for the same incident, in its own transaction, arrives meanwhile.
+      const other = appendEvent(db.pool, { type: 'test.step', actor: 'firebreak', at: new Date(), incidentId: id });
+      // Wait until that append is blocked inside PostgreSQL before the change appends its own.
+      for (;;) {
+        const w = await db.pool.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> $1`, [
+          (await change.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid,
+        ]);
+        if (w.rowCount) break;
+        await new Promise((r) => setImmediate(r));
+      }
+      await appendEvent(change, { type: 'test.change', actor: 'U1', at: new Date(), incidentId: id });
+      await change.query('COMMIT');
+      await other;
+    } finally {
+      change.release();
+    }
+    const types = (await incidentEvents(db.pool, id)).map((e) => e.type);
+    expect(types).toEqual(['test.change', 'test.step']);
+    expect((await verifyChain(db.pool)).ok).toBe(true);
+  });
 });

@@ -236,6 +236,12 @@ async function backups(i: Inputs): Promise<InvariantResult> {
         if (problems.length) throw new Error(problems.join('; '));
       }
     } catch (e) {
+      // Retention keeps running while this checks: a backup it expired meanwhile is gone on purpose.
+      const now = await i.pool.query<{ status: string }>('SELECT status FROM backups WHERE id = $1', [b.id]);
+      if (now.rows[0]?.status !== 'verified') {
+        r.checked--;
+        continue;
+      }
       r.lost++;
       note(r, `bad: backup ${b.id} marked verified but ${(e as Error).message.slice(0, 160)}`);
     }
@@ -243,7 +249,10 @@ async function backups(i: Inputs): Promise<InvariantResult> {
   const s3 = new S3Client({ endpoint: i.s3.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
   const uploads = (await s3.send(new ListMultipartUploadsCommand({ Bucket: i.s3.bucket }))).Uploads ?? [];
   // Retention cleans uploads older than staleHours (18 s here) every 15 s: older than that is left behind.
-  const left = uploads.filter((u) => u.Initiated && Date.now() - u.Initiated.getTime() > 45_000);
+  // An upload of a backup still running (scheduled backups go on while this checks) is in use.
+  const running = await i.pool.query<{ object_key: string | null }>("SELECT object_key FROM backups WHERE status = 'running'");
+  const inUse = new Set(running.rows.map((x) => x.object_key));
+  const left = uploads.filter((u) => u.Initiated && Date.now() - u.Initiated.getTime() > 45_000 && !inUse.has(u.Key ?? ''));
   r.stuck += left.length;
   if (left.length) note(r, `${left.length} multipart upload(s) left behind, e.g. ${left[0]!.Key}`);
   return r;

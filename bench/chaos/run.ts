@@ -474,16 +474,22 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     // the answer was due, or its replica died between commit and answer): the same trigger
     // again, now that both replicas are up. A stored one is acknowledged as a duplicate.
     let redelivered = 0;
-    await Promise.all(slashLog.filter((x) => !x.acked()).map(async (x) => {
-      const st = await slash(pick(), x.command, x.text, { ...x.o, retryNum: 3 });
-      if (st >= 200 && st < 300) {
-        redelivered++;
-        const d = ledger.declares.find((y) => x.text.endsWith(` ${y.title}`) && x.text.startsWith('declare '));
-        if (d) d.acked = true;
-        const nt = ledger.notes.find((y) => x.text.startsWith(`note ${y.token} `));
-        if (nt) nt.acked = true;
-        const dr = ledger.drDryRuns.find((y) => y.responseId === x.o.responseId);
-        if (dr) dr.acked = true;
+    const unacked = slashLog.filter((x) => !x.acked());
+    // A few at a time and up to three tries each: a burst of late retries on a busy machine
+    // would time out by itself.
+    await Promise.all(Array.from({ length: 4 }, async () => {
+      for (let x = unacked.shift(); x; x = unacked.shift()) {
+        let st = 0;
+        for (let k = 0; k < 3 && !(st >= 200 && st < 300); k++) st = await slash(pick(), x.command, x.text, { ...x.o, retryNum: 3 });
+        if (st >= 200 && st < 300) {
+          redelivered++;
+          const d = ledger.declares.find((y) => x.text.endsWith(` ${y.title}`) && x.text.startsWith('declare '));
+          if (d) d.acked = true;
+          const nt = ledger.notes.find((y) => x.text.startsWith(`note ${y.token} `));
+          if (nt) nt.acked = true;
+          const dr = ledger.drDryRuns.find((y) => y.responseId === x.o.responseId);
+          if (dr) dr.acked = true;
+        }
       }
     }));
     if (redelivered) countOp('(acknowledged on the late re-delivery)');
@@ -492,7 +498,19 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     log(`chaos: workload over after ${((Date.now() - workStart) / 1000).toFixed(1)} s; quiescing`);
 
     // --- quiesce and check ------------------------------------------------------------------
-    await quiesce(state, size.quiesceMs, log);
+    const quiet = await quiesce(state, size.quiesceMs, log);
+    if (!quiet && logDir) {
+      // What the database was doing when the system would not settle: sessions and lock waits.
+      const activity = await state.query(`SELECT pid, application_name, state, wait_event_type, wait_event, now() - xact_start AS xact_age, now() - state_change AS state_age, left(query, 300) AS query
+          FROM pg_stat_activity WHERE datname = 'firebreak' AND pid <> pg_backend_pid() ORDER BY xact_start NULLS LAST`).catch((e: unknown) => ({ rows: [String(e)] }));
+      const waits = await state.query(`SELECT w.pid AS waiting, b.pid AS holding, w.locktype, w.mode, left(a.query, 200) AS holder_query, a.state AS holder_state
+          FROM pg_locks w JOIN pg_locks b ON b.granted AND NOT w.granted AND b.locktype = w.locktype
+               AND b.database IS NOT DISTINCT FROM w.database AND b.relation IS NOT DISTINCT FROM w.relation AND b.page IS NOT DISTINCT FROM w.page
+               AND b.tuple IS NOT DISTINCT FROM w.tuple AND b.transactionid IS NOT DISTINCT FROM w.transactionid AND b.classid IS NOT DISTINCT FROM w.classid
+               AND b.objid IS NOT DISTINCT FROM w.objid AND b.objsubid IS NOT DISTINCT FROM w.objsubid AND b.pid <> w.pid
+          JOIN pg_stat_activity a ON a.pid = b.pid`).catch((e: unknown) => ({ rows: [String(e)] }));
+      writeFileSync(path.join(logDir, 'not-quiet.json'), JSON.stringify({ activity: activity.rows, waits: waits.rows }, null, 1));
+    }
     log(`chaos: quiet after ${((Date.now() - t0) / 1000).toFixed(1)} s; checking invariants`);
     const checkStart = Date.now();
     const invariants = await checkInvariants({
@@ -558,7 +576,7 @@ function firebreakConfig(o: { slackApi: string; pdHost: string; s3: string; buck
  * nothing queued for Slack, no setup half done. The workload's own requests have all been
  * answered before this is called.
  */
-async function quiesce(pool: pg.Pool, timeoutMs: number, log: (l: string) => void): Promise<void> {
+async function quiesce(pool: pg.Pool, timeoutMs: number, log: (l: string) => void): Promise<boolean> {
   const until = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < until) {
@@ -572,7 +590,7 @@ async function quiesce(pool: pg.Pool, timeoutMs: number, log: (l: string) => voi
           (SELECT count(*) FROM pages WHERE status = 'pending')::int AS pages,
           (SELECT count(*) FROM dr_runs WHERE status = 'running')::int AS dr`);
       const busy = Object.entries(rows[0]!).filter(([, v]) => Number(v) > 0);
-      if (busy.length === 0) return;
+      if (busy.length === 0) return true;
       last = busy.map(([k, v]) => `${v} ${k}`).join(', ');
     } catch {
       /* restarting */
@@ -580,4 +598,5 @@ async function quiesce(pool: pg.Pool, timeoutMs: number, log: (l: string) => voi
     await sleep(250);
   }
   log(`chaos: still busy when the quiesce window ended: ${last}`);
+  return false;
 }

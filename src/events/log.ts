@@ -78,6 +78,10 @@ export async function appendEvent(db: pg.Pool | pg.PoolClient, e: NewEvent): Pro
       client.release();
     }
   }
+  // Lock order: the incident row before the chain. Inserting the event takes a key-share lock
+  // on its incident (the foreign key); taken after the chain lock, it deadlocked with any change
+  // that holds the incident row (FOR UPDATE) and then appends its own event.
+  if (e.incidentId != null) await db.query('SELECT 1 FROM incidents WHERE id = $1 FOR KEY SHARE', [e.incidentId]);
   await db.query('SELECT pg_advisory_xact_lock($1)', [CHAIN_LOCK]);
   const last = await db.query<{ hash: string }>('SELECT hash FROM events ORDER BY id DESC LIMIT 1');
   const prevHash = last.rows[0]?.hash ?? GENESIS_HASH;
