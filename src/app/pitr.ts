@@ -80,7 +80,7 @@ export function pitrArea(ctx: AppContext, deps: { gate: () => ChangeGate | undef
         ctx.scheduler.add({
           name: `pitr:${type}:${cfg.stanza}`,
           cron,
-          // pgBackRest expires by the retention settings at the end of each backup.
+          // Retention: Pitr.backup runs `pgbackrest expire` itself after each good backup (expire-auto is off so every expiry is audited).
           run: async () => void (await pitr.backup(type, { requestedBy: 'firebreak-schedule' })),
         });
       }
