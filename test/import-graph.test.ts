@@ -10,7 +10,11 @@ describe('the import graph of src/', () => {
     expect(graph.get('src/app/app.ts')).toContain('src/app/module.ts');
   });
 
-  it('has no area importing commands/, handlers/, slack/ or webhooks/', () => {
+  it('has no import cycle, type-only imports included', () => {
+    expect(cycles(graph)).toEqual([]);
+  });
+
+  it('has no area importing app/, commands/, handlers/, slack/ or webhooks/', () => {
     expect(edgeImports(graph)).toEqual([]);
   });
 

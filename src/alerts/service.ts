@@ -1,4 +1,5 @@
-import type { AppContext } from '../app/module.js';
+import type { AppContext } from '../context.js';
+import type { IncidentService } from '../incidents/service.js';
 import type { Incident } from '../incidents/model.js';
 import type { Severity } from '../incidents/config.js';
 import { SEVERITIES } from '../incidents/config.js';
@@ -39,7 +40,7 @@ interface Reported {
   status: 'firing' | 'resolved';
 }
 
-type DeclareResult = { status: 'declared' | 'duplicate'; incidentId: number } | { status: 'already'; incidentId: number } | { status: 'failed'; reason: string };
+type DeclareResult = { status: 'declared' | 'duplicate'; incidentId: number } | { status: 'already'; incidentId: number };
 
 /**
  * Alert intake and routing: stores what monitoring sends, routes it through the
@@ -49,6 +50,9 @@ type DeclareResult = { status: 'declared' | 'duplicate'; incidentId: number } | 
 /** Chat errors that mean the channel is not there for us: retrying cannot help. */
 const GONE_CHANNEL = new Set(['channel_not_found', 'is_archived', 'not_in_channel']);
 const bareName = (c: string) => c.replace(/^#/, '');
+
+/** What alert routing needs from the incidents area. */
+export type AlertIncidents = Pick<IncidentService, 'open' | 'get' | 'declare' | 'postToIncident' | 'recordTimeline'>;
 
 export class AlertService {
   readonly root: Route;
@@ -63,7 +67,11 @@ export class AlertService {
   private wakeTimer: NodeJS.Timeout | undefined;
   private wakeAt = Infinity;
 
-  constructor(private ctx: AppContext) {
+  constructor(
+    private ctx: AppContext,
+    /** Auto-declare, the Declare button and incident timelines go through the incidents area. */
+    private incidents: AlertIncidents,
+  ) {
     const c = ctx.config.alerts;
     this.root = compileRoutes(c.route, c.defaultChannel);
     this.inhibitRules = compileInhibitRules(c.inhibit_rules);
@@ -204,7 +212,7 @@ export class AlertService {
   }
 
   private async openIncidents(): Promise<Map<number, Incident>> {
-    const list = (await this.ctx.services.incidents?.open()) ?? [];
+    const list = await this.incidents.open();
     return new Map(list.map((i) => [i.id, i]));
   }
 
@@ -226,8 +234,7 @@ export class AlertService {
   }
 
   private async tellTimelines(items: { r: Reported; source: string; title: string; labels: Labels; groupId: number }[]): Promise<void> {
-    const incidents = this.ctx.services.incidents;
-    if (!incidents) return;
+    const incidents = this.incidents;
     for (const it of items) {
       const verb = it.r.status === 'firing' ? 'firing' : 'resolved';
       await incidents.recordTimeline(it.r.incidentId, `alert.${verb}`, `alert:${it.source}`, {
@@ -335,7 +342,7 @@ export class AlertService {
     const inhibitedIds = await this.inhibited(firingAll);
     const firing = firingAll.filter((a) => !inhibitedIds.has(a.id));
     const inhibited = firingAll.filter((a) => inhibitedIds.has(a.id));
-    const incident = g.incidentId ? await this.ctx.services.incidents?.get(g.incidentId) : undefined;
+    const incident = g.incidentId ? await this.incidents.get(g.incidentId) : undefined;
     const route = this.routeOf(g);
     const message = alertGroupMessage({
       group: g, firing, inhibited, resolved, mentions: route.opts.mentions, maxShown: this.ctx.config.alerts.maxAlertsShown, now,
@@ -431,7 +438,7 @@ export class AlertService {
     if (allResolved) {
       await store.deleteOutbox(pool, g.id, item.channel, 'reminder');
       if (g.incidentId && !g.allResolvedNoticed && v.incident && v.incident.status !== 'resolved') {
-        await this.ctx.services.incidents?.postToIncident(g.incidentId, groupResolvedInIncident(groupTitle(g, v.alerts), g.id));
+        await this.incidents.postToIncident(g.incidentId, groupResolvedInIncident(groupTitle(g, v.alerts), g.id));
       }
     }
   }
@@ -439,8 +446,8 @@ export class AlertService {
   /** At most one incident per alert group: skipped while one is open or inside the cool-down. */
   private async maybeAutoDeclare(g: AlertGroup, route: Route, alerts: StoredAlert[], now: Date): Promise<void> {
     const ad = route.opts.autoDeclare;
-    const incidents = this.ctx.services.incidents;
-    if (!ad || !incidents) return;
+    const incidents = this.incidents;
+    if (!ad) return;
     if (g.incidentId) {
       const current = await incidents.get(g.incidentId);
       if (current && current.status !== 'resolved') return;
@@ -522,7 +529,7 @@ export class AlertService {
     if (!before) return undefined;
     if (before.acknowledgedBy) return { status: 'already', group: before };
     const g = (await store.acknowledgeGroup(this.ctx.pool, groupId, user, this.ctx.clock.now()))!;
-    if (g.incidentId) await this.ctx.services.incidents?.recordTimeline(g.incidentId, 'alert.acknowledged', user, { text: `Alert group #${g.id} acknowledged`, groupId: g.id });
+    if (g.incidentId) await this.incidents.recordTimeline(g.incidentId, 'alert.acknowledged', user, { text: `Alert group #${g.id} acknowledged`, groupId: g.id });
     await this.refreshEverywhere(g);
     return { status: 'acknowledged', group: g };
   }
@@ -531,7 +538,7 @@ export class AlertService {
     const until = new Date(this.ctx.clock.now().getTime() + ms);
     const g = await store.silenceGroup(this.ctx.pool, groupId, user, until);
     if (!g) return undefined;
-    if (g.incidentId) await this.ctx.services.incidents?.recordTimeline(g.incidentId, 'alert.silenced', user, { text: `Alert group #${g.id} silenced until ${until.toISOString()}`, groupId: g.id });
+    if (g.incidentId) await this.incidents.recordTimeline(g.incidentId, 'alert.silenced', user, { text: `Alert group #${g.id} silenced until ${until.toISOString()}`, groupId: g.id });
     await this.refreshEverywhere(g);
     return g;
   }
@@ -544,10 +551,9 @@ export class AlertService {
   }
 
   async declareFromGroup(groupId: number, user: string, requestKey: string): Promise<DeclareResult | undefined> {
-    const incidents = this.ctx.services.incidents;
+    const incidents = this.incidents;
     const g = await store.getGroup(this.ctx.pool, groupId);
     if (!g) return undefined;
-    if (!incidents) return { status: 'failed', reason: 'the incidents area is not running' };
     if (g.incidentId) {
       const current = await incidents.get(g.incidentId);
       if (current && current.status !== 'resolved') return { status: 'already', incidentId: current.id };

@@ -3,18 +3,15 @@ import { oncallSubcommand, pageSubcommand } from '../commands/paging.js';
 import { retryPagingAction } from '../handlers/paging.js';
 import { pagerDutyWebhookRoute } from '../webhooks/pagerduty.js';
 import { RETRY_PAGING_ACTION } from '../templates/paging.js';
-import { DELIVER_QUEUE, OPS_QUEUE, PagingService, RESOLVE_QUEUE, WEBHOOK_QUEUE, type PagingDeps } from '../paging/service.js';
+import { DELIVER_QUEUE, OPS_QUEUE, RESOLVE_QUEUE, WEBHOOK_QUEUE, type PagingService } from '../paging/service.js';
+import type { IncidentService } from '../incidents/service.js';
 
 /**
  * PagerDuty paging: listens to incident hooks, adds `/incident page` and `/incident oncall`,
  * the Retry paging button and POST /webhooks/pagerduty. Without a routing key it stays
  * registered but pages nothing, and the incident headline says paging is off.
  */
-export function pagingModule(ctx: AppContext, deps: PagingDeps = {}): FirebreakModule {
-  const paging = new PagingService(ctx, deps);
-  ctx.services.paging = paging;
-  const incidents = ctx.services.incidents;
-  if (!incidents) throw new Error('pagingModule needs incidentsModule before it in buildModules');
+export function pagingModule(ctx: AppContext, paging: PagingService, incidents: IncidentService): FirebreakModule {
 
   ctx.hooks.on('incident.declared', ({ incident, actor }) => paging.onDeclared(incident, actor));
   ctx.hooks.on('incident.severity_changed', ({ incident, from, to, actor }) => paging.onSeverityChanged(incident, from, to, actor));

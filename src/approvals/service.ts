@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { AppContext } from '../app/module.js';
+import type { AppContext } from '../context.js';
 import { withTransaction } from '../db/pool.js';
 import { claimRequest } from '../db/idempotency.js';
 import { appendEvent } from '../events/log.js';

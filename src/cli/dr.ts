@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { cliDatabase, withCliRuntime } from './runtime.js';
 import { systemClock } from '../clock.js';
-import { Background } from '../app/background.js';
+import { Background } from '../jobs/background.js';
 import { ChatError, type Block, type ChatMessage, type ChatSurface, type PostedMessage } from '../chat/surface.js';
 import { backupsRestoreSource } from '../dr/backups-binding.js';
 import { DrService } from '../dr/service.js';
@@ -119,7 +119,7 @@ export const drCli: CliGroup = {
       };
       // Whoever runs the CLI holds Firebreak's database credentials on the host and could stop a
       // drill in SQL anyway: the chat-side rule (requester, approver, commander) is not theirs.
-      const service = new DrService(ctx, backupsRestoreSource(ctx), () => ({ authorizeStop: async () => ({ allowed: true, because: 'host-operator' }) }));
+      const service = new DrService(ctx, backupsRestoreSource(ctx), { authorizeStop: async () => ({ allowed: true, because: 'host-operator' }) });
       switch (verb) {
         case 'status': {
           const running = await service.running();

@@ -1,7 +1,7 @@
 import { escapeMrkdwn } from '../templates/blocks.js';
-import type { AppContext } from '../app/module.js';
+import type { AppContext } from '../context.js';
 import type { InteractionContext } from '../chat/interactions.js';
-import type { GateOutcome } from '../approvals/gate.js';
+import type { ChangeGate, GateOutcome } from '../approvals/gate.js';
 import { helpSubcommand, type CommandTable } from './table.js';
 import { BackupUserError, type BackupService, type ProgressThread } from '../backups/service.js';
 import * as view from '../templates/backups.js';
@@ -38,7 +38,7 @@ function checkId(id: string | undefined, usage: string): string | undefined {
 }
 
 /** `/backup`: one table for Slack, the console, help and tests. */
-export function backupCommands(ctx: AppContext, service: BackupService): CommandTable {
+export function backupCommands(ctx: Pick<AppContext, 'config'>, service: BackupService, gate: ChangeGate): CommandTable {
   const table: CommandTable = {
     command: '/backup',
     description: 'PostgreSQL backups: streamed, encrypted, verified, kept by GFS retention.',
@@ -53,8 +53,7 @@ export function backupCommands(ctx: AppContext, service: BackupService): Command
             if (service.isRunning(target.name)) return ictx.reply.ephemeral(view.backupBusy(target.name));
             const keyProblem = backupKeyProblem(ctx.config.backups);
             if (keyProblem) return ictx.reply.ephemeral(`Backups cannot run here yet, so I am not asking anyone to approve one: ${keyProblem}.`);
-            const gate = ctx.services.changes;
-            if (gate && needsApproval(policyFor(ctx.config.approvals, 'backup.now'))) {
+            if (needsApproval(policyFor(ctx.config.approvals, 'backup.now'))) {
               const o = await gate.request('backup.now', { database: target.name, channel: inv.channelId }, { userId: inv.actor.userId, channelId: inv.channelId }, {
                 title: `Backup of ${target.name} now`, category: 'standard', risk: 'low',
               });
@@ -153,10 +152,6 @@ export function backupCommands(ctx: AppContext, service: BackupService): Command
             const record = await service.get(id);
             const exists = await service.targetDatabaseExists(record, into);
             if (exists) {
-              const gate = ctx.services.changes;
-              if (!gate) {
-                return ictx.reply.ephemeral(`Database *${escapeMrkdwn(into)}* already exists. Restoring over it needs change approval, and the approvals gate is not running here, so I will not. Restore into a new name instead.`);
-              }
               const o = await gate.request('backup.restore', { backupId: id, target: into, channel: inv.channelId }, { userId: inv.actor.userId, channelId: inv.channelId }, {
                 title: `Restore backup ${id} over existing database ${into}`, risk: 'high', category: 'normal',
               });

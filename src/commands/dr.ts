@@ -5,9 +5,6 @@ import type { DrService } from '../dr/service.js';
 import { DR_DRY_RUN_KIND, DR_EXECUTE_KIND } from '../dr/model.js';
 import { busyMessage, historyMessage, runLabel, statusMessage } from '../templates/dr.js';
 
-export const NO_GATE =
-  'A real recovery runs under change management (two approvers besides you), and the approvals service is not running on this Firebreak, so I cannot start it. Ask an admin to enable approvals; `/dr dry-run` still works.';
-
 function outcomeText(o: GateOutcome, what: string): string {
   switch (o.status) {
     case 'pending':
@@ -27,7 +24,7 @@ const PLAIN_DB = /^[a-z_][a-z0-9_]{0,62}$/;
  * When the team made dry runs a pre-approved standard change they start at once, recorded
  * in the audit log as DR events like every run.
  */
-export function drCommands(service: DrService, gate: () => ChangeGate | undefined, dryRunNeedsApproval = true): CommandTable {
+export function drCommands(service: DrService, gate: ChangeGate, dryRunNeedsApproval = true): CommandTable {
   const table: CommandTable = {
     command: '/dr',
     description: 'Disaster recovery: drills that prove RTO/RPO, and recovery under approval.',
@@ -44,20 +41,18 @@ export function drCommands(service: DrService, gate: () => ChangeGate | undefine
           if (backupId && !(await service.findBackup(backupId))) {
             return ictx.reply.ephemeral(`There is no backup \`${escapeMrkdwn(backupId)}\`. \`/backup list\` shows backup ids; \`/dr dry-run\` alone takes the newest verified one.`);
           }
-          const g = dryRunNeedsApproval ? gate() : undefined;
-          if (g) {
+          if (dryRunNeedsApproval) {
             // Under change management: approvers see the exact backup, so resolve "newest" now.
             const backup = backupId ? await service.findBackup(backupId) : await service.newestVerifiedBackup();
             if (!backup) return ictx.reply.ephemeral('There is no verified backup to drill with yet. `/backup now` makes one; `/backup list` shows them.');
             const running = await service.running();
             if (running) return ictx.reply.ephemeral(busyMessage(running));
-            const o = await g.request(DR_DRY_RUN_KIND, { backupId: backup.id, channel: inv.channelId }, { userId: inv.actor.userId, channelId: inv.channelId }, {
+            const o = await gate.request(DR_DRY_RUN_KIND, { backupId: backup.id, channel: inv.channelId }, { userId: inv.actor.userId, channelId: inv.channelId }, {
               title: `DR dry run of backup ${backup.id} (${backup.database})`, category: 'standard', risk: 'low',
             });
             return ictx.reply.ephemeral(outcomeText(o, `The dry run of ${backup.id}`));
           }
-          // Pre-approved, or no approvals service on this Firebreak (nobody could approve): a dry
-          // run never touches production, so it runs at once.
+          // Pre-approved as a standard change: a dry run never touches production, so it runs at once.
           const r = await service.start({ kind: 'dry-run', backupId, requester: inv.actor.userId, channel: inv.channelId });
           if (r.status === 'busy') return ictx.reply.ephemeral(busyMessage(r.running));
           if (r.status === 'refused') return ictx.reply.ephemeral(`The dry run was not started: ${escapeMrkdwn(r.message)}.`);
@@ -69,8 +64,6 @@ export function drCommands(service: DrService, gate: () => ChangeGate | undefine
         usage: '<backup-id> --target <database>',
         description: 'Recover a backup into the named database after two approvals, then tells you how to switch traffic.',
         run: async (args, inv, ictx) => {
-          const g = gate();
-          if (!g) return ictx.reply.ephemeral(NO_GATE);
           const backupId = args.words[0];
           const target = args.flags['target'];
           if (!backupId || !target || target === 'true' || args.words.length > 1) {
@@ -82,7 +75,7 @@ export function drCommands(service: DrService, gate: () => ChangeGate | undefine
           if (!backup) return ictx.reply.ephemeral(`There is no backup \`${escapeMrkdwn(backupId)}\`. \`/backup list\` shows backup ids.`);
           const running = await service.running();
           if (running) return ictx.reply.ephemeral(busyMessage(running));
-          const o = await g.request(DR_EXECUTE_KIND, { backupId, target, channel: inv.channelId }, { userId: inv.actor.userId, channelId: inv.channelId }, {
+          const o = await gate.request(DR_EXECUTE_KIND, { backupId, target, channel: inv.channelId }, { userId: inv.actor.userId, channelId: inv.channelId }, {
             title: `DR recovery of backup ${backupId} (${backup.database}) into ${target}`, risk: 'high',
           });
           await ictx.reply.ephemeral(outcomeText(o, `The recovery of ${backupId} into ${target}`));

@@ -1,7 +1,7 @@
-import { Semaphore } from '../app/background.js';
+import { Semaphore } from '../jobs/background.js';
 import { mention } from '../templates/format.js';
 import type pg from 'pg';
-import type { AppContext } from '../app/module.js';
+import type { AppContext } from '../context.js';
 import { SEVERITIES, type Severity } from './config.js';
 import { ROLE_FIELD, type Incident, type IncidentRole, type IncidentStatus } from './model.js';
 import { ChatError, type ChatMessage } from '../chat/surface.js';
@@ -65,7 +65,11 @@ export class IncidentService {
   /** The team's comms templates, read once at start; `firebreak config check` reports broken files. */
   readonly comms: CommsTemplates;
 
-  constructor(readonly ctx: AppContext) {
+  constructor(
+    readonly ctx: AppContext,
+    /** Whether PagerDuty routing keys are configured: the headline says whether declares page. */
+    private readonly paging: { enabled: boolean },
+  ) {
     const loaded = loadCommsTemplates(ctx.config.incidents.templatesDir);
     for (const problem of loaded.problems) ctx.log.warn({ problem }, 'comms template override ignored; using the built-in one');
     this.comms = loaded.templates;
@@ -233,10 +237,9 @@ export class IncidentService {
   }
 
   headlineExtras(i: Incident): HeadlineExtras {
-    const p = this.ctx.services.paging;
     const required = this.ctx.config.incidents.severities[i.severity].requiredRoles;
     return {
-      paging: p?.enabled() ? 'on (PagerDuty)' : 'off (no PagerDuty key configured)',
+      paging: this.paging.enabled ? 'on (PagerDuty)' : 'off (no PagerDuty key configured)',
       missingRoles: required.filter((r) => !i[ROLE_FIELD[r]]),
       nextUpdateDue: nextReminderDue(this.ctx, i),
     };

@@ -1,4 +1,4 @@
-import type { AppContext } from '../app/module.js';
+import type { AppContext } from '../context.js';
 import type { ChatMessage } from '../chat/surface.js';
 import { withTransaction } from '../db/pool.js';
 import type { Job } from '../jobs/queue.js';
@@ -6,9 +6,10 @@ import type { Severity } from '../incidents/config.js';
 import { SEVERITIES } from '../incidents/config.js';
 import type { Incident } from '../incidents/model.js';
 import type { IncidentService } from '../incidents/service.js';
+import type { AlertService } from '../alerts/service.js';
 import * as tpl from '../templates/paging.js';
 import { deliverWithRetries, policyFromConfig, timerSleep, type DeliveryOutcome, type Sleep } from './delivery.js';
-import { dedupKeyFor, PD_SEVERITY, pageSummary, type Page, type PdSeverity } from './model.js';
+import { dedupKeyFor, PD_SEVERITY, pageSummary, type Page, type PageRequestOutcome, type PdSeverity } from './model.js';
 import { appendEvent } from '../events/log.js';
 import { PagerDutyProvider } from './pagerduty.js';
 import type { AlertEvent, AttemptResult, OnCallEntry, PagingProvider } from './provider.js';
@@ -16,7 +17,6 @@ import { DEFAULT_SERVICE, resolveRoutingKeys, routingKeyEnvFor, type RoutingKey 
 import * as store from './store.js';
 import { alertFromWebhookEvent, type PdWebhookEvent } from './webhook-event.js';
 
-type Env = Record<string, string | undefined>;
 
 /** Job queues: deliveries and webhook handling survive a restart and run once across replicas. */
 export const DELIVER_QUEUE = 'paging.deliver';
@@ -40,17 +40,15 @@ const RETRY_REASON = 'retry';
 export interface PagingDeps {
   provider?: PagingProvider;
   sleep?: Sleep;
-  env?: Env;
+  /** Resolved once by the composition root, which also tells the incidents area whether paging is on. */
+  routingKeys?: Map<string, RoutingKey>;
 }
 
-export type PageRequestOutcome =
-  | { status: 'started'; page: Page }
-  | { status: 'already'; page: Page }
-  | { status: 'disabled' }
-  | { status: 'no_key'; service: string; envName: string }
-  | { status: 'unknown_service'; service: string; known: string[] }
-  | { status: 'no_incident'; incidentId: number }
-  | { status: 'incident_resolved'; incidentId: number };
+/** What paging needs from the incidents area. */
+export type PagingIncidents = Pick<IncidentService, 'get' | 'recordTimeline' | 'acknowledge' | 'recordPagerDutyEventOnce' | 'postToIncident'>;
+/** What paging needs from alert intake: PagerDuty incidents it did not raise are alerts. */
+export type PagingAlerts = Pick<AlertService, 'ingest'>;
+
 
 /** The failure message a Retry paging click came from, so the retry's outcome replaces it. */
 export interface FailureMessageRef {
@@ -85,17 +83,17 @@ export class PagingService {
 
   constructor(
     private ctx: AppContext,
+    /** Pages belong to incidents; PagerDuty incidents Firebreak did not raise become alerts. */
+    private areas: { incidents: PagingIncidents; alerts: PagingAlerts },
     deps: PagingDeps = {},
   ) {
     this.provider = deps.provider ?? new PagerDutyProvider(ctx.config.paging, () => ctx.clock.now());
     this.sleep = deps.sleep ?? timerSleep;
-    this.keys = resolveRoutingKeys(ctx.config.paging, deps.env ?? process.env);
+    this.keys = deps.routingKeys ?? resolveRoutingKeys(ctx.config.paging, process.env);
   }
 
-  private get incidents(): IncidentService {
-    const s = this.ctx.services.incidents;
-    if (!s) throw new Error('paging needs the incidents module (register it before paging in buildModules)');
-    return s;
+  private get incidents(): PagingIncidents {
+    return this.areas.incidents;
   }
 
   /** True when at least one routing key is configured; otherwise declares simply do not page. */
@@ -414,10 +412,8 @@ export class PagingService {
    * trigger cannot undo a newer resolve.
    */
   private async feedAlerts(dedupeKey: string, event: PdWebhookEvent): Promise<void> {
-    // Read per request: the alerts module is built after paging.
-    const alerts = this.ctx.services.alerts;
-    const alert = alerts ? alertFromWebhookEvent(event, this.ctx.clock.now()) : undefined;
-    if (!alerts || !alert) return;
+    const alert = alertFromWebhookEvent(event, this.ctx.clock.now());
+    if (!alert) return;
     const ours = await store.pageForWebhook(this.ctx.pool, {
       ...(event.incidentKey ? { dedupKey: event.incidentKey } : {}),
       ...(event.pdIncidentId ? { pdIncidentId: event.pdIncidentId } : {}),
@@ -425,7 +421,7 @@ export class PagingService {
     if (ours) return; // Firebreak's own page: its incident timeline hears about it (the job).
     const { rows } = await this.ctx.pool.query('SELECT 1 FROM jobs WHERE dedupe_key = $1', [dedupeKey]);
     if (rows.length > 0) return;
-    await alerts.ingest([alert]);
+    await this.areas.alerts.ingest([alert]);
   }
 
   /** Acts on one PagerDuty event about an alert Firebreak raised; anything else is ignored. */

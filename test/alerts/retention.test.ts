@@ -24,7 +24,7 @@ it('deletes resolved alerts past retention with their empty groups, and keeps fi
   await t.settle();
   t.clock.advance(2 * 86_400_000);
 
-  const r = await t.app.ctx.services.alerts!.prune();
+  const r = await t.app.services.alerts.prune();
   expect(r).toEqual({ alerts: 1, groups: 1 });
   const names = (await t.db.pool.query(`SELECT labels->>'alertname' AS n FROM alerts ORDER BY 1`)).rows.map((x) => x.n);
   expect(names).toEqual(['Recent', 'StillFiring']);

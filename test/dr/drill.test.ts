@@ -11,9 +11,7 @@ import { generateIdentity } from '../../src/backups/age.js';
 import type { BackupRecord } from '../../src/backups/model.js';
 import { FakeClock } from '../../src/clock.js';
 import { eventsBy } from '../../src/events/log.js';
-import type { DrService } from '../../src/dr/service.js';
 import type { StepRecord } from '../../src/dr/model.js';
-import type { ChangeService } from '../../src/approvals/service.js';
 import { registry } from '../../src/ops/metrics.js';
 import {
   corruptStoredObject, makeSlowSourceDatabase, makeSourceDatabase, makeVerifiedBackup, scratchDatabases, spreadRunIds, type SourceDatabase,
@@ -68,7 +66,7 @@ beforeEach(() => {
   t.app.ctx.config.dr.smokeChecks = SMOKE;
 });
 
-const service = () => t.app.ctx.services.dr as DrService;
+const service = () => t.app.services.dr;
 const lastRun = async () => (await t.db.pool.query('SELECT * FROM dr_runs ORDER BY id DESC LIMIT 1')).rows[0];
 type StepN = 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10;
 const stepsOf = (run: { steps: StepRecord[] }): Record<StepN, StepRecord> => {
@@ -479,17 +477,6 @@ describe('/dr history and /dr status', () => {
 });
 
 describe('/dr execute', () => {
-  it('refuses clearly when the change gate is not running', async () => {
-    const gate = t.app.ctx.services.changes;
-    delete t.app.ctx.services.changes;
-    try {
-      const replies = await dr(`execute ${good.id} --target recovered_db`);
-      expect(replies.join()).toContain('the approvals service is not running');
-    } finally {
-      t.app.ctx.services.changes = gate;
-    }
-  });
-
   it('checks its arguments before asking anyone', async () => {
     expect((await dr('execute')).join()).toContain('Usage: `/dr execute &lt;backup-id&gt; --target &lt;database&gt;`');
     expect((await dr(`execute ${good.id} --target Bad-Name`)).join()).toContain('is not a plain database name');
@@ -503,7 +490,7 @@ describe('/dr execute', () => {
     const replies = await dr(`execute ${good.id} --target ${target}`);
     expect(replies.join()).toMatch(/waiting for approval \(change request #\d+, 2 approval\(s\) needed/);
     const changeId = Number(/#(\d+)/.exec(replies.join())![1]);
-    const changes = t.app.ctx.services.changes as ChangeService;
+    const changes = t.app.services.changes;
     expect((await changes.approve(changeId, 'U0ALICE')).status).toBe('refused');
     expect((await changes.approve(changeId, 'U0BOB')).status).toBe('recorded');
     await t.settle();
