@@ -10,6 +10,8 @@ command -v zstd >/dev/null 2>&1 || missing+=(zstd)
 # promtool checks and unit-tests deploy/prometheus/firebreak-rules.yml.
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v pg_dump >/dev/null 2>&1 || missing+=(postgresql-client)
+# pgBackRest 2.45: physical backups and point-in-time recovery (src/pitr).
+command -v pgbackrest >/dev/null 2>&1 || missing+=(pgbackrest)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "test-deps: installing ${missing[*]}" >&2
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"

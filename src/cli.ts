@@ -10,6 +10,7 @@ import { configCli } from './cli/config.js';
 import { drCli } from './cli/dr.js';
 import { incidentsCli } from './cli/incidents.js';
 import { migrateCli } from './cli/migrate.js';
+import { pitrCli } from './cli/pitr.js';
 import { runbooksCli } from './cli/runbooks.js';
 
 // One entry per area; keep the list sorted by name.
@@ -21,6 +22,7 @@ const GROUPS: CliGroup[] = [
   drCli,
   incidentsCli,
   migrateCli,
+  pitrCli,
   runbooksCli,
 ];
 

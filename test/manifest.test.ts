@@ -20,7 +20,7 @@ const SCOPE_FOR: Record<string, string | null> = {
   'chat.postMessage': 'chat:write', 'chat.update': 'chat:write', 'chat.postEphemeral': 'chat:write', 'chat.getPermalink': null,
   'conversations.create': 'channels:manage', 'conversations.setTopic': 'channels:manage', 'conversations.setPurpose': 'channels:manage',
   'conversations.invite': 'channels:manage', 'conversations.list': 'channels:read', 'conversations.history': 'channels:history', 'conversations.replies': 'channels:history', 'conversations.info': 'channels:read',
-  'conversations.join': 'channels:join', 'conversations.open': 'im:write', 'usergroups.users.list': 'usergroups:read',
+  'conversations.join': 'channels:join', 'conversations.open': 'im:write', 'usergroups.users.list': 'usergroups:read', 'users.info': 'users:read',
   'views.open': null, 'files.uploadV2': 'files:write', 'auth.test': null,
 };
 

@@ -6,7 +6,7 @@
  */
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, existsSync, readdirSync } from 'node:fs';
+import { appendFileSync, chmodSync, mkdtempSync, readFileSync, rmSync, existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort } from '../support/harness.js';
@@ -112,6 +112,8 @@ export class Replica {
   constructor(
     readonly name: string,
     private env: Record<string, string>,
+    /** When set, every line the process writes is appended here too (for a post-mortem). */
+    private logFile?: string,
   ) {}
 
   get up(): boolean {
@@ -139,8 +141,10 @@ export class Replica {
     });
     this.child = child;
     this.starts++;
+    if (this.logFile) appendFileSync(this.logFile, `--- start ${this.starts} pid ${child.pid} at ${new Date().toISOString()}\n`);
     const keep = (d: Buffer) => {
       this.out = (this.out + d.toString()).slice(-20_000);
+      if (this.logFile) appendFileSync(this.logFile, d);
     };
     child.stdout!.on('data', keep);
     child.stderr!.on('data', keep);

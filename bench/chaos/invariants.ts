@@ -17,9 +17,11 @@ import type { FakePagerDuty } from './fake-pagerduty.js';
 
 export interface Ledger {
   declares: { title: string; acked: boolean }[];
-  notes: { incidentId: number; token: string; acked: boolean }[];
+  /** responseId: the response_url the note's answers went to (a refusal is told there). */
+  notes: { incidentId: number; token: string; acked: boolean; responseId: string }[];
   alerts: { fingerprint: string; group: string; acked: boolean }[];
   pdWebhooks: { id: string; acked: boolean }[];
+  drDryRuns: { acked: boolean; responseId: string }[];
   clicks: number;
 }
 
@@ -55,7 +57,7 @@ const note = (r: InvariantResult, s: string) => {
 export async function checkInvariants(i: Inputs): Promise<InvariantResult[]> {
   return [
     await declares(i), await notes(i), await alerts(i), await changes(i), await backups(i),
-    await pages(i), await pdWebhooks(i), await jobs(i), await drRuns(i), await audit(i),
+    await pages(i), await pdWebhooks(i), await reminders(i), await jobs(i), await drRuns(i), await audit(i),
   ];
 }
 
@@ -90,17 +92,24 @@ async function declares({ pool, slack, ledger }: Inputs): Promise<InvariantResul
   return r;
 }
 
-async function notes({ pool, ledger }: Inputs): Promise<InvariantResult> {
-  const r = result('acknowledged note → exactly one timeline entry');
+async function notes({ pool, slack, ledger }: Inputs): Promise<InvariantResult> {
+  const r = result('acknowledged note → exactly one timeline entry (or told why not)');
   const { rows } = await pool.query<{ text: string }>("SELECT payload->>'text' AS text FROM events WHERE type = 'incident.note_added'");
   const count = new Map<string, number>();
   for (const row of rows) {
     const token = /chaosnote\d+q/.exec(row.text ?? '')?.[0];
     if (token) count.set(token, (count.get(token) ?? 0) + 1);
   }
+  let refused = 0;
   for (const n of ledger.notes.filter((x) => x.acked)) {
     r.checked++;
     const c = count.get(n.token) ?? 0;
+    // A note that reached its incident after a resolve sent at the same moment is refused, and
+    // the person is told so on the command's response_url: answered, not lost.
+    if (c === 0 && slack.replies(n.responseId).some((t) => /was resolved at .* no longer applies/.test(t))) {
+      refused++;
+      continue;
+    }
     if (c === 0) {
       r.lost++;
       note(r, `lost: note ${n.token} on INC-${n.incidentId}`);
@@ -109,6 +118,7 @@ async function notes({ pool, ledger }: Inputs): Promise<InvariantResult> {
       note(r, `duplicated: note ${n.token} recorded ${c} times`);
     }
   }
+  if (refused) note(r, `${refused} refused because the incident was resolved first (the person was told)`);
   return r;
 }
 
@@ -313,6 +323,53 @@ async function pdWebhooks({ pool, ledger }: Inputs): Promise<InvariantResult> {
   return r;
 }
 
+/**
+ * Reminders: each one recorded (incident.reminder_sent) was posted exactly once in the
+ * incident's channel, and no open incident has a reminder overdue (due, never fired).
+ */
+async function reminders({ pool, slack }: Inputs): Promise<InvariantResult> {
+  const r = result('due reminder → fired exactly once');
+  const sent = await pool.query<{ incident_id: number; channel_id: string | null; missed: number; n: number }>(
+    `SELECT e.incident_id, i.channel_id, (e.payload->>'missed')::int AS missed, count(*)::int AS n
+       FROM events e JOIN incidents i ON i.id = e.incident_id WHERE e.type = 'incident.reminder_sent' GROUP BY 1, 2, 3`);
+  // Reminder N can come again after an update reset the count, so compare counts per (incident, N).
+  const posted = new Map<string, number>();
+  for (const m of slack.messages) {
+    const n = /^INC-(\d+): no update for \d+ minutes$/.test(m.text) ? /Reminder (\d+)\./.exec(JSON.stringify(m.blocks ?? []))?.[1] : undefined;
+    if (n) posted.set(`${m.channel}:${n}`, (posted.get(`${m.channel}:${n}`) ?? 0) + 1);
+  }
+  const recorded = new Set<string>();
+  for (const s of sent.rows) {
+    r.checked += s.n;
+    const key = `${s.channel_id}:${s.missed}`;
+    recorded.add(key);
+    const p = posted.get(key) ?? 0;
+    if (p > s.n) {
+      r.duplicated += p - s.n;
+      note(r, `duplicated: INC-${s.incident_id} reminder ${s.missed} posted ${p} times, recorded ${s.n}`);
+    } else if (p < s.n) {
+      r.lost += s.n - p;
+      note(r, `lost: INC-${s.incident_id} reminder ${s.missed} recorded ${s.n} times, posted ${p}`);
+    }
+  }
+  for (const [key, p] of posted) {
+    if (!recorded.has(key)) {
+      r.duplicated += p;
+      note(r, `posted but never recorded: reminder ${key} (${p}x)`);
+    }
+  }
+  // Due and never fired: an open incident with a cadence whose next reminder is a minute late.
+  const open = await pool.query<{ id: number; overdue: boolean }>(
+    `SELECT id, COALESCE(last_update_at, declared_at) + interval '1 minute' * (missed_reminders + 1) < now() - interval '60 seconds' AS overdue
+       FROM incidents WHERE status <> 'resolved' AND severity IN ('P0', 'P1')`);
+  r.checked += open.rows.length;
+  for (const o of open.rows.filter((x) => x.overdue)) {
+    r.lost++;
+    note(r, `lost: INC-${o.id} has a reminder overdue by more than a minute`);
+  }
+  return r;
+}
+
 async function jobs({ pool }: Inputs): Promise<InvariantResult> {
   const r = result('no job stuck in running beyond its lease (or given up)');
   const { rows } = await pool.query<{ n: number; stuck: number; overdue: number; failed: number; failedSample: string | null; sample: string | null }>(
@@ -333,8 +390,16 @@ async function jobs({ pool }: Inputs): Promise<InvariantResult> {
   return r;
 }
 
-async function drRuns({ pool }: Inputs): Promise<InvariantResult> {
-  const r = result('DR dry run finishes (not stuck running)');
+async function drRuns({ pool, slack, ledger }: Inputs): Promise<InvariantResult> {
+  const r = result('acknowledged DR dry run → answered; no DR run stuck running');
+  for (const d of ledger.drDryRuns.filter((x) => x.acked)) {
+    r.checked++;
+    const replies = slack.replies(d.responseId);
+    if (replies.length === 0) {
+      r.lost++;
+      note(r, `lost: DR dry run request ${d.responseId} was acknowledged but never answered`);
+    } else note(r, `dry run answered: ${replies[0]!.slice(0, 100)}`);
+  }
   const { rows } = await pool.query<{ id: string; status: string }>('SELECT id::text, status FROM dr_runs');
   for (const d of rows) {
     r.checked++;

@@ -17,6 +17,12 @@ export interface ArmedFault {
   times: number;
   /** Only requests whose method+URL pass this test (e.g. multipart part uploads). */
   match?: (method: string, url: string) => boolean;
+  /**
+   * A fault lands at its moment: if no matching request comes within this long it lapses
+   * instead of waiting. Without it, faults armed against a quiet dependency (PagerDuty sees a
+   * request every few seconds) pile up and turn into one long outage.
+   */
+  ttlMs?: number;
 }
 
 export interface FaultProxyOptions {
@@ -36,7 +42,9 @@ export interface FaultProxyOptions {
 export class FaultProxy {
   readonly applied: Record<ProxyFault, number> = { latency: 0, http429: 0, http500: 0, http503: 0, reset: 0, stall: 0 };
   forwarded = 0;
-  private armed: ArmedFault[] = [];
+  private armed: (ArmedFault & { until: number })[] = [];
+  /** Faults that lapsed with no matching request. */
+  lapsed = 0;
   private sockets = new Set<Socket>();
   private server: http.Server;
   url = '';
@@ -67,7 +75,7 @@ export class FaultProxy {
   }
 
   arm(f: ArmedFault): void {
-    this.armed.push({ ...f });
+    this.armed.push({ ...f, until: f.ttlMs === undefined ? Infinity : performance.now() + f.ttlMs });
   }
 
   /** Faults armed but not yet applied (no matching request came). */
@@ -84,6 +92,10 @@ export class FaultProxy {
   }
 
   private take(method: string, url: string): ProxyFault | undefined {
+    const now = performance.now();
+    const live = this.armed.filter((f) => f.until > now);
+    this.lapsed += this.armed.length - live.length;
+    this.armed = live;
     const i = this.armed.findIndex((f) => !f.match || f.match(method, url));
     if (i < 0) return undefined;
     const f = this.armed[i]!;

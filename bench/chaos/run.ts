@@ -5,7 +5,8 @@
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import { NOT_RECORDED } from '../../src/slack/listeners.js';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -64,7 +65,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   const countFault = (k: string, n = 1) => (faults[k] = (faults[k] ?? 0) + n);
   const ops: Record<string, number> = {};
   const countOp = (k: string) => (ops[k] = (ops[k] ?? 0) + 1);
-  const ledger: Ledger = { declares: [], notes: [], alerts: [], pdWebhooks: [], clicks: 0 };
+  const ledger: Ledger = { declares: [], notes: [], alerts: [], pdWebhooks: [], drDryRuns: [], clicks: 0 };
 
   // The S3 SDK reads credentials from the environment only (moto accepts any).
   process.env.AWS_ACCESS_KEY_ID ??= 'test';
@@ -126,10 +127,15 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       AWS_ACCESS_KEY_ID: 'test',
       AWS_SECRET_ACCESS_KEY: 'test',
       NODE_EXTRA_CA_CERTS: cert.certFile,
-      LOG_LEVEL: 'warn',
+      LOG_LEVEL: process.env.CHAOS_LOG_LEVEL ?? 'warn',
     };
-    const replicas = [new Replica('replica-a', env), new Replica('replica-b', env)];
+    // CHAOS_LOG_DIR keeps what a failed run needs for a post-mortem: each replica's output, the
+    // ledger, and a dump of the state database taken after the invariants were checked.
+    const logDir = process.env.CHAOS_LOG_DIR;
+    if (logDir) mkdirSync(logDir, { recursive: true });
+    const replicas = ['replica-a', 'replica-b'].map((name) => new Replica(name, env, logDir ? path.join(logDir, `${name}.log`) : undefined));
     // Both start together: migrations run under an advisory lock, so one applies them.
+    log(`chaos: PostgreSQL, moto and fakes up after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     await Promise.all(replicas.map((r) => r.start(120_000)));
     cleanups.push(async () => {
       for (const r of replicas) await r.kill();
@@ -164,21 +170,26 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
         return 0; // refused, reset or no answer within Slack's 3 s: not acknowledged
       }
     };
-    const slash = (r: Replica | undefined, command: string, text: string, o: { user?: string; channel?: string; triggerId?: string; retryNum?: number }) => {
+    const slash = (r: Replica | undefined, command: string, text: string, o: { user?: string; channel?: string; triggerId?: string; retryNum?: number; responseId?: string }) => {
       const body = new URLSearchParams({
         token: 'legacy', team_id: TEAM, team_domain: 'chaos', channel_id: o.channel ?? slack.channel('general')!.id, channel_name: 'general',
         user_id: o.user ?? REQUESTER, user_name: 'chaos', command, text, api_app_id: 'A0CHAOS',
-        response_url: slack.responseUrl(randomBytes(4).toString('hex')), trigger_id: o.triggerId ?? `trig-${randomBytes(6).toString('hex')}`,
+        response_url: slack.responseUrl(o.responseId ?? randomBytes(4).toString('hex')), trigger_id: o.triggerId ?? `trig-${randomBytes(6).toString('hex')}`,
       }).toString();
       const extra: Record<string, string> = o.retryNum ? { 'x-slack-retry-num': String(o.retryNum), 'x-slack-retry-reason': 'http_timeout' } : {};
       return post(r, '/slack/events', body, signedHeaders(body, 'application/x-www-form-urlencoded', extra));
     };
-    /** Slack's delivery: no 2xx within 3 s → re-sent (same trigger) up to 3 times, to whichever replica answers. */
-    const deliverSlash = async (command: string, text: string, o: { user?: string; channel?: string; extraRetry?: boolean }) => {
+    /**
+     * Delivery with retries: no 2xx within 3 s → the same request (same trigger) is sent again,
+     * to whichever replica answers, backing off like Slack's own retries (shortened): 13-23 s
+     * in all, so a request whose write landed after its answer is found and acknowledged.
+     */
+    const RETRY_PAUSES_MS = size.retryPausesMs;
+    const deliverSlash = async (command: string, text: string, o: { user?: string; channel?: string; extraRetry?: boolean; responseId?: string }) => {
       const triggerId = `trig-${randomBytes(6).toString('hex')}`;
       let acked = false;
-      for (let attempt = 0; attempt < 4 && !acked; attempt++) {
-        if (attempt > 0) await sleep(700);
+      for (let attempt = 0; attempt <= RETRY_PAUSES_MS.length && !acked; attempt++) {
+        if (attempt > 0) await sleep(RETRY_PAUSES_MS[attempt - 1]!);
         const st = await slash(pick(), command, text, { ...o, triggerId, retryNum: attempt });
         acked = st >= 200 && st < 300;
       }
@@ -233,10 +244,10 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       const roll = random();
       if (roll < 0.45) {
         const token = `chaosnote${i}q`;
-        const rec = { incidentId: inc.id, token, acked: false };
+        const rec = { incidentId: inc.id, token, acked: false, responseId: `note-${i}` };
         ledger.notes.push(rec);
         countOp('note');
-        rec.acked = await deliverSlash('/incident', `note ${token} observed`, { user: inc.user, channel: inc.channel, extraRetry: random() < 0.15 });
+        rec.acked = await deliverSlash('/incident', `note ${token} observed`, { user: inc.user, channel: inc.channel, extraRetry: random() < 0.15, responseId: rec.responseId });
       } else if (roll < 0.65) {
         countOp('update');
         await deliverSlash('/incident', `update chaos update ${i}: still looking`, { user: inc.user, channel: inc.channel });
@@ -267,8 +278,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       const first = pick();
       let st = await post(first, '/webhooks/alertmanager', body, headers);
       // Alertmanager re-sends what did not get a 2xx.
-      for (let k = 0; k < 3 && !(st >= 200 && st < 300); k++) {
-        await sleep(500);
+      for (let k = 0; k < RETRY_PAUSES_MS.length && !(st >= 200 && st < 300); k++) {
+        await sleep(RETRY_PAUSES_MS[k]!);
         st = await post(pick(), '/webhooks/alertmanager', body, headers);
       }
       rec.acked = st >= 200 && st < 300;
@@ -297,8 +308,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       ledger.pdWebhooks.push(rec);
       countOp('pagerduty_webhook');
       let st = 0;
-      for (let k = 0; k < 4 && !(st >= 200 && st < 300); k++) {
-        if (k > 0) await sleep(500);
+      for (let k = 0; k <= RETRY_PAUSES_MS.length && !(st >= 200 && st < 300); k++) {
+        if (k > 0) await sleep(RETRY_PAUSES_MS[k - 1]!);
         st = await post(pick(), '/webhooks/pagerduty', body, headers);
       }
       rec.acked = st >= 200 && st < 300;
@@ -313,7 +324,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     };
     const drDryRun = async () => {
       countOp('dr_dry_run');
-      await deliverSlash('/dr', 'dry-run', { user: REQUESTER, channel: slack.channel('ops')!.id });
+      const rec = { acked: false, responseId: `dr-${++n}` };
+      ledger.drDryRuns.push(rec);
+      rec.acked = await deliverSlash('/dr', 'dry-run', { user: REQUESTER, channel: slack.channel('ops')!.id, responseId: rec.responseId });
     };
     /** Approvers press Approve on requests in #approvals; some double-click or replay to the other replica. */
     const approvePending = async () => {
@@ -327,8 +340,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
         countOp('approve_click');
         ledger.clicks++;
         let st = await click(pick(), value, approver, actionTs, ch.id, m.ts);
-        for (let k = 0; k < 3 && !(st >= 200 && st < 300); k++) {
-          await sleep(700);
+        for (let k = 0; k < RETRY_PAUSES_MS.length && !(st >= 200 && st < 300); k++) {
+          await sleep(RETRY_PAUSES_MS[k]!);
           st = await click(pick(), value, approver, actionTs, ch.id, m.ts);
         }
         const roll = random();
@@ -422,7 +435,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
         }
         default: {
           const [target, fault] = f.kind.split(':') as [string, ProxyFault];
-          proxies[target]!.arm({ kind: fault, times: f.times ?? 1, ...(target === 's3' ? { match: multipart } : {}) });
+          // S3 faults wait longer for a multipart request: uploads come only with backups.
+          proxies[target]!.arm({ kind: fault, times: f.times ?? 1, ttlMs: target === 's3' ? 20_000 : 6000, ...(target === 's3' ? { match: multipart } : {}) });
         }
       }
     };
@@ -457,15 +471,22 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     log(`chaos: workload over after ${((Date.now() - workStart) / 1000).toFixed(1)} s; quiescing`);
 
     // --- quiesce and check ------------------------------------------------------------------
-    await quiesce(state, size.quiesceMs);
+    await quiesce(state, size.quiesceMs, log);
     log(`chaos: quiet after ${((Date.now() - t0) / 1000).toFixed(1)} s; checking invariants`);
+    const checkStart = Date.now();
     const invariants = await checkInvariants({
       pool: state, slack, pd, ledger, s3: { endpoint: moto.endpoint, bucket }, identity: age.identity, appUrl: cluster.url('app'),
       adminUrl: cluster.adminUrl, work, restoreSamples: size.restoreSamples,
     });
+    log(`chaos: invariants checked in ${((Date.now() - checkStart) / 1000).toFixed(1)} s`);
     const crashes = replicas.flatMap((r) => r.crashes().map((c) => `${r.name} exited (code ${c.code}, signal ${c.signal}): ${c.tail.split('\n').filter(Boolean).slice(-4).join(' | ')}`));
     invariants.push({ name: 'no replica crashed except by injected faults', checked: replicas.reduce((a, r) => a + r.starts, 0), lost: 0, duplicated: 0, stuck: 0, violations: crashes.length, notes: crashes.slice(0, 3) });
     const passed = invariants.every((i) => i.lost === 0 && i.duplicated === 0 && i.stuck === 0 && i.violations === 0);
+    if (logDir) {
+      writeFileSync(path.join(logDir, 'ledger.json'), JSON.stringify({ ledger, faults, ops, schedule, invariants }, null, 1));
+      writeFileSync(path.join(logDir, 'slack.json'), JSON.stringify({ channels: slack.channels, messages: slack.messages }, null, 1));
+      execFileSync('pg_dump', ['-Fc', '-f', path.join(logDir, 'state.dump'), cluster.url('firebreak')]);
+    }
     return { seed: opts.seed, size: opts.size, durationMs: Date.now() - t0, faults, operations: ops, invariants, crashes, passed, schedule };
   } finally {
     for (const c of cleanups.reverse()) {
@@ -494,6 +515,8 @@ function firebreakConfig(o: { slackApi: string; pdHost: string; s3: string; buck
     logLevel: 'warn',
     slack: { apiUrl: o.slackApi, timeoutSeconds: 2 },
     paging: { eventsHost: o.pdHost, delivery: { attempts: 6, timeoutSeconds: 2, backoffSeconds: 0.2, maxBackoffSeconds: 1, maxRetryAfterSeconds: 1, rateLimitPauseSeconds: 0 } },
+    // Reminders every minute for P0/P1, so reminders fall due (and fire once) within the run.
+    incidents: { severities: { P0: { updateCadenceMinutes: 1 }, P1: { updateCadenceMinutes: 1 } } },
     alerts: { route: { channel: 'alerts', group_by: ['alertname'], group_wait: '1s', group_interval: '2s', repeat_interval: '4h' } },
     backups: {
       databases: [{ name: 'app', url: o.appUrl }],
@@ -508,22 +531,32 @@ function firebreakConfig(o: { slackApi: string; pdHost: string; s3: string; buck
   };
 }
 
-/** Waits until nothing is left to do: no running job and none due soon (a retry backing off counts), nothing queued for Slack, no setup half done. */
-async function quiesce(pool: pg.Pool, timeoutMs: number): Promise<void> {
+/**
+ * Waits until nothing is left to do: no running job and none due soon (a retry backing off
+ * counts; a reminder counts only once due, since one is always scheduled for an open P1),
+ * nothing queued for Slack, no setup half done. The workload's own requests have all been
+ * answered before this is called.
+ */
+async function quiesce(pool: pg.Pool, timeoutMs: number, log: (l: string) => void): Promise<void> {
   const until = Date.now() + timeoutMs;
+  let last = '';
   while (Date.now() < until) {
     try {
-      const { rows } = await pool.query<{ busy: number }>(`SELECT
-          (SELECT count(*) FROM jobs WHERE status IN ('pending','running') AND run_at <= now() + interval '2 minutes')
-        + (SELECT count(*) FROM alert_outbox) + (SELECT count(*) FROM alert_pending)
-        + (SELECT count(*) FROM incidents WHERE channel_id IS NULL)
-        + (SELECT count(*) FROM change_requests WHERE status IN ('approved','executing'))
-        + (SELECT count(*) FROM pages WHERE status = 'pending')
-        + (SELECT count(*) FROM dr_runs WHERE status = 'running') AS busy`);
-      if (Number(rows[0]!.busy) === 0) return;
+      const { rows } = await pool.query<Record<string, number>>(`SELECT
+          (SELECT count(*) FROM jobs WHERE status = 'running'
+              OR (status = 'pending' AND run_at <= now() + CASE WHEN queue = 'incident.reminder' THEN interval '0' ELSE interval '2 minutes' END))::int AS jobs,
+          (SELECT count(*) FROM alert_outbox WHERE not_before <= now() + interval '2 minutes')::int + (SELECT count(*) FROM alert_pending)::int AS alerts,
+          (SELECT count(*) FROM incidents WHERE channel_id IS NULL)::int AS "setups",
+          (SELECT count(*) FROM change_requests WHERE status IN ('approved','executing'))::int AS changes,
+          (SELECT count(*) FROM pages WHERE status = 'pending')::int AS pages,
+          (SELECT count(*) FROM dr_runs WHERE status = 'running')::int AS dr`);
+      const busy = Object.entries(rows[0]!).filter(([, v]) => Number(v) > 0);
+      if (busy.length === 0) return;
+      last = busy.map(([k, v]) => `${v} ${k}`).join(', ');
     } catch {
       /* restarting */
     }
-    await sleep(500);
+    await sleep(250);
   }
+  log(`chaos: still busy when the quiesce window ended: ${last}`);
 }

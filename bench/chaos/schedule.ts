@@ -30,18 +30,20 @@ export interface ChaosSize {
   backupCron: string;
   appDataMiB: number;
   restoreSamples: number;
+  /** Pauses between a sender's re-deliveries of a request that got no 2xx. */
+  retryPausesMs: number[];
 }
 
 export const SIZES: Record<'default' | 'short', ChaosSize> = {
   default: {
     workloadMs: 220_000, quiesceMs: 60_000, kills: 22, sigterms: 3, pgRestarts: 5, pgDumpKills: 3,
     slackFaults: 170, pagerDutyFaults: 80, s3Faults: 40, opIntervalMs: 120, concurrency: 8, alertGroups: 12,
-    drDryRuns: 1, backupCron: '*/20 * * * * *', appDataMiB: 12, restoreSamples: 2,
+    drDryRuns: 2, backupCron: '*/20 * * * * *', appDataMiB: 12, restoreSamples: 2, retryPausesMs: [700, 1500, 3000, 6000, 12_000],
   },
   short: {
-    workloadMs: 20_000, quiesceMs: 15_000, kills: 2, sigterms: 1, pgRestarts: 1, pgDumpKills: 1,
-    slackFaults: 20, pagerDutyFaults: 8, s3Faults: 4, opIntervalMs: 120, concurrency: 10, alertGroups: 4,
-    drDryRuns: 0, backupCron: '*/8 * * * * *', appDataMiB: 6, restoreSamples: 1,
+    workloadMs: 15_000, quiesceMs: 20_000, kills: 2, sigterms: 1, pgRestarts: 1, pgDumpKills: 1,
+    slackFaults: 20, pagerDutyFaults: 8, s3Faults: 4, opIntervalMs: 100, concurrency: 10, alertGroups: 4,
+    drDryRuns: 0, backupCron: '*/5 * * * * *', appDataMiB: 3, restoreSamples: 1, retryPausesMs: [500, 1000, 2000, 4000, 6000],
   },
 };
 
@@ -62,14 +64,16 @@ export function planFaults(seed: number, size: ChaosSize): PlannedFault[] {
   const span = size.workloadMs;
   const out: PlannedFault[] = [];
   // Spread each kind evenly with jitter, so faults land throughout the run but not in lockstep.
-  const spread = (count: number, make: (atMs: number) => PlannedFault) => {
+  const spread = (count: number, make: (atMs: number) => PlannedFault, within = span) => {
     for (let i = 0; i < count; i++) {
-      const slot = span / count;
+      const slot = within / count;
       out.push(make(Math.floor(slot * i + r() * slot * 0.8 + slot * 0.1)));
     }
   };
-  spread(size.kills, (atMs) => ({ atMs, kind: 'kill-9', replica: Math.floor(r() * 2), pauseMs: 300 + Math.floor(r() * 2000) }));
-  spread(size.sigterms, (atMs) => ({ atMs, kind: 'sigterm', replica: Math.floor(r() * 2), pauseMs: 300 + Math.floor(r() * 1500) }));
+  // Replica faults run one after another per replica (a restart takes seconds), so they are
+  // spread over the first 70% of the workload and the last restart still lands inside it.
+  spread(size.kills, (atMs) => ({ atMs, kind: 'kill-9', replica: Math.floor(r() * 2), pauseMs: 300 + Math.floor(r() * 2000) }), span * 0.7);
+  spread(size.sigterms, (atMs) => ({ atMs, kind: 'sigterm', replica: Math.floor(r() * 2), pauseMs: 300 + Math.floor(r() * 1500) }), span * 0.7);
   spread(size.pgRestarts, (atMs) => ({ atMs, kind: 'pg-restart' }));
   spread(size.pgDumpKills, (atMs) => ({ atMs, kind: 'pg_dump-kill' }));
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(r() * xs.length)]!;

@@ -54,6 +54,12 @@ const bareName = (c: string) => c.replace(/^#/, '');
 /** What alert routing needs from the incidents area. */
 export type AlertIncidents = Pick<IncidentService, 'open' | 'get' | 'declare' | 'postToIncident' | 'recordTimeline'>;
 
+/** A channel alerts will be posted to, and the group_wait before the first post of a new group. */
+export interface Notify {
+  channel: string;
+  groupWaitSeconds: number;
+}
+
 export class AlertService {
   readonly root: Route;
   private inhibitRules: InhibitRule[];
@@ -86,7 +92,7 @@ export class AlertService {
    * alert is never lost) and starts routing them in the background. Throws RejectedAlerts
    * (a 4xx for the sender) for alerts no retry can store.
    */
-  async ingest(alerts: IncomingAlert[]): Promise<store.IngestResult> {
+  async ingest(alerts: IncomingAlert[]): Promise<store.IngestResult & { notify: Notify[] }> {
     // Refused before queueing: a value the database cannot hold must not join a shared write.
     const problem = alertProblem(alerts);
     if (problem) throw new RejectedAlerts(problem);
@@ -96,7 +102,22 @@ export class AlertService {
     for (const [source, n] of bySource) alertsReceived.inc({ source }, n);
     if (r.duplicates > 0) alertsDeduplicated.inc({ source: alerts[0]!.source }, r.duplicates);
     if (r.accepted > r.duplicates) this.kick();
-    return r;
+    return { ...r, notify: this.whereAndWhen(alerts) };
+  }
+
+  /**
+   * Where the alerts will be posted and after how long a wait, so whoever sent them (a person
+   * trying the webhook with curl) knows the silence that follows is group_wait, not a loss.
+   */
+  private whereAndWhen(alerts: IncomingAlert[]): Notify[] {
+    const out = new Map<string, Notify>();
+    for (const a of alerts) {
+      for (const r of matchRoutes(this.root, a.labels)) {
+        const n = { channel: r.opts.channel, groupWaitSeconds: r.opts.groupWaitMs / 1000 };
+        out.set(`${n.channel}\u0000${n.groupWaitSeconds}`, n);
+      }
+    }
+    return [...out.values()];
   }
 
   /** Routes and sends in the background; concurrent kicks coalesce into one more pass. */
@@ -464,7 +485,6 @@ export class AlertService {
           title, severity: ad.severity, actor: `alert:${first?.source ?? 'alerts'}`, requestKey: `alertgroup:${g.id}:${n}`,
           service: first?.labels.service, summary: first?.annotations.description ?? first?.annotations.summary,
         },
-        (r) => this.incidentReady(g.id, r.incident),
       );
       incidentId = out.incident.id;
     } catch (err) {
@@ -488,14 +508,26 @@ export class AlertService {
         return { r, source: a.source, title: alertTitle(a), labels: a.labels, groupId: g.id };
       }),
     );
-    await store.queueOutbox(this.ctx.pool, [{ groupId: g.id, channel: g.channel, kind: 'message', notBefore: now }], now);
+    // The incident's setup may have made its channel already (then its ready hook found no
+    // group attached yet): the group's message goes there now.
+    const channel = (await this.incidents.get(incidentId))?.channelId;
+    await store.queueOutbox(this.ctx.pool, [
+      { groupId: g.id, channel: g.channel, kind: 'message', notBefore: now },
+      ...(channel ? [{ groupId: g.id, channel, kind: 'message' as const, notBefore: now }] : []),
+    ], now);
   }
 
-  /** Once the incident channel exists, the group's message goes there too. */
-  private async incidentReady(groupId: number, incident: Incident): Promise<void> {
+  /**
+   * Hook: the incident's channel exists, so the messages of its alert groups go there too. Runs
+   * on whichever replica ran the setup (and again on a retry: queueing is idempotent, the
+   * message is then edited in place).
+   */
+  async incidentRoomReady(incident: Incident): Promise<void> {
     if (!incident.channelId) return;
+    const groups = await store.groupsOfIncident(this.ctx.pool, incident.id);
+    if (groups.length === 0) return;
     const now = this.ctx.clock.now();
-    await store.queueOutbox(this.ctx.pool, [{ groupId, channel: incident.channelId, kind: 'message', notBefore: now }], now);
+    await store.queueOutbox(this.ctx.pool, groups.map((groupId) => ({ groupId, channel: incident.channelId!, kind: 'message' as const, notBefore: now })), now);
     this.kick();
   }
 
@@ -566,7 +598,6 @@ export class AlertService {
         title: groupTitle(g, alerts).slice(0, 120), severity: this.severityFor(firing.length ? firing : alerts), actor: user,
         requestKey: `alertbutton:${requestKey}`, service: first?.labels.service, summary: first?.annotations.description ?? first?.annotations.summary,
       },
-      (r) => this.incidentReady(g.id, r.incident),
     );
     await this.attach(g, out.incident.id, firing);
     this.kick();

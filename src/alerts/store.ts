@@ -231,6 +231,12 @@ export interface OutboxItem {
  * into it, as Alertmanager batches a group's changes until the next flush); `reschedule`
  * replaces the time instead (reminders restart their repeat_interval).
  */
+/** The alert groups attached to an incident. */
+export async function groupsOfIncident(db: Queryable, incidentId: number): Promise<number[]> {
+  const { rows } = await db.query<{ id: number }>('SELECT id FROM alert_groups WHERE incident_id = $1 ORDER BY id', [incidentId]);
+  return rows.map((r) => Number(r.id));
+}
+
 export async function queueOutbox(db: Queryable, items: OutboxItem[], now: Date, reschedule = false): Promise<void> {
   if (items.length === 0) return;
   await db.query(

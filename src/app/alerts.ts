@@ -5,6 +5,7 @@ import { alertActionHandlers } from '../handlers/alerts.js';
 
 /** Alert intake (webhooks), routing into groups, and the group messages in chat. */
 export function alertsModule(ctx: AppContext, service: AlertService): FirebreakModule {
+  ctx.hooks.on('incident.war_room_ready', ({ incident }) => service.incidentRoomReady(incident));
   // Safety net: alerts stored while routing failed (database blip) and outbox rows whose
   // wake-up job was lost are picked up within a minute.
   ctx.scheduler.add({ name: 'alerts:catch-up', cron: '* * * * *', run: () => service.pump() });

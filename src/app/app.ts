@@ -4,7 +4,7 @@ import type pg from 'pg';
 import type { Config } from '../config/schema.js';
 import { systemClock, type Clock } from '../clock.js';
 import { createLogger, type Logger } from '../log.js';
-import { createPool } from '../db/pool.js';
+import { createPool, whileServerReturns } from '../db/pool.js';
 import { ensureMigrated } from '../db/migrate.js';
 import { JobQueue } from '../jobs/queue.js';
 import { Hooks } from '../events/hooks.js';
@@ -34,6 +34,7 @@ import { LeaseScheduler } from '../jobs/scheduler.js';
 import { Lifecycle } from '../ops/lifecycle.js';
 import { opsModule } from './ops.js';
 import { observeHttpRequest } from '../ops/metrics.js';
+import { pitrArea } from './pitr.js';
 
 export interface AppOptions {
   config: Config;
@@ -95,13 +96,16 @@ function buildServices(ctx: AppContext): AppServices {
 
 /** The modules that make up Firebreak, in the order their routes and commands register. */
 function buildModules(ctx: AppContext, s: AppServices): FirebreakModule[] {
+  // PITR hands its `--physical` / `--to` verbs to /backup and /dr (src/app/pitr.ts).
+  const pitr = pitrArea(ctx, { gate: s.changes, paging: s.paging });
   return [
     incidentsModule(ctx, s.incidents),
     pagingModule(ctx, s.paging, s.incidents),
     approvalsModule(ctx, s.changes),
-    backupsModule(ctx, s.backups, s.changes),
-    drModule(ctx, s.dr, s.changes),
+    backupsModule(ctx, s.backups, s.changes, pitr.verbs),
+    drModule(ctx, s.dr, s.changes, pitr.verbs),
     alertsModule(ctx, s.alerts),
+    pitr.module,
   ];
 }
 
@@ -114,7 +118,8 @@ export async function createApp(opts: AppOptions): Promise<FirebreakApp> {
   const ownsPool = !opts.pool || opts.ownsPool === true;
   const clock = opts.clock ?? systemClock;
   const replicaId = `${os.hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
-  await ensureMigrated(pool);
+  // A replica starting while PostgreSQL restarts waits it out instead of exiting.
+  await whileServerReturns(() => ensureMigrated(pool), 30_000, (err) => log.warn({ err }, 'PostgreSQL is not answering yet; retrying'));
   const jobs = new JobQueue(pool, clock, log, replicaId);
   const lifecycle = new Lifecycle();
   const sched = config.ops.scheduler;

@@ -4,6 +4,7 @@ import type { BackupService } from '../backups/service.js';
 import type { ChangeGate } from '../approvals/gate.js';
 import { backupStarted, backupBusy, backupSummary, restoreDone } from '../templates/backups.js';
 import type { ProgressThread } from '../backups/service.js';
+import type { PhysicalVerbs } from '../commands/pitr.js';
 
 type RestoreParams = { backupId: string; target: string; channel?: string };
 type BackupNowParams = { database: string; channel?: string };
@@ -12,7 +13,7 @@ type BackupNowParams = { database: string; channel?: string };
  * Backups: `/backup`, the scheduled runs (one replica per slot through ctx.scheduler), the
  * retention and staleness watches, and the gated `backup.restore` over an existing database.
  */
-export function backupsModule(ctx: AppContext, service: BackupService, changes: ChangeGate): FirebreakModule {
+export function backupsModule(ctx: AppContext, service: BackupService, changes: ChangeGate, physical?: PhysicalVerbs): FirebreakModule {
   const cfg = ctx.config.backups;
   // `/backup now` under the change policy: runs once approved (or at once when the team
   // pre-approved it), with the same progress thread as an immediate backup.
@@ -43,7 +44,7 @@ export function backupsModule(ctx: AppContext, service: BackupService, changes: 
   });
   return {
     name: 'backups',
-    commands: [backupCommands(ctx, service, changes)],
+    commands: [backupCommands(ctx, service, changes, physical)],
     start: async () => {
       const targets = service.targets();
       if (!cfg.encryption.recipient) {

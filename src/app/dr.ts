@@ -6,6 +6,7 @@ import { drActions } from '../handlers/dr.js';
 import { busyMessage, runLabel } from '../templates/dr.js';
 import { DR_DRY_RUN_KIND, DR_EXECUTE_KIND, formatDuration, type DrRun } from '../dr/model.js';
 import type { DrService } from '../dr/service.js';
+import type { PhysicalVerbs } from '../commands/pitr.js';
 
 export type ExecuteParams = { backupId: string; target: string; channel?: string };
 export type DryRunParams = { backupId: string; channel?: string };
@@ -63,13 +64,13 @@ export function dryRunAction(ctx: AppContext, service: DrService): GatedAction<D
 }
 
 /** Disaster recovery: `/dr`, the Cancel button, the gated recovery and the scheduled drill. */
-export function drModule(ctx: AppContext, service: DrService, changes: ChangeGate): FirebreakModule {
+export function drModule(ctx: AppContext, service: DrService, changes: ChangeGate, pitr?: PhysicalVerbs): FirebreakModule {
   changes.register(executeAction(ctx, service));
   changes.register(dryRunAction(ctx, service));
   const schedule = ctx.config.dr.schedule;
   return {
     name: 'dr',
-    commands: [drCommands(service, changes, needsApproval(policyFor(ctx.config.approvals, DR_DRY_RUN_KIND)))],
+    commands: [drCommands(service, changes, needsApproval(policyFor(ctx.config.approvals, DR_DRY_RUN_KIND)), pitr)],
     actions: drActions(service),
     start: async () => {
       await service.recoverOrphans();

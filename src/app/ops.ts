@@ -2,6 +2,7 @@ import type { AppContext, FirebreakModule } from './module.js';
 import { json, problem, type Route } from '../http/router.js';
 import { migrationsApplied } from '../db/migrate.js';
 import { chatMode } from '../config/schema.js';
+import { findMissingChannels } from '../chat/channels.js';
 import { cachedCheck, runChecks, type ReadinessCheck } from '../ops/health.js';
 import { readinessCheckUp, refreshStoredStateGauges, registry } from '../ops/metrics.js';
 import type { Lifecycle } from '../ops/lifecycle.js';
@@ -28,6 +29,12 @@ export function opsModule(ctx: AppContext, lifecycle: Lifecycle, allModules: () 
     },
     // Slack's auth.test (or the console's table) is cached: probes must not burn rate limit.
     chat: cachedCheck(() => ctx.chat.ping(), ops.chatCheckCacheSeconds * 1000),
+    // Every channel Firebreak posts to still exists (renamed or archived ones are caught
+    // here, not by the next incident); cached like chat for the same rate-limit reason.
+    channels: cachedCheck(async () => {
+      const missing = await findMissingChannels(ctx.config, ctx.chat);
+      if (missing.length) throw new Error(missing.map((m) => m.fix).join('; '));
+    }, ops.chatCheckCacheSeconds * 1000),
     // Where backups go (S3 HeadBucket, or the local directory is writable); cached like chat
     // because each S3 request costs money and probes come every few seconds.
     objectStore: cachedCheck(

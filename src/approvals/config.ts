@@ -39,6 +39,10 @@ export const DEFAULT_ACTION_POLICIES: Record<string, Partial<ActionPolicy>> = {
   'backup.restore': { approvalsRequired: 1 },
   'dr.dry-run': { approvalsRequired: 1 },
   'dr.execute': { approvalsRequired: 2 },
+  // Point-in-time recovery (src/pitr): gated like their logical counterparts.
+  'backup.physical': { approvalsRequired: 1 },
+  'dr.pitr-dry-run': { approvalsRequired: 1 },
+  'dr.pitr-execute': { approvalsRequired: 2 },
   'retention.change': { approvalsRequired: 1 },
   'change.standard': { approvalsRequired: 1 },
   'change.normal': { approvalsRequired: 1 },

@@ -45,6 +45,11 @@ export interface GateRequestOptions {
   title?: string;
   category?: 'standard' | 'normal' | 'emergency';
   risk?: 'low' | 'medium' | 'high';
+  /**
+   * The chat request asking (its idempotency key). A re-run of that request (its replica died
+   * after the change request was made) gets the change request it made, never a second one.
+   */
+  requestKey?: string;
 }
 
 /** A destructive control on something already approved or running (cancel, stop, expire). */

@@ -149,10 +149,14 @@ export class ChangeService implements ChangeGate {
     const category: ChangeCategory = opts.category ?? (opts.breakGlassReason ? 'emergency' : 'normal');
     const risk: ChangeRisk | null = opts.risk ?? null;
     const now = this.now();
+    if (opts.requestKey) {
+      const earlier = await store.requestByKey(this.ctx.pool, opts.requestKey);
+      if (earlier) return this.resumeRequest(earlier);
+    }
     const base = {
       kind, title, category, risk, params, paramsHash: paramsHash(params), requester: requester.userId,
       requesterChannel: requester.channelId ?? null, createdAt: now,
-      expiresAt: new Date(now.getTime() + policy.expiryMinutes * 60_000),
+      expiresAt: new Date(now.getTime() + policy.expiryMinutes * 60_000), requestKey: opts.requestKey ?? null,
     };
 
     if (opts.breakGlassReason !== undefined) {
@@ -192,6 +196,19 @@ export class ChangeService implements ChangeGate {
     });
     await this.announce(req, eligible);
     return { status: 'pending', requestId: req.id, approvalsNeeded: req.approvalsRequired };
+  }
+
+  /**
+   * A re-run of the chat request that made `r`: what its first run may not have finished is
+   * finished (the request message posted), and it answers as the first run did. A started
+   * execution is a durable job already, run by whichever replica claims it.
+   */
+  private async resumeRequest(r: ChangeRequest): Promise<GateOutcome> {
+    if (!r.message) await this.announce(r, r.status === 'pending' || r.needsReview ? await this.eligibleApprovers(this.policy(r.kind)) : { anyone: true });
+    if (r.status === 'pending') return { status: 'pending', requestId: r.id, approvalsNeeded: r.approvalsRequired };
+    const because = r.startedBecause;
+    if (because === 'break-glass' || because === 'pre-approved' || because === 'no-approval-required') return { status: 'started', requestId: r.id, reason: because };
+    return { status: 'refused', message: `Change #${r.id} was asked for by this request already; it is ${r.status}.` };
   }
 
   private async startAtOnce(

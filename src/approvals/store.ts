@@ -33,18 +33,24 @@ export type NewChangeRequest = Pick<
   ChangeRequest,
   'kind' | 'title' | 'category' | 'risk' | 'params' | 'paramsHash' | 'requester' | 'requesterChannel' | 'approvalsRequired'
   | 'startedBecause' | 'breakGlassReason' | 'needsReview' | 'createdAt' | 'expiresAt'
-> & { status: 'pending' | 'executing' };
+> & { status: 'pending' | 'executing'; requestKey?: string | null };
 
 export async function insertRequest(db: Queryable, r: NewChangeRequest): Promise<ChangeRequest> {
   const { rows } = await db.query<RequestRow>(
     `INSERT INTO change_requests (kind, title, category, risk, params, params_hash, requester, requester_channel, status,
-       approvals_required, started_because, break_glass_reason, needs_review, created_at, expires_at, executed_at)
-     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15, CASE WHEN $9 = 'executing' THEN $14::timestamptz END)
+       approvals_required, started_because, break_glass_reason, needs_review, created_at, expires_at, executed_at, request_key)
+     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15, CASE WHEN $9 = 'executing' THEN $14::timestamptz END, $16)
      RETURNING *`,
     [r.kind, r.title, r.category, r.risk, JSON.stringify(r.params), r.paramsHash, r.requester, r.requesterChannel, r.status,
-      r.approvalsRequired, r.startedBecause, r.breakGlassReason, r.needsReview, r.createdAt, r.expiresAt],
+      r.approvalsRequired, r.startedBecause, r.breakGlassReason, r.needsReview, r.createdAt, r.expiresAt, r.requestKey ?? null],
   );
   return fromRow(rows[0]!);
+}
+
+/** The change request a chat request made, if it made one. */
+export async function requestByKey(db: Queryable, requestKey: string): Promise<ChangeRequest | undefined> {
+  const { rows } = await db.query<RequestRow>('SELECT * FROM change_requests WHERE request_key = $1', [requestKey]);
+  return rows[0] ? fromRow(rows[0]) : undefined;
 }
 
 export async function getRequest(db: Queryable, id: number): Promise<ChangeRequest | undefined> {

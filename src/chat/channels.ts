@@ -44,6 +44,30 @@ export interface ChannelCheck {
 /** Slack channel ids (C…/G…) are not names: they cannot be created, only found. */
 const isId = (c: string) => /^[CG][A-Z0-9]{6,}$/.test(c);
 
+/** What to do about a configured channel that does not exist, in the words of its settings. */
+function fixFor(ch: ConfiguredChannel): string {
+  return isId(ch.name)
+    ? `channel ${ch.name} (${ch.usedBy.join(', ')}) does not exist or the bot cannot see it: invite the bot to it, or change ${ch.usedBy.join(' / ')}`
+    : `#${ch.name} (${ch.usedBy.join(', ')}) does not exist and the bot cannot create it: create #${ch.name} in Slack (or give the app the channels:manage scope), or change ${ch.usedBy.join(' / ')}`;
+}
+
+/**
+ * Looks up every configured channel without creating any (readiness, `config check`), and
+ * says for each missing one what to do. Throws when the chat surface itself cannot be asked
+ * (bad token, Slack unreachable).
+ */
+export async function findMissingChannels(config: Config, chat: Pick<ChatSurface, 'findChannel'>): Promise<{ name: string; fix: string }[]> {
+  const missing: { name: string; fix: string }[] = [];
+  for (const ch of configuredChannels(config)) {
+    if (await chat.findChannel(ch.name)) continue;
+    const fix = isId(ch.name)
+      ? fixFor(ch)
+      : `#${ch.name} (${ch.usedBy.join(', ')}) does not exist: Firebreak creates it at start when the app has the channels:manage scope; otherwise create #${ch.name} in Slack, or change ${ch.usedBy.join(' / ')}`;
+    missing.push({ name: ch.name, fix });
+  }
+  return missing;
+}
+
 export async function ensureChannels(config: Config, chat: ChatSurface, log: Logger): Promise<ChannelCheck> {
   const out: ChannelCheck = { found: [], created: [], missing: [] };
   for (const ch of configuredChannels(config)) {
@@ -66,9 +90,7 @@ export async function ensureChannels(config: Config, chat: ChatSurface, log: Log
         log.debug({ err, channel: ch.name }, 'could not create a configured channel');
       }
     }
-    const fix = isId(ch.name)
-      ? `channel ${ch.name} (${ch.usedBy.join(', ')}) does not exist or the bot cannot see it: invite the bot to it, or change ${ch.usedBy.join(' / ')}`
-      : `#${ch.name} (${ch.usedBy.join(', ')}) does not exist and the bot cannot create it: create #${ch.name} in Slack (or give the app the channels:manage scope), or change ${ch.usedBy.join(' / ')}`;
+    const fix = fixFor(ch);
     out.missing.push({ name: ch.name, fix });
     log.error({ channel: ch.name, usedBy: ch.usedBy }, fix);
   }

@@ -6,13 +6,14 @@ import { BackupService, BackupUserError } from '../backups/service.js';
 import * as view from '../templates/backups.js';
 import type { ChatMessage } from '../chat/surface.js';
 import type { CliGroup, CliIo } from './types.js';
+import { physicalBackupCli } from './pitr.js';
 
 /** Chat text without Slack markup, for a terminal. */
 const plain = (m: ChatMessage | string) =>
   (typeof m === 'string' ? m : m.text).replace(/:[a-z_]+: /g, '').replace(/<@([^>]+)>/g, '$1').replace(/[*`]/g, '');
 
 const USAGE: Record<string, string> = {
-  now: 'now [database]',
+  now: 'now [database] | now --physical [full|diff|incr]',
   list: 'list [database] [--limit N] [--json]',
   show: 'show <id> [--json]',
   verify: 'verify <id> [--full]',
@@ -21,6 +22,8 @@ const USAGE: Record<string, string> = {
 };
 
 async function run(verb: string, argv: string[], io: CliIo): Promise<number> {
+  // Physical backups belong to the pitr area (pgBackRest); same verb, its own flow.
+  if (verb === 'now' && argv.includes('--physical')) return physicalBackupCli(argv, io);
   const db = cliDatabase(argv, `backup ${verb}`);
   if ('problem' in db) throw new BackupUserError(db.problem);
   const { config } = db;

@@ -7,6 +7,7 @@ import { BackupUserError, type BackupService, type ProgressThread } from '../bac
 import * as view from '../templates/backups.js';
 import { needsApproval, policyFor } from '../approvals/config.js';
 import { backupKeyProblem } from '../backups/config.js';
+import type { PhysicalVerbs } from './pitr.js';
 
 const ID = /^[0-9]{8}T[0-9]{6}Z-[a-z0-9_-]+-[0-9a-f]{4}$/i;
 
@@ -38,24 +39,25 @@ function checkId(id: string | undefined, usage: string): string | undefined {
 }
 
 /** `/backup`: one table for Slack, the console, help and tests. */
-export function backupCommands(ctx: Pick<AppContext, 'config'>, service: BackupService, gate: ChangeGate): CommandTable {
+export function backupCommands(ctx: Pick<AppContext, 'config'>, service: BackupService, gate: ChangeGate, physical?: PhysicalVerbs): CommandTable {
   const table: CommandTable = {
     command: '/backup',
     description: 'PostgreSQL backups: streamed, encrypted, verified, kept by GFS retention.',
     subcommands: [
       {
         name: 'now',
-        usage: '[database]',
-        description: 'Take a backup now; a thread under the reply shows progress and the summary.',
+        usage: '[database] | --physical [full|diff|incr]',
+        description: 'Take a backup now (--physical: pgBackRest into every repository); a thread under the reply shows progress and the summary.',
         run: (args, inv, ictx) =>
           friendly(ictx, async () => {
+            if (args.flags['physical'] && physical) return physical.now({ ...args, words: args.flags['physical'] === 'true' ? args.words : [args.flags['physical'], ...args.words] }, inv, ictx);
             const target = service.target(args.words[0]);
             if (service.isRunning(target.name)) return ictx.reply.ephemeral(view.backupBusy(target.name));
             const keyProblem = backupKeyProblem(ctx.config.backups);
             if (keyProblem) return ictx.reply.ephemeral(`Backups cannot run here yet, so I am not asking anyone to approve one: ${keyProblem}.`);
             if (needsApproval(policyFor(ctx.config.approvals, 'backup.now'))) {
               const o = await gate.request('backup.now', { database: target.name, channel: inv.channelId }, { userId: inv.actor.userId, channelId: inv.channelId }, {
-                title: `Backup of ${target.name} now`, category: 'standard', risk: 'low',
+                title: `Backup of ${target.name} now`, category: 'standard', risk: 'low', requestKey: inv.requestKey,
               });
               return ictx.reply.ephemeral(gateText(o, `The backup of *${target.name}*`));
             }
@@ -87,7 +89,10 @@ export function backupCommands(ctx: Pick<AppContext, 'config'>, service: BackupS
             if (database) service.target(database);
             const limit = args.flags['limit'] ? Number(args.flags['limit']) : 15;
             if (!Number.isInteger(limit) || limit < 1 || limit > 100) return ictx.reply.ephemeral('`--limit` is a whole number from 1 to 100.');
-            await ictx.reply.ephemeral(view.backupList(await service.list({ database, limit }), database));
+            const logical = view.backupList(await service.list({ database, limit }), database);
+            // Physical backups (pgbackrest info) are listed after the logical ones, one line each.
+            const lines = database || !physical ? [] : await physical.listLines(limit);
+            await ictx.reply.ephemeral(lines.length ? { text: `${logical.text}\n*Physical backups (pgBackRest)*\n${lines.join('\n')}` } : logical);
           }),
       },
       {
@@ -103,10 +108,11 @@ export function backupCommands(ctx: Pick<AppContext, 'config'>, service: BackupS
       },
       {
         name: 'verify',
-        usage: '<id> [--full]',
-        description: 'Re-read and check a backup; --full also restores it into a scratch database and compares row counts.',
+        usage: '<id> [--full] | --physical',
+        description: 'Re-read and check a backup; --full also restores it into a scratch database and compares row counts; --physical runs pgbackrest verify.',
         run: (args, inv, ictx) =>
           friendly(ictx, async () => {
+            if (args.flags['physical'] && physical) return physical.verify(args, inv, ictx);
             const bad = checkId(args.words[0], '/backup verify <id> [--full]');
             if (bad) return ictx.reply.ephemeral(bad);
             const id = args.words[0]!;
@@ -153,7 +159,7 @@ export function backupCommands(ctx: Pick<AppContext, 'config'>, service: BackupS
             const exists = await service.targetDatabaseExists(record, into);
             if (exists) {
               const o = await gate.request('backup.restore', { backupId: id, target: into, channel: inv.channelId }, { userId: inv.actor.userId, channelId: inv.channelId }, {
-                title: `Restore backup ${id} over existing database ${into}`, risk: 'high', category: 'normal',
+                title: `Restore backup ${id} over existing database ${into}`, risk: 'high', category: 'normal', requestKey: inv.requestKey,
               });
               return ictx.reply.ephemeral(gateText(o, `Restoring ${id} over ${into}`));
             }

@@ -35,7 +35,7 @@ export function changeCommands(changes: ChangeService): CommandTable {
           }
           const params = { title, category, risk: risk ?? null, ...(reason ? { reason } : {}) };
           const out = await changes.request(`change.${category}`, params, { userId: inv.actor.userId, channelId: inv.channelId }, {
-            title, category: category as ChangeCategory, risk: risk as ChangeRisk | undefined,
+            title, category: category as ChangeCategory, risk: risk as ChangeRisk | undefined, requestKey: inv.requestKey,
             ...(category === 'emergency' ? { breakGlassReason: reason } : {}),
           });
           if (out.status === 'refused') return ctx.reply.ephemeral(out.message);

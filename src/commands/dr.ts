@@ -4,6 +4,7 @@ import { helpSubcommand, type CommandTable } from './table.js';
 import type { DrService } from '../dr/service.js';
 import { DR_DRY_RUN_KIND, DR_EXECUTE_KIND } from '../dr/model.js';
 import { busyMessage, historyMessage, runLabel, statusMessage } from '../templates/dr.js';
+import type { PhysicalVerbs } from './pitr.js';
 
 function outcomeText(o: GateOutcome, what: string): string {
   switch (o.status) {
@@ -24,7 +25,7 @@ const PLAIN_DB = /^[a-z_][a-z0-9_]{0,62}$/;
  * When the team made dry runs a pre-approved standard change they start at once, recorded
  * in the audit log as DR events like every run.
  */
-export function drCommands(service: DrService, gate: ChangeGate, dryRunNeedsApproval = true): CommandTable {
+export function drCommands(service: DrService, gate: ChangeGate, dryRunNeedsApproval = true, pitr?: Pick<PhysicalVerbs, 'dryRun' | 'execute'>): CommandTable {
   const table: CommandTable = {
     command: '/dr',
     description: 'Disaster recovery: drills that prove RTO/RPO, and recovery under approval.',
@@ -32,9 +33,10 @@ export function drCommands(service: DrService, gate: ChangeGate, dryRunNeedsAppr
       {
         name: 'dry-run',
         aliases: ['drill'],
-        usage: '[backup-id]',
-        description: 'Restore a backup (default: newest verified) into a scratch database, validate it, time it (RTO/RPO) and drop it. Never touches production.',
+        usage: '[backup-id] | --to "<time>"|latest [--repo N]',
+        description: 'Restore a backup (default: newest verified) into a scratch database, validate it, time it (RTO/RPO) and drop it; --to restores a pgBackRest scratch cluster to that time. Never touches production.',
         run: async (args, inv, ictx) => {
+          if (args.flags['to'] && pitr) return pitr.dryRun(args, inv, ictx);
           const backupId = args.words[0];
           if (args.words.length > 1) return ictx.reply.ephemeral('Usage: `/dr dry-run [backup-id]`: one backup id at most.');
           // A typo should not become a failed drill in the history and the metrics.
@@ -61,9 +63,10 @@ export function drCommands(service: DrService, gate: ChangeGate, dryRunNeedsAppr
       },
       {
         name: 'execute',
-        usage: '<backup-id> --target <database>',
-        description: 'Recover a backup into the named database after two approvals, then tells you how to switch traffic.',
+        usage: '<backup-id> --target <database> | --to "<time>"|latest [--repo N]',
+        description: 'Recover a backup into the named database (or, with --to, the cluster to that time into the configured recovery target) after two approvals, then tells you how to switch traffic.',
         run: async (args, inv, ictx) => {
+          if (args.flags['to'] && pitr) return pitr.execute(args, inv, ictx);
           const backupId = args.words[0];
           const target = args.flags['target'];
           if (!backupId || !target || target === 'true' || args.words.length > 1) {

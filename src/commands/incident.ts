@@ -136,7 +136,9 @@ export async function resolveTarget(
     await ctx.reply.ephemeral(notMemberAnswer(incident));
     return undefined;
   }
-  if (guard.open && incident.status === 'resolved') {
+  // A re-run of a request that resolved the incident itself (its replica died after saving)
+  // goes on to finish what followed the change instead of being refused.
+  if (guard.open && incident.status === 'resolved' && !(await incidents.madeChange(incident.id, inv.requestKey))) {
     await ctx.reply.ephemeral(resolvedAnswer(incident, `/incident ${sub}`));
     return undefined;
   }
@@ -182,17 +184,17 @@ function lifecycleSubcommands(incidents: IncidentService): Subcommand[] {
         return ctx.reply.openModal(updateModal(t.incident, await incidents.editableDraft('internal', t.incident)));
       }
       if (t.rest.length > MAX_TEXT) return ctx.reply.ephemeral(tooLong(t.rest));
-      await reportChange(ctx, await incidents.postUpdate(t.incident.id, inv.actor.userId, t.rest), t.inChannel, `Update posted to INC-${t.incident.id}`);
+      await reportChange(ctx, await incidents.postUpdate(t.incident.id, inv.actor.userId, t.rest, inv.requestKey), t.inChannel, `Update posted to INC-${t.incident.id}`);
     }),
     sub('status', 'investigating|identified|monitoring|resolved', 'Set the status; monitoring marks it mitigated, resolved resolves it.', { open: true, member: true }, async (t, inv, ctx) => {
       const status = parseStatus(t.words[0]);
       if (!status) return ctx.reply.ephemeral(`\`${escapeMrkdwn(t.words[0] ?? '')}\` isn't a status. Use one of: investigating, identified, monitoring, resolved.`);
-      await reportChange(ctx, await incidents.setStatus(t.incident.id, inv.actor.userId, status), t.inChannel, `INC-${t.incident.id} is now ${status}`);
+      await reportChange(ctx, await incidents.setStatus(t.incident.id, inv.actor.userId, status, inv.requestKey), t.inChannel, `INC-${t.incident.id} is now ${status}`);
     }),
     sub('severity', '<P0-P4>', 'Change the severity; raising it applies the new severity\'s policy (responders, announcement, cadence).', { open: true, member: true }, async (t, inv, ctx) => {
       const severity = parseSeverity(t.words[0]);
       if (!severity) return ctx.reply.ephemeral(`\`${escapeMrkdwn(t.words[0] ?? '')}\` isn't a severity. Use P0 (critical) to P4 (informational), e.g. \`/incident severity P1\`.`);
-      await reportChange(ctx, await incidents.setSeverity(t.incident.id, inv.actor.userId, severity), t.inChannel, `INC-${t.incident.id} is now ${severity}`);
+      await reportChange(ctx, await incidents.setSeverity(t.incident.id, inv.actor.userId, severity, inv.requestKey), t.inChannel, `INC-${t.incident.id} is now ${severity}`);
     }),
     sub('role', 'commander|comms|tech @user', 'Give someone a role (they are invited to the channel).', { open: true, member: true }, async (t, inv, ctx) => {
       const role = parseRole(t.words[0]);
@@ -201,7 +203,7 @@ function lifecycleSubcommands(incidents: IncidentService): Subcommand[] {
         const unlinked = role && t.words[1]?.startsWith('@') ? ` I couldn't tell who \`${t.words[1]}\` is: pick the person from Slack's @-autocomplete so the mention links to them.` : '';
         return ctx.reply.ephemeral(`Usage: \`/incident role commander|comms|tech @someone\` (or \`me\`).${unlinked}`);
       }
-      await reportChange(ctx, await incidents.assignRole(t.incident.id, inv.actor.userId, role, user), t.inChannel, `<@${user}> now holds ${role} on INC-${t.incident.id}`);
+      await reportChange(ctx, await incidents.assignRole(t.incident.id, inv.actor.userId, role, user, inv.requestKey), t.inChannel, `<@${user}> now holds ${role} on INC-${t.incident.id}`);
     }),
     sub('note', '<text>', 'Add a note to the timeline (`action: <what> @owner due YYYY-MM-DD` becomes a post-mortem action item).', { open: true, member: true }, async (t, inv, ctx) => {
       if (!t.rest) return ctx.reply.ephemeral('What should the note say? `/incident note &lt;text&gt;`.');
@@ -214,10 +216,10 @@ function lifecycleSubcommands(incidents: IncidentService): Subcommand[] {
     }),
     sub('resolve', '[summary]', 'Resolve it: resolved notice, announcement, and the post-mortem draft.', { member: true }, async (t, inv, ctx) => {
       if (t.rest.length > MAX_TEXT) return ctx.reply.ephemeral(tooLong(t.rest));
-      await reportChange(ctx, await incidents.resolve(t.incident.id, inv.actor.userId, t.rest || undefined), t.inChannel, `INC-${t.incident.id} resolved`);
+      await reportChange(ctx, await incidents.resolve(t.incident.id, inv.actor.userId, t.rest || undefined, inv.requestKey), t.inChannel, `INC-${t.incident.id} resolved`);
     }),
     sub('reopen', '[reason]', 'Reopen a resolved incident (status back to investigating, reminders resume).', { member: true }, async (t, inv, ctx) => {
-      await reportChange(ctx, await incidents.reopen(t.incident.id, inv.actor.userId, t.rest || undefined), t.inChannel, `INC-${t.incident.id} reopened`);
+      await reportChange(ctx, await incidents.reopen(t.incident.id, inv.actor.userId, t.rest || undefined, inv.requestKey), t.inChannel, `INC-${t.incident.id} reopened`);
     }),
     {
       name: 'list',
@@ -226,7 +228,7 @@ function lifecycleSubcommands(incidents: IncidentService): Subcommand[] {
       run: async (_args, _inv, ctx) => ctx.reply.ephemeral(listMessage(await incidents.open(), incidents.ctx.clock.now())),
     },
     sub('postmortem', '', 'Regenerate the post-mortem draft from the timeline and upload it.', { member: true }, async (t, inv, ctx) => {
-      const pm = await incidents.generatePostmortem(t.incident.id, inv.actor.userId);
+      const pm = await incidents.generatePostmortem(t.incident.id, inv.actor.userId, inv.requestKey);
       if (!t.inChannel) await ctx.reply.ephemeral(`Post-mortem draft v${pm.version} for INC-${t.incident.id} is uploaded to its channel.`);
     }),
   ];

@@ -49,4 +49,5 @@ export const ENV_BINDINGS: EnvBinding[] = [
   { env: 'FIREBREAK_BACKUP_PREFIX', path: ['backups', 'storage', 'prefix'], doc: 'Key prefix for backup objects (default firebreak).' },
   { env: 'FIREBREAK_BACKUP_DIR', path: ['backups', 'storage', 'localDir'], doc: 'Local backup directory when no bucket is set (default DATA_DIR/backups).' },
   { env: 'FIREBREAK_PG_BIN_DIR', path: ['backups', 'pgBinDir'], doc: 'Directory with pg_dump/pg_restore matching the server (default PATH).' },
+  { env: 'FIREBREAK_PITR_CIPHER_PASS', path: ['pitr', 'encryption', 'passphrase'], secret: true, doc: 'pgBackRest repository cipher passphrase (aes-256-cbc); handed to pgBackRest in its environment, never on argv.' },
 ];

@@ -8,6 +8,7 @@ import { approvalsConfigSchema } from '../approvals/config.js';
 import { opsConfigSchema } from '../ops/config.js';
 import { consoleConfigSchema } from '../console/config.js';
 import { auditConfigSchema } from '../audit/config.js';
+import { pitrConfigSchema } from '../pitr/config.js';
 import { isLoopback } from '../http/loopback.js';
 
 /** The whole configuration. Each area owns its section's schema next to its code. */
@@ -48,6 +49,8 @@ export const configSchema = z.object({
   approvals: approvalsConfigSchema,
   ops: opsConfigSchema,
   audit: auditConfigSchema,
+  /** Physical backups and point-in-time recovery through pgBackRest (src/pitr). */
+  pitr: pitrConfigSchema,
   /** The local console (no Slack tokens): who can act in it and which channels exist. */
   console: consoleConfigSchema,
 });

@@ -61,3 +61,34 @@ export function isDataError(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' && /^(22|54)[0-9A-Z]{3}$/.test(code);
 }
+
+/**
+ * True when the server was not there for a moment: refused or dropped connections, and
+ * PostgreSQL starting up or shutting down (SQLSTATE 57P01-57P03). A restart produces these
+ * for about a second; the same request a little later succeeds.
+ */
+export function isServerUnavailable(err: unknown): boolean {
+  const e = err as { code?: string; message?: string } | undefined;
+  if (!e) return false;
+  if (e.code && ['57P01', '57P02', '57P03', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', '08000', '08001', '08003', '08006'].includes(e.code)) return true;
+  return /Connection terminated|not queryable|the database system is (starting up|shutting down)/i.test(e.message ?? '');
+}
+
+/**
+ * Runs fn, retrying while the server is unavailable (see isServerUnavailable) for up to
+ * `withinMs`: what a process starting during a PostgreSQL restart needs, so the restart costs
+ * it a second instead of its life. Any other error, or one that outlasts the window, is thrown.
+ */
+export async function whileServerReturns<T>(fn: () => Promise<T>, withinMs: number, onRetry?: (err: unknown) => void, pauseMs = 250): Promise<T> {
+  // Elapsed time, not business time: performance.now() (the injected Clock may be a test's).
+  const until = performance.now() + withinMs;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (!isServerUnavailable(e) || performance.now() + pauseMs > until) throw e;
+      onRetry?.(e);
+      await new Promise((r) => setTimeout(r, pauseMs));
+    }
+  }
+}

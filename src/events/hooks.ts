@@ -13,6 +13,11 @@ export interface HookPayloads {
   'incident.status_changed': { incident: Incident; from: string; to: string; actor: string };
   'incident.resolved': { incident: Incident; actor: string };
   'incident.reopened': { incident: Incident; actor: string };
+  /**
+   * The incident's channel exists (its setup ran, on whichever replica; again on each retry
+   * and repair, so listeners must be idempotent).
+   */
+  'incident.war_room_ready': { incident: Incident; actor: string };
 }
 
 type Listener<K extends keyof HookPayloads> = (p: HookPayloads[K]) => Promise<void>;

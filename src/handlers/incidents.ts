@@ -87,7 +87,7 @@ export function incidentActionHandlers(incidents: IncidentService): Record<strin
   return {
     'incident.take_command': async (inv, ctx) => {
       const i = await buttonTarget(incidents, inv, ctx);
-      if (i) await tellOutcome(ctx, await incidents.assignRole(i.id, inv.actor.userId, 'commander', inv.actor.userId));
+      if (i) await tellOutcome(ctx, await incidents.assignRole(i.id, inv.actor.userId, 'commander', inv.actor.userId, inv.requestKey));
     },
     'incident.post_update': async (inv, ctx) => {
       const i = await buttonTarget(incidents, inv, ctx);

@@ -39,7 +39,13 @@ export type DeclareOutcome =
 
 /** What a change to an incident came to. Refusals carry the sentence to show the person. */
 export type ChangeOutcome =
-  | { ok: true; incident: Incident; before: Incident; problems: string[]; repeated?: boolean }
+  | {
+      ok: true; incident: Incident; before: Incident; problems: string[];
+      /** The event as recorded (its `from` fields say what the change started from, also on a re-run). */
+      event: Record<string, unknown>;
+      /** A re-run of a request whose change was saved before: its chat effects may be in Slack already. */
+      repeated?: boolean;
+    }
   | { ok: false; message: string; incident?: Incident };
 
 interface Change {
@@ -51,17 +57,26 @@ interface Change {
 
 const isPerson = (actor: string): boolean => /^[UW][A-Z0-9]+$/.test(actor);
 
+/**
+ * The chat effects of one saved change, made once per request. Each message carries a tag
+ * naming the request and the effect (Slack message metadata); a re-run of the request (its
+ * replica died after the change was saved) looks for each tagged message before posting it,
+ * so a post that made it to Slack is not made again and one that did not is made now.
+ */
+interface EffectRun {
+  incidentId: number;
+  requestKey?: string;
+  resumed: boolean;
+}
+
+const effectRun = (id: number, requestKey: string | undefined, out: { repeated?: boolean }): EffectRun => ({ incidentId: id, requestKey, resumed: !!out.repeated });
+
 export type { WarRoomResult } from './setup.js';
 
 /** Incident use cases. Surface-neutral: talks to people only through ctx.chat. */
 export class IncidentService {
   /** War rooms opened at once; a burst of declares queues behind these (each is ~10 Slack calls). */
   private readonly warRooms = new Semaphore(8);
-  /**
-   * In-process listeners for a war room this replica started (alert routing posts the group
-   * in the new channel). Only a convenience: the declarer is told from the job's own data.
-   */
-  private readonly readyListeners = new Map<number, (r: WarRoomResult) => Promise<void>>();
   /** The team's comms templates, read once at start; `firebreak config check` reports broken files. */
   readonly comms: CommsTemplates;
 
@@ -90,16 +105,15 @@ export class IncidentService {
   /**
    * Records the incident and its war-room setup job in one transaction (fast) and returns;
    * the setup job (channel, invitations, headline, drafts, announcement, page) starts at once
-   * on this replica and is finished by any replica if this one dies. `onReady` hears how the
-   * setup went when it runs here. Slack retries and double submissions come back as
-   * `duplicate` with the incident that already exists.
+   * on this replica and is finished by any replica if this one dies; whichever runs it emits
+   * `incident.war_room_ready` once the channel exists. Slack retries and double submissions
+   * come back as `duplicate` with the incident that already exists.
    */
-  async declare(input: DeclareInput, onReady?: (r: WarRoomResult) => Promise<void>): Promise<DeclareOutcome> {
+  async declare(input: DeclareInput): Promise<DeclareOutcome> {
     const out = await this.record(input);
     if (out.status === 'declared' && out.setupJobId) {
       const id = out.incident.id;
       const jobId = out.setupJobId;
-      if (onReady) this.readyListeners.set(id, onReady);
       this.ctx.background.run(`open war room INC-${id}`, async () => {
         await this.warRooms.use(() => this.ctx.jobs.runNow(jobId));
       });
@@ -109,12 +123,7 @@ export class IncidentService {
 
   /** Job handler: one attempt at the incident's war-room setup (src/incidents/setup.ts). */
   async runSetup(job: Job): Promise<void> {
-    const id = (job.payload as unknown as SetupJob).incidentId;
-    const listener = this.readyListeners.get(id);
-    await runSetupJob(this, job, listener && (async (r) => {
-      this.readyListeners.delete(id);
-      await listener(r);
-    }));
+    await runSetupJob(this, job);
   }
 
   /**
@@ -299,16 +308,17 @@ export class IncidentService {
       const { rows } = await tx.query('SELECT id FROM incidents WHERE id = $1 FOR UPDATE', [id]);
       if (!rows[0]) return { ok: false, message: `There is no INC-${id}.` };
       const before = (await store.getIncident(tx, id))!;
-      if (requestKey && (await store.hasEventMarked(tx, id, 'requestKey', requestKey))) return { ok: true, incident: before, before, problems: [], repeated: true };
+      const recorded = requestKey ? await store.eventMarked(tx, id, 'requestKey', requestKey) : undefined;
+      if (recorded) return { ok: true, incident: before, before, problems: [], event: recorded, repeated: true };
       const c = decide(before);
       if (typeof c === 'string') return { ok: false, message: c, incident: before };
       const updated = await store.updateIncident(tx, id, c.patch);
       const payload = requestKey ? { ...c.event.payload, requestKey } : c.event.payload;
       await appendEvent(tx, { type: c.event.type, actor, at: now, incidentId: id, payload });
       await c.inTx?.(updated, tx);
-      return { ok: true, incident: updated, before, problems: [] };
+      return { ok: true, incident: updated, before, problems: [], event: payload };
     });
-    if (out.ok && isPerson(actor)) {
+    if (out.ok && !out.repeated && isPerson(actor)) {
       // The first thing a person does on the incident is its acknowledgement (MTTA). The
       // caller refreshes the headline after its own change, so no refresh here.
       out.incident = (await this.markAcknowledged(id, actor, 'first responder action', now)).incident ?? out.incident;
@@ -326,8 +336,21 @@ export class IncidentService {
     }
   }
 
-  private async postIn(i: Incident, problems: string[], message: ChatMessage): Promise<void> {
-    if (i.channelId) await this.effect(problems, 'post in the incident channel', () => this.ctx.chat.post(i.channelId!, message));
+  private async postIn(i: Incident, problems: string[], message: ChatMessage, run?: EffectRun, name = 'notice'): Promise<void> {
+    if (i.channelId) await this.effect(problems, 'post in the incident channel', () => this.postOnce(run, name, i.channelId!, message));
+  }
+
+  /** Posts unless `run` is a re-run that finds the message its first run posted (by tag). */
+  private async postOnce(run: EffectRun | undefined, name: string, channel: string, message: ChatMessage, threadTs?: string): Promise<void> {
+    const tag = run?.requestKey ? { incidentId: run.incidentId, step: `${name}:${run.requestKey}` } : undefined;
+    const thread = threadTs ? { threadTs } : {};
+    if (tag && run!.resumed && (await this.ctx.chat.findTagged(channel, tag, thread))) return;
+    await this.ctx.chat.post(channel, message, { ...thread, ...(tag ? { tag } : {}) });
+  }
+
+  /** Whether this request already changed the incident (a re-run of a job whose replica died). */
+  async madeChange(id: number, requestKey: string): Promise<boolean> {
+    return !!(await store.eventMarked(this.ctx.pool, id, 'requestKey', requestKey));
   }
 
   async announceTargets(severity: Severity): Promise<string[]> {
@@ -347,7 +370,7 @@ export class IncidentService {
   }
 
   /** A stakeholder update: posted, cross-posted to the announcement channels, and the cadence restarts. */
-  async postUpdate(id: number, actor: string, text: string): Promise<ChangeOutcome> {
+  async postUpdate(id: number, actor: string, text: string, requestKey?: string): Promise<ChangeOutcome> {
     const now = this.ctx.clock.now();
     const out = await this.change(id, actor, (i) =>
       i.status === 'resolved'
@@ -357,19 +380,21 @@ export class IncidentService {
             event: { type: 'incident.update_posted', payload: { text, status: i.status } },
             inTx: (u, tx) => scheduleReminder(this.ctx, u, tx),
           },
+      requestKey,
     );
     if (!out.ok) return out;
     const i = out.incident;
-    await this.postIn(i, out.problems, updatePosted(i, actor, text));
+    const run = effectRun(id, requestKey, out);
+    await this.postIn(i, out.problems, updatePosted(i, actor, text), run, 'update');
     await this.effect(out.problems, 'cross-post the update', async () => {
-      for (const ch of await this.announceTargets(i.severity)) await this.ctx.chat.post(ch, updateCrossPost(i, text));
+      for (const ch of await this.announceTargets(i.severity)) await this.postOnce(run, 'update-crosspost', ch, updateCrossPost(i, text));
     });
     await this.syncChannel(i, out.problems);
     return out;
   }
 
-  async setStatus(id: number, actor: string, status: IncidentStatus): Promise<ChangeOutcome> {
-    if (status === 'resolved') return this.resolve(id, actor);
+  async setStatus(id: number, actor: string, status: IncidentStatus, requestKey?: string): Promise<ChangeOutcome> {
+    if (status === 'resolved') return this.resolve(id, actor, undefined, requestKey);
     const now = this.ctx.clock.now();
     const out = await this.change(id, actor, (i) => {
       if (i.status === 'resolved') return `INC-${id} is resolved; \`/incident reopen ${id}\` first.`;
@@ -380,16 +405,17 @@ export class IncidentService {
       if (status === 'monitoring' && !i.mitigatedAt) patch.mitigatedAt = now;
       if (status === 'monitoring' && !i.identifiedAt) patch.identifiedAt = now;
       return { patch, event: { type: 'incident.status_changed', payload: { from: i.status, to: status } } };
-    });
+    }, requestKey);
     if (!out.ok) return out;
-    await this.postIn(out.incident, out.problems, statusNotice(actor, out.before.status, status));
+    const from = String(out.event.from);
+    await this.postIn(out.incident, out.problems, statusNotice(actor, from as IncidentStatus, status), effectRun(id, requestKey, out), 'status');
     await this.syncChannel(out.incident, out.problems, true);
-    await this.ctx.hooks.emit('incident.status_changed', { incident: out.incident, from: out.before.status, to: status, actor });
+    await this.ctx.hooks.emit('incident.status_changed', { incident: out.incident, from, to: status, actor });
     return out;
   }
 
   /** Raising the severity applies its policy: responders invited, announced, cadence and roles. */
-  async setSeverity(id: number, actor: string, severity: Severity): Promise<ChangeOutcome> {
+  async setSeverity(id: number, actor: string, severity: Severity, requestKey?: string): Promise<ChangeOutcome> {
     const out = await this.change(id, actor, (i) => {
       if (i.status === 'resolved') return `INC-${id} is resolved; \`/incident reopen ${id}\` first.`;
       if (i.severity === severity) return `INC-${id} is already ${severity}.`;
@@ -398,12 +424,13 @@ export class IncidentService {
         event: { type: 'incident.severity_changed', payload: { from: i.severity, to: severity } },
         inTx: (u, tx) => scheduleReminder(this.ctx, u, tx),
       };
-    });
+    }, requestKey);
     if (!out.ok) return out;
     const i = out.incident;
-    const from = out.before.severity;
+    const from = out.event.from as Severity;
+    const run = effectRun(id, requestKey, out);
     const raised = SEVERITIES.indexOf(severity) < SEVERITIES.indexOf(from);
-    await this.postIn(i, out.problems, severityNotice(actor, from, severity, raised));
+    await this.postIn(i, out.problems, severityNotice(actor, from, severity, raised), run, 'severity');
     if (raised && i.channelId) {
       await this.effect(out.problems, 'invite responders', async () => {
         const invited = await this.invite(i, severity);
@@ -411,13 +438,13 @@ export class IncidentService {
         if (added.length) await this.step(i, 'incident.responders_invited', { users: added, severity });
       });
       await this.effect(out.problems, 'announce', async () => {
-        for (const ch of await this.announceTargets(severity)) await this.ctx.chat.post(ch, announcement(i));
+        for (const ch of await this.announceTargets(severity)) await this.postOnce(run, 'severity-announce', ch, announcement(i));
       });
       const policies = this.ctx.config.incidents.severities;
       const newDrafts = policies[severity].templates.filter((k) => !policies[from].templates.includes(k));
       await this.effect(out.problems, 'post comms drafts', async () => {
         for (const kind of newDrafts) {
-          await this.ctx.chat.post(i.channelId!, commsMessage(kind, i, this.commsExtras(i), this.comms), i.headlineTs ? { threadTs: i.headlineTs } : {});
+          await this.postOnce(run, `severity-comms:${kind}`, i.channelId!, commsMessage(kind, i, this.commsExtras(i), this.comms), i.headlineTs ?? undefined);
         }
       });
     }
@@ -426,18 +453,19 @@ export class IncidentService {
     return out;
   }
 
-  async assignRole(id: number, actor: string, role: IncidentRole, user: string): Promise<ChangeOutcome> {
+  async assignRole(id: number, actor: string, role: IncidentRole, user: string, requestKey?: string): Promise<ChangeOutcome> {
     const field = ROLE_FIELD[role];
     const out = await this.change(id, actor, (i) => {
       if (i.status === 'resolved') return `INC-${id} is resolved; \`/incident reopen ${id}\` first.`;
       if (i[field] === user) return `<@${user}> already holds that role on INC-${id}.`;
       return { patch: { [field]: user }, event: { type: 'incident.role_assigned', payload: { role, user, previous: i[field] } } };
-    });
+    }, requestKey);
     if (!out.ok) return out;
     const i = out.incident;
     await store.addMembers(this.ctx.pool, i.id, [user], `role:${role}`, this.ctx.clock.now());
+    // Inviting someone already in the channel is harmless: a re-run simply does it again.
     if (i.channelId) await this.effect(out.problems, 'invite', () => this.ctx.chat.invite(i.channelId!, [user]));
-    await this.postIn(i, out.problems, roleNotice(actor, role, user));
+    await this.postIn(i, out.problems, roleNotice(actor, role, user), effectRun(id, requestKey, out), 'role');
     await this.syncChannel(i, out.problems, role === 'commander');
     return out;
   }
@@ -451,13 +479,13 @@ export class IncidentService {
           : { patch: {}, event: { type: 'incident.note_added', payload: { text } } },
       requestKey,
     );
-    if (!out.ok || out.repeated) return out;
-    await this.postIn(out.incident, out.problems, noteNotice(actor, text));
+    if (!out.ok) return out;
+    await this.postIn(out.incident, out.problems, noteNotice(actor, text), effectRun(id, requestKey, out), 'note');
     return out;
   }
 
   /** Resolves, posts the resolved notice and draft, announces, and writes the post-mortem. */
-  async resolve(id: number, actor: string, summary?: string): Promise<ChangeOutcome> {
+  async resolve(id: number, actor: string, summary?: string, requestKey?: string): Promise<ChangeOutcome> {
     const now = this.ctx.clock.now();
     const out = await this.change(id, actor, (i) => {
       if (i.status === 'resolved') return `INC-${id} was already resolved at ${i.resolvedAt?.toISOString().replace('T', ' ').slice(0, 19)} UTC.`;
@@ -467,22 +495,23 @@ export class IncidentService {
         event: { type: 'incident.resolved', payload: { from: i.status, ...(summary ? { summary } : {}) } },
         inTx: (_u, tx) => cancelReminders(this.ctx, id, tx),
       };
-    });
+    }, requestKey);
     if (!out.ok) return out;
     const i = out.incident;
-    await this.postIn(i, out.problems, resolvedNotice(i, actor, summary));
-    await this.postIn(i, out.problems, commsMessage('resolved', i, this.commsExtras(i, summary), this.comms));
+    const run = effectRun(id, requestKey, out);
+    await this.postIn(i, out.problems, resolvedNotice(i, actor, summary), run, 'resolved');
+    await this.postIn(i, out.problems, commsMessage('resolved', i, this.commsExtras(i, summary), this.comms), run, 'resolved-comms');
     await this.effect(out.problems, 'announce the resolution', async () => {
-      for (const ch of await this.announceTargets(i.severity)) await this.ctx.chat.post(ch, resolvedAnnouncement(i));
+      for (const ch of await this.announceTargets(i.severity)) await this.postOnce(run, 'resolved-announce', ch, resolvedAnnouncement(i));
     });
     await this.syncChannel(i, out.problems, true);
-    await this.effect(out.problems, 'write the post-mortem', () => this.generatePostmortem(id, actor));
-    await this.ctx.hooks.emit('incident.status_changed', { incident: i, from: out.before.status, to: 'resolved', actor });
+    await this.effect(out.problems, 'write the post-mortem', () => this.generatePostmortem(id, actor, requestKey));
+    await this.ctx.hooks.emit('incident.status_changed', { incident: i, from: String(out.event.from), to: 'resolved', actor });
     await this.ctx.hooks.emit('incident.resolved', { incident: i, actor });
     return out;
   }
 
-  async reopen(id: number, actor: string, reason?: string): Promise<ChangeOutcome> {
+  async reopen(id: number, actor: string, reason?: string, requestKey?: string): Promise<ChangeOutcome> {
     const now = this.ctx.clock.now();
     const out = await this.change(id, actor, (i) =>
       i.status !== 'resolved'
@@ -493,9 +522,10 @@ export class IncidentService {
             event: { type: 'incident.reopened', payload: reason ? { reason } : {} },
             inTx: (u, tx) => scheduleReminder(this.ctx, u, tx),
           },
+      requestKey,
     );
     if (!out.ok) return out;
-    await this.postIn(out.incident, out.problems, reopenedNotice(out.incident, actor, reason));
+    await this.postIn(out.incident, out.problems, reopenedNotice(out.incident, actor, reason), effectRun(id, requestKey, out), 'reopen');
     await this.syncChannel(out.incident, out.problems, true);
     await this.ctx.hooks.emit('incident.status_changed', { incident: out.incident, from: 'resolved', to: 'investigating', actor });
     await this.ctx.hooks.emit('incident.reopened', { incident: out.incident, actor });
@@ -508,27 +538,39 @@ export class IncidentService {
 
   /**
    * Renders the post-mortem from the incident and its events, stores it as a new version
-   * and uploads it to the channel. Safe to run again at any time: each run is a new version.
+   * and uploads it to the channel. Safe to run again at any time: each run is a new version,
+   * except a re-run of the same request (`requestKey`), which finishes the version its first run saved.
    */
-  async generatePostmortem(id: number, actor: string): Promise<store.StoredPostmortem> {
+  async generatePostmortem(id: number, actor: string, requestKey?: string): Promise<store.StoredPostmortem> {
     const i = await this.get(id);
     if (!i) throw new Error(`There is no INC-${id}.`);
     const now = this.ctx.clock.now();
+    const key = requestKey ? `postmortem:${requestKey}` : undefined;
+    const earlier = key ? await store.eventMarked(this.ctx.pool, id, 'requestKey', key) : undefined;
+    const saved = earlier ? await store.postmortemVersion(this.ctx.pool, id, Number(earlier.version)) : await this.savePostmortem(i, actor, now, key);
+    if (!saved) throw new Error(`INC-${id} has no post-mortem v${String(earlier?.version)}`);
+    if (i.channelId) {
+      const tag = key ? { incidentId: id, step: key } : undefined;
+      // The notice follows the upload: found, both were made; missing, the upload is made (again).
+      if (tag && earlier && (await this.ctx.chat.findTagged(i.channelId, tag))) return saved;
+      await this.ctx.chat.uploadFile(i.channelId, { filename: `INC-${id}-postmortem-v${saved.version}.md`, title: `Post-mortem draft v${saved.version}: INC-${id} ${i.title}`, content: saved.markdown });
+      await this.ctx.chat.post(i.channelId, postmortemPosted(i, saved.version), tag ? { tag } : {});
+    }
+    return saved;
+  }
+
+  private async savePostmortem(i: Incident, actor: string, now: Date, requestKey?: string): Promise<store.StoredPostmortem> {
+    const id = i.id;
     const events = await incidentEvents(this.ctx.pool, id);
     const names = await this.displayNames([i.commander, i.commsLead, i.techLead, actor, ...events.map((e) => e.actor), JSON.stringify(events.map((e) => e.payload))]);
     const markdown = postmortemMarkdown({ incident: i, events, generatedAt: now, generatedBy: actor, nameOf: (u) => names.get(u) });
-    const saved = await withTransaction(this.ctx.pool, async (tx) => {
+    return withTransaction(this.ctx.pool, async (tx) => {
       // Two regenerations at once take turns for the version number.
       await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`postmortem:${id}`]);
       const pm = await store.savePostmortem(tx, id, markdown, actor, now);
-      await appendEvent(tx, { type: 'incident.postmortem_generated', actor, at: now, incidentId: id, payload: { version: pm.version } });
+      await appendEvent(tx, { type: 'incident.postmortem_generated', actor, at: now, incidentId: id, payload: { version: pm.version, ...(requestKey ? { requestKey } : {}) } });
       return pm;
     });
-    if (i.channelId) {
-      await this.ctx.chat.uploadFile(i.channelId, { filename: `INC-${id}-postmortem-v${saved.version}.md`, title: `Post-mortem draft v${saved.version}: INC-${id} ${i.title}`, content: markdown });
-      await this.ctx.chat.post(i.channelId, postmortemPosted(i, saved.version));
-    }
-    return saved;
   }
 
   /** Display names of every user id found in `texts`, from the chat surface when it can tell. */

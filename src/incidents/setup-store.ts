@@ -1,4 +1,5 @@
 import type { Queryable } from '../db/pool.js';
+import type { ReplyAddress } from '../chat/interactions.js';
 
 /** A war-room step's progress: intent recorded before the Slack call, result after it. */
 export type StepState = 'started' | 'done';
@@ -24,6 +25,17 @@ export async function claimChannelName(db: Queryable, incidentId: number, name: 
     if ((e as { code?: string }).code === '23505') return false;
     throw e;
   }
+}
+
+/** Open incidents whose setup still has errors and whose setup job gave up (out of attempts). */
+export async function stuckSetups(db: Queryable, queue: string): Promise<{ incidentId: number; notify?: ReplyAddress }[]> {
+  const { rows } = await db.query<{ id: number; notify: ReplyAddress | null }>(
+    `SELECT i.id, j.payload->'notify' AS notify FROM incidents i
+       JOIN jobs j ON j.queue = $1 AND j.dedupe_key = $1 || ':' || i.id AND j.status = 'failed'
+      WHERE i.status <> 'resolved' AND i.setup_errors <> '{}'::jsonb ORDER BY i.id LIMIT 100`,
+    [queue],
+  );
+  return rows.map((r) => ({ incidentId: Number(r.id), ...(r.notify ? { notify: r.notify } : {}) }));
 }
 
 /** Whether a Slack channel is already another incident's channel. */

@@ -9,7 +9,7 @@ import { ChatError, type ChannelRef, type MessageTag } from '../chat/surface.js'
 import type { Job } from '../jobs/queue.js';
 import { channelNameFor, withSuffix } from './channel-name.js';
 import * as store from './store.js';
-import { channelTaken, claimChannelName, markStep, setupSteps, type StepState } from './setup-store.js';
+import { channelTaken, claimChannelName, markStep, setupSteps, stuckSetups, type StepState } from './setup-store.js';
 import { announcement, channelPurpose, channelTopic, declaredReply, headline, setupFailedNotice } from '../templates/incidents.js';
 import { commsMessage } from '../templates/comms.js';
 
@@ -201,11 +201,14 @@ const sameErrors = (a: Record<string, string>, b: Record<string, string>) =>
  * declarer and the channel (or the incidents channel) are told once per new failure; then
  * the job fails so the queue tries again later, and again, until Slack answers.
  */
-export async function runSetupJob(svc: WarRoomIncidents, job: Job, onReady?: (r: WarRoomResult) => Promise<void>): Promise<void> {
+export async function runSetupJob(svc: WarRoomIncidents, job: Job): Promise<void> {
   const p = job.payload as unknown as SetupJob;
   const before = await svc.get(p.incidentId);
   if (!before) return;
   const r = await setUpWarRoom(svc, p.incidentId, { lookFirst: p.requested || job.attempts > 1 });
+  // Other areas follow the incident into its channel (alert groups post there), from whichever
+  // replica ran the setup; a replica that died mid-declare leaves this to the one that resumes.
+  if (r.incident.channelId) await svc.ctx.hooks.emit('incident.war_room_ready', { incident: r.incident, actor: 'firebreak' });
   const reply = p.notify ? svc.ctx.replies(p.notify) : undefined;
   const told = async (what: string, work: () => Promise<unknown>) => {
     await work().catch((err: unknown) => svc.ctx.log.warn({ err, incidentId: p.incidentId }, `could not ${what}`));
@@ -216,7 +219,6 @@ export async function runSetupJob(svc: WarRoomIncidents, job: Job, onReady?: (r:
       const notice = setupFailedNotice(r.incident, r.problems, !gaveUp);
       if (reply) await told('tell the declarer', () => reply.ephemeral(notice));
       await told('post the setup failure', () => postNotice(svc, r.incident, notice));
-      await onReady?.(r);
     }
     throw new Error(`setup of INC-${p.incidentId} incomplete: ${r.problems.join('; ')}`);
   }
@@ -224,7 +226,30 @@ export async function runSetupJob(svc: WarRoomIncidents, job: Job, onReady?: (r:
   if (reply && (p.requested || job.attempts === 1 || Object.keys(before.setupErrors).length > 0 || !before.channelId)) {
     await told('tell the declarer', () => reply.ephemeral(declaredReply(r.incident, [])));
   }
-  await onReady?.(r);
+}
+
+/**
+ * Setups whose job ran out of retries (Slack or PostgreSQL away for hours) start again once
+ * Slack answers: nothing stays half set up because an outage outlasted the back-off. Run by
+ * the scheduler (one replica); the re-armed job tells the declarer when it completes.
+ */
+export async function retryStuckSetups(svc: WarRoomIncidents): Promise<number[]> {
+  const stuck = await stuckSetups(svc.ctx.pool, SETUP_QUEUE);
+  if (stuck.length === 0) return [];
+  try {
+    await svc.ctx.chat.ping();
+  } catch (err) {
+    svc.ctx.log.info({ err, incidents: stuck.map((s) => s.incidentId) }, 'war-room setups still waiting: Slack does not answer yet');
+    return [];
+  }
+  const started: number[] = [];
+  for (const s of stuck) {
+    const payload: SetupJob = { incidentId: s.incidentId, ...(s.notify ? { notify: s.notify } : {}) };
+    const jobId = await svc.ctx.jobs.rearm(SETUP_QUEUE, { ...payload }, { runAt: svc.ctx.clock.now(), dedupeKey: setupKey(s.incidentId), maxAttempts: SETUP_ATTEMPTS });
+    if (jobId !== null) started.push(s.incidentId);
+  }
+  if (started.length) svc.ctx.log.info({ incidents: started }, 'war-room setups that had run out of retries start again');
+  return started;
 }
 
 /** In the incident's channel when there is one, else in the incidents channel. */

@@ -141,6 +141,15 @@ export async function savePostmortem(db: Queryable, incidentId: number, markdown
   return { incidentId, version: rows[0]!.version, markdown, generatedBy, generatedAt: at };
 }
 
+export async function postmortemVersion(db: Queryable, incidentId: number, version: number): Promise<StoredPostmortem | undefined> {
+  const { rows } = await db.query<{ incident_id: number; version: number; markdown: string; generated_by: string; generated_at: Date }>(
+    'SELECT * FROM postmortems WHERE incident_id = $1 AND version = $2',
+    [incidentId, version],
+  );
+  const r = rows[0];
+  return r ? { incidentId: r.incident_id, version: r.version, markdown: r.markdown, generatedBy: r.generated_by, generatedAt: r.generated_at } : undefined;
+}
+
 export async function latestPostmortem(db: Queryable, incidentId: number): Promise<StoredPostmortem | undefined> {
   const { rows } = await db.query<{ incident_id: number; version: number; markdown: string; generated_by: string; generated_at: Date }>(
     'SELECT * FROM postmortems WHERE incident_id = $1 ORDER BY version DESC LIMIT 1',
@@ -156,6 +165,11 @@ export async function latestPostmortem(db: Queryable, incidentId: number): Promi
  * add it twice.
  */
 export async function hasEventMarked(db: Queryable, incidentId: number, field: 'requestKey' | 'pdEventId', value: string): Promise<boolean> {
-  const { rowCount } = await db.query(`SELECT 1 FROM events WHERE incident_id = $1 AND payload->>'${field}' = $2 LIMIT 1`, [incidentId, value]);
-  return (rowCount ?? 0) > 0;
+  return !!(await eventMarked(db, incidentId, field, value));
+}
+
+/** The payload of the event `hasEventMarked` finds, to redo what followed it the same way. */
+export async function eventMarked(db: Queryable, incidentId: number, field: 'requestKey' | 'pdEventId', value: string): Promise<Record<string, unknown> | undefined> {
+  const { rows } = await db.query<{ payload: Record<string, unknown> }>(`SELECT payload FROM events WHERE incident_id = $1 AND payload->>'${field}' = $2 ORDER BY id LIMIT 1`, [incidentId, value]);
+  return rows[0]?.payload;
 }

@@ -6,6 +6,7 @@ import type { FirebreakApp } from '../app/app.js';
 import { createSlackClient } from './client.js';
 import { SlackSurface } from './surface.js';
 import { SlackEventsReceiver } from './receiver.js';
+import { StoreFirstSocketModeReceiver } from './socket-receiver.js';
 import { registerSlackListeners } from './listeners.js';
 import { slackReplies } from './replies.js';
 import type { ReplyFactory } from '../chat/interactions.js';
@@ -37,8 +38,8 @@ export function createSlackEdge(config: Config, log: Logger, onRateLimited?: (me
       const slackApiUrl = apiUrl.endsWith('/') ? apiUrl : apiUrl + '/';
       bolt = new App({
         token: botToken,
-        // Bolt hands clientOptions to its Socket Mode client too, so apps.connections.open honours SLACK_API_URL.
-        ...(socketMode ? { appToken, socketMode: true, signingSecret } : { receiver }),
+        // Socket Mode acks an event only once it is stored (src/slack/socket-receiver.ts).
+        receiver: socketMode ? new StoreFirstSocketModeReceiver(appToken, slackApiUrl) : receiver,
         clientOptions: { slackApiUrl },
         logLevel: LogLevel.ERROR,
       });

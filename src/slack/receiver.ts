@@ -6,7 +6,11 @@ import type { Clock } from '../clock.js';
 import type { HttpRequest, HttpResponse, Route } from '../http/router.js';
 import { problem } from '../http/router.js';
 
-/** Slack gives us 3 s; answer a little before that even if a listener forgot to ack. */
+/**
+ * Slack gives us 3 s; a request still unanswered a little before that gets a 503. Never a 200:
+ * every listener stores its request before it acks, so "not acked yet" means "not stored yet",
+ * and a 200 then would acknowledge a request that a failing write could still lose.
+ */
 const ACK_DEADLINE_MS = 2500;
 /** Slack's own replay window, applied both ways: a request dated ahead is as suspect as an old one. */
 export const MAX_CLOCK_SKEW_SECONDS = 5 * 60;
@@ -15,7 +19,8 @@ export const MAX_CLOCK_SKEW_SECONDS = 5 * 60;
  * Bolt receiver mounted on Firebreak's own HTTP server at POST /slack/events, so Slack,
  * webhooks, the console and health share one port. It checks Slack's v0 signature on the
  * raw body, rejects stale or forged requests with 401, and answers as soon as a listener
- * acks — listeners keep working after that (events: once their listeners have stored them).
+ * acks (which it does once the request is stored) — listeners keep working after that
+ * (events: once their listeners have stored them).
  */
 export class SlackEventsReceiver implements Receiver {
   private bolt: App | undefined;
@@ -71,8 +76,10 @@ export class SlackEventsReceiver implements Receiver {
         this.log.warn({ requestId: req.requestId }, 'slack event not stored in time; asking Slack to re-deliver');
         return settle({ status: 503, body: { error: 'not_stored_in_time' } });
       }
-      if (!acked) this.log.warn({ requestId: req.requestId }, 'slack listener did not ack in time; answering for it');
-      settle({ status: 200 });
+      // Still storing (PostgreSQL restarting, a slow pool): the outcome is unknown, so say so. A
+      // retry with the same trigger finds the record if the write did land, and is then answered.
+      this.log.warn({ requestId: req.requestId }, 'slack request not stored by the ack deadline; answering 503');
+      settle({ status: 503, body: { error: 'not_stored_in_time' } });
     }, ACK_DEADLINE_MS);
     const event: ReceiverEvent = {
       body,
@@ -91,7 +98,9 @@ export class SlackEventsReceiver implements Receiver {
     };
     this.bolt.processEvent(event).then(
       () => {
-        if (!isEvent) return;
+        // An event is answered once its listeners stored it; anything no listener acked (a
+        // request type Firebreak has no handler for) had nothing to store and is answered now.
+        if (!isEvent && acked) return;
         clearTimeout(timer);
         settle({ status: 200 });
       },

@@ -35,6 +35,7 @@ async function call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
 export class SlackSurface implements ChatSurface {
   private channelIds = new Map<string, ChannelRef>();
   private botUserId: Promise<string> | undefined;
+  private names = new Map<string, string>();
 
   constructor(private client: SlackClient) {}
 
@@ -171,6 +172,21 @@ export class SlackSurface implements ChatSurface {
     const text = r.messages?.[0]?.text;
     // Message text comes escaped by Slack; the timeline stores plain text.
     return text === undefined ? undefined : decodeSlackText(text);
+  }
+
+  /**
+   * The name people see in Slack (display name, else full name), for post-mortems read outside
+   * Slack. Needs `users:read`; remembered per process (bounded) because a post-mortem names the
+   * same few people many times and Slack rate-limits users.info.
+   */
+  async displayName(userId: string): Promise<string | undefined> {
+    const known = this.names.get(userId);
+    if (known !== undefined) return known || undefined;
+    const r = await call('users.info', () => this.client.users.info({ user: userId }));
+    const name = r.user?.profile?.display_name || r.user?.profile?.real_name || r.user?.real_name || '';
+    if (this.names.size >= 1000) this.names.delete(this.names.keys().next().value!);
+    this.names.set(userId, name);
+    return name || undefined;
   }
 
   async ping(): Promise<void> {

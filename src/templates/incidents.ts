@@ -97,7 +97,7 @@ export function setupFailedNotice(i: Incident, problems: string[], retrying: boo
   const lines = problems.map((p) => `• ${p}`).join('\n');
   const next = retrying
     ? `Firebreak keeps retrying these steps on its own and they complete when the cause clears; \`/incident setup ${i.id}\` retries now.`
-    : `Firebreak has stopped retrying. Fix the cause and run \`/incident setup ${i.id}\`.`;
+    : `Firebreak's quick retries are used up; it tries again every 5 minutes once Slack answers. Fix the cause if it is on our side; \`/incident setup ${i.id}\` retries now.`;
   return { text: `INC-${i.id} (${i.severity}: ${escapeMrkdwn(i.title)}) is recorded, but some setup steps failed:\n${lines}\n${next}` };
 }
 

@@ -27,8 +27,8 @@ export function parseJsonBody<T>(req: HttpRequest, schema: z.ZodType<T>): { ok: 
   return { ok: true, value: r.data };
 }
 
-export function accepted(r: { accepted: number; new: number; duplicates: number }): HttpResponse {
-  return json(200, { status: 'accepted', alerts: r.accepted, new: r.new, duplicates: r.duplicates });
+export function accepted(r: { accepted: number; new: number; duplicates: number; notify?: { channel: string; groupWaitSeconds: number }[] }): HttpResponse {
+  return json(200, { status: 'accepted', alerts: r.accepted, new: r.new, duplicates: r.duplicates, ...(r.notify ? { notify: r.notify } : {}) });
 }
 
 /** A body no retry can store (NUL, lone surrogates, out-of-range dates, oversized labels). */

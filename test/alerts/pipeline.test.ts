@@ -55,7 +55,8 @@ describe('one grouped message per alert group', () => {
   it('stores before answering, then posts once after group_wait', async () => {
     const res = await am(amBody([db('pg-1'), db('pg-2'), db('pg-3')]));
     expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ status: 'accepted', alerts: 3, new: 3, duplicates: 0 });
+    // The answer says where the alerts go and how long group_wait keeps them quiet.
+    expect(await res.json()).toEqual({ status: 'accepted', alerts: 3, new: 3, duplicates: 0, notify: [{ channel: 'db-alerts', groupWaitSeconds: 30 }] });
     // Stored by the time the 200 arrived: nothing acknowledged can be lost.
     expect(await count(`SELECT count(*) AS n FROM alerts WHERE labels->>'alertname' = 'ReplicationLag'`)).toBe(3);
     await t.settle();
@@ -404,5 +405,25 @@ describe('failures lose nothing', () => {
     await am(amBody([{ labels: { alertname: 'NoChannelStill', team: 'db' } }]));
     await stepAndDrain(t, 30_000, 2);
     expect(opsNotices()).toHaveLength(1);
+  });
+});
+
+describe('an auto-declared incident whose setup failed first', () => {
+  it('still gets its alert group message once the setup succeeds, whichever replica runs the retry', async () => {
+    // The channel cannot be made at first: the setup job retries later (on any replica). The
+    // group follows the incident into its channel from that retry, not from the declaring call.
+    t.slack.fail('conversations.create', 'service_unavailable', { times: 1 });
+    await am(amBody([{ labels: { alertname: 'CartErrors', team: 'web', severity: 'critical', instance: 'c1' }, annotations: { summary: 'Cart 5xx' } }]));
+    await stepAndDrain(t, 30_000);
+    const inc = (await t.db.pool.query(`SELECT * FROM incidents WHERE title = 'CartErrors'`)).rows[0];
+    expect(inc).toBeDefined();
+    await stepAndDrain(t, 10_000);
+    const after = (await t.db.pool.query(`SELECT * FROM incidents WHERE id = $1`, [inc.id])).rows[0];
+    expect(after.channel_id).not.toBeNull();
+    // The channel came from the retry, not from the first run.
+    const job = (await t.db.pool.query(`SELECT attempts FROM jobs WHERE dedupe_key = $1`, [`incident.setup:${inc.id}`])).rows[0];
+    expect(job.attempts).toBe(2);
+    const inIncident = t.slack.messagesIn(after.channel_id).filter((m) => /^(FIRING|RESOLVED).*CartErrors/.test(m.text));
+    expect(inIncident).toHaveLength(1);
   });
 });

@@ -103,6 +103,31 @@ describe('/change request', () => {
     expect((await types(req.id)).filter((x) => x === 'change.approved')).toHaveLength(1);
   });
 
+  it('a /change request re-run after its replica died makes no second request, and posts the one it made if that never went out', async () => {
+    const { triggerId } = await t.slash('/change request Resize the WAL disk --category normal --risk low', { triggerId: 'trig-change-rerun' });
+    await t.settle();
+    const rows = async () => (await t.db.pool.query(`SELECT * FROM change_requests WHERE title = 'Resize the WAL disk'`)).rows;
+    const [req] = await rows();
+    const posted = () => t.slack.messagesIn('approvals').filter((m) => m.text.includes(`#${req.id}:`));
+    expect(posted()).toHaveLength(1);
+    const rerun = async () => {
+      await t.db.pool.query(`UPDATE jobs SET status = 'pending', run_at = $2, locked_by = NULL WHERE dedupe_key = $1`, [`cmd:${triggerId}`, new Date(clock.now().getTime() - 1000)]);
+      await t.app.ctx.jobs.tick();
+      await t.settle();
+    };
+    // Died after everything, before its job was marked done.
+    await rerun();
+    expect(await rows()).toHaveLength(1);
+    expect(posted()).toHaveLength(1);
+    // Died after the request was recorded, before the approvers saw it.
+    t.slack.messages.splice(0, t.slack.messages.length, ...t.slack.messages.filter((m) => !m.text.includes(`#${req.id}:`)));
+    await t.db.pool.query(`UPDATE change_requests SET message_channel = NULL, message_ts = NULL, direct_messages = '[]' WHERE id = $1`, [req.id]);
+    await rerun();
+    expect(await rows()).toHaveLength(1);
+    expect(posted()).toHaveLength(1);
+    expect(await types(req.id)).toEqual(['change.requested']);
+  });
+
   it('refuses bad categories and risks without recording anything', async () => {
     const before = (await t.db.pool.query('SELECT count(*)::int AS n FROM change_requests')).rows[0].n;
     const a = await t.slash('/change request Something --category urgent');

@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.js';
 import type { FakeMessage } from '../support/fake-slack.js';
+import { retryStuckSetups } from '../../src/incidents/setup.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -97,5 +98,30 @@ describe('war-room setup', () => {
     expect(t.slack.messagesIn(after.channel_id).filter(tagged(inc.id, 'headline'))).toHaveLength(1);
     expect(t.slack.messagesIn('incidents').filter(tagged(inc.id, 'announce'))).toHaveLength(1);
     expect(t.slack.replies(responseId).at(-1)).toContain(`INC-${inc.id} declared`);
+  });
+
+  it('a setup that ran out of retries during a long outage starts again once Slack answers, and the declarer hears it worked', async () => {
+    // The attempt fails while Slack is away; the job runs out of attempts (as after hours of them).
+    t.slack.fail('conversations.create', 'service_unavailable', { times: 1 });
+    const { responseId } = await t.slash('/incident declare P1 Outage outlasted retries');
+    await t.settle();
+    const inc = await incident('Outage outlasted retries');
+    await t.db.pool.query(`UPDATE jobs SET status = 'failed', attempts = max_attempts WHERE dedupe_key = $1`, [`incident.setup:${inc.id}`]);
+    const svc = t.app.services.incidents;
+    // Slack still away (auth.test fails too): nothing is re-armed.
+    t.slack.fail('auth.test', 'service_unavailable', { times: 1 });
+    expect(await retryStuckSetups(svc)).toEqual([]);
+    // Slack answers again.
+    expect(await retryStuckSetups(svc)).toEqual([inc.id]);
+    await t.settle();
+    const after = await incident('Outage outlasted retries');
+    expect(after.channel_id).not.toBeNull();
+    expect(after.setup_errors).toEqual({});
+    expect(t.slack.messagesIn(after.channel_id).filter(tagged(inc.id, 'headline'))).toHaveLength(1);
+    expect(t.slack.replies(responseId).at(-1)).toContain(`INC-${inc.id} declared`);
+    // Done: the next sweep finds nothing.
+    expect(await retryStuckSetups(svc)).toEqual([]);
+    // The sweep runs on its own every 5 minutes.
+    expect(() => t.app.ctx.scheduler.add({ name: 'incidents:setup-retry', cron: '* * * * *', run: async () => {} })).toThrow(/already registered/);
   });
 });

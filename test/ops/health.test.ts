@@ -61,7 +61,7 @@ describe('probes', () => {
     const r = await get('/health/ready');
     expect(r.status).toBe(200);
     expect(r.body.status).toBe('ready');
-    for (const name of ['database', 'objectStore', 'chat']) {
+    for (const name of ['database', 'objectStore', 'chat', 'channels']) {
       expect(r.body.checks[name]).toMatchObject({ status: 'up' });
       expect(typeof r.body.checks[name]!.latencyMs).toBe('number');
     }

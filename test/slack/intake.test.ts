@@ -2,7 +2,7 @@
  * Record before acknowledging: a Slack request is in PostgreSQL (idempotency key and job)
  * when its 200 leaves, and a request PostgreSQL cannot take is never answered as if it were.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.js';
 
 let t: TestApp;
@@ -76,5 +76,27 @@ describe('Slack intake', () => {
     expect(redelivered.status).toBe(200);
     expect(await stored('evt:EvRefused')).toHaveLength(1);
     await t.settle();
+  });
+  it('a command still being stored at the ack deadline gets a 503, never a 200 for a request a failing write could lose', async () => {
+    // Another transaction holds the idempotency table, as a PostgreSQL restart or a starved pool
+    // would hold the write: the request cannot be stored before Slack's 3 s are up.
+    const blocker = await t.db.pool.connect();
+    await blocker.query('BEGIN');
+    await blocker.query('LOCK TABLE processed_requests IN EXCLUSIVE MODE');
+    let first: Awaited<ReturnType<typeof t.slash>>;
+    try {
+      first = await t.slash('/incident declare P3 Stored after the deadline');
+      expect(first.res.status).toBe(503);
+    } finally {
+      await blocker.query('ROLLBACK');
+      blocker.release();
+    }
+    // The write lands once the lock is gone; Slack's retry with the same trigger then finds it
+    // and is acknowledged without storing or running it twice.
+    await vi.waitFor(async () => expect(await stored(`cmd:${first.triggerId}`)).toHaveLength(1), { timeout: 10_000, interval: 50 });
+    const retry = await t.slash('/incident declare P3 Stored after the deadline', { triggerId: first.triggerId, retryNum: 1 });
+    expect(retry.res.status).toBe(200);
+    await t.settle();
+    expect((await t.db.pool.query(`SELECT 1 FROM incidents WHERE title = 'Stored after the deadline'`)).rowCount).toBe(1);
   });
 });

@@ -2,7 +2,8 @@
  * Socket Mode, end to end: the real Slack edge and app wiring with SLACK_APP_TOKEN set, joined
  * to a local fake of Slack's Socket Mode. Declare, a button press and a pin do what they do over
  * HTTP (the same scenario runs over POST /slack/events for comparison); every envelope is acked
- * with its envelope_id; a reconnect loses nothing; a redelivered envelope creates nothing twice.
+ * with its envelope_id; a reconnect loses nothing; a redelivered envelope creates nothing twice;
+ * nothing is acked before it is stored, so a replica killed after an ack has lost nothing.
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -176,5 +177,37 @@ describe('Socket Mode', () => {
     await settle(app);
     const taken = (await incidentEvents(db.pool, inc.id)).filter((e) => JSON.stringify(e.payload).includes('U0CAROL') && /commander|role/.test(e.type));
     expect(taken).toHaveLength(1);
+  }, 60_000);
+
+  it('acks a command and an event only once they are stored: a replica killed right after the ack has lost nothing', async () => {
+    const inc = (await incidentRow(db.pool, 'Socket database down'))!;
+    const stored = async (key: string) => (await db.pool.query('SELECT 1 FROM processed_requests WHERE key = $1', [key])).rowCount === 1;
+    const blockedWrites = async () => Number((await db.pool.query(`SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)).rows[0].n);
+    // Intake writes wait behind this lock; reads go on, so what is stored can be checked at the
+    // very moment each ack reaches Slack (where a killed replica would have left things).
+    const lock = await db.pool.connect();
+    await lock.query('BEGIN');
+    await lock.query('LOCK TABLE processed_requests IN SHARE ROW EXCLUSIVE MODE');
+    const storedAtAck: Record<string, boolean> = {};
+    const watch = (key: string, acked: Promise<unknown>) => acked.then(async () => void (storedAtAck[key] = await stored(key)));
+    const cmd = slashPayload('/incident declare P3 Acked after stored');
+    slack.messages.push({ channel: inc.channel_id, ts: '1800000003.000100', text: 'stored before acked', user: 'U0BOB' });
+    const watched = [
+      watch(`cmd:${cmd.trigger_id}`, socket.deliver('slash_commands', cmd)),
+      watch('evt:EvSOCKLOCK1', socket.deliver('events_api', eventPayload(pinOf(inc.channel_id, '1800000003.000100', 'stored before acked'), 'EvSOCKLOCK1'))),
+    ];
+    try {
+      for (let i = 0; i < 400 && (await blockedWrites()) === 0; i++) await new Promise((r) => setTimeout(r, 25));
+      expect(await blockedWrites()).toBeGreaterThan(0);
+    } finally {
+      await lock.query('COMMIT');
+      lock.release();
+    }
+    await Promise.all(watched);
+    expect(storedAtAck).toEqual({ [`cmd:${cmd.trigger_id}`]: true, 'evt:EvSOCKLOCK1': true });
+    await settle(app);
+    expect(await incidentRow(db.pool, 'Acked after stored')).toBeDefined();
+    const pins = (await incidentEvents(db.pool, inc.id)).filter((e) => e.type === 'incident.pinned' && (e.payload as { text: string }).text === 'stored before acked');
+    expect(pins).toHaveLength(1);
   }, 60_000);
 });

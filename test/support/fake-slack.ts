@@ -70,6 +70,8 @@ export class FakeSlack {
   readonly messages: FakeMessage[] = [];
   readonly views: { trigger_id: string; view: Record<string, unknown> }[] = [];
   readonly userGroups = new Map<string, string[]>();
+  /** Profiles users.info answers with; other ids get a profile with no display name. */
+  readonly users = new Map<string, { display_name?: string; real_name?: string }>();
   /** Bodies posted to response_url (ephemeral replies to commands and buttons), by url. */
   readonly responses: { url: string; body: Record<string, unknown> }[] = [];
   private failures = new Map<string, Failure[]>();
@@ -376,7 +378,7 @@ export class FakeSlack {
         return ok({ files: files.map((f) => ({ id: f.id, title: f.title })) });
       }
       case 'users.info':
-        return ok({ user: { id: a.user, name: String(a.user).toLowerCase(), real_name: String(a.user) } });
+        return ok({ user: { id: a.user, name: String(a.user).toLowerCase(), real_name: String(a.user), profile: { display_name: '', real_name: String(a.user), ...this.users.get(String(a.user)) } } });
       default:
         return err('unknown_method');
     }

@@ -1,0 +1,83 @@
+/**
+ * A replica that starts while PostgreSQL restarts waits for it instead of exiting. The chaos
+ * run (seed 1818) restarted a killed replica during `pg_ctl restart`: its migration check got
+ * "the database system is starting up" and the process exited with code 1.
+ *
+ * A TCP gate in front of the test database plays the restart: it drops every connection until
+ * it has dropped a few, then forwards them.
+ */
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../src/app/app.js';
+import { configSchema } from '../../src/config/schema.js';
+import { createPool } from '../../src/db/pool.js';
+import { createLogger } from '../../src/log.js';
+import { createSlackEdge } from '../../src/slack/edge.js';
+import { createEmptyDatabase } from '../support/db.js';
+import { FakeSlack } from '../support/fake-slack.js';
+
+let db: { url: string; drop(): Promise<void> };
+let slack: FakeSlack;
+beforeAll(async () => {
+  db = await createEmptyDatabase('fb_startrestart');
+  slack = await new FakeSlack().start();
+});
+afterAll(async () => {
+  await slack?.stop();
+  await db?.drop();
+});
+
+/** Drops the first `refuse` connections (the server restarting), then forwards to PostgreSQL. */
+async function gate(target: URL, refuse: number): Promise<{ port: number; refused: () => number; close(): void }> {
+  let refused = 0;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    sockets.add(client);
+    client.on('close', () => sockets.delete(client));
+    client.on('error', () => {});
+    if (refused < refuse) {
+      refused++;
+      client.destroy();
+      return;
+    }
+    const up = net.connect(Number(target.port || 5432), target.hostname);
+    up.on('error', () => client.destroy());
+    client.pipe(up).pipe(client);
+    sockets.add(up);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as AddressInfo).port,
+    refused: () => refused,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
+}
+
+describe('starting while PostgreSQL restarts', () => {
+  it('createApp waits for the database to come back instead of failing the start', async () => {
+    const target = new URL(db.url);
+    const g = await gate(target, 3);
+    const url = new URL(db.url);
+    url.host = `127.0.0.1:${g.port}`;
+    const config = configSchema.parse({
+      databaseUrl: url.toString(), port: 0, logLevel: 'silent',
+      slack: { botToken: 'xoxb-test', signingSecret: 'restart-signing-secret', apiUrl: slack.url },
+    });
+    const log = createLogger({ level: 'silent' });
+    const edge = createSlackEdge(config, log);
+    const pool = createPool(url.toString());
+    try {
+      const app = await createApp({ config, pool, log, chat: edge.chat, replies: edge.replies, edgeRoutes: (a) => edge.attach(a) });
+      expect(g.refused()).toBe(3);
+      expect((await app.ctx.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM schema_migrations')).rows[0]!.n).toBeGreaterThan(0);
+      await app.stop();
+    } finally {
+      await pool.end().catch(() => {});
+      g.close();
+    }
+  });
+});
