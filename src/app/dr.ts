@@ -1,7 +1,6 @@
 import type { AppContext, FirebreakModule } from './module.js';
 import type { ChangeGate, GatedAction } from '../approvals/gate.js';
 import { drCommands } from '../commands/dr.js';
-import { needsApproval, policyFor } from '../approvals/config.js';
 import { drActions } from '../handlers/dr.js';
 import { busyMessage, runLabel } from '../templates/dr.js';
 import { DR_DRY_RUN_KIND, DR_EXECUTE_KIND, formatDuration, type DrRun } from '../dr/model.js';
@@ -70,7 +69,7 @@ export function drModule(ctx: AppContext, service: DrService, changes: ChangeGat
   const schedule = ctx.config.dr.schedule;
   return {
     name: 'dr',
-    commands: [drCommands(service, changes, needsApproval(policyFor(ctx.config.approvals, DR_DRY_RUN_KIND)), pitr)],
+    commands: [drCommands(service, changes, pitr)],
     actions: drActions(service),
     start: async () => {
       await service.recoverOrphans();

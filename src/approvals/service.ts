@@ -5,7 +5,7 @@ import { claimRequest } from '../db/idempotency.js';
 import { appendEvent } from '../events/log.js';
 import { ChatError, type ChatMessage, type PostedMessage as PostedRef } from '../chat/surface.js';
 import { renderChangeRequest, type ChangeRequestView } from '../templates/approvals.js';
-import { policyFor, type ActionPolicy } from './config.js';
+import { needsApproval, policyFor, type ActionPolicy, type ApprovalsConfig } from './config.js';
 import type { ActionResult, ChangeGate, ChangeRequester, GatedAction, GateOutcome, GateRequestOptions, StopDecision, StopRequest } from './gate.js';
 import {
   countingApprovals, paramsHash, type Approval, type ChangeCategory, type ChangeRequest, type ChangeRisk, type MessageRef,
@@ -39,6 +39,14 @@ interface ExecuteJob {
 }
 /** Runs approved requests whose execution was never claimed; queued at start so every executor is registered first. */
 export const RESUME_QUEUE = 'approvals.resume';
+
+/**
+ * Whether the gate starts a kind at once (pre-approved, or no approvals required). The CLI,
+ * which cannot collect approvals, asks this and refuses otherwise; chat commands ask the gate.
+ */
+export function startsAtOnce(config: ApprovalsConfig, kind: string): boolean {
+  return !needsApproval(policyFor(config, kind));
+}
 
 /** Who may approve a kind: a resolved set of user ids, or anyone but the requester. */
 export type Eligibility = { anyone: true } | { anyone: false; users: Set<string>; unresolvedGroups: string[] };
@@ -166,7 +174,7 @@ export class ChangeService implements ChangeGate {
       const req = await this.startAtOnce({ ...base, startedBecause: 'break-glass', breakGlassReason: reason, needsReview: true });
       return { status: 'started', requestId: req.id, reason: 'break-glass' };
     }
-    if (policy.preApproved || policy.approvalsRequired === 0) {
+    if (!needsApproval(policy)) {
       const because = policy.preApproved ? 'pre-approved' : 'no-approval-required';
       const req = await this.startAtOnce({ ...base, startedBecause: because, breakGlassReason: null, needsReview: false });
       return { status: 'started', requestId: req.id, reason: because };

@@ -1,4 +1,4 @@
-import { needsApproval, policyFor } from '../approvals/config.js';
+import { startsAtOnce } from '../approvals/service.js';
 import { DR_DRY_RUN_KIND } from '../dr/model.js';
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
@@ -152,7 +152,7 @@ export const drCli: CliGroup = {
         }
         default: {
           // The CLI cannot collect approvals: it runs dry runs only where policy pre-approves them.
-          if (needsApproval(policyFor(config.approvals, DR_DRY_RUN_KIND))) {
+          if (!startsAtOnce(config.approvals, DR_DRY_RUN_KIND)) {
             io.err('Dry runs need an approval under your change policy, which the CLI cannot collect. Run `/dr dry-run` in Slack or the console, or make dry runs a pre-approved standard change (approvals.actions["dr.dry-run"].preApproved: true).');
             return 1;
           }

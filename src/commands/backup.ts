@@ -3,9 +3,8 @@ import type { AppContext } from '../context.js';
 import type { InteractionContext } from '../chat/interactions.js';
 import type { ChangeGate, GateOutcome } from '../approvals/gate.js';
 import { helpSubcommand, type CommandTable } from './table.js';
-import { BackupUserError, type BackupService, type ProgressThread } from '../backups/service.js';
+import { BackupUserError, type BackupService } from '../backups/service.js';
 import * as view from '../templates/backups.js';
-import { needsApproval, policyFor } from '../approvals/config.js';
 import { backupKeyProblem } from '../backups/config.js';
 import type { PhysicalVerbs } from './pitr.js';
 
@@ -55,28 +54,11 @@ export function backupCommands(ctx: Pick<AppContext, 'config'>, service: BackupS
             if (service.isRunning(target.name)) return ictx.reply.ephemeral(view.backupBusy(target.name));
             const keyProblem = backupKeyProblem(ctx.config.backups);
             if (keyProblem) return ictx.reply.ephemeral(`Backups cannot run here yet, so I am not asking anyone to approve one: ${keyProblem}.`);
-            if (needsApproval(policyFor(ctx.config.approvals, 'backup.now'))) {
-              const o = await gate.request('backup.now', { database: target.name, channel: inv.channelId }, { userId: inv.actor.userId, channelId: inv.channelId }, {
-                title: `Backup of ${target.name} now`, category: 'standard', risk: 'low', requestKey: inv.requestKey,
-              });
-              return ictx.reply.ephemeral(gateText(o, `The backup of *${target.name}*`));
-            }
-            // Pre-approved standard change (or no approvals service to ask): run at once; the
-            // backup itself is recorded in the audit log.
-            let thread: ProgressThread | undefined;
-            try {
-              const posted = await ictx.chat.post(inv.channelId, view.backupStarted(target.name, inv.actor.userId));
-              thread = { channel: posted.channel, ts: posted.ts };
-            } catch {
-              await ictx.reply.ephemeral(`Backup of *${target.name}* starting. I cannot post in this channel, so the result goes to the ops channel only if it fails; \`/backup list\` shows it.`);
-            }
-            ictx.background(`backup:${target.name}`, async () => {
-              const out = await service.take(target, { tier: 'manual', requestedBy: inv.actor.userId, thread });
-              if ('busy' in out) {
-                if (thread) await ictx.chat.post(thread.channel, view.backupBusy(target.name), { threadTs: thread.ts });
-                else await ictx.reply.ephemeral(view.backupBusy(target.name));
-              }
+            // The gate decides: approvers first, or at once where the team pre-approved it.
+            const o = await gate.request('backup.now', { database: target.name, channel: inv.channelId }, { userId: inv.actor.userId, channelId: inv.channelId }, {
+              title: `Backup of ${target.name} now`, category: 'standard', risk: 'low', requestKey: inv.requestKey,
             });
+            return ictx.reply.ephemeral(gateText(o, `The backup of *${target.name}*`));
           }),
       },
       {

@@ -19,13 +19,12 @@ function outcomeText(o: GateOutcome, what: string): string {
 
 const PLAIN_DB = /^[a-z_][a-z0-9_]{0,62}$/;
 
-/** `/dr`: the disaster-recovery vocabulary, one table for Slack, the console, help and tests. */
 /**
- * `dryRunNeedsApproval`: the change policy for `dr.dry-run` asks for approvers (the default).
- * When the team made dry runs a pre-approved standard change they start at once, recorded
- * in the audit log as DR events like every run.
+ * `/dr`: the disaster-recovery vocabulary, one table for Slack, the console, help and tests.
+ * Dry runs and recoveries are asked of the change gate, which starts a dry run at once where
+ * the team made it a pre-approved standard change and otherwise waits for approvers.
  */
-export function drCommands(service: DrService, gate: ChangeGate, dryRunNeedsApproval = true, pitr?: Pick<PhysicalVerbs, 'dryRun' | 'execute'>): CommandTable {
+export function drCommands(service: DrService, gate: ChangeGate, pitr?: Pick<PhysicalVerbs, 'dryRun' | 'execute'>): CommandTable {
   const table: CommandTable = {
     command: '/dr',
     description: 'Disaster recovery: drills that prove RTO/RPO, and recovery under approval.',
@@ -43,22 +42,16 @@ export function drCommands(service: DrService, gate: ChangeGate, dryRunNeedsAppr
           if (backupId && !(await service.findBackup(backupId))) {
             return ictx.reply.ephemeral(`There is no backup \`${escapeMrkdwn(backupId)}\`. \`/backup list\` shows backup ids; \`/dr dry-run\` alone takes the newest verified one.`);
           }
-          if (dryRunNeedsApproval) {
-            // Under change management: approvers see the exact backup, so resolve "newest" now.
-            const backup = backupId ? await service.findBackup(backupId) : await service.newestVerifiedBackup();
-            if (!backup) return ictx.reply.ephemeral('There is no verified backup to drill with yet. `/backup now` makes one; `/backup list` shows them.');
-            const running = await service.running();
-            if (running) return ictx.reply.ephemeral(busyMessage(running));
-            const o = await gate.request(DR_DRY_RUN_KIND, { backupId: backup.id, channel: inv.channelId }, { userId: inv.actor.userId, channelId: inv.channelId }, {
-              title: `DR dry run of backup ${backup.id} (${backup.database})`, category: 'standard', risk: 'low',
-            });
-            return ictx.reply.ephemeral(outcomeText(o, `The dry run of ${backup.id}`));
-          }
-          // Pre-approved as a standard change: a dry run never touches production, so it runs at once.
-          const r = await service.start({ kind: 'dry-run', backupId, requester: inv.actor.userId, channel: inv.channelId });
-          if (r.status === 'busy') return ictx.reply.ephemeral(busyMessage(r.running));
-          if (r.status === 'refused') return ictx.reply.ephemeral(`The dry run was not started: ${escapeMrkdwn(r.message)}.`);
-          await ictx.reply.ephemeral(`${runLabel(r.run)} started (${r.run.targetDatabase}); its ten steps are in the thread of its message. \`/dr status\` shows where it is, \`/dr cancel\` stops it.`);
+          // Approvers (or the audit log, where dry runs are pre-approved) see the exact backup,
+          // so "newest" is resolved now; the gate decides whether it waits or starts at once.
+          const backup = backupId ? await service.findBackup(backupId) : await service.newestVerifiedBackup();
+          if (!backup) return ictx.reply.ephemeral('There is no verified backup to drill with yet. `/backup now` makes one; `/backup list` shows them.');
+          const running = await service.running();
+          if (running) return ictx.reply.ephemeral(busyMessage(running));
+          const o = await gate.request(DR_DRY_RUN_KIND, { backupId: backup.id, channel: inv.channelId }, { userId: inv.actor.userId, channelId: inv.channelId }, {
+            title: `DR dry run of backup ${backup.id} (${backup.database})`, category: 'standard', risk: 'low', requestKey: inv.requestKey,
+          });
+          return ictx.reply.ephemeral(outcomeText(o, `The dry run of ${backup.id}`));
         },
       },
       {

@@ -109,7 +109,8 @@ describe('/dr dry-run', () => {
   it('runs the ten steps in a thread updated in place, reports RTO and RPO against targets, and drops the scratch database', async () => {
     const before = t.slack.messages.length;
     const replies = await dr('dry-run');
-    expect(replies.join('\n')).toMatch(/DR-\d+ dry run started \(firebreak_dr_\d+\)/);
+    // Pre-approved in this file: the gate starts it at once and the steps go to the thread.
+    expect(replies.join('\n')).toMatch(/The dry run of \S+ is starting \(pre-approved\)/);
     const run = await lastRun();
     expect(run.status).toBe('passed');
     expect(run.kind).toBe('dry-run');
@@ -352,8 +353,10 @@ describe('one drill at a time, and /dr cancel', () => {
         const r = [...t.slack.replies(a.responseId), ...t.slack.replies(b.responseId)];
         return r.length >= 2 && r;
       });
-      expect(replies.filter((r) => /dry run started/.test(r))).toHaveLength(1);
-      expect(replies.filter((r) => /Another drill is (running|starting)/.test(r))).toHaveLength(1);
+      // Both are started by the gate; the drill lock lets one run and the other says so in the channel.
+      expect(replies.filter((r) => /is starting \(pre-approved\)/.test(r))).toHaveLength(2);
+      await waitFor('the refused one to say why', async () =>
+        t.slack.messagesIn(opsId).some((m) => new RegExp(`Dry run of ${backup.id} not started: Another drill is (running|starting)`).test(m.text)));
       expect((await t.db.pool.query('SELECT count(*)::int AS n FROM dr_runs')).rows[0].n).toBe(before + 1);
 
       const running = await waitFor('the restore to be under way', async () => {
