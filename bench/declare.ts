@@ -100,7 +100,7 @@ async function main() {
   console.log(`bench/declare: ${ROUNDS} rounds of ${CONCURRENCY} concurrent signed /incident declare, ack latency`);
   console.log(line('firebreak', fbTimes));
   console.log(line('bare bolt (ack only)', base));
-  console.log(`ratio firebreak/bare   p50 ${(pct(fbTimes, 50) / pct(base, 50)).toFixed(2)}   p99 ${(pct(fbTimes, 99) / pct(base, 99)).toFixed(2)}   (target p99 ratio <= 1.3, p99 < 50 ms)`);
+  console.log(`ratio firebreak/bare   p50 ${(pct(fbTimes, 50) / pct(base, 50)).toFixed(2)}   p99 ${(pct(fbTimes, 99) / pct(base, 99)).toFixed(2)}   (target p99 ratio <= 1.2)`);
   // Per round, so one noisy round on a shared machine shows as the max, not as the result.
   const spread = (xs: number[]) => {
     const s = [...xs].sort((a, b) => a - b);

@@ -60,7 +60,8 @@ describe('manifest.yml', () => {
       if (need) expect(scopes, `${method} needs ${need}`).toContain(need);
     }
     expect(scopes).toContain('commands');
-    // Least privilege: nothing that reads private channels, DMs or the user directory wholesale.
-    for (const broad of ['groups:history', 'im:history', 'mpim:history', 'users:read.email', 'admin']) expect(scopes).not.toContain(broad);
+    // Least privilege: nothing that reads private channels or DMs. users:read.email is the one
+    // directory scope: it maps a person to their PagerDuty user for acting in PagerDuty (#17).
+    for (const broad of ['groups:history', 'im:history', 'mpim:history', 'admin']) expect(scopes).not.toContain(broad);
   });
 });

@@ -106,7 +106,7 @@ async function notes({ pool, slack, ledger }: Inputs): Promise<InvariantResult> 
     const c = count.get(n.token) ?? 0;
     // A note that reached its incident after a resolve sent at the same moment is refused, and
     // the person is told so on the command's response_url: answered, not lost.
-    if (c === 0 && slack.replies(n.responseId).some((t) => /was resolved at .* no longer applies/.test(t))) {
+    if (c === 0 && slack.replies(n.responseId).some((t) => /was resolved at .* no longer applies|is resolved; notes after the fact/.test(t))) {
       refused++;
       continue;
     }

@@ -16,7 +16,7 @@ import { APPROVE_ACTION } from '../../src/templates/approvals.js';
 import { generateIdentity } from '../../src/backups/age.js';
 import { FaultProxy, type ProxyFault } from './proxy.js';
 import { FakePagerDuty } from './fake-pagerduty.js';
-import { PostgresCluster, Replica, selfSignedCert, startMoto } from './infra.js';
+import { PostgresCluster, Replica, bundleMain, selfSignedCert, startMoto } from './infra.js';
 import { planFaults, rng, type PlannedFault, type ChaosSize, SIZES } from './schedule.js';
 import { checkInvariants, type InvariantResult, type Ledger } from './invariants.js';
 
@@ -74,8 +74,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     // --- the parts -------------------------------------------------------------------------
     const cluster = new PostgresCluster();
     cleanups.push(() => cluster.stop());
-    const [moto] = await Promise.all([
+    const [moto, entry] = await Promise.all([
       startMoto(),
+      bundleMain(),
       (async () => {
         await cluster.start();
         const admin = new pg.Client({ connectionString: cluster.adminUrl });
@@ -133,7 +134,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     // ledger, and a dump of the state database taken after the invariants were checked.
     const logDir = process.env.CHAOS_LOG_DIR;
     if (logDir) mkdirSync(logDir, { recursive: true });
-    const replicas = ['replica-a', 'replica-b'].map((name) => new Replica(name, env, logDir ? path.join(logDir, `${name}.log`) : undefined));
+    const replicas = ['replica-a', 'replica-b'].map((name) => new Replica(name, env, logDir ? path.join(logDir, `${name}.log`) : undefined, entry));
     // Both start together: migrations run under an advisory lock, so one applies them.
     log(`chaos: PostgreSQL, moto and fakes up after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     await Promise.all(replicas.map((r) => r.start(120_000)));
@@ -170,6 +171,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
         return 0; // refused, reset or no answer within Slack's 3 s: not acknowledged
       }
     };
+    const slashLog: { command: string; text: string; o: { user?: string; channel?: string; triggerId: string; responseId?: string }; acked: () => boolean }[] = [];
     const slash = (r: Replica | undefined, command: string, text: string, o: { user?: string; channel?: string; triggerId?: string; retryNum?: number; responseId?: string }) => {
       const body = new URLSearchParams({
         token: 'legacy', team_id: TEAM, team_domain: 'chaos', channel_id: o.channel ?? slack.channel('general')!.id, channel_name: 'general',
@@ -188,6 +190,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     const deliverSlash = async (command: string, text: string, o: { user?: string; channel?: string; extraRetry?: boolean; responseId?: string }) => {
       const triggerId = `trig-${randomBytes(6).toString('hex')}`;
       let acked = false;
+      slashLog.push({ command, text, o: { ...o, triggerId }, acked: () => acked });
       for (let attempt = 0; attempt <= RETRY_PAUSES_MS.length && !acked; attempt++) {
         if (attempt > 0) await sleep(RETRY_PAUSES_MS[attempt - 1]!);
         const st = await slash(pick(), command, text, { ...o, triggerId, retryNum: attempt });
@@ -435,8 +438,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
         }
         default: {
           const [target, fault] = f.kind.split(':') as [string, ProxyFault];
-          // S3 faults wait longer for a multipart request: uploads come only with backups.
-          proxies[target]!.arm({ kind: fault, times: f.times ?? 1, ttlMs: target === 's3' ? 20_000 : 6000, ...(target === 's3' ? { match: multipart } : {}) });
+          // PagerDuty and S3 faults wait longer for a request: pages come with some declares,
+          // multipart uploads only with backups.
+          proxies[target]!.arm({ kind: fault, times: f.times ?? 1, ttlMs: target === 'slack' ? 6000 : 20_000, ...(target === 's3' ? { match: multipart } : {}) });
         }
       }
     };
@@ -466,6 +470,23 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       for (const [k, v] of Object.entries(p.applied)) if (v) countFault(`${p === slackProxy ? 'Slack' : p === pdProxy ? 'PagerDuty' : 'S3 multipart'} ${k}`, v);
     }
     for (const r of replicas) if (!r.up) await r.start().catch(() => {});
+    // Slack's later retry of every request that never got a 2xx (its write may have landed after
+    // the answer was due, or its replica died between commit and answer): the same trigger
+    // again, now that both replicas are up. A stored one is acknowledged as a duplicate.
+    let redelivered = 0;
+    await Promise.all(slashLog.filter((x) => !x.acked()).map(async (x) => {
+      const st = await slash(pick(), x.command, x.text, { ...x.o, retryNum: 3 });
+      if (st >= 200 && st < 300) {
+        redelivered++;
+        const d = ledger.declares.find((y) => x.text.endsWith(` ${y.title}`) && x.text.startsWith('declare '));
+        if (d) d.acked = true;
+        const nt = ledger.notes.find((y) => x.text.startsWith(`note ${y.token} `));
+        if (nt) nt.acked = true;
+        const dr = ledger.drDryRuns.find((y) => y.responseId === x.o.responseId);
+        if (dr) dr.acked = true;
+      }
+    }));
+    if (redelivered) countOp('(acknowledged on the late re-delivery)');
     // Last approvals (requests posted late) so nothing is left pending because we stopped looking.
     await approvePending();
     log(`chaos: workload over after ${((Date.now() - workStart) / 1000).toFixed(1)} s; quiescing`);
@@ -484,7 +505,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     const passed = invariants.every((i) => i.lost === 0 && i.duplicated === 0 && i.stuck === 0 && i.violations === 0);
     if (logDir) {
       writeFileSync(path.join(logDir, 'ledger.json'), JSON.stringify({ ledger, faults, ops, schedule, invariants }, null, 1));
-      writeFileSync(path.join(logDir, 'slack.json'), JSON.stringify({ channels: slack.channels, messages: slack.messages }, null, 1));
+      writeFileSync(path.join(logDir, 'slack.json'), JSON.stringify({ channels: slack.channels, messages: slack.messages, responses: slack.responses }, null, 1));
       execFileSync('pg_dump', ['-Fc', '-f', path.join(logDir, 'state.dump'), cluster.url('firebreak')]);
     }
     return { seed: opts.seed, size: opts.size, durationMs: Date.now() - t0, faults, operations: ops, invariants, crashes, passed, schedule };

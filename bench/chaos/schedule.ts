@@ -37,7 +37,7 @@ export interface ChaosSize {
 export const SIZES: Record<'default' | 'short', ChaosSize> = {
   default: {
     workloadMs: 220_000, quiesceMs: 60_000, kills: 22, sigterms: 3, pgRestarts: 5, pgDumpKills: 3,
-    slackFaults: 170, pagerDutyFaults: 80, s3Faults: 40, opIntervalMs: 120, concurrency: 8, alertGroups: 12,
+    slackFaults: 200, pagerDutyFaults: 80, s3Faults: 40, opIntervalMs: 120, concurrency: 16, alertGroups: 12,
     drDryRuns: 2, backupCron: '*/20 * * * * *', appDataMiB: 12, restoreSamples: 2, retryPausesMs: [700, 1500, 3000, 6000, 12_000],
   },
   short: {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { SEVERITIES, type Severity } from '../incidents/config.js';
 import { compileRegex, parseDuration, parseMatchers } from './matchers.js';
+import { alertmanagersSchema, silencesConfigSchema } from '../silences/config.js';
 
 /*
  * The routing part keeps Alertmanager's own field names (snake_case: group_by, group_wait,
@@ -66,8 +67,33 @@ export interface RouteConfig {
   auto_declare?: { severity: Severity; title?: string } | null;
   mute_time_intervals?: string[];
   active_time_intervals?: string[];
+  escalate_after?: string;
+  escalate_to?: EscalateTo | null;
   routes?: RouteConfig[];
 }
+
+/** Where an unacknowledged group escalates: exactly one of these. */
+export interface EscalateTo {
+  /** A paging service name (`default` or a key of paging.services): an Events API trigger. */
+  pagerduty_service?: string;
+  /** A mention posted in the group's thread: `<!subteam^S123>`, `<@U123>`, `@here`. */
+  mention?: string;
+  /** Declare an incident for the group at this severity. */
+  declare?: Severity;
+}
+
+const escalateToSchema = z
+  .object({ pagerduty_service: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'a paging service name').optional(), mention: z.string().min(1).max(100).optional(), declare: z.enum(SEVERITIES).optional() })
+  .strict()
+  .refine((e) => [e.pagerduty_service, e.mention, e.declare].filter((x) => x !== undefined).length === 1, 'escalate_to takes exactly one of pagerduty_service, mention, declare');
+
+const positiveDuration = z.string().superRefine((s, ctx) => {
+  try {
+    if (parseDuration(s) <= 0) ctx.addIssue({ code: 'custom', message: `"${s}" must be longer than zero` });
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: (e as Error).message });
+  }
+});
 
 export const routeSchema: z.ZodType<RouteConfig> = z.lazy(() =>
   z
@@ -88,6 +114,10 @@ export const routeSchema: z.ZodType<RouteConfig> = z.lazy(() =>
       auto_declare: z.object({ severity, title: z.string().optional() }).strict().nullable().optional(),
       mute_time_intervals: z.array(z.string()).optional(),
       active_time_intervals: z.array(z.string()).optional(),
+      /** Escalate a group nobody acknowledged (nor silenced, nor resolved) this long after its first post. Inherited. */
+      escalate_after: positiveDuration.optional(),
+      /** Where it escalates. Inherited; null turns escalation off below. */
+      escalate_to: escalateToSchema.nullable().optional(),
       routes: z.array(routeSchema).optional(),
     })
     .strict(),
@@ -213,6 +243,9 @@ export const alertsConfigSchema = z
     retentionDays: z.number().int().min(1).default(30),
     /** Alerts listed in a group message before "and N more". */
     maxAlertsShown: z.number().int().min(1).max(40).default(15),
+    /** Alertmanagers whose silences Firebreak creates, lists and expires (src/silences). */
+    alertmanagers: alertmanagersSchema,
+    silences: silencesConfigSchema,
   })
   .strict()
   .prefault({})
@@ -225,6 +258,13 @@ export const alertsConfigSchema = z
       (r.routes ?? []).forEach((child, i) => walk(child, `${path}.routes.${i}`));
     };
     walk(c.route, '');
+    const escalation = (r: RouteConfig, after: string | undefined, to: EscalateTo | null | undefined, path: (string | number)[]) => {
+      const a = r.escalate_after ?? after;
+      const t = r.escalate_to !== undefined ? r.escalate_to : to;
+      if (a && !t) ctx.addIssue({ code: 'custom', path: ['route', ...path, 'escalate_after'], message: 'escalate_after needs escalate_to (here or on a parent route)' });
+      (r.routes ?? []).forEach((child, i) => escalation(child, a, t, [...path, 'routes', i]));
+    };
+    escalation(c.route, undefined, undefined, []);
     if (c.route.mute_time_intervals?.length || c.route.active_time_intervals?.length) {
       ctx.addIssue({ code: 'custom', path: ['route'], message: 'the root route cannot have mute or active time intervals (as in Alertmanager)' });
     }

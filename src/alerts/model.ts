@@ -42,6 +42,8 @@ export interface AlertGroup {
   acknowledgedAt: Date | null;
   silencedUntil: Date | null;
   silencedBy: string | null;
+  /** When this episode escalated (route escalate_after); null when it has not. */
+  escalatedAt: Date | null;
 }
 
 /** Same labels, same fingerprint: how senders without one still de-duplicate. */

@@ -1,5 +1,5 @@
 import type { Severity } from '../incidents/config.js';
-import type { RouteConfig } from './config.js';
+import type { EscalateTo, RouteConfig } from './config.js';
 import { matchersKey, matchersOf, matchesAll, parseDuration, type Labels, type Matcher } from './matchers.js';
 
 /** Alertmanager's defaults for the root route. */
@@ -22,6 +22,9 @@ export interface RouteOpts {
   repeatIntervalMs: number;
   mentions: string[];
   autoDeclare: { severity: Severity; title?: string } | null;
+  /** 0 = never. */
+  escalateAfterMs: number;
+  escalateTo: EscalateTo | null;
   /** Not inherited, as in Alertmanager. */
   muteTimeIntervals: string[];
   activeTimeIntervals: string[];
@@ -41,7 +44,7 @@ export interface Route {
 export function compileRoutes(c: RouteConfig, defaultChannel: string, parent?: Route, index = 0, earlierSiblingKeys = new Set<string>()): Route {
   const base: RouteOpts = parent
     ? { ...parent.opts, muteTimeIntervals: [], activeTimeIntervals: [] }
-    : { channel: defaultChannel, ...DEFAULT_ROUTE_OPTS, mentions: [], autoDeclare: null, muteTimeIntervals: [], activeTimeIntervals: [] };
+    : { channel: defaultChannel, ...DEFAULT_ROUTE_OPTS, mentions: [], autoDeclare: null, escalateAfterMs: 0, escalateTo: null, muteTimeIntervals: [], activeTimeIntervals: [] };
   const opts: RouteOpts = { ...base };
   if (c.channel) opts.channel = c.channel;
   if (c.group_by) {
@@ -53,6 +56,8 @@ export function compileRoutes(c: RouteConfig, defaultChannel: string, parent?: R
   if (c.repeat_interval) opts.repeatIntervalMs = parseDuration(c.repeat_interval);
   if (c.mentions) opts.mentions = [...c.mentions];
   if (c.auto_declare !== undefined) opts.autoDeclare = c.auto_declare;
+  if (c.escalate_after) opts.escalateAfterMs = parseDuration(c.escalate_after);
+  if (c.escalate_to !== undefined) opts.escalateTo = c.escalate_to;
   opts.muteTimeIntervals = [...(c.mute_time_intervals ?? [])];
   opts.activeTimeIntervals = [...(c.active_time_intervals ?? [])];
   const matchers = parent ? matchersOf(c.match, c.match_re, c.matchers) : [];

@@ -1,12 +1,15 @@
 import type { AppContext } from '../context.js';
 import type { IncidentService } from '../incidents/service.js';
+import type { OpsPager } from '../paging/ops-pager.js';
 import type { Incident } from '../incidents/model.js';
 import type { Severity } from '../incidents/config.js';
 import { SEVERITIES } from '../incidents/config.js';
 import { ChatError } from '../chat/surface.js';
 import { withTransaction } from '../db/pool.js';
 import { alertsDeduplicated, alertsReceived, alertsRouted } from '../ops/metrics.js';
-import { alertGroupMessage, groupResolvedInIncident, groupTitle, stillFiringMessage } from '../templates/alerts.js';
+import { alertGroupMessage, escalationNotice, groupResolvedInIncident, groupTitle, stillFiringMessage, type GroupControlStatus } from '../templates/alerts.js';
+import { duration } from '../templates/format.js';
+import type { Job } from '../jobs/queue.js';
 import { matchesAll, parseDuration, type Labels } from './matchers.js';
 import { alertTitle, type AlertGroup, type IncomingAlert, type StoredAlert } from './model.js';
 import { compileRoutes, findRouteByKey, groupKey, groupLabels, matchRoutes, type Route } from './routing.js';
@@ -22,6 +25,9 @@ import { alertProblem } from './storable.js';
  * incident (0) and their step names the group.
  */
 const groupMessageTag = (groupId: number) => ({ incidentId: 0, step: `alert-group:${groupId}` });
+
+/** One job per group episode: escalates it if still unacknowledged when it runs (route escalate_after). */
+export const ESCALATE_QUEUE = 'alerts.escalate';
 
 /** Job queue that wakes the outbox when its next message is due. */
 export const FLUSH_QUEUE = 'alerts.flush';
@@ -54,6 +60,14 @@ const bareName = (c: string) => c.replace(/^#/, '');
 /** What alert routing needs from the incidents area. */
 export type AlertIncidents = Pick<IncidentService, 'open' | 'get' | 'declare' | 'postToIncident' | 'recordTimeline'>;
 
+/**
+ * What other areas know about a group that changes how it is shown and whether it reminds:
+ * silences at the source (src/silences). Read when the message renders.
+ */
+export interface GroupControls {
+  status(group: AlertGroup, firing: StoredAlert[], now: Date): Promise<GroupControlStatus>;
+}
+
 /** A channel alerts will be posted to, and the group_wait before the first post of a new group. */
 export interface Notify {
   channel: string;
@@ -77,6 +91,10 @@ export class AlertService {
     private ctx: AppContext,
     /** Auto-declare, the Declare button and incident timelines go through the incidents area. */
     private incidents: AlertIncidents,
+    /** Escalation pages a PagerDuty service about a group nobody acknowledged. */
+    private paging: Pick<OpsPager, 'pageOps'>,
+    /** Silences at the source change how a group is shown (src/silences). */
+    private controls?: GroupControls,
   ) {
     const c = ctx.config.alerts;
     this.root = compileRoutes(c.route, c.defaultChannel);
@@ -365,11 +383,12 @@ export class AlertService {
     const inhibited = firingAll.filter((a) => inhibitedIds.has(a.id));
     const incident = g.incidentId ? await this.incidents.get(g.incidentId) : undefined;
     const route = this.routeOf(g);
+    const controls = await this.controls?.status(g, firing, now);
     const message = alertGroupMessage({
       group: g, firing, inhibited, resolved, mentions: route.opts.mentions, maxShown: this.ctx.config.alerts.maxAlertsShown, now,
-      incident: incident ? { id: incident.id, channelId: incident.channelId } : undefined,
+      incident: incident ? { id: incident.id, channelId: incident.channelId } : undefined, controls,
     });
-    return { alerts, firing, inhibited, resolved, incident, route, message };
+    return { alerts, firing, inhibited, resolved, incident, route, message, controls };
   }
 
   private async inhibited(firing: StoredAlert[]): Promise<Set<number>> {
@@ -391,13 +410,15 @@ export class AlertService {
     const routedChannel = item.channel === g.channel;
     const defer = (ms: number) => store.deferOutbox(pool, g.id, item.channel, item.kind, new Date(now.getTime() + ms));
     if (routedChannel && routeMuted(this.intervals, route.opts.muteTimeIntervals, route.opts.activeTimeIntervals, now)) return defer(MUTE_RECHECK_MS);
-    const silenced = !!g.silencedUntil && g.silencedUntil > now;
     const v = await this.view(g, now);
+    // Every firing alert silenced where it lives counts as silenced here too: no reminders.
+    const silencedAtSource = v.firing.length > 0 && !!v.controls?.allFiringSilenced;
+    const silenced = (!!g.silencedUntil && g.silencedUntil > now) || silencedAtSource;
     const existing = await store.groupMessage(pool, g.id, item.channel);
 
     if (item.kind === 'reminder') {
       if (!existing || v.firing.length === 0 || g.acknowledgedBy) return store.deleteOutbox(pool, g.id, item.channel, 'reminder');
-      if (silenced) return defer(g.silencedUntil!.getTime() - now.getTime());
+      if (silenced) return defer(silencedAtSource ? MUTE_RECHECK_MS : g.silencedUntil!.getTime() - now.getTime());
       await this.ctx.chat.post(existing.channelId, stillFiringMessage(v.firing.length, route.opts.repeatIntervalMs), { threadTs: existing.ts });
       await store.setPace(pool, item.channel, new Date(now.getTime() + this.paceMs));
       await store.queueOutbox(pool, [{ groupId: g.id, channel: item.channel, kind: 'reminder', notBefore: new Date(now.getTime() + route.opts.repeatIntervalMs) }], now, true);
@@ -414,7 +435,7 @@ export class AlertService {
         if (routedChannel) await store.markNotified(pool, g.id, g.version, now, true);
         return;
       }
-      if (silenced && routedChannel) return defer(g.silencedUntil!.getTime() - now.getTime());
+      if (silenced && routedChannel) return defer(silencedAtSource ? MUTE_RECHECK_MS : g.silencedUntil!.getTime() - now.getTime());
       const ch = await this.ctx.chat.findChannel(item.channel);
       if (!ch) throw new ChatError('channel_not_found', `post alerts in #${item.channel}`);
       const tag = groupMessageTag(g.id);
@@ -452,6 +473,12 @@ export class AlertService {
 
     const allResolved = v.firing.length === 0 && v.inhibited.length === 0;
     await store.markNotified(pool, g.id, g.version, now, allResolved);
+    if (v.firing.length > 0 && route.opts.escalateAfterMs > 0 && route.opts.escalateTo && !g.acknowledgedBy && !g.escalatedAt) {
+      // Once per episode (the dedupe key); the job decides when it runs whether anyone acted.
+      await this.ctx.jobs.enqueue(ESCALATE_QUEUE, { groupId: g.id, episode: g.createdAt.toISOString() }, {
+        runAt: new Date(now.getTime() + route.opts.escalateAfterMs), dedupeKey: `${ESCALATE_QUEUE}:${g.id}:${g.createdAt.getTime()}`, maxAttempts: 5,
+      });
+    }
     if (v.firing.length > 0) {
       await store.queueOutbox(pool, [{ groupId: g.id, channel: item.channel, kind: 'reminder', notBefore: new Date(now.getTime() + route.opts.repeatIntervalMs) }], now, true);
       await this.maybeAutoDeclare(g, route, v.alerts, now);
@@ -462,6 +489,48 @@ export class AlertService {
         await this.incidents.postToIncident(g.incidentId, groupResolvedInIncident(groupTitle(g, v.alerts), g.id));
       }
     }
+  }
+
+  /**
+   * Escalates a group episode nobody acknowledged, silenced or resolved within its route's
+   * escalate_after: once (a conditional UPDATE claims it, whatever the replica or re-run), then
+   * pages, mentions or declares, and says so in the group's thread.
+   */
+  async runEscalation(job: Job): Promise<void> {
+    const { groupId, episode } = job.payload as { groupId: number; episode: string };
+    const now = this.ctx.clock.now();
+    const g = await store.getGroup(this.ctx.pool, groupId);
+    if (!g || g.createdAt.toISOString() !== episode || g.acknowledgedBy || g.escalatedAt) return;
+    const route = this.routeOf(g);
+    const to = route.opts.escalateTo;
+    if (!to) return;
+    const alerts = await store.groupAlerts(this.ctx.pool, g.id);
+    const firing = alerts.filter((a) => a.status === 'firing');
+    if (firing.length === 0) return;
+    if (g.silencedUntil && g.silencedUntil > now) return;
+    const controls = await this.controls?.status(g, firing, now);
+    if (controls?.allFiringSilenced || controls?.maintenance) return;
+    const claimed = await store.claimEscalation(this.ctx.pool, g.id, g.createdAt, now);
+    if (!claimed) return;
+    const title = groupTitle(g, alerts);
+    const after = route.opts.escalateAfterMs;
+    let outcome: string;
+    if (to.mention) {
+      outcome = `escalating to ${to.mention}`;
+    } else if (to.pagerduty_service) {
+      const paged = await this.paging.pageOps({
+        dedupKey: `alertgroup-${g.id}-${g.createdAt.getTime()}`, summary: `Not acknowledged after ${duration(after)}: ${title} (${firing.length} firing)`,
+        severity: 'critical', details: { groupId: g.id, groupLabels: g.groupLabels, firing: firing.length },
+      }, to.pagerduty_service);
+      outcome = paged ? `paged *${to.pagerduty_service}* on PagerDuty` : `could not page *${to.pagerduty_service}*: it has no PagerDuty routing key here`;
+    } else {
+      const out = await this.declareFromGroup(g.id, 'firebreak:escalation', `escalation:${g.id}:${g.createdAt.getTime()}`, to.declare);
+      outcome = out && (out.status === 'declared' || out.status === 'duplicate' || out.status === 'already') ? `declared INC-${out.incidentId} (${to.declare})` : 'could not declare an incident: the group is gone';
+    }
+    this.ctx.log.info({ groupId: g.id, route: route.key }, `alert group escalated: ${outcome}`);
+    if (g.incidentId) await this.incidents.recordTimeline(g.incidentId, 'alert.escalated', 'firebreak', { text: `Alert group #${g.id} escalated: ${outcome}`, groupId: g.id });
+    const msg = await store.groupMessage(this.ctx.pool, g.id, g.channel);
+    if (msg) await this.ctx.chat.post(msg.channelId, escalationNotice(firing.length, after, outcome), { threadTs: msg.ts });
   }
 
   /** At most one incident per alert group: skipped while one is open or inside the cool-down. */
@@ -545,6 +614,32 @@ export class AlertService {
     return store.getGroup(this.ctx.pool, groupId);
   }
 
+  async groupAlerts(groupId: number): Promise<StoredAlert[]> {
+    return store.groupAlerts(this.ctx.pool, groupId);
+  }
+
+  /** Groups that have a message, with their firing alerts: what a new or ended silence may change. */
+  async shownGroups(): Promise<{ groupId: number; firing: StoredAlert[] }[]> {
+    return store.shownGroupsWithFiring(this.ctx.pool);
+  }
+
+  /** Re-renders these groups' messages (a silence or maintenance changed how they look). */
+  async refreshGroups(groupIds: number[]): Promise<void> {
+    for (const id of new Set(groupIds)) {
+      const g = await store.getGroup(this.ctx.pool, id);
+      if (g) await this.refreshEverywhere(g);
+    }
+  }
+
+  /** Ends Firebreak's own mute of a group (its source silence expired, or someone unmuted it). */
+  async unsilence(groupId: number, user: string): Promise<AlertGroup | undefined> {
+    const g = await store.unsilenceGroup(this.ctx.pool, groupId);
+    if (!g) return undefined;
+    if (g.incidentId) await this.incidents.recordTimeline(g.incidentId, 'alert.unsilenced', user, { text: `Alert group #${g.id} no longer silenced`, groupId: g.id });
+    await this.refreshEverywhere(g);
+    return g;
+  }
+
   async titleOf(g: AlertGroup): Promise<string> {
     return groupTitle(g, await store.groupAlerts(this.ctx.pool, g.id));
   }
@@ -582,7 +677,7 @@ export class AlertService {
     return mapped.sort((a, b) => SEVERITIES.indexOf(a) - SEVERITIES.indexOf(b))[0] ?? c.defaultSeverity;
   }
 
-  async declareFromGroup(groupId: number, user: string, requestKey: string): Promise<DeclareResult | undefined> {
+  async declareFromGroup(groupId: number, user: string, requestKey: string, severity?: Severity): Promise<DeclareResult | undefined> {
     const incidents = this.incidents;
     const g = await store.getGroup(this.ctx.pool, groupId);
     if (!g) return undefined;
@@ -595,7 +690,7 @@ export class AlertService {
     const first = firing[0] ?? alerts[0];
     const out = await incidents.declare(
       {
-        title: groupTitle(g, alerts).slice(0, 120), severity: this.severityFor(firing.length ? firing : alerts), actor: user,
+        title: groupTitle(g, alerts).slice(0, 120), severity: severity ?? this.severityFor(firing.length ? firing : alerts), actor: user,
         requestKey: `alertbutton:${requestKey}`, service: first?.labels.service, summary: first?.annotations.description ?? first?.annotations.summary,
       },
     );

@@ -165,6 +165,7 @@ export interface GroupRow {
   acknowledged_at: Date | null;
   silenced_until: Date | null;
   silenced_by: string | null;
+  escalated_at: Date | null;
 }
 
 export function groupFromRow(r: GroupRow): AlertGroup {
@@ -172,7 +173,7 @@ export function groupFromRow(r: GroupRow): AlertGroup {
     id: r.id, groupKey: r.group_key, routeKey: r.route_key, channel: r.channel, groupLabels: r.group_labels, createdAt: r.created_at,
     version: r.version, notifiedVersion: r.notified_version, lastNotifiedAt: r.last_notified_at, incidentId: r.incident_id,
     declares: r.declares, lastDeclaredAt: r.last_declared_at, allResolvedNoticed: r.all_resolved_noticed,
-    acknowledgedBy: r.acknowledged_by, acknowledgedAt: r.acknowledged_at, silencedUntil: r.silenced_until, silencedBy: r.silenced_by,
+    acknowledgedBy: r.acknowledged_by, acknowledgedAt: r.acknowledged_at, silencedUntil: r.silenced_until, silencedBy: r.silenced_by, escalatedAt: r.escalated_at,
   };
 }
 
@@ -348,7 +349,7 @@ export async function startNewEpisodes(c: Queryable, starts: { id: number; at: D
   );
   await c.query(
     `UPDATE alert_groups g SET created_at = t.at, notified_version = 0, last_notified_at = NULL, all_resolved_noticed = false,
-            acknowledged_by = NULL, acknowledged_at = NULL FROM unnest($1::bigint[], $2::timestamptz[]) AS t(id, at) WHERE g.id = t.id`,
+            acknowledged_by = NULL, acknowledged_at = NULL, escalated_at = NULL FROM unnest($1::bigint[], $2::timestamptz[]) AS t(id, at) WHERE g.id = t.id`,
     [groupIds, starts.map((s) => s.at)],
   );
 }
@@ -395,6 +396,45 @@ export async function silenceGroup(db: Queryable, groupId: number, by: string, u
     [groupId, by, until],
   );
   return rows[0] ? groupFromRow(rows[0]) : undefined;
+}
+
+/**
+ * Claims the one escalation of a group's episode (identified by its created_at): null when it
+ * already escalated, was acknowledged, or a new episode started meanwhile.
+ */
+export async function claimEscalation(db: Queryable, groupId: number, episode: Date, now: Date): Promise<AlertGroup | undefined> {
+  const { rows } = await db.query<GroupRow>(
+    `UPDATE alert_groups SET escalated_at = $3 WHERE id = $1 AND created_at = $2 AND escalated_at IS NULL AND acknowledged_by IS NULL RETURNING *`,
+    [groupId, episode, now],
+  );
+  return rows[0] ? groupFromRow(rows[0]) : undefined;
+}
+
+export async function unsilenceGroup(db: Queryable, groupId: number): Promise<AlertGroup | undefined> {
+  const { rows } = await db.query<GroupRow>(
+    `UPDATE alert_groups SET silenced_by = NULL, silenced_until = NULL, version = version + 1 WHERE id = $1 RETURNING *`,
+    [groupId],
+  );
+  return rows[0] ? groupFromRow(rows[0]) : undefined;
+}
+
+/** Groups with a message in chat and their firing alerts. */
+export async function shownGroupsWithFiring(db: Queryable): Promise<{ groupId: number; firing: StoredAlert[] }[]> {
+  const { rows } = await db.query<AlertRow & { group_id: number }>(
+    `SELECT m.group_id, a.* FROM alert_group_members m JOIN alerts a ON a.id = m.alert_id
+      WHERE a.status = 'firing' AND EXISTS (SELECT 1 FROM alert_messages am WHERE am.group_id = m.group_id)
+      ORDER BY m.group_id`,
+  );
+  const out = new Map<number, StoredAlert[]>();
+  for (const r of rows) {
+    const list = out.get(r.group_id) ?? [];
+    list.push({
+      id: r.id, source: r.source, fingerprint: r.fingerprint, status: r.status, labels: r.labels, annotations: r.annotations,
+      startsAt: r.starts_at, endsAt: r.ends_at, generatorUrl: r.generator_url, receivedCount: r.received_count, lastReceivedAt: r.last_received_at,
+    });
+    out.set(r.group_id, list);
+  }
+  return [...out].map(([groupId, firing]) => ({ groupId, firing }));
 }
 
 /** Links that changed what the incident timeline should hear: newly firing or newly resolved. */

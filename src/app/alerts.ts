@@ -1,5 +1,5 @@
 import type { AppContext, FirebreakModule } from './module.js';
-import { FLUSH_QUEUE, type AlertService } from '../alerts/service.js';
+import { ESCALATE_QUEUE, FLUSH_QUEUE, type AlertService } from '../alerts/service.js';
 import { webhookRoutes } from '../webhooks/routes.js';
 import { alertActionHandlers } from '../handlers/alerts.js';
 
@@ -14,7 +14,7 @@ export function alertsModule(ctx: AppContext, service: AlertService): FirebreakM
     name: 'alerts',
     routes: webhookRoutes(ctx, service),
     actions: alertActionHandlers(service),
-    jobs: { [FLUSH_QUEUE]: () => service.pump() },
+    jobs: { [FLUSH_QUEUE]: () => service.pump(), [ESCALATE_QUEUE]: (job) => service.runEscalation(job) },
     // Alerts stored before a crash or restart but never routed are picked up here.
     start: async () => service.kick(),
     stop: async () => service.stop(),

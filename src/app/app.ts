@@ -20,12 +20,14 @@ import { IncidentService } from '../incidents/service.js';
 import { AlertService } from '../alerts/service.js';
 import { PagingService } from '../paging/service.js';
 import { resolveRoutingKeys } from '../paging/routing.js';
+import { OpsPager } from '../paging/ops-pager.js';
 import { BackupService } from '../backups/service.js';
 import { DrService } from '../dr/service.js';
 import { backupsRestoreSource } from '../dr/backups-binding.js';
 import { Interactions } from '../chat/router.js';
 import { alertsModule } from './alerts.js';
 import { incidentsModule } from './incidents.js';
+import { silenceStatus, silencesModule } from './silences.js';
 import { drModule } from './dr.js';
 import { approvalsModule } from './approvals.js';
 import { pagingModule } from './paging.js';
@@ -73,6 +75,7 @@ export interface AppServices {
   readonly changes: ChangeService;
   readonly incidents: IncidentService;
   readonly alerts: AlertService;
+  readonly opsPager: OpsPager;
   readonly paging: PagingService;
   readonly backups: BackupService;
   readonly dr: DrService;
@@ -86,18 +89,19 @@ function buildServices(ctx: AppContext): AppServices {
   const changes = new ChangeService(ctx);
   // Read once: paging uses the keys, incidents only whether there are any (the headline says so).
   const routingKeys = resolveRoutingKeys(ctx.config.paging, process.env);
+  const opsPager = new OpsPager({ jobs: ctx.jobs, clock: ctx.clock, routingKeys });
   const incidents = new IncidentService(ctx, { enabled: routingKeys.size > 0 });
-  const alerts = new AlertService(ctx, incidents);
+  const alerts = new AlertService(ctx, incidents, opsPager, silenceStatus(ctx));
   const paging = new PagingService(ctx, { incidents, alerts }, { routingKeys });
-  const backups = new BackupService({ ...ctx, paging });
+  const backups = new BackupService({ ...ctx, paging: opsPager });
   const dr = new DrService(ctx, backupsRestoreSource(ctx), changes);
-  return { changes, incidents, alerts, paging, backups, dr };
+  return { changes, incidents, alerts, opsPager, paging, backups, dr };
 }
 
 /** The modules that make up Firebreak, in the order their routes and commands register. */
 function buildModules(ctx: AppContext, s: AppServices): FirebreakModule[] {
   // PITR hands its `--physical` / `--to` verbs to /backup and /dr (src/app/pitr.ts).
-  const pitr = pitrArea(ctx, { gate: s.changes, paging: s.paging });
+  const pitr = pitrArea(ctx, { gate: s.changes, paging: s.opsPager });
   return [
     incidentsModule(ctx, s.incidents),
     pagingModule(ctx, s.paging, s.incidents),
@@ -105,6 +109,7 @@ function buildModules(ctx: AppContext, s: AppServices): FirebreakModule[] {
     backupsModule(ctx, s.backups, s.changes, pitr.verbs),
     drModule(ctx, s.dr, s.changes, pitr.verbs),
     alertsModule(ctx, s.alerts),
+    silencesModule(ctx, s.alerts),
     pitr.module,
   ];
 }

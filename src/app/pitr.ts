@@ -1,6 +1,6 @@
 import type { AppContext, FirebreakModule } from './module.js';
 import type { ChangeGate } from '../approvals/gate.js';
-import type { OpsPage } from '../paging/service.js';
+import type { OpsPager } from '../paging/ops-pager.js';
 import { Pitr, type Thread } from '../pitr/flows.js';
 import { pitrConfigProblem } from '../pitr/config.js';
 import { parseRecoveryTarget, PITR_BACKUP_KIND, PITR_DRY_RUN_KIND, PITR_EXECUTE_KIND, type PhysicalBackupType } from '../pitr/model.js';
@@ -16,7 +16,7 @@ import {
  */
 export function pitrArea(
   ctx: AppContext,
-  deps: { gate: ChangeGate; paging: { pageOps(page: OpsPage): Promise<boolean> } },
+  deps: { gate: ChangeGate; paging: Pick<OpsPager, 'pageOps'> },
 ): { module: FirebreakModule; verbs: PhysicalVerbs; pitr: Pitr } {
   const cfg = ctx.config.pitr;
   const pitr = new Pitr({

@@ -11,7 +11,7 @@ import path from 'node:path';
 import cron from 'node-cron';
 import pg from 'pg';
 import type { AppContext } from '../context.js';
-import type { OpsPage } from '../paging/service.js';
+import type { OpsPager } from '../paging/ops-pager.js';
 import type { ChatMessage, ChatSurface } from '../chat/surface.js';
 import { appendEvent } from '../events/log.js';
 import * as view from '../templates/backups.js';
@@ -47,7 +47,7 @@ const DB_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 export type BackupServiceContext = Pick<AppContext, 'config' | 'pool' | 'clock' | 'log' | 'shutdownSignal'> & {
   chat?: ChatSurface;
   /** Pages about failed or stale backups; the CLI has none (it prints instead). */
-  paging?: { pageOps(page: OpsPage): Promise<boolean> };
+  paging?: Pick<OpsPager, 'pageOps'>;
 };
 
 export class BackupService {

@@ -10,7 +10,7 @@ import { Semaphore } from '../jobs/background.js';
 import { GroupCommit } from '../db/group-commit.js';
 import type { Job } from '../jobs/queue.js';
 import { observeSlashCommand, type CommandOutcome } from '../ops/metrics.js';
-import { annotateRequest } from '../ops/request-context.js';
+import { annotateRequest, logContext, withRequestContext } from '../ops/request-context.js';
 
 /** The job queue that runs accepted requests (one job per request, any replica). */
 export const INTERACTION_QUEUE = 'interaction';
@@ -36,6 +36,9 @@ export type Acceptance =
   | 'duplicate'
   /** Nothing handles it (a link button, an event nobody listens to): nothing to store. */
   | 'ignored';
+
+/** What the job queue holds for an accepted request. */
+type StoredRequest = DurableRequest & { requestId?: string };
 
 const requestKey = (r: DurableRequest): string =>
   r.kind === 'command' ? `cmd:${r.inv.requestKey}` : r.kind === 'action' ? `act:${r.inv.requestKey}` : `evt:${r.ev.eventId}`;
@@ -115,7 +118,10 @@ export class Interactions {
     if (!this.handles(r)) return 'ignored';
     const started = performance.now();
     const key = requestKey(r);
-    const jobId = await this.intake.submit({ key, payload: r as unknown as Record<string, unknown> });
+    // The request id travels with the record: whichever replica or loop runs it, its log lines
+    // still name the POST that carried it.
+    const stored: StoredRequest = { ...r, requestId: logContext().requestId };
+    const jobId = await this.intake.submit({ key, payload: stored as unknown as Record<string, unknown> });
     if (jobId === null) {
       if (r.kind === 'command') {
         const subcommand = r.inv.text.trim().split(/\s+/)[0] ?? '';
@@ -130,7 +136,8 @@ export class Interactions {
 
   /** Runs an accepted request (job handler). The key was claimed at accept time, so no claim here. */
   private async runAccepted(job: Job): Promise<void> {
-    const r = job.payload as unknown as DurableRequest;
+    const r = job.payload as unknown as StoredRequest;
+    if (r.requestId && logContext().requestId !== r.requestId) return withRequestContext({ requestId: r.requestId }, () => this.runAccepted(job));
     const reply = r.kind === 'event' ? undefined : this.ctx.replies(r.reply);
     try {
       if (r.kind === 'command') await this.runCommand(r.inv, reply!, r.reply);

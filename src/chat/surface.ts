@@ -86,4 +86,9 @@ export interface ChatSurface {
   ping(): Promise<void>;
   /** A user's display name (`alice`), for documents read outside chat such as post-mortems; optional. */
   displayName?(userId: string): Promise<string | undefined>;
+  /**
+   * A user's handle and e-mail (Slack users.info): the name Alertmanager records as a silence's
+   * creator and the address that maps them to a PagerDuty user. Optional; undefined if unknown.
+   */
+  userIdentity?(userId: string): Promise<{ name: string; email?: string } | undefined>;
 }

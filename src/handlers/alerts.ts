@@ -2,12 +2,10 @@ import type { ActionHandler } from '../chat/interactions.js';
 import type { AlertService } from '../alerts/service.js';
 import { ALERT_ACTIONS, alertReplies } from '../templates/alerts.js';
 
-const SILENCE_MS = 3_600_000;
-
 /** Button value is the group id; anything else is a stale or forged message. */
 const groupIdOf = (value: string): number | undefined => (/^\d{1,15}$/.test(value) ? Number(value) : undefined);
 
-/** The buttons on an alert group message. Runbook is a link button and needs no handler. */
+/** The buttons on an alert group message. Runbook is a link button; Silence/Expire live in src/handlers/silences.ts. */
 export function alertActionHandlers(alerts: AlertService): Record<string, ActionHandler> {
   const acknowledge: ActionHandler = async (inv, ctx) => {
     const id = groupIdOf(inv.value);
@@ -15,13 +13,6 @@ export function alertActionHandlers(alerts: AlertService): Record<string, Action
     if (!out) return ctx.reply.ephemeral(alertReplies.unknownGroup(inv.value));
     if (out.status === 'already') return ctx.reply.ephemeral(alertReplies.alreadyAcknowledged(out.group.acknowledgedBy!));
     await ctx.reply.ephemeral(alertReplies.acknowledged(await alerts.titleOf(out.group)));
-  };
-
-  const silence: ActionHandler = async (inv, ctx) => {
-    const id = groupIdOf(inv.value);
-    const g = id === undefined ? undefined : await alerts.silence(id, inv.actor.userId, SILENCE_MS);
-    if (!g) return ctx.reply.ephemeral(alertReplies.unknownGroup(inv.value));
-    await ctx.reply.ephemeral(alertReplies.silenced(await alerts.titleOf(g), g.silencedUntil!));
   };
 
   const declare: ActionHandler = async (inv, ctx) => {
@@ -32,5 +23,5 @@ export function alertActionHandlers(alerts: AlertService): Record<string, Action
     await ctx.reply.ephemeral(alertReplies.declared(out.incidentId));
   };
 
-  return { [ALERT_ACTIONS.acknowledge]: acknowledge, [ALERT_ACTIONS.silence]: silence, [ALERT_ACTIONS.declare]: declare };
+  return { [ALERT_ACTIONS.acknowledge]: acknowledge, [ALERT_ACTIONS.declare]: declare };
 }

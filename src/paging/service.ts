@@ -9,31 +9,20 @@ import type { IncidentService } from '../incidents/service.js';
 import type { AlertService } from '../alerts/service.js';
 import * as tpl from '../templates/paging.js';
 import { deliverWithRetries, policyFromConfig, timerSleep, type DeliveryOutcome, type Sleep } from './delivery.js';
-import { dedupKeyFor, PD_SEVERITY, pageSummary, type Page, type PageRequestOutcome, type PdSeverity } from './model.js';
+import { dedupKeyFor, PD_SEVERITY, pageSummary, type Page, type PageRequestOutcome } from './model.js';
 import { appendEvent } from '../events/log.js';
 import { PagerDutyProvider } from './pagerduty.js';
 import type { AlertEvent, AttemptResult, OnCallEntry, PagingProvider } from './provider.js';
 import { DEFAULT_SERVICE, resolveRoutingKeys, routingKeyEnvFor, type RoutingKey } from './routing.js';
+import { ECHO_OF, ECHO_WINDOW_MS } from './controls.js';
 import * as store from './store.js';
+import type { OpsPage } from './ops-pager.js';
 import { alertFromWebhookEvent, type PdWebhookEvent } from './webhook-event.js';
-
 
 /** Job queues: deliveries and webhook handling survive a restart and run once across replicas. */
 export const DELIVER_QUEUE = 'paging.deliver';
 export const RESOLVE_QUEUE = 'paging.resolve';
 export const WEBHOOK_QUEUE = 'paging.webhook';
-export const OPS_QUEUE = 'paging.ops';
-
-/**
- * A page about Firebreak's own duties (a failed or stale backup, a failed drill) rather than
- * an incident: one PagerDuty alert per `dedupKey`, so repeats fold into the open alert.
- */
-export interface OpsPage {
-  dedupKey: string;
-  summary: string;
-  severity: PdSeverity;
-  details?: Record<string, unknown>;
-}
 
 const RETRY_REASON = 'retry';
 
@@ -264,7 +253,7 @@ export class PagingService {
       await this.incidents.recordTimeline(page.incidentId, 'incident.paged', actor, {
         ...base, severity: incident.severity, pdSeverity: PD_SEVERITY[incident.severity], text: `Paged ${page.service} on PagerDuty (${page.reason})`,
       });
-      const notice = tpl.pagedNotice(done, incident.severity, outcome.attempts, retryOf ? actor : undefined);
+      const notice = tpl.pagedNotice(done, incident.severity, outcome.attempts, retryOf ? actor : undefined, !!this.ctx.config.paging.apiToken);
       await this.replaceOrTell(incident, retryOf, notice);
       // Resolved while the trigger was in flight: that resolve saw nothing to close, so close it now.
       const now = await this.incidents.get(page.incidentId);
@@ -359,18 +348,12 @@ export class PagingService {
   // --- pages about Firebreak's own duties ----------------------------------------------------
 
   /**
-   * Pages the default service about an operational failure, through the job queue so the
-   * caller never waits on PagerDuty. Returns false when paging is off (no default key).
+   * Delivers a page OpsPager queued about Firebreak's own duties (a failed or stale backup, a
+   * failed drill): one PagerDuty alert per `dedupKey`, so repeats fold into the open alert.
    */
-  async pageOps(page: OpsPage): Promise<boolean> {
-    if (!this.keys.has(DEFAULT_SERVICE)) return false;
-    await this.ctx.jobs.enqueue(OPS_QUEUE, { ...page, at: this.ctx.clock.now().toISOString() }, { runAt: this.ctx.clock.now() });
-    return true;
-  }
-
   async runOpsJob(job: Job): Promise<void> {
-    const p = job.payload as unknown as OpsPage & { at: string };
-    const key = this.keys.get(DEFAULT_SERVICE);
+    const p = job.payload as unknown as OpsPage & { at: string; service?: string };
+    const key = this.keys.get(p.service ?? DEFAULT_SERVICE);
     if (!key) return;
     const event: AlertEvent = {
       action: 'trigger',
@@ -435,6 +418,13 @@ export class PagingService {
       return;
     }
     if (e.pdIncidentId) await store.rememberPdIncident(this.ctx.pool, page.id, e.pdIncidentId, e.pdIncidentUrl ?? null);
+    // A change made from Slack comes back as a webhook: it is already on the timeline (and in MTTA).
+    const echoOf = ECHO_OF[e.type];
+    const pdIncidentId = e.pdIncidentId ?? page.pdIncidentId;
+    if (echoOf && pdIncidentId && (await store.claimEcho(this.ctx.pool, pdIncidentId, echoOf, e.id, this.ctx.clock.now(), ECHO_WINDOW_MS))) {
+      this.ctx.log.debug({ type: e.type, pdIncidentId }, 'PagerDuty webhook echoes a change made from Slack; already recorded');
+      return;
+    }
     const incident = await this.incidents.get(page.incidentId);
     if (!incident) return;
     const at = e.occurredAt ?? this.ctx.clock.now();

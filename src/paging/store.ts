@@ -126,3 +126,43 @@ export async function rememberPdIncident(db: Queryable, pageId: number, pdIncide
     [pageId, pdIncidentId, url],
   );
 }
+
+export type PdActionKind = 'acknowledged' | 'resolved' | 'escalated' | 'reassigned';
+
+/** Records a change about to be made from Slack, so its webhook echo can be recognised. */
+export async function recordPdAction(db: Queryable, a: { pageId: number; pdIncidentId: string; action: PdActionKind; slackUser: string; pdUserId: string; escalationLevel?: number; at: Date }): Promise<number> {
+  const { rows } = await db.query<{ id: number }>(
+    `INSERT INTO pagerduty_actions (page_id, pd_incident_id, action, slack_user, pd_user_id, escalation_level, requested_at)
+     VALUES ($1,$2,$3,$4,$5,$6,$7) RETURNING id`,
+    [a.pageId, a.pdIncidentId, a.action, a.slackUser, a.pdUserId, a.escalationLevel ?? null, a.at],
+  );
+  return rows[0]!.id;
+}
+
+export async function finishPdAction(db: Queryable, id: number, ok: boolean): Promise<void> {
+  if (ok) await db.query('UPDATE pagerduty_actions SET done = true WHERE id = $1', [id]);
+  else await db.query('DELETE FROM pagerduty_actions WHERE id = $1 AND echo_event_id IS NULL', [id]);
+}
+
+/** The highest escalation level Firebreak moved this PagerDuty incident to (1 when never). */
+export async function knownEscalationLevel(db: Queryable, pdIncidentId: string): Promise<number> {
+  const { rows } = await db.query<{ level: number | null }>(`SELECT max(escalation_level) AS level FROM pagerduty_actions WHERE pd_incident_id = $1 AND done`, [pdIncidentId]);
+  return rows[0]?.level ?? 1;
+}
+
+/**
+ * Claims a webhook event as the echo of a change made from Slack in the last `windowMs`:
+ * true (and marked) when one was waiting for it, so the caller records nothing twice.
+ */
+export async function claimEcho(db: Queryable, pdIncidentId: string, action: PdActionKind, eventId: string, now: Date, windowMs: number): Promise<boolean> {
+  const { rows } = await db.query(
+    `UPDATE pagerduty_actions SET echo_event_id = $3
+      WHERE id = (SELECT id FROM pagerduty_actions
+                   WHERE pd_incident_id = $1 AND action = $2 AND (echo_event_id IS NULL OR echo_event_id = $3)
+                     AND requested_at >= $4::timestamptz - make_interval(secs => $5)
+                   ORDER BY (echo_event_id = $3) DESC NULLS LAST, requested_at LIMIT 1 FOR UPDATE)
+      RETURNING id`,
+    [pdIncidentId, action, eventId, now, windowMs / 1000],
+  );
+  return rows.length > 0;
+}

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { chown, mkdir, readFile, rm } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { PitrConfig } from './config.js';
 import type { PgBackRest } from './pgbackrest.js';
@@ -97,7 +98,7 @@ export class RestoredCluster {
    * Fails when the server stops meanwhile (recovery target not reached, WAL missing).
    */
   async waitPromoted(signal?: AbortSignal, timeoutMs = 3_600_000): Promise<{ lastReplayedAt: Date | null }> {
-    const started = Date.now();
+    const started = performance.now();
     for (;;) {
       signal?.throwIfAborted();
       try {
@@ -106,7 +107,7 @@ export class RestoredCluster {
       } catch (err) {
         if (!(await this.running())) throw new Error(`the restored cluster stopped during recovery: ${await this.logTail()}`, { cause: err });
       }
-      if (Date.now() - started > timeoutMs) throw new Error(`recovery did not finish within ${Math.round(timeoutMs / 1000)} s`);
+      if (performance.now() - started > timeoutMs) throw new Error(`recovery did not finish within ${Math.round(timeoutMs / 1000)} s`);
       await sleep(200, undefined, { signal });
     }
   }

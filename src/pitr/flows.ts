@@ -353,10 +353,13 @@ export class Pitr {
     return alerted;
   }
 
-  /** Runs left 'running' by a dead process are interrupted, never good. */
+  /**
+   * Runs left 'running' by a dead process are interrupted, never good. Another replica may be
+   * running one right now, so only runs older than any backup or drill takes here (12 h) count.
+   */
   async recoverOrphans(): Promise<void> {
     const now = this.deps.clock.now();
-    await store.interruptOrphans(this.deps.pool, now, new Date(now.getTime() + 1));
+    await store.interruptOrphans(this.deps.pool, now, new Date(now.getTime() - 12 * 3_600_000));
   }
 
   private async alertOps(dedupKey: string, severity: 'critical' | 'error' | 'warning', m: ChatMessage): Promise<void> {

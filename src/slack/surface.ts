@@ -84,6 +84,14 @@ export class SlackSurface implements ChatSurface {
     }
   }
 
+  async userIdentity(userId: string): Promise<{ name: string; email?: string } | undefined> {
+    const r = await call('users.info', () => this.client.users.info({ user: userId }));
+    const u = r.user;
+    if (!u) return undefined;
+    const name = u.name || u.profile?.display_name || u.real_name || userId;
+    return { name, ...(u.profile?.email ? { email: u.profile.email } : {}) };
+  }
+
   async userGroupMembers(groupId: string): Promise<string[]> {
     const r = await call('usergroups.users.list', () => this.client.usergroups.users.list({ usergroup: groupId }));
     return r.users ?? [];

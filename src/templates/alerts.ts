@@ -12,7 +12,34 @@ export const ALERT_ACTIONS = {
   declare: 'alerts.declare',
   acknowledge: 'alerts.acknowledge',
   silence: 'alerts.silence',
+  expireSilence: 'alerts.expire_silence',
+  unmute: 'alerts.unmute',
 } as const;
+
+/** A silence at the source that covers some of a group's firing alerts. */
+export interface SourceSilenceBadge {
+  alertmanager: string;
+  id: string;
+  /** Alertmanager's createdBy (the Slack name when made from Firebreak). */
+  createdBy: string;
+  /** The Slack user, when made from Firebreak. */
+  slackUser: string | null;
+  endsAt: Date;
+  /** How many of the group's firing alerts it covers. */
+  covers: number;
+}
+
+/** What src/silences knows about a group: how it is silenced and where. */
+export interface GroupControlStatus {
+  /** The Alertmanager that owns the group's alerts; null when their source has no silences. */
+  owner: string | null;
+  /** Alert sources of the group without any silences (generic, SNS, ...): Firebreak mutes locally. */
+  localOnlySources: string[];
+  silences: SourceSilenceBadge[];
+  allFiringSilenced: boolean;
+  /** A maintenance window covering the group's alerts, if any (src/maintenance). */
+  maintenance?: { id: number; reason: string; endsAt: Date; by: string } | undefined;
+}
 
 export interface GroupView {
   group: AlertGroup;
@@ -24,6 +51,7 @@ export interface GroupView {
   maxShown: number;
   now: Date;
   incident?: { id: number; channelId: string | null } | undefined;
+  controls?: GroupControlStatus | undefined;
 }
 
 const labelsText = (l: Labels): string =>
@@ -85,7 +113,18 @@ export function alertGroupMessage(v: GroupView): ChatMessage {
   if (resolved.length && firing.length) notes.push(`${resolved.length} resolved`);
   if (inhibited.length) notes.push(`${inhibited.length} inhibited by a more important alert`);
   if (g.acknowledgedBy) notes.push(`acknowledged by <@${g.acknowledgedBy}> ${utc(g.acknowledgedAt)}`);
-  if (g.silencedUntil && g.silencedUntil > v.now) notes.push(`silenced by <@${g.silencedBy}> until ${utc(g.silencedUntil)}`);
+  const atSource = v.controls?.silences ?? [];
+  for (const s of atSource.slice(0, 3)) {
+    const by = s.slackUser ? `<@${s.slackUser}>` : escapeMrkdwn(s.createdBy || 'someone');
+    const part = s.covers < firing.length ? ` (${s.covers} of ${firing.length} firing)` : '';
+    notes.push(`🔕 silenced in Alertmanager ${escapeMrkdwn(s.alertmanager)} by ${by} until ${utc(s.endsAt)}, silence id \`${escapeMrkdwn(s.id)}\`${part}`);
+  }
+  if (atSource.length > 3) notes.push(`${atSource.length - 3} more silences (\`/alerts silences\`)`);
+  const mutedHere = !!g.silencedUntil && g.silencedUntil > v.now;
+  if (mutedHere && atSource.length === 0) {
+    const why = v.controls?.localOnlySources.length ? ` (${escapeMrkdwn(v.controls.localOnlySources.join(', '))} alerts have no silences at the source)` : '';
+    notes.push(`🔕 muted in Firebreak only by <@${g.silencedBy}> until ${utc(g.silencedUntil)}${why}`);
+  }
   if (v.incident) notes.push(`part of INC-${v.incident.id}${v.incident.channelId ? ` <#${v.incident.channelId}>` : ''}`);
   notes.push(`group #${g.id} · first seen ${utc(g.createdAt)}`);
   const annotated = runbookAnnotation(firing.length ? firing : all);
@@ -101,8 +140,11 @@ export function alertGroupMessage(v: GroupView): ChatMessage {
   if (firing.length > 0) {
     if (!v.incident) elements.push(button('Declare incident', ALERT_ACTIONS.declare, String(g.id), 'danger'));
     if (!g.acknowledgedBy) elements.push(button('Acknowledge', ALERT_ACTIONS.acknowledge, String(g.id), 'primary'));
-    if (!(g.silencedUntil && g.silencedUntil > v.now)) elements.push(button('Silence 1 h', ALERT_ACTIONS.silence, String(g.id)));
+    if (!mutedHere && !v.controls?.allFiringSilenced) elements.push(button('Silence…', ALERT_ACTIONS.silence, String(g.id)));
   }
+  const expirable = atSource[0];
+  if (expirable) elements.push(button('Expire silence', ALERT_ACTIONS.expireSilence, `${expirable.alertmanager}/${expirable.id}`));
+  else if (mutedHere) elements.push(button('Unmute', ALERT_ACTIONS.unmute, String(g.id)));
   if (elements.length) blocks.push(actions(`alert-group-${g.id}`, elements));
   const text = firing.length > 0 ? `FIRING: ${firing.length} ${escapeMrkdwn(title)}` : `RESOLVED: ${escapeMrkdwn(title)}`;
   return { text: messageText(`${text}${firing.length && v.mentions.length ? ` ${v.mentions.join(' ')}` : ''}`), blocks: messageBlocks(blocks) };
@@ -111,6 +153,12 @@ export function alertGroupMessage(v: GroupView): ChatMessage {
 export function stillFiringMessage(firing: number, repeatMs: number): ChatMessage {
   const text = `⏰ Still firing: ${firing} alert${firing === 1 ? '' : 's'} (reminder every ${duration(repeatMs)} until resolved, acknowledged or silenced).`;
   return { text, blocks: [context(text)] };
+}
+
+/** Said in a group's thread when it escalates; `outcome` is Firebreak's own text (mrkdwn it wrote). */
+export function escalationNotice(firing: number, afterMs: number, outcome: string): ChatMessage {
+  const text = `⏫ Nobody acknowledged this within ${duration(afterMs)} (${firing} firing): ${outcome}. Acknowledge, silence or resolve to stop further escalation.`;
+  return { text: messageText(text), blocks: [section(text)] };
 }
 
 export function groupResolvedInIncident(title: string, groupId: number): ChatMessage {

@@ -1,11 +1,11 @@
-import type { ChatMessage } from '../chat/surface.js';
+import type { ChatMessage, ModalView } from '../chat/surface.js';
 import type { Severity } from '../incidents/config.js';
 import type { Page } from '../paging/model.js';
 import { PD_SEVERITY } from '../paging/model.js';
 import type { OnCallEntry } from '../paging/provider.js';
 import type { PageRequestOutcome } from '../paging/model.js';
 import { duration, utc } from './format.js';
-import { actions, button, context, escapeMrkdwn, link, messageText, section, textSections } from './blocks.js';
+import { actions, button, context, escapeMrkdwn, input, link, messageText, section, textInput, textSections } from './blocks.js';
 
 export const RETRY_PAGING_ACTION = 'paging.retry';
 
@@ -16,11 +16,53 @@ export function parseRetryValue(value: string): { incidentId: number; service: s
   return m ? { incidentId: Number(m[1]), service: m[2]! } : undefined;
 }
 
-export function pagedNotice(page: Page, severity: Severity, attempts: number, retriedBy?: string): ChatMessage {
+/** Buttons under a page that act on its PagerDuty incident as the person pressing them. */
+export const PD_CONTROL_ACTIONS = {
+  acknowledge: 'paging.pd_acknowledge',
+  resolve: 'paging.pd_resolve',
+  escalate: 'paging.pd_escalate',
+  reassign: 'paging.pd_reassign',
+} as const;
+export const PD_REASSIGN_MODAL = 'paging.pd_reassign';
+
+export function pagedNotice(page: Page, severity: Severity, attempts: number, retriedBy?: string, controls = false): ChatMessage {
   const retried = attempts > 1 ? ` after ${attempts} attempts` : '';
   const by = retriedBy ? ` Retried by <@${retriedBy}>.` : '';
   const text = `📟 Paged *${escapeMrkdwn(page.service)}* on PagerDuty (${severity} → ${PD_SEVERITY[severity]})${retried}.${by}`;
-  return { text: `Paged ${escapeMrkdwn(page.service)} on PagerDuty`, blocks: [context(text)] };
+  const blocks: ChatMessage['blocks'] = [context(text)];
+  if (controls) {
+    const v = String(page.id);
+    blocks.push(actions(`pd-controls-${page.id}`, [
+      button('Acknowledge', PD_CONTROL_ACTIONS.acknowledge, v, 'primary'),
+      button('Resolve', PD_CONTROL_ACTIONS.resolve, v),
+      button('Escalate', PD_CONTROL_ACTIONS.escalate, v, 'danger'),
+      button('Reassign…', PD_CONTROL_ACTIONS.reassign, v),
+    ]));
+  }
+  return { text: `Paged ${escapeMrkdwn(page.service)} on PagerDuty`, blocks };
+}
+
+/** Said in the incident channel after a change made in PagerDuty from Slack. */
+export function pdControlDone(o: { actor: string; control: 'acknowledge' | 'resolve' | 'escalate' | 'reassign'; service: string; detail?: string }): ChatMessage {
+  const verb = { acknowledge: 'acknowledged', resolve: 'resolved', escalate: 'escalated', reassign: 'reassigned' }[o.control];
+  const text = `📟 <@${o.actor}> ${verb} the *${escapeMrkdwn(o.service)}* page in PagerDuty${o.detail ? ` ${o.detail}` : ''}.`;
+  return { text: `${verb} the ${escapeMrkdwn(o.service)} page in PagerDuty`, blocks: [context(text)] };
+}
+
+/** Reassign: a person (mapped to PagerDuty by e-mail) or an escalation policy. */
+export function pdReassignModal(pageId: number, channelId: string | undefined): ModalView {
+  return {
+    type: 'modal',
+    callback_id: PD_REASSIGN_MODAL,
+    title: { type: 'plain_text', text: 'Reassign in PagerDuty' },
+    submit: { type: 'plain_text', text: 'Reassign' },
+    close: { type: 'plain_text', text: 'Cancel' },
+    private_metadata: JSON.stringify({ pageId, ...(channelId ? { channelId } : {}) }),
+    blocks: [
+      input('user', 'Person', { type: 'users_select', action_id: 'value' }, { optional: true }),
+      input('policy', 'Or escalation policy id', textInput('value', { maxLength: 20, placeholder: 'PABC123' }), { optional: true }),
+    ],
+  };
 }
 
 export function pageFailedMessage(page: Page, attempts: number, error: string): ChatMessage {

@@ -245,11 +245,18 @@ describe('buttons on the group message', () => {
     expect(t.slack.replies(again.responseId).join()).toMatch(/Already acknowledged by <@U0BOB>/);
   });
 
-  it('Silence 1 h shows the silence on the message', async () => {
-    const { responseId } = await t.click('alerts.silence', groupId, { user: 'U0BOB' });
+  it('Silence opens the modal; alerts whose source has no silences are muted in Firebreak only, and the message says so', async () => {
+    await t.click('alerts.silence', groupId, { user: 'U0BOB', channel: t.slack.channel('alerts')!.id, messageTs: ts });
+    await t.settle();
+    const view = t.slack.views.at(-1)!.view as { callback_id: string; private_metadata: string; blocks: unknown[] };
+    expect(view.callback_id).toBe('alerts.silence');
+    expect(JSON.stringify(view.blocks)).toContain('have no silences at the source');
+    expect(JSON.stringify(view.blocks)).not.toContain('"block_id":"matchers"');
+    await t.submitView('alerts.silence', { duration: '1h', custom_duration: '', comment: 'known backlog' }, { user: 'U0BOB', privateMetadata: view.private_metadata, selectBlocks: ['duration'] });
     await stepAndDrain(t, 1000);
-    expect(t.slack.replies(responseId).join()).toMatch(/Silenced/);
-    expect(text(topLevel('alerts').find((m) => m.ts === ts))).toMatch(/silenced by <@U0BOB> until/);
+    const shown = text(topLevel('alerts').find((m) => m.ts === ts));
+    expect(shown).toMatch(/muted in Firebreak only by <@U0BOB> until/);
+    expect(shown).toContain('alerts.unmute');
   });
 
   it('Declare incident declares once, with the severity the labels map to, and attaches the group', async () => {

@@ -59,6 +59,8 @@ describe('PITR in chat', () => {
     expect(await runs('backup')).toEqual([{ status: 'succeeded', requested_by: 'U0ALICE' }]);
     const inOps = t.slack.messagesIn('ops').map((m) => m.text);
     expect(inOps.some((m) => /Physical \*full\* backup of stanza \*chat\* started by <@U0ALICE>/.test(m))).toBe(true);
+    // The thread reply ends as the summary: label, type, sizes, WAL range per repository.
+    expect(inOps.some((m) => /Physical full backup #\d+ done in .*\n• repo1: `\d{8}-\d{6}F` full, .* stored, WAL [0-9A-F]{24}…[0-9A-F]{24}/.test(m))).toBe(true);
 
     const list = await t.slash('/backup list', { channel: ops, user: 'U0ALICE' });
     await t.settle();
@@ -118,7 +120,7 @@ describe('archiving alerts', () => {
       const pd = fakeEvents([accepted(), accepted()]);
       const pitr = new Pitr({
         config: broken.config, pool: t.db.pool, clock: t.clock, log: t.app.ctx.log, chat: t.app.ctx.chat, opsChannel: 'ops',
-        pageOps: (p) => t.app.services.paging.pageOps(p), shutdownSignal: new AbortController().signal, rtoTargetMs: 0,
+        pageOps: (p) => t.app.services.opsPager.pageOps(p), shutdownSignal: new AbortController().signal, rtoTargetMs: 0,
       });
       await broken.query('SELECT txid_current()');
       await broken.query('SELECT pg_switch_wal()');

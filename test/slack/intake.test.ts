@@ -40,6 +40,15 @@ describe('Slack intake', () => {
     await t.settle();
   });
 
+  it('the stored request carries the id of the POST that brought it, so its log lines name that request whichever loop runs it', async () => {
+    const { res, triggerId } = await t.slash('/incident list');
+    const requestId = res.headers.get('x-request-id');
+    expect(requestId).toMatch(/^[0-9a-f-]{36}$/);
+    const { rows } = await t.db.pool.query(`SELECT payload->>'requestId' AS id FROM jobs WHERE dedupe_key = $1`, [`cmd:${triggerId}`]);
+    expect(rows).toEqual([{ id: requestId }]);
+    await t.settle();
+  });
+
   it('text PostgreSQL cannot hold (NUL, a lone surrogate) is a 422 naming the field, never a 5xx Slack would re-deliver for hours', async () => {
     const nul = await t.event({ type: 'pin_added', user: 'U0BOB', item: { channel: 'C0\u0000X', message: { ts: '1.2', text: 'x' } } }, { eventId: 'EvNul' });
     expect(nul.status).toBe(422);

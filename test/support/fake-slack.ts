@@ -71,7 +71,7 @@ export class FakeSlack {
   readonly views: { trigger_id: string; view: Record<string, unknown> }[] = [];
   readonly userGroups = new Map<string, string[]>();
   /** Profiles users.info answers with; other ids get a profile with no display name. */
-  readonly users = new Map<string, { display_name?: string; real_name?: string }>();
+  readonly users = new Map<string, { display_name?: string; real_name?: string; email?: string }>();
   /** Bodies posted to response_url (ephemeral replies to commands and buttons), by url. */
   readonly responses: { url: string; body: Record<string, unknown> }[] = [];
   private failures = new Map<string, Failure[]>();

@@ -1,0 +1,92 @@
+import type { AppContext, FirebreakModule } from './module.js';
+import type { AlertService } from '../alerts/service.js';
+import type { AlertSource } from '../alerts/model.js';
+import type { Job } from '../jobs/queue.js';
+import { parseDuration } from '../alerts/matchers.js';
+import { AlertmanagerClient } from '../silences/alertmanager-client.js';
+import type { AlertmanagerTarget } from '../silences/config.js';
+import { SilenceService, SilenceStatus } from '../silences/service.js';
+import { silenceHandlers } from '../handlers/silences.js';
+import { alertsCommand } from '../commands/alerts.js';
+
+/** Reads silences back from every Alertmanager, one slot per poll interval across replicas. */
+export const SYNC_QUEUE = 'silences.sync';
+
+const ownersOf = (targets: AlertmanagerTarget[]): Partial<Record<AlertSource, string>> =>
+  Object.fromEntries(targets.flatMap((t) => t.sources.map((s) => [s, t.name])));
+
+/** The alert message's view of silences; built before the alerts area, which renders with it. */
+export const silenceStatus = (ctx: AppContext): SilenceStatus => new SilenceStatus(ctx.pool, ownersOf(ctx.config.alerts.alertmanagers));
+
+function authorization(t: AlertmanagerTarget, env: NodeJS.ProcessEnv): string | undefined {
+  const need = (name: string) => {
+    const v = env[name];
+    if (!v) throw new Error(`alerts.alertmanagers "${t.name}": environment variable ${name} is not set`);
+    return v;
+  };
+  if (t.bearerTokenEnv) return `Bearer ${need(t.bearerTokenEnv)}`;
+  if (t.basicUsername && t.basicPasswordEnv) return `Basic ${Buffer.from(`${t.basicUsername}:${need(t.basicPasswordEnv)}`).toString('base64')}`;
+  return undefined;
+}
+
+/** Who may silence, unsilence and run maintenance: the configured users and groups, or everyone. */
+export function controlPolicy(ctx: AppContext): (userId: string) => Promise<boolean> {
+  const { allowedUsers, allowedGroups } = ctx.config.alerts.silences;
+  return async (userId) => {
+    if (allowedUsers.length === 0 && allowedGroups.length === 0) return true;
+    if (allowedUsers.includes(userId)) return true;
+    for (const g of allowedGroups) {
+      try {
+        if ((await ctx.chat.userGroupMembers(g)).includes(userId)) return true;
+      } catch (err) {
+        ctx.log.warn({ err, group: g }, 'could not read a user group allowed to silence');
+      }
+    }
+    return false;
+  };
+}
+
+/** Silences at the source: the Silence modal, Expire/Unmute buttons, `/alerts`, and the poller. */
+export function silencesModule(ctx: AppContext, alerts: AlertService, env: NodeJS.ProcessEnv = process.env): FirebreakModule {
+  const targets = ctx.config.alerts.alertmanagers;
+  const cfg = ctx.config.alerts.silences;
+  const owners = ownersOf(targets);
+  const mayControl = controlPolicy(ctx);
+  const silences = new SilenceService({
+    pool: ctx.pool, clock: ctx.clock, log: ctx.log, owners, alerts, mayControl,
+    alertmanagers: targets.map((t) => new AlertmanagerClient({ name: t.name, urls: t.urls, authorization: authorization(t, env), timeoutMs: t.timeoutSeconds * 1000 })),
+    nameOf: async (userId) => {
+      try {
+        return (await ctx.chat.userIdentity?.(userId))?.name ?? (await ctx.chat.displayName?.(userId)) ?? userId;
+      } catch (err) {
+        // The silence still says who: the Slack id is better than failing it.
+        ctx.log.warn({ err, userId }, 'could not look up a user name for a silence');
+        return userId;
+      }
+    },
+  });
+  const handlers = silenceHandlers({ alerts, silences, owners, config: cfg, jobs: ctx.jobs, replies: ctx.replies, now: () => ctx.clock.now(), mayControl });
+  const pollMs = cfg.pollSeconds * 1000;
+  const slotAt = (n: number) => new Date(n * pollMs);
+  const scheduleSlot = async (n: number) => {
+    await ctx.jobs.enqueue(SYNC_QUEUE, { slot: n }, { runAt: slotAt(n), dedupeKey: `${SYNC_QUEUE}:${n}`, maxAttempts: 1 });
+  };
+  return {
+    name: 'silences',
+    commands: [alertsCommand(silences, { maxSilenceMs: parseDuration(cfg.maxDuration), now: () => ctx.clock.now() })],
+    actions: handlers.actions,
+    views: handlers.views,
+    jobs: {
+      ...handlers.jobs,
+      [SYNC_QUEUE]: async (job: Job) => {
+        // The next slot first: a failing Alertmanager must not stop the polling.
+        const n = Number((job.payload as { slot?: number }).slot);
+        await scheduleSlot(Math.max(n, Math.floor(ctx.clock.now().getTime() / pollMs)) + 1);
+        await silences.sync();
+      },
+    },
+    start: async () => {
+      if (targets.length) await scheduleSlot(Math.floor(ctx.clock.now().getTime() / pollMs));
+    },
+  };
+}

@@ -1,0 +1,188 @@
+/**
+ * Silences at the source, against the real Prometheus Alertmanager 0.25: the Silence button's
+ * modal creates a real silence (matchers, creator, comment), Alertmanager then stops notifying
+ * for a new matching alert, Expire makes the notifications resume, and a silence made with
+ * Alertmanager's own API shows up on the group's message.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApp, type TestApp } from '../support/app.js';
+import { freePort } from '../setup/global.js';
+import { AM_TOKEN } from '../alerts/helpers.js';
+import { startAlertmanager, type RealAlertmanager } from './am.js';
+
+let t: TestApp;
+let am: RealAlertmanager;
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    // Keep Firebreak's fake clock at or just ahead of real time: Alertmanager judges silences on
+    // its own (real) clock, so a silence must not start in its future.
+    t.clock.set(Math.max(t.clock.now().getTime() + 250, Date.now()));
+    await t.settle();
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; alertmanager log:\n${am.log().slice(-2000)}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+const blocksText = (m: { blocks?: unknown[] } | undefined) => JSON.stringify(m?.blocks ?? []);
+const message = (title: string) => t.slack.messagesIn('db-alerts').find((m) => !m.thread_ts && m.text.includes(title));
+const buttonValue = (m: { blocks?: unknown[] } | undefined, actionId: string) => new RegExp(`"action_id":"${actionId.replace('.', '\\.')}","value":"([^"]+)"`).exec(blocksText(m))?.[1];
+const alertRows = async (instance: string) => (await t.db.pool.query(`SELECT status FROM alerts WHERE labels->>'instance' = $1`, [instance])).rows;
+
+beforeAll(async () => {
+  const port = await freePort();
+  t = await startTestApp({
+    seedChannels: ['incidents', 'alerts', 'db-alerts', 'ops', 'approvals'],
+    config: {
+      alerts: {
+        receivers: { alertmanager: { bearerToken: AM_TOKEN } },
+        route: { group_by: ['alertname'], group_wait: '0s', group_interval: '0s', routes: [{ matchers: ['team="db"'], channel: 'db-alerts' }] },
+        alertmanagers: [{ name: 'main', urls: [`http://127.0.0.1:${port}`], sources: ['alertmanager'] }],
+        silences: { pollSeconds: 30 },
+      },
+    },
+  });
+  am = await startAlertmanager(port, `${t.url}/webhooks/alertmanager`);
+});
+
+afterAll(async () => {
+  await am?.stop();
+  await t?.stop();
+});
+
+describe('silences at the source (real Alertmanager)', () => {
+  let groupId = '';
+
+  it('Silence opens a modal prefilled with the group labels; submitting it creates the silence with matchers and creator', async () => {
+    await am.pushAlerts([{ labels: { alertname: 'DiskFull', team: 'db', instance: 'db-1', severity: 'warning' } }]);
+    const msg = await until('the DiskFull message', async () => message('DiskFull'));
+    groupId = buttonValue(msg, 'alerts.silence')!;
+    expect(groupId).toMatch(/^\d+$/);
+
+    await t.click('alerts.silence', groupId, { user: 'U0ALICE', channel: t.slack.channel('db-alerts')!.id, messageTs: msg.ts });
+    await t.settle();
+    const opened = t.slack.views.at(-1)!.view as { callback_id: string; private_metadata: string; blocks: unknown[] };
+    expect(opened.callback_id).toBe('alerts.silence');
+    const initial = JSON.stringify(opened.blocks);
+    expect(initial).toContain('alertname=\\"DiskFull\\"');
+    expect(initial).toContain('team=\\"db\\"');
+    expect(initial).toContain('Alertmanager *main*');
+    expect(t.slack.takeViolations()).toEqual([]);
+
+    const res = await t.submitView('alerts.silence', { duration: '1h', custom_duration: '', matchers: 'alertname="DiskFull"\nteam="db"', comment: 'disk being replaced' }, { user: 'U0ALICE', privateMetadata: opened.private_metadata, selectBlocks: ['duration'] });
+    expect(res.status).toBe(200);
+    const made = await until('the silence in Alertmanager', async () => (await am.silences()).find((s) => s.status.state === 'active'));
+    expect(made.createdBy).toBe('u0alice');
+    expect(made.comment).toBe('disk being replaced');
+    expect(made.matchers.map((m) => `${m.name}=${m.value}:${m.isRegex}:${m.isEqual}`).sort()).toEqual(['alertname=DiskFull:false:true', 'team=db:false:true']);
+
+    const shown = await until('the silence on the message', async () => {
+      const m = message('DiskFull');
+      return blocksText(m).includes(made.id) ? m : undefined;
+    });
+    expect(blocksText(shown)).toContain('silenced in Alertmanager main by <@U0ALICE>');
+    expect(buttonValue(shown, 'alerts.expire_silence')).toBe(`main/${made.id}`);
+    expect(blocksText(shown)).not.toContain('"action_id":"alerts.silence"');
+    // The modal closed at once; the person hears the outcome in the channel they pressed it in.
+    const told = t.slack.messagesIn('db-alerts').filter((m) => m.ephemeralTo === 'U0ALICE').map((m) => m.text).join('\n');
+    expect(told).toContain(`silence id \`${made.id}\``);
+  });
+
+  it('a new alert matching the silence no longer reaches Firebreak; Expire silence makes notifications resume', async () => {
+    await am.pushAlerts([
+      { labels: { alertname: 'DiskFull', team: 'db', instance: 'db-2', severity: 'warning' } },
+      // A control alert no silence covers: once it has arrived, Alertmanager has flushed.
+      { labels: { alertname: 'Canary', team: 'db', instance: 'canary-1' } },
+    ]);
+    await until('the control alert', async () => ((await alertRows('canary-1')).length ? true : undefined));
+    const suppressed = await until('Alertmanager to mute db-2', async () => (await am.alertStatus('instance="db-2"')).find((a) => a.status.state === 'suppressed'));
+    expect(suppressed.status.silencedBy.length).toBe(1);
+    // Alertmanager's group interval is 1 s: a second control flush proves db-2 had its chance.
+    await am.pushAlerts([{ labels: { alertname: 'Canary', team: 'db', instance: 'canary-2' } }]);
+    await until('the second control alert', async () => ((await alertRows('canary-2')).length ? true : undefined));
+    expect(await alertRows('db-2')).toEqual([]);
+
+    const value = buttonValue(message('DiskFull'), 'alerts.expire_silence')!;
+    const { responseId } = await t.click('alerts.expire_silence', value, { user: 'U0BOB' });
+    await t.settle();
+    expect(t.slack.replies(responseId).join()).toMatch(/Expired silence/);
+    expect((await am.silences()).find((s) => `main/${s.id}` === value)!.status.state).toBe('expired');
+    await until('db-2 to reach Firebreak after the silence ended', async () => ((await alertRows('db-2')).length ? true : undefined));
+    const after = await until('the message without the silence', async () => {
+      const m = message('DiskFull');
+      return blocksText(m).includes('"action_id":"alerts.silence"') ? m : undefined;
+    });
+    expect(blocksText(after)).not.toContain('silenced in Alertmanager');
+  });
+
+  it('/alerts silence and /alerts silences work on the same Alertmanager; bad input gets a clear answer and creates nothing', async () => {
+    const before = (await am.silences()).length;
+    for (const [line, expected] of [
+      ['/alerts silence alertname 1h comment', /bad format/],
+      ['/alerts silence alertname="DiskFull 1h comment', /unescaped double quote|duration/],
+      ['/alerts silence alertname=~"(" 1h comment', /not a valid regular expression/],
+      ['/alerts silence alertname="DiskFull" 0s comment', /is zero/],
+      ['/alerts silence alertname="DiskFull" -5m comment', /negative/],
+      ['/alerts silence alertname="DiskFull" 1h', /comment is required/],
+      ['/alerts silence alertname=~".*" 1h matches everything', /at least one matcher must not match the empty string/],
+      ['/alerts unsilence 00000000-0000-4000-8000-000000000000', /no silence `00000000-0000-4000-8000-000000000000`/],
+      ['/alerts unsilence <script>', /is not a silence id/],
+    ] as const) {
+      const { responseId } = await t.slash(line, { channel: t.slack.channel('db-alerts')!.id });
+      await t.settle();
+      expect(t.slack.replies(responseId).join(), line).toMatch(expected);
+      expect(t.slack.replies(responseId).join(), line).not.toContain('<script>');
+    }
+    expect((await am.silences()).length).toBe(before);
+
+    const { responseId } = await t.slash('/alerts silence {alertname="Canary", instance=~"canary-.*"} 2h canary maintenance', { user: 'U0CAROL', channel: t.slack.channel('db-alerts')!.id });
+    await t.settle();
+    expect(t.slack.replies(responseId).join()).toMatch(/Silenced in Alertmanager \*main\*/);
+    const made = (await am.silences()).find((s) => s.comment === 'canary maintenance')!;
+    expect(made.createdBy).toBe('u0carol');
+    expect(made.matchers.find((m) => m.name === 'instance')).toMatchObject({ value: 'canary-.*', isRegex: true, isEqual: true });
+
+    const listed = await t.slash('/alerts silences canary', { channel: t.slack.channel('db-alerts')!.id });
+    await t.settle();
+    const reply = JSON.stringify(t.slack.responses.filter((r) => r.url === `/response/${listed.responseId}`).map((r) => r.body.blocks));
+    expect(reply).toContain(made.id);
+    expect(reply).not.toContain('disk being replaced');
+    expect(t.slack.takeViolations()).toEqual([]);
+  });
+
+  it('a silence made with Alertmanager\'s API appears on the matching message after the next poll', async () => {
+    const now = new Date();
+    const res = await fetch(`${am.url}/api/v2/silences`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ matchers: [{ name: 'alertname', value: 'DiskFull', isRegex: false, isEqual: true }], startsAt: now.toISOString(), endsAt: new Date(now.getTime() + 3_600_000).toISOString(), createdBy: 'bob-from-amtool', comment: 'made <elsewhere>' }),
+    });
+    expect(res.status).toBe(200);
+    // The poll runs once per alerts.silences.pollSeconds slot: move Firebreak's clock to the next one.
+    t.clock.advance(30_000);
+    const m = await until('the API-made silence on the message', async () => {
+      const x = message('DiskFull');
+      return blocksText(x).includes('bob-from-amtool') ? x : undefined;
+    });
+    expect(blocksText(m)).toContain('silenced in Alertmanager main by bob-from-amtool');
+  });
+});
+
+describe('Alertmanager down', () => {
+  it('says so and leaves nothing half-done', async () => {
+    const port = await freePort();
+    const down = await startTestApp({
+      config: { alerts: { alertmanagers: [{ name: 'gone', urls: [`http://127.0.0.1:${port}`], sources: ['alertmanager'] }] } },
+    });
+    try {
+      const { responseId } = await down.slash('/alerts silence alertname="X" 1h testing');
+      await down.settle();
+      expect(down.slack.replies(responseId).join()).toMatch(/Alertmanager "gone" is unreachable .*Nothing was silenced/);
+      expect((await down.db.pool.query('SELECT count(*)::int AS n FROM alert_silences')).rows[0].n).toBe(0);
+    } finally {
+      await down.stop();
+    }
+  });
+});
