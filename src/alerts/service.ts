@@ -464,11 +464,7 @@ export class AlertService {
     }
     await store.setPace(pool, item.channel, new Date(now.getTime() + this.paceMs));
     // A change routed while we rendered keeps its row (due at the next group_interval).
-    const { rowCount } = await pool.query(
-      `DELETE FROM alert_outbox o USING alert_groups g WHERE o.group_id = $1 AND o.channel = $2 AND o.kind = 'message' AND g.id = o.group_id AND g.version = $3`,
-      [g.id, item.channel, g.version],
-    );
-    if (!rowCount) await defer(route.opts.groupIntervalMs);
+    if (!(await store.clearSentMessage(pool, g.id, item.channel, g.version))) await defer(route.opts.groupIntervalMs);
     if (!routedChannel) return;
 
     const allResolved = v.firing.length === 0 && v.inhibited.length === 0;

@@ -86,11 +86,11 @@ export interface AppServices {
  * before it, as a narrow interface, so nothing looks another area up at run time.
  */
 function buildServices(ctx: AppContext): AppServices {
-  const changes = new ChangeService(ctx);
   // Read once: paging uses the keys, incidents only whether there are any (the headline says so).
   const routingKeys = resolveRoutingKeys(ctx.config.paging, process.env);
   const opsPager = new OpsPager({ jobs: ctx.jobs, clock: ctx.clock, routingKeys });
   const incidents = new IncidentService(ctx, { enabled: routingKeys.size > 0 });
+  const changes = new ChangeService(ctx, incidents);
   const alerts = new AlertService(ctx, incidents, opsPager, silenceStatus(ctx));
   const paging = new PagingService(ctx, { incidents, alerts }, { routingKeys });
   const backups = new BackupService({ ...ctx, paging: opsPager });

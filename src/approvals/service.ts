@@ -91,7 +91,11 @@ export class ChangeService implements ChangeGate {
   /** Message refreshes per request, in order, so an older render never lands after a newer one. */
   private refreshChains = new Map<number, Promise<void>>();
 
-  constructor(private ctx: AppContext) {}
+  constructor(
+    private ctx: AppContext,
+    /** An incident's commander may stop risky work whoever asked for it. */
+    private incidents: { commandsOpenIncident(userId: string): Promise<boolean> },
+  ) {}
 
   register<P extends Record<string, unknown>>(action: GatedAction<P>): void {
     this.actions.set(action.kind, action as unknown as GatedAction);
@@ -133,8 +137,7 @@ export class ChangeService implements ChangeGate {
     if (actor === stop.requester) return { allowed: true, because: 'requester' };
     const eligible = await this.eligibleApprovers(this.policy(stop.kind));
     if (eligible.anyone || eligible.users.has(actor)) return { allowed: true, because: 'approver' };
-    const { rows } = await this.ctx.pool.query(`SELECT 1 FROM incidents WHERE commander = $1 AND status <> 'resolved' LIMIT 1`, [actor]);
-    if (rows.length > 0) return { allowed: true, because: 'incident-commander' };
+    if (await this.incidents.commandsOpenIncident(actor)) return { allowed: true, because: 'incident-commander' };
     await appendEvent(this.ctx.pool, {
       type: 'change.stop_refused', actor, at: this.now(), subject: stop.subject,
       payload: { kind: stop.kind, what: stop.what, requester: stop.requester },
@@ -441,19 +444,15 @@ export class ChangeService implements ChangeGate {
    * and the claim). Safe on every replica at once: the claim decides.
    */
   async resumeApproved(): Promise<number> {
-    const { rows } = await this.ctx.pool.query<{ id: number }>(`SELECT id FROM change_requests WHERE status = 'approved'`);
-    for (const r of rows) await this.startExecution(r.id);
+    const approved = await store.approvedRequestIds(this.ctx.pool);
+    for (const id of approved) await this.startExecution(id);
     // Runs left `executing` with no job behind them (started by a version that ran them in
     // memory, or whose job was given up and cleaned away) are closed as interrupted.
-    const orphans = await this.ctx.pool.query<{ id: number }>(
-      `SELECT c.id FROM change_requests c WHERE c.status = 'executing'
-          AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.dedupe_key = 'change-exec:' || c.id)`,
-    );
-    for (const o of orphans.rows) {
-      const payload: ExecuteJob = { requestId: o.id, approvers: [], interrupted: true };
-      await this.ctx.jobs.enqueue(EXECUTE_QUEUE, { ...payload }, { runAt: this.now(), dedupeKey: `change-exec:${o.id}`, maxAttempts: EXECUTE_MAX_ATTEMPTS });
+    for (const id of await store.executingWithoutJob(this.ctx.pool, 'change-exec:')) {
+      const payload: ExecuteJob = { requestId: id, approvers: [], interrupted: true };
+      await this.ctx.jobs.enqueue(EXECUTE_QUEUE, { ...payload }, { runAt: this.now(), dedupeKey: `change-exec:${id}`, maxAttempts: EXECUTE_MAX_ATTEMPTS });
     }
-    return rows.length;
+    return approved.length;
   }
 
   /** Claims the approved request for execution; only one caller anywhere gets it. */

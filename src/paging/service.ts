@@ -402,8 +402,7 @@ export class PagingService {
       ...(event.pdIncidentId ? { pdIncidentId: event.pdIncidentId } : {}),
     });
     if (ours) return; // Firebreak's own page: its incident timeline hears about it (the job).
-    const { rows } = await this.ctx.pool.query('SELECT 1 FROM jobs WHERE dedupe_key = $1', [dedupeKey]);
-    if (rows.length > 0) return;
+    if (await store.jobExists(this.ctx.pool, dedupeKey)) return;
     await this.areas.alerts.ingest([alert]);
   }
 
