@@ -8,7 +8,7 @@ import { FakeClock, MINUTE } from '../../src/clock.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { FakeSlack } from '../support/fake-slack.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
-import { AM_TOKEN, amBody, bearer, post } from './helpers.js';
+import { AM_TOKEN, amBody, bearer, post } from './support.js';
 
 const clock = new FakeClock('2026-03-09T10:00:00Z');
 let db: TestDatabase;

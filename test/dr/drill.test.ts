@@ -15,7 +15,7 @@ import type { StepRecord } from '../../src/dr/model.js';
 import { registry } from '../../src/ops/metrics.js';
 import {
   corruptStoredObject, makeSlowSourceDatabase, makeSourceDatabase, makeVerifiedBackup, scratchDatabases, spreadRunIds, type SourceDatabase,
-} from './fixture.js';
+} from './support.js';
 
 process.env.AWS_ACCESS_KEY_ID = TEST_S3_CREDENTIALS.accessKeyId;
 process.env.AWS_SECRET_ACCESS_KEY = TEST_S3_CREDENTIALS.secretAccessKey;

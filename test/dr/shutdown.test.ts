@@ -5,7 +5,7 @@ import { createTestBucket, s3Endpoint, TEST_S3_CREDENTIALS } from '../support/s3
 import { generateIdentity } from '../../src/backups/age.js';
 import { FakeClock } from '../../src/clock.js';
 import { eventsBy } from '../../src/events/log.js';
-import { makeSlowSourceDatabase, makeVerifiedBackup, scratchDatabases, spreadRunIds, type SourceDatabase } from './fixture.js';
+import { makeSlowSourceDatabase, makeVerifiedBackup, scratchDatabases, spreadRunIds, type SourceDatabase } from './support.js';
 import pg from 'pg';
 
 process.env.AWS_ACCESS_KEY_ID = TEST_S3_CREDENTIALS.accessKeyId;
