@@ -78,6 +78,8 @@ export interface ChatSurface {
   postDirect(user: string, message: ChatMessage): Promise<PostedMessage>;
   openModal(triggerId: string, view: ModalView): Promise<void>;
   uploadFile(channel: string, file: { filename: string; title: string; content: string }, opts?: { threadTs?: string }): Promise<void>;
+  /** Whether a file with this exact name was shared in the channel: a resumed upload looks first (files carry no metadata). */
+  findUpload(channel: string, filename: string): Promise<boolean>;
   /** Link to a message, for timelines and reports. */
   permalink(channel: string, ts: string): Promise<string | undefined>;
   /** Text of one message, for pins and reactions that should become timeline entries. */

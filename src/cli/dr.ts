@@ -83,6 +83,7 @@ class TerminalChat implements ChatSurface {
   userGroupMembers(): never { return this.unsupported('userGroupMembers'); }
   openModal(): never { return this.unsupported('openModal'); }
   uploadFile(): never { return this.unsupported('uploadFile'); }
+  findUpload(): never { return this.unsupported('findUpload'); }
 }
 
 /**

@@ -540,6 +540,14 @@ export class ConsoleSurface implements ChatSurface {
     await this.insertMessage(ch, CONSOLE_BOT.id, { text: title }, { threadTs: opts.threadTs, file: { ...file, title } });
   }
 
+  async findUpload(channel: string, filename: string): Promise<boolean> {
+    await this.ready();
+    const ch = await this.findChannel(channel);
+    if (!ch) return false;
+    const { rowCount } = await this.pool.query(`SELECT 1 FROM console_messages WHERE channel_id = $1 AND file->>'filename' = $2 LIMIT 1`, [ch.id, filename]);
+    return (rowCount ?? 0) > 0;
+  }
+
   async message(channel: string, ts: string): Promise<ConsoleMessage | undefined> {
     await this.ready();
     const { rows } = await this.pool.query<MessageRow>(`SELECT ${MESSAGE_COLUMNS} FROM console_messages WHERE channel_id = $1 AND ts = $2`, [channel, ts]);

@@ -550,9 +550,13 @@ export class IncidentService {
     if (!saved) throw new Error(`INC-${id} has no post-mortem v${String(earlier?.version)}`);
     if (i.channelId) {
       const tag = key ? { incidentId: id, step: key } : undefined;
-      // The notice follows the upload: found, both were made; missing, the upload is made (again).
+      // The notice follows the upload: found, both were made.
       if (tag && earlier && (await this.ctx.chat.findTagged(i.channelId, tag))) return saved;
-      await this.ctx.chat.uploadFile(i.channelId, { filename: `INC-${id}-postmortem-v${saved.version}.md`, title: `Post-mortem draft v${saved.version}: INC-${id} ${i.title}`, content: saved.markdown });
+      const filename = `INC-${id}-postmortem-v${saved.version}.md`;
+      // A re-run killed between upload and notice finds the file already shared and only posts the notice.
+      if (!(tag && earlier && (await this.ctx.chat.findUpload(i.channelId, filename)))) {
+        await this.ctx.chat.uploadFile(i.channelId, { filename, title: `Post-mortem draft v${saved.version}: INC-${id} ${i.title}`, content: saved.markdown });
+      }
       await this.ctx.chat.post(i.channelId, postmortemPosted(i, saved.version), tag ? { tag } : {});
     }
     return saved;

@@ -164,11 +164,16 @@ export class Pitr {
     const run = await store.insertRun(this.deps.pool, { kind: 'verify', detail: 'all', repo: null, requestedBy, at: this.deps.clock.now() });
     const lines: string[] = [];
     let ok = true;
+    await this.conf();
     for (let repo = 1; repo <= this.cfg.repos.length; repo++) {
       const r = await this.pgbr.spawn([`--repo=${repo}`, '--log-level-console=info', 'verify'], { signal: this.deps.shutdownSignal });
-      const result = r.stdout.split('\n').find((l) => /results|verify command end/.test(l)) ?? '';
-      if (r.code !== 0) ok = false;
-      lines.push(`repo${repo}: ${r.code === 0 ? 'ok' : `exit ${r.code}`} ${result.replace(/^.*?INFO: /, '')}`.trim());
+      // pgBackRest 2.45 ends verify "completed successfully" (exit 0) even when it found invalid
+      // files: the findings are in its summary (`status: error`, `backup: …, status: invalid`).
+      const findings = r.stdout.split('\n').map((l) => l.replace(/^\S+ \S+ P\d+ +\w+: /, '').trim())
+        .filter((l) => /status: (error|invalid)|invalid checksum|checksum invalid|missing|ERROR/i.test(l));
+      const good = r.code === 0 && findings.length === 0;
+      if (!good) ok = false;
+      lines.push(good ? `repo${repo}: ok` : `repo${repo}: ${r.code === 0 ? 'problems found' : `exit ${r.code}`}: ${(findings.length ? findings : [r.stderr.trim()]).slice(0, 6).join('; ')}`);
     }
     await store.finishRun(this.deps.pool, run.id, { status: ok ? 'succeeded' : 'failed', at: this.deps.clock.now(), result: { lines } });
     await this.audit(`backup.physical.verify.${ok ? 'passed' : 'failed'}`, requestedBy, `pitr:${run.id}`, { lines });

@@ -10,6 +10,7 @@ const HISTORY_PAGES = 5;
 
 interface HistoryMessage {
   ts?: string;
+  files?: { name?: string }[];
   metadata?: { event_type?: string; event_payload?: Record<string, unknown> };
 }
 
@@ -116,13 +117,23 @@ export class SlackSurface implements ChatSurface {
   }
 
   async findTagged(channel: string, tag: MessageTag, opts: { threadTs?: string } = {}): Promise<PostedMessage | undefined> {
+    const hit = await this.searchHistory(channel, (m) => isTagged(m, tag), opts.threadTs);
+    return hit?.ts ? { channel, ts: hit.ts } : undefined;
+  }
+
+  async findUpload(channel: string, filename: string): Promise<boolean> {
+    return !!(await this.searchHistory(channel, (m) => !!m.files?.some((f) => f.name === filename)));
+  }
+
+  /** The newest recent message (or thread reply) that `match` accepts, looking back HISTORY_PAGES pages. */
+  private async searchHistory(channel: string, match: (m: HistoryMessage) => boolean, threadTs?: string): Promise<HistoryMessage | undefined> {
     let cursor: string | undefined;
     for (let page = 0; page < HISTORY_PAGES; page++) {
-      const r = opts.threadTs
-        ? await call('conversations.replies', () => this.client.conversations.replies({ channel, ts: opts.threadTs!, include_all_metadata: true, limit: 200, cursor }))
+      const r = threadTs
+        ? await call('conversations.replies', () => this.client.conversations.replies({ channel, ts: threadTs, include_all_metadata: true, limit: 200, cursor }))
         : await call('conversations.history', () => this.client.conversations.history({ channel, include_all_metadata: true, limit: 200, cursor }));
-      const hit = (r.messages as HistoryMessage[] | undefined)?.find((m) => isTagged(m, tag));
-      if (hit?.ts) return { channel, ts: hit.ts };
+      const hit = (r.messages as HistoryMessage[] | undefined)?.find(match);
+      if (hit) return hit;
       cursor = r.response_metadata?.next_cursor || undefined;
       if (!cursor) break;
     }

@@ -146,6 +146,10 @@ describe('the console chat surface', () => {
       text: 'Post-mortem #42',
       file: { filename: 'postmortem-42.md', title: 'Post-mortem #42', content: '# Summary\n\nThe disk filled up.' },
     });
+    // A resumed upload looks for the file first (by exact name, in that channel only).
+    expect(await chat.findUpload('incidents', 'postmortem-42.md')).toBe(true);
+    expect(await chat.findUpload('incidents', 'postmortem-43.md')).toBe(false);
+    expect(await chat.findUpload('ops', 'postmortem-42.md')).toBe(false);
   });
 
   it('opens a modal for the user whose interaction issued the trigger, once', async () => {

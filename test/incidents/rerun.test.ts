@@ -120,6 +120,19 @@ describe('an incident command re-run after its replica died leaves one of each e
     expect(versions).toEqual([{ version: 1 }]);
   });
 
+  it('a resolve whose replica died after uploading the post-mortem, before its notice, posts the notice and not a second file', async () => {
+    const inc = await declare('Re-run post-mortem upload');
+    const { triggerId } = await t.slash(`/incident resolve ${inc.id}`);
+    await t.settle();
+    // Died after the upload: the file is in the channel, the notice (tagged postmortem:…) is not.
+    const notice = (m: FakeMessage) => fromRequest(triggerId)(m) && String(m.metadata!.event_payload.step).startsWith('postmortem:');
+    expect(t.slack.messages.filter(notice)).toHaveLength(1);
+    t.slack.messages.splice(0, t.slack.messages.length, ...t.slack.messages.filter((m) => !notice(m)));
+    await rerun(triggerId);
+    expect(t.slack.messages.filter((m) => m.file?.filename === `INC-${inc.id}-postmortem-v1.md`)).toHaveLength(1);
+    expect(t.slack.messages.filter(notice)).toHaveLength(1);
+  });
+
   it('the take-command button, re-run, announces the new commander once', async () => {
     const inc = await declare('Re-run take command');
     const headline = t.slack.messagesIn(inc.channel)[0]!;

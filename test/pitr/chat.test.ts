@@ -114,6 +114,28 @@ describe('PITR in chat', () => {
 });
 
 describe('archiving alerts', () => {
+  it('an RPO over target alerts only after rpoAlertAfterMinutes, once, and says when it clears', async () => {
+    const pitr = new Pitr({
+      config: { ...c.config, rpoTargetSeconds: 1, rpoAlertAfterMinutes: 5 }, pool: t.db.pool, clock: t.clock, log: t.app.ctx.log, chat: t.app.ctx.chat, opsChannel: 'ops',
+      shutdownSignal: new AbortController().signal, rtoTargetMs: 0,
+    });
+    await archiveNow(c);
+    await c.query('INSERT INTO orders VALUES (100)');
+    // Unarchived WAL now exists; wait until it is older than the 1 s target on the server's clock.
+    while ((await pitr.status()).rpoMs! <= 1000) await c.query('SELECT pg_sleep(0.2)');
+    expect(await pitr.watch()).toEqual([]);
+    t.clock.advance(4 * 60_000);
+    expect(await pitr.watch()).toEqual([]);
+    t.clock.advance(60_000);
+    expect(await pitr.watch()).toEqual(['pitr-rpo:chat']);
+    expect(await pitr.watch()).toEqual([]);
+    await archiveNow(c);
+    expect(await pitr.watch()).toEqual([]);
+    const texts = t.slack.messagesIn('ops').map((m) => m.text);
+    expect(texts.filter((m) => /PITR problem\* `pitr-rpo:chat`: current RPO .* is over the 1\.0 s target/.test(m))).toHaveLength(1);
+    expect(texts.filter((m) => /PITR problem `pitr-rpo:chat` has cleared/.test(m))).toHaveLength(1);
+  }, 120_000);
+
   it('a failing archive_command is alerted once, posted and paged with a stable dedup key', async () => {
     const broken = await startCluster({ stanza: 'broken', archiveCommand: '/bin/false' });
     try {

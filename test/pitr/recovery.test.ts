@@ -3,6 +3,8 @@
  * rows A, a time T, rows B; a drill to T has exactly A; a drill to latest has A and B. Then
  * incr and diff after the full, how `info` maps them, and expire with retention full=1.
  */
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { archiveNow, startCluster, type TestCluster } from './cluster.js';
 import { Pitr } from '../../src/pitr/flows.js';
@@ -84,5 +86,23 @@ describe('PITR through pgBackRest', () => {
     const after = await pitr.list();
     expect(after.map((b) => b.type)).toEqual(['full']);
     expect(after[0]!.label).not.toBe(fullLabel);
+
+    // pgbackrest verify over the repository: the backup and its WAL check out.
+    const v = await pitr.verify('U0ALICE');
+    expect(v.lines).toEqual([expect.stringMatching(/^repo1: ok/)]);
+    expect(v.ok).toBe(true);
+
+    // A damaged file in the backup makes verify fail, although pgBackRest itself exits 0.
+    const repo = c.config.repos[0]!;
+    if (!('path' in repo)) throw new Error('directory repo expected');
+    const dir = path.join(repo.path, 'backup', 'rec', after[0]!.label, 'pg_data', 'base');
+    const victim = readdirSync(dir, { recursive: true, withFileTypes: true }).find((e) => e.isFile() && statSync(path.join(e.parentPath, e.name)).size > 4096)!;
+    const file = path.join(victim.parentPath, victim.name);
+    const bytes = readFileSync(file);
+    bytes.write('garbage', 100);
+    writeFileSync(file, bytes);
+    const bad = await pitr.verify('U0ALICE');
+    expect(bad.ok).toBe(false);
+    expect(bad.lines[0]).toMatch(/^repo1: problems found: .*invalid/);
   }, 300_000);
 });

@@ -319,7 +319,11 @@ export class FakeSlack {
         const page = msgs.slice(start, start + limit);
         const withMeta = a.include_all_metadata === true || a.include_all_metadata === 'true';
         return ok({
-          messages: page.map((m) => ({ ts: m.ts, text: m.text, blocks: m.blocks, thread_ts: m.thread_ts, ...(withMeta && m.metadata ? { metadata: m.metadata } : {}) })),
+          messages: page.map((m) => ({
+            ts: m.ts, text: m.text, blocks: m.blocks, thread_ts: m.thread_ts,
+            ...(m.file ? { files: [{ name: m.file.filename, title: m.file.title }] } : {}),
+            ...(withMeta && m.metadata ? { metadata: m.metadata } : {}),
+          })),
           has_more: start + limit < msgs.length,
           response_metadata: { next_cursor: start + limit < msgs.length ? String(start + limit) : '' },
         });
