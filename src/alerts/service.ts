@@ -1,4 +1,6 @@
-import type { AppContext } from '../app/module.js';
+import type { AppContext } from '../context.js';
+import type { IncidentService } from '../incidents/service.js';
+import type { OpsPager } from '../paging/ops-pager.js';
 import type { Incident } from '../incidents/model.js';
 import type { Severity } from '../incidents/config.js';
 import { SEVERITIES } from '../incidents/config.js';
@@ -44,7 +46,7 @@ interface Reported {
   status: 'firing' | 'resolved';
 }
 
-type DeclareResult = { status: 'declared' | 'duplicate'; incidentId: number } | { status: 'already'; incidentId: number } | { status: 'failed'; reason: string };
+type DeclareResult = { status: 'declared' | 'duplicate'; incidentId: number } | { status: 'already'; incidentId: number };
 
 /**
  * Alert intake and routing: stores what monitoring sends, routes it through the
@@ -54,6 +56,9 @@ type DeclareResult = { status: 'declared' | 'duplicate'; incidentId: number } | 
 /** Chat errors that mean the channel is not there for us: retrying cannot help. */
 const GONE_CHANNEL = new Set(['channel_not_found', 'is_archived', 'not_in_channel']);
 const bareName = (c: string) => c.replace(/^#/, '');
+
+/** What alert routing needs from the incidents area. */
+export type AlertIncidents = Pick<IncidentService, 'open' | 'get' | 'declare' | 'postToIncident' | 'recordTimeline'>;
 
 /**
  * What other areas know about a group that changes how it is shown and whether it reminds:
@@ -84,6 +89,11 @@ export class AlertService {
 
   constructor(
     private ctx: AppContext,
+    /** Auto-declare, the Declare button and incident timelines go through the incidents area. */
+    private incidents: AlertIncidents,
+    /** Escalation pages a PagerDuty service about a group nobody acknowledged. */
+    private paging: Pick<OpsPager, 'pageOps'>,
+    /** Silences at the source change how a group is shown (src/silences). */
     private controls?: GroupControls,
   ) {
     const c = ctx.config.alerts;
@@ -241,7 +251,7 @@ export class AlertService {
   }
 
   private async openIncidents(): Promise<Map<number, Incident>> {
-    const list = (await this.ctx.services.incidents?.open()) ?? [];
+    const list = await this.incidents.open();
     return new Map(list.map((i) => [i.id, i]));
   }
 
@@ -263,8 +273,7 @@ export class AlertService {
   }
 
   private async tellTimelines(items: { r: Reported; source: string; title: string; labels: Labels; groupId: number }[]): Promise<void> {
-    const incidents = this.ctx.services.incidents;
-    if (!incidents) return;
+    const incidents = this.incidents;
     for (const it of items) {
       const verb = it.r.status === 'firing' ? 'firing' : 'resolved';
       await incidents.recordTimeline(it.r.incidentId, `alert.${verb}`, `alert:${it.source}`, {
@@ -372,7 +381,7 @@ export class AlertService {
     const inhibitedIds = await this.inhibited(firingAll);
     const firing = firingAll.filter((a) => !inhibitedIds.has(a.id));
     const inhibited = firingAll.filter((a) => inhibitedIds.has(a.id));
-    const incident = g.incidentId ? await this.ctx.services.incidents?.get(g.incidentId) : undefined;
+    const incident = g.incidentId ? await this.incidents.get(g.incidentId) : undefined;
     const route = this.routeOf(g);
     const controls = await this.controls?.status(g, firing, now);
     const message = alertGroupMessage({
@@ -456,11 +465,7 @@ export class AlertService {
     }
     await store.setPace(pool, item.channel, new Date(now.getTime() + this.paceMs));
     // A change routed while we rendered keeps its row (due at the next group_interval).
-    const { rowCount } = await pool.query(
-      `DELETE FROM alert_outbox o USING alert_groups g WHERE o.group_id = $1 AND o.channel = $2 AND o.kind = 'message' AND g.id = o.group_id AND g.version = $3`,
-      [g.id, item.channel, g.version],
-    );
-    if (!rowCount) await defer(route.opts.groupIntervalMs);
+    if (!(await store.clearSentMessage(pool, g.id, item.channel, g.version))) await defer(route.opts.groupIntervalMs);
     if (!routedChannel) return;
 
     const allResolved = v.firing.length === 0 && v.inhibited.length === 0;
@@ -479,7 +484,7 @@ export class AlertService {
     if (allResolved) {
       await store.deleteOutbox(pool, g.id, item.channel, 'reminder');
       if (g.incidentId && !g.allResolvedNoticed && v.incident && v.incident.status !== 'resolved') {
-        await this.ctx.services.incidents?.postToIncident(g.incidentId, groupResolvedInIncident(groupTitle(g, v.alerts), g.id));
+        await this.incidents.postToIncident(g.incidentId, groupResolvedInIncident(groupTitle(g, v.alerts), g.id));
       }
     }
   }
@@ -511,17 +516,17 @@ export class AlertService {
     if (to.mention) {
       outcome = `escalating to ${to.mention}`;
     } else if (to.pagerduty_service) {
-      const paged = await this.ctx.services.paging?.pageOps({
+      const paged = await this.paging.pageOps({
         dedupKey: `alertgroup-${g.id}-${g.createdAt.getTime()}`, summary: `Not acknowledged after ${duration(after)}: ${title} (${firing.length} firing)`,
         severity: 'critical', details: { groupId: g.id, groupLabels: g.groupLabels, firing: firing.length },
       }, to.pagerduty_service);
       outcome = paged ? `paged *${to.pagerduty_service}* on PagerDuty` : `could not page *${to.pagerduty_service}*: it has no PagerDuty routing key here`;
     } else {
       const out = await this.declareFromGroup(g.id, 'firebreak:escalation', `escalation:${g.id}:${g.createdAt.getTime()}`, to.declare);
-      outcome = out && (out.status === 'declared' || out.status === 'duplicate' || out.status === 'already') ? `declared INC-${out.incidentId} (${to.declare})` : `could not declare an incident: ${out?.status === 'failed' ? out.reason : 'the group is gone'}`;
+      outcome = out && (out.status === 'declared' || out.status === 'duplicate' || out.status === 'already') ? `declared INC-${out.incidentId} (${to.declare})` : 'could not declare an incident: the group is gone';
     }
     this.ctx.log.info({ groupId: g.id, route: route.key }, `alert group escalated: ${outcome}`);
-    if (g.incidentId) await this.ctx.services.incidents?.recordTimeline(g.incidentId, 'alert.escalated', 'firebreak', { text: `Alert group #${g.id} escalated: ${outcome}`, groupId: g.id });
+    if (g.incidentId) await this.incidents.recordTimeline(g.incidentId, 'alert.escalated', 'firebreak', { text: `Alert group #${g.id} escalated: ${outcome}`, groupId: g.id });
     const msg = await store.groupMessage(this.ctx.pool, g.id, g.channel);
     if (msg) await this.ctx.chat.post(msg.channelId, escalationNotice(firing.length, after, outcome), { threadTs: msg.ts });
   }
@@ -529,8 +534,8 @@ export class AlertService {
   /** At most one incident per alert group: skipped while one is open or inside the cool-down. */
   private async maybeAutoDeclare(g: AlertGroup, route: Route, alerts: StoredAlert[], now: Date): Promise<void> {
     const ad = route.opts.autoDeclare;
-    const incidents = this.ctx.services.incidents;
-    if (!ad || !incidents) return;
+    const incidents = this.incidents;
+    if (!ad) return;
     if (g.incidentId) {
       const current = await incidents.get(g.incidentId);
       if (current && current.status !== 'resolved') return;
@@ -572,7 +577,7 @@ export class AlertService {
     );
     // The incident's setup may have made its channel already (then its ready hook found no
     // group attached yet): the group's message goes there now.
-    const channel = (await this.ctx.services.incidents?.get(incidentId))?.channelId;
+    const channel = (await this.incidents.get(incidentId))?.channelId;
     await store.queueOutbox(this.ctx.pool, [
       { groupId: g.id, channel: g.channel, kind: 'message', notBefore: now },
       ...(channel ? [{ groupId: g.id, channel, kind: 'message' as const, notBefore: now }] : []),
@@ -628,7 +633,7 @@ export class AlertService {
   async unsilence(groupId: number, user: string): Promise<AlertGroup | undefined> {
     const g = await store.unsilenceGroup(this.ctx.pool, groupId);
     if (!g) return undefined;
-    if (g.incidentId) await this.ctx.services.incidents?.recordTimeline(g.incidentId, 'alert.unsilenced', user, { text: `Alert group #${g.id} no longer silenced`, groupId: g.id });
+    if (g.incidentId) await this.incidents.recordTimeline(g.incidentId, 'alert.unsilenced', user, { text: `Alert group #${g.id} no longer silenced`, groupId: g.id });
     await this.refreshEverywhere(g);
     return g;
   }
@@ -649,7 +654,7 @@ export class AlertService {
     if (!before) return undefined;
     if (before.acknowledgedBy) return { status: 'already', group: before };
     const g = (await store.acknowledgeGroup(this.ctx.pool, groupId, user, this.ctx.clock.now()))!;
-    if (g.incidentId) await this.ctx.services.incidents?.recordTimeline(g.incidentId, 'alert.acknowledged', user, { text: `Alert group #${g.id} acknowledged`, groupId: g.id });
+    if (g.incidentId) await this.incidents.recordTimeline(g.incidentId, 'alert.acknowledged', user, { text: `Alert group #${g.id} acknowledged`, groupId: g.id });
     await this.refreshEverywhere(g);
     return { status: 'acknowledged', group: g };
   }
@@ -658,7 +663,7 @@ export class AlertService {
     const until = new Date(this.ctx.clock.now().getTime() + ms);
     const g = await store.silenceGroup(this.ctx.pool, groupId, user, until);
     if (!g) return undefined;
-    if (g.incidentId) await this.ctx.services.incidents?.recordTimeline(g.incidentId, 'alert.silenced', user, { text: `Alert group #${g.id} silenced until ${until.toISOString()}`, groupId: g.id });
+    if (g.incidentId) await this.incidents.recordTimeline(g.incidentId, 'alert.silenced', user, { text: `Alert group #${g.id} silenced until ${until.toISOString()}`, groupId: g.id });
     await this.refreshEverywhere(g);
     return g;
   }
@@ -671,10 +676,9 @@ export class AlertService {
   }
 
   async declareFromGroup(groupId: number, user: string, requestKey: string, severity?: Severity): Promise<DeclareResult | undefined> {
-    const incidents = this.ctx.services.incidents;
+    const incidents = this.incidents;
     const g = await store.getGroup(this.ctx.pool, groupId);
     if (!g) return undefined;
-    if (!incidents) return { status: 'failed', reason: 'the incidents area is not running' };
     if (g.incidentId) {
       const current = await incidents.get(g.incidentId);
       if (current && current.status !== 'resolved') return { status: 'already', incidentId: current.id };

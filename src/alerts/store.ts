@@ -486,3 +486,12 @@ export async function pruneAlerts(db: Queryable, cutoff: Date): Promise<{ alerts
   );
   return { alerts: a.rowCount ?? 0, groups: g.rowCount ?? 0 };
 }
+
+/** Drops the group's pending message for `channel` if the group is still at `version`; false when it changed meanwhile. */
+export async function clearSentMessage(db: Queryable, groupId: number, channel: string, version: number): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `DELETE FROM alert_outbox o USING alert_groups g WHERE o.group_id = $1 AND o.channel = $2 AND o.kind = 'message' AND g.id = o.group_id AND g.version = $3`,
+    [groupId, channel, version],
+  );
+  return (rowCount ?? 0) > 0;
+}

@@ -1,13 +1,10 @@
 import type { AppContext, FirebreakModule } from './module.js';
-import { AlertService, ESCALATE_QUEUE, FLUSH_QUEUE } from '../alerts/service.js';
+import { ESCALATE_QUEUE, FLUSH_QUEUE, type AlertService } from '../alerts/service.js';
 import { webhookRoutes } from '../webhooks/routes.js';
 import { alertActionHandlers } from '../handlers/alerts.js';
-import { silenceStatus } from './silences.js';
 
 /** Alert intake (webhooks), routing into groups, and the group messages in chat. */
-export function alertsModule(ctx: AppContext): FirebreakModule {
-  const service = new AlertService(ctx, silenceStatus(ctx));
-  ctx.services.alerts = service;
+export function alertsModule(ctx: AppContext, service: AlertService): FirebreakModule {
   ctx.hooks.on('incident.war_room_ready', ({ incident }) => service.incidentRoomReady(incident));
   // Safety net: alerts stored while routing failed (database blip) and outbox rows whose
   // wake-up job was lost are picked up within a minute.

@@ -7,18 +7,27 @@ import { createLogger, type Logger } from '../log.js';
 import { createPool, whileServerReturns } from '../db/pool.js';
 import { ensureMigrated } from '../db/migrate.js';
 import { JobQueue } from '../jobs/queue.js';
-import { Hooks } from './hooks.js';
-import { Background } from './background.js';
+import { Hooks } from '../events/hooks.js';
+import { Background } from '../jobs/background.js';
 import { createHttpServer, type HttpServer } from '../http/server.js';
 import type { Route } from '../http/router.js';
 import type { ChatSurface } from '../chat/surface.js';
 import type { ReplyFactory } from '../chat/interactions.js';
 import { chatReplies } from '../chat/replies.js';
 import type { AppContext, FirebreakModule } from './module.js';
+import { ChangeService } from '../approvals/service.js';
+import { IncidentService } from '../incidents/service.js';
+import { AlertService } from '../alerts/service.js';
+import { PagingService } from '../paging/service.js';
+import { resolveRoutingKeys } from '../paging/routing.js';
+import { OpsPager } from '../paging/ops-pager.js';
+import { BackupService } from '../backups/service.js';
+import { DrService } from '../dr/service.js';
+import { backupsRestoreSource } from '../dr/backups-binding.js';
 import { Interactions } from '../chat/router.js';
-import { alertsModule } from "./alerts.js";
+import { alertsModule } from './alerts.js';
 import { incidentsModule } from './incidents.js';
-import { silencesModule } from './silences.js';
+import { silenceStatus, silencesModule } from './silences.js';
 import { drModule } from './dr.js';
 import { approvalsModule } from './approvals.js';
 import { pagingModule } from './paging.js';
@@ -49,6 +58,7 @@ export interface AppOptions {
 
 export interface FirebreakApp {
   ctx: AppContext;
+  services: AppServices;
   modules: FirebreakModule[];
   interactions: Interactions;
   http: HttpServer;
@@ -60,13 +70,48 @@ export interface FirebreakApp {
   stop(budgetMs?: number): Promise<void>;
 }
 
+/** Every area's service, built once by buildServices; the edge and tests reach them here. */
+export interface AppServices {
+  readonly changes: ChangeService;
+  readonly incidents: IncidentService;
+  readonly alerts: AlertService;
+  readonly opsPager: OpsPager;
+  readonly paging: PagingService;
+  readonly backups: BackupService;
+  readonly dr: DrService;
+}
+
+/**
+ * The areas' services in dependency order: each is handed what it needs from the ones built
+ * before it, as a narrow interface, so nothing looks another area up at run time.
+ */
+function buildServices(ctx: AppContext): AppServices {
+  // Read once: paging uses the keys, incidents only whether there are any (the headline says so).
+  const routingKeys = resolveRoutingKeys(ctx.config.paging, process.env);
+  const opsPager = new OpsPager({ jobs: ctx.jobs, clock: ctx.clock, routingKeys });
+  const incidents = new IncidentService(ctx, { enabled: routingKeys.size > 0 });
+  const changes = new ChangeService(ctx, incidents);
+  const alerts = new AlertService(ctx, incidents, opsPager, silenceStatus(ctx));
+  const paging = new PagingService(ctx, { incidents, alerts }, { routingKeys });
+  const backups = new BackupService({ ...ctx, paging: opsPager });
+  const dr = new DrService(ctx, backupsRestoreSource(ctx), changes);
+  return { changes, incidents, alerts, opsPager, paging, backups, dr };
+}
 
 /** The modules that make up Firebreak, in the order their routes and commands register. */
-function buildModules(ctx: AppContext): FirebreakModule[] {
-  const modules = [incidentsModule(ctx), pagingModule(ctx), approvalsModule(ctx)];
+function buildModules(ctx: AppContext, s: AppServices): FirebreakModule[] {
   // PITR hands its `--physical` / `--to` verbs to /backup and /dr (src/app/pitr.ts).
-  const pitr = pitrArea(ctx, { gate: () => ctx.services.changes });
-  return [...modules, backupsModule(ctx, pitr.verbs), drModule(ctx, undefined, pitr.verbs), alertsModule(ctx), silencesModule(ctx, ctx.services.alerts!), pitr.module];
+  const pitr = pitrArea(ctx, { gate: s.changes, paging: s.opsPager });
+  return [
+    incidentsModule(ctx, s.incidents),
+    pagingModule(ctx, s.paging, s.incidents),
+    approvalsModule(ctx, s.changes),
+    backupsModule(ctx, s.backups, s.changes, pitr.verbs),
+    drModule(ctx, s.dr, s.changes, pitr.verbs),
+    alertsModule(ctx, s.alerts),
+    silencesModule(ctx, s.alerts, s.changes),
+    pitr.module,
+  ];
 }
 
 /** The composition root: wires config, database, chat surface and every area together. */
@@ -91,16 +136,16 @@ export async function createApp(opts: AppOptions): Promise<FirebreakApp> {
     hooks: new Hooks(log),
     background: new Background(log),
     publicUrl: config.publicUrl ?? `http://localhost:${config.port}`,
-    services: {},
   };
-  const modules = buildModules(ctx);
+  const services = buildServices(ctx);
+  const modules = buildModules(ctx, services);
   modules.push(opsModule(ctx, lifecycle, () => modules));
   for (const m of modules) for (const [q, h] of Object.entries(m.jobs ?? {})) ctx.jobs.handle(q, h);
   const interactions = new Interactions(modules, ctx);
   let edge: Route[] = [];
   const http = createHttpServer(() => [...edge, ...modules.flatMap((m) => m.routes ?? [])], log, observeHttpRequest);
   const app: FirebreakApp = {
-    ctx, modules, interactions, http, lifecycle,
+    ctx, services, modules, interactions, http, lifecycle,
     listen: (port = config.port, host) => http.listen(port, host),
     stop: async (budgetMs = config.ops.shutdownBudgetSeconds * 1000) => {
       await ctx.scheduler.stop();

@@ -1,6 +1,6 @@
 import type { AppContext, FirebreakModule } from './module.js';
 import type { GatedAction } from '../approvals/gate.js';
-import { ChangeService, EXECUTE_CLAIM_SECONDS, EXECUTE_QUEUE, executeRetryDelayMs, EXPIRY_QUEUE, RESUME_QUEUE } from '../approvals/service.js';
+import { type ChangeService, EXECUTE_CLAIM_SECONDS, EXECUTE_QUEUE, executeRetryDelayMs, EXPIRY_QUEUE, RESUME_QUEUE } from '../approvals/service.js';
 import { CHANGE_CATEGORIES } from '../approvals/model.js';
 import { changeCommands } from '../commands/change.js';
 import { approvalActions, approvalViews } from '../handlers/approvals.js';
@@ -27,9 +27,7 @@ function manualChange(kind: string): GatedAction<ManualChange> {
   };
 }
 
-export function approvalsModule(ctx: AppContext): FirebreakModule {
-  const changes = new ChangeService(ctx);
-  ctx.services.changes = changes;
+export function approvalsModule(ctx: AppContext, changes: ChangeService): FirebreakModule {
   for (const category of CHANGE_CATEGORIES) changes.register(manualChange(`change.${category}`));
   // Registered here rather than in `jobs` because it needs its own claim length and backoff.
   ctx.jobs.handle(EXECUTE_QUEUE, (job) => changes.execute(job), { claimSeconds: EXECUTE_CLAIM_SECONDS, retryDelayMs: executeRetryDelayMs });
@@ -54,8 +52,8 @@ export function approvalsModule(ctx: AppContext): FirebreakModule {
     },
     start: async () => {
       // Catch up on what happened while no replica ran: expiries that passed, approvals never
-      // claimed. Resuming waits for the job loop: other areas register their executors in
-      // their own start(), which may run after this one.
+      // claimed. Resuming is a job so it runs after every area has started (DR closes its
+      // orphaned runs first); every executor was registered when its area was wired.
       await changes.expireDue();
       await ctx.jobs.enqueue(RESUME_QUEUE, {}, { runAt: ctx.clock.now() });
       if (ctx.config.audit.anchorCron) ctx.scheduler.add({ name: 'audit:anchor', cron: ctx.config.audit.anchorCron, run: async () => void (await anchors.publish()) });

@@ -1,6 +1,7 @@
 import type { AppContext, FirebreakModule } from './module.js';
 import { backupCommands } from '../commands/backup.js';
-import { BackupService } from '../backups/service.js';
+import type { BackupService } from '../backups/service.js';
+import type { ChangeGate } from '../approvals/gate.js';
 import { backupStarted, backupBusy, backupSummary, restoreDone } from '../templates/backups.js';
 import type { ProgressThread } from '../backups/service.js';
 import type { PhysicalVerbs } from '../commands/pitr.js';
@@ -12,41 +13,39 @@ type BackupNowParams = { database: string; channel?: string };
  * Backups: `/backup`, the scheduled runs (one replica per slot through ctx.scheduler), the
  * retention and staleness watches, and the gated `backup.restore` over an existing database.
  */
-export function backupsModule(ctx: AppContext, physical?: PhysicalVerbs): FirebreakModule {
-  const service = new BackupService(ctx);
-  ctx.services.backups = service;
+export function backupsModule(ctx: AppContext, service: BackupService, changes: ChangeGate, physical?: PhysicalVerbs): FirebreakModule {
   const cfg = ctx.config.backups;
+  // `/backup now` under the change policy: runs once approved (or at once when the team
+  // pre-approved it), with the same progress thread as an immediate backup.
+  changes.register<BackupNowParams>({
+    kind: 'backup.now',
+    describe: (p) => `Back up database ${p.database} now (pg_dump, compressed, encrypted, verified) into the backup store.`,
+    execute: async (p, exec) => {
+      const target = service.target(p.database);
+      let thread: ProgressThread | undefined;
+      if (p.channel) {
+        const posted = await ctx.chat.post(p.channel, backupStarted(target.name, exec.requester)).catch(() => undefined);
+        if (posted) thread = { channel: posted.channel, ts: posted.ts };
+      }
+      const out = await service.take(target, { tier: 'manual', requestedBy: exec.requester, thread });
+      if ('busy' in out) return { ok: false, summary: backupBusy(target.name).text };
+      return { ok: !out.error, summary: backupSummary(out.record).text };
+    },
+  });
+  changes.register<RestoreParams>({
+    kind: 'backup.restore',
+    describe: (p) => `Restore backup ${p.backupId} OVER the existing database ${p.target}: its objects are dropped and replaced with the backup's (pg_restore --clean).`,
+    execute: async (p, exec) => {
+      const r = await service.restore(p.backupId, p.target, { requestedBy: exec.requester, allowExisting: true });
+      const msg = restoreDone(r.record, r.into, r.seconds, r.mismatches);
+      if (p.channel) await ctx.chat.post(p.channel, msg).catch((err: unknown) => ctx.log.warn({ err }, 'could not report the restore'));
+      return { ok: r.mismatches.length === 0, summary: msg.text };
+    },
+  });
   return {
     name: 'backups',
-    commands: [backupCommands(ctx, service, physical)],
+    commands: [backupCommands(ctx, service, changes, physical)],
     start: async () => {
-      // `/backup now` under the change policy: runs once approved (or at once when the team
-      // pre-approved it), with the same progress thread as an immediate backup.
-      ctx.services.changes?.register<BackupNowParams>({
-        kind: 'backup.now',
-        describe: (p) => `Back up database ${p.database} now (pg_dump, compressed, encrypted, verified) into the backup store.`,
-        execute: async (p, exec) => {
-          const target = service.target(p.database);
-          let thread: ProgressThread | undefined;
-          if (p.channel) {
-            const posted = await ctx.chat.post(p.channel, backupStarted(target.name, exec.requester)).catch(() => undefined);
-            if (posted) thread = { channel: posted.channel, ts: posted.ts };
-          }
-          const out = await service.take(target, { tier: 'manual', requestedBy: exec.requester, thread });
-          if ('busy' in out) return { ok: false, summary: backupBusy(target.name).text };
-          return { ok: !out.error, summary: backupSummary(out.record).text };
-        },
-      });
-      ctx.services.changes?.register<RestoreParams>({
-        kind: 'backup.restore',
-        describe: (p) => `Restore backup ${p.backupId} OVER the existing database ${p.target}: its objects are dropped and replaced with the backup's (pg_restore --clean).`,
-        execute: async (p, exec) => {
-          const r = await service.restore(p.backupId, p.target, { requestedBy: exec.requester, allowExisting: true });
-          const msg = restoreDone(r.record, r.into, r.seconds, r.mismatches);
-          if (p.channel) await ctx.chat.post(p.channel, msg).catch((err: unknown) => ctx.log.warn({ err }, 'could not report the restore'));
-          return { ok: r.mismatches.length === 0, summary: msg.text };
-        },
-      });
       const targets = service.targets();
       if (!cfg.encryption.recipient) {
         // Unconfigured backups would fail every slot; say so once instead of alerting hourly.

@@ -1,13 +1,10 @@
 import type { AppContext, FirebreakModule } from './module.js';
 import type { ChangeGate, GatedAction } from '../approvals/gate.js';
 import { drCommands } from '../commands/dr.js';
-import { needsApproval, policyFor } from '../approvals/config.js';
 import { drActions } from '../handlers/dr.js';
 import { busyMessage, runLabel } from '../templates/dr.js';
 import { DR_DRY_RUN_KIND, DR_EXECUTE_KIND, formatDuration, type DrRun } from '../dr/model.js';
-import type { BackupSource } from '../dr/backup-source.js';
-import { backupsRestoreSource } from '../dr/backups-binding.js';
-import { DrService } from '../dr/service.js';
+import type { DrService } from '../dr/service.js';
 import type { PhysicalVerbs } from '../commands/pitr.js';
 
 export type ExecuteParams = { backupId: string; target: string; channel?: string };
@@ -65,33 +62,16 @@ export function dryRunAction(ctx: AppContext, service: DrService): GatedAction<D
   };
 }
 
-/**
- * Disaster recovery: `/dr`, the Cancel button, the gated recovery and the scheduled drill.
- * `source` defaults to the backups area's restore functions.
- */
-export function drModule(ctx: AppContext, source: BackupSource = backupsRestoreSource(ctx), pitr?: PhysicalVerbs): FirebreakModule {
-  const service = new DrService(ctx, source, () => ctx.services.changes);
-  ctx.services.dr = service;
-  const registered = new WeakSet<ChangeGate>();
-  // Registering is idempotent; it happens as soon as a gate exists so approvals' resume at
-  // start finds the action, and again from the command in case the gate came later.
-  const gate = (): ChangeGate | undefined => {
-    const g = ctx.services.changes;
-    if (g && !registered.has(g)) {
-      g.register(executeAction(ctx, service));
-      g.register(dryRunAction(ctx, service));
-      registered.add(g);
-    }
-    return g;
-  };
-  gate();
+/** Disaster recovery: `/dr`, the Cancel button, the gated recovery and the scheduled drill. */
+export function drModule(ctx: AppContext, service: DrService, changes: ChangeGate, pitr?: PhysicalVerbs): FirebreakModule {
+  changes.register(executeAction(ctx, service));
+  changes.register(dryRunAction(ctx, service));
   const schedule = ctx.config.dr.schedule;
   return {
     name: 'dr',
-    commands: [drCommands(service, gate, needsApproval(policyFor(ctx.config.approvals, DR_DRY_RUN_KIND)), pitr)],
+    commands: [drCommands(service, changes, pitr)],
     actions: drActions(service),
     start: async () => {
-      if (!gate()) ctx.log.warn('no change gate: /dr execute will refuse until approvals run');
       await service.recoverOrphans();
       if (!schedule.enabled) return;
       ctx.scheduler.add({ name: 'dr:drill', cron: schedule.cron, run: async (slot) => void (await service.scheduledDrill(slot)) });

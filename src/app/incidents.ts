@@ -1,13 +1,11 @@
 import type { AppContext, FirebreakModule } from './module.js';
-import { IncidentService } from '../incidents/service.js';
+import type { IncidentService } from '../incidents/service.js';
 import { REMINDER_QUEUE } from '../incidents/reminders.js';
 import { retryStuckSetups, SETUP_CLAIM_SECONDS, SETUP_QUEUE, setupRetryDelayMs } from '../incidents/setup.js';
 import { incidentCommand } from '../commands/incident.js';
 import { declareViewHandler, incidentActionHandlers, incidentEventHandlers, incidentViewHandlers } from '../handlers/incidents.js';
 
-export function incidentsModule(ctx: AppContext): FirebreakModule {
-  const service = new IncidentService(ctx);
-  ctx.services.incidents = service;
+export function incidentsModule(ctx: AppContext, service: IncidentService): FirebreakModule {
   // Short claim: a replica killed mid-setup hands the war room to another within seconds.
   ctx.jobs.handle(SETUP_QUEUE, (job) => service.runSetup(job), { claimSeconds: SETUP_CLAIM_SECONDS, retryDelayMs: setupRetryDelayMs });
   // A setup whose retries ran out during a long outage starts again once Slack answers.

@@ -11,7 +11,7 @@ import { loadRunbook, loadRunbooks } from '../runbooks/runbook.js';
 import { runHousekeeping } from '../ops/housekeeping.js';
 import { createObjectStore, type ObjectStore } from '../storage/index.js';
 import { annotateRequest } from '../ops/request-context.js';
-import type { HookPayloads } from './hooks.js';
+import type { HookPayloads } from '../events/hooks.js';
 
 const startedAt = Date.now();
 

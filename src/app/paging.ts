@@ -3,23 +3,21 @@ import { oncallSubcommand, pageSubcommand } from '../commands/paging.js';
 import { retryPagingAction } from '../handlers/paging.js';
 import { pagerDutyWebhookRoute } from '../webhooks/pagerduty.js';
 import { RETRY_PAGING_ACTION } from '../templates/paging.js';
-import { DELIVER_QUEUE, OPS_QUEUE, PagingService, RESOLVE_QUEUE, WEBHOOK_QUEUE, type PagingDeps } from '../paging/service.js';
+import { DELIVER_QUEUE, RESOLVE_QUEUE, WEBHOOK_QUEUE, type PagingService } from '../paging/service.js';
+import { OPS_QUEUE } from '../paging/ops-pager.js';
+import { pdControlDone } from '../templates/paging.js';
+import { pdControlHandlers } from '../handlers/pagerduty-controls.js';
+import type { IncidentService } from '../incidents/service.js';
 import { PagerDutyRest } from '../paging/rest.js';
 import { PagerDutyControls } from '../paging/controls.js';
 import { timerSleep } from '../paging/delivery.js';
-import { pdControlDone } from '../templates/paging.js';
-import { pdControlHandlers } from '../handlers/pagerduty-controls.js';
 
 /**
  * PagerDuty paging: listens to incident hooks, adds `/incident page` and `/incident oncall`,
  * the Retry paging button and POST /webhooks/pagerduty. Without a routing key it stays
  * registered but pages nothing, and the incident headline says paging is off.
  */
-export function pagingModule(ctx: AppContext, deps: PagingDeps = {}): FirebreakModule {
-  const paging = new PagingService(ctx, deps);
-  ctx.services.paging = paging;
-  const incidents = ctx.services.incidents;
-  if (!incidents) throw new Error('pagingModule needs incidentsModule before it in buildModules');
+export function pagingModule(ctx: AppContext, paging: PagingService, incidents: IncidentService): FirebreakModule {
 
   ctx.hooks.on('incident.declared', ({ incident, actor }) => paging.onDeclared(incident, actor));
   ctx.hooks.on('incident.severity_changed', ({ incident, from, to, actor }) => paging.onSeverityChanged(incident, from, to, actor));
@@ -28,7 +26,7 @@ export function pagingModule(ctx: AppContext, deps: PagingDeps = {}): FirebreakM
 
   const controls = pdControlHandlers(new PagerDutyControls({
     pool: ctx.pool, clock: ctx.clock, log: ctx.log, incidents,
-    rest: new PagerDutyRest(ctx.config.paging, () => ctx.clock.now(), deps.sleep ?? timerSleep),
+    rest: new PagerDutyRest(ctx.config.paging, () => ctx.clock.now(), timerSleep),
     emailOf: async (userId) => (await ctx.chat.userIdentity?.(userId))?.email,
     tell: (incident, message) => paging.tell(incident, message),
     doneMessage: pdControlDone,

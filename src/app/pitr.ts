@@ -1,5 +1,6 @@
 import type { AppContext, FirebreakModule } from './module.js';
 import type { ChangeGate } from '../approvals/gate.js';
+import type { OpsPager } from '../paging/ops-pager.js';
 import { Pitr, type Thread } from '../pitr/flows.js';
 import { pitrConfigProblem } from '../pitr/config.js';
 import { parseRecoveryTarget, PITR_BACKUP_KIND, PITR_DRY_RUN_KIND, PITR_EXECUTE_KIND, type PhysicalBackupType } from '../pitr/model.js';
@@ -11,17 +12,19 @@ import {
 /**
  * The pitr area's wiring, all of it: the flows with their dependencies, the three gated actions,
  * the schedules (full/diff/incr, each followed by pgBackRest's expire; the watch), and the verbs
- * `/backup` and `/dr` hand `--physical` / `--to` to. `gate` and `pageOps` are read when needed
- * because the approvals and paging areas may be built after this one.
+ * `/backup` and `/dr` hand `--physical` / `--to` to.
  */
-export function pitrArea(ctx: AppContext, deps: { gate: () => ChangeGate | undefined }): { module: FirebreakModule; verbs: PhysicalVerbs; pitr: Pitr } {
+export function pitrArea(
+  ctx: AppContext,
+  deps: { gate: ChangeGate; paging: Pick<OpsPager, 'pageOps'> },
+): { module: FirebreakModule; verbs: PhysicalVerbs; pitr: Pitr } {
   const cfg = ctx.config.pitr;
   const pitr = new Pitr({
     config: cfg, pool: ctx.pool, clock: ctx.clock, log: ctx.log, chat: ctx.chat, opsChannel: ctx.config.ops.channel,
-    pageOps: (p) => ctx.services.paging?.pageOps(p) ?? Promise.resolve(false),
+    pageOps: (p) => deps.paging.pageOps(p),
     shutdownSignal: ctx.shutdownSignal, rtoTargetMs: ctx.config.dr.targets.rtoMinutes * 60_000,
   });
-  const verbs = physicalVerbs(pitr, deps.gate);
+  const verbs = physicalVerbs(pitr, () => deps.gate);
 
   const threadIn = async (channel: string | undefined, m: ReturnType<typeof say.physicalStarted>): Promise<Thread | undefined> => {
     if (!channel) return undefined;
@@ -60,8 +63,7 @@ export function pitrArea(ctx: AppContext, deps: { gate: () => ChangeGate | undef
       execute: restore('recovery'),
     });
   };
-  const g = deps.gate();
-  if (g) register(g);
+  register(deps.gate);
 
   const module: FirebreakModule = {
     name: 'pitr',

@@ -1,3 +1,4 @@
+import type { ChangeGate } from '../approvals/gate.js';
 import type { AppContext, FirebreakModule } from './module.js';
 import type { AlertService } from '../alerts/service.js';
 import type { AlertSource } from '../alerts/model.js';
@@ -52,7 +53,7 @@ export function controlPolicy(ctx: AppContext): (userId: string) => Promise<bool
 }
 
 /** Silences at the source: the Silence modal, Expire/Unmute buttons, `/alerts`, and the poller. */
-export function silencesModule(ctx: AppContext, alerts: AlertService, env: NodeJS.ProcessEnv = process.env): FirebreakModule {
+export function silencesModule(ctx: AppContext, alerts: AlertService, changes: ChangeGate, env: NodeJS.ProcessEnv = process.env): FirebreakModule {
   const targets = ctx.config.alerts.alertmanagers;
   const cfg = ctx.config.alerts.silences;
   const owners = ownersOf(targets);
@@ -74,10 +75,19 @@ export function silencesModule(ctx: AppContext, alerts: AlertService, env: NodeJ
   };
   const maintenance = new MaintenanceService({
     pool: ctx.pool, clock: ctx.clock, log: ctx.log, alertmanagers, mayControl, nameOf, refresh,
-    gate: () => ctx.services.changes,
+    gate: () => changes,
     enqueueEnd: async (id, at) => void (await ctx.jobs.enqueue(END_QUEUE, { windowId: id }, { runAt: at, dedupeKey: `${END_QUEUE}:${id}`, maxAttempts: 10 })),
     productionServices: ctx.config.alerts.maintenance.productionServices,
     serviceLabel: ctx.config.alerts.incidentServiceLabel ?? 'service',
+  });
+  // Production windows run once approved (or at once when pre-approved), like every gated change.
+  changes.register<MaintenanceParams>({
+    kind: MAINTENANCE_KIND,
+    describe: (p) => maintenance.describe(p),
+    execute: async (p, exec) => {
+      const w = await maintenance.start(p, exec.requestId);
+      return 'refused' in w ? { ok: false, summary: w.refused } : { ok: true, summary: `maintenance #${w.id} open until ${w.endsAt.toISOString()}` };
+    },
   });
   const endAction: ActionHandler = async (inv, reply) => {
     const id = /^\d{1,15}$/.test(inv.value) ? Number(inv.value) : 0;
@@ -109,14 +119,6 @@ export function silencesModule(ctx: AppContext, alerts: AlertService, env: NodeJ
       },
     },
     start: async () => {
-      ctx.services.changes?.register<MaintenanceParams>({
-        kind: MAINTENANCE_KIND,
-        describe: (p) => maintenance.describe(p),
-        execute: async (p, exec) => {
-          const w = await maintenance.start(p, exec.requestId);
-          return 'refused' in w ? { ok: false, summary: w.refused } : { ok: true, summary: `maintenance #${w.id} open until ${w.endsAt.toISOString()}` };
-        },
-      });
       if (targets.length) await scheduleSlot(Math.floor(ctx.clock.now().getTime() / pollMs));
     },
   };

@@ -1,11 +1,11 @@
 import type pg from 'pg';
-import type { AppContext } from '../app/module.js';
+import type { AppContext } from '../context.js';
 import { withTransaction } from '../db/pool.js';
 import { claimRequest } from '../db/idempotency.js';
 import { appendEvent } from '../events/log.js';
 import { ChatError, type ChatMessage, type PostedMessage as PostedRef } from '../chat/surface.js';
 import { renderChangeRequest, type ChangeRequestView } from '../templates/approvals.js';
-import { policyFor, type ActionPolicy } from './config.js';
+import { needsApproval, policyFor, type ActionPolicy, type ApprovalsConfig } from './config.js';
 import type { ActionResult, ChangeGate, ChangeRequester, GatedAction, GateOutcome, GateRequestOptions, StopDecision, StopRequest } from './gate.js';
 import {
   countingApprovals, paramsHash, type Approval, type ChangeCategory, type ChangeRequest, type ChangeRisk, type MessageRef,
@@ -39,6 +39,14 @@ interface ExecuteJob {
 }
 /** Runs approved requests whose execution was never claimed; queued at start so every executor is registered first. */
 export const RESUME_QUEUE = 'approvals.resume';
+
+/**
+ * Whether the gate starts a kind at once (pre-approved, or no approvals required). The CLI,
+ * which cannot collect approvals, asks this and refuses otherwise; chat commands ask the gate.
+ */
+export function startsAtOnce(config: ApprovalsConfig, kind: string): boolean {
+  return !needsApproval(policyFor(config, kind));
+}
 
 /** Who may approve a kind: a resolved set of user ids, or anyone but the requester. */
 export type Eligibility = { anyone: true } | { anyone: false; users: Set<string>; unresolvedGroups: string[] };
@@ -83,7 +91,11 @@ export class ChangeService implements ChangeGate {
   /** Message refreshes per request, in order, so an older render never lands after a newer one. */
   private refreshChains = new Map<number, Promise<void>>();
 
-  constructor(private ctx: AppContext) {}
+  constructor(
+    private ctx: AppContext,
+    /** An incident's commander may stop risky work whoever asked for it. */
+    private incidents: { commandsOpenIncident(userId: string): Promise<boolean> },
+  ) {}
 
   register<P extends Record<string, unknown>>(action: GatedAction<P>): void {
     this.actions.set(action.kind, action as unknown as GatedAction);
@@ -125,8 +137,7 @@ export class ChangeService implements ChangeGate {
     if (actor === stop.requester) return { allowed: true, because: 'requester' };
     const eligible = await this.eligibleApprovers(this.policy(stop.kind));
     if (eligible.anyone || eligible.users.has(actor)) return { allowed: true, because: 'approver' };
-    const { rows } = await this.ctx.pool.query(`SELECT 1 FROM incidents WHERE commander = $1 AND status <> 'resolved' LIMIT 1`, [actor]);
-    if (rows.length > 0) return { allowed: true, because: 'incident-commander' };
+    if (await this.incidents.commandsOpenIncident(actor)) return { allowed: true, because: 'incident-commander' };
     await appendEvent(this.ctx.pool, {
       type: 'change.stop_refused', actor, at: this.now(), subject: stop.subject,
       payload: { kind: stop.kind, what: stop.what, requester: stop.requester },
@@ -166,7 +177,7 @@ export class ChangeService implements ChangeGate {
       const req = await this.startAtOnce({ ...base, startedBecause: 'break-glass', breakGlassReason: reason, needsReview: true });
       return { status: 'started', requestId: req.id, reason: 'break-glass' };
     }
-    if (policy.preApproved || policy.approvalsRequired === 0) {
+    if (!needsApproval(policy)) {
       const because = policy.preApproved ? 'pre-approved' : 'no-approval-required';
       const req = await this.startAtOnce({ ...base, startedBecause: because, breakGlassReason: null, needsReview: false });
       return { status: 'started', requestId: req.id, reason: because };
@@ -433,19 +444,15 @@ export class ChangeService implements ChangeGate {
    * and the claim). Safe on every replica at once: the claim decides.
    */
   async resumeApproved(): Promise<number> {
-    const { rows } = await this.ctx.pool.query<{ id: number }>(`SELECT id FROM change_requests WHERE status = 'approved'`);
-    for (const r of rows) await this.startExecution(r.id);
+    const approved = await store.approvedRequestIds(this.ctx.pool);
+    for (const id of approved) await this.startExecution(id);
     // Runs left `executing` with no job behind them (started by a version that ran them in
     // memory, or whose job was given up and cleaned away) are closed as interrupted.
-    const orphans = await this.ctx.pool.query<{ id: number }>(
-      `SELECT c.id FROM change_requests c WHERE c.status = 'executing'
-          AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.dedupe_key = 'change-exec:' || c.id)`,
-    );
-    for (const o of orphans.rows) {
-      const payload: ExecuteJob = { requestId: o.id, approvers: [], interrupted: true };
-      await this.ctx.jobs.enqueue(EXECUTE_QUEUE, { ...payload }, { runAt: this.now(), dedupeKey: `change-exec:${o.id}`, maxAttempts: EXECUTE_MAX_ATTEMPTS });
+    for (const id of await store.executingWithoutJob(this.ctx.pool, 'change-exec:')) {
+      const payload: ExecuteJob = { requestId: id, approvers: [], interrupted: true };
+      await this.ctx.jobs.enqueue(EXECUTE_QUEUE, { ...payload }, { runAt: this.now(), dedupeKey: `change-exec:${id}`, maxAttempts: EXECUTE_MAX_ATTEMPTS });
     }
-    return rows.length;
+    return approved.length;
   }
 
   /** Claims the approved request for execution; only one caller anywhere gets it. */

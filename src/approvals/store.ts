@@ -180,3 +180,18 @@ export async function listActive(db: Queryable, limit = 20): Promise<ChangeReque
   );
   return rows.map(fromRow);
 }
+
+export async function approvedRequestIds(db: Queryable): Promise<number[]> {
+  const { rows } = await db.query<{ id: number }>(`SELECT id FROM change_requests WHERE status = 'approved'`);
+  return rows.map((r) => r.id);
+}
+
+/** Requests left `executing` with no job (dedupe key `prefix` + id) behind them. */
+export async function executingWithoutJob(db: Queryable, jobKeyPrefix: string): Promise<number[]> {
+  const { rows } = await db.query<{ id: number }>(
+    `SELECT c.id FROM change_requests c WHERE c.status = 'executing'
+        AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.dedupe_key = $1::text || c.id)`,
+    [jobKeyPrefix],
+  );
+  return rows.map((r) => r.id);
+}

@@ -4,14 +4,14 @@
  * watch. Talks to people only through ctx.chat (the ops channel and the threads it is given).
  */
 import { withClient } from '../db/pool.js';
-import type { Services } from '../app/services.js';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import cron from 'node-cron';
 import pg from 'pg';
-import type { AppContext } from '../app/module.js';
+import type { AppContext } from '../context.js';
+import type { OpsPager } from '../paging/ops-pager.js';
 import type { ChatMessage, ChatSurface } from '../chat/surface.js';
 import { appendEvent } from '../events/log.js';
 import * as view from '../templates/backups.js';
@@ -44,7 +44,11 @@ export interface ProgressThread {
 const DB_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /** What the service needs; the CLI runs it without a chat surface (it prints instead). */
-export type BackupServiceContext = Pick<AppContext, 'config' | 'pool' | 'clock' | 'log' | 'shutdownSignal'> & { chat?: ChatSurface; services?: Pick<Services, 'paging'> };
+export type BackupServiceContext = Pick<AppContext, 'config' | 'pool' | 'clock' | 'log' | 'shutdownSignal'> & {
+  chat?: ChatSurface;
+  /** Pages about failed or stale backups; the CLI has none (it prints instead). */
+  paging?: Pick<OpsPager, 'pageOps'>;
+};
 
 export class BackupService {
   /** Backups this process is running, by database, so `/backup now` can answer "busy" at once. */
@@ -367,7 +371,7 @@ export class BackupService {
    */
   async alertOps(message: ChatMessage, page?: { dedupKey: string; severity: 'critical' | 'error' | 'warning' }, opts: { chat?: boolean } = {}): Promise<void> {
     if (page) {
-      await this.ctx.services?.paging?.pageOps({ dedupKey: page.dedupKey, summary: message.text, severity: page.severity })
+      await this.ctx.paging?.pageOps({ dedupKey: page.dedupKey, summary: message.text, severity: page.severity })
         .catch((err: unknown) => this.ctx.log.error({ err }, 'could not queue a page about a backup problem'));
     }
     if (!this.ctx.chat || opts.chat === false) return;

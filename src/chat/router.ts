@@ -1,11 +1,12 @@
 import { escapeMrkdwn } from '../templates/blocks.js';
-import type { AppContext, FirebreakModule } from '../app/module.js';
+import type { AppContext } from '../context.js';
+import type { FirebreakModule } from '../app/module.js';
 import type {
   ActionInvocation, ChatEvent, CommandInvocation, InteractionContext, Reply, ReplyAddress, ViewErrors, ViewSubmission,
 } from './interactions.js';
 import { dispatchCommand, type CommandTable } from '../commands/table.js';
 import { claimRequest, rememberResult } from '../db/idempotency.js';
-import { Semaphore } from '../app/background.js';
+import { Semaphore } from '../jobs/background.js';
 import { GroupCommit } from '../db/group-commit.js';
 import type { Job } from '../jobs/queue.js';
 import { observeSlashCommand, type CommandOutcome } from '../ops/metrics.js';

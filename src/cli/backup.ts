@@ -1,4 +1,4 @@
-import { needsApproval, policyFor } from '../approvals/config.js';
+import { startsAtOnce } from '../approvals/service.js';
 import { cliDatabase, withCliRuntime } from './runtime.js';
 import { systemClock } from '../clock.js';
 import { parseArgs } from '../commands/table.js';
@@ -35,7 +35,7 @@ async function run(verb: string, argv: string[], io: CliIo): Promise<number> {
     switch (verb) {
       case 'now': {
         // The CLI cannot collect approvals: it takes backups only where policy pre-approves them.
-        if (needsApproval(policyFor(config.approvals, 'backup.now'))) {
+        if (!startsAtOnce(config.approvals, 'backup.now')) {
           io.err('Backups on demand need an approval under your change policy, which the CLI cannot collect. Run `/backup now` in Slack or the console, or make it a pre-approved standard change (approvals.actions["backup.now"].preApproved: true).');
           return 1;
         }

@@ -1,10 +1,10 @@
-import { needsApproval, policyFor } from '../approvals/config.js';
+import { startsAtOnce } from '../approvals/service.js';
 import { DR_DRY_RUN_KIND } from '../dr/model.js';
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { cliDatabase, withCliRuntime } from './runtime.js';
 import { systemClock } from '../clock.js';
-import { Background } from '../app/background.js';
+import { Background } from '../jobs/background.js';
 import { ChatError, type Block, type ChatMessage, type ChatSurface, type PostedMessage } from '../chat/surface.js';
 import { backupsRestoreSource } from '../dr/backups-binding.js';
 import { DrService } from '../dr/service.js';
@@ -120,7 +120,7 @@ export const drCli: CliGroup = {
       };
       // Whoever runs the CLI holds Firebreak's database credentials on the host and could stop a
       // drill in SQL anyway: the chat-side rule (requester, approver, commander) is not theirs.
-      const service = new DrService(ctx, backupsRestoreSource(ctx), () => ({ authorizeStop: async () => ({ allowed: true, because: 'host-operator' }) }));
+      const service = new DrService(ctx, backupsRestoreSource(ctx), { authorizeStop: async () => ({ allowed: true, because: 'host-operator' }) });
       switch (verb) {
         case 'status': {
           const running = await service.running();
@@ -153,7 +153,7 @@ export const drCli: CliGroup = {
         }
         default: {
           // The CLI cannot collect approvals: it runs dry runs only where policy pre-approves them.
-          if (needsApproval(policyFor(config.approvals, DR_DRY_RUN_KIND))) {
+          if (!startsAtOnce(config.approvals, DR_DRY_RUN_KIND)) {
             io.err('Dry runs need an approval under your change policy, which the CLI cannot collect. Run `/dr dry-run` in Slack or the console, or make dry runs a pre-approved standard change (approvals.actions["dr.dry-run"].preApproved: true).');
             return 1;
           }

@@ -1,4 +1,5 @@
 import { createPool } from '../db/pool.js';
+import { systemClock } from '../clock.js';
 import { cliDatabase } from './runtime.js';
 import { incidentEvents } from '../events/log.js';
 import { getIncident, latestPostmortem, openIncidents } from '../incidents/store.js';
@@ -58,7 +59,7 @@ export const incidentsCli: CliGroup = {
         return 1;
       }
       const stored = await latestPostmortem(pool, id);
-      io.out(stored?.markdown ?? postmortemMarkdown({ incident, events: await incidentEvents(pool, id), generatedAt: new Date(), generatedBy: 'cli' }));
+      io.out(stored?.markdown ?? postmortemMarkdown({ incident, events: await incidentEvents(pool, id), generatedAt: systemClock.now(), generatedBy: 'cli' }));
       return 0;
     } finally {
       await pool.end();

@@ -1,4 +1,4 @@
-import { needsApproval, policyFor } from '../approvals/config.js';
+import { startsAtOnce } from '../approvals/service.js';
 import { cliDatabase, withCliRuntime } from './runtime.js';
 import { systemClock } from '../clock.js';
 import { parseArgs } from '../commands/table.js';
@@ -44,7 +44,7 @@ export async function physicalBackupCli(argv: string[], io: CliIo): Promise<numb
     io.err('usage: firebreak backup now --physical [full|diff|incr]');
     return 2;
   }
-  if (needsApproval(policyFor(config.approvals, PITR_BACKUP_KIND))) {
+  if (!startsAtOnce(config.approvals, PITR_BACKUP_KIND)) {
     io.err(`Physical backups need an approval under your change policy, which the CLI cannot collect. Run \`/backup now --physical ${type}\` in Slack or the console, or make it a pre-approved standard change (approvals.actions["${PITR_BACKUP_KIND}"].preApproved: true).`);
     return 1;
   }

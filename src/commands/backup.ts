@@ -1,11 +1,10 @@
 import { escapeMrkdwn } from '../templates/blocks.js';
-import type { AppContext } from '../app/module.js';
+import type { AppContext } from '../context.js';
 import type { InteractionContext } from '../chat/interactions.js';
-import type { GateOutcome } from '../approvals/gate.js';
+import type { ChangeGate, GateOutcome } from '../approvals/gate.js';
 import { helpSubcommand, type CommandTable } from './table.js';
-import { BackupUserError, type BackupService, type ProgressThread } from '../backups/service.js';
+import { BackupUserError, type BackupService } from '../backups/service.js';
 import * as view from '../templates/backups.js';
-import { needsApproval, policyFor } from '../approvals/config.js';
 import { backupKeyProblem } from '../backups/config.js';
 import type { PhysicalVerbs } from './pitr.js';
 
@@ -39,7 +38,7 @@ function checkId(id: string | undefined, usage: string): string | undefined {
 }
 
 /** `/backup`: one table for Slack, the console, help and tests. */
-export function backupCommands(ctx: AppContext, service: BackupService, physical?: PhysicalVerbs): CommandTable {
+export function backupCommands(ctx: Pick<AppContext, 'config'>, service: BackupService, gate: ChangeGate, physical?: PhysicalVerbs): CommandTable {
   const table: CommandTable = {
     command: '/backup',
     description: 'PostgreSQL backups: streamed, encrypted, verified, kept by GFS retention.',
@@ -55,29 +54,11 @@ export function backupCommands(ctx: AppContext, service: BackupService, physical
             if (service.isRunning(target.name)) return ictx.reply.ephemeral(view.backupBusy(target.name));
             const keyProblem = backupKeyProblem(ctx.config.backups);
             if (keyProblem) return ictx.reply.ephemeral(`Backups cannot run here yet, so I am not asking anyone to approve one: ${keyProblem}.`);
-            const gate = ctx.services.changes;
-            if (gate && needsApproval(policyFor(ctx.config.approvals, 'backup.now'))) {
-              const o = await gate.request('backup.now', { database: target.name, channel: inv.channelId }, { userId: inv.actor.userId, channelId: inv.channelId }, {
-                title: `Backup of ${target.name} now`, category: 'standard', risk: 'low', requestKey: inv.requestKey,
-              });
-              return ictx.reply.ephemeral(gateText(o, `The backup of *${target.name}*`));
-            }
-            // Pre-approved standard change (or no approvals service to ask): run at once; the
-            // backup itself is recorded in the audit log.
-            let thread: ProgressThread | undefined;
-            try {
-              const posted = await ictx.chat.post(inv.channelId, view.backupStarted(target.name, inv.actor.userId));
-              thread = { channel: posted.channel, ts: posted.ts };
-            } catch {
-              await ictx.reply.ephemeral(`Backup of *${target.name}* starting. I cannot post in this channel, so the result goes to the ops channel only if it fails; \`/backup list\` shows it.`);
-            }
-            ictx.background(`backup:${target.name}`, async () => {
-              const out = await service.take(target, { tier: 'manual', requestedBy: inv.actor.userId, thread });
-              if ('busy' in out) {
-                if (thread) await ictx.chat.post(thread.channel, view.backupBusy(target.name), { threadTs: thread.ts });
-                else await ictx.reply.ephemeral(view.backupBusy(target.name));
-              }
+            // The gate decides: approvers first, or at once where the team pre-approved it.
+            const o = await gate.request('backup.now', { database: target.name, channel: inv.channelId }, { userId: inv.actor.userId, channelId: inv.channelId }, {
+              title: `Backup of ${target.name} now`, category: 'standard', risk: 'low', requestKey: inv.requestKey,
             });
+            return ictx.reply.ephemeral(gateText(o, `The backup of *${target.name}*`));
           }),
       },
       {
@@ -159,10 +140,6 @@ export function backupCommands(ctx: AppContext, service: BackupService, physical
             const record = await service.get(id);
             const exists = await service.targetDatabaseExists(record, into);
             if (exists) {
-              const gate = ctx.services.changes;
-              if (!gate) {
-                return ictx.reply.ephemeral(`Database *${escapeMrkdwn(into)}* already exists. Restoring over it needs change approval, and the approvals gate is not running here, so I will not. Restore into a new name instead.`);
-              }
               const o = await gate.request('backup.restore', { backupId: id, target: into, channel: inv.channelId }, { userId: inv.actor.userId, channelId: inv.channelId }, {
                 title: `Restore backup ${id} over existing database ${into}`, risk: 'high', category: 'normal', requestKey: inv.requestKey,
               });

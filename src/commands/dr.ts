@@ -6,9 +6,6 @@ import { DR_DRY_RUN_KIND, DR_EXECUTE_KIND } from '../dr/model.js';
 import { busyMessage, historyMessage, runLabel, statusMessage } from '../templates/dr.js';
 import type { PhysicalVerbs } from './pitr.js';
 
-export const NO_GATE =
-  'A real recovery runs under change management (two approvers besides you), and the approvals service is not running on this Firebreak, so I cannot start it. Ask an admin to enable approvals; `/dr dry-run` still works.';
-
 function outcomeText(o: GateOutcome, what: string): string {
   switch (o.status) {
     case 'pending':
@@ -22,13 +19,12 @@ function outcomeText(o: GateOutcome, what: string): string {
 
 const PLAIN_DB = /^[a-z_][a-z0-9_]{0,62}$/;
 
-/** `/dr`: the disaster-recovery vocabulary, one table for Slack, the console, help and tests. */
 /**
- * `dryRunNeedsApproval`: the change policy for `dr.dry-run` asks for approvers (the default).
- * When the team made dry runs a pre-approved standard change they start at once, recorded
- * in the audit log as DR events like every run.
+ * `/dr`: the disaster-recovery vocabulary, one table for Slack, the console, help and tests.
+ * Dry runs and recoveries are asked of the change gate, which starts a dry run at once where
+ * the team made it a pre-approved standard change and otherwise waits for approvers.
  */
-export function drCommands(service: DrService, gate: () => ChangeGate | undefined, dryRunNeedsApproval = true, pitr?: Pick<PhysicalVerbs, 'dryRun' | 'execute'>): CommandTable {
+export function drCommands(service: DrService, gate: ChangeGate, pitr?: Pick<PhysicalVerbs, 'dryRun' | 'execute'>): CommandTable {
   const table: CommandTable = {
     command: '/dr',
     description: 'Disaster recovery: drills that prove RTO/RPO, and recovery under approval.',
@@ -46,24 +42,16 @@ export function drCommands(service: DrService, gate: () => ChangeGate | undefine
           if (backupId && !(await service.findBackup(backupId))) {
             return ictx.reply.ephemeral(`There is no backup \`${escapeMrkdwn(backupId)}\`. \`/backup list\` shows backup ids; \`/dr dry-run\` alone takes the newest verified one.`);
           }
-          const g = dryRunNeedsApproval ? gate() : undefined;
-          if (g) {
-            // Under change management: approvers see the exact backup, so resolve "newest" now.
-            const backup = backupId ? await service.findBackup(backupId) : await service.newestVerifiedBackup();
-            if (!backup) return ictx.reply.ephemeral('There is no verified backup to drill with yet. `/backup now` makes one; `/backup list` shows them.');
-            const running = await service.running();
-            if (running) return ictx.reply.ephemeral(busyMessage(running));
-            const o = await g.request(DR_DRY_RUN_KIND, { backupId: backup.id, channel: inv.channelId }, { userId: inv.actor.userId, channelId: inv.channelId }, {
-              title: `DR dry run of backup ${backup.id} (${backup.database})`, category: 'standard', risk: 'low',
-            });
-            return ictx.reply.ephemeral(outcomeText(o, `The dry run of ${backup.id}`));
-          }
-          // Pre-approved, or no approvals service on this Firebreak (nobody could approve): a dry
-          // run never touches production, so it runs at once.
-          const r = await service.start({ kind: 'dry-run', backupId, requester: inv.actor.userId, channel: inv.channelId });
-          if (r.status === 'busy') return ictx.reply.ephemeral(busyMessage(r.running));
-          if (r.status === 'refused') return ictx.reply.ephemeral(`The dry run was not started: ${escapeMrkdwn(r.message)}.`);
-          await ictx.reply.ephemeral(`${runLabel(r.run)} started (${r.run.targetDatabase}); its ten steps are in the thread of its message. \`/dr status\` shows where it is, \`/dr cancel\` stops it.`);
+          // Approvers (or the audit log, where dry runs are pre-approved) see the exact backup,
+          // so "newest" is resolved now; the gate decides whether it waits or starts at once.
+          const backup = backupId ? await service.findBackup(backupId) : await service.newestVerifiedBackup();
+          if (!backup) return ictx.reply.ephemeral('There is no verified backup to drill with yet. `/backup now` makes one; `/backup list` shows them.');
+          const running = await service.running();
+          if (running) return ictx.reply.ephemeral(busyMessage(running));
+          const o = await gate.request(DR_DRY_RUN_KIND, { backupId: backup.id, channel: inv.channelId }, { userId: inv.actor.userId, channelId: inv.channelId }, {
+            title: `DR dry run of backup ${backup.id} (${backup.database})`, category: 'standard', risk: 'low', requestKey: inv.requestKey,
+          });
+          return ictx.reply.ephemeral(outcomeText(o, `The dry run of ${backup.id}`));
         },
       },
       {
@@ -72,8 +60,6 @@ export function drCommands(service: DrService, gate: () => ChangeGate | undefine
         description: 'Recover a backup into the named database (or, with --to, the cluster to that time into the configured recovery target) after two approvals, then tells you how to switch traffic.',
         run: async (args, inv, ictx) => {
           if (args.flags['to'] && pitr) return pitr.execute(args, inv, ictx);
-          const g = gate();
-          if (!g) return ictx.reply.ephemeral(NO_GATE);
           const backupId = args.words[0];
           const target = args.flags['target'];
           if (!backupId || !target || target === 'true' || args.words.length > 1) {
@@ -85,7 +71,7 @@ export function drCommands(service: DrService, gate: () => ChangeGate | undefine
           if (!backup) return ictx.reply.ephemeral(`There is no backup \`${escapeMrkdwn(backupId)}\`. \`/backup list\` shows backup ids.`);
           const running = await service.running();
           if (running) return ictx.reply.ephemeral(busyMessage(running));
-          const o = await g.request(DR_EXECUTE_KIND, { backupId, target, channel: inv.channelId }, { userId: inv.actor.userId, channelId: inv.channelId }, {
+          const o = await gate.request(DR_EXECUTE_KIND, { backupId, target, channel: inv.channelId }, { userId: inv.actor.userId, channelId: inv.channelId }, {
             title: `DR recovery of backup ${backupId} (${backup.database}) into ${target}`, risk: 'high',
           });
           await ictx.reply.ephemeral(outcomeText(o, `The recovery of ${backupId} into ${target}`));

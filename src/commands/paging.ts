@@ -3,7 +3,8 @@ import type { Subcommand } from './table.js';
 import type { IncidentService } from '../incidents/service.js';
 import type { Incident } from '../incidents/model.js';
 import { PagingApiError } from '../paging/provider.js';
-import { PagingUserError, type PageRequestOutcome, type PagingService } from '../paging/service.js';
+import { PagingUserError, type PagingService } from '../paging/service.js';
+import type { PageRequestOutcome } from '../paging/model.js';
 import { onCallMessage, pageRequestReply } from '../templates/paging.js';
 
 const incidentId = (word: string | undefined): number | undefined => {

@@ -1,6 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ConsoleConfig } from './config.js';
+import { systemClock, type Clock } from '../clock.js';
 
 export const SESSION_COOKIE = 'firebreak_console';
 export const CSRF_HEADER = 'x-firebreak-csrf';
@@ -62,7 +63,7 @@ export class ConsoleAccess {
   readonly ephemeralSecret: boolean;
   private readonly secureCookie: boolean;
 
-  constructor(config: Pick<ConsoleConfig, 'publicUrl' | 'secret'>, private readonly now: () => number = Date.now) {
+  constructor(config: Pick<ConsoleConfig, 'publicUrl' | 'secret'>, private readonly clock: Clock = systemClock) {
     this.exposed = Boolean(config.publicUrl);
     if (config.publicUrl) {
       const u = new URL(config.publicUrl);
@@ -95,7 +96,7 @@ export class ConsoleAccess {
   /** A new session; its cookie value is signed, so any replica sharing the secret accepts it. */
   newSession(user: string | null): { session: ConsoleSession; setCookie: string } {
     const id = randomBytes(16).toString('base64url');
-    const expiresAt = Math.floor(this.now() / 1000) + SESSION_SECONDS;
+    const expiresAt = Math.floor(this.clock.now().getTime() / 1000) + SESSION_SECONDS;
     const body = `${id}.${user ?? '-'}.${expiresAt}`;
     const value = `${body}.${this.mac('session', body)}`;
     const attrs = ['Path=/console', 'HttpOnly', 'SameSite=Strict', `Max-Age=${SESSION_SECONDS}`, ...(this.secureCookie ? ['Secure'] : [])];
@@ -109,7 +110,7 @@ export class ConsoleAccess {
     const [id, user, exp, sig] = parts as [string, string, string, string];
     if (!sameText(this.mac('session', `${id}.${user}.${exp}`), sig)) return undefined;
     const expiresAt = Number(exp);
-    if (!(expiresAt > this.now() / 1000)) return undefined;
+    if (!(expiresAt > this.clock.now().getTime() / 1000)) return undefined;
     // A laptop session carries no user; an exposed console accepts only sessions from a login.
     if (this.exposed !== (user !== '-')) return undefined;
     return { id, user: user === '-' ? null : user, expiresAt, csrf: this.mac('csrf', id) };

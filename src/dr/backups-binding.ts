@@ -1,4 +1,4 @@
-import type { AppContext } from '../app/module.js';
+import type { AppContext } from '../context.js';
 import type { BackupRecord } from '../backups/model.js';
 import {
   backupStore, fetchBackupObject, getBackup, latestVerifiedBackup, resolveIdentity, restoreArchive, rowCounts, verifyAndDecrypt,

@@ -2,7 +2,7 @@ import { scheduleExistsSince } from '../jobs/scheduler.js';
 import os from 'node:os';
 import path from 'node:path';
 import type pg from 'pg';
-import type { AppContext } from '../app/module.js';
+import type { AppContext } from '../context.js';
 import type { ChangeGate } from '../approvals/gate.js';
 import type { ChatMessage } from '../chat/surface.js';
 import { appendEvent } from '../events/log.js';
@@ -59,8 +59,8 @@ export class DrService {
   constructor(
     private ctx: DrContext,
     private source: BackupSource,
-    /** Who may stop a run is the change gate's decision; read late, since approvals may start after DR. */
-    private stopGate: () => Pick<ChangeGate, 'authorizeStop'> | undefined = () => undefined,
+    /** Who may stop a run is the change gate's decision (the CLI's host operator always may). */
+    private stopGate: Pick<ChangeGate, 'authorizeStop'>,
   ) {}
 
   get config() {
@@ -176,10 +176,7 @@ export class DrService {
     if (!run) return { status: 'idle' };
     // A run that needed approvals to start must not be stoppable by anyone: the gate decides who may.
     const stop = { kind: run.kind === 'execute' ? DR_EXECUTE_KIND : DR_DRY_RUN_KIND, requester: run.requester, subject: `dr:${run.id}`, what: `cancel ${view.runLabel(run)}` };
-    const gate = this.stopGate();
-    const decision = gate
-      ? await gate.authorizeStop(stop, actor)
-      : actor === run.requester ? { allowed: true as const } : { allowed: false as const, message: `Only <@${run.requester}>, who started ${view.runLabel(run)}, can cancel it while approvals are not running.` };
+    const decision = await this.stopGate.authorizeStop(stop, actor);
     if (!decision.allowed) return { status: 'refused', run, message: decision.message };
     const marked = await store.requestCancel(this.ctx.pool, run.id, actor, this.ctx.clock.now());
     this.active.get(run.id)?.abort();

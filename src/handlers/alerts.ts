@@ -19,7 +19,6 @@ export function alertActionHandlers(alerts: AlertService): Record<string, Action
     const id = groupIdOf(inv.value);
     const out = id === undefined ? undefined : await alerts.declareFromGroup(id, inv.actor.userId, inv.requestKey);
     if (!out) return ctx.reply.ephemeral(alertReplies.unknownGroup(inv.value));
-    if (out.status === 'failed') return ctx.reply.ephemeral(alertReplies.declareFailed(out.reason));
     if (out.status === 'already') return ctx.reply.ephemeral(alertReplies.alreadyDeclared(out.incidentId));
     await ctx.reply.ephemeral(alertReplies.declared(out.incidentId));
   };

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import type { AppContext } from '../app/module.js';
+import type { AppContext } from '../context.js';
 import type { Job } from '../jobs/queue.js';
 import type { Incident } from './model.js';
 import { appendEvent } from '../events/log.js';

@@ -1,7 +1,7 @@
-import { Semaphore } from '../app/background.js';
+import { Semaphore } from '../jobs/background.js';
 import { mention } from '../templates/format.js';
 import type pg from 'pg';
-import type { AppContext } from '../app/module.js';
+import type { AppContext } from '../context.js';
 import { SEVERITIES, type Severity } from './config.js';
 import { ROLE_FIELD, type Incident, type IncidentRole, type IncidentStatus } from './model.js';
 import { ChatError, type ChatMessage } from '../chat/surface.js';
@@ -80,7 +80,11 @@ export class IncidentService {
   /** The team's comms templates, read once at start; `firebreak config check` reports broken files. */
   readonly comms: CommsTemplates;
 
-  constructor(readonly ctx: AppContext) {
+  constructor(
+    readonly ctx: AppContext,
+    /** Whether PagerDuty routing keys are configured: the headline says whether declares page. */
+    private readonly paging: { enabled: boolean },
+  ) {
     const loaded = loadCommsTemplates(ctx.config.incidents.templatesDir);
     for (const problem of loaded.problems) ctx.log.warn({ problem }, 'comms template override ignored; using the built-in one');
     this.comms = loaded.templates;
@@ -152,7 +156,7 @@ export class IncidentService {
     let setupJobId: number | null = null;
     const incident = await withTransaction(this.ctx.pool, async (tx) => {
       // Two submissions racing each other must see each other: serialise per declarer+title.
-      await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`declare:${input.actor}:${input.title.toLowerCase()}`]);
+      await store.lockKey(tx, `declare:${input.actor}:${input.title.toLowerCase()}`);
       duplicate = await store.recentDuplicate(tx, input.actor, input.title, since);
       if (duplicate) return undefined;
       const created = await store.insertIncident(tx, {
@@ -192,11 +196,7 @@ export class IncidentService {
 
   private async markAcknowledged(incidentId: number, actor: string, source: string, when: Date): Promise<{ incident?: Incident; acked: boolean }> {
     const acked = await withTransaction(this.ctx.pool, async (tx) => {
-      const { rows } = await tx.query<{ id: number }>(
-        'UPDATE incidents SET acknowledged_at = $2 WHERE id = $1 AND acknowledged_at IS NULL RETURNING id',
-        [incidentId, when],
-      );
-      if (!rows[0]) return false;
+      if (!(await store.markAcknowledged(tx, incidentId, when))) return false;
       await appendEvent(tx, { type: 'incident.acknowledged', actor, at: when, incidentId, payload: { source } });
       return true;
     });
@@ -215,7 +215,7 @@ export class IncidentService {
   /** Records a PagerDuty event on the timeline unless it is there already; false when it was (a re-run or a re-delivery). */
   async recordPagerDutyEventOnce(incidentId: number, kind: string, actor: string, payload: Record<string, unknown> & { pdEventId: string }): Promise<boolean> {
     return withTransaction(this.ctx.pool, async (tx) => {
-      await tx.query('SELECT id FROM incidents WHERE id = $1 FOR UPDATE', [incidentId]);
+      await store.lockIncident(tx, incidentId);
       if (await store.hasEventMarked(tx, incidentId, 'pdEventId', payload.pdEventId)) return false;
       await appendEvent(tx, { type: kind, actor, at: this.ctx.clock.now(), incidentId, payload });
       return true;
@@ -242,10 +242,9 @@ export class IncidentService {
   }
 
   headlineExtras(i: Incident): HeadlineExtras {
-    const p = this.ctx.services.paging;
     const required = this.ctx.config.incidents.severities[i.severity].requiredRoles;
     return {
-      paging: p?.enabled() ? 'on (PagerDuty)' : 'off (no PagerDuty key configured)',
+      paging: this.paging.enabled ? 'on (PagerDuty)' : 'off (no PagerDuty key configured)',
       missingRoles: required.filter((r) => !i[ROLE_FIELD[r]]),
       nextUpdateDue: nextReminderDue(this.ctx, i),
     };
@@ -267,9 +266,13 @@ export class IncidentService {
     return list;
   }
 
+  /** Whether the person commands an incident that is not resolved. */
+  commandsOpenIncident(userId: string): Promise<boolean> {
+    return store.commandsOpenIncident(this.ctx.pool, userId);
+  }
+
   async wasAnnounced(i: Incident): Promise<boolean> {
-    const { rowCount } = await this.ctx.pool.query("SELECT 1 FROM events WHERE incident_id = $1 AND type = 'incident.announced'", [i.id]);
-    return (rowCount ?? 0) > 0;
+    return store.hasEventOfType(this.ctx.pool, i.id, 'incident.announced');
   }
 
   // ---- Lifecycle: every change is one transaction (row lock, patch, event), then chat ----
@@ -302,8 +305,7 @@ export class IncidentService {
   private async change(id: number, actor: string, decide: (i: Incident) => Change | string, requestKey?: string): Promise<ChangeOutcome> {
     const now = this.ctx.clock.now();
     const out = await withTransaction(this.ctx.pool, async (tx): Promise<ChangeOutcome> => {
-      const { rows } = await tx.query('SELECT id FROM incidents WHERE id = $1 FOR UPDATE', [id]);
-      if (!rows[0]) return { ok: false, message: `There is no INC-${id}.` };
+      if (!(await store.lockIncident(tx, id))) return { ok: false, message: `There is no INC-${id}.` };
       const before = (await store.getIncident(tx, id))!;
       const recorded = requestKey ? await store.eventMarked(tx, id, 'requestKey', requestKey) : undefined;
       if (recorded) return { ok: true, incident: before, before, problems: [], event: recorded, repeated: true };
@@ -567,7 +569,7 @@ export class IncidentService {
     const markdown = postmortemMarkdown({ incident: i, events, generatedAt: now, generatedBy: actor, nameOf: (u) => names.get(u) });
     return withTransaction(this.ctx.pool, async (tx) => {
       // Two regenerations at once take turns for the version number.
-      await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`postmortem:${id}`]);
+      await store.lockKey(tx, `postmortem:${id}`);
       const pm = await store.savePostmortem(tx, id, markdown, actor, now);
       await appendEvent(tx, { type: 'incident.postmortem_generated', actor, at: now, incidentId: id, payload: { version: pm.version, ...(requestKey ? { requestKey } : {}) } });
       return pm;

@@ -1,5 +1,8 @@
 import type pg from 'pg';
-import type { IncidentService } from './service.js';
+import type { AppContext } from '../context.js';
+import type { Severity } from './config.js';
+import type { HeadlineExtras } from '../templates/incidents.js';
+import type { CommsTemplates } from '../templates/comms.js';
 import type { Incident } from './model.js';
 import type { ReplyAddress } from '../chat/interactions.js';
 import { ChatError, type ChannelRef, type MessageTag } from '../chat/surface.js';
@@ -18,6 +21,20 @@ export const SETUP_CLAIM_SECONDS = 15;
 /** Retries 5 s, 10 s, 20 s, ... capped at 5 minutes: about two hours before giving up. */
 export const SETUP_ATTEMPTS = 30;
 export const setupRetryDelayMs = (failures: number) => Math.min(300_000, 5_000 * 2 ** Math.max(0, failures - 1));
+
+/** What a war-room setup needs from the incident service (IncidentService is one), declared here so neither file imports the other. */
+export interface WarRoomIncidents {
+  readonly ctx: AppContext;
+  readonly comms: CommsTemplates;
+  get(id: number): Promise<Incident | undefined>;
+  recordTimeline(incidentId: number, kind: string, actor: string, payload: Record<string, unknown>): Promise<void>;
+  headlineExtras(i: Incident): HeadlineExtras;
+  refreshHeadline(i: Incident): Promise<void>;
+  invite(i: Incident, severity?: Severity): Promise<string[]>;
+  wasAnnounced(i: Incident): Promise<boolean>;
+  commsExtras(i: Incident, update?: string): { update?: string; nextUpdate?: string };
+  announceTargets(severity: Severity): Promise<string[]>;
+}
 
 const MAX_NAME_ATTEMPTS = 20;
 
@@ -67,7 +84,7 @@ const STEP_LABEL: Record<string, string> = {
  * `lookFirst` makes every step look before it makes: repairs and retries, where a record
  * may be missing although Slack has the object (a timeout whose answer never came).
  */
-export async function setUpWarRoom(svc: IncidentService, incidentId: number, opts: { lookFirst?: boolean } = {}): Promise<WarRoomResult> {
+export async function setUpWarRoom(svc: WarRoomIncidents, incidentId: number, opts: { lookFirst?: boolean } = {}): Promise<WarRoomResult> {
   const { ctx } = svc;
   const { chat, pool } = ctx;
   let i = (await svc.get(incidentId))!;
@@ -184,7 +201,7 @@ const sameErrors = (a: Record<string, string>, b: Record<string, string>) =>
  * declarer and the channel (or the incidents channel) are told once per new failure; then
  * the job fails so the queue tries again later, and again, until Slack answers.
  */
-export async function runSetupJob(svc: IncidentService, job: Job): Promise<void> {
+export async function runSetupJob(svc: WarRoomIncidents, job: Job): Promise<void> {
   const p = job.payload as unknown as SetupJob;
   const before = await svc.get(p.incidentId);
   if (!before) return;
@@ -216,7 +233,7 @@ export async function runSetupJob(svc: IncidentService, job: Job): Promise<void>
  * Slack answers: nothing stays half set up because an outage outlasted the back-off. Run by
  * the scheduler (one replica); the re-armed job tells the declarer when it completes.
  */
-export async function retryStuckSetups(svc: IncidentService): Promise<number[]> {
+export async function retryStuckSetups(svc: WarRoomIncidents): Promise<number[]> {
   const stuck = await stuckSetups(svc.ctx.pool, SETUP_QUEUE);
   if (stuck.length === 0) return [];
   try {
@@ -236,12 +253,12 @@ export async function retryStuckSetups(svc: IncidentService): Promise<number[]> 
 }
 
 /** In the incident's channel when there is one, else in the incidents channel. */
-async function postNotice(svc: IncidentService, i: Incident, notice: { text: string }): Promise<void> {
+async function postNotice(svc: WarRoomIncidents, i: Incident, notice: { text: string }): Promise<void> {
   const target = i.channelId ?? (await svc.ctx.chat.findChannel(svc.ctx.config.incidents.channel))?.id;
   if (target) await svc.ctx.chat.post(target, notice);
 }
 
 /** Schedules the setup job in the transaction that records the incident. */
-export function enqueueSetup(svc: IncidentService, payload: SetupJob, tx: pg.PoolClient): Promise<number | null> {
+export function enqueueSetup(svc: WarRoomIncidents, payload: SetupJob, tx: pg.PoolClient): Promise<number | null> {
   return svc.ctx.jobs.enqueue(SETUP_QUEUE, { ...payload }, { runAt: svc.ctx.clock.now(), dedupeKey: setupKey(payload.incidentId), maxAttempts: SETUP_ATTEMPTS }, tx);
 }

@@ -173,3 +173,31 @@ export async function eventMarked(db: Queryable, incidentId: number, field: 'req
   const { rows } = await db.query<{ payload: Record<string, unknown> }>(`SELECT payload FROM events WHERE incident_id = $1 AND payload->>'${field}' = $2 ORDER BY id LIMIT 1`, [incidentId, value]);
   return rows[0]?.payload;
 }
+
+/** Serialises transactions on the same key (racing declares, post-mortem versions) until commit. */
+export async function lockKey(db: Queryable, key: string): Promise<void> {
+  await db.query('SELECT pg_advisory_xact_lock(hashtext($1))', [key]);
+}
+
+/** Locks the incident's row until commit; false when there is no such incident. */
+export async function lockIncident(db: Queryable, id: number): Promise<boolean> {
+  const { rows } = await db.query('SELECT id FROM incidents WHERE id = $1 FOR UPDATE', [id]);
+  return rows.length > 0;
+}
+
+/** Sets acknowledged_at the first time only; false when it was already set (or no incident). */
+export async function markAcknowledged(db: Queryable, id: number, at: Date): Promise<boolean> {
+  const { rows } = await db.query<{ id: number }>('UPDATE incidents SET acknowledged_at = $2 WHERE id = $1 AND acknowledged_at IS NULL RETURNING id', [id, at]);
+  return rows.length > 0;
+}
+
+export async function hasEventOfType(db: Queryable, incidentId: number, type: string): Promise<boolean> {
+  const { rowCount } = await db.query('SELECT 1 FROM events WHERE incident_id = $1 AND type = $2', [incidentId, type]);
+  return (rowCount ?? 0) > 0;
+}
+
+/** Whether the person commands an incident that is not resolved (they may stop risky work). */
+export async function commandsOpenIncident(db: Queryable, userId: string): Promise<boolean> {
+  const { rows } = await db.query(`SELECT 1 FROM incidents WHERE commander = $1 AND status <> 'resolved' LIMIT 1`, [userId]);
+  return rows.length > 0;
+}

@@ -224,7 +224,7 @@ export class LeaseScheduler implements Scheduler {
       const held = await acquireLease(pool, clock, LEASE_NAME, replicaId, this.ttl);
       if (this.stopped) return;
       if (held) {
-        this.lastRenewedAt = Date.now();
+        this.lastRenewedAt = clock.now().getTime();
         if (!this.leader) {
           this.leader = true;
           schedulerLeader.set(1);
@@ -241,7 +241,7 @@ export class LeaseScheduler implements Scheduler {
       // Without the database we cannot prove we still hold the lease: stop firing once it may
       // have lapsed. (A duplicate firing would still be absorbed by the slot's dedupe key.)
       log.warn({ err, action: 'scheduler.renew' }, 'scheduler lease renewal failed');
-      if (this.leader && Date.now() - this.lastRenewedAt > (this.ttl - this.renewEvery / 2) * 1000) this.loseLeadership();
+      if (this.leader && clock.now().getTime() - this.lastRenewedAt > (this.ttl - this.renewEvery / 2) * 1000) this.loseLeadership();
     }
   }
 

@@ -36,7 +36,7 @@ export interface MaintenanceDeps {
   clock: Clock;
   log: Logger;
   alertmanagers: SilenceApi[];
-  /** The change gate, read when needed (it registers executors at start). */
+  /** The change gate that production windows go through. */
   gate(): ChangeGate | undefined;
   mayControl(userId: string): Promise<boolean>;
   nameOf(userId: string): Promise<string>;

@@ -59,3 +59,13 @@ export function truncateSummary(s: string, max = MAX_SUMMARY): string {
 export function pageSummary(i: Pick<Incident, 'id' | 'severity' | 'title'>): string {
   return truncateSummary(`[${i.severity}] INC-${i.id}: ${i.title}`);
 }
+
+/** What asking for a page got: started, already paged, or why not. */
+export type PageRequestOutcome =
+  | { status: 'started'; page: Page }
+  | { status: 'already'; page: Page }
+  | { status: 'disabled' }
+  | { status: 'no_key'; service: string; envName: string }
+  | { status: 'unknown_service'; service: string; known: string[] }
+  | { status: 'no_incident'; incidentId: number }
+  | { status: 'incident_resolved'; incidentId: number };

@@ -1,4 +1,4 @@
-import type { AppContext } from '../app/module.js';
+import type { AppContext } from '../context.js';
 import type { ChatMessage } from '../chat/surface.js';
 import { withTransaction } from '../db/pool.js';
 import type { Job } from '../jobs/queue.js';
@@ -6,52 +6,38 @@ import type { Severity } from '../incidents/config.js';
 import { SEVERITIES } from '../incidents/config.js';
 import type { Incident } from '../incidents/model.js';
 import type { IncidentService } from '../incidents/service.js';
+import type { AlertService } from '../alerts/service.js';
 import * as tpl from '../templates/paging.js';
 import { deliverWithRetries, policyFromConfig, timerSleep, type DeliveryOutcome, type Sleep } from './delivery.js';
-import { dedupKeyFor, PD_SEVERITY, pageSummary, type Page, type PdSeverity } from './model.js';
+import { dedupKeyFor, PD_SEVERITY, pageSummary, type Page, type PageRequestOutcome } from './model.js';
 import { appendEvent } from '../events/log.js';
 import { PagerDutyProvider } from './pagerduty.js';
 import type { AlertEvent, AttemptResult, OnCallEntry, PagingProvider } from './provider.js';
 import { DEFAULT_SERVICE, resolveRoutingKeys, routingKeyEnvFor, type RoutingKey } from './routing.js';
 import { ECHO_OF, ECHO_WINDOW_MS } from './controls.js';
 import * as store from './store.js';
+import type { OpsPage } from './ops-pager.js';
 import { alertFromWebhookEvent, type PdWebhookEvent } from './webhook-event.js';
-
-type Env = Record<string, string | undefined>;
 
 /** Job queues: deliveries and webhook handling survive a restart and run once across replicas. */
 export const DELIVER_QUEUE = 'paging.deliver';
 export const RESOLVE_QUEUE = 'paging.resolve';
 export const WEBHOOK_QUEUE = 'paging.webhook';
-export const OPS_QUEUE = 'paging.ops';
-
-/**
- * A page about Firebreak's own duties (a failed or stale backup, a failed drill) rather than
- * an incident: one PagerDuty alert per `dedupKey`, so repeats fold into the open alert.
- */
-export interface OpsPage {
-  dedupKey: string;
-  summary: string;
-  severity: PdSeverity;
-  details?: Record<string, unknown>;
-}
 
 const RETRY_REASON = 'retry';
 
 export interface PagingDeps {
   provider?: PagingProvider;
   sleep?: Sleep;
-  env?: Env;
+  /** Resolved once by the composition root, which also tells the incidents area whether paging is on. */
+  routingKeys?: Map<string, RoutingKey>;
 }
 
-export type PageRequestOutcome =
-  | { status: 'started'; page: Page }
-  | { status: 'already'; page: Page }
-  | { status: 'disabled' }
-  | { status: 'no_key'; service: string; envName: string }
-  | { status: 'unknown_service'; service: string; known: string[] }
-  | { status: 'no_incident'; incidentId: number }
-  | { status: 'incident_resolved'; incidentId: number };
+/** What paging needs from the incidents area. */
+export type PagingIncidents = Pick<IncidentService, 'get' | 'recordTimeline' | 'acknowledge' | 'recordPagerDutyEventOnce' | 'postToIncident'>;
+/** What paging needs from alert intake: PagerDuty incidents it did not raise are alerts. */
+export type PagingAlerts = Pick<AlertService, 'ingest'>;
+
 
 /** The failure message a Retry paging click came from, so the retry's outcome replaces it. */
 export interface FailureMessageRef {
@@ -86,17 +72,17 @@ export class PagingService {
 
   constructor(
     private ctx: AppContext,
+    /** Pages belong to incidents; PagerDuty incidents Firebreak did not raise become alerts. */
+    private areas: { incidents: PagingIncidents; alerts: PagingAlerts },
     deps: PagingDeps = {},
   ) {
     this.provider = deps.provider ?? new PagerDutyProvider(ctx.config.paging, () => ctx.clock.now());
     this.sleep = deps.sleep ?? timerSleep;
-    this.keys = resolveRoutingKeys(ctx.config.paging, deps.env ?? process.env);
+    this.keys = deps.routingKeys ?? resolveRoutingKeys(ctx.config.paging, process.env);
   }
 
-  private get incidents(): IncidentService {
-    const s = this.ctx.services.incidents;
-    if (!s) throw new Error('paging needs the incidents module (register it before paging in buildModules)');
-    return s;
+  private get incidents(): PagingIncidents {
+    return this.areas.incidents;
   }
 
   /** True when at least one routing key is configured; otherwise declares simply do not page. */
@@ -362,16 +348,9 @@ export class PagingService {
   // --- pages about Firebreak's own duties ----------------------------------------------------
 
   /**
-   * Pages the default service about an operational failure, through the job queue so the
-   * caller never waits on PagerDuty. Returns false when paging is off (no default key).
+   * Delivers a page OpsPager queued about Firebreak's own duties (a failed or stale backup, a
+   * failed drill): one PagerDuty alert per `dedupKey`, so repeats fold into the open alert.
    */
-  /** Pages a service (default: `default`) outside any incident; false when it has no routing key. */
-  async pageOps(page: OpsPage, service = DEFAULT_SERVICE): Promise<boolean> {
-    if (!this.keys.has(service)) return false;
-    await this.ctx.jobs.enqueue(OPS_QUEUE, { ...page, service, at: this.ctx.clock.now().toISOString() }, { runAt: this.ctx.clock.now() });
-    return true;
-  }
-
   async runOpsJob(job: Job): Promise<void> {
     const p = job.payload as unknown as OpsPage & { at: string; service?: string };
     const key = this.keys.get(p.service ?? DEFAULT_SERVICE);
@@ -416,18 +395,15 @@ export class PagingService {
    * trigger cannot undo a newer resolve.
    */
   private async feedAlerts(dedupeKey: string, event: PdWebhookEvent): Promise<void> {
-    // Read per request: the alerts module is built after paging.
-    const alerts = this.ctx.services.alerts;
-    const alert = alerts ? alertFromWebhookEvent(event, this.ctx.clock.now()) : undefined;
-    if (!alerts || !alert) return;
+    const alert = alertFromWebhookEvent(event, this.ctx.clock.now());
+    if (!alert) return;
     const ours = await store.pageForWebhook(this.ctx.pool, {
       ...(event.incidentKey ? { dedupKey: event.incidentKey } : {}),
       ...(event.pdIncidentId ? { pdIncidentId: event.pdIncidentId } : {}),
     });
     if (ours) return; // Firebreak's own page: its incident timeline hears about it (the job).
-    const { rows } = await this.ctx.pool.query('SELECT 1 FROM jobs WHERE dedupe_key = $1', [dedupeKey]);
-    if (rows.length > 0) return;
-    await alerts.ingest([alert]);
+    if (await store.jobExists(this.ctx.pool, dedupeKey)) return;
+    await this.areas.alerts.ingest([alert]);
   }
 
   /** Acts on one PagerDuty event about an alert Firebreak raised; anything else is ignored. */

@@ -166,3 +166,9 @@ export async function claimEcho(db: Queryable, pdIncidentId: string, action: PdA
   );
   return rows.length > 0;
 }
+
+/** Whether a job with this dedupe key was queued (a webhook delivery already seen). */
+export async function jobExists(db: Queryable, dedupeKey: string): Promise<boolean> {
+  const { rows } = await db.query('SELECT 1 FROM jobs WHERE dedupe_key = $1', [dedupeKey]);
+  return rows.length > 0;
+}

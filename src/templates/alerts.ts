@@ -175,5 +175,4 @@ export const alertReplies = {
   silenced: (title: string, until: Date): string => `Silenced *${escapeMrkdwn(title)}* until ${utc(until)}: no new posts or reminders for it until then (the message still updates).`,
   declared: (id: number): string => `Declaring INC-${id} for this alert group; its channel is being set up.`,
   alreadyDeclared: (id: number): string => `This group is already part of INC-${id}.`,
-  declareFailed: (why: string): string => `Couldn't declare an incident: ${escapeMrkdwn(why)}`,
 };

@@ -3,7 +3,7 @@ import type { Severity } from '../incidents/config.js';
 import type { Page } from '../paging/model.js';
 import { PD_SEVERITY } from '../paging/model.js';
 import type { OnCallEntry } from '../paging/provider.js';
-import type { PageRequestOutcome } from '../paging/service.js';
+import type { PageRequestOutcome } from '../paging/model.js';
 import { duration, utc } from './format.js';
 import { actions, button, context, escapeMrkdwn, input, link, messageText, section, textInput, textSections } from './blocks.js';
 

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { AppContext } from '../app/module.js';
+import type { AppContext } from '../context.js';
 import type { HttpRequest, HttpResponse, Route } from '../http/router.js';
 import { json, problem } from '../http/router.js';
 import type { AlertService } from '../alerts/service.js';

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { freePort } from '../setup/global.js';
-import { AM_TOKEN } from './helpers.js';
+import { AM_TOKEN } from './support.js';
 
 const BIN = ['/usr/bin/prometheus-alertmanager', 'prometheus-alertmanager'].find((b) => spawnSync(b, ['--version']).status === 0);
 let t: TestApp;

@@ -8,7 +8,7 @@ import { FakeClock, MINUTE } from '../../src/clock.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { FakeSlack } from '../support/fake-slack.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
-import { AM_TOKEN, amBody, bearer, post } from './helpers.js';
+import { AM_TOKEN, amBody, bearer, post } from './support.js';
 import type { AlertService } from '../../src/alerts/service.js';
 import nock from 'nock';
 import { accepted, fakeEvents, isolateNetwork } from '../paging/support.js';
@@ -83,7 +83,7 @@ describe('escalate_after', () => {
     // A re-run of the job (a replica died after escalating) does nothing more.
     const g = (await db.pool.query(`SELECT id, created_at FROM alert_groups WHERE group_labels->>'alertname' = 'EscDiskFull'`)).rows[0];
     const job = { id: 0, queue: 'alerts.escalate', dedupeKey: null, runAt: clock.now(), attempts: 2, payload: { groupId: g.id, episode: g.created_at.toISOString() } };
-    await (b.app.ctx.services.alerts as AlertService).runEscalation(job);
+    await b.app.services.alerts.runEscalation(job);
     expect(notices('db-alerts', 'EscDiskFull')).toHaveLength(1);
   });
 

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { FakeClock, HOUR, MINUTE } from '../../src/clock.js';
-import { AM_TOKEN, amBody, bearer, post, stepAndDrain } from './helpers.js';
+import { AM_TOKEN, amBody, bearer, post, stepAndDrain } from './support.js';
 
 let t: TestApp;
 beforeAll(async () => {

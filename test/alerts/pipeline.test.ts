@@ -7,7 +7,7 @@ import { createHmac } from 'node:crypto';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { FakeClock, HOUR, MINUTE } from '../../src/clock.js';
 import { incidentEvents } from '../../src/events/log.js';
-import { AM_TOKEN, GENERIC_TOKEN, amBody, bearer, post, step, stepAndDrain, text } from './helpers.js';
+import { AM_TOKEN, GENERIC_TOKEN, amBody, bearer, post, step, stepAndDrain, text } from './support.js';
 
 const GRAFANA_SECRET = 'grafana-hmac-secret-1';
 let t: TestApp;

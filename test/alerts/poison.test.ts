@@ -11,7 +11,7 @@ import { IngestQueue, RejectedAlerts } from '../../src/alerts/ingest-queue.js';
 import { storeAlertBatches } from '../../src/alerts/store.js';
 import type { IncomingAlert } from '../../src/alerts/model.js';
 import { createPool, isDataError } from '../../src/db/pool.js';
-import { AM_TOKEN, GENERIC_TOKEN, amBody, bearer, post } from './helpers.js';
+import { AM_TOKEN, GENERIC_TOKEN, amBody, bearer, post } from './support.js';
 
 const PD_SECRET = 'pd-webhook-secret-poison';
 const pdSign = (body: string) => `v1=${createHmac('sha256', PD_SECRET).update(body).digest('hex')}`;

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { FakeClock } from '../../src/clock.js';
-import { AM_TOKEN, amBody, bearer, post, step, stepAndDrain } from './helpers.js';
+import { AM_TOKEN, amBody, bearer, post, step, stepAndDrain } from './support.js';
 
 let t: TestApp;
 beforeAll(async () => {

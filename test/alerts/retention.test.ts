@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { FakeClock } from '../../src/clock.js';
-import { AM_TOKEN, amBody, bearer, post, stepAndDrain } from './helpers.js';
+import { AM_TOKEN, amBody, bearer, post, stepAndDrain } from './support.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -24,7 +24,7 @@ it('deletes resolved alerts past retention with their empty groups, and keeps fi
   await t.settle();
   t.clock.advance(2 * 86_400_000);
 
-  const r = await t.app.ctx.services.alerts!.prune();
+  const r = await t.app.services.alerts.prune();
   expect(r).toEqual({ alerts: 1, groups: 1 });
   const names = (await t.db.pool.query(`SELECT labels->>'alertname' AS n FROM alerts ORDER BY 1`)).rows.map((x) => x.n);
   expect(names).toEqual(['Recent', 'StillFiring']);

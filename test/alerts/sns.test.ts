@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import nock from 'nock';
 import { startTestApp, type TestApp } from '../support/app.js';
-import { post } from './helpers.js';
+import { post } from './support.js';
 import { SnsClient } from '../../src/webhooks/sns.js';
 import { FakeClock } from '../../src/clock.js';
 

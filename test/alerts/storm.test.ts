@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { FakeClock } from '../../src/clock.js';
-import { AM_TOKEN, amBody, bearer, post, step, type AmAlert } from './helpers.js';
+import { AM_TOKEN, amBody, bearer, post, step, type AmAlert } from './support.js';
 
 let t: TestApp;
 beforeAll(async () => {

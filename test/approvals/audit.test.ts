@@ -15,7 +15,6 @@ import { systemClock } from '../../src/clock.js';
 import { createLogger } from '../../src/log.js';
 import { verifyAuditLog } from '../../src/audit/verify.js';
 import { auditCli } from '../../src/cli/audit.js';
-import type { ChangeService } from '../../src/approvals/service.js';
 import { parseAuditFilter } from '../../src/commands/audit.js';
 
 /**
@@ -182,7 +181,7 @@ describe('/audit in Slack', () => {
   let t: TestApp;
   beforeAll(async () => {
     t = await startTestApp({ config: { approvals: { approvers: ['U0BOB'] } } });
-    const gate = t.app.ctx.services.changes as ChangeService;
+    const gate = t.app.services.changes;
     gate.register<{ db: string }>({ kind: 'test.restore', describe: (p) => `Restore ${p.db}`, execute: async () => ({ ok: true, summary: 'restored' }) });
     const out = await gate.request('test.restore', { db: 'orders' }, { userId: 'U0ALICE' });
     await t.settle();

@@ -31,7 +31,7 @@ beforeAll(async () => {
     },
   });
   t.slack.userGroups.set('S0DBA', ['U0CAROL', 'U0DAVE']);
-  gate = t.app.ctx.services.changes as ChangeService;
+  gate = t.app.services.changes;
   for (const kind of ['test.restore', 'test.once', 'test.standard']) {
     gate.register<{ target: string }>({
       kind,

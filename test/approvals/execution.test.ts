@@ -21,7 +21,7 @@ const hanging = new Promise<void>((r) => {
 });
 
 function registerActions(t: TestApp, replica: string): ChangeService {
-  const gate = t.app.ctx.services.changes as ChangeService;
+  const gate = t.app.services.changes;
   gate.register<{ target: string }>({
     kind: 'test.quick',
     describe: (p) => `Quick change on ${p.target}`,
@@ -79,7 +79,7 @@ async function requestAs(gate: ChangeService, kind: string, target: string): Pro
 
 describe('change execution as a durable job', () => {
   it('runs an approved change once from its job and records the outcome', async () => {
-    const gate = a.app.ctx.services.changes as ChangeService;
+    const gate = a.app.services.changes;
     const id = await requestAs(gate, 'test.quick', 'orders');
     expect((await gate.approve(id, 'U0BOB')).status).toBe('approved');
     await a.settle();
@@ -91,7 +91,7 @@ describe('change execution as a durable job', () => {
   });
 
   it('starts pre-approved changes through the same job', async () => {
-    const gate = a.app.ctx.services.changes as ChangeService;
+    const gate = a.app.services.changes;
     const out = await gate.request('test.standard', {}, { userId: 'U0ALICE' }, { title: 'Rotate a log file' });
     expect(out.status).toBe('started');
     const id = (out as { requestId: number }).requestId;
@@ -102,7 +102,7 @@ describe('change execution as a durable job', () => {
   });
 
   it('closes a run whose replica died mid-execution as interrupted on another replica, without re-running it', async () => {
-    const gate = a.app.ctx.services.changes as ChangeService;
+    const gate = a.app.services.changes;
     const id = await requestAs(gate, 'test.hang', 'billing');
     expect((await gate.approve(id, 'U0BOB')).status).toBe('approved');
     // Replica A is now inside the executor (holding the job's claim).
@@ -139,7 +139,7 @@ describe('change execution as a durable job', () => {
   });
 
   it('closes a run left executing with no job behind it (started before runs were jobs) when replicas resume', async () => {
-    const gate = a.app.ctx.services.changes as ChangeService;
+    const gate = a.app.services.changes;
     const id = await requestAs(gate, 'test.quick', 'legacy');
     await a.db.pool.query(`UPDATE change_requests SET status = 'executing', executed_at = now() WHERE id = $1`, [id]);
     await Promise.all([gate.resumeApproved(), gate.resumeApproved()]);

@@ -37,7 +37,7 @@ afterAll(async () => {
 describe('backup alerts page', () => {
   it('pages once per problem with a stable dedup key, and records it', async () => {
     const pd = fakeEvents([accepted(), accepted()]);
-    const service = t.app.ctx.services.backups!;
+    const service = t.app.services.backups;
     const target = service.target('gone');
     const first = await service.take(target, { tier: 'manual', requestedBy: 'U0ALICE' });
     expect('busy' in first ? 'busy' : first.record.status).toBe('failed');

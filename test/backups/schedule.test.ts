@@ -48,7 +48,7 @@ afterAll(async () => {
 describe('scheduled backups', () => {
   it('a fresh install catches up no slot from before its schedule existed, and is stale only a full 1.5 intervals after it', async () => {
     const sa = a.app.ctx.scheduler as LeaseScheduler;
-    const service = a.app.ctx.services.backups!;
+    const service = a.app.services.backups;
     const staleAlerts = () => a.slack.messagesIn('ops').filter((m) => m.text.includes('Backups of *app* are overdue'));
     // 10:06: the schedule is seen for the first time; its 10:05 slot never had a chance to run.
     await sa.enqueueDueSlots();
@@ -76,7 +76,7 @@ describe('scheduled backups', () => {
   });
 
   it('alerts the ops channel once when no good backup is within 1.5x the schedule interval', async () => {
-    const service = a.app.ctx.services.backups!;
+    const service = a.app.services.backups;
     expect(service.intervalFor('app')).toBe(HOUR);
     const earlier = a.slack.messagesIn('ops').filter((m) => m.text.includes('Backups of *app* are overdue')).length;
     const staleAlerts = () => a.slack.messagesIn('ops').filter((m) => m.text.includes('Backups of *app* are overdue')).slice(earlier);

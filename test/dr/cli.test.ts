@@ -7,7 +7,7 @@ import { configSchema } from '../../src/config/schema.js';
 import { generateIdentity } from '../../src/backups/age.js';
 import type { BackupRecord } from '../../src/backups/model.js';
 import { drCli } from '../../src/cli/dr.js';
-import { makeSourceDatabase, makeVerifiedBackup, scratchDatabases, spreadRunIds, type SourceDatabase } from './fixture.js';
+import { makeSourceDatabase, makeVerifiedBackup, scratchDatabases, spreadRunIds, type SourceDatabase } from './support.js';
 
 let state: TestDatabase;
 let source: SourceDatabase;

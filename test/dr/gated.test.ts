@@ -7,7 +7,7 @@ import { startTestApp, type TestApp } from '../support/app.js';
 import { createTestBucket, s3Endpoint, TEST_S3_CREDENTIALS } from '../support/s3.js';
 import { generateIdentity } from '../../src/backups/age.js';
 import type { BackupRecord } from '../../src/backups/model.js';
-import { makeSourceDatabase, makeVerifiedBackup, spreadRunIds, type SourceDatabase } from './fixture.js';
+import { makeSourceDatabase, makeVerifiedBackup, spreadRunIds, type SourceDatabase } from './support.js';
 
 process.env.AWS_ACCESS_KEY_ID = TEST_S3_CREDENTIALS.accessKeyId;
 process.env.AWS_SECRET_ACCESS_KEY = TEST_S3_CREDENTIALS.secretAccessKey;

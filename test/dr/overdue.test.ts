@@ -17,7 +17,7 @@ afterAll(() => t?.stop());
 
 describe('the overdue-drill watch on a fresh install', () => {
   it('stays quiet for the first 35 days of the schedule, then says no dry run has run since drills were scheduled', async () => {
-    const dr = t.app.ctx.services.dr!;
+    const dr = t.app.services.dr;
     const missed = () => t.slack.messagesIn('ops').filter((m) => m.text.includes('DR drill missed'));
     // The first start: the schedule is seen now; no slot from before it is caught up.
     await (t.app.ctx.scheduler as LeaseScheduler).enqueueDueSlots();

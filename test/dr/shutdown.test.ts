@@ -5,8 +5,7 @@ import { createTestBucket, s3Endpoint, TEST_S3_CREDENTIALS } from '../support/s3
 import { generateIdentity } from '../../src/backups/age.js';
 import { FakeClock } from '../../src/clock.js';
 import { eventsBy } from '../../src/events/log.js';
-import type { DrService } from '../../src/dr/service.js';
-import { makeSlowSourceDatabase, makeVerifiedBackup, scratchDatabases, spreadRunIds, type SourceDatabase } from './fixture.js';
+import { makeSlowSourceDatabase, makeVerifiedBackup, scratchDatabases, spreadRunIds, type SourceDatabase } from './support.js';
 import pg from 'pg';
 
 process.env.AWS_ACCESS_KEY_ID = TEST_S3_CREDENTIALS.accessKeyId;
@@ -36,7 +35,7 @@ afterAll(async () => {
   await source?.drop();
 });
 
-const service = () => t.app.ctx.services.dr as DrService;
+const service = () => t.app.services.dr;
 
 async function admin(sql: string): Promise<void> {
   const c = new pg.Client({ connectionString: adminUrl() });

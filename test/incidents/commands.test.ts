@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { incidentEvents } from '../../src/events/log.js';
-import type { HookPayloads } from '../../src/app/hooks.js';
+import type { HookPayloads } from '../../src/events/hooks.js';
 
 /**
  * The incident subcommands and buttons as people use them: inside the channel, from
@@ -231,7 +231,7 @@ describe('pins and :pushpin: reactions', () => {
 describe('API for other areas', () => {
   it('acknowledge sets the time once; recordTimeline shows in the timeline; postToIncident posts in the channel', async () => {
     const inc = await declare('Paged incident', 'P2', 'U0ALICE');
-    const svc = t.app.ctx.services.incidents!;
+    const svc = t.app.services.incidents;
     const first = new Date(t.clock.now().getTime() + 60_000);
     const acked = await svc.acknowledge(inc.id, 'pagerduty:PABC', 'PagerDuty acknowledged', first);
     expect(acked?.acknowledgedAt?.toISOString()).toBe(first.toISOString());

@@ -6,7 +6,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.js';
 import type { FakeMessage } from '../support/fake-slack.js';
 import { retryStuckSetups } from '../../src/incidents/setup.js';
-import type { IncidentService } from '../../src/incidents/service.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -108,7 +107,7 @@ describe('war-room setup', () => {
     await t.settle();
     const inc = await incident('Outage outlasted retries');
     await t.db.pool.query(`UPDATE jobs SET status = 'failed', attempts = max_attempts WHERE dedupe_key = $1`, [`incident.setup:${inc.id}`]);
-    const svc = t.app.ctx.services.incidents as IncidentService;
+    const svc = t.app.services.incidents;
     // Slack still away (auth.test fails too): nothing is re-armed.
     t.slack.fail('auth.test', 'service_unavailable', { times: 1 });
     expect(await retryStuckSetups(svc)).toEqual([]);

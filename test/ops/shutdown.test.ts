@@ -2,7 +2,7 @@
  * Graceful shutdown of real processes: SIGTERM while an HTTP request and a slash command's
  * follow-up work are in flight, and while a queued job runs (stopping cleanly via
  * ctx.shutdownSignal, or ignoring it until the budget runs out). A real backup under SIGTERM is
- * in backup-shutdown.test.ts.
+ * in test/backups/shutdown.test.ts.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -56,7 +56,7 @@ function slash(p: FirebreakProcess, command: string, text: string) {
   });
 }
 
-const LONG_JOB = 'test/ops/fixtures/long-job-replica.ts';
+const LONG_JOB = 'test/ops/support/long-job-replica.ts';
 const enqueueLongJob = (db: TestDatabase, payload: object) =>
   db.pool.query(`INSERT INTO jobs (queue, payload, run_at) VALUES ('test.long', $1, now()) RETURNING id`, [JSON.stringify(payload)]).then((r) => r.rows[0].id as number);
 const outcomes = async (db: TestDatabase) =>

@@ -51,7 +51,7 @@ export function webhookBody(type: string, data: Record<string, unknown>, opts: {
   });
 }
 
-export const pagingOf = (t: TestApp): PagingService => t.app.ctx.services.paging as PagingService;
+export const pagingOf = (t: TestApp): PagingService => t.app.services.paging;
 
 export async function incidentByTitle(t: TestApp, title: string): Promise<Record<string, unknown> & { id: number; channel_id: string; channel_name: string; declared_at: Date }> {
   const { rows } = await t.db.pool.query('SELECT * FROM incidents WHERE title = $1', [title]);

@@ -142,7 +142,7 @@ describe('archiving alerts', () => {
       const pd = fakeEvents([accepted(), accepted()]);
       const pitr = new Pitr({
         config: broken.config, pool: t.db.pool, clock: t.clock, log: t.app.ctx.log, chat: t.app.ctx.chat, opsChannel: 'ops',
-        pageOps: (p) => t.app.ctx.services.paging!.pageOps(p), shutdownSignal: new AbortController().signal, rtoTargetMs: 0,
+        pageOps: (p) => t.app.services.opsPager.pageOps(p), shutdownSignal: new AbortController().signal, rtoTargetMs: 0,
       });
       await broken.query('SELECT txid_current()');
       await broken.query('SELECT pg_switch_wal()');

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.js';
-import { GENERIC_TOKEN, bearer, post } from '../alerts/helpers.js';
+import { GENERIC_TOKEN, bearer, post } from '../alerts/support.js';
 
 let t: TestApp;
 beforeAll(async () => {

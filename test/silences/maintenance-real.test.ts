@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { freePort } from '../setup/global.js';
-import { AM_TOKEN, GENERIC_TOKEN, bearer, post } from '../alerts/helpers.js';
+import { AM_TOKEN, GENERIC_TOKEN, bearer, post } from '../alerts/support.js';
 import { startAlertmanager, type RealAlertmanager } from './am.js';
 
 let t: TestApp;

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { FakeClock, MINUTE } from '../../src/clock.js';
-import { AM_TOKEN, amBody, bearer, post, stepAndDrain } from '../alerts/helpers.js';
+import { AM_TOKEN, amBody, bearer, post, stepAndDrain } from '../alerts/support.js';
 import type { FakeMessage } from '../support/fake-slack.js';
 
 /** What Slack sends for typed text: `&`, `<`, `>` escaped. */

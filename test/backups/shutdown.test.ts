@@ -13,7 +13,7 @@ import { createEmptyDatabase, createTestDatabase, type TestDatabase } from '../s
 import { FakeSlack } from '../support/fake-slack.js';
 import { sign } from '../support/app.js';
 import { generateIdentity } from '../../src/backups/age.js';
-import { killIfRunning, startFirebreak, type FirebreakProcess } from './support/process.js';
+import { killIfRunning, startFirebreak, type FirebreakProcess } from '../ops/support/process.js';
 
 const SECRET = `backup-signing-${randomBytes(6).toString('hex')}`;
 const dir = mkdtempSync(path.join(tmpdir(), 'fb-backup-shutdown-'));

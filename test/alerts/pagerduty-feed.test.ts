@@ -8,8 +8,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FakeClock, MINUTE } from '../../src/clock.js';
 import { alertFromWebhookEvent, parseWebhookEvent } from '../../src/paging/webhook-event.js';
 import { startTestApp, type TestApp } from '../support/app.js';
-import { step, stepAndDrain, text } from '../alerts/helpers.js';
-import { accepted, eventTypes, fakeEvents, incidentByTitle, isolateNetwork, pageRows, postWebhook, signature, webhookBody } from './support.js';
+import { step, stepAndDrain, text } from './support.js';
+import { accepted, eventTypes, fakeEvents, incidentByTitle, isolateNetwork, pageRows, postWebhook, signature, webhookBody } from '../paging/support.js';
 
 const SECRET = 'whsec-feed-0000000000000000';
 const START = new Date('2026-03-09T10:00:00Z');
