@@ -9,7 +9,6 @@ import { startTestApp, type TestApp } from '../support/app.js';
 import { FakeSlack } from '../support/fake-slack.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { AM_TOKEN, amBody, bearer, post } from './support.js';
-import type { AlertService } from '../../src/alerts/service.js';
 import nock from 'nock';
 import { accepted, fakeEvents, isolateNetwork } from '../paging/support.js';
 
