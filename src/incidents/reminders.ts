@@ -79,12 +79,20 @@ export async function runReminder(ctx: AppContext, job: Job): Promise<Incident |
       await scheduleReminder(ctx, i, tx);
       return undefined;
     }
+    if (!i.channelId) {
+      // The war room is still being set up (Slack down, setup queued): a reminder recorded now
+      // would be posted nowhere. Ask again in a minute; the compare-and-set above drops it if
+      // an update or resolve comes first.
+      const payload: ReminderPayload = { incidentId: i.id, base: baseOf(i).toISOString(), missed: i.missedReminders };
+      await ctx.jobs.enqueue(REMINDER_QUEUE, { ...payload }, { runAt: new Date(now.getTime() + 60_000), dedupeKey: keyPrefix(i.id) + randomUUID(), maxAttempts: 10 }, tx);
+      return undefined;
+    }
     const missed = i.missedReminders + 1;
     const minutes = Math.round((now.getTime() - baseOf(i).getTime()) / 60_000);
     const { rows: updated } = await tx.query('UPDATE incidents SET missed_reminders = $2 WHERE id = $1 RETURNING *', [i.id, missed]);
     const after = incidentFromRow(updated[0] as never);
     // Chat first, events last: the event chain's lock is then held only for the inserts.
-    if (i.channelId) await ctx.chat.post(i.channelId, reminderMessage(after, minutes, missed));
+    await ctx.chat.post(i.channelId, reminderMessage(after, minutes, missed));
     const escalatedTo: string[] = [];
     if (missed === ESCALATE_AT) {
       const cfg = ctx.config.incidents;

@@ -56,6 +56,23 @@ describe('reminders across restarts and replicas', () => {
     await third.stop();
   });
 
+  it('a reminder due while the war room is still being set up waits for the channel, then goes out once', async () => {
+    const app = await boot();
+    const inc = await declare(app, 'Reminder before the war room');
+    // The state a queued setup leaves: no channel recorded yet.
+    await db.pool.query('UPDATE incidents SET channel_id = NULL WHERE id = $1', [inc.id]);
+    clock.advance(15 * MINUTE);
+    await app.settle();
+    const sent = async () => (await db.pool.query(`SELECT count(*)::int AS n FROM events WHERE incident_id = $1 AND type = 'incident.reminder_sent'`, [inc.id])).rows[0].n;
+    expect(await sent()).toBe(0);
+    await db.pool.query('UPDATE incidents SET channel_id = $2 WHERE id = $1', [inc.id, inc.channel]);
+    clock.advance(MINUTE);
+    await app.settle();
+    expect(remindersIn(inc.channel)).toHaveLength(1);
+    expect(await sent()).toBe(1);
+    await app.stop();
+  });
+
   it('two replicas ticking at the same moment send one reminder', async () => {
     const a = await boot();
     const b = await boot();
