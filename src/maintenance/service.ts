@@ -12,8 +12,7 @@ import type { ChangeGate, GateOutcome } from '../approvals/gate.js';
 import type { Labels, Matcher } from '../alerts/matchers.js';
 import { appendEvent } from '../events/log.js';
 import { AlertmanagerError, type ApiMatcher, type SilenceApi } from '../silences/alertmanager-client.js';
-import { apiMatcherText, silenceCovers, toApi } from '../silences/model.js';
-import { startNow } from '../silences/service.js';
+import { apiMatcherText, silenceCovers, startNow, toApi } from '../silences/model.js';
 import * as store from './store.js';
 import type { MaintenanceWindow } from './store.js';
 

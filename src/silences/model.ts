@@ -133,3 +133,10 @@ export function commonLabels(alerts: { labels: Labels }[]): Labels {
   for (const a of alerts.slice(1)) for (const k of Object.keys(out)) if (a.labels[k] !== out[k]) delete out[k];
   return out;
 }
+
+/**
+ * The start Firebreak sends for a silence that starts now. Alertmanager moves a start in its
+ * past to its own now, but keeps one in its future `pending`: a minute early, so a Firebreak
+ * clock slightly ahead of Alertmanager's cannot leave a "silence now" not silencing.
+ */
+export const startNow = (now: Date): Date => new Date(now.getTime() - 60_000);

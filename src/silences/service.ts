@@ -12,7 +12,7 @@ import type { AlertGroup, AlertSource, StoredAlert } from '../alerts/model.js';
 import type { GroupControls } from '../alerts/service.js';
 import type { GroupControlStatus, SourceSilenceBadge } from '../templates/alerts.js';
 import { AlertmanagerError, type ApiSilence, type SilenceApi } from './alertmanager-client.js';
-import { apiMatcherText, compileApiMatchers, inForce, silenceCovers, toApi, type Silence } from './model.js';
+import { apiMatcherText, compileApiMatchers, inForce, silenceCovers, startNow, toApi, type Silence } from './model.js';
 import * as store from './store.js';
 import { coveringWindow } from '../maintenance/service.js';
 
@@ -62,13 +62,6 @@ export type SilenceOutcome =
 export type ExpireOutcome =
   | { status: 'expired'; alertmanager: string; id: string; silence: Silence | undefined }
   | { status: 'refused'; message: string };
-
-/**
- * The start Firebreak sends for a silence that starts now. Alertmanager moves a start in its
- * past to its own now, but keeps one in its future `pending`: a minute early, so a Firebreak
- * clock slightly ahead of Alertmanager's cannot leave a "silence now" not silencing.
- */
-export const startNow = (now: Date): Date => new Date(now.getTime() - 60_000);
 
 const NOT_ALLOWED = 'You are not allowed to silence alerts or run maintenance here (alerts.silences.allowedUsers / allowedGroups).';
 
