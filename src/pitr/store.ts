@@ -1,5 +1,5 @@
-import pg from 'pg';
-import type { Queryable } from '../db/pool.js';
+import type pg from 'pg';
+import { withClient, type Queryable } from '../db/pool.js';
 import { appendEvent, type NewEvent } from '../events/log.js';
 import { lsnToBigInt, segmentEndLsn, type ArchiverStatus, type PitrRun, type PitrRunKind, type PitrRunStatus } from './model.js';
 
@@ -87,15 +87,8 @@ export interface ClusterAddress {
   database?: string;
 }
 
-async function withCluster<T>(a: ClusterAddress, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ host: a.socketDir, port: a.port, user: a.user, database: a.database ?? 'postgres', application_name: 'firebreak-pitr', connectionTimeoutMillis: 10_000 });
-  c.on('error', () => {});
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end().catch(() => {});
-  }
+function withCluster<T>(a: ClusterAddress, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  return withClient({ host: a.socketDir, port: a.port, user: a.user, database: a.database ?? 'postgres', application_name: 'firebreak-pitr', connectionTimeoutMillis: 10_000 }, fn);
 }
 
 /** pg_stat_archiver plus how much WAL sits after the last archived segment. */
