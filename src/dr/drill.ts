@@ -1,5 +1,6 @@
 import { withClient } from '../db/pool.js';
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { childEnv } from '../child-env.js';
 import { libpqArgs } from '../backups/pgtools.js';
 import { mkdir, open, rm, statfs } from 'node:fs/promises';
@@ -144,7 +145,9 @@ export class Drill {
   ) {
     this.steps = stepsFor(plan.kind).map((d, i) => ({ n: i + 1, key: d.key, title: d.title, status: 'pending' }));
     this.target = plan.kind === 'dry-run' ? scratchDatabaseName(plan.runId) : plan.targetDatabase!;
-    const dir = path.join(plan.workDir, `run-${plan.runId}`);
+    // Run ids are per state database: another Firebreak (or test run) on this host has its own
+    // run 1, and its cleanup must not delete this drill's files under the shared workDir.
+    const dir = path.join(plan.workDir, `run-${plan.runId}-${randomUUID().slice(0, 8)}`);
     this.encrypted = path.join(dir, 'backup.stored');
     this.archive = path.join(dir, 'backup.dump');
   }
