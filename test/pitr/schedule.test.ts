@@ -30,6 +30,10 @@ const backupsIn = async (t: TestApp) =>
     `SELECT kind, detail, status, requested_by FROM pitr_runs WHERE kind IN ('backup', 'expire') ORDER BY id`,
   )).rows;
 
+/** pgBackRest's own words for any failed run, so a failure under load says why. */
+const failures = async (t: TestApp) =>
+  JSON.stringify((await t.db.pool.query(`SELECT kind, detail, error FROM pitr_runs WHERE status <> 'succeeded'`)).rows);
+
 /** The distinct pitr tasks that have a job for `slot` (enqueued, whether or not run yet). */
 const tasksAt = async (t: TestApp, slot: string) =>
   (await t.db.pool.query<{ task: string }>(
@@ -70,7 +74,7 @@ describe('scheduled physical backups', () => {
     clock.set(new Date('2026-11-29T01:15:00Z'));
     await bothReplicasRunDueSlots();
     expect(await tasksAt(a, '2026-11-29T01:15:00Z')).toEqual(['pitr:full:sched', 'pitr:watch:sched']);
-    expect(await backupsIn(a)).toEqual([
+    expect(await backupsIn(a), await failures(a)).toEqual([
       { kind: 'backup', detail: 'full', status: 'succeeded', requested_by: 'firebreak-schedule' },
       { kind: 'expire', detail: expect.any(String), status: 'succeeded', requested_by: 'firebreak-schedule' },
     ]);
