@@ -7,6 +7,7 @@ import { approvalActions, approvalViews } from '../handlers/approvals.js';
 import { auditCommands, type AnchorPort } from '../commands/audit.js';
 import { latestAnchor, publishAnchor } from '../audit/anchor.js';
 import { createObjectStore } from '../storage/index.js';
+import { whileServerReturns } from '../db/pool.js';
 
 type ManualChange = { title: string; category: string; risk: string | null; reason?: string };
 
@@ -54,8 +55,12 @@ export function approvalsModule(ctx: AppContext, changes: ChangeService): Firebr
       // Catch up on what happened while no replica ran: expiries that passed, approvals never
       // claimed. Resuming is a job so it runs after every area has started (DR closes its
       // orphaned runs first); every executor was registered when its area was wired.
-      await changes.expireDue();
-      await ctx.jobs.enqueue(RESUME_QUEUE, {}, { runAt: ctx.clock.now() });
+      // Both are safe to repeat; a replica starting during a PostgreSQL restart waits it out
+      // here as it does for the migrations, instead of exiting (the chaos run saw it exit 1).
+      await whileServerReturns(async () => {
+        await changes.expireDue();
+        await ctx.jobs.enqueue(RESUME_QUEUE, {}, { runAt: ctx.clock.now() });
+      }, 30_000, (err) => ctx.log.warn({ err }, 'PostgreSQL is not answering yet; retrying the approvals catch-up'));
       if (ctx.config.audit.anchorCron) ctx.scheduler.add({ name: 'audit:anchor', cron: ctx.config.audit.anchorCron, run: async () => void (await anchors.publish()) });
     },
   };
