@@ -50,9 +50,14 @@ export async function scheduleReminder(ctx: AppContext, i: Incident, db: pg.Pool
   await ctx.jobs.cancel(keyPrefix(i.id), db);
   const due = nextReminderDue(ctx, i);
   if (!due) return;
+  await enqueueReminder(ctx, i, due, db);
+}
+
+/** One reminder job for the incident's current state, due at `runAt`. */
+async function enqueueReminder(ctx: AppContext, i: Incident, runAt: Date, db: pg.Pool | pg.PoolClient): Promise<void> {
   const payload: ReminderPayload = { incidentId: i.id, base: baseOf(i).toISOString(), missed: i.missedReminders };
   // A fresh key per schedule: correctness comes from the compare-and-set, not the key.
-  await ctx.jobs.enqueue(REMINDER_QUEUE, { ...payload }, { runAt: due, dedupeKey: keyPrefix(i.id) + randomUUID(), maxAttempts: 10 }, db);
+  await ctx.jobs.enqueue(REMINDER_QUEUE, { ...payload }, { runAt, dedupeKey: keyPrefix(i.id) + randomUUID(), maxAttempts: 10 }, db);
 }
 
 export async function cancelReminders(ctx: AppContext, incidentId: number, db: pg.Pool | pg.PoolClient = ctx.pool): Promise<void> {
@@ -83,8 +88,7 @@ export async function runReminder(ctx: AppContext, job: Job): Promise<Incident |
       // The war room is still being set up (Slack down, setup queued): a reminder recorded now
       // would be posted nowhere. Ask again in a minute; the compare-and-set above drops it if
       // an update or resolve comes first.
-      const payload: ReminderPayload = { incidentId: i.id, base: baseOf(i).toISOString(), missed: i.missedReminders };
-      await ctx.jobs.enqueue(REMINDER_QUEUE, { ...payload }, { runAt: new Date(now.getTime() + 60_000), dedupeKey: keyPrefix(i.id) + randomUUID(), maxAttempts: 10 }, tx);
+      await enqueueReminder(ctx, i, new Date(now.getTime() + 60_000), tx);
       return undefined;
     }
     const missed = i.missedReminders + 1;
