@@ -133,3 +133,30 @@ export async function expiredObjectKeys(db: Queryable): Promise<Set<string>> {
   const { rows } = await db.query<{ object_key: string; manifest_key: string }>(`SELECT object_key, manifest_key FROM backups WHERE status = 'expired'`);
   return new Set(rows.flatMap((r) => [r.object_key, r.manifest_key]));
 }
+
+/** Backups of one database never overlap: a session advisory lock on Firebreak's database. */
+const lockKey = (database: string) => `firebreak-backup:${database}`;
+
+/** Takes the database's backup lock on this session; false when another session holds it. */
+export async function tryLockBackups(session: Queryable, database: string): Promise<boolean> {
+  const { rows } = await session.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [lockKey(database)]);
+  return !!rows[0]?.ok;
+}
+
+export async function unlockBackups(session: Queryable, database: string): Promise<void> {
+  await session.query('SELECT pg_advisory_unlock(hashtext($1))', [lockKey(database)]);
+}
+
+/** Called holding the lock, which proves no process is running these any more (it crashed or was killed). */
+export async function failAbandoned(db: Queryable, database: string, at: Date): Promise<void> {
+  await db.query(
+    `UPDATE backups SET status='failed', error='abandoned: the process running it stopped', finished_at=$2 WHERE database=$1 AND status='running'`,
+    [database, at],
+  );
+}
+
+/** When the staleness watch last alerted about `subject` (one alert per episode). */
+export async function lastStaleAlert(db: Queryable, subject: string): Promise<Date | null> {
+  const { rows } = await db.query<{ at: Date | null }>(`SELECT max(at) AS at FROM events WHERE type = 'backup.stale' AND subject = $1`, [subject]);
+  return rows[0]?.at ?? null;
+}
