@@ -495,3 +495,16 @@ export async function clearSentMessage(db: Queryable, groupId: number, channel: 
   );
   return (rowCount ?? 0) > 0;
 }
+
+/** Arbitrary constant: one replica at a time sends from the outbox, so pacing holds. */
+const OUTBOX_LOCK = 730_001;
+
+/** Takes the outbox's sending lock on this session; false when another session sends. */
+export async function tryLockOutbox(session: Queryable): Promise<boolean> {
+  const { rows } = await session.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [OUTBOX_LOCK]);
+  return rows[0]!.ok;
+}
+
+export async function unlockOutbox(session: Queryable): Promise<void> {
+  await session.query('SELECT pg_advisory_unlock($1)', [OUTBOX_LOCK]);
+}
