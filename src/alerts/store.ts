@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { Queryable } from '../db/pool.js';
+import { advisoryUnlock, tryAdvisoryLock, type Queryable } from '../db/pool.js';
 import type { Labels } from './matchers.js';
 import type { AlertGroup, IncomingAlert, StoredAlert } from './model.js';
 
@@ -500,11 +500,6 @@ export async function clearSentMessage(db: Queryable, groupId: number, channel: 
 const OUTBOX_LOCK = 730_001;
 
 /** Takes the outbox's sending lock on this session; false when another session sends. */
-export async function tryLockOutbox(session: Queryable): Promise<boolean> {
-  const { rows } = await session.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [OUTBOX_LOCK]);
-  return rows[0]!.ok;
-}
+export const tryLockOutbox = (session: Queryable): Promise<boolean> => tryAdvisoryLock(session, OUTBOX_LOCK);
 
-export async function unlockOutbox(session: Queryable): Promise<void> {
-  await session.query('SELECT pg_advisory_unlock($1)', [OUTBOX_LOCK]);
-}
+export const unlockOutbox = (session: Queryable): Promise<void> => advisoryUnlock(session, OUTBOX_LOCK);

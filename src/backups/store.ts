@@ -1,4 +1,4 @@
-import type { Queryable } from '../db/pool.js';
+import { advisoryUnlock, tryAdvisoryLock, type Queryable } from '../db/pool.js';
 import type { BackupRecord, BackupStatus, Verification } from './model.js';
 import type { BackupTier } from './config.js';
 
@@ -138,14 +138,9 @@ export async function expiredObjectKeys(db: Queryable): Promise<Set<string>> {
 const lockKey = (database: string) => `firebreak-backup:${database}`;
 
 /** Takes the database's backup lock on this session; false when another session holds it. */
-export async function tryLockBackups(session: Queryable, database: string): Promise<boolean> {
-  const { rows } = await session.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [lockKey(database)]);
-  return !!rows[0]?.ok;
-}
+export const tryLockBackups = (session: Queryable, database: string): Promise<boolean> => tryAdvisoryLock(session, lockKey(database));
 
-export async function unlockBackups(session: Queryable, database: string): Promise<void> {
-  await session.query('SELECT pg_advisory_unlock(hashtext($1))', [lockKey(database)]);
-}
+export const unlockBackups = (session: Queryable, database: string): Promise<void> => advisoryUnlock(session, lockKey(database));
 
 /** Called holding the lock, which proves no process is running these any more (it crashed or was killed). */
 export async function failAbandoned(db: Queryable, database: string, at: Date): Promise<void> {
