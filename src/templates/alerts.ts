@@ -34,6 +34,8 @@ export interface PdGroupStatus {
 /** A silence at the source that covers some of a group's firing alerts. */
 export interface SourceSilenceBadge {
   alertmanager: string;
+  /** "Alertmanager main" or "Grafana grafana". */
+  where?: string;
   id: string;
   /** Alertmanager's createdBy (the Slack name when made from Firebreak). */
   createdBy: string;
@@ -145,7 +147,7 @@ export function alertGroupMessage(v: GroupView): ChatMessage {
   for (const s of atSource.slice(0, 3)) {
     const by = s.slackUser ? `<@${s.slackUser}>` : escapeMrkdwn(s.createdBy || 'someone');
     const part = s.covers < firing.length ? ` (${s.covers} of ${firing.length} firing)` : '';
-    notes.push(`🔕 silenced in Alertmanager ${escapeMrkdwn(s.alertmanager)} by ${by} until ${utc(s.endsAt)}, silence id \`${escapeMrkdwn(s.id)}\`${part}`);
+    notes.push(`🔕 silenced in ${escapeMrkdwn(s.where ?? `Alertmanager ${s.alertmanager}`)} by ${by} until ${utc(s.endsAt)}, silence id \`${escapeMrkdwn(s.id)}\`${part}`);
   }
   if (atSource.length > 3) notes.push(`${atSource.length - 3} more silences (\`/alerts silences\`)`);
   const mutedHere = !!g.silencedUntil && g.silencedUntil > v.now;
