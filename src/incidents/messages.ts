@@ -1,7 +1,7 @@
 import type { AppContext } from '../context.js';
 import type { Severity } from './config.js';
 import { ROLE_FIELD, type Incident } from './model.js';
-import { ChatError, type ChatMessage } from '../chat/surface.js';
+import { ChatError, type ChatMessage, type PostedMessage } from '../chat/surface.js';
 import { describeChatError } from './setup.js';
 import * as store from './store.js';
 import { nextReminderDue } from './reminders.js';
@@ -82,14 +82,14 @@ export class IncidentMessages {
     return ids;
   }
 
-  /** Posts in the incident's channel; logs and skips when the channel was never created. */
-  async postToIncident(incidentId: number, message: ChatMessage): Promise<void> {
+  /** Posts in the incident's channel; where it went, so a message that reflects state can be edited later. Logs and skips when the channel was never created. */
+  async postToIncident(incidentId: number, message: ChatMessage): Promise<PostedMessage | undefined> {
     const i = await store.getIncident(this.ctx.pool, incidentId);
     if (!i?.channelId) {
       this.ctx.log.warn({ incidentId }, 'incident has no channel to post in');
-      return;
+      return undefined;
     }
-    await this.ctx.chat.post(i.channelId, message);
+    return this.ctx.chat.post(i.channelId, message);
   }
 
   async syncChannel(i: Incident, problems: string[], topic = false): Promise<void> {

@@ -3,7 +3,7 @@ import { mention } from '../templates/format.js';
 import type { AppContext } from '../context.js';
 import type { Severity } from './config.js';
 import type { Incident, IncidentRole, IncidentStatus } from './model.js';
-import type { ChatMessage } from '../chat/surface.js';
+import type { ChatMessage, PostedMessage } from '../chat/surface.js';
 import { appendEvent, incidentEvents } from '../events/log.js';
 import { withTransaction } from '../db/pool.js';
 import type { ReplyAddress } from '../chat/interactions.js';
@@ -122,8 +122,8 @@ export class IncidentService implements IncidentFlowDeps {
     });
   }
 
-  /** Posts in the incident's channel; logs and skips when the channel was never created. */
-  postToIncident(incidentId: number, message: ChatMessage): Promise<void> {
+  /** Posts in the incident's channel; where it went, so a message that reflects state can be edited later. */
+  postToIncident(incidentId: number, message: ChatMessage): Promise<PostedMessage | undefined> {
     return this.messages.postToIncident(incidentId, message);
   }
 
