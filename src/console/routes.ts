@@ -217,6 +217,14 @@ class ConsoleKit {
     return problem(400, 'unknown_user', `No console user ${id}. Pick one of: ${surface.users.map((x) => `${x.name} (${x.id})`).join(', ')}`);
   }
 
+  /** The request's JSON body and who acts: the person's own user, or the one the laptop page picked. */
+  whoAndWhat<T extends { user?: string }>(req: HttpRequest, session: ConsoleSession, schema: z.ZodType<T>): { actor: Actor; body: T } | HttpResponse {
+    const parsed = parseJson(req, schema);
+    if (!parsed.ok) return parsed.response;
+    const actor = this.knownUser(session, parsed.value.user);
+    return isResponse(actor) ? actor : { actor, body: parsed.value };
+  }
+
   replyTo(actor: Actor, channel: string, triggerId: string): Reply {
     return {
       ephemeral: (m) => this.surface.postEphemeral(channel, actor.userId, asMessage(m)),
@@ -325,13 +333,12 @@ function stateRoute(k: ConsoleKit): Route['handle'] {
 /** POST /console/api/command: a slash command (or a plain message) typed in a channel. */
 function commandRoute(k: ConsoleKit): Route['handle'] {
   return k.api(async (req, session) => {
-    const body = parseJson(req, commandBody);
-    if (!body.ok) return body.response;
-    const actor = k.knownUser(session, body.value.user);
-    if (isResponse(actor)) return actor;
-    const ch = await k.openChannel(body.value.channel);
+    const r = k.whoAndWhat(req, session, commandBody);
+    if ('status' in r) return r;
+    const { actor, body } = r;
+    const ch = await k.openChannel(body.channel);
     if ('status' in ch) return ch;
-    const text = body.value.text;
+    const text = body.text;
     const m = /^(\/[a-z0-9_-]+)(?:\s+([\s\S]*))?$/i.exec(text);
     if (!text.startsWith('/')) {
       // Plain chat: a message from the person, which areas may listen to (e.g. timelines).
@@ -360,28 +367,27 @@ function commandRoute(k: ConsoleKit): Route['handle'] {
 /** POST /console/api/action: a button or select on a message the person can see. */
 function actionRoute(k: ConsoleKit): Route['handle'] {
   return k.api(async (req, session) => {
-    const body = parseJson(req, actionBody);
-    if (!body.ok) return body.response;
-    const actor = k.knownUser(session, body.value.user);
-    if (isResponse(actor)) return actor;
-    const ch = await k.openChannel(body.value.channel);
+    const r = k.whoAndWhat(req, session, actionBody);
+    if ('status' in r) return r;
+    const { actor, body } = r;
+    const ch = await k.openChannel(body.channel);
     if ('status' in ch) return ch;
-    const msg = await k.surface.message(ch.id, body.value.messageTs);
+    const msg = await k.surface.message(ch.id, body.messageTs);
     if (!msg || (msg.visibleTo && msg.visibleTo !== actor.userId)) {
       return problem(404, 'message_not_found', 'That message is gone; reload the console');
     }
-    const el = elementsOf(msg.blocks).get(body.value.actionId);
+    const el = elementsOf(msg.blocks).get(body.actionId);
     if (!el) return problem(409, 'action_not_on_message', 'That button is no longer on the message (it was updated); look at the message again');
     // A button's value is what Firebreak put on it; only selects carry the person's choice.
-    let value = typeof el.value === 'string' ? el.value : (body.value.value ?? '');
+    let value = typeof el.value === 'string' ? el.value : (body.value ?? '');
     if (el.type !== 'button') {
       const allowed = el.type === 'users_select' ? k.surface.users.map((u) => u.id) : optionValues(el);
-      value = body.value.value ?? '';
+      value = body.value ?? '';
       if (allowed && !allowed.includes(value)) return problem(400, 'invalid_option', 'Pick one of the options offered');
     }
     const triggerId = k.surface.issueTrigger(actor.userId);
     const inv = {
-      actionId: body.value.actionId, value, actor, channelId: ch.id, messageTs: msg.ts, triggerId,
+      actionId: body.actionId, value, actor, channelId: ch.id, messageTs: msg.ts, triggerId,
       requestKey: `console:${randomUUID()}`,
     };
     try {
@@ -396,23 +402,22 @@ function actionRoute(k: ConsoleKit): Route['handle'] {
 /** POST /console/api/view: submits the person's open modal, checked first the way Slack's client checks it. */
 function viewRoute(k: ConsoleKit): Route['handle'] {
   return k.api(async (req, session) => {
-    const body = parseJson(req, viewBody);
-    if (!body.ok) return body.response;
-    const actor = k.knownUser(session, body.value.user);
-    if (isResponse(actor)) return actor;
+    const r = k.whoAndWhat(req, session, viewBody);
+    if ('status' in r) return r;
+    const { actor, body } = r;
     const open = await k.surface.modalOf(actor.userId);
-    if (!open || open.view.callback_id !== body.value.callbackId || (body.value.modalId !== undefined && body.value.modalId !== open.id)) {
+    if (!open || open.view.callback_id !== body.callbackId || (body.modalId !== undefined && body.modalId !== open.id)) {
       return problem(409, 'no_open_modal', 'This form is no longer open; close it and try again');
     }
     const inputs = new Set(inputsOf(open.view).map((f) => f.blockId));
     const values: Record<string, string | undefined> = {};
-    for (const [key, v] of Object.entries(body.value.values)) if (inputs.has(key)) values[key] = v?.trim() || undefined;
+    for (const [key, v] of Object.entries(body.values)) if (inputs.has(key)) values[key] = v?.trim() || undefined;
     const checked = formErrors(open.view, values, new Set(k.surface.users.map((u) => u.id)));
     if (Object.keys(checked).length) return json(200, { ok: false, errors: checked });
     const triggerId = k.surface.issueTrigger(actor.userId);
     const sub = {
       callbackId: open.view.callback_id, values, actor, requestKey: `console:${randomUUID()}`,
-      privateMetadata: open.view.private_metadata ?? body.value.privateMetadata ?? '',
+      privateMetadata: open.view.private_metadata ?? body.privateMetadata ?? '',
     };
     // A submission has no channel (as in Slack): replies go to the person's DM with the bot.
     const toDm = (m: ChatMessage) => k.surface.postDirect(actor.userId, m);
@@ -438,11 +443,10 @@ function viewRoute(k: ConsoleKit): Route['handle'] {
 /** POST /console/api/view/close: the person closed their modal. */
 function closeViewRoute(k: ConsoleKit): Route['handle'] {
   return k.api(async (req, session) => {
-    const body = parseJson(req, closeBody);
-    if (!body.ok) return body.response;
-    const actor = k.knownUser(session, body.value.user);
-    if (isResponse(actor)) return actor;
-    await k.surface.closeModal(actor.userId, body.value.modalId);
+    const r = k.whoAndWhat(req, session, closeBody);
+    if ('status' in r) return r;
+    const { actor, body } = r;
+    await k.surface.closeModal(actor.userId, body.modalId);
     return json(200, { ok: true });
   });
 }
