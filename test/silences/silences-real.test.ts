@@ -169,6 +169,10 @@ describe('silences at the source (real Alertmanager)', () => {
     // The creator is outside text: shown, never turned into Slack markup.
     expect(blocksText(m)).toContain('silenced in Alertmanager main by bob-from-amtool &lt;!channel&gt;');
     expect(blocksText(m)).not.toContain('<!channel>');
+    // The buttons follow: every firing alert is silenced at the source, so Expire (this silence) replaces Silence….
+    const made = (await am.silences()).find((x) => x.createdBy.startsWith('bob-from-amtool') && x.status.state === 'active')!;
+    expect(buttonValue(m, 'alerts.expire_silence')).toBe(`main/${made.id}`);
+    expect(blocksText(m)).not.toContain('"action_id":"alerts.silence"');
   });
 });
 
@@ -205,8 +209,44 @@ describe('Alertmanager down', () => {
       await down.settle();
       expect(down.slack.replies(responseId).join()).toMatch(/Alertmanager "gone" is unreachable .*Nothing was silenced/);
       expect((await down.db.pool.query('SELECT count(*)::int AS n FROM alert_silences')).rows[0].n).toBe(0);
+      const unsilence = await down.slash('/alerts unsilence 6a5e2b0c-0000-4000-8000-000000000001');
+      await down.settle();
+      expect(down.slack.replies(unsilence.responseId).join()).toMatch(/Alertmanager "gone" is unreachable .*The silence was not expired; try again/);
+      const mw = await down.slash('/alerts maintenance alertname="X" 1h reboot');
+      await down.settle();
+      expect(down.slack.replies(mw.responseId).join()).toMatch(/Alertmanager "gone" is unreachable .*The maintenance window was not started and nothing is silenced/);
+      expect((await down.db.pool.query('SELECT count(*)::int AS n FROM maintenance_windows')).rows[0].n).toBe(0);
     } finally {
       await down.stop();
+    }
+  });
+});
+
+describe('one of two Alertmanagers down during a maintenance start', () => {
+  it('expires the silence already made at the one that answered: all or nothing', async () => {
+    const port = await freePort();
+    const half = await startTestApp({
+      config: {
+        alerts: {
+          alertmanagers: [
+            { name: 'main', urls: [am.url], sources: ['alertmanager'] },
+            { name: 'gone', urls: [`http://127.0.0.1:${port}`], sources: ['grafana'] },
+          ],
+        },
+      },
+    });
+    try {
+      half.clock.set(Date.now());
+      const { responseId } = await half.slash('/alerts maintenance alertname="HalfDone" 1h kernel update');
+      await half.settle();
+      expect(half.slack.replies(responseId).join()).toMatch(/Alertmanager "gone" is unreachable .*The maintenance window was not started and nothing is silenced/);
+      const made = (await am.silences()).filter((x) => x.comment.includes('kernel update'));
+      expect(made).toHaveLength(1);
+      expect(made[0]!.status.state).toBe('expired');
+      expect((await half.db.pool.query('SELECT count(*)::int AS n FROM maintenance_windows')).rows[0].n).toBe(0);
+      expect((await half.db.pool.query(`SELECT count(*)::int AS n FROM events WHERE type = 'maintenance.started'`)).rows[0].n).toBe(0);
+    } finally {
+      await half.stop();
     }
   });
 });
