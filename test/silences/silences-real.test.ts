@@ -2,16 +2,21 @@
  * Silences at the source, against the real Prometheus Alertmanager 0.25: the Silence button's
  * modal creates a real silence (matchers, creator, comment), Alertmanager then stops notifying
  * for a new matching alert, Expire makes the notifications resume, and a silence made with
- * Alertmanager's own API shows up on the group's message.
+ * Alertmanager's own API shows up on the group's message. A second receiver of the same
+ * Alertmanager proves the silence stops every receiver, not only Firebreak.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { freePort } from '../setup/global.js';
 import { AM_TOKEN } from '../alerts/support.js';
 import { startAlertmanager, type RealAlertmanager } from './am.js';
+import { createServer, type Server } from 'node:http';
 
 let t: TestApp;
 let am: RealAlertmanager;
+/** Another receiver of the same Alertmanager (think PagerDuty): the instances it was notified about. */
+let other: Server;
+const otherHeard: string[] = [];
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
   const deadline = Date.now() + ms;
@@ -45,12 +50,23 @@ beforeAll(async () => {
       },
     },
   });
-  am = await startAlertmanager(port, `${t.url}/webhooks/alertmanager`);
+  other = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString('utf8')));
+    req.on('end', () => {
+      const payload = JSON.parse(body) as { alerts: { status: string; labels: Record<string, string> }[] };
+      for (const a of payload.alerts) if (a.status === 'firing') otherHeard.push(a.labels.instance ?? '');
+      res.writeHead(200).end();
+    });
+  });
+  await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
+  am = await startAlertmanager(port, `${t.url}/webhooks/alertmanager`, `http://127.0.0.1:${(other.address() as { port: number }).port}/hook`);
 });
 
 afterAll(async () => {
   await am?.stop();
   await t?.stop();
+  await new Promise((r) => other?.close(r));
 });
 
 describe('silences at the source (real Alertmanager)', () => {
@@ -104,6 +120,9 @@ describe('silences at the source (real Alertmanager)', () => {
     await am.pushAlerts([{ labels: { alertname: 'Canary', team: 'db', instance: 'canary-2' } }]);
     await until('the second control alert', async () => ((await alertRows('canary-2')).length ? true : undefined));
     expect(await alertRows('db-2')).toEqual([]);
+    // Nor did any other receiver of that Alertmanager hear about it: the silence is at the source.
+    await until('the other receiver to hear the second control alert', async () => (otherHeard.includes('canary-2') ? true : undefined));
+    expect(otherHeard).not.toContain('db-2');
 
     const value = buttonValue(message('DiskFull'), 'alerts.expire_silence')!;
     const { responseId } = await t.click('alerts.expire_silence', value, { user: 'U0BOB' });
@@ -111,6 +130,7 @@ describe('silences at the source (real Alertmanager)', () => {
     expect(t.slack.replies(responseId).join()).toMatch(/Expired silence/);
     expect((await am.silences()).find((s) => `main/${s.id}` === value)!.status.state).toBe('expired');
     await until('db-2 to reach Firebreak after the silence ended', async () => ((await alertRows('db-2')).length ? true : undefined));
+    await until('db-2 to reach the other receiver too', async () => (otherHeard.includes('db-2') ? true : undefined));
     const after = await until('the message without the silence', async () => {
       const m = message('DiskFull');
       return blocksText(m).includes('"action_id":"alerts.silence"') ? m : undefined;
