@@ -138,5 +138,17 @@ describe('maintenance windows', () => {
     expect(billing()).toHaveLength(1);
     expect(JSON.stringify(billing()[0]!.blocks)).not.toContain('In maintenance');
   });
+
+  it('the group message in the incident\'s channel carries the banner too', async () => {
+    const [inc] = (await t.db.pool.query(`SELECT id, channel_id FROM incidents WHERE title = 'CheckoutErrors'`)).rows as { id: number; channel_id: string }[];
+    expect(inc?.channel_id).toBeTruthy();
+    const inRoom = () => t.slack.messagesIn(inc!.channel_id).find((m) => !m.thread_ts && !m.ephemeralTo && /^(FIRING|RESOLVED): \d* ?CheckoutErrors/.test(m.text));
+    expect(inRoom()).toBeDefined();
+    expect(JSON.stringify(inRoom()!.blocks)).not.toContain('In maintenance');
+    expect(await say('/alerts maintenance checkout 30m rollback')).toMatch(/Maintenance #\d+/);
+    await settle();
+    expect(JSON.stringify(inRoom()!.blocks)).toMatch(/In maintenance #\d+\* until .*rollback/);
+    expect(JSON.stringify(message()!.blocks)).toMatch(/In maintenance #\d+\* until .*rollback/);
+  });
 });
 
