@@ -11,6 +11,8 @@ import { freePort } from '../setup/global.js';
 import { AM_TOKEN } from '../alerts/support.js';
 import { startAlertmanager, type RealAlertmanager } from './am.js';
 import { createServer, type Server } from 'node:http';
+import { execFileSync } from 'node:child_process';
+import { AMTOOL } from '../alerts/amtool.js';
 
 let t: TestApp;
 let am: RealAlertmanager;
@@ -215,6 +217,32 @@ describe('silences expired elsewhere', () => {
     });
     expect(blocksText(m)).not.toContain(ours.id);
     expect(blocksText(m)).not.toContain('muted in Firebreak only');
+  });
+});
+
+describe('silences made and expired with amtool', () => {
+  it('appear on the message with Expire at the next poll, and go again when amtool expires them', async () => {
+    if (!AMTOOL) throw new Error('amtool is not installed: run scripts/test-deps.sh');
+    const amtool = (...args: string[]) => execFileSync(AMTOOL, [...args, `--alertmanager.url=${am.url}`], { encoding: 'utf8' }).trim();
+    const id = amtool('silence', 'add', 'alertname=DiskFull', '--author=ops-amtool', '--comment=via amtool', '--duration=1h');
+    expect(id).toMatch(/^[0-9a-f-]{36}$/);
+    t.clock.advance(30_000);
+    const m = await until('the amtool silence on the message', async () => {
+      const x = message('DiskFull');
+      return blocksText(x).includes(id) ? x : undefined;
+    });
+    expect(blocksText(m)).toContain('silenced in Alertmanager main by ops-amtool');
+    expect(buttonValue(m, 'alerts.expire_silence')).toBe(`main/${id}`);
+    expect(blocksText(m)).not.toContain('"action_id":"alerts.silence"');
+
+    amtool('silence', 'expire', id);
+    t.clock.advance(30_000);
+    const after = await until('the message without the amtool silence', async () => {
+      const x = message('DiskFull');
+      return blocksText(x).includes(id) ? undefined : x;
+    });
+    expect(blocksText(after)).toContain('"action_id":"alerts.silence"');
+    expect(blocksText(after)).not.toContain('"action_id":"alerts.expire_silence"');
   });
 });
 
