@@ -222,8 +222,9 @@ describe('silences expired elsewhere', () => {
 
 describe('silences made and expired with amtool', () => {
   it('appear on the message with Expire at the next poll, and go again when amtool expires them', async () => {
-    if (!AMTOOL) throw new Error('amtool is not installed: run scripts/test-deps.sh');
-    const amtool = (...args: string[]) => execFileSync(AMTOOL, [...args, `--alertmanager.url=${am.url}`], { encoding: 'utf8' }).trim();
+    const bin = AMTOOL;
+    if (!bin) throw new Error('amtool is not installed: run scripts/test-deps.sh');
+    const amtool = (...args: string[]) => execFileSync(bin, [...args, `--alertmanager.url=${am.url}`], { encoding: 'utf8' }).trim();
     const id = amtool('silence', 'add', 'alertname=DiskFull', '--author=ops-amtool', '--comment=via amtool', '--duration=1h');
     expect(id).toMatch(/^[0-9a-f-]{36}$/);
     t.clock.advance(30_000);
