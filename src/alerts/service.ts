@@ -11,7 +11,7 @@ import { alertGroupMessage, escalationNotice, groupResolvedInIncident, groupTitl
 import { duration } from '../templates/format.js';
 import type { Job } from '../jobs/queue.js';
 import { matchesAll, parseDuration, type Labels } from './matchers.js';
-import { alertTitle, type AlertGroup, type IncomingAlert, type StoredAlert } from './model.js';
+import { alertTitle, type AlertGroup, type AlertSource, type IncomingAlert, type StoredAlert } from './model.js';
 import { compileRoutes, findRouteByKey, groupKey, groupLabels, matchRoutes, type Route } from './routing.js';
 import { compileInhibitRules, isInhibited, sourceContainment, type FiringAlert, type InhibitRule } from './inhibit.js';
 import { buildTimeIntervals, routeMuted, type TimeIntervals } from './time-intervals.js';
@@ -33,6 +33,13 @@ export const ESCALATE_QUEUE = 'alerts.escalate';
 export const FLUSH_QUEUE = 'alerts.flush';
 /** Wake-ups further out than this are left to the job loop alone (its poll is close enough). */
 const WAKE_TIMER_MAX_MS = 60_000;
+/**
+ * How long an outbox row stays claimed by the attempt sending it without a renewal (renewed
+ * every third of it while the Slack call lasts). After a crash the next attempt waits this
+ * long, so a request still on its way to Slack has landed (or never will) before it looks for
+ * the message and posts only if there is none.
+ */
+const POST_CLAIM_MS = 30_000;
 /** Arbitrary constant: one replica at a time sends from the outbox, so pacing holds. */
 const FLUSH_LOCK = 730_001;
 const ROUTE_BATCH = 1000;
@@ -335,7 +342,19 @@ export class AlertService {
     this.wakeAt = Infinity;
   }
 
-  private async deliverSafely(item: store.DueItem, now: Date): Promise<void> {
+  private async deliverSafely(due: store.DueItem, now: Date): Promise<void> {
+    // The row is claimed for this attempt, not just the flush lock held: a PostgreSQL restart
+    // ends the lock's session while a post is on its way, and the other replica then posted
+    // the group again. Renewed while the attempt lasts; a dead replica's claim lapses.
+    const { pool } = this.ctx;
+    const claimUntil = () => new Date(this.ctx.clock.now().getTime() + POST_CLAIM_MS);
+    const claim = await store.claimOutbox(pool, due.groupId, due.channel, due.kind, now, claimUntil());
+    if (!claim) return;
+    const item = { ...due, ...claim };
+    const renew = setInterval(() => {
+      store.renewOutboxClaim(pool, item.groupId, item.channel, item.kind, claimUntil()).catch((err: unknown) => this.ctx.log.warn({ err }, 'could not renew an alert post claim'));
+    }, POST_CLAIM_MS / 3);
+    renew.unref();
     try {
       await this.deliver(item, now);
     } catch (err) {
@@ -354,6 +373,10 @@ export class AlertService {
       this.ctx.log.warn({ err, groupId: item.groupId, channel: item.channel, kind: item.kind }, 'alert notification failed');
       await store.deferOutbox(this.ctx.pool, item.groupId, item.channel, item.kind, new Date(now.getTime() + wait), code);
       if (retryable) await store.setPace(this.ctx.pool, item.channel, new Date(now.getTime() + wait));
+    } finally {
+      clearInterval(renew);
+      // Best effort: when PostgreSQL is away the claim lapses by itself.
+      await store.renewOutboxClaim(pool, item.groupId, item.channel, item.kind, null).catch(() => undefined);
     }
   }
 
@@ -621,6 +644,11 @@ export class AlertService {
     return store.shownGroupsWithFiring(this.ctx.pool);
   }
 
+  /** The groups an alert belongs to (a PagerDuty incident's, by its id). */
+  async groupsWithAlert(source: AlertSource, fingerprint: string): Promise<number[]> {
+    return store.groupsWithAlert(this.ctx.pool, source, fingerprint);
+  }
+
   /** Re-renders these groups' messages (a silence or maintenance changed how they look). */
   async refreshGroups(groupIds: number[]): Promise<void> {
     for (const id of new Set(groupIds)) {
@@ -657,6 +685,15 @@ export class AlertService {
     if (g.incidentId) await this.incidents.recordTimeline(g.incidentId, 'alert.acknowledged', user, { text: `Alert group #${g.id} acknowledged`, groupId: g.id });
     await this.refreshEverywhere(g);
     return { status: 'acknowledged', group: g };
+  }
+
+  /** Withdraws the acknowledgement `by` made (a PagerDuty incident was unacknowledged or reopened there). */
+  async unacknowledge(groupId: number, by: string): Promise<AlertGroup | undefined> {
+    const g = await store.unacknowledgeGroup(this.ctx.pool, groupId, by);
+    if (!g) return undefined;
+    if (g.incidentId) await this.incidents.recordTimeline(g.incidentId, 'alert.unacknowledged', by, { text: `Alert group #${g.id} wants attention again (${by})`, groupId: g.id });
+    await this.refreshEverywhere(g);
+    return g;
   }
 
   async silence(groupId: number, user: string, ms: number): Promise<AlertGroup | undefined> {

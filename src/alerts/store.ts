@@ -267,6 +267,26 @@ export async function markPosting(db: Queryable, groupId: number, channel: strin
   await db.query('UPDATE alert_outbox SET last_error = $4 WHERE group_id = $1 AND channel = $2 AND kind = $3', [groupId, channel, kind, POSTING]);
 }
 
+/**
+ * Claims a due outbox row until `until` for one attempt, whatever replica or flush holds the
+ * lock; undefined when it is no longer due or another attempt holds it. Returns the row's
+ * attempts and last error as the claim found them.
+ */
+export async function claimOutbox(db: Queryable, groupId: number, channel: string, kind: OutboxKind, now: Date, until: Date): Promise<{ attempts: number; lastError: string | null } | undefined> {
+  const { rows } = await db.query<{ attempts: number; last_error: string | null }>(
+    `UPDATE alert_outbox SET posting_until = $5
+      WHERE group_id = $1 AND channel = $2 AND kind = $3 AND not_before <= $4 AND (posting_until IS NULL OR posting_until <= $4)
+      RETURNING attempts, last_error`,
+    [groupId, channel, kind, now, until],
+  );
+  return rows[0] ? { attempts: rows[0].attempts, lastError: rows[0].last_error } : undefined;
+}
+
+/** Extends (`until`) or ends (null) an attempt's claim on its outbox row. */
+export async function renewOutboxClaim(db: Queryable, groupId: number, channel: string, kind: OutboxKind, until: Date | null): Promise<void> {
+  await db.query('UPDATE alert_outbox SET posting_until = $4 WHERE group_id = $1 AND channel = $2 AND kind = $3 AND posting_until IS NOT NULL', [groupId, channel, kind, until]);
+}
+
 export interface DueItem {
   groupId: number;
   channel: string;
@@ -283,7 +303,7 @@ export async function dueOutbox(db: Queryable, now: Date, limit = 500): Promise<
   const { rows } = await db.query<{ group_id: number; channel: string; kind: OutboxKind; attempts: number; last_error: string | null }>(
     `SELECT DISTINCT ON (o.channel) o.group_id, o.channel, o.kind, o.attempts, o.last_error
        FROM alert_outbox o LEFT JOIN alert_channel_pace p ON p.channel = o.channel
-      WHERE o.not_before <= $1 AND (p.next_at IS NULL OR p.next_at <= $1)
+      WHERE o.not_before <= $1 AND (p.next_at IS NULL OR p.next_at <= $1) AND (o.posting_until IS NULL OR o.posting_until <= $1)
       ORDER BY o.channel, (o.kind = 'message') DESC, o.not_before, o.group_id
       LIMIT $2`,
     [now, limit],
@@ -294,7 +314,7 @@ export async function dueOutbox(db: Queryable, now: Date, limit = 500): Promise<
 /** When the outbox next has something sendable, pacing included; null when empty. */
 export async function nextOutboxAt(db: Queryable): Promise<Date | null> {
   const { rows } = await db.query<{ at: Date | null }>(
-    `SELECT min(GREATEST(o.not_before, COALESCE(p.next_at, o.not_before))) AS at
+    `SELECT min(GREATEST(o.not_before, COALESCE(p.next_at, o.not_before), COALESCE(o.posting_until, o.not_before))) AS at
        FROM alert_outbox o LEFT JOIN alert_channel_pace p ON p.channel = o.channel`,
   );
   return rows[0]?.at ?? null;
@@ -382,10 +402,28 @@ export async function attachIncident(db: Queryable, groupId: number, incidentId:
   await db.query('UPDATE alert_groups SET incident_id = $2 WHERE id = $1', [groupId, incidentId]);
 }
 
+/** Groups an alert (by its source and fingerprint) belongs to. */
+export async function groupsWithAlert(db: Queryable, source: string, fingerprint: string): Promise<number[]> {
+  const { rows } = await db.query<{ group_id: number }>(
+    `SELECT DISTINCT m.group_id FROM alert_group_members m JOIN alerts a ON a.id = m.alert_id WHERE a.source = $1 AND a.fingerprint = $2 ORDER BY m.group_id`,
+    [source, fingerprint],
+  );
+  return rows.map((r) => Number(r.group_id));
+}
+
 export async function acknowledgeGroup(db: Queryable, groupId: number, by: string, now: Date): Promise<AlertGroup | undefined> {
   const { rows } = await db.query<GroupRow>(
     `UPDATE alert_groups SET acknowledged_by = $2, acknowledged_at = $3, version = version + 1 WHERE id = $1 RETURNING *`,
     [groupId, by, now],
+  );
+  return rows[0] ? groupFromRow(rows[0]) : undefined;
+}
+
+/** Withdraws an acknowledgement made by `by` (PagerDuty said the incident wants attention again). */
+export async function unacknowledgeGroup(db: Queryable, groupId: number, by: string): Promise<AlertGroup | undefined> {
+  const { rows } = await db.query<GroupRow>(
+    `UPDATE alert_groups SET acknowledged_by = NULL, acknowledged_at = NULL, version = version + 1 WHERE id = $1 AND acknowledged_by = $2 RETURNING *`,
+    [groupId, by],
   );
   return rows[0] ? groupFromRow(rows[0]) : undefined;
 }

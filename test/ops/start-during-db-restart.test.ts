@@ -28,22 +28,36 @@ afterAll(async () => {
   await db?.drop();
 });
 
-/** Drops the first `refuse` connections (the server restarting), then forwards to PostgreSQL. */
-async function gate(target: URL, refuse: number): Promise<{ port: number; refused: () => number; close(): void }> {
+/**
+ * Drops the first `refuse` connections (the server restarting), then forwards to PostgreSQL.
+ * With `dropOn`, connections are forwarded from the start and the restart comes later: the
+ * first `refuse` times a client sends a message containing `dropOn`, its connection is dropped
+ * (PostgreSQL going away mid-start) instead of forwarding it.
+ */
+async function gate(target: URL, refuse: number, dropOn?: string): Promise<{ port: number; refused: () => number; close(): void }> {
   let refused = 0;
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
     sockets.add(client);
     client.on('close', () => sockets.delete(client));
     client.on('error', () => {});
-    if (refused < refuse) {
+    if (!dropOn && refused < refuse) {
       refused++;
       client.destroy();
       return;
     }
     const up = net.connect(Number(target.port || 5432), target.hostname);
     up.on('error', () => client.destroy());
-    client.pipe(up).pipe(client);
+    client.on('data', (data: Buffer) => {
+      if (dropOn && refused < refuse && data.includes(dropOn)) {
+        refused++;
+        client.destroy();
+        up.destroy();
+        return;
+      }
+      up.write(data);
+    });
+    up.pipe(client);
     sockets.add(up);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -77,6 +91,35 @@ describe('starting while PostgreSQL restarts', () => {
       await app.stop();
     } finally {
       await pool.end().catch(() => {});
+      g.close();
+    }
+  });
+
+  it('the approvals catch-up at start waits for the database too, instead of failing the start', async () => {
+    // Migrations checked, then PostgreSQL restarts as the approvals area looks for expired
+    // requests (the chaos run's replica exited 1 in ChangeService.expireDue).
+    const direct = createPool(db.url);
+    const resumes = async () => (await direct.query<{ n: number }>("SELECT count(*)::int AS n FROM jobs WHERE queue = 'approvals.resume'")).rows[0]!.n;
+    const before = await resumes();
+    const g = await gate(new URL(db.url), 3, 'FROM change_requests WHERE status=\'pending\' AND expires_at');
+    const url = new URL(db.url);
+    url.host = `127.0.0.1:${g.port}`;
+    const config = configSchema.parse({
+      databaseUrl: url.toString(), port: 0, logLevel: 'silent',
+      slack: { botToken: 'xoxb-test', signingSecret: 'restart-signing-secret', apiUrl: slack.url },
+    });
+    const log = createLogger({ level: 'silent' });
+    const edge = createSlackEdge(config, log);
+    const pool = createPool(url.toString());
+    try {
+      const app = await createApp({ config, pool, log, chat: edge.chat, replies: edge.replies, edgeRoutes: (a) => edge.attach(a) });
+      expect(g.refused()).toBe(3);
+      // The catch-up finished: its resume job is queued.
+      expect(await resumes()).toBe(before + 1);
+      await app.stop();
+    } finally {
+      await pool.end().catch(() => {});
+      await direct.end();
       g.close();
     }
   });
