@@ -11,7 +11,7 @@ import { alertGroupMessage, escalationNotice, groupResolvedInIncident, groupTitl
 import { duration } from '../templates/format.js';
 import type { Job } from '../jobs/queue.js';
 import { matchesAll, parseDuration, type Labels } from './matchers.js';
-import { alertTitle, type AlertGroup, type IncomingAlert, type StoredAlert } from './model.js';
+import { alertTitle, type AlertGroup, type AlertSource, type IncomingAlert, type StoredAlert } from './model.js';
 import { compileRoutes, findRouteByKey, groupKey, groupLabels, matchRoutes, type Route } from './routing.js';
 import { compileInhibitRules, isInhibited, sourceContainment, type FiringAlert, type InhibitRule } from './inhibit.js';
 import { buildTimeIntervals, routeMuted, type TimeIntervals } from './time-intervals.js';
@@ -644,6 +644,11 @@ export class AlertService {
     return store.shownGroupsWithFiring(this.ctx.pool);
   }
 
+  /** The groups an alert belongs to (a PagerDuty incident's, by its id). */
+  async groupsWithAlert(source: AlertSource, fingerprint: string): Promise<number[]> {
+    return store.groupsWithAlert(this.ctx.pool, source, fingerprint);
+  }
+
   /** Re-renders these groups' messages (a silence or maintenance changed how they look). */
   async refreshGroups(groupIds: number[]): Promise<void> {
     for (const id of new Set(groupIds)) {
@@ -680,6 +685,15 @@ export class AlertService {
     if (g.incidentId) await this.incidents.recordTimeline(g.incidentId, 'alert.acknowledged', user, { text: `Alert group #${g.id} acknowledged`, groupId: g.id });
     await this.refreshEverywhere(g);
     return { status: 'acknowledged', group: g };
+  }
+
+  /** Withdraws the acknowledgement `by` made (a PagerDuty incident was unacknowledged or reopened there). */
+  async unacknowledge(groupId: number, by: string): Promise<AlertGroup | undefined> {
+    const g = await store.unacknowledgeGroup(this.ctx.pool, groupId, by);
+    if (!g) return undefined;
+    if (g.incidentId) await this.incidents.recordTimeline(g.incidentId, 'alert.unacknowledged', by, { text: `Alert group #${g.id} wants attention again (${by})`, groupId: g.id });
+    await this.refreshEverywhere(g);
+    return g;
   }
 
   async silence(groupId: number, user: string, ms: number): Promise<AlertGroup | undefined> {

@@ -402,10 +402,28 @@ export async function attachIncident(db: Queryable, groupId: number, incidentId:
   await db.query('UPDATE alert_groups SET incident_id = $2 WHERE id = $1', [groupId, incidentId]);
 }
 
+/** Groups an alert (by its source and fingerprint) belongs to. */
+export async function groupsWithAlert(db: Queryable, source: string, fingerprint: string): Promise<number[]> {
+  const { rows } = await db.query<{ group_id: number }>(
+    `SELECT DISTINCT m.group_id FROM alert_group_members m JOIN alerts a ON a.id = m.alert_id WHERE a.source = $1 AND a.fingerprint = $2 ORDER BY m.group_id`,
+    [source, fingerprint],
+  );
+  return rows.map((r) => Number(r.group_id));
+}
+
 export async function acknowledgeGroup(db: Queryable, groupId: number, by: string, now: Date): Promise<AlertGroup | undefined> {
   const { rows } = await db.query<GroupRow>(
     `UPDATE alert_groups SET acknowledged_by = $2, acknowledged_at = $3, version = version + 1 WHERE id = $1 RETURNING *`,
     [groupId, by, now],
+  );
+  return rows[0] ? groupFromRow(rows[0]) : undefined;
+}
+
+/** Withdraws an acknowledgement made by `by` (PagerDuty said the incident wants attention again). */
+export async function unacknowledgeGroup(db: Queryable, groupId: number, by: string): Promise<AlertGroup | undefined> {
+  const { rows } = await db.query<GroupRow>(
+    `UPDATE alert_groups SET acknowledged_by = NULL, acknowledged_at = NULL, version = version + 1 WHERE id = $1 AND acknowledged_by = $2 RETURNING *`,
+    [groupId, by],
   );
   return rows[0] ? groupFromRow(rows[0]) : undefined;
 }

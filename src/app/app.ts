@@ -19,6 +19,9 @@ import { ChangeService } from '../approvals/service.js';
 import { IncidentService } from '../incidents/service.js';
 import { AlertService } from '../alerts/service.js';
 import { PagingService } from '../paging/service.js';
+import { PagerDutyAlertControls, PagerDutyAlertStatus } from '../paging/alert-controls.js';
+import { PagerDutyRest } from '../paging/rest.js';
+import { timerSleep } from '../paging/delivery.js';
 import { resolveRoutingKeys } from '../paging/routing.js';
 import { OpsPager } from '../paging/ops-pager.js';
 import { BackupService } from '../backups/service.js';
@@ -77,6 +80,8 @@ export interface AppServices {
   readonly alerts: AlertService;
   readonly opsPager: OpsPager;
   readonly paging: PagingService;
+  /** PagerDuty controls on alert groups that came from PagerDuty. */
+  readonly pdAlerts: PagerDutyAlertControls;
   readonly backups: BackupService;
   readonly dr: DrService;
 }
@@ -91,11 +96,21 @@ function buildServices(ctx: AppContext): AppServices {
   const opsPager = new OpsPager({ jobs: ctx.jobs, clock: ctx.clock, routingKeys });
   const incidents = new IncidentService(ctx, { enabled: routingKeys.size > 0 });
   const changes = new ChangeService(ctx, incidents);
-  const alerts = new AlertService(ctx, incidents, opsPager, silenceStatus(ctx));
-  const paging = new PagingService(ctx, { incidents, alerts }, { routingKeys });
+  const silences = silenceStatus(ctx);
+  const pdStatus = new PagerDutyAlertStatus(ctx.pool, () => !!ctx.config.paging.apiToken);
+  // A group's message shows silences and maintenance (src/silences) and PagerDuty's state (src/paging).
+  const alerts = new AlertService(ctx, incidents, opsPager, {
+    status: async (g, firing, now) => ({ ...(await silences.status(g, firing, now)), pagerduty: await pdStatus.status(firing) }),
+  });
+  const pdAlerts = new PagerDutyAlertControls({
+    pool: ctx.pool, clock: ctx.clock, log: ctx.log, alerts,
+    rest: new PagerDutyRest(ctx.config.paging, () => ctx.clock.now(), timerSleep),
+    emailOf: async (userId) => (await ctx.chat.userIdentity?.(userId))?.email,
+  });
+  const paging = new PagingService(ctx, { incidents, alerts }, { routingKeys, alertControls: pdAlerts });
   const backups = new BackupService({ ...ctx, paging: opsPager });
   const dr = new DrService(ctx, backupsRestoreSource(ctx), changes);
-  return { changes, incidents, alerts, opsPager, paging, backups, dr };
+  return { changes, incidents, alerts, opsPager, paging, pdAlerts, backups, dr };
 }
 
 /** The modules that make up Firebreak, in the order their routes and commands register. */
@@ -104,7 +119,7 @@ function buildModules(ctx: AppContext, s: AppServices): FirebreakModule[] {
   const pitr = pitrArea(ctx, { gate: s.changes, paging: s.opsPager });
   return [
     incidentsModule(ctx, s.incidents),
-    pagingModule(ctx, s.paging, s.incidents),
+    pagingModule(ctx, s.paging, s.incidents, s.pdAlerts),
     approvalsModule(ctx, s.changes),
     backupsModule(ctx, s.backups, s.changes, pitr.verbs),
     drModule(ctx, s.dr, s.changes, pitr.verbs),

@@ -17,14 +17,17 @@ export function backupsModule(ctx: AppContext, service: BackupService, changes: 
   const cfg = ctx.config.backups;
   // `/backup now` under the change policy: runs once approved (or at once when the team
   // pre-approved it), with the same progress thread as an immediate backup.
+  // Restartable: a replica killed mid-backup leaves its run to the next replica to claim the
+  // job, which starts the backup again (the abandoned row is marked failed under the lock).
   changes.register<BackupNowParams>({
     kind: 'backup.now',
+    restartable: true,
     describe: (p) => `Back up database ${p.database} now (pg_dump, compressed, encrypted, verified) into the backup store.`,
     execute: async (p, exec) => {
       const target = service.target(p.database);
       let thread: ProgressThread | undefined;
       if (p.channel) {
-        const posted = await ctx.chat.post(p.channel, backupStarted(target.name, exec.requester)).catch(() => undefined);
+        const posted = await ctx.chat.post(p.channel, backupStarted(target.name, exec.requester, undefined, exec.restarted)).catch(() => undefined);
         if (posted) thread = { channel: posted.channel, ts: posted.ts };
       }
       const out = await service.take(target, { tier: 'manual', requestedBy: exec.requester, thread });

@@ -47,6 +47,8 @@ export function executeAction(ctx: AppContext, service: DrService): GatedAction<
 export function dryRunAction(ctx: AppContext, service: DrService): GatedAction<DryRunParams> {
   return {
     kind: DR_DRY_RUN_KIND,
+    // A dry run touches only its own scratch database; the next run closes a dead one's run and drops its scratch.
+    restartable: true,
     describe: (p) => `DR dry run: restore backup ${p.backupId} into a scratch database, validate it, report RTO/RPO, drop it. Production is not touched.`,
     execute: async (p, exec) => {
       const r = await service.start({

@@ -10,6 +10,7 @@ import { pdControlHandlers } from '../handlers/pagerduty-controls.js';
 import type { IncidentService } from '../incidents/service.js';
 import { PagerDutyRest } from '../paging/rest.js';
 import { PagerDutyControls } from '../paging/controls.js';
+import type { PagerDutyAlertControls } from '../paging/alert-controls.js';
 import { timerSleep } from '../paging/delivery.js';
 
 /**
@@ -17,7 +18,7 @@ import { timerSleep } from '../paging/delivery.js';
  * the Retry paging button and POST /webhooks/pagerduty. Without a routing key it stays
  * registered but pages nothing, and the incident headline says paging is off.
  */
-export function pagingModule(ctx: AppContext, paging: PagingService, incidents: IncidentService): FirebreakModule {
+export function pagingModule(ctx: AppContext, paging: PagingService, incidents: IncidentService, alertGroups: PagerDutyAlertControls): FirebreakModule {
 
   ctx.hooks.on('incident.declared', ({ incident, actor }) => paging.onDeclared(incident, actor));
   ctx.hooks.on('incident.severity_changed', ({ incident, from, to, actor }) => paging.onSeverityChanged(incident, from, to, actor));
@@ -28,9 +29,10 @@ export function pagingModule(ctx: AppContext, paging: PagingService, incidents: 
     pool: ctx.pool, clock: ctx.clock, log: ctx.log, incidents,
     rest: new PagerDutyRest(ctx.config.paging, () => ctx.clock.now(), timerSleep),
     emailOf: async (userId) => (await ctx.chat.userIdentity?.(userId))?.email,
-    tell: (incident, message) => paging.tell(incident, message),
+    tell: async (incident, message) => void (await paging.tell(incident, message)),
+    pageChanged: (pageId) => paging.refreshNotice(pageId),
     doneMessage: pdControlDone,
-  }), incidents);
+  }), incidents, alertGroups);
 
   return {
     name: 'paging',

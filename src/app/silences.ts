@@ -4,7 +4,7 @@ import type { AlertService } from '../alerts/service.js';
 import type { AlertSource } from '../alerts/model.js';
 import type { Job } from '../jobs/queue.js';
 import { parseDuration } from '../alerts/matchers.js';
-import { AlertmanagerClient } from '../silences/alertmanager-client.js';
+import { AlertmanagerClient, whereOf } from '../silences/alertmanager-client.js';
 import type { AlertmanagerTarget } from '../silences/config.js';
 import { SilenceService, SilenceStatus } from '../silences/service.js';
 import { silenceHandlers } from '../handlers/silences.js';
@@ -23,7 +23,8 @@ const ownersOf = (targets: AlertmanagerTarget[]): Partial<Record<AlertSource, st
   Object.fromEntries(targets.flatMap((t) => t.sources.map((s) => [s, t.name])));
 
 /** The alert message's view of silences; built before the alerts area, which renders with it. */
-export const silenceStatus = (ctx: AppContext): SilenceStatus => new SilenceStatus(ctx.pool, ownersOf(ctx.config.alerts.alertmanagers));
+export const silenceStatus = (ctx: AppContext): SilenceStatus =>
+  new SilenceStatus(ctx.pool, ownersOf(ctx.config.alerts.alertmanagers), Object.fromEntries(ctx.config.alerts.alertmanagers.map((t) => [t.name, whereOf(t.name, t.kind)])));
 
 function authorization(t: AlertmanagerTarget, env: NodeJS.ProcessEnv): string | undefined {
   const need = (name: string) => {
@@ -59,7 +60,7 @@ export function silencesModule(ctx: AppContext, alerts: AlertService, changes: C
   const cfg = ctx.config.alerts.silences;
   const owners = ownersOf(targets);
   const mayControl = controlPolicy(ctx);
-  const alertmanagers = targets.map((t) => new AlertmanagerClient({ name: t.name, urls: t.urls, authorization: authorization(t, env), timeoutMs: t.timeoutSeconds * 1000 }));
+  const alertmanagers = targets.map((t) => new AlertmanagerClient({ name: t.name, kind: t.kind, urls: t.urls, authorization: authorization(t, env), timeoutMs: t.timeoutSeconds * 1000 }));
   const nameOf = async (userId: string) => {
     try {
       return (await ctx.chat.userIdentity?.(userId))?.name ?? (await ctx.chat.displayName?.(userId)) ?? userId;

@@ -14,6 +14,11 @@ export interface ActionExecution {
   requestId: number | null;
   requester: string;
   approvers: string[];
+  /**
+   * Set when this run starts the action again because the replica running it died (or was
+   * restarted) before recording its outcome: only for `restartable` actions.
+   */
+  restarted?: boolean;
 }
 
 export interface ActionResult {
@@ -31,6 +36,14 @@ export interface GatedAction<P extends Record<string, unknown> = Record<string, 
    * records the result. Throwing counts as a failed execution.
    */
   execute(params: P, exec: ActionExecution): Promise<ActionResult>;
+  /**
+   * Whether running the action again from the start is safe after its replica died mid-run
+   * (a backup writes a new one and marks the abandoned one failed; a dry run restores into a
+   * new scratch database): such a run is resumed by whichever replica claims its job. Others
+   * (a restore over production) may have half-happened, so their run is closed as interrupted
+   * and the requester asked to check, never re-run silently.
+   */
+  restartable?: boolean;
 }
 
 export type GateOutcome =

@@ -493,24 +493,29 @@ export class ChangeService implements ChangeGate {
   }
 
   /**
-   * The execution job. The first attempt runs the executor and records what it did. A later
+   * The execution job, whether the change was approved or started at once (pre-approved,
+   * break-glass): one path. The first attempt runs the executor and records what it did. A later
    * attempt means the replica running it died (or lost the database) before recording the
-   * outcome: the action may have half-happened, so it is never re-run silently; the run is
-   * recorded as failed and the requester told to check and ask again.
+   * outcome: a restartable action (a backup, a dry run) is run again from the start here, so
+   * an acknowledged `/backup now` survives a kill -9 of the replica running it; any other may
+   * have half-happened, so it is never re-run silently: the run is recorded as failed and the
+   * requester told to check and ask again.
    */
   async execute(job: Job): Promise<void> {
     const { requestId, approvers, interrupted } = job.payload as unknown as ExecuteJob;
     const req = await store.getRequest(this.ctx.pool, requestId);
     if (!req || req.status !== 'executing') return;
     let result: ActionResult;
-    if (interrupted || job.attempts > 1) {
+    const action = this.actions.get(req.kind);
+    const restarted = !interrupted && job.attempts > 1 && action?.restartable === true;
+    if (interrupted || (job.attempts > 1 && !restarted)) {
       this.ctx.log.warn({ requestId, attempt: job.attempts }, 'change run interrupted before its outcome was recorded; not re-running it');
       result = { ok: false, summary: INTERRUPTED_SUMMARY };
     } else {
-      const action = this.actions.get(req.kind);
+      if (restarted) this.ctx.log.warn({ requestId, kind: req.kind, attempt: job.attempts }, 'change run interrupted before its outcome was recorded; starting it again (its action is restartable)');
       try {
         if (!action) throw new Error(`no executor is registered for ${req.kind}`);
-        result = await action.execute(req.params, { requestId: req.id, requester: req.requester, approvers });
+        result = await action.execute(req.params, { requestId: req.id, requester: req.requester, approvers, ...(restarted ? { restarted } : {}) });
       } catch (err) {
         result = { ok: false, summary: `failed: ${err instanceof Error ? err.message : String(err)}` };
       }

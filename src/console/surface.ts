@@ -3,7 +3,7 @@ import type pg from 'pg';
 import { withTransaction } from '../db/pool.js';
 import { systemClock, type Clock } from '../clock.js';
 import {
-  ChatError, type Block, type ChannelRef, type ChatMessage, type ChatSurface, type ModalView, type PostedMessage,
+  ChatError, type Block, type ChannelRef, type ChatMessage, type ChatSurface, type MessageTag, type ModalView, type PostedMessage,
 } from '../chat/surface.js';
 import { DEMO_CHANNELS, DEMO_USER_GROUPS, DEMO_USERS, type ConsoleUser, type ConsoleUserGroup } from './config.js';
 
@@ -101,6 +101,11 @@ const toMessage = (r: MessageRow): ConsoleMessage => ({
   editedAt: r.edited_at?.toISOString() ?? null,
   rev: Number(r.rev),
 });
+
+/** The same shape as the Slack surface's message metadata, so one tag means one thing on both. */
+function tagMetadata(tag: MessageTag): { event_type: string; event_payload: { incident_id: number; step: string } } {
+  return { event_type: 'firebreak_incident_step', event_payload: { incident_id: tag.incidentId, step: tag.step } };
+}
 
 const MESSAGE_COLUMNS = 'channel_id, ts, thread_ts, author, text, blocks, file, visible_to, posted_at, edited_at, rev';
 /** A first load shows at most this many of the latest messages. */
@@ -393,7 +398,7 @@ export class ConsoleSurface implements ChatSurface {
 
   private async insertMessage(
     ch: ConsoleChannel, author: string, message: ChatMessage,
-    extra: { threadTs?: string; visibleTo?: string; file?: ConsoleFile } = {},
+    extra: { threadTs?: string; visibleTo?: string; file?: ConsoleFile; tag?: MessageTag } = {},
   ): Promise<PostedMessage> {
     return this.write(async (c, rev) => {
       let threadTs: string | null = null;
@@ -408,20 +413,35 @@ export class ConsoleSurface implements ChatSurface {
       }
       const ts = this.tsFor(rev);
       await c.query(
-        `INSERT INTO console_messages (channel_id, ts, thread_ts, author, text, blocks, file, visible_to, posted_at, rev)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+        `INSERT INTO console_messages (channel_id, ts, thread_ts, author, text, blocks, file, visible_to, posted_at, rev, metadata)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
         [
           ch.id, ts, threadTs, author, message.text ?? '', message.blocks ? JSON.stringify(message.blocks) : null,
           extra.file ? JSON.stringify(extra.file) : null, extra.visibleTo ?? null, this.clock.now(), rev,
+          extra.tag ? JSON.stringify(tagMetadata(extra.tag)) : null,
         ],
       );
       return { channel: ch.id, ts };
     });
   }
 
-  /** The console keeps no message metadata: a resumed setup step posts again. */
-  async findTagged(): Promise<PostedMessage | undefined> {
-    return undefined;
+  /**
+   * The newest message Firebreak posted with `tag` in the channel (or in the thread of
+   * `threadTs`, its parent included, as Slack's conversations.replies returns it): how a
+   * resumed setup step in console mode adopts its earlier post.
+   */
+  async findTagged(channel: string, tag: MessageTag, opts: { threadTs?: string } = {}): Promise<PostedMessage | undefined> {
+    await this.ready();
+    const ch = await this.channelRow(channel);
+    if (!ch) return undefined;
+    const { rows } = await this.pool.query<{ ts: string }>(
+      `SELECT ts FROM console_messages
+        WHERE channel_id = $1 AND author = $2 AND visible_to IS NULL AND metadata @> $3::jsonb
+          AND ($4::text IS NULL OR ts = $4 OR thread_ts = $4)
+        ORDER BY id DESC LIMIT 1`,
+      [ch.id, CONSOLE_BOT.id, JSON.stringify(tagMetadata(tag)), opts.threadTs ?? null],
+    );
+    return rows[0] ? { channel: ch.id, ts: rows[0].ts } : undefined;
   }
 
   /** Console channels are all made through this surface. */
@@ -429,10 +449,10 @@ export class ConsoleSurface implements ChatSurface {
     return this.findChannel(name);
   }
 
-  async post(channel: string, message: ChatMessage, opts: { threadTs?: string } = {}): Promise<PostedMessage> {
+  async post(channel: string, message: ChatMessage, opts: { threadTs?: string; tag?: MessageTag } = {}): Promise<PostedMessage> {
     checkMessage('chat.postMessage', message);
     const ch = await this.writableChannel(channel, 'chat.postMessage');
-    return this.insertMessage(ch, CONSOLE_BOT.id, message, { threadTs: opts.threadTs });
+    return this.insertMessage(ch, CONSOLE_BOT.id, message, { threadTs: opts.threadTs, tag: opts.tag });
   }
 
   /**

@@ -58,7 +58,7 @@ export function silenceHandlers(d: SilenceHandlerDeps): {
     const owner = ownerOf(d.owners, shown);
     const labels = commonLabels(shown);
     await ctx.reply.openModal(silenceModal({
-      groupId: g.id, title: await d.alerts.titleOf(g), alertmanager: owner.name ?? null, localOnlySources: owner.localOnly,
+      groupId: g.id, title: await d.alerts.titleOf(g), alertmanager: owner.name ?? null, ...(owner.name ? { where: d.silences.whereOf(owner.name) } : {}), localOnlySources: owner.localOnly,
       presets: d.config.presets, channelId: inv.channelId,
       matchers: Object.keys(labels).sort().map((k) => matcherText({ name: k, op: '=', value: labels[k]! })),
     }));

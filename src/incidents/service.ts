@@ -4,7 +4,7 @@ import type pg from 'pg';
 import type { AppContext } from '../context.js';
 import { SEVERITIES, type Severity } from './config.js';
 import { ROLE_FIELD, type Incident, type IncidentRole, type IncidentStatus } from './model.js';
-import { ChatError, type ChatMessage } from '../chat/surface.js';
+import { ChatError, type ChatMessage, type PostedMessage } from '../chat/surface.js';
 import { appendEvent, incidentEvents } from '../events/log.js';
 import { withTransaction } from '../db/pool.js';
 import type { ReplyAddress } from '../chat/interactions.js';
@@ -223,13 +223,14 @@ export class IncidentService {
   }
 
   /** Posts in the incident's channel; logs and skips when the channel was never created. */
-  async postToIncident(incidentId: number, message: ChatMessage): Promise<void> {
+  /** Posts in the incident's channel; where it went, so a message that reflects state can be edited later. */
+  async postToIncident(incidentId: number, message: ChatMessage): Promise<PostedMessage | undefined> {
     const i = await this.get(incidentId);
     if (!i?.channelId) {
       this.ctx.log.warn({ incidentId }, 'incident has no channel to post in');
-      return;
+      return undefined;
     }
-    await this.ctx.chat.post(i.channelId, message);
+    return this.ctx.chat.post(i.channelId, message);
   }
 
   /** Headline refresh that never fails the change that triggered it: the state is already saved. */

@@ -50,8 +50,28 @@ export interface PdControlDeps {
   /** The chat user's e-mail address, if the chat surface can see it. */
   emailOf(userId: string): Promise<string | undefined>;
   tell(incident: Pick<Incident, 'id' | 'channelId'>, message: ChatMessage): Promise<void>;
+  /** Re-renders the page's "Paged …" message after its PagerDuty state changed. */
+  pageChanged(pageId: number): Promise<void>;
   /** Renders what was done, for the channel. */
   doneMessage(o: { actor: string; control: PdControl; service: string; detail?: string }): ChatMessage;
+}
+
+/**
+ * The PagerDuty user a chat user acts as (their Slack e-mail, looked up with GET /users?query=);
+ * a refusal the person can act on when they cannot be mapped.
+ */
+export async function pdUserOf(
+  d: { rest: Pick<PagerDutyRest, 'userByEmail'>; emailOf(userId: string): Promise<string | undefined> },
+  slackUser: string,
+  who: 'you' | 'them',
+): Promise<{ id: string; email: string } | { refused: string }> {
+  const email = await d.emailOf(slackUser);
+  if (!email) {
+    return { refused: `I can't see an e-mail address for ${who === 'you' ? 'you' : `<@${slackUser}>`} in Slack (Firebreak needs the users:read.email scope and a profile e-mail), so I can't act in PagerDuty as ${who === 'you' ? 'you' : 'them'}. Nothing was changed.` };
+  }
+  const user = await d.rest.userByEmail(email);
+  if (!user) return { refused: `No PagerDuty user has the e-mail address ${email} (${who === 'you' ? 'yours' : `<@${slackUser}>'s`} in Slack). Ask a PagerDuty admin to add it, or act in PagerDuty directly. Nothing was changed.` };
+  return user;
 }
 
 const OPEN: Page['status'][] = ['triggered', 'resolve_failed'];
@@ -66,15 +86,8 @@ export class PagerDutyControls {
     return [...pages].reverse().find((p) => OPEN.includes(p.status)) ?? pages.at(-1);
   }
 
-  /** The PagerDuty user a chat user acts as; a refusal the person can act on when unmapped. */
-  private async pdUser(slackUser: string, who: 'you' | 'them'): Promise<{ id: string; email: string } | { refused: string }> {
-    const email = await this.d.emailOf(slackUser);
-    if (!email) {
-      return { refused: `I can't see an e-mail address for ${who === 'you' ? 'you' : `<@${slackUser}>`} in Slack (Firebreak needs the users:read.email scope and a profile e-mail), so I can't act in PagerDuty as ${who === 'you' ? 'you' : 'them'}. Nothing was changed.` };
-    }
-    const user = await this.d.rest.userByEmail(email);
-    if (!user) return { refused: `No PagerDuty user has the e-mail address ${email} (${who === 'you' ? 'yours' : `<@${slackUser}>'s`} in Slack). Ask a PagerDuty admin to add it, or act in PagerDuty directly. Nothing was changed.` };
-    return user;
+  private pdUser(slackUser: string, who: 'you' | 'them'): Promise<{ id: string; email: string } | { refused: string }> {
+    return pdUserOf(this.d, slackUser, who);
   }
 
   async act(req: PdControlRequest): Promise<PdControlOutcome> {
@@ -142,12 +155,14 @@ export class PagerDutyControls {
         // The first acknowledgement is the incident's response time (MTTA); later ones are just noted.
         if (incident.acknowledgedAt === null) await incidents.acknowledge(incident.id, req.actor, 'pagerduty', now);
         else await incidents.recordTimeline(incident.id, 'pagerduty.acknowledged', req.actor, { ...base, text: `Acknowledged the ${page.service} page in PagerDuty` });
+        await store.acknowledgePage(pool, page.id, req.actor, now);
       } else if (req.control === 'resolve') {
         await store.finishResolve(pool, page.id, true, now);
         await incidents.recordTimeline(incident.id, 'pagerduty.resolved', req.actor, { ...base, text: `Resolved the ${page.service} page in PagerDuty` });
       } else {
         await incidents.recordTimeline(incident.id, `pagerduty.${KIND[req.control]}`, req.actor, { ...base, ...(level ? { escalationLevel: level } : {}), text: `${req.control === 'escalate' ? 'Escalated' : 'Reassigned'} the ${page.service} page in PagerDuty ${detail ?? ''}`.trim() });
       }
+      if (req.control === 'acknowledge' || req.control === 'resolve') await this.d.pageChanged(page.id);
       await this.d.tell(incident, this.d.doneMessage({ actor: req.actor, control: req.control, service: page.service, ...(detail ? { detail } : {}) }));
       return { status: 'done', incidentId: incident.id, text: `Done: ${req.control === 'acknowledge' ? 'acknowledged' : req.control === 'resolve' ? 'resolved' : req.control === 'escalate' ? 'escalated' : 'reassigned'} the ${page.service} page of INC-${incident.id} in PagerDuty${detail ? ` ${detail}` : ''}.` };
     } catch (e) {

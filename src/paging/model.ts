@@ -27,6 +27,11 @@ export interface Page {
   updatedAt: Date;
   triggeredAt: Date | null;
   resolvedAt: Date | null;
+  /** The "Paged …" message with the PagerDuty buttons, edited when PagerDuty's state changes. */
+  notice?: { channel: string; ts: string } | null;
+  /** Who acknowledged it in PagerDuty (a Slack user id, or PagerDuty's name for the person). */
+  acknowledgedBy?: string | null;
+  acknowledgedAt?: Date | null;
 }
 
 export type PdSeverity = 'critical' | 'error' | 'warning' | 'info';

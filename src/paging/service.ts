@@ -1,5 +1,5 @@
 import type { AppContext } from '../context.js';
-import type { ChatMessage } from '../chat/surface.js';
+import type { ChatMessage, PostedMessage } from '../chat/surface.js';
 import { withTransaction } from '../db/pool.js';
 import type { Job } from '../jobs/queue.js';
 import type { Severity } from '../incidents/config.js';
@@ -16,6 +16,7 @@ import type { AlertEvent, AttemptResult, OnCallEntry, PagingProvider } from './p
 import { DEFAULT_SERVICE, resolveRoutingKeys, routingKeyEnvFor, type RoutingKey } from './routing.js';
 import { ECHO_OF, ECHO_WINDOW_MS } from './controls.js';
 import * as store from './store.js';
+import type { PagerDutyAlertControls } from './alert-controls.js';
 import type { OpsPage } from './ops-pager.js';
 import { alertFromWebhookEvent, type PdWebhookEvent } from './webhook-event.js';
 
@@ -37,6 +38,8 @@ export interface PagingDeps {
   sleep?: Sleep;
   /** Resolved once by the composition root, which also tells the incidents area whether paging is on. */
   routingKeys?: Map<string, RoutingKey>;
+  /** Webhooks about PagerDuty incidents Firebreak did not raise (alerts of source `pagerduty`). */
+  alertControls?: Pick<PagerDutyAlertControls, 'onWebhook'>;
 }
 
 /** What paging needs from the incidents area. */
@@ -75,6 +78,7 @@ export class PagingService {
   /** How the retry loop waits between attempts; tests replace it to skip real seconds. */
   sleep: Sleep;
   private readonly keys: Map<string, RoutingKey>;
+  private readonly alertControls: Pick<PagerDutyAlertControls, 'onWebhook'> | undefined;
 
   constructor(
     private ctx: AppContext,
@@ -85,6 +89,7 @@ export class PagingService {
     this.provider = deps.provider ?? new PagerDutyProvider(ctx.config.paging, () => ctx.clock.now());
     this.sleep = deps.sleep ?? timerSleep;
     this.keys = deps.routingKeys ?? resolveRoutingKeys(ctx.config.paging, process.env);
+    this.alertControls = deps.alertControls;
   }
 
   private get incidents(): PagingIncidents {
@@ -260,7 +265,8 @@ export class PagingService {
         ...base, severity: incident.severity, pdSeverity: PD_SEVERITY[incident.severity], text: `Paged ${page.service} on PagerDuty (${page.reason})`,
       });
       const notice = tpl.pagedNotice(done, incident.severity, outcome.attempts, retryOf ? actor : undefined, !!this.ctx.config.paging.apiToken);
-      await this.replaceOrTell(incident, retryOf, notice);
+      const posted = await this.replaceOrTell(incident, retryOf, notice);
+      if (posted) await store.rememberNotice(this.ctx.pool, page.id, posted);
       // Resolved while the trigger was in flight: that resolve saw nothing to close, so close it now.
       const now = await this.incidents.get(page.incidentId);
       if (now?.status === 'resolved') await this.resolvePages(page.incidentId, 'firebreak');
@@ -428,7 +434,8 @@ export class PagingService {
       ...(e.pdIncidentId ? { pdIncidentId: e.pdIncidentId } : {}),
     });
     if (!page) {
-      this.ctx.log.debug({ type: e.type, pdIncidentId: e.pdIncidentId }, 'PagerDuty webhook about an incident Firebreak did not page; ignored');
+      // Other monitoring's incident: its alert group's message shows what PagerDuty says.
+      if (this.alertControls) await this.alertControls.onWebhook(e);
       return;
     }
     if (e.pdIncidentId) await store.rememberPdIncident(this.ctx.pool, page.id, e.pdIncidentId, e.pdIncidentUrl ?? null);
@@ -450,6 +457,8 @@ export class PagingService {
       case 'incident.acknowledged': {
         const first = incident.acknowledgedAt === null;
         const after = await this.incidents.acknowledge(incident.id, actor, 'pagerduty', at);
+        await store.acknowledgePage(this.ctx.pool, page.id, who, at);
+        await this.refreshNotice(page.id);
         // MTTA is shown only when this acknowledgement is the incident's first response.
         const mtta = first && after?.acknowledgedAt ? after.acknowledgedAt.getTime() - after.declaredAt.getTime() : null;
         await this.tell(incident, tpl.acknowledgedMessage(who, mtta, url));
@@ -472,6 +481,7 @@ export class PagingService {
       }
       case 'incident.resolved': {
         await store.finishResolve(this.ctx.pool, page.id, true, this.ctx.clock.now());
+        await this.refreshNotice(page.id);
         if (!(await this.incidents.recordPagerDutyEventOnce(incident.id, 'pagerduty.resolved', actor, { ...common, text: `PagerDuty alert for ${page.service} resolved in PagerDuty by ${who}` }))) return;
         // Our own resolve echoes back as a webhook: only a resolve made in PagerDuty is news.
         if (incident.status !== 'resolved') await this.tell(incident, tpl.pdResolvedMessage(who));
@@ -483,24 +493,40 @@ export class PagingService {
   }
 
   /** Posts in the incident channel, or the incidents channel when the war room has none. */
-  async tell(incident: Pick<Incident, 'id' | 'channelId'>, message: ChatMessage): Promise<void> {
+  async tell(incident: Pick<Incident, 'id' | 'channelId'>, message: ChatMessage): Promise<PostedMessage | undefined> {
+    let posted: PostedMessage | undefined;
     await this.safely(async () => {
-      if (incident.channelId) return this.incidents.postToIncident(incident.id, message);
+      if (incident.channelId) return (posted = await this.incidents.postToIncident(incident.id, message));
       const fallback = await this.ctx.chat.findChannel(this.ctx.config.incidents.channel);
-      if (fallback) await this.ctx.chat.post(fallback.id, { ...message, text: `INC-${incident.id}: ${message.text}` });
+      if (fallback) posted = await this.ctx.chat.post(fallback.id, { ...message, text: `INC-${incident.id}: ${message.text}` });
     });
+    return posted;
   }
 
   /** A retry's outcome replaces the message whose button started it; a new post if that is gone. */
-  private async replaceOrTell(incident: Incident, retryOf: FailureMessageRef | undefined, message: ChatMessage): Promise<void> {
+  private async replaceOrTell(incident: Incident, retryOf: FailureMessageRef | undefined, message: ChatMessage): Promise<PostedMessage | undefined> {
     if (retryOf) {
       try {
-        return await this.ctx.chat.update(retryOf.channel, retryOf.ts, message);
+        await this.ctx.chat.update(retryOf.channel, retryOf.ts, message);
+        return retryOf;
       } catch (err) {
         this.ctx.log.warn({ err, incidentId: incident.id }, 'paging: could not update the Retry paging message; posting instead');
       }
     }
-    await this.tell(incident, message);
+    return this.tell(incident, message);
+  }
+
+  /**
+   * Edits a page's "Paged …" message to show PagerDuty's state now (acknowledged by whom,
+   * resolved), so its buttons match: no Acknowledge once acknowledged, none once resolved.
+   */
+  async refreshNotice(pageId: number): Promise<void> {
+    const page = await store.pageById(this.ctx.pool, pageId);
+    if (!page?.notice) return;
+    const incident = await this.incidents.get(page.incidentId);
+    if (!incident) return;
+    const message = tpl.pagedNotice(page, incident.severity, 1, undefined, !!this.ctx.config.paging.apiToken);
+    await this.safely(() => this.ctx.chat.update(page.notice!.channel, page.notice!.ts, message));
   }
 
   private async safely(fn: () => Promise<unknown>): Promise<void> {

@@ -5,6 +5,7 @@ interface PageRow {
   id: number; incident_id: number; service: string; routing_key_env: string; dedup_key: string; status: PageStatus;
   attempts: number; last_error: string | null; pd_incident_id: string | null; pd_incident_url: string | null;
   requested_by: string; reason: string; created_at: Date; updated_at: Date; triggered_at: Date | null; resolved_at: Date | null;
+  notice_channel: string | null; notice_ts: string | null; acknowledged_by: string | null; acknowledged_at: Date | null;
 }
 
 const fromRow = (r: PageRow): Page => ({
@@ -12,6 +13,8 @@ const fromRow = (r: PageRow): Page => ({
   status: r.status, attempts: r.attempts, lastError: r.last_error, pdIncidentId: r.pd_incident_id,
   pdIncidentUrl: r.pd_incident_url, requestedBy: r.requested_by, reason: r.reason, createdAt: r.created_at,
   updatedAt: r.updated_at, triggeredAt: r.triggered_at, resolvedAt: r.resolved_at,
+  notice: r.notice_channel && r.notice_ts ? { channel: r.notice_channel, ts: r.notice_ts } : null,
+  acknowledgedBy: r.acknowledged_by, acknowledgedAt: r.acknowledged_at,
 });
 
 export interface NewPage {
@@ -47,7 +50,7 @@ export async function claimPage(db: Queryable, p: NewPage): Promise<ClaimResult>
   );
   if (inserted.rows[0]) return { claimed: true, page: fromRow(inserted.rows[0]) };
   const reclaimed = await db.query<PageRow>(
-    `UPDATE pages SET status='pending', routing_key_env=$3, updated_at=$6, last_error=NULL,
+    `UPDATE pages SET status='pending', routing_key_env=$3, updated_at=$6, last_error=NULL, acknowledged_by=NULL, acknowledged_at=NULL,
             requested_by = CASE WHEN $7 THEN requested_by ELSE $4 END, reason = CASE WHEN $7 THEN reason ELSE $5 END
       WHERE incident_id=$1 AND service=$2
         AND (status IN ('failed','resolved','resolve_failed') OR (status = 'pending' AND updated_at < $8)) RETURNING *`,
@@ -105,6 +108,20 @@ export async function finishResolve(db: Queryable, pageId: number, ok: boolean, 
   return rows[0] ? fromRow(rows[0]) : undefined;
 }
 
+/** Where the page's "Paged …" message is, so a later state change edits it. */
+export async function rememberNotice(db: Queryable, pageId: number, ref: { channel: string; ts: string }): Promise<void> {
+  await db.query('UPDATE pages SET notice_channel = $2, notice_ts = $3 WHERE id = $1', [pageId, ref.channel, ref.ts]);
+}
+
+/** The first acknowledgement of a triggered page in PagerDuty; later ones keep the first. */
+export async function acknowledgePage(db: Queryable, pageId: number, by: string, at: Date): Promise<Page | undefined> {
+  const { rows } = await db.query<PageRow>(
+    `UPDATE pages SET acknowledged_by = COALESCE(acknowledged_by, $2), acknowledged_at = COALESCE(acknowledged_at, $3) WHERE id = $1 RETURNING *`,
+    [pageId, by, at],
+  );
+  return rows[0] ? fromRow(rows[0]) : undefined;
+}
+
 export async function pageById(db: Queryable, id: number): Promise<Page | undefined> {
   const { rows } = await db.query<PageRow>('SELECT * FROM pages WHERE id=$1', [id]);
   return rows[0] ? fromRow(rows[0]) : undefined;
@@ -130,11 +147,11 @@ export async function rememberPdIncident(db: Queryable, pageId: number, pdIncide
 export type PdActionKind = 'acknowledged' | 'resolved' | 'escalated' | 'reassigned';
 
 /** Records a change about to be made from Slack, so its webhook echo can be recognised. */
-export async function recordPdAction(db: Queryable, a: { pageId: number; pdIncidentId: string; action: PdActionKind; slackUser: string; pdUserId: string; escalationLevel?: number; at: Date }): Promise<number> {
+export async function recordPdAction(db: Queryable, a: { pageId?: number; groupId?: number; pdIncidentId: string; action: PdActionKind; slackUser: string; pdUserId: string; escalationLevel?: number; at: Date }): Promise<number> {
   const { rows } = await db.query<{ id: number }>(
-    `INSERT INTO pagerduty_actions (page_id, pd_incident_id, action, slack_user, pd_user_id, escalation_level, requested_at)
-     VALUES ($1,$2,$3,$4,$5,$6,$7) RETURNING id`,
-    [a.pageId, a.pdIncidentId, a.action, a.slackUser, a.pdUserId, a.escalationLevel ?? null, a.at],
+    `INSERT INTO pagerduty_actions (page_id, group_id, pd_incident_id, action, slack_user, pd_user_id, escalation_level, requested_at)
+     VALUES ($1,$2,$3,$4,$5,$6,$7,$8) RETURNING id`,
+    [a.pageId ?? null, a.groupId ?? null, a.pdIncidentId, a.action, a.slackUser, a.pdUserId, a.escalationLevel ?? null, a.at],
   );
   return rows[0]!.id;
 }
@@ -171,4 +188,36 @@ export async function claimEcho(db: Queryable, pdIncidentId: string, action: PdA
 export async function jobExists(db: Queryable, dedupeKey: string): Promise<boolean> {
   const { rows } = await db.query('SELECT 1 FROM jobs WHERE dedupe_key = $1', [dedupeKey]);
   return rows.length > 0;
+}
+
+/** PagerDuty's acknowledgement of an incident Firebreak did not raise (an alert of source `pagerduty`). */
+export interface PdAlertAck {
+  pdIncidentId: string;
+  acknowledgedBy: string;
+  slackUser: string | null;
+  acknowledgedAt: Date;
+}
+
+/** Records the first acknowledgement; true when this one is new. */
+export async function acknowledgeAlert(db: Queryable, a: PdAlertAck): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `INSERT INTO pagerduty_alert_state (pd_incident_id, acknowledged_by, slack_user, acknowledged_at) VALUES ($1,$2,$3,$4) ON CONFLICT (pd_incident_id) DO NOTHING`,
+    [a.pdIncidentId, a.acknowledgedBy, a.slackUser, a.acknowledgedAt],
+  );
+  return (rowCount ?? 0) > 0;
+}
+
+/** Forgets the acknowledgement: the incident triggered again (reopened, or acknowledgement timed out). */
+export async function clearAlertAck(db: Queryable, pdIncidentId: string): Promise<boolean> {
+  const { rowCount } = await db.query('DELETE FROM pagerduty_alert_state WHERE pd_incident_id = $1', [pdIncidentId]);
+  return (rowCount ?? 0) > 0;
+}
+
+export async function alertAcks(db: Queryable, pdIncidentIds: string[]): Promise<PdAlertAck[]> {
+  if (pdIncidentIds.length === 0) return [];
+  const { rows } = await db.query<{ pd_incident_id: string; acknowledged_by: string; slack_user: string | null; acknowledged_at: Date }>(
+    'SELECT * FROM pagerduty_alert_state WHERE pd_incident_id = ANY($1::text[]) ORDER BY acknowledged_at, pd_incident_id',
+    [pdIncidentIds],
+  );
+  return rows.map((r) => ({ pdIncidentId: r.pd_incident_id, acknowledgedBy: r.acknowledged_by, slackUser: r.slack_user, acknowledgedAt: r.acknowledged_at }));
 }

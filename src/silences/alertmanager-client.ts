@@ -47,6 +47,8 @@ export class AlertmanagerError extends Error {
 
 export interface SilenceApi {
   readonly name: string;
+  /** How people are told where the silence lives: "Alertmanager main", "Grafana grafana". */
+  readonly where: string;
   create(s: NewSilence): Promise<string>;
   list(): Promise<ApiSilence[]>;
   get(id: string): Promise<ApiSilence>;
@@ -55,6 +57,7 @@ export interface SilenceApi {
 
 export interface AlertmanagerClientOptions {
   name: string;
+  kind?: 'alertmanager' | 'grafana';
   urls: string[];
   /** `Authorization` header value, when the Alertmanager needs one. */
   authorization?: string;
@@ -107,12 +110,19 @@ function fromRaw(r: RawSilence): ApiSilence {
 
 const SILENCE_ID = /^[A-Za-z0-9-]{1,64}$/;
 
+export const whereOf = (name: string, kind: 'alertmanager' | 'grafana' = 'alertmanager'): string => `${kind === 'grafana' ? 'Grafana' : 'Alertmanager'} ${name}`;
+
+/** Alertmanager answers a new silence with 200, Grafana's Alertmanager-compatible API with 202. */
+const ok = (status: number): boolean => status >= 200 && status < 300;
+
 export class AlertmanagerClient implements SilenceApi {
   readonly name: string;
+  readonly where: string;
   private doFetch: typeof fetch;
 
   constructor(private opts: AlertmanagerClientOptions) {
     this.name = opts.name;
+    this.where = whereOf(opts.name, opts.kind);
     this.doFetch = opts.fetch ?? fetch;
   }
 
@@ -145,14 +155,14 @@ export class AlertmanagerClient implements SilenceApi {
       }
       return { status: res.status, text };
     }
-    throw new AlertmanagerError(`Alertmanager "${this.name}" is unreachable (${problems.join('; ')})`, 'unreachable');
+    throw new AlertmanagerError(`${this.where.replace(/ .*/, '')} "${this.name}" is unreachable (${problems.join('; ')})`, 'unreachable');
   }
 
   async create(s: NewSilence): Promise<string> {
     const { status, text } = await this.call('POST', '/api/v2/silences', {
       matchers: s.matchers, startsAt: s.startsAt.toISOString(), endsAt: s.endsAt.toISOString(), createdBy: s.createdBy, comment: s.comment,
     });
-    if (status !== 200) throw new AlertmanagerError(errorText(text) || `HTTP ${status}`, 'rejected', status);
+    if (!ok(status)) throw new AlertmanagerError(errorText(text) || `HTTP ${status}`, 'rejected', status);
     const id = (JSON.parse(text) as { silenceID?: unknown }).silenceID;
     if (typeof id !== 'string' || !SILENCE_ID.test(id)) throw new AlertmanagerError(`Alertmanager "${this.name}" answered without a silence id`, 'unreachable', status);
     return id;
@@ -179,6 +189,6 @@ export class AlertmanagerClient implements SilenceApi {
     await this.get(id);
     const { status, text } = await this.call('DELETE', `/api/v2/silence/${encodeURIComponent(id)}`);
     if (status === 404 || status === 422) throw new AlertmanagerError(`no silence with id ${id}`, 'not_found', status);
-    if (status !== 200) throw new AlertmanagerError(errorText(text) || `HTTP ${status}`, 'rejected', status);
+    if (!ok(status)) throw new AlertmanagerError(errorText(text) || `HTTP ${status}`, 'rejected', status);
   }
 }

@@ -32,6 +32,12 @@ export const alertmanagerTargetSchema = z
     /** HTTP basic auth: user name here, password from the named env var. */
     basicUsername: z.string().min(1).optional(),
     basicPasswordEnv: envName.optional(),
+    /**
+     * What serves the API, for what people are told: `alertmanager` (Prometheus Alertmanager)
+     * or `grafana` (Grafana-managed alerts: urls is `https://grafana.example/api/alertmanager/grafana`,
+     * auth a service-account token in bearerTokenEnv).
+     */
+    kind: z.enum(['alertmanager', 'grafana']).default('alertmanager'),
     /** Seconds one API call may take. */
     timeoutSeconds: z.number().positive().max(30).default(5),
   })

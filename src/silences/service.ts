@@ -55,12 +55,12 @@ export interface SilenceRequest {
 }
 
 export type SilenceOutcome =
-  | { status: 'silenced'; alertmanager: string; id: string; endsAt: Date; matchers: string[]; groupId: number | null }
+  | { status: 'silenced'; alertmanager: string; where: string; id: string; endsAt: Date; matchers: string[]; groupId: number | null }
   | { status: 'muted-locally'; groupId: number; endsAt: Date; sources: string[] }
   | { status: 'refused'; message: string };
 
 export type ExpireOutcome =
-  | { status: 'expired'; alertmanager: string; id: string; silence: Silence | undefined }
+  | { status: 'expired'; alertmanager: string; where: string; id: string; silence: Silence | undefined }
   | { status: 'refused'; message: string };
 
 const NOT_ALLOWED = 'You are not allowed to silence alerts or run maintenance here (alerts.silences.allowedUsers / allowedGroups).';
@@ -70,6 +70,11 @@ export class SilenceService {
 
   constructor(private deps: SilenceDeps) {
     this.byName = new Map(deps.alertmanagers.map((a) => [a.name, a]));
+  }
+
+  /** "Alertmanager main" / "Grafana grafana": where a named target's silences live, for people. */
+  whereOf(name: string): string {
+    return this.byName.get(name)?.where ?? `Alertmanager ${name}`;
   }
 
   hasAlertmanagers(): boolean {
@@ -125,7 +130,7 @@ export class SilenceService {
         } catch (e) {
           if (!(e instanceof AlertmanagerError)) throw e;
           await store.dropIntent(this.deps.pool, intent.rowId);
-          return { status: 'refused', message: e.kind === 'rejected' ? `Alertmanager ${api.name} refused the silence: ${e.message}` : `${e.message}. Nothing was silenced; try again when it is back.` };
+          return { status: 'refused', message: e.kind === 'rejected' ? `${api.where} refused the silence: ${e.message}` : `${e.message}. Nothing was silenced; try again when it is back.` };
         }
       }
       await store.confirmIntent(this.deps.pool, intent.rowId, id, 'active', now);
@@ -134,7 +139,7 @@ export class SilenceService {
     // Firebreak's own mute goes with it, so reminders stop for the group silenced from it.
     if (group) await alerts.silence(group.id, req.actor, Math.max(0, endsAt.getTime() - clock.now().getTime()));
     await this.refreshMatching([{ matchers: intent.matchers }], group ? [group.id] : []);
-    return { status: 'silenced', alertmanager: api.name, id: id!, endsAt, matchers: intent.matchers.map(apiMatcherText), groupId: group?.id ?? null };
+    return { status: 'silenced', alertmanager: api.name, where: api.where, id: id!, endsAt, matchers: intent.matchers.map(apiMatcherText), groupId: group?.id ?? null };
   }
 
   /** The silence an interrupted earlier attempt created, if Alertmanager has it. */
@@ -170,7 +175,7 @@ export class SilenceService {
       const row = await store.markExpired(this.deps.pool, api.name, id, now);
       if (row?.groupId) await this.deps.alerts.unsilence(row.groupId, actor);
       if (row) await this.refreshMatching([row], []);
-      return { status: 'expired', alertmanager: api.name, id, silence: row };
+      return { status: 'expired', alertmanager: api.name, where: api.where, id, silence: row };
     }
     if (problems.length) return { status: 'refused', message: `${problems.join('; ')}. The silence was not expired; try again when Alertmanager is back.` };
     return { status: 'refused', message: `There is no silence \`${id}\` in ${candidates.map((a) => a.name).join(', ')}; \`/alerts silences\` lists them.` };
@@ -236,6 +241,8 @@ export class SilenceStatus implements GroupControls {
   constructor(
     private pool: pg.Pool,
     private owners: Partial<Record<AlertSource, string>>,
+    /** Target name -> "Alertmanager main" / "Grafana grafana". */
+    private where: Record<string, string> = {},
   ) {}
 
   async status(group: AlertGroup, firing: StoredAlert[], now: Date): Promise<GroupControlStatus> {
@@ -251,7 +258,7 @@ export class SilenceStatus implements GroupControls {
       const hits = owned.filter((a) => silenceCovers(s, a.labels));
       if (!hits.length) continue;
       hits.forEach((a) => covered.add(a.id));
-      badges.push({ alertmanager: s.alertmanager, id: s.id, createdBy: s.createdBy, slackUser: s.slackUser, endsAt: s.endsAt, covers: hits.length });
+      badges.push({ alertmanager: s.alertmanager, where: this.where[s.alertmanager] ?? `Alertmanager ${s.alertmanager}`, id: s.id, createdBy: s.createdBy, slackUser: s.slackUser, endsAt: s.endsAt, covers: hits.length });
     }
     // Firebreak's own silence of this group first: its Expire button is the one people expect.
     badges.sort((a, b) => Number(live.find((s) => s.id === b.id)?.groupId === group.id) - Number(live.find((s) => s.id === a.id)?.groupId === group.id));

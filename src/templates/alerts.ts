@@ -14,11 +14,28 @@ export const ALERT_ACTIONS = {
   silence: 'alerts.silence',
   expireSilence: 'alerts.expire_silence',
   unmute: 'alerts.unmute',
+  /** On groups from PagerDuty: act on the PagerDuty incidents as the person (src/paging/alert-controls.ts). */
+  pdAcknowledge: 'alerts.pd_acknowledge',
+  pdResolve: 'alerts.pd_resolve',
+  pdEscalate: 'alerts.pd_escalate',
+  pdReassign: 'alerts.pd_reassign',
 } as const;
+
+/** What a group's message shows about its firing PagerDuty incidents (source `pagerduty`). */
+export interface PdGroupStatus {
+  /** Whether the buttons can act (the PagerDuty REST API token is configured). */
+  controls: boolean;
+  /** Firing PagerDuty incidents in the group. */
+  incidents: number;
+  /** Their acknowledgements in PagerDuty: by a Slack user id (from Slack) or PagerDuty's name for the person. */
+  acknowledged: { by: string; slackUser: boolean; at: Date }[];
+}
 
 /** A silence at the source that covers some of a group's firing alerts. */
 export interface SourceSilenceBadge {
   alertmanager: string;
+  /** "Alertmanager main" or "Grafana grafana". */
+  where?: string;
   id: string;
   /** Alertmanager's createdBy (the Slack name when made from Firebreak). */
   createdBy: string;
@@ -39,6 +56,8 @@ export interface GroupControlStatus {
   allFiringSilenced: boolean;
   /** A maintenance window covering the group's alerts, if any (src/maintenance). */
   maintenance?: { id: number; reason: string; endsAt: Date; by: string } | undefined;
+  /** The group's PagerDuty incidents, when its alerts came from PagerDuty (src/paging). */
+  pagerduty?: PdGroupStatus | undefined;
 }
 
 export interface GroupView {
@@ -66,6 +85,9 @@ function distinguishing(alert: StoredAlert, group: AlertGroup): Labels {
   for (const [k, v] of Object.entries(alert.labels)) if (k !== 'alertname' && group.groupLabels[k] === undefined) out[k] = v;
   return out;
 }
+
+/** Who acted: a Slack user as a mention; anyone else (`pagerduty:Dana`) as plain text. */
+const actorText = (actor: string): string => (/^[UW][A-Z0-9]+$/.test(actor) ? `<@${actor}>` : escapeMrkdwn(actor.replace(/^pagerduty:/, '') + (actor.startsWith('pagerduty:') ? ' (in PagerDuty)' : '')));
 
 /** A time the reader's Slack shows in their own zone; the message is not re-rendered as time passes, so no "for 5m". */
 const slackTime = (d: Date): string => `<!date^${Math.floor(d.getTime() / 1000)}^{date_short_pretty} {time}|${utc(d)}>`;
@@ -112,14 +134,20 @@ export function alertGroupMessage(v: GroupView): ChatMessage {
   const notes: string[] = [];
   if (resolved.length && firing.length) notes.push(`${resolved.length} resolved`);
   if (inhibited.length) notes.push(`${inhibited.length} inhibited by a more important alert`);
-  if (g.acknowledgedBy) notes.push(`acknowledged by <@${g.acknowledgedBy}> ${utc(g.acknowledgedAt)}`);
+  const pd = firing.length > 0 ? v.controls?.pagerduty : undefined;
+  const pdAcks = pd?.acknowledged ?? [];
+  if (pdAcks.length) {
+    const who = [...new Set(pdAcks.map((a) => (a.slackUser ? `<@${a.by}>` : escapeMrkdwn(a.by))))].join(', ');
+    const part = pdAcks.length < pd!.incidents ? ` (${pdAcks.length} of ${pd!.incidents} incidents)` : '';
+    notes.push(`📟 acknowledged in PagerDuty by ${who} ${utc(pdAcks[0]!.at)}${part}`);
+  } else if (g.acknowledgedBy) notes.push(`acknowledged by ${actorText(g.acknowledgedBy)} ${utc(g.acknowledgedAt)}`);
   const mw = v.controls?.maintenance;
   if (mw) notes.unshift(`🛠 *In maintenance #${mw.id}* until ${utc(mw.endsAt)} (<@${mw.by}>: ${escapeMrkdwn(mw.reason)}): no auto-declare, no escalation`);
   const atSource = v.controls?.silences ?? [];
   for (const s of atSource.slice(0, 3)) {
     const by = s.slackUser ? `<@${s.slackUser}>` : escapeMrkdwn(s.createdBy || 'someone');
     const part = s.covers < firing.length ? ` (${s.covers} of ${firing.length} firing)` : '';
-    notes.push(`🔕 silenced in Alertmanager ${escapeMrkdwn(s.alertmanager)} by ${by} until ${utc(s.endsAt)}, silence id \`${escapeMrkdwn(s.id)}\`${part}`);
+    notes.push(`🔕 silenced in ${escapeMrkdwn(s.where ?? `Alertmanager ${s.alertmanager}`)} by ${by} until ${utc(s.endsAt)}, silence id \`${escapeMrkdwn(s.id)}\`${part}`);
   }
   if (atSource.length > 3) notes.push(`${atSource.length - 3} more silences (\`/alerts silences\`)`);
   const mutedHere = !!g.silencedUntil && g.silencedUntil > v.now;
@@ -141,7 +169,11 @@ export function alertGroupMessage(v: GroupView): ChatMessage {
   if (rb) elements.push(button('Runbook', ALERT_ACTIONS.runbook, String(g.id), undefined, rb));
   if (firing.length > 0) {
     if (!v.incident) elements.push(button('Declare incident', ALERT_ACTIONS.declare, String(g.id), 'danger'));
-    if (!g.acknowledgedBy) elements.push(button('Acknowledge', ALERT_ACTIONS.acknowledge, String(g.id), 'primary'));
+    if (pd?.controls) {
+      // PagerDuty's incidents: the buttons act there, as the person; Acknowledge goes once PagerDuty says so.
+      if (pdAcks.length < pd.incidents) elements.push(button('Acknowledge', ALERT_ACTIONS.pdAcknowledge, String(g.id), 'primary'));
+      elements.push(button('Resolve', ALERT_ACTIONS.pdResolve, String(g.id)), button('Escalate', ALERT_ACTIONS.pdEscalate, String(g.id), 'danger'), button('Reassign…', ALERT_ACTIONS.pdReassign, String(g.id)));
+    } else if (!g.acknowledgedBy) elements.push(button('Acknowledge', ALERT_ACTIONS.acknowledge, String(g.id), 'primary'));
     if (!mutedHere && !v.controls?.allFiringSilenced) elements.push(button('Silence…', ALERT_ACTIONS.silence, String(g.id)));
   }
   const expirable = atSource[0];

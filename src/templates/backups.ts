@@ -49,8 +49,9 @@ function requester(by: string): string {
   return schedule ? `the ${schedule[1]} schedule` : by;
 }
 
-export function backupStarted(database: string, requestedBy: string, id?: string): ChatMessage {
-  return msg(`:floppy_disk: Backup of *${database}* started by ${requester(requestedBy)}${id ? ` — \`${id}\`` : ''}. Progress in the thread.`);
+export function backupStarted(database: string, requestedBy: string, id?: string, restarted = false): ChatMessage {
+  const again = restarted ? ' (started again: the replica running it stopped before it finished)' : '';
+  return msg(`:floppy_disk: Backup of *${database}* started by ${requester(requestedBy)}${id ? ` — \`${id}\`` : ''}${again}. Progress in the thread.`);
 }
 
 /** The start message once the run is over: how it ended, at a glance. */

@@ -25,21 +25,31 @@ export const PD_CONTROL_ACTIONS = {
 } as const;
 export const PD_REASSIGN_MODAL = 'paging.pd_reassign';
 
+/**
+ * The "Paged …" message. Edited in place when PagerDuty's state changes (src/paging
+ * refreshNotice): acknowledged (by a Slack user id or PagerDuty's name for the person) drops
+ * the Acknowledge button, resolved drops them all.
+ */
 export function pagedNotice(page: Page, severity: Severity, attempts: number, retriedBy?: string, controls = false): ChatMessage {
   const retried = attempts > 1 ? ` after ${attempts} attempts` : '';
   const by = retriedBy ? ` Retried by <@${retriedBy}>.` : '';
   const text = `📟 Paged *${escapeMrkdwn(page.service)}* on PagerDuty (${severity} → ${PD_SEVERITY[severity]})${retried}.${by}`;
   const blocks: ChatMessage['blocks'] = [context(text)];
-  if (controls) {
+  const resolved = page.status === 'resolved';
+  const ackBy = page.acknowledgedBy ? (/^[UW][A-Z0-9]+$/.test(page.acknowledgedBy) ? `<@${page.acknowledgedBy}>` : `*${escapeMrkdwn(page.acknowledgedBy)}*`) : undefined;
+  if (resolved) blocks.push(context(`✅ Resolved in PagerDuty${page.resolvedAt ? ` ${utc(page.resolvedAt)}` : ''}.`));
+  else if (ackBy) blocks.push(context(`✋ Acknowledged in PagerDuty by ${ackBy}${page.acknowledgedAt ? ` ${utc(page.acknowledgedAt)}` : ''}.`));
+  if (controls && !resolved) {
     const v = String(page.id);
     blocks.push(actions(`pd-controls-${page.id}`, [
-      button('Acknowledge', PD_CONTROL_ACTIONS.acknowledge, v, 'primary'),
+      ...(ackBy ? [] : [button('Acknowledge', PD_CONTROL_ACTIONS.acknowledge, v, 'primary')]),
       button('Resolve', PD_CONTROL_ACTIONS.resolve, v),
       button('Escalate', PD_CONTROL_ACTIONS.escalate, v, 'danger'),
       button('Reassign…', PD_CONTROL_ACTIONS.reassign, v),
     ]));
   }
-  return { text: `Paged ${escapeMrkdwn(page.service)} on PagerDuty`, blocks };
+  const state = resolved ? ' (resolved)' : ackBy ? ' (acknowledged)' : '';
+  return { text: `Paged ${escapeMrkdwn(page.service)} on PagerDuty${state}`, blocks };
 }
 
 /** Said in the incident channel after a change made in PagerDuty from Slack. */
@@ -50,14 +60,14 @@ export function pdControlDone(o: { actor: string; control: 'acknowledge' | 'reso
 }
 
 /** Reassign: a person (mapped to PagerDuty by e-mail) or an escalation policy. */
-export function pdReassignModal(pageId: number, channelId: string | undefined): ModalView {
+export function pdReassignModal(ref: { pageId: number } | { groupId: number }, channelId: string | undefined): ModalView {
   return {
     type: 'modal',
     callback_id: PD_REASSIGN_MODAL,
     title: { type: 'plain_text', text: 'Reassign in PagerDuty' },
     submit: { type: 'plain_text', text: 'Reassign' },
     close: { type: 'plain_text', text: 'Cancel' },
-    private_metadata: JSON.stringify({ pageId, ...(channelId ? { channelId } : {}) }),
+    private_metadata: JSON.stringify({ ...ref, ...(channelId ? { channelId } : {}) }),
     blocks: [
       input('user', 'Person', { type: 'users_select', action_id: 'value' }, { optional: true }),
       input('policy', 'Or escalation policy id', textInput('value', { maxLength: 20, placeholder: 'PABC123' }), { optional: true }),

@@ -23,6 +23,8 @@ export function silenceModal(o: {
   title: string;
   /** The Alertmanager that will hold the silence; null: Firebreak's own mute only. */
   alertmanager: string | null;
+  /** "Alertmanager main" / "Grafana grafana". */
+  where?: string;
   localOnlySources: string[];
   presets: string[];
   matchers: string[];
@@ -30,7 +32,7 @@ export function silenceModal(o: {
 }): ModalView {
   const presets = o.presets.map((p) => option(p, p));
   const where = o.alertmanager
-    ? `Creates a silence in Alertmanager *${escapeMrkdwn(o.alertmanager)}*: every receiver stops hearing about matching alerts, not only this channel.`
+    ? `Creates a silence in *${escapeMrkdwn(o.where ?? `Alertmanager ${o.alertmanager}`)}*: every receiver stops hearing about matching alerts, not only this channel.`
     : `*${escapeMrkdwn(o.localOnlySources.join(', ') || 'These')}* alerts have no silences at the source: Firebreak mutes this group's posts and reminders only.`;
   const blocks = [
     section(`*${escapeMrkdwn(o.title)}* (group #${o.groupId})\n${where}`),
@@ -57,9 +59,9 @@ export function silenceModal(o: {
 export function silenceOutcomeText(o: SilenceOutcome): string {
   switch (o.status) {
     case 'silenced':
-      return `🔕 Silenced in Alertmanager *${escapeMrkdwn(o.alertmanager)}* until ${utc(o.endsAt)}: \`${escapeMrkdwn(o.matchers.join(', '))}\` (silence id \`${escapeMrkdwn(o.id)}\`). \`/alerts unsilence ${escapeMrkdwn(o.id)}\` ends it.`;
+      return `🔕 Silenced at the source, in *${escapeMrkdwn(o.where)}*, until ${utc(o.endsAt)}: \`${escapeMrkdwn(o.matchers.join(', '))}\` (silence id \`${escapeMrkdwn(o.id)}\`). \`/alerts unsilence ${escapeMrkdwn(o.id)}\` ends it.`;
     case 'muted-locally':
-      return `🔕 Muted group #${o.groupId} in Firebreak only until ${utc(o.endsAt)}: ${escapeMrkdwn(o.sources.join(', ') || 'its')} alerts have no silences at the source, so other receivers still get them.`;
+      return `🔕 Muted group #${o.groupId} in Firebreak only (a local mute, not a silence at the source) until ${utc(o.endsAt)}: ${escapeMrkdwn(o.sources.join(', ') || 'its')} alerts have no silences at the source, so other receivers still get them.`;
     case 'refused':
       return escapeMrkdwn(o.message);
   }
@@ -67,7 +69,7 @@ export function silenceOutcomeText(o: SilenceOutcome): string {
 
 export function expireOutcomeText(o: ExpireOutcome): string {
   if (o.status === 'refused') return escapeMrkdwn(o.message);
-  return `🔔 Expired silence \`${escapeMrkdwn(o.id)}\` in Alertmanager *${escapeMrkdwn(o.alertmanager)}*: notifications for its alerts resume.`;
+  return `🔔 Expired silence \`${escapeMrkdwn(o.id)}\` in *${escapeMrkdwn(o.where)}*: notifications for its alerts resume.`;
 }
 
 function silenceLine(s: Silence, now: Date): string {

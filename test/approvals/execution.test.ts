@@ -13,11 +13,15 @@ const clock = new FakeClock(new Date());
 let a: TestApp;
 let b: TestApp | undefined;
 /** Which replica ran which request's executor: the proof nothing ran twice. */
-const runs: { replica: string; requestId: number | null }[] = [];
+const runs: { replica: string; requestId: number | null; restarted?: boolean }[] = [];
 /** Releases app A's hanging executor so A can shut down once the test is over. */
 let release: () => void = () => {};
 const hanging = new Promise<void>((r) => {
   release = r;
+});
+let releaseRestartable: () => void = () => {};
+const hangingRestartable = new Promise<void>((r) => {
+  releaseRestartable = r;
 });
 
 function registerActions(t: TestApp, replica: string): ChangeService {
@@ -47,13 +51,24 @@ function registerActions(t: TestApp, replica: string): ChangeService {
       return { ok: true, summary: 'finished after its replica was declared dead' };
     },
   });
+  gate.register<{ target: string }>({
+    kind: 'test.restartable',
+    restartable: true,
+    describe: (p) => `Restartable backup of ${p.target}`,
+    execute: async (_p, exec) => {
+      runs.push({ replica, requestId: exec.requestId, restarted: exec.restarted });
+      // Replica A never gets past this point (it "dies"); whoever starts it again finishes.
+      if (replica === 'A') await hangingRestartable;
+      return { ok: true, summary: `backed up on ${replica}` };
+    },
+  });
   return gate;
 }
 
 const config = {
   approvals: {
     approvers: ['U0BOB'],
-    actions: { 'test.quick': { approvalsRequired: 1 }, 'test.hang': { approvalsRequired: 1 }, 'test.standard': { preApproved: true } },
+    actions: { 'test.quick': { approvalsRequired: 1 }, 'test.hang': { approvalsRequired: 1 }, 'test.standard': { preApproved: true }, 'test.restartable': { preApproved: true } },
   },
 };
 
@@ -63,6 +78,7 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => {
   release();
+  releaseRestartable();
   await b?.stop();
   await a.stop();
 });
@@ -136,6 +152,36 @@ describe('change execution as a durable job', () => {
     expect(ev.filter((x) => x === 'change.started')).toHaveLength(1);
     expect(ev.filter((x) => x === 'change.failed')).toHaveLength(1);
     expect(ev.filter((x) => x === 'change.executed')).toHaveLength(0);
+  });
+
+  it('starts a restartable pre-approved run again on another replica when its replica died, exactly once', async () => {
+    const gate = a.app.services.changes;
+    const out = await gate.request('test.restartable', { target: 'orders' }, { userId: 'U0ALICE', channelId: 'C0GENERAL' });
+    expect(out).toMatchObject({ status: 'started', reason: 'pre-approved' });
+    const id = (out as { requestId: number }).requestId;
+    // The run was durable before the gate answered: its job row exists, claimed by A.
+    await vi.waitFor(() => expect(runs.filter((r) => r.requestId === id)).toHaveLength(1), { timeout: 30_000, interval: 50 });
+    expect(await job(id)).toMatchObject({ status: 'running', attempts: 1 });
+
+    b ??= await startTestApp({ clock, config, shared: { db: a.db, slack: a.slack } });
+    registerActions(b, 'B');
+    // A's claim lapses; B ticks twice (as two pollers would): one restart, not two.
+    await a.db.pool.query(`UPDATE jobs SET locked_until = $2 WHERE dedupe_key = $1`, [`change-exec:${id}`, new Date(clock.now().getTime() - 1000)]);
+    await Promise.all([b.app.ctx.jobs.tick(), b.app.ctx.jobs.tick()]);
+    await b.settle();
+
+    expect(runs.filter((r) => r.requestId === id)).toEqual([
+      { replica: 'A', requestId: id, restarted: undefined },
+      { replica: 'B', requestId: id, restarted: true },
+    ]);
+    expect(await row(id)).toMatchObject({ status: 'executed', result_ok: true, result_summary: 'backed up on B' });
+    expect(await job(id)).toMatchObject({ status: 'done', attempts: 2 });
+    expect((await types(id)).filter((x) => x === 'change.executed')).toHaveLength(1);
+    // A's executor returns late (it was only cut off): B's recorded outcome stands.
+    releaseRestartable();
+    await a.settle();
+    expect(await row(id)).toMatchObject({ status: 'executed', result_summary: 'backed up on B' });
+    expect((await types(id)).filter((x) => x === 'change.executed')).toHaveLength(1);
   });
 
   it('closes a run left executing with no job behind it (started before runs were jobs) when replicas resume', async () => {

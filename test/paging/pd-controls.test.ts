@@ -57,6 +57,11 @@ const BOB = { id: 'PBOB001', email: 'bob@example.com', name: 'Bob' };
 
 const events = async (type: string) => (await t.db.pool.query('SELECT actor, payload FROM events WHERE incident_id = $1 AND type = $2 ORDER BY id', [inc.id, type])).rows;
 const channel = () => t.slack.messagesIn(inc.channel_id).map((m) => `${m.text} ${JSON.stringify(m.blocks ?? [])}`);
+/** The "Paged …" message under which the buttons are, as it reads now (edited in place). */
+const notice = (channelId = inc.channel_id) => {
+  const m = t.slack.messagesIn(channelId).find((x) => x.text.startsWith('Paged default'))!;
+  return { text: `${m.text} ${JSON.stringify(m.blocks ?? [])}`, actions: [...JSON.stringify(m.blocks ?? []).matchAll(/"action_id":"([^"]+)"/g)].map((x) => x[1]) };
+};
 async function deliver(type: string, agent: string, id: string) {
   const body = webhookBody(type, { id: PD_ID, type: 'incident', incident_key: dedupKey, status: 'acknowledged' }, { agent, id, at: t.clock.now() });
   const res = await postWebhook(t, body, { 'x-pagerduty-signature': signature(SECRET, body), 'x-webhook-id': `wh-${id}` });
@@ -80,6 +85,9 @@ describe('PagerDuty from Slack', () => {
     expect(row.acknowledged_at.toISOString()).toBe(new Date(DECLARED.getTime() + 3 * 60_000).toISOString());
     expect((await events('incident.acknowledged')).map((e) => e.actor)).toEqual(['U0ALICE']);
     expect(channel().filter((m) => m.includes('acknowledged the *default* page in PagerDuty'))).toHaveLength(1);
+    // The buttons follow PagerDuty's state: no Acknowledge once acknowledged; Resolve stays.
+    expect(notice().text).toContain('Acknowledged in PagerDuty by <@U0ALICE>');
+    expect(notice().actions).toEqual(['paging.pd_resolve', 'paging.pd_escalate', 'paging.pd_reassign']);
 
     const before = channel().length;
     t.clock.advance(5_000);
@@ -173,9 +181,32 @@ describe('PagerDuty from Slack', () => {
     expect(t.slack.replies(ok.responseId).join()).toMatch(/resolved the default page/);
     expect(bodies).toEqual([{ incident: { type: 'incident_reference', status: 'resolved' } }]);
     expect((await t.db.pool.query('SELECT status FROM pages WHERE id = $1', [Number(pageId)])).rows[0].status).toBe('resolved');
+    expect(notice().text).toContain('Resolved in PagerDuty');
+    expect(notice().actions).toEqual([]);
     const before = channel().length;
     await deliver('incident.resolved', 'Alice', 'EVT-ECHO-RES');
     expect((await events('pagerduty.resolved')).length).toBe(1);
     expect(channel().length).toBe(before);
+  });
+
+  it('a change made in PagerDuty edits the paged message too: acknowledged there drops Acknowledge, resolved there drops the buttons', async () => {
+    fakeEvents([accepted()]);
+    await t.slash('/incident declare P1 Search down');
+    await t.settle();
+    const other = await incidentByTitle(t, 'Search down');
+    const key = `firebreak-incident-${other.id}-default`;
+    expect(notice(other.channel_id).actions).toEqual(['paging.pd_acknowledge', 'paging.pd_resolve', 'paging.pd_escalate', 'paging.pd_reassign']);
+    const send = async (type: string, id: string) => {
+      const body = webhookBody(type, { id: 'PINC002', type: 'incident', incident_key: key }, { agent: 'Dana <Oncall>', id, at: t.clock.now() });
+      expect((await postWebhook(t, body, { 'x-pagerduty-signature': signature(SECRET, body), 'x-webhook-id': `wh-${id}` })).status).toBe(202);
+      await t.settle();
+    };
+    await send('incident.acknowledged', 'EVT-OUT-ACK');
+    expect(notice(other.channel_id).text).toContain('Acknowledged in PagerDuty by *Dana &lt;Oncall&gt;*');
+    expect(notice(other.channel_id).actions).toEqual(['paging.pd_resolve', 'paging.pd_escalate', 'paging.pd_reassign']);
+    await send('incident.resolved', 'EVT-OUT-RES');
+    expect(notice(other.channel_id).text).toContain('Resolved in PagerDuty');
+    expect(notice(other.channel_id).actions).toEqual([]);
+    expect(t.slack.takeViolations()).toEqual([]);
   });
 });

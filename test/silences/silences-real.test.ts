@@ -69,7 +69,7 @@ describe('silences at the source (real Alertmanager)', () => {
     const initial = JSON.stringify(opened.blocks);
     expect(initial).toContain('alertname=\\"DiskFull\\"');
     expect(initial).toContain('team=\\"db\\"');
-    expect(initial).toContain('Alertmanager *main*');
+    expect(initial).toContain('Creates a silence in *Alertmanager main*');
     expect(t.slack.takeViolations()).toEqual([]);
 
     const res = await t.submitView('alerts.silence', { duration: '1h', custom_duration: '', matchers: 'alertname="DiskFull"\nteam="db"', comment: 'disk being replaced' }, { user: 'U0ALICE', privateMetadata: opened.private_metadata, selectBlocks: ['duration'] });
@@ -140,7 +140,7 @@ describe('silences at the source (real Alertmanager)', () => {
 
     const { responseId } = await t.slash('/alerts silence {alertname="Canary", instance=~"canary-.*"} 2h canary maintenance', { user: 'U0CAROL', channel: t.slack.channel('db-alerts')!.id });
     await t.settle();
-    expect(t.slack.replies(responseId).join()).toMatch(/Silenced in Alertmanager \*main\*/);
+    expect(t.slack.replies(responseId).join()).toMatch(/Silenced at the source, in \*Alertmanager main\*/);
     const made = (await am.silences()).find((s) => s.comment === 'canary maintenance')!;
     expect(made.createdBy).toBe('u0carol');
     expect(made.matchers.find((m) => m.name === 'instance')).toMatchObject({ value: 'canary-.*', isRegex: true, isEqual: true });

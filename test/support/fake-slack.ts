@@ -35,6 +35,8 @@ export interface RecordedCall {
   method: string;
   args: Record<string, unknown>;
   token?: string;
+  /** When the call arrived (Date.now()), for tests of real-time pacing. */
+  at: number;
 }
 
 /** A payload real Slack would refuse: which call, and what is wrong with it. */
@@ -195,7 +197,7 @@ export class FakeSlack {
     const method = url.pathname.replace(/^\/api\//, '');
     const args = parseArgs(raw, String(req.headers['content-type'] ?? ''));
     const token = String(req.headers.authorization ?? '').replace(/^Bearer /, '') || (args.token as string | undefined);
-    this.calls.push({ method, args, token });
+    this.calls.push({ method, args, token, at: Date.now() });
     const pending = this.failures.get(method);
     // A failure may be limited to one channel (by id), so other traffic does not use it up.
     const fi = pending?.findIndex((x) => !x.channel || x.channel === args.channel) ?? -1;
