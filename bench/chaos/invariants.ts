@@ -61,10 +61,14 @@ export async function checkInvariants(i: Inputs): Promise<InvariantResult[]> {
   ];
 }
 
+/** Posts tagged (Slack message metadata) as one setup step of one incident. */
+const taggedStep = (id: number, step: string) => (m: { metadata?: { event_payload: Record<string, unknown> } }) =>
+  Number(m.metadata?.event_payload['incident_id']) === id && m.metadata?.event_payload['step'] === step;
+
 async function declares({ pool, slack, ledger }: Inputs): Promise<InvariantResult> {
-  const r = result('acknowledged declare → one incident, one channel');
-  const { rows } = await pool.query<{ title: string; n: number; rooms: number }>(
-    "SELECT title, count(*)::int AS n, count(channel_id)::int AS rooms FROM incidents WHERE title LIKE 'chaos op %' GROUP BY title");
+  const r = result('acknowledged declare → one incident, one channel, one headline, one announcement');
+  const { rows } = await pool.query<{ title: string; n: number; rooms: number; id: number; channel_id: string | null }>(
+    "SELECT title, count(*)::int AS n, count(channel_id)::int AS rooms, min(id)::int AS id, min(channel_id) AS channel_id FROM incidents WHERE title LIKE 'chaos op %' GROUP BY title");
   const byTitle = new Map(rows.map((x) => [x.title, x]));
   const acked = new Set(ledger.declares.filter((d) => d.acked).map((d) => d.title));
   for (const title of acked) {
@@ -81,6 +85,17 @@ async function declares({ pool, slack, ledger }: Inputs): Promise<InvariantResul
     } else if (row.rooms === 0 || channels === 0) {
       r.stuck++;
       note(r, `stuck: "${title}" has no war room`);
+    } else {
+      // The war room's messages, each found by the step tag it was posted with.
+      const headlines = slack.messagesIn(row.channel_id!).filter(taggedStep(row.id, 'headline')).length;
+      const announcements = slack.messagesIn('incidents').filter(taggedStep(row.id, 'announce')).length;
+      if (headlines > 1 || announcements > 1) {
+        r.duplicated++;
+        note(r, `duplicated: "${title}" has ${headlines} headlines and ${announcements} announcements`);
+      } else if (headlines === 0 || announcements === 0) {
+        r.stuck++;
+        note(r, `stuck: "${title}" has ${headlines} headlines and ${announcements} announcements`);
+      }
     }
   }
   for (const row of rows) {

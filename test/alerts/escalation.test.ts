@@ -1,7 +1,8 @@
 /**
  * Escalation of unacknowledged alert groups (route escalate_after / escalate_to): once after
  * the time on a fake clock, not at all when acknowledged in time, once with two replicas
- * ticking the same job queue, and after the replica that scheduled it is gone.
+ * ticking the same job queue, after the replica that scheduled it is gone, and across a restart
+ * of every replica.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeClock, MINUTE } from '../../src/clock.js';
@@ -141,6 +142,27 @@ describe('escalate_after', () => {
     expect(inc).toHaveLength(1);
     expect(inc[0].severity).toBe('P2');
     expect(notices('alerts', 'EscCheckout').map((m) => m.text).join()).toContain(`declared INC-${inc[0].id} (P2)`);
+  });
+});
+
+describe('escalation across a restart', () => {
+  it('every replica stops before the time; after the restart the escalation fires once, even with two replicas back', async () => {
+    await fire(a, 'EscRestart', 'db');
+    await step(1000);
+    expect(groupMessage('db-alerts', 'EscRestart')).toBeDefined();
+    await step(3 * MINUTE);
+    // The whole deployment goes down (not one replica of two): only PostgreSQL remembers the job.
+    await a.stop();
+    await b.stop();
+    clock.advance(10 * MINUTE);
+    a = await startTestApp({ clock, config, shared: { db, slack } });
+    b = await startTestApp({ clock, config, shared: { db, slack } });
+    await step(1000);
+    await step(30 * MINUTE);
+    const sent = notices('db-alerts', 'EscRestart');
+    expect(sent).toHaveLength(1);
+    expect(sent[0]!.text).toContain('<!subteam^S0DBA>');
+    expect((await db.pool.query(`SELECT escalated_at FROM alert_groups WHERE group_labels->>'alertname' = 'EscRestart'`)).rows[0].escalated_at).not.toBeNull();
   });
 });
 

@@ -57,8 +57,11 @@ describe('alert post pace', () => {
     const at = posts().map((c) => c.at);
     const gaps = at.slice(1).map((t, i) => (t - at[i]!) / 1000).sort((a, b) => a - b);
     console.log(`alert posts into one channel: gaps ${gaps.map((g) => g.toFixed(2)).join(', ')} s`);
-    // Never faster than the pace (a little timer slack allowed) ...
-    expect(gaps[0]).toBeGreaterThanOrEqual(0.9);
+    // Never faster than the pace over the whole run. One gap alone can look short: these are
+    // arrival times, and a post delayed on its way shortens the gap after it (0.83 s was seen
+    // under a load average of 20) while lengthening the one before; the span cannot shrink so.
+    // (That each send waits its slot is the fake-clock storm test's job.)
+    expect((at[at.length - 1]! - at[0]!) / 1000).toBeGreaterThanOrEqual(0.9 * (GROUPS - 1));
     // ... and not half of it: the median gap is near 1 s (it was ~2.0 s), allowing for a loaded machine.
     expect(gaps[Math.floor(gaps.length / 2)]).toBeLessThan(1.5);
   }, 150_000);

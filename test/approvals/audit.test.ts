@@ -23,6 +23,10 @@ import { parseAuditFilter } from '../../src/commands/audit.js';
  * that verify catches an edited row, a deleted row and rows deleted from the end.
  */
 
+// The CLI reads anchors from the configured backup store, by default under the checkout's .data,
+// where a developer's console (or any other run) may have published anchors of another database.
+process.env.FIREBREAK_DATA_DIR = mkdtempSync(path.join(tmpdir(), 'fb-audit-data-'));
+
 async function seeded(n: number): Promise<TestDatabase> {
   const db = await createTestDatabase('fb_audit');
   for (let i = 1; i <= n; i++) {

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { FakeClock } from '../../src/clock.js';
 import { eventsBy } from '../../src/events/log.js';
@@ -155,6 +155,8 @@ describe('change execution as a durable job', () => {
   });
 
   it('starts a restartable pre-approved run again on another replica when its replica died, exactly once', async () => {
+    // Whatever fails here, A's executor is let go so the next test does not wait on it.
+    onTestFinished(() => releaseRestartable());
     const gate = a.app.services.changes;
     const out = await gate.request('test.restartable', { target: 'orders' }, { userId: 'U0ALICE', channelId: 'C0GENERAL' });
     expect(out).toMatchObject({ status: 'started', reason: 'pre-approved' });

@@ -32,7 +32,7 @@ beforeAll(async () => {
       alerts: {
         route: {
           channel: 'alerts', group_by: ['alertname'], group_wait: '30s', group_interval: '5m', repeat_interval: '4h',
-          routes: [{ matchers: ['source="pagerduty"'], channel: 'pd-alerts' }],
+          routes: [{ matchers: ['source="pagerduty"'], channel: 'pd-alerts', escalate_after: '10m', escalate_to: { mention: '<!subteam^S0LEADS>' } }],
         },
       },
     },
@@ -220,3 +220,22 @@ describe('changes made in PagerDuty show on the group message', () => {
     expect(t.slack.takeViolations()).toEqual([]);
   });
 });
+
+describe('escalation of a group from PagerDuty', () => {
+  it('an acknowledgement made in PagerDuty stops Firebreak\'s escalation; a group nobody acknowledged escalates once', async () => {
+    const escalations = (title: string) => {
+      const top = groupMessage(title);
+      return t.slack.messagesIn('pd-alerts').filter((m) => top && m.thread_ts === top.ts && m.text.includes('Nobody acknowledged'));
+    };
+    await deliver('incident.triggered', incident('PGRP0003', 'Payments 5xx'), { id: 'EVT-G3-TRIG' });
+    await deliver('incident.triggered', incident('PGRP0004', 'Search slow'), { id: 'EVT-G4-TRIG' });
+    await stepAndDrain(t, 30_000);
+    await stepAndDrain(t, 2 * MINUTE, 3);
+    await deliver('incident.acknowledged', incident('PGRP0003', 'Payments 5xx', { status: 'acknowledged' }), { id: 'EVT-G3-ACK', agent: 'Erin' });
+    await stepAndDrain(t, 15 * MINUTE, 3);
+    expect(escalations('Payments 5xx')).toHaveLength(0);
+    expect(escalations('Search slow')).toHaveLength(1);
+    expect(escalations('Search slow')[0]!.text).toContain('<!subteam^S0LEADS>');
+  });
+});
+

@@ -17,7 +17,11 @@ export interface RealAlertmanager {
   stop(): Promise<void>;
 }
 
-export async function startAlertmanager(port: number, webhookUrl: string): Promise<RealAlertmanager> {
+/**
+ * `otherReceiverUrl`: a second webhook on the same receiver, standing for every other receiver
+ * (PagerDuty, e-mail): what a silence at the source must stop too.
+ */
+export async function startAlertmanager(port: number, webhookUrl: string, otherReceiverUrl?: string): Promise<RealAlertmanager> {
   if (!BIN) throw new Error('prometheus-alertmanager is not installed: run scripts/test-deps.sh (apt-get install prometheus-alertmanager)');
   const dir = mkdtempSync(path.join(tmpdir(), 'fb-am-sil-'));
   const url = `http://127.0.0.1:${port}`;
@@ -37,7 +41,9 @@ receivers:
       authorization:
         type: Bearer
         credentials: ${AM_TOKEN}
-`);
+${otherReceiverUrl ? `  - url: ${otherReceiverUrl}
+    send_resolved: true
+` : ''}`);
   let log = '';
   const am: ChildProcess = spawn(BIN, [`--config.file=${path.join(dir, 'am.yml')}`, `--storage.path=${path.join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--cluster.listen-address='], { stdio: ['ignore', 'pipe', 'pipe'] });
   am.stdout!.on('data', (d: Buffer) => (log += d.toString()));

@@ -119,4 +119,36 @@ describe('maintenance windows', () => {
     expect(row.ended_by).toBe('firebreak');
     expect((await audit('maintenance.ended')).find((e) => e.subject === `maintenance:${id}`)!.payload.early).toBe(false);
   });
+
+  it('a message already shown is edited when a window starts (banner) and again when it ends by itself (banner gone)', async () => {
+    const billing = () => t.slack.messagesIn('alerts').filter((m) => !m.thread_ts && !m.ephemeralTo && m.text.includes('BillingLag'));
+    expect((await post(t, '/webhooks/generic', JSON.stringify({ title: 'BillingLag', severity: 'warning', fingerprint: 'bl-1', labels: { service: 'billing' } }), bearer(GENERIC_TOKEN))).status).toBe(200);
+    await settle();
+    expect(billing()).toHaveLength(1);
+    expect(JSON.stringify(billing()[0]!.blocks)).not.toContain('In maintenance');
+    const updates = t.slack.callsTo('chat.update').length;
+
+    expect(await say('/alerts maintenance billing 10m ledger migration')).toMatch(/Maintenance #\d+/);
+    await settle();
+    expect(billing()).toHaveLength(1);
+    expect(t.slack.callsTo('chat.update').length).toBeGreaterThan(updates);
+    expect(JSON.stringify(billing()[0]!.blocks)).toMatch(/In maintenance #\d+\* until .*ledger migration/);
+
+    await settle(11 * 60_000);
+    expect(billing()).toHaveLength(1);
+    expect(JSON.stringify(billing()[0]!.blocks)).not.toContain('In maintenance');
+  });
+
+  it('the group message in the incident\'s channel carries the banner too', async () => {
+    const [inc] = (await t.db.pool.query(`SELECT id, channel_id FROM incidents WHERE title = 'CheckoutErrors'`)).rows as { id: number; channel_id: string }[];
+    expect(inc?.channel_id).toBeTruthy();
+    const inRoom = () => t.slack.messagesIn(inc!.channel_id).find((m) => !m.thread_ts && !m.ephemeralTo && /^(FIRING|RESOLVED): \d* ?CheckoutErrors/.test(m.text));
+    expect(inRoom()).toBeDefined();
+    expect(JSON.stringify(inRoom()!.blocks)).not.toContain('In maintenance');
+    expect(await say('/alerts maintenance checkout 30m rollback')).toMatch(/Maintenance #\d+/);
+    await settle();
+    expect(JSON.stringify(inRoom()!.blocks)).toMatch(/In maintenance #\d+\* until .*rollback/);
+    expect(JSON.stringify(message()!.blocks)).toMatch(/In maintenance #\d+\* until .*rollback/);
+  });
 });
+

@@ -2,16 +2,23 @@
  * Silences at the source, against the real Prometheus Alertmanager 0.25: the Silence button's
  * modal creates a real silence (matchers, creator, comment), Alertmanager then stops notifying
  * for a new matching alert, Expire makes the notifications resume, and a silence made with
- * Alertmanager's own API shows up on the group's message.
+ * Alertmanager's own API shows up on the group's message. A second receiver of the same
+ * Alertmanager proves the silence stops every receiver, not only Firebreak.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { freePort } from '../setup/global.js';
 import { AM_TOKEN } from '../alerts/support.js';
 import { startAlertmanager, type RealAlertmanager } from './am.js';
+import { createServer, type Server } from 'node:http';
+import { execFileSync } from 'node:child_process';
+import { AMTOOL } from '../alerts/amtool.js';
 
 let t: TestApp;
 let am: RealAlertmanager;
+/** Another receiver of the same Alertmanager (think PagerDuty): the instances it was notified about. */
+let other: Server;
+const otherHeard: string[] = [];
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
   const deadline = Date.now() + ms;
@@ -45,12 +52,23 @@ beforeAll(async () => {
       },
     },
   });
-  am = await startAlertmanager(port, `${t.url}/webhooks/alertmanager`);
+  other = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString('utf8')));
+    req.on('end', () => {
+      const payload = JSON.parse(body) as { alerts: { status: string; labels: Record<string, string> }[] };
+      for (const a of payload.alerts) if (a.status === 'firing') otherHeard.push(a.labels.instance ?? '');
+      res.writeHead(200).end();
+    });
+  });
+  await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
+  am = await startAlertmanager(port, `${t.url}/webhooks/alertmanager`, `http://127.0.0.1:${(other.address() as { port: number }).port}/hook`);
 });
 
 afterAll(async () => {
   await am?.stop();
   await t?.stop();
+  await new Promise((r) => other?.close(r));
 });
 
 describe('silences at the source (real Alertmanager)', () => {
@@ -104,6 +122,9 @@ describe('silences at the source (real Alertmanager)', () => {
     await am.pushAlerts([{ labels: { alertname: 'Canary', team: 'db', instance: 'canary-2' } }]);
     await until('the second control alert', async () => ((await alertRows('canary-2')).length ? true : undefined));
     expect(await alertRows('db-2')).toEqual([]);
+    // Nor did any other receiver of that Alertmanager hear about it: the silence is at the source.
+    await until('the other receiver to hear the second control alert', async () => (otherHeard.includes('canary-2') ? true : undefined));
+    expect(otherHeard).not.toContain('db-2');
 
     const value = buttonValue(message('DiskFull'), 'alerts.expire_silence')!;
     const { responseId } = await t.click('alerts.expire_silence', value, { user: 'U0BOB' });
@@ -111,6 +132,7 @@ describe('silences at the source (real Alertmanager)', () => {
     expect(t.slack.replies(responseId).join()).toMatch(/Expired silence/);
     expect((await am.silences()).find((s) => `main/${s.id}` === value)!.status.state).toBe('expired');
     await until('db-2 to reach Firebreak after the silence ended', async () => ((await alertRows('db-2')).length ? true : undefined));
+    await until('db-2 to reach the other receiver too', async () => (otherHeard.includes('db-2') ? true : undefined));
     const after = await until('the message without the silence', async () => {
       const m = message('DiskFull');
       return blocksText(m).includes('"action_id":"alerts.silence"') ? m : undefined;
@@ -169,6 +191,10 @@ describe('silences at the source (real Alertmanager)', () => {
     // The creator is outside text: shown, never turned into Slack markup.
     expect(blocksText(m)).toContain('silenced in Alertmanager main by bob-from-amtool &lt;!channel&gt;');
     expect(blocksText(m)).not.toContain('<!channel>');
+    // The buttons follow: every firing alert is silenced at the source, so Expire (this silence) replaces Silence….
+    const made = (await am.silences()).find((x) => x.createdBy.startsWith('bob-from-amtool') && x.status.state === 'active')!;
+    expect(buttonValue(m, 'alerts.expire_silence')).toBe(`main/${made.id}`);
+    expect(blocksText(m)).not.toContain('"action_id":"alerts.silence"');
   });
 });
 
@@ -194,6 +220,33 @@ describe('silences expired elsewhere', () => {
   });
 });
 
+describe('silences made and expired with amtool', () => {
+  it('appear on the message with Expire at the next poll, and go again when amtool expires them', async () => {
+    const bin = AMTOOL;
+    if (!bin) throw new Error('amtool is not installed: run scripts/test-deps.sh');
+    const amtool = (...args: string[]) => execFileSync(bin, [...args, `--alertmanager.url=${am.url}`], { encoding: 'utf8' }).trim();
+    const id = amtool('silence', 'add', 'alertname=DiskFull', '--author=ops-amtool', '--comment=via amtool', '--duration=1h');
+    expect(id).toMatch(/^[0-9a-f-]{36}$/);
+    t.clock.advance(30_000);
+    const m = await until('the amtool silence on the message', async () => {
+      const x = message('DiskFull');
+      return blocksText(x).includes(id) ? x : undefined;
+    });
+    expect(blocksText(m)).toContain('silenced in Alertmanager main by ops-amtool');
+    expect(buttonValue(m, 'alerts.expire_silence')).toBe(`main/${id}`);
+    expect(blocksText(m)).not.toContain('"action_id":"alerts.silence"');
+
+    amtool('silence', 'expire', id);
+    t.clock.advance(30_000);
+    const after = await until('the message without the amtool silence', async () => {
+      const x = message('DiskFull');
+      return blocksText(x).includes(id) ? undefined : x;
+    });
+    expect(blocksText(after)).toContain('"action_id":"alerts.silence"');
+    expect(blocksText(after)).not.toContain('"action_id":"alerts.expire_silence"');
+  });
+});
+
 describe('Alertmanager down', () => {
   it('says so and leaves nothing half-done', async () => {
     const port = await freePort();
@@ -205,8 +258,44 @@ describe('Alertmanager down', () => {
       await down.settle();
       expect(down.slack.replies(responseId).join()).toMatch(/Alertmanager "gone" is unreachable .*Nothing was silenced/);
       expect((await down.db.pool.query('SELECT count(*)::int AS n FROM alert_silences')).rows[0].n).toBe(0);
+      const unsilence = await down.slash('/alerts unsilence 6a5e2b0c-0000-4000-8000-000000000001');
+      await down.settle();
+      expect(down.slack.replies(unsilence.responseId).join()).toMatch(/Alertmanager "gone" is unreachable .*The silence was not expired; try again/);
+      const mw = await down.slash('/alerts maintenance alertname="X" 1h reboot');
+      await down.settle();
+      expect(down.slack.replies(mw.responseId).join()).toMatch(/Alertmanager "gone" is unreachable .*The maintenance window was not started and nothing is silenced/);
+      expect((await down.db.pool.query('SELECT count(*)::int AS n FROM maintenance_windows')).rows[0].n).toBe(0);
     } finally {
       await down.stop();
+    }
+  });
+});
+
+describe('one of two Alertmanagers down during a maintenance start', () => {
+  it('expires the silence already made at the one that answered: all or nothing', async () => {
+    const port = await freePort();
+    const half = await startTestApp({
+      config: {
+        alerts: {
+          alertmanagers: [
+            { name: 'main', urls: [am.url], sources: ['alertmanager'] },
+            { name: 'gone', urls: [`http://127.0.0.1:${port}`], sources: ['grafana'] },
+          ],
+        },
+      },
+    });
+    try {
+      half.clock.set(Date.now());
+      const { responseId } = await half.slash('/alerts maintenance alertname="HalfDone" 1h kernel update');
+      await half.settle();
+      expect(half.slack.replies(responseId).join()).toMatch(/Alertmanager "gone" is unreachable .*The maintenance window was not started and nothing is silenced/);
+      const made = (await am.silences()).filter((x) => x.comment.includes('kernel update'));
+      expect(made).toHaveLength(1);
+      expect(made[0]!.status.state).toBe('expired');
+      expect((await half.db.pool.query('SELECT count(*)::int AS n FROM maintenance_windows')).rows[0].n).toBe(0);
+      expect((await half.db.pool.query(`SELECT count(*)::int AS n FROM events WHERE type = 'maintenance.started'`)).rows[0].n).toBe(0);
+    } finally {
+      await half.stop();
     }
   });
 });

@@ -4,6 +4,9 @@
  * talk to POST /slack/events exactly as Slack does.
  */
 import { createHmac, randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { createApp, type FirebreakApp } from '../../src/app/app.js';
 import { configSchema, type Config } from '../../src/config/schema.js';
 import { FakeClock } from '../../src/clock.js';
@@ -55,8 +58,10 @@ export async function startTestApp(
   if (!opts.shared) for (const name of opts.seedChannels ?? ['incidents', 'ops', 'approvals', 'alerts']) slack.addChannel(name);
   const db = opts.shared?.db ?? (await createTestDatabase());
   const clock = opts.clock ?? new FakeClock(new Date());
+  // Its own data directory: the default (.data in the checkout) is the developer's console
+  // state, and an anchor or trial key written there by one test file broke another's audit check.
   const config = configSchema.parse({
-    databaseUrl: db.url, port: 0, logLevel: 'silent',
+    databaseUrl: db.url, port: 0, logLevel: 'silent', dataDir: mkdtempSync(path.join(tmpdir(), 'fb-app-data-')),
     slack: { botToken: BOT_TOKEN, signingSecret: SIGNING_SECRET, apiUrl: slack.url },
     ...opts.config,
   });
