@@ -5,19 +5,19 @@ import type { Incident } from '../incidents/model.js';
 import type { Severity } from '../incidents/config.js';
 import { SEVERITIES } from '../incidents/config.js';
 import { ChatError } from '../chat/surface.js';
-import { withTransaction } from '../db/pool.js';
 import { alertsDeduplicated, alertsReceived, alertsRouted } from '../ops/metrics.js';
 import { alertGroupMessage, escalationNotice, groupResolvedInIncident, groupTitle, stillFiringMessage, type GroupControlStatus } from '../templates/alerts.js';
 import { duration } from '../templates/format.js';
 import type { Job } from '../jobs/queue.js';
 import { matchesAll, parseDuration, type Labels } from './matchers.js';
 import { alertTitle, type AlertGroup, type AlertSource, type IncomingAlert, type StoredAlert } from './model.js';
-import { compileRoutes, findRouteByKey, groupKey, groupLabels, matchRoutes, type Route } from './routing.js';
+import { compileRoutes, findRouteByKey, matchRoutes, type Route } from './routing.js';
 import { compileInhibitRules, isInhibited, sourceContainment, type FiringAlert, type InhibitRule } from './inhibit.js';
 import { buildTimeIntervals, routeMuted, type TimeIntervals } from './time-intervals.js';
 import * as store from './store.js';
 import { IngestQueue, RejectedAlerts } from './ingest-queue.js';
 import { alertProblem } from './storable.js';
+import { routePendingAlerts, tellTimelines } from './route-alerts.js';
 
 /**
  * The tag a group's message carries (Slack message metadata), so a retry can find a message
@@ -40,18 +40,9 @@ const WAKE_TIMER_MAX_MS = 60_000;
  * the message and posts only if there is none.
  */
 const POST_CLAIM_MS = 30_000;
-/** Arbitrary constant: one replica at a time sends from the outbox, so pacing holds. */
-const FLUSH_LOCK = 730_001;
-const ROUTE_BATCH = 1000;
 const PUMP_GATHER_MS = 50;
 /** How often a muted route is looked at again. */
 const MUTE_RECHECK_MS = 60_000;
-
-interface Reported {
-  alertId: number;
-  incidentId: number;
-  status: 'firing' | 'resolved';
-}
 
 type DeclareResult = { status: 'declared' | 'duplicate'; incidentId: number } | { status: 'already'; incidentId: number };
 
@@ -179,115 +170,9 @@ export class AlertService {
     return findRouteByKey(this.root, g.routeKey) ?? this.root;
   }
 
-  /** Routes every stored alert whose latest change has not been routed yet. */
-  async routePending(): Promise<number> {
-    let total = 0;
-    const open = await this.openIncidents();
-    for (;;) {
-      const reported: { r: Reported; source: string; title: string; labels: Labels; groupId: number }[] = [];
-      const n = await withTransaction(this.ctx.pool, async (c) => {
-        const pending = await store.claimUnprocessed(c, ROUTE_BATCH);
-        if (pending.length === 0) return 0;
-        const now = this.ctx.clock.now();
-        const seeds = new Map<string, store.GroupSeed>();
-        const members: { key: string; alert: store.PendingAlert }[] = [];
-        for (const a of pending) {
-          for (const route of matchRoutes(this.root, a.labels)) {
-            const key = groupKey(route, a.labels);
-            const seed = seeds.get(key);
-            if (!seed) seeds.set(key, { groupKey: key, routeKey: route.key, channel: route.opts.channel, groupLabels: groupLabels(route, a.labels), createdAt: a.last_received_at });
-            else if (a.last_received_at < seed.createdAt) seed.createdAt = a.last_received_at;
-            members.push({ key, alert: a });
-          }
-        }
-        const groups = await store.upsertGroups(c, [...seeds.values()]);
-        const firingKeys = new Set(members.filter((m) => m.alert.status === 'firing').map((m) => m.key));
-        const perGroup = new Map<string, number>();
-        for (const m of members) perGroup.set(m.key, (perGroup.get(m.key) ?? 0) + 1);
-        const restart = [...groups.values()].filter((g) => g.allResolvedNoticed && firingKeys.has(g.groupKey));
-        const starts = restart.map((g) => ({ id: g.id, at: seeds.get(g.groupKey)!.createdAt }));
-        await store.startNewEpisodes(c, starts);
-        for (const g of restart) Object.assign(g, { createdAt: seeds.get(g.groupKey)!.createdAt, lastNotifiedAt: null, notifiedVersion: 0, allResolvedNoticed: false, acknowledgedBy: null, acknowledgedAt: null });
-        await store.addMembers(c, members.map((m) => ({ groupId: groups.get(m.key)!.id, alertId: m.alert.id })));
-
-        // One entry per (alert, incident): with `continue` an alert can reach an incident through two groups.
-        const toReport = new Map<string, Reported & { source: string; title: string; labels: Labels; groupId: number }>();
-        for (const m of members) {
-          const g = groups.get(m.key)!;
-          let incident = g.incidentId ? open.get(g.incidentId) : undefined;
-          if (!incident) {
-            incident = this.incidentByLabels(m.alert.labels, open);
-            if (incident && !g.incidentId) {
-              await store.attachIncident(c, g.id, incident.id);
-              g.incidentId = incident.id;
-            }
-          }
-          if (incident && !toReport.has(`${m.alert.id}:${incident.id}`)) {
-            toReport.set(`${m.alert.id}:${incident.id}`, {
-              alertId: m.alert.id, incidentId: incident.id, status: m.alert.status, source: m.alert.source,
-              title: alertTitle(m.alert), labels: m.alert.labels, groupId: g.id,
-            });
-          }
-        }
-        const fresh = await store.reportAlertsToIncidents(c, [...toReport.values()], now);
-        for (const f of fresh) {
-          const t = toReport.get(`${f.alertId}:${f.incidentId}`)!;
-          reported.push({ r: f, source: t.source, title: t.title, labels: t.labels, groupId: t.groupId });
-        }
-
-        const outbox: store.OutboxItem[] = [];
-        for (const g of groups.values()) {
-          const route = this.routeOf(g);
-          const notBefore = g.lastNotifiedAt
-            ? new Date(g.lastNotifiedAt.getTime() + route.opts.groupIntervalMs)
-            : new Date(g.createdAt.getTime() + route.opts.groupWaitMs);
-          outbox.push({ groupId: g.id, channel: g.channel, kind: 'message', notBefore });
-          const inc = g.incidentId ? open.get(g.incidentId) : undefined;
-          // Responders in an incident channel see its alerts change at once (still paced).
-          if (inc?.channelId && inc.channelId !== g.channel) outbox.push({ groupId: g.id, channel: inc.channelId, kind: 'message', notBefore: now });
-          alertsRouted.inc({ route: route.key, action: 'grouped' }, perGroup.get(g.groupKey) ?? 0);
-        }
-        await store.queueOutbox(c, outbox, now);
-        return pending.length;
-      });
-      await this.tellTimelines(reported);
-      total += n;
-      if (n === 0) break;
-    }
-    return total;
-  }
-
-  private async openIncidents(): Promise<Map<number, Incident>> {
-    const list = await this.incidents.open();
-    return new Map(list.map((i) => [i.id, i]));
-  }
-
-  /** The label rule: `firebreak_incident="42"` (or INC-42), or the service label equal to an open incident's service. */
-  private incidentByLabels(labels: Labels, open: Map<number, Incident>): Incident | undefined {
-    const c = this.ctx.config.alerts;
-    const named = labels[c.incidentLabel];
-    if (named) {
-      const m = /^(?:inc-?)?(\d+)$/i.exec(named.trim());
-      const hit = m ? open.get(Number(m[1])) : undefined;
-      if (hit) return hit;
-    }
-    const service = c.incidentServiceLabel ? labels[c.incidentServiceLabel] : undefined;
-    if (service) {
-      const matches = [...open.values()].filter((i) => i.service && i.service.toLowerCase() === service.toLowerCase());
-      return matches.sort((a, b) => b.id - a.id)[0];
-    }
-    return undefined;
-  }
-
-  private async tellTimelines(items: { r: Reported; source: string; title: string; labels: Labels; groupId: number }[]): Promise<void> {
-    const incidents = this.incidents;
-    for (const it of items) {
-      const verb = it.r.status === 'firing' ? 'firing' : 'resolved';
-      await incidents.recordTimeline(it.r.incidentId, `alert.${verb}`, `alert:${it.source}`, {
-        text: `Alert ${verb}: ${it.title}`, alertId: it.r.alertId, groupId: it.groupId, labels: it.labels,
-      });
-      alertsRouted.inc({ route: 'incident', action: 'incident' });
-    }
+  /** Routes every stored alert whose latest change has not been routed yet (route-alerts.ts). */
+  routePending(): Promise<number> {
+    return routePendingAlerts({ ctx: this.ctx, root: this.root, incidents: this.incidents });
   }
 
   /**
@@ -297,9 +182,8 @@ export class AlertService {
   async flush(): Promise<void> {
     const lockClient = await this.ctx.pool.connect();
     try {
-      const { rows } = await lockClient.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [FLUSH_LOCK]);
       // Another replica (or pass) is sending; it schedules the next wake-up when done.
-      if (!rows[0]!.ok) return;
+      if (!(await store.tryLockOutbox(lockClient))) return;
       try {
         for (let round = 0; round < 20; round++) {
           const now = this.ctx.clock.now();
@@ -309,7 +193,7 @@ export class AlertService {
         }
         await this.scheduleWake();
       } finally {
-        await lockClient.query('SELECT pg_advisory_unlock($1)', [FLUSH_LOCK]);
+        await store.unlockOutbox(lockClient);
       }
     } finally {
       lockClient.release();
@@ -595,7 +479,7 @@ export class AlertService {
     const now = this.ctx.clock.now();
     await store.attachIncident(this.ctx.pool, g.id, incidentId);
     const fresh = await store.reportAlertsToIncidents(this.ctx.pool, firing.map((a) => ({ alertId: a.id, incidentId, status: 'firing' as const })), now);
-    await this.tellTimelines(
+    await tellTimelines(this.incidents,
       fresh.map((r) => {
         const a = firing.find((x) => x.id === r.alertId)!;
         return { r, source: a.source, title: alertTitle(a), labels: a.labels, groupId: g.id };

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { Queryable } from '../db/pool.js';
+import { advisoryUnlock, tryAdvisoryLock, type Queryable } from '../db/pool.js';
 import type { Labels } from './matchers.js';
 import type { AlertGroup, IncomingAlert, StoredAlert } from './model.js';
 
@@ -535,3 +535,11 @@ export async function clearSentMessage(db: Queryable, groupId: number, channel: 
   );
   return (rowCount ?? 0) > 0;
 }
+
+/** Arbitrary constant: one replica at a time sends from the outbox, so pacing holds. */
+const OUTBOX_LOCK = 730_001;
+
+/** Takes the outbox's sending lock on this session; false when another session sends. */
+export const tryLockOutbox = (session: Queryable): Promise<boolean> => tryAdvisoryLock(session, OUTBOX_LOCK);
+
+export const unlockOutbox = (session: Queryable): Promise<void> => advisoryUnlock(session, OUTBOX_LOCK);

@@ -1,4 +1,5 @@
 import type { AppContext, FirebreakModule } from './module.js';
+import { whileServerReturns } from '../db/pool.js';
 import type { ChangeGate, GatedAction } from '../approvals/gate.js';
 import { drCommands } from '../commands/dr.js';
 import { drActions } from '../handlers/dr.js';
@@ -74,7 +75,9 @@ export function drModule(ctx: AppContext, service: DrService, changes: ChangeGat
     commands: [drCommands(service, changes, pitr)],
     actions: drActions(service),
     start: async () => {
-      await service.recoverOrphans();
+      // Safe to repeat; a replica starting during a PostgreSQL restart waits it out here as it
+      // does for the migrations, instead of exiting (the chaos run saw it exit 1 here).
+      await whileServerReturns(() => service.recoverOrphans(), 30_000, (err) => ctx.log.warn({ err }, 'PostgreSQL is not answering yet; retrying the DR start-up clean-up'));
       if (!schedule.enabled) return;
       ctx.scheduler.add({ name: 'dr:drill', cron: schedule.cron, run: async (slot) => void (await service.scheduledDrill(slot)) });
       ctx.scheduler.add({ name: 'dr:overdue', cron: '0 9 * * *', run: async () => void (await service.checkOverdue()) });

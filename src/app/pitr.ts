@@ -5,6 +5,7 @@ import { Pitr, type Thread } from '../pitr/flows.js';
 import { pitrConfigProblem } from '../pitr/config.js';
 import { parseRecoveryTarget, PITR_BACKUP_KIND, PITR_DRY_RUN_KIND, PITR_EXECUTE_KIND, type PhysicalBackupType } from '../pitr/model.js';
 import * as say from '../pitr/messages.js';
+import { whileServerReturns } from '../db/pool.js';
 import {
   physicalVerbs, type PhysicalBackupParams, type PhysicalVerbs, type PitrRestoreParams,
 } from '../commands/pitr.js';
@@ -75,7 +76,8 @@ export function pitrArea(
         ctx.log.warn({ problem }, 'point-in-time recovery is enabled but not usable: no physical backups or PITR watch');
         return;
       }
-      await pitr.recoverOrphans();
+      // Safe to repeat: waits out a PostgreSQL restart at start instead of exiting (as DR does).
+      await whileServerReturns(() => pitr.recoverOrphans(), 30_000, (err) => ctx.log.warn({ err }, 'PostgreSQL is not answering yet; retrying the PITR start-up clean-up'));
       for (const type of ['full', 'diff', 'incr'] as const) {
         const cron = cfg.schedule[type];
         if (!cron) continue;

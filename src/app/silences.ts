@@ -14,6 +14,7 @@ import { silenceCovers } from '../silences/model.js';
 import type { ApiMatcher } from '../silences/alertmanager-client.js';
 import type { ActionHandler } from '../chat/interactions.js';
 import { END_MAINTENANCE_ACTIONS, maintenanceEndText } from '../templates/maintenance.js';
+import { whileServerReturns } from '../db/pool.js';
 
 /** Reads silences back from every Alertmanager, one slot per poll interval across replicas. */
 export const SYNC_QUEUE = 'silences.sync';
@@ -120,7 +121,8 @@ export function silencesModule(ctx: AppContext, alerts: AlertService, changes: C
       },
     },
     start: async () => {
-      if (targets.length) await scheduleSlot(Math.floor(ctx.clock.now().getTime() / pollMs));
+      // Idempotent (dedupe key): waits out a PostgreSQL restart at start instead of exiting.
+      if (targets.length) await whileServerReturns(() => scheduleSlot(Math.floor(ctx.clock.now().getTime() / pollMs)), 30_000, (err) => ctx.log.warn({ err }, 'PostgreSQL is not answering yet; retrying the silence sync schedule'));
     },
   };
 }

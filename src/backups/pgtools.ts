@@ -107,3 +107,45 @@ export async function countRowsOn(client: pg.Client | pg.PoolClient): Promise<Re
   }
   return out;
 }
+
+/** The server's version, as a number (150020) and as it names itself (`15.2`). */
+export async function serverVersionOn(client: pg.Client): Promise<{ num: number; version: string }> {
+  const sv = await client.query<{ num: number; v: string }>(`SELECT current_setting('server_version_num')::int AS num, current_setting('server_version') AS v`);
+  return { num: sv.rows[0]!.num, version: sv.rows[0]!.v.split(' ')[0]! };
+}
+
+/**
+ * Opens a read-only snapshot on `client` and exports it for pg_dump (`--snapshot`), so the
+ * dump and the row counts see the same data. A hot standby cannot export snapshots: the
+ * counts then come from a snapshot of their own and the result is undefined.
+ */
+export async function exportSnapshot(client: pg.Client, oneCore: boolean): Promise<string | undefined> {
+  await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  let snapshot: string | undefined;
+  try {
+    snapshot = (await client.query<{ s: string }>('SELECT pg_export_snapshot() AS s')).rows[0]!.s;
+  } catch {
+    await client.query('ROLLBACK');
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  }
+  // One core for the counts: parallel workers would compete with pg_dump for the same server.
+  if (oneCore) await client.query('SET LOCAL max_parallel_workers_per_gather = 0');
+  return snapshot;
+}
+
+/** Ends the snapshot's transaction; nothing was written, so how it ends does not matter. */
+export async function endSnapshot(client: pg.Client): Promise<void> {
+  await client.query('COMMIT').catch(() => {});
+}
+
+export async function databaseExistsOn(admin: pg.Client, name: string): Promise<boolean> {
+  return (await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount === 1;
+}
+
+export async function createDatabaseOn(admin: pg.Client, name: string): Promise<void> {
+  await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(name)} TEMPLATE template0`);
+}
+
+export async function dropDatabaseOn(admin: pg.Client, name: string): Promise<void> {
+  await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);
+}

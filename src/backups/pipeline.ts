@@ -25,9 +25,11 @@ import type { BackupTier } from './config.js';
 import {
   BACKUP_FORMAT, BackupError, BackupIntegrityError, newBackupId, objectKeys, type BackupManifest, type BackupRecord, type Verification,
 } from './model.js';
-import { clientConfig, collectStderr, countRowsOn, databaseName, exitOf, libpqArgs, majorOfServerVersionNum, pgBin, toolVersion } from './pgtools.js';
+import {
+  clientConfig, collectStderr, countRowsOn, databaseName, endSnapshot, exitOf, exportSnapshot, libpqArgs, majorOfServerVersionNum, pgBin, serverVersionOn, toolVersion,
+} from './pgtools.js';
 import { backupStore } from './restore.js';
-import { findBackup, insertRunningBackup, markFailed, markVerified } from './store.js';
+import { failAbandoned, findBackup, insertRunningBackup, markFailed, markVerified, tryLockBackups, unlockBackups } from './store.js';
 import { Meter } from './streams.js';
 import { checkStoredObject } from './verify.js';
 
@@ -97,9 +99,6 @@ export interface BackupOutcome {
   error?: BackupError;
 }
 
-/** Backups of one database never overlap: a session advisory lock on Firebreak's database. */
-const lockKey = (database: string) => `firebreak-backup:${database}`;
-
 /**
  * Takes one backup of `target`. Throws BackupError('lock') when a backup of the same database
  * is already running (no row is written); every other failure is recorded on the backup's row
@@ -108,24 +107,82 @@ const lockKey = (database: string) => `firebreak-backup:${database}`;
 export async function runBackup(ctx: BackupRunContext, target: BackupTarget, opts: RunBackupOptions): Promise<BackupOutcome> {
   const lock = await ctx.pool.connect();
   try {
-    const { rows } = await lock.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [lockKey(target.name)]);
-    if (!rows[0]?.ok) throw new BackupError('lock', `a backup of ${target.name} is already running; backups of one database never overlap`);
+    if (!(await tryLockBackups(lock, target.name))) throw new BackupError('lock', `a backup of ${target.name} is already running; backups of one database never overlap`);
     try {
-      // Holding the lock proves no process is running these any more (it crashed or was killed).
-      await ctx.pool.query(
-        `UPDATE backups SET status='failed', error='abandoned: the process running it stopped', finished_at=$2 WHERE database=$1 AND status='running'`,
-        [target.name, ctx.clock.now()],
-      );
+      await failAbandoned(ctx.pool, target.name, ctx.clock.now());
       return await backupLocked(ctx, target, opts);
     } finally {
-      await lock.query('SELECT pg_advisory_unlock(hashtext($1))', [lockKey(target.name)]).catch(() => {});
+      await unlockBackups(lock, target.name).catch(() => {});
     }
   } finally {
     lock.release();
   }
 }
 
+/** One backup in flight: what its steps share, and what the failure path must clean up. */
+interface BackupRun {
+  ctx: BackupRunContext;
+  target: BackupTarget;
+  opts: RunBackupOptions;
+  store: ReturnType<typeof backupStore>;
+  id: string;
+  keys: ReturnType<typeof objectKeys>;
+  recipientText: string;
+  startedAt: Date;
+  /** Wall time for durations and progress; the clock may be a test's. */
+  t0: number;
+  stop: AbortController;
+  facts: { serverVersion?: string; pgDumpVersion?: string; snapshotAt?: Date; rawBytes?: number; storedBytes?: number };
+  children: ChildProcess[];
+  /** The connection holding the snapshot, while it is open. */
+  source?: pg.Client;
+  uploaded: boolean;
+  recordedGood: boolean;
+  timer?: NodeJS.Timeout;
+}
+
+/** What the pre-flight settled: who can read the backup, and the snapshot the dump reads. */
+interface Preflight {
+  recipient: ReturnType<typeof parseRecipient>;
+  identity?: AgeIdentity;
+  dumpBin: string;
+  snapshot?: string;
+  counting: Promise<Record<string, number> | null>;
+}
+
+/** What the stream stored. */
+interface Streamed {
+  sha256: string;
+  rawBytes: number;
+  storedBytes: number;
+  rowCounts: Record<string, number> | null;
+  setPhase: (phase: BackupProgress['phase']) => void;
+}
+
+/** Row first, then pre-flight → stream → verify → manifest; any failure is recorded on the row. */
 async function backupLocked(ctx: BackupRunContext, target: BackupTarget, opts: RunBackupOptions): Promise<BackupOutcome> {
+  const run = await startRun(ctx, target, opts);
+  const onOuterAbort = () => run.stop.abort(new BackupError('interrupted', 'interrupted: Firebreak is shutting down or the backup was cancelled'));
+  if (opts.signal?.aborted) onOuterAbort();
+  opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  try {
+    await opts.onStarted?.((await findBackup(ctx.pool, run.id))!);
+    const pre = await preflight(run);
+    const streamed = await streamToStore(run, pre);
+    streamed.setPhase('verifying');
+    const verification = await verifyStored(run, streamed, pre.identity);
+    streamed.setPhase('manifest');
+    return await writeManifest(run, streamed, verification);
+  } catch (caught) {
+    return await recordFailure(run, caught);
+  } finally {
+    if (run.timer) clearInterval(run.timer);
+    opts.signal?.removeEventListener('abort', onOuterAbort);
+  }
+}
+
+/** The backup's id, object keys and `running` row. */
+async function startRun(ctx: BackupRunContext, target: BackupTarget, opts: RunBackupOptions): Promise<BackupRun> {
   const cfg = ctx.config.backups;
   const store = backupStore(ctx);
   const startedAt = ctx.clock.now();
@@ -137,203 +194,204 @@ async function backupLocked(ctx: BackupRunContext, target: BackupTarget, opts: R
     id, database: target.name, tier: opts.tier, ...keys, storeLocation: store.location, recipient: recipientText,
     startedAt, requestedBy: opts.requestedBy, format: BACKUP_FORMAT,
   });
+  return {
+    ctx, target, opts, store, id, keys, recipientText, startedAt, t0, stop: new AbortController(),
+    facts: {}, children: [], uploaded: false, recordedGood: false,
+  };
+}
 
-  const facts: { serverVersion?: string; pgDumpVersion?: string; snapshotAt?: Date; rawBytes?: number; storedBytes?: number } = {};
-  const children: ChildProcess[] = [];
-  let source: pg.Client | undefined;
-  let uploaded = false;
-  let recordedGood = false;
-  let timer: NodeJS.Timeout | undefined;
-  const stop = new AbortController();
-  const onOuterAbort = () => stop.abort(new BackupError('interrupted', 'interrupted: Firebreak is shutting down or the backup was cancelled'));
-  if (opts.signal?.aborted) onOuterAbort();
-  opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
-
-  try {
-    await opts.onStarted?.((await findBackup(ctx.pool, id))!);
-    if (!recipientText) {
-      throw new BackupError('preflight', 'no encryption recipient: set backups.encryption.recipient (env FIREBREAK_BACKUP_RECIPIENT) to an age1... public key');
-    }
-    let recipient;
-    try {
-      recipient = parseRecipient(recipientText);
-    } catch (err) {
-      throw new BackupError('preflight', `backups.encryption.recipient is not a usable age recipient: ${(err as Error).message}`);
-    }
-    const identity = optionalIdentity(cfg.encryption.identity);
-
-    // ---- pre-flight: tool and server versions, then one snapshot for the dump and the row counts
-    const dumpBin = pgBin(cfg.pgBinDir, 'pg_dump');
-    const tool = await toolVersion(dumpBin).catch((err: unknown) => {
-      throw new BackupError('preflight', (err as Error).message);
-    });
-    facts.pgDumpVersion = tool.version;
-    source = new pg.Client(clientConfig(target));
-    source.on('error', () => {});
-    try {
-      await source.connect();
-    } catch (err) {
-      throw new BackupError('preflight', `cannot connect to database ${target.name}: ${(err as Error).message}`);
-    }
-    const sv = await source.query<{ num: number; v: string }>(`SELECT current_setting('server_version_num')::int AS num, current_setting('server_version') AS v`);
-    const serverMajor = majorOfServerVersionNum(sv.rows[0]!.num);
-    facts.serverVersion = sv.rows[0]!.v.split(' ')[0];
-    if (tool.major < serverMajor) {
-      throw new BackupError(
-        'preflight',
-        `pg_dump ${tool.version} is older than the server of ${target.name} (PostgreSQL ${facts.serverVersion}): pg_dump must be at least the server's major version. Install postgresql-client-${serverMajor} or point backups.pgBinDir at its bin directory.`,
-      );
-    }
-    await source.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    let snapshot: string | undefined;
-    try {
-      snapshot = (await source.query<{ s: string }>('SELECT pg_export_snapshot() AS s')).rows[0]!.s;
-    } catch {
-      // A hot standby cannot export snapshots: counts then come from a snapshot of their own.
-      await source.query('ROLLBACK');
-      await source.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    }
-    facts.snapshotAt = ctx.clock.now();
-    // One core for the counts: parallel workers would compete with pg_dump for the same server.
-    if (cfg.rowCounts) await source.query('SET LOCAL max_parallel_workers_per_gather = 0');
-    const counting = cfg.rowCounts ? countRowsOn(source) : Promise.resolve(null);
-    counting.catch(() => {});
-
-    // ---- the stream
-    const { url, env } = libpqArgs(target);
-    const dumpArgs = ['--format=custom', '--compress=0', '--no-password', `--dbname=${url}`, ...(snapshot ? [`--snapshot=${snapshot}`] : [])];
-    const dump = spawn(dumpBin, dumpArgs, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    const zstd = spawn('zstd', ['-q', `-${cfg.zstdLevel}`, '-c'], { env: childEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
-    children.push(dump, zstd);
-    const dumpErr = collectStderr(dump);
-    const zstdErr = collectStderr(zstd);
-    const dumpExit = exitOf(dump);
-    const zstdExit = exitOf(zstd);
-    const spawnFailed = new Promise<never>((_, reject) => {
-      dump.once('error', (e) => reject(new BackupError('pg_dump', `pg_dump could not start: ${e.message}`)));
-      zstd.once('error', (e) => reject(new BackupError('zstd', `zstd could not start: ${e.message} (install zstd)`)));
-    });
-    spawnFailed.catch(() => {});
-
-    const raw = new Meter();
-    const stored = new Meter({ sha256: true });
-    const encrypt = new AgeEncryptStream(recipient, async () => {
-      const d = await dumpExit;
-      if (d.code !== 0) {
-        throw new BackupError('pg_dump', `pg_dump exited with ${d.code !== null ? `code ${d.code}` : `signal ${d.signal}`}${dumpErr() ? `: ${lastLines(dumpErr())}` : ''}`);
-      }
-      const z = await zstdExit;
-      if (z.code !== 0) throw new BackupError('zstd', `zstd exited with ${z.code ?? z.signal}: ${lastLines(zstdErr())}`);
-    });
-
-    const every = opts.progressEveryMs ?? cfg.progressEverySeconds * 1000;
-    let phase: BackupProgress['phase'] = 'dumping';
-    const report = () =>
-      opts.onProgress?.({ id, database: target.name, phase, rawBytes: raw.bytes, storedBytes: stored.bytes, elapsedMs: Date.now() - t0, pgDumpPid: phase === 'dumping' ? dump.pid : undefined });
-    if (opts.onProgress) timer = setInterval(report, every);
-
-    // Any failing stage stops every other one, so nothing waits forever on a dead neighbour.
-    const failAll = (err: unknown) => {
-      for (const c of children) c.kill('SIGKILL');
-      for (const s of [raw, stored, encrypt]) if (!s.destroyed) s.destroy(err as Error);
-    };
-    stop.signal.addEventListener('abort', () => failAll(stop.signal.reason), { once: true });
-    const stages = [
-      pipeline(dump.stdout, raw, zstd.stdin),
-      pipeline(zstd.stdout, encrypt, stored),
-      store.upload(keys.objectKey, stored, { signal: stop.signal }),
-    ].map((p) => p.catch((err: unknown) => {
-      failAll(err);
-      throw err;
-    }));
-    const settled = await Promise.race([Promise.allSettled(stages), spawnFailed]);
-    if (stop.signal.aborted) throw stop.signal.reason;
-    const failures = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected').map((s) => s.reason as unknown);
-    if (failures.length) throw await mostTelling(failures, dumpExit, dumpErr);
-    uploaded = true;
-    // Belt and braces: the encryptor already gated on these, but a good backup must prove them here too.
-    const d = await dumpExit;
-    if (d.code !== 0) throw new BackupError('pg_dump', `pg_dump exited with ${d.code ?? d.signal}: ${lastLines(dumpErr())}`);
-    facts.rawBytes = raw.bytes;
-    facts.storedBytes = stored.bytes;
-    const sha256 = stored.sha256();
-    const head = await store.head(keys.objectKey);
-    if (!head || head.size !== stored.bytes) {
-      throw new BackupError('upload', `the store holds ${head ? `${head.size} bytes` : 'nothing'} at ${keys.objectKey}, the upload sent ${stored.bytes}`);
-    }
-    const rowCounts = await counting;
-    await source.query('COMMIT').catch(() => {});
-    await source.end().catch(() => {});
-    source = undefined;
-
-    // ---- verify, then the manifest, last
-    phase = 'verifying';
-    let verification: Verification = {};
-    if (cfg.verifyAfterBackup) {
-      try {
-        verification = await checkStoredObject(store, { id, objectKey: keys.objectKey, sha256, storedBytes: stored.bytes, rawBytes: raw.bytes }, identity, {
-          signal: stop.signal, pgBinDir: cfg.pgBinDir,
-        });
-      } catch (err) {
-        if (stop.signal.aborted) throw stop.signal.reason;
-        throw new BackupError('verify', (err as Error).message, { cause: err });
-      }
-    }
-    if (stop.signal.aborted) throw stop.signal.reason;
-    phase = 'manifest';
-    const finishedAt = ctx.clock.now();
-    const manifest: BackupManifest = {
-      version: 1, id, database: target.name, tier: opts.tier, objectKey: keys.objectKey, format: BACKUP_FORMAT,
-      encryption: { scheme: 'age-v1-x25519', recipient: recipientText }, compression: { tool: 'zstd', level: cfg.zstdLevel },
-      serverVersion: facts.serverVersion!, pgDumpVersion: facts.pgDumpVersion, snapshotAt: facts.snapshotAt.toISOString(),
-      startedAt: startedAt.toISOString(), finishedAt: finishedAt.toISOString(), rawBytes: raw.bytes, storedBytes: stored.bytes,
-      sha256, rowCounts, verification,
-    };
-    try {
-      await store.putSmall(keys.manifestKey, JSON.stringify(manifest, null, 2) + '\n', 'application/json');
-    } catch (err) {
-      throw new BackupError('manifest', `could not write the manifest ${keys.manifestKey}: ${(err as Error).message}`);
-    }
-    // From here the manifest is written and the row may read verified even if this call fails
-    // (a PostgreSQL restart can lose the answer to a committed UPDATE): the object must stay.
-    recordedGood = true;
-    await markVerified(ctx.pool, id, {
-      sha256, rawBytes: raw.bytes, storedBytes: stored.bytes, serverVersion: facts.serverVersion!, pgDumpVersion: facts.pgDumpVersion,
-      snapshotAt: facts.snapshotAt, finishedAt, verifiedAt: cfg.verifyAfterBackup ? finishedAt : null, verification, rowCounts,
-    });
-    const seconds = (Date.now() - t0) / 1000;
-    backupRuns.inc({ target: target.name, outcome: 'succeeded' });
-    backupDuration.observe({ target: target.name, outcome: 'succeeded' }, seconds);
-    backupSizeBytes.set({ target: target.name }, stored.bytes);
-    backupLastSuccess.set({ target: target.name }, finishedAt.getTime() / 1000);
-    await appendEvent(ctx.pool, {
-      type: 'backup.succeeded', actor: opts.requestedBy, subject: `backup:${id}`, at: finishedAt,
-      payload: { database: target.name, tier: opts.tier, rawBytes: raw.bytes, storedBytes: stored.bytes, sha256, seconds: Math.round(seconds) },
-    }).catch((err: unknown) => ctx.log?.warn({ err, backupId: id }, 'could not record the backup event'));
-    return { record: (await findBackup(ctx.pool, id))! };
-  } catch (caught) {
-    const err = asBackupError(caught);
-    const interrupted = err.step === 'interrupted';
-    for (const c of children) c.kill('SIGKILL');
-    // Ending the connection (not ROLLBACK) so a long row count in flight does not delay the report.
-    if (source) await source.end().catch(() => {});
-    // A complete object without a manifest must not linger as a lookalike of a good backup.
-    if (uploaded && !recordedGood) await store.delete(keys.objectKey).catch(() => {});
-    const finishedAt = ctx.clock.now();
-    const outcome = interrupted ? 'interrupted' : 'failed';
-    await markFailed(ctx.pool, id, `${err.step}: ${err.message}`, finishedAt, facts, outcome);
-    backupRuns.inc({ target: target.name, outcome });
-    backupDuration.observe({ target: target.name, outcome }, (Date.now() - t0) / 1000);
-    ctx.log?.warn({ backupId: id, database: target.name, step: err.step, err: err.message }, 'backup failed');
-    await appendEvent(ctx.pool, {
-      type: `backup.${outcome}`, actor: opts.requestedBy, subject: `backup:${id}`, at: finishedAt,
-      payload: { database: target.name, tier: opts.tier, step: err.step, error: err.message },
-    }).catch(() => {});
-    return { record: (await findBackup(ctx.pool, id))!, error: err };
-  } finally {
-    if (timer) clearInterval(timer);
-    opts.signal?.removeEventListener('abort', onOuterAbort);
+/** Pre-flight: the keys are usable, pg_dump is new enough for the server, and one snapshot serves the dump and the row counts. */
+async function preflight(run: BackupRun): Promise<Preflight> {
+  const cfg = run.ctx.config.backups;
+  const { target, facts } = run;
+  if (!run.recipientText) {
+    throw new BackupError('preflight', 'no encryption recipient: set backups.encryption.recipient (env FIREBREAK_BACKUP_RECIPIENT) to an age1... public key');
   }
+  let recipient;
+  try {
+    recipient = parseRecipient(run.recipientText);
+  } catch (err) {
+    throw new BackupError('preflight', `backups.encryption.recipient is not a usable age recipient: ${(err as Error).message}`);
+  }
+  const identity = optionalIdentity(cfg.encryption.identity);
+
+  const dumpBin = pgBin(cfg.pgBinDir, 'pg_dump');
+  const tool = await toolVersion(dumpBin).catch((err: unknown) => {
+    throw new BackupError('preflight', (err as Error).message);
+  });
+  facts.pgDumpVersion = tool.version;
+  const source = new pg.Client(clientConfig(target));
+  run.source = source;
+  source.on('error', () => {});
+  try {
+    await source.connect();
+  } catch (err) {
+    throw new BackupError('preflight', `cannot connect to database ${target.name}: ${(err as Error).message}`);
+  }
+  const sv = await serverVersionOn(source);
+  const serverMajor = majorOfServerVersionNum(sv.num);
+  facts.serverVersion = sv.version;
+  if (tool.major < serverMajor) {
+    throw new BackupError(
+      'preflight',
+      `pg_dump ${tool.version} is older than the server of ${target.name} (PostgreSQL ${facts.serverVersion}): pg_dump must be at least the server's major version. Install postgresql-client-${serverMajor} or point backups.pgBinDir at its bin directory.`,
+    );
+  }
+  const snapshot = await exportSnapshot(source, cfg.rowCounts);
+  facts.snapshotAt = run.ctx.clock.now();
+  const counting = cfg.rowCounts ? countRowsOn(source) : Promise.resolve(null);
+  counting.catch(() => {});
+  return { recipient, identity, dumpBin, snapshot, counting };
+}
+
+/** The stream: pg_dump | zstd | age | multipart upload; good only if every stage ended well and the store holds every byte. */
+async function streamToStore(run: BackupRun, pre: Preflight): Promise<Streamed> {
+  const cfg = run.ctx.config.backups;
+  const { target, opts, store, keys, stop, children } = run;
+  const { url, env } = libpqArgs(target);
+  const dumpArgs = ['--format=custom', '--compress=0', '--no-password', `--dbname=${url}`, ...(pre.snapshot ? [`--snapshot=${pre.snapshot}`] : [])];
+  const dump = spawn(pre.dumpBin, dumpArgs, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const zstd = spawn('zstd', ['-q', `-${cfg.zstdLevel}`, '-c'], { env: childEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+  children.push(dump, zstd);
+  const dumpErr = collectStderr(dump);
+  const zstdErr = collectStderr(zstd);
+  const dumpExit = exitOf(dump);
+  const zstdExit = exitOf(zstd);
+  const spawnFailed = new Promise<never>((_, reject) => {
+    dump.once('error', (e) => reject(new BackupError('pg_dump', `pg_dump could not start: ${e.message}`)));
+    zstd.once('error', (e) => reject(new BackupError('zstd', `zstd could not start: ${e.message} (install zstd)`)));
+  });
+  spawnFailed.catch(() => {});
+
+  const raw = new Meter();
+  const stored = new Meter({ sha256: true });
+  const encrypt = new AgeEncryptStream(pre.recipient, async () => {
+    const d = await dumpExit;
+    if (d.code !== 0) {
+      throw new BackupError('pg_dump', `pg_dump exited with ${d.code !== null ? `code ${d.code}` : `signal ${d.signal}`}${dumpErr() ? `: ${lastLines(dumpErr())}` : ''}`);
+    }
+    const z = await zstdExit;
+    if (z.code !== 0) throw new BackupError('zstd', `zstd exited with ${z.code ?? z.signal}: ${lastLines(zstdErr())}`);
+  });
+
+  const every = opts.progressEveryMs ?? cfg.progressEverySeconds * 1000;
+  let phase: BackupProgress['phase'] = 'dumping';
+  const report = () =>
+    opts.onProgress?.({ id: run.id, database: target.name, phase, rawBytes: raw.bytes, storedBytes: stored.bytes, elapsedMs: Date.now() - run.t0, pgDumpPid: phase === 'dumping' ? dump.pid : undefined });
+  if (opts.onProgress) run.timer = setInterval(report, every);
+
+  // Any failing stage stops every other one, so nothing waits forever on a dead neighbour.
+  const failAll = (err: unknown) => {
+    for (const c of children) c.kill('SIGKILL');
+    for (const s of [raw, stored, encrypt]) if (!s.destroyed) s.destroy(err as Error);
+  };
+  stop.signal.addEventListener('abort', () => failAll(stop.signal.reason), { once: true });
+  const stages = [
+    pipeline(dump.stdout, raw, zstd.stdin),
+    pipeline(zstd.stdout, encrypt, stored),
+    store.upload(keys.objectKey, stored, { signal: stop.signal }),
+  ].map((p) => p.catch((err: unknown) => {
+    failAll(err);
+    throw err;
+  }));
+  const settled = await Promise.race([Promise.allSettled(stages), spawnFailed]);
+  if (stop.signal.aborted) throw stop.signal.reason;
+  const failures = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected').map((s) => s.reason as unknown);
+  if (failures.length) throw await mostTelling(failures, dumpExit, dumpErr);
+  run.uploaded = true;
+  // Belt and braces: the encryptor already gated on these, but a good backup must prove them here too.
+  const d = await dumpExit;
+  if (d.code !== 0) throw new BackupError('pg_dump', `pg_dump exited with ${d.code ?? d.signal}: ${lastLines(dumpErr())}`);
+  run.facts.rawBytes = raw.bytes;
+  run.facts.storedBytes = stored.bytes;
+  const sha256 = stored.sha256();
+  const head = await store.head(keys.objectKey);
+  if (!head || head.size !== stored.bytes) {
+    throw new BackupError('upload', `the store holds ${head ? `${head.size} bytes` : 'nothing'} at ${keys.objectKey}, the upload sent ${stored.bytes}`);
+  }
+  const rowCounts = await pre.counting;
+  await endSnapshot(run.source!);
+  await run.source!.end().catch(() => {});
+  run.source = undefined;
+  return { sha256, rawBytes: raw.bytes, storedBytes: stored.bytes, rowCounts, setPhase: (p) => { phase = p; } };
+}
+
+/** Verify: re-read the stored object (decrypt, decompress, pg_restore --list) when configured. */
+async function verifyStored(run: BackupRun, s: Streamed, identity: AgeIdentity | undefined): Promise<Verification> {
+  const cfg = run.ctx.config.backups;
+  const { stop } = run;
+  let verification: Verification = {};
+  if (cfg.verifyAfterBackup) {
+    try {
+      verification = await checkStoredObject(run.store, { id: run.id, objectKey: run.keys.objectKey, sha256: s.sha256, storedBytes: s.storedBytes, rawBytes: s.rawBytes }, identity, {
+        signal: stop.signal, pgBinDir: cfg.pgBinDir,
+      });
+    } catch (err) {
+      if (stop.signal.aborted) throw stop.signal.reason;
+      throw new BackupError('verify', (err as Error).message, { cause: err });
+    }
+  }
+  if (stop.signal.aborted) throw stop.signal.reason;
+  return verification;
+}
+
+/** The manifest, written last: only a backup with its manifest in the store is good. Then the row, metrics and event. */
+async function writeManifest(run: BackupRun, s: Streamed, verification: Verification): Promise<BackupOutcome> {
+  const { ctx, target, opts, id, keys, facts } = run;
+  const cfg = ctx.config.backups;
+  const finishedAt = ctx.clock.now();
+  const manifest: BackupManifest = {
+    version: 1, id, database: target.name, tier: opts.tier, objectKey: keys.objectKey, format: BACKUP_FORMAT,
+    encryption: { scheme: 'age-v1-x25519', recipient: run.recipientText }, compression: { tool: 'zstd', level: cfg.zstdLevel },
+    serverVersion: facts.serverVersion!, pgDumpVersion: facts.pgDumpVersion!, snapshotAt: facts.snapshotAt!.toISOString(),
+    startedAt: run.startedAt.toISOString(), finishedAt: finishedAt.toISOString(), rawBytes: s.rawBytes, storedBytes: s.storedBytes,
+    sha256: s.sha256, rowCounts: s.rowCounts, verification,
+  };
+  try {
+    await run.store.putSmall(keys.manifestKey, JSON.stringify(manifest, null, 2) + '\n', 'application/json');
+  } catch (err) {
+    throw new BackupError('manifest', `could not write the manifest ${keys.manifestKey}: ${(err as Error).message}`);
+  }
+  // From here the manifest is written and the row may read verified even if this call fails
+  // (a PostgreSQL restart can lose the answer to a committed UPDATE): the object must stay.
+  run.recordedGood = true;
+  await markVerified(ctx.pool, id, {
+    sha256: s.sha256, rawBytes: s.rawBytes, storedBytes: s.storedBytes, serverVersion: facts.serverVersion!, pgDumpVersion: facts.pgDumpVersion!,
+    snapshotAt: facts.snapshotAt!, finishedAt, verifiedAt: cfg.verifyAfterBackup ? finishedAt : null, verification, rowCounts: s.rowCounts,
+  });
+  const seconds = (Date.now() - run.t0) / 1000;
+  backupRuns.inc({ target: target.name, outcome: 'succeeded' });
+  backupDuration.observe({ target: target.name, outcome: 'succeeded' }, seconds);
+  backupSizeBytes.set({ target: target.name }, s.storedBytes);
+  backupLastSuccess.set({ target: target.name }, finishedAt.getTime() / 1000);
+  await appendEvent(ctx.pool, {
+    type: 'backup.succeeded', actor: opts.requestedBy, subject: `backup:${id}`, at: finishedAt,
+    payload: { database: target.name, tier: opts.tier, rawBytes: s.rawBytes, storedBytes: s.storedBytes, sha256: s.sha256, seconds: Math.round(seconds) },
+  }).catch((err: unknown) => ctx.log?.warn({ err, backupId: id }, 'could not record the backup event'));
+  return { record: (await findBackup(ctx.pool, id))! };
+}
+
+/** Any step failed: stop what runs, remove a manifest-less object, record failed or interrupted. */
+async function recordFailure(run: BackupRun, caught: unknown): Promise<BackupOutcome> {
+  const { ctx, target, opts, id } = run;
+  const err = asBackupError(caught);
+  const interrupted = err.step === 'interrupted';
+  for (const c of run.children) c.kill('SIGKILL');
+  // Ending the connection (not ROLLBACK) so a long row count in flight does not delay the report.
+  if (run.source) await run.source.end().catch(() => {});
+  // A complete object without a manifest must not linger as a lookalike of a good backup.
+  if (run.uploaded && !run.recordedGood) await run.store.delete(run.keys.objectKey).catch(() => {});
+  const finishedAt = ctx.clock.now();
+  const outcome = interrupted ? 'interrupted' : 'failed';
+  await markFailed(ctx.pool, id, `${err.step}: ${err.message}`, finishedAt, run.facts, outcome);
+  backupRuns.inc({ target: target.name, outcome });
+  backupDuration.observe({ target: target.name, outcome }, (Date.now() - run.t0) / 1000);
+  ctx.log?.warn({ backupId: id, database: target.name, step: err.step, err: err.message }, 'backup failed');
+  await appendEvent(ctx.pool, {
+    type: `backup.${outcome}`, actor: opts.requestedBy, subject: `backup:${id}`, at: finishedAt,
+    payload: { database: target.name, tier: opts.tier, step: err.step, error: err.message },
+  }).catch(() => {});
+  return { record: (await findBackup(ctx.pool, id))!, error: err };
 }
 
 function optionalIdentity(text: string | undefined): AgeIdentity | undefined {

@@ -16,14 +16,16 @@ import type { ChatMessage, ChatSurface } from '../chat/surface.js';
 import { appendEvent } from '../events/log.js';
 import * as view from '../templates/backups.js';
 import type { BackupTier } from './config.js';
-import { BackupError, BackupIntegrityError, RestoreError, type BackupRecord, type Verification } from './model.js';
-import { clientConfig } from './pgtools.js';
-import { backupTargets, findTarget, runBackup, type BackupOutcome, type BackupProgress, type BackupTarget } from './pipeline.js';
+import { BackupIntegrityError, RestoreError, type BackupRecord, type Verification } from './model.js';
+import { clientConfig, createDatabaseOn, databaseExistsOn, dropDatabaseOn } from './pgtools.js';
+import { backupTargets, findTarget, type BackupOutcome, type BackupTarget } from './pipeline.js';
 import {
   backupStore, compareRowCounts, fetchBackupObject, resolveIdentity, restoreArchive, rowCounts, verifyAndDecrypt,
 } from './restore.js';
 import { applyRetention, cleanupStore, planRetention, recordedAt, type CleanupResult, type RetentionPlan } from './retention.js';
-import { expiredObjectKeys, findBackup, knownObjectKeys, latestVerified, listBackups, recordVerification } from './store.js';
+import { expiredObjectKeys, findBackup, knownObjectKeys, lastStaleAlert, latestVerified, listBackups, recordVerification } from './store.js';
+import { alertOps, announceScheduledBackup } from './messages.js';
+import { takeBackup, type TakeBackupOptions } from './take-backup.js';
 import { checkStoredObject } from './verify.js';
 import { scheduleExistsSince } from '../jobs/scheduler.js';
 
@@ -35,11 +37,7 @@ export class BackupUserError extends Error {
   }
 }
 
-export interface ProgressThread {
-  channel: string;
-  /** The `/backup now` reply the thread hangs under. */
-  ts: string;
-}
+export type { ProgressThread } from './messages.js';
 
 const DB_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
@@ -78,85 +76,19 @@ export class BackupService {
   }
 
   /**
-   * Takes one backup. With a `thread`, a reply in it shows bytes and rate while it runs and a
-   * summary at the end. Failures are recorded and reported to the ops channel; a backup that
-   * is already running for the database gives `busy`.
+   * Takes one backup (take-backup.ts). With a `thread`, a reply in it shows bytes and rate
+   * while it runs and a summary at the end. Failures are recorded and reported to the ops
+   * channel; a backup that is already running for the database gives `busy`.
    */
-  async take(
-    target: BackupTarget,
-    opts: { tier: BackupTier; requestedBy: string; thread?: ProgressThread; signal?: AbortSignal; onProgress?: (p: BackupProgress) => void },
-  ): Promise<BackupOutcome | { busy: true }> {
-    let progressTs: string | undefined;
-    let last = Promise.resolve();
-    const chat = this.ctx.chat;
-    const thread = chat ? opts.thread : undefined;
-    const say = (m: ChatMessage) => {
-      if (!thread || !chat) return;
-      // Edits are chained so a slow chat API never reorders them or piles them up.
-      last = last.then(async () => {
-        if (progressTs) await chat.update(thread.channel, progressTs, m);
-        else progressTs = (await chat.post(thread.channel, m, { threadTs: thread.ts })).ts;
-      }).catch((err: unknown) => this.ctx.log.warn({ err }, 'could not update the backup progress message'));
-    };
-    const signal = opts.signal ? AbortSignal.any([opts.signal, this.ctx.shutdownSignal]) : this.ctx.shutdownSignal;
-    let outcome: BackupOutcome;
-    try {
-      outcome = await runBackup(this.ctx, target, {
-        tier: opts.tier,
-        requestedBy: opts.requestedBy,
-        signal,
-        onStarted: (r) => {
-          this.running.set(target.name, r.id);
-          say(view.backupProgress({ id: r.id, database: r.database, phase: 'dumping', rawBytes: 0, storedBytes: 0, elapsedMs: 0 }));
-        },
-        onProgress: (p: BackupProgress) => {
-          say(view.backupProgress(p));
-          opts.onProgress?.(p);
-        },
-      });
-    } catch (err) {
-      if (err instanceof BackupError && err.step === 'lock') return { busy: true };
-      throw err;
-    } finally {
-      this.running.delete(target.name);
-    }
-    await last;
-    if (thread && chat) {
-      // The progress reply ends as the summary, and the message it hangs under says how it
-      // ended: nothing is left reading "dumping … so far" after the run.
-      const summary = view.backupSummary(outcome.record);
-      await (progressTs ? chat.update(thread.channel, progressTs, summary) : chat.post(thread.channel, summary, { threadTs: thread.ts }))
-        .catch((err: unknown) => this.ctx.log.warn({ err }, 'could not post the backup summary'));
-      await chat.update(thread.channel, thread.ts, view.backupFinished(outcome.record))
-        .catch((err: unknown) => this.ctx.log.warn({ err }, 'could not mark the backup message finished'));
-    }
-    // An interrupted backup (a deploy, a shutdown) is told but does not wake anyone. When the
-    // run's own thread is in the ops channel, its message already says FAILED there: page only.
-    if (outcome.error) {
-      const inOps = thread ? await this.isOpsChannel(thread.channel) : false;
-      await this.alertOps(view.backupFailed(outcome.record), outcome.record.status === 'interrupted' ? undefined : { dedupKey: `backup-failed:${outcome.record.database}`, severity: 'error' }, { chat: !inOps });
-    }
-    return outcome;
+  take(target: BackupTarget, opts: TakeBackupOptions): Promise<BackupOutcome | { busy: true }> {
+    return takeBackup(this.ctx, this.running, target, opts);
   }
 
   /** A schedule's slot: the tier is monthly for a daily run on the 1st (GFS grandfathers). */
   async runScheduled(schedule: { name: string; tier: BackupTier }, database: string, slot: Date): Promise<void> {
     const tier = tierForSlot(schedule.tier, slot);
     const requestedBy = `schedule:${schedule.name}`;
-    // A scheduled run announces itself in the ops channel and keeps its progress in a thread there.
-    let thread: ProgressThread | undefined;
-    const chat = this.ctx.chat;
-    if (chat && !this.isRunning(database)) {
-      try {
-        const ops = await chat.findChannel(this.ctx.config.ops.channel);
-        if (ops) {
-          const posted = await chat.post(ops.id, view.backupStarted(database, requestedBy));
-          thread = { channel: posted.channel, ts: posted.ts };
-        }
-      } catch (err) {
-        this.ctx.log.warn({ err }, 'could not announce a scheduled backup in the ops channel');
-      }
-    }
+    const thread = this.isRunning(database) ? undefined : await announceScheduledBackup(this.ctx, database, requestedBy);
     const out = await this.take(this.target(database), { tier, requestedBy, thread });
     if ('busy' in out) {
       this.ctx.log.info({ database, schedule: schedule.name, slot: slot.toISOString() }, 'scheduled backup skipped: one is already running for this database');
@@ -288,19 +220,15 @@ export class BackupService {
   }
 
   private databaseExists(target: BackupTarget, name: string): Promise<boolean> {
-    return this.admin(target, async (c) => (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount === 1);
+    return this.admin(target, (c) => databaseExistsOn(c, name));
   }
 
   private createDatabase(target: BackupTarget, name: string): Promise<void> {
-    return this.admin(target, async (c) => {
-      await c.query(`CREATE DATABASE ${pg.escapeIdentifier(name)} TEMPLATE template0`);
-    });
+    return this.admin(target, (c) => createDatabaseOn(c, name));
   }
 
   private dropDatabase(target: BackupTarget, name: string): Promise<void> {
-    return this.admin(target, async (c) => {
-      await c.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);
-    });
+    return this.admin(target, (c) => dropDatabaseOn(c, name));
   }
 
   /**
@@ -346,8 +274,7 @@ export class BackupService {
         if (!since || now.getTime() - since.getTime() <= limit) continue;
       }
       const subject = `backups:${t.name}`;
-      const { rows } = await this.ctx.pool.query<{ at: Date | null }>(`SELECT max(at) AS at FROM events WHERE type = 'backup.stale' AND subject = $1`, [subject]);
-      const previous = rows[0]?.at;
+      const previous = await lastStaleAlert(this.ctx.pool, subject);
       if (previous && (lastAt === undefined || previous.getTime() > lastAt)) continue;
       await this.alertOps(view.backupStale(t.name, last, limit, now), { dedupKey: `backup-stale:${t.name}`, severity: 'critical' });
       await appendEvent(this.ctx.pool, { type: 'backup.stale', actor: 'firebreak', subject, at: now, payload: { database: t.name, lastGood: last?.id ?? null, limitMs: limit } });
@@ -364,29 +291,9 @@ export class BackupService {
     return gaps.length ? Math.min(...gaps) : undefined;
   }
 
-  /**
-   * Posts to the ops channel and, when PagerDuty is configured, pages: a failed or stale
-   * backup is exactly what someone must hear about at night. `page.dedupKey` folds repeats of
-   * the same problem into one open PagerDuty alert.
-   */
-  async alertOps(message: ChatMessage, page?: { dedupKey: string; severity: 'critical' | 'error' | 'warning' }, opts: { chat?: boolean } = {}): Promise<void> {
-    if (page) {
-      await this.ctx.paging?.pageOps({ dedupKey: page.dedupKey, summary: message.text, severity: page.severity })
-        .catch((err: unknown) => this.ctx.log.error({ err }, 'could not queue a page about a backup problem'));
-    }
-    if (!this.ctx.chat || opts.chat === false) return;
-    try {
-      const ch = await this.ctx.chat.findChannel(this.ctx.config.ops.channel);
-      if (!ch) throw new Error(`ops channel ${this.ctx.config.ops.channel} not found`);
-      await this.ctx.chat.post(ch.id, message);
-    } catch (err) {
-      this.ctx.log.error({ err, alert: message.text }, 'could not post a backup alert to the ops channel');
-    }
-  }
-
-  private async isOpsChannel(channel: string): Promise<boolean> {
-    const ops = await this.ctx.chat?.findChannel(this.ctx.config.ops.channel).catch(() => undefined);
-    return ops?.id === channel;
+  /** Posts to the ops channel and, for `page`, pages (messages.ts). */
+  alertOps(message: ChatMessage, page?: { dedupKey: string; severity: 'critical' | 'error' | 'warning' }, opts: { chat?: boolean } = {}): Promise<void> {
+    return alertOps(this.ctx, message, page, opts);
   }
 
   private async event(type: string, actor: string, id: string, payload: Record<string, unknown>): Promise<void> {

@@ -1,4 +1,4 @@
-import type { Queryable } from '../db/pool.js';
+import { advisoryUnlock, tryAdvisoryLock, type Queryable } from '../db/pool.js';
 import type { BackupRecord, BackupStatus, Verification } from './model.js';
 import type { BackupTier } from './config.js';
 
@@ -132,4 +132,26 @@ export async function knownObjectKeys(db: Queryable): Promise<Set<string>> {
 export async function expiredObjectKeys(db: Queryable): Promise<Set<string>> {
   const { rows } = await db.query<{ object_key: string; manifest_key: string }>(`SELECT object_key, manifest_key FROM backups WHERE status = 'expired'`);
   return new Set(rows.flatMap((r) => [r.object_key, r.manifest_key]));
+}
+
+/** Backups of one database never overlap: a session advisory lock on Firebreak's database. */
+const lockKey = (database: string) => `firebreak-backup:${database}`;
+
+/** Takes the database's backup lock on this session; false when another session holds it. */
+export const tryLockBackups = (session: Queryable, database: string): Promise<boolean> => tryAdvisoryLock(session, lockKey(database));
+
+export const unlockBackups = (session: Queryable, database: string): Promise<void> => advisoryUnlock(session, lockKey(database));
+
+/** Called holding the lock, which proves no process is running these any more (it crashed or was killed). */
+export async function failAbandoned(db: Queryable, database: string, at: Date): Promise<void> {
+  await db.query(
+    `UPDATE backups SET status='failed', error='abandoned: the process running it stopped', finished_at=$2 WHERE database=$1 AND status='running'`,
+    [database, at],
+  );
+}
+
+/** When the staleness watch last alerted about `subject` (one alert per episode). */
+export async function lastStaleAlert(db: Queryable, subject: string): Promise<Date | null> {
+  const { rows } = await db.query<{ at: Date | null }>(`SELECT max(at) AS at FROM events WHERE type = 'backup.stale' AND subject = $1`, [subject]);
+  return rows[0]?.at ?? null;
 }

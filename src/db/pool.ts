@@ -92,3 +92,17 @@ export async function whileServerReturns<T>(fn: () => Promise<T>, withinMs: numb
     }
   }
 }
+
+/**
+ * Session advisory locks: held by one connection until unlocked or the connection ends, so
+ * a process that dies gives them up. A text key is hashed (`hashtext`) into the lock space.
+ */
+export async function tryAdvisoryLock(session: Queryable, key: number | string): Promise<boolean> {
+  const sql = typeof key === 'string' ? 'SELECT pg_try_advisory_lock(hashtext($1)) AS ok' : 'SELECT pg_try_advisory_lock($1) AS ok';
+  const { rows } = await session.query<{ ok: boolean }>(sql, [key]);
+  return !!rows[0]?.ok;
+}
+
+export async function advisoryUnlock(session: Queryable, key: number | string): Promise<void> {
+  await session.query(typeof key === 'string' ? 'SELECT pg_advisory_unlock(hashtext($1))' : 'SELECT pg_advisory_unlock($1)', [key]);
+}

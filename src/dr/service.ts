@@ -2,38 +2,22 @@ import { scheduleExistsSince } from '../jobs/scheduler.js';
 import os from 'node:os';
 import path from 'node:path';
 import type pg from 'pg';
-import type { AppContext } from '../context.js';
 import type { ChangeGate } from '../approvals/gate.js';
 import type { ChatMessage } from '../chat/surface.js';
 import { appendEvent } from '../events/log.js';
-import { drDrills, drLastDrillSucceeded, drLastRpoSeconds, drLastRtoSeconds } from '../ops/metrics.js';
 import type { BackupSource, DrBackupRecord } from './backup-source.js';
-import { Drill, SHUTDOWN, dropScratchDatabase, type DrillOutcome } from './drill.js';
+import { SHUTDOWN, dropScratchDatabase } from './drill.js';
 import {
   DR_DRY_RUN_KIND, DR_EXECUTE_KIND, DrError, formatDuration, isScratchDatabaseName, scratchDatabaseName, stepsFor,
-  type DrKind, type DrRun, type DrTargets, type DrTrigger,
+  type DrRun, type DrTargets,
 } from './model.js';
 import * as store from './store.js';
+import type { DrContext, DrillRequest } from './context.js';
+import { alertOps } from './messages.js';
+import { runDrill } from './run-drill.js';
 import * as view from '../templates/dr.js';
 
-/** What drills need from the app: AppContext fits, and so does the CLI's smaller context. */
-export type DrContext = Pick<AppContext, 'config' | 'pool' | 'clock' | 'log' | 'chat' | 'background' | 'replicaId' | 'shutdownSignal'>;
-
-/** Arbitrary constant: the session advisory lock that lets only one drill run across replicas. */
-export const DRILL_LOCK = 727_050;
-
-export interface DrillRequest {
-  kind: DrKind;
-  trigger?: DrTrigger;
-  backupId?: string;
-  /** Execute only: the database to recover into. */
-  targetDatabase?: string;
-  requester: string;
-  approvers?: string[];
-  changeRequestId?: number | null;
-  /** Where the drill's thread goes (id or name); unset or unknown = dr.channel, else the ops channel. */
-  channel?: string;
-}
+export type { DrContext, DrillRequest } from './context.js';
 
 export type StartResult =
   | { status: 'started'; run: DrRun; done: Promise<DrRun> }
@@ -133,8 +117,7 @@ export class DrService {
     const lockClient = await this.ctx.pool.connect();
     let handedOver = false;
     try {
-      const got = await lockClient.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [DRILL_LOCK]);
-      if (!got.rows[0]!.ok) return { status: 'busy', running: await this.running() };
+      if (!(await store.tryLockDrills(lockClient))) return { status: 'busy', running: await this.running() };
       await this.cleanUpOrphans();
       const run = await store.insertRun(this.ctx.pool, {
         kind: req.kind, trigger: req.trigger ?? 'command', backupId: req.backupId ?? null, requester: req.requester,
@@ -164,7 +147,7 @@ export class DrService {
       return { status: 'started', run, done };
     } finally {
       if (!handedOver) {
-        await lockClient.query('SELECT pg_advisory_unlock($1)', [DRILL_LOCK]).catch(() => {});
+        await store.unlockDrills(lockClient).catch(() => {});
         lockClient.release();
       }
     }
@@ -205,12 +188,11 @@ export class DrService {
   async recoverOrphans(): Promise<void> {
     const c = await this.ctx.pool.connect();
     try {
-      const got = await c.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [DRILL_LOCK]);
-      if (!got.rows[0]!.ok) return;
+      if (!(await store.tryLockDrills(c))) return;
       try {
         await this.cleanUpOrphans();
       } finally {
-        await c.query('SELECT pg_advisory_unlock($1)', [DRILL_LOCK]);
+        await store.unlockDrills(c);
       }
     } finally {
       c.release();
@@ -256,14 +238,8 @@ export class DrService {
     return true;
   }
 
-  async alertOps(message: ChatMessage): Promise<void> {
-    try {
-      const ch = await this.ctx.chat.findChannel(this.ctx.config.ops.channel);
-      if (!ch) throw new Error(`ops channel ${this.ctx.config.ops.channel} not found`);
-      await this.ctx.chat.post(ch.id, message);
-    } catch (err) {
-      this.ctx.log.error({ err }, 'could not alert the ops channel about a drill');
-    }
+  alertOps(message: ChatMessage): Promise<void> {
+    return alertOps(this.ctx, message);
   }
 
   /** Called with the lock held: anything still 'running' belongs to a dead replica. */
@@ -286,156 +262,12 @@ export class DrService {
     return this.targetServerUrl(backup?.database);
   }
 
-  private async execute(run: DrRun, req: DrillRequest, controller: AbortController, lockClient: pg.PoolClient): Promise<DrRun> {
-    const chat = new DrillThread(this.ctx, run, req.channel);
-    const onShutdown = () => controller.abort(SHUTDOWN);
-    this.ctx.shutdownSignal.addEventListener('abort', onShutdown, { once: true });
-    const poll = setInterval(() => {
-      store.cancelRequestedBy(this.ctx.pool, run.id).then(
-        (by) => by && controller.abort(),
-        () => {},
-      );
-    }, 1000);
-    poll.unref();
-    let outcome: DrillOutcome | undefined;
-    let crash: Error | undefined;
-    try {
-      await chat.open();
-      const drill = new Drill(
-        {
-          config: this.config, clock: this.ctx.clock, log: this.ctx.log, source: this.source, statePool: this.ctx.pool,
-          pgBinDir: this.ctx.config.backups.pgBinDir,
-        },
-        {
-          runId: run.id, kind: run.kind, backupId: req.backupId, database: this.config.database,
-          serverUrl: await this.serverFor(run, req),
-          targetDatabase: req.targetDatabase, stateDatabaseUrl: this.ctx.config.databaseUrl, workDir: this.workDir(),
-          targets: run.targets,
-        },
-        controller.signal,
-        async (steps, info) => {
-          run.steps = steps;
-          if (info.backup) {
-            run.backupId = info.backup.id;
-            run.database = info.backup.database;
-          }
-          await store.updateRun(this.ctx.pool, run.id, { steps, backupId: run.backupId ?? undefined, database: run.database ?? undefined });
-          await chat.steps(run);
-        },
-      );
-      outcome = await drill.run();
-    } catch (err) {
-      crash = err as Error;
-      this.ctx.log.error({ err, run: run.id }, 'dr run failed outside its steps');
-    } finally {
-      clearInterval(poll);
-      this.ctx.shutdownSignal.removeEventListener('abort', onShutdown);
-      this.active.delete(run.id);
-    }
-    const stopped = controller.signal.aborted ? (controller.signal.reason === SHUTDOWN ? 'interrupted' : 'cancelled') : undefined;
-    const status = outcome?.status ?? stopped ?? 'failed';
-    const error = outcome?.error ?? (crash ? `unexpected error: ${crash.message}` : null);
-    try {
-      await store.updateRun(this.ctx.pool, run.id, {
-        status, steps: outcome?.steps ?? run.steps, rtoMs: outcome?.verdict.rtoMs ?? undefined, rpoMs: outcome?.verdict.rpoMs ?? undefined,
-        error: error ?? undefined, finishedAt: this.ctx.clock.now(),
-      });
-    } finally {
-      await lockClient.query('SELECT pg_advisory_unlock($1)', [DRILL_LOCK]).catch(() => {});
-      lockClient.release();
-    }
-    const final = (await store.getRun(this.ctx.pool, run.id)) ?? { ...run, status, error };
-    this.record(final);
-    await appendEvent(this.ctx.pool, {
-      type: `dr.${status}`,
-      actor: status === 'cancelled' ? (final.cancelRequestedBy ?? req.requester) : 'firebreak',
-      at: this.ctx.clock.now(), subject: `dr:${run.id}`,
-      payload: {
-        kind: run.kind, backupId: final.backupId, target: final.targetDatabase, rtoMs: final.rtoMs, rpoMs: final.rpoMs, error: final.error,
-        rtoMet: outcome?.verdict.rtoMet ?? null, rpoMet: outcome?.verdict.rpoMet ?? null,
-        failedStep: final.steps.find((s) => s.status === 'failed')?.n ?? null,
-      },
-    }).catch((err: unknown) => this.ctx.log.error({ err, run: run.id }, 'could not record the end of a drill'));
-    await chat.finish(final, outcome);
-    if (final.trigger === 'schedule' && status !== 'passed') await this.alertOps(view.scheduledDrillFailed(final));
-    return final;
-  }
-
-  private record(run: DrRun): void {
-    const target = run.database ?? this.config.database ?? 'unknown';
-    const outcome = run.status === 'passed' ? 'succeeded' : run.status === 'failed' ? 'failed' : 'interrupted';
-    drDrills.inc({ target, mode: run.kind, outcome });
-    drLastDrillSucceeded.set({ target }, run.status === 'passed' ? 1 : 0);
-    if (run.rtoMs !== null) drLastRtoSeconds.set({ target }, run.rtoMs / 1000);
-    if (run.rpoMs !== null) drLastRpoSeconds.set({ target }, run.rpoMs / 1000);
-  }
-}
-
-/**
- * The drill's messages: a headline in the channel (status, Cancel button), the ten steps in
- * its thread updated in place, and the report posted to the channel at the end. Chat failures
- * are logged and never stop a recovery.
- */
-class DrillThread {
-  private channel: string | undefined;
-  private headTs: string | undefined;
-  private stepsTs: string | undefined;
-  private queue: Promise<void> = Promise.resolve();
-
-  constructor(
-    private ctx: DrContext,
-    private run: DrRun,
-    private where: string | undefined,
-  ) {}
-
-  private async safe(label: string, fn: () => Promise<void>): Promise<void> {
-    try {
-      await fn();
-    } catch (err) {
-      this.ctx.log.warn({ err, run: this.run.id, op: label }, 'dr chat update failed');
-    }
-  }
-
-  private async resolveChannel(): Promise<string | undefined> {
-    const fallback = this.ctx.config.dr.channel ?? this.ctx.config.ops.channel;
-    for (const name of [this.where, fallback]) {
-      if (!name) continue;
-      const ch = await this.ctx.chat.findChannel(name).catch(() => undefined);
-      if (ch) return ch.id;
-    }
-    throw new Error(`no channel to post the drill in (tried ${[this.where, fallback].filter(Boolean).join(', ')})`);
-  }
-
-  async open(): Promise<void> {
-    await this.safe('open', async () => {
-      this.channel = await this.resolveChannel();
-      if (!this.channel) return;
-      const head = await this.ctx.chat.post(this.channel, view.drillHeadline(this.run));
-      this.headTs = head.ts;
-      const steps = await this.ctx.chat.post(this.channel, view.drillSteps(this.run), { threadTs: head.ts });
-      this.stepsTs = steps.ts;
-      await store.updateRun(this.ctx.pool, this.run.id, { channelId: this.channel, messageTs: head.ts, threadTs: steps.ts });
-    });
-  }
-
-  /** Serialised so updates land in order even when steps finish quickly. */
-  steps(run: DrRun): Promise<void> {
-    const snapshot = { ...run, steps: run.steps.map((s) => ({ ...s })) };
-    this.queue = this.queue.then(() =>
-      this.safe('steps', async () => {
-        if (this.channel && this.stepsTs) await this.ctx.chat.update(this.channel, this.stepsTs, view.drillSteps(snapshot));
-      }),
+  private execute(run: DrRun, req: DrillRequest, controller: AbortController, lockClient: pg.PoolClient): Promise<DrRun> {
+    return runDrill(
+      { ctx: this.ctx, source: this.source, serverUrl: () => this.serverFor(run, req), workDir: this.workDir(), alertOps: (m) => this.alertOps(m) },
+      run, req, controller, lockClient,
+      () => this.active.delete(run.id),
     );
-    return this.queue;
   }
 
-  async finish(run: DrRun, outcome: DrillOutcome | undefined): Promise<void> {
-    await this.queue;
-    if (!this.channel) return;
-    await this.safe('finish', async () => {
-      if (this.stepsTs) await this.ctx.chat.update(this.channel!, this.stepsTs, view.drillSteps(run));
-      if (this.headTs) await this.ctx.chat.update(this.channel!, this.headTs, view.drillHeadline(run));
-      await this.ctx.chat.post(this.channel!, view.drillReport(run, outcome?.switchTraffic));
-    });
-  }
 }

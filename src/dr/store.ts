@@ -1,4 +1,4 @@
-import type { Queryable } from '../db/pool.js';
+import { advisoryUnlock, tryAdvisoryLock, type Queryable } from '../db/pool.js';
 import type { DrKind, DrRun, DrStatus, DrTargets, DrTrigger, StepRecord } from './model.js';
 
 interface DrRunRow {
@@ -137,3 +137,11 @@ export async function lastDryRunStartedAt(db: Queryable): Promise<Date | undefin
   const { rows } = await db.query<{ at: Date | null }>("SELECT max(started_at) AS at FROM dr_runs WHERE kind = 'dry-run'");
   return rows[0]?.at ?? undefined;
 }
+
+/** Arbitrary constant: the session advisory lock that lets only one drill run across replicas. */
+const DRILL_LOCK = 727_050;
+
+/** Takes the drill lock on this session; false when a drill runs somewhere. */
+export const tryLockDrills = (session: Queryable): Promise<boolean> => tryAdvisoryLock(session, DRILL_LOCK);
+
+export const unlockDrills = (session: Queryable): Promise<void> => advisoryUnlock(session, DRILL_LOCK);

@@ -5,7 +5,7 @@ import type { Job } from '../jobs/queue.js';
 import type { Incident } from './model.js';
 import { appendEvent } from '../events/log.js';
 import { withTransaction } from '../db/pool.js';
-import { incidentFromRow } from './store.js';
+import { lockForReminder, updateIncident } from './store.js';
 import { escalationMessage, reminderMessage } from '../templates/incidents.js';
 
 /**
@@ -70,13 +70,8 @@ export async function runReminder(ctx: AppContext, job: Job): Promise<Incident |
   const now = ctx.clock.now();
   return withTransaction(ctx.pool, async (tx) => {
     // Locks the row: a concurrent update waits for this reminder and then resets the count.
-    const { rows } = await tx.query(
-      `SELECT * FROM incidents WHERE id = $1 AND missed_reminders = $2 AND COALESCE(last_update_at, declared_at) = $3
-         AND status <> 'resolved' FOR UPDATE`,
-      [p.incidentId, p.missed, new Date(p.base)],
-    );
-    if (!rows[0]) return undefined; // stale: an update, a resolve, or another copy already ran
-    const i = incidentFromRow(rows[0] as never);
+    const i = await lockForReminder(tx, p.incidentId, p.missed, new Date(p.base));
+    if (!i) return undefined; // stale: an update, a resolve, or another copy already ran
     const due = nextReminderDue(ctx, i);
     if (!due) return undefined;
     if (due.getTime() > now.getTime()) {
@@ -93,8 +88,7 @@ export async function runReminder(ctx: AppContext, job: Job): Promise<Incident |
     }
     const missed = i.missedReminders + 1;
     const minutes = Math.round((now.getTime() - baseOf(i).getTime()) / 60_000);
-    const { rows: updated } = await tx.query('UPDATE incidents SET missed_reminders = $2 WHERE id = $1 RETURNING *', [i.id, missed]);
-    const after = incidentFromRow(updated[0] as never);
+    const after = await updateIncident(tx, i.id, { missedReminders: missed });
     // Chat first, events last: the event chain's lock is then held only for the inserts.
     await ctx.chat.post(i.channelId, reminderMessage(after, minutes, missed));
     const escalatedTo: string[] = [];

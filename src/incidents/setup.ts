@@ -259,6 +259,6 @@ async function postNotice(svc: WarRoomIncidents, i: Incident, notice: { text: st
 }
 
 /** Schedules the setup job in the transaction that records the incident. */
-export function enqueueSetup(svc: WarRoomIncidents, payload: SetupJob, tx: pg.PoolClient): Promise<number | null> {
-  return svc.ctx.jobs.enqueue(SETUP_QUEUE, { ...payload }, { runAt: svc.ctx.clock.now(), dedupeKey: setupKey(payload.incidentId), maxAttempts: SETUP_ATTEMPTS }, tx);
+export function enqueueSetup(ctx: AppContext, payload: SetupJob, tx: pg.PoolClient): Promise<number | null> {
+  return ctx.jobs.enqueue(SETUP_QUEUE, { ...payload }, { runAt: ctx.clock.now(), dedupeKey: setupKey(payload.incidentId), maxAttempts: SETUP_ATTEMPTS }, tx);
 }

@@ -201,3 +201,17 @@ export async function commandsOpenIncident(db: Queryable, userId: string): Promi
   const { rows } = await db.query(`SELECT 1 FROM incidents WHERE commander = $1 AND status <> 'resolved' LIMIT 1`, [userId]);
   return rows.length > 0;
 }
+
+/**
+ * Locks the incident if it is still in the state a reminder was scheduled for (same missed
+ * count, same last update, not resolved); undefined when an update, a resolve or another
+ * copy of the reminder came first.
+ */
+export async function lockForReminder(db: Queryable, id: number, missed: number, base: Date): Promise<Incident | undefined> {
+  const { rows } = await db.query<IncidentRow>(
+    `SELECT * FROM incidents WHERE id = $1 AND missed_reminders = $2 AND COALESCE(last_update_at, declared_at) = $3
+       AND status <> 'resolved' FOR UPDATE`,
+    [id, missed, base],
+  );
+  return rows[0] ? incidentFromRow(rows[0]) : undefined;
+}

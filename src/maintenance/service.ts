@@ -105,7 +105,7 @@ export class MaintenanceService {
     } catch (e) {
       if (!(e instanceof AlertmanagerError)) throw e;
       for (const m of made) await m.api.expire(m.id).catch((err: unknown) => this.d.log.warn({ err, silence: m.id }, 'could not expire a silence of a failed maintenance start'));
-      await this.d.pool.query('DELETE FROM maintenance_windows WHERE id = $1', [w.id]);
+      await store.deleteWindow(this.d.pool, w.id);
       return { refused: `${e.message}. The maintenance window was not started and nothing is silenced.` };
     }
     const started = (await store.getWindow(this.d.pool, w.id))!;

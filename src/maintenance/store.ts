@@ -50,6 +50,11 @@ export async function closeWindow(db: Queryable, id: number, by: string, at: Dat
   return rows[0] ? fromRow(rows[0]) : undefined;
 }
 
+/** A window whose start failed (no silence could be made) is withdrawn as if never opened. */
+export async function deleteWindow(db: Queryable, id: number): Promise<void> {
+  await db.query('DELETE FROM maintenance_windows WHERE id = $1', [id]);
+}
+
 export async function getWindow(db: Queryable, id: number): Promise<MaintenanceWindow | undefined> {
   const { rows } = await db.query<Row>('SELECT * FROM maintenance_windows WHERE id = $1', [id]);
   return rows[0] ? fromRow(rows[0]) : undefined;

@@ -37,6 +37,8 @@ export interface DeliveryOutcome {
   status?: number;
   /** Shutdown stopped the loop: nothing is known to have failed, so the caller must not report failure. */
   interrupted?: boolean;
+  /** The attempts ran out on a failure worth retrying (5xx, 429, timeout, reset): a later run may succeed. */
+  retryable?: boolean;
 }
 
 /**
@@ -72,7 +74,7 @@ export async function deliverWithRetries(
     if (result.ok) return { ok: true, attempts: attempt, status: result.status };
     last = result;
     if (!result.retryable || attempt === policy.attempts) {
-      return { ok: false, attempts: attempt, lastError: result.error, ...(result.status ? { status: result.status } : {}) };
+      return { ok: false, attempts: attempt, lastError: result.error, ...(result.status ? { status: result.status } : {}), ...(result.retryable ? { retryable: true } : {}) };
     }
     await sleep(retryDelay(policy, attempt, result));
   }

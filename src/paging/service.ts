@@ -22,6 +22,12 @@ import { alertFromWebhookEvent, type PdWebhookEvent } from './webhook-event.js';
 
 /** Job queues: deliveries and webhook handling survive a restart and run once across replicas. */
 export const DELIVER_QUEUE = 'paging.deliver';
+/**
+ * Runs of the deliver job before a page whose failures were all worth retrying is given up:
+ * the queue waits 30 s, 1, 2, 4, 8, 16 and 32 min between them, about an hour in all. A page
+ * must not be lost to a PagerDuty outage (or a fault storm) shorter than that.
+ */
+export const DELIVER_RUNS = 8;
 export const RESOLVE_QUEUE = 'paging.resolve';
 export const WEBHOOK_QUEUE = 'paging.webhook';
 
@@ -184,7 +190,7 @@ export class PagingService {
       });
       if (!claim.claimed) return { status: 'already', page: claim.page };
       const job: DeliverJob = { pageId: claim.page.id, actor, ...(retryOf ? { retryOf } : {}) };
-      await this.ctx.jobs.enqueue(DELIVER_QUEUE, { ...job }, { runAt: now }, tx);
+      await this.ctx.jobs.enqueue(DELIVER_QUEUE, { ...job }, { runAt: now, maxAttempts: DELIVER_RUNS }, tx);
       return { status: 'started', page: claim.page };
     });
   }
@@ -224,7 +230,7 @@ export class PagingService {
     const p = job.payload as unknown as DeliverJob;
     const page = await store.pageById(this.ctx.pool, p.pageId);
     if (!page || page.status !== 'pending') return;
-    await this.deliverTrigger(page, p.actor, p.retryOf);
+    await this.deliverTrigger(page, p.actor, p.retryOf, job.attempts);
   }
 
   async runResolveJob(job: Job): Promise<void> {
@@ -238,7 +244,7 @@ export class PagingService {
 
   // --- delivery -----------------------------------------------------------------------------
 
-  private async deliverTrigger(page: Page, actor: string, retryOf?: FailureMessageRef): Promise<DeliveryOutcome> {
+  private async deliverTrigger(page: Page, actor: string, retryOf?: FailureMessageRef, run = DELIVER_RUNS): Promise<DeliveryOutcome> {
     const incident = await this.incidents.get(page.incidentId);
     const key = this.keys.get(page.service);
     if (!incident || !key) {
@@ -264,6 +270,15 @@ export class PagingService {
       // Resolved while the trigger was in flight: that resolve saw nothing to close, so close it now.
       const now = await this.incidents.get(page.incidentId);
       if (now?.status === 'resolved') await this.resolvePages(page.incidentId, 'firebreak');
+    } else if (outcome.retryable && run < DELIVER_RUNS) {
+      // PagerDuty (or the way to it) failing for a while is no reason to leave on-call
+      // unpaged: the page stays pending and the queue runs this job again later. The channel
+      // hears it once, so people can page by hand meanwhile.
+      if (run === 1) {
+        await this.incidents.recordTimeline(page.incidentId, 'incident.page_delayed', actor, { ...base, error: outcome.lastError, text: `Paging ${page.service} delayed: ${outcome.lastError}` });
+        await this.tell(incident, tpl.pageDelayedMessage(page, outcome.attempts, outcome.lastError ?? 'unknown error'));
+      }
+      throw new Error(`PagerDuty trigger for ${page.service} (INC-${page.incidentId}) not accepted after ${outcome.attempts} attempts: ${outcome.lastError}`);
     } else {
       const failed = await store.setPageStatus(this.ctx.pool, page.id, 'failed', at);
       await this.incidents.recordTimeline(page.incidentId, 'incident.page_failed', actor, {

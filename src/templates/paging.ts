@@ -88,6 +88,14 @@ export function pageFailedMessage(page: Page, attempts: number, error: string): 
   };
 }
 
+/** Delivery failed for now and goes on in the background: people may page by hand meanwhile. */
+export function pageDelayedMessage(page: Page, attempts: number, error: string): ChatMessage {
+  const text =
+    `⏳ *Paging ${escapeMrkdwn(page.service)} is delayed*: ${attempts} attempt${attempts === 1 ? '' : 's'} failed (${escapeMrkdwn(error)}).\n` +
+    `Firebreak keeps trying in the background for about an hour and says here when on-call is paged. If it is urgent, page them by hand in PagerDuty.`;
+  return { text: messageText(`Paging ${escapeMrkdwn(page.service)} is delayed: ${escapeMrkdwn(error)}`), blocks: [section(text)] };
+}
+
 export function resolveFailedMessage(page: Page, error: string): ChatMessage {
   const text = `⚠️ Could not resolve the PagerDuty alert for *${escapeMrkdwn(page.service)}*: ${escapeMrkdwn(error)}. Resolve it in PagerDuty so on-call stops being notified.`;
   return { text: `Resolving the PagerDuty alert for ${escapeMrkdwn(page.service)} failed`, blocks: [section(text)] };

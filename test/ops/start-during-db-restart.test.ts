@@ -95,6 +95,28 @@ describe('starting while PostgreSQL restarts', () => {
     }
   });
 
+  it('the DR start-up clean-up waits for the database too, instead of failing the start', async () => {
+    // The chaos run's replica restarted during `pg_ctl restart` exited 1 in DrService.recoverOrphans.
+    const g = await gate(new URL(db.url), 2, "UPDATE dr_runs SET status = 'interrupted'");
+    const url = new URL(db.url);
+    url.host = `127.0.0.1:${g.port}`;
+    const config = configSchema.parse({
+      databaseUrl: url.toString(), port: 0, logLevel: 'silent',
+      slack: { botToken: 'xoxb-test', signingSecret: 'restart-signing-secret', apiUrl: slack.url },
+    });
+    const log = createLogger({ level: 'silent' });
+    const edge = createSlackEdge(config, log);
+    const pool = createPool(url.toString());
+    try {
+      const app = await createApp({ config, pool, log, chat: edge.chat, replies: edge.replies, edgeRoutes: (a) => edge.attach(a) });
+      expect(g.refused()).toBe(2);
+      await app.stop();
+    } finally {
+      await pool.end().catch(() => {});
+      g.close();
+    }
+  });
+
   it('the approvals catch-up at start waits for the database too, instead of failing the start', async () => {
     // Migrations checked, then PostgreSQL restarts as the approvals area looks for expired
     // requests (the chaos run's replica exited 1 in ChangeService.expireDue).
