@@ -55,6 +55,7 @@ export class JobQueue {
   private options = new Map<string, HandlerOptions>();
   private timer: NodeJS.Timeout | undefined;
   private running = new Set<Promise<void>>();
+  private inHandCount = 0;
   private stopped = false;
 
   constructor(
@@ -191,6 +192,7 @@ export class JobQueue {
       ceiling = setTimeout(() => reject(new JobTimeoutError(job.queue, maxRun)), maxRun * 1000);
       ceiling.unref();
     });
+    this.inHandCount++;
     try {
       await Promise.race([this.handlers.get(job.queue)!(job), overrun]);
       await this.finish(job);
@@ -199,6 +201,7 @@ export class JobQueue {
       await this.finish(job, e);
     } finally {
       clearTimeout(ceiling);
+      this.inHandCount--;
       clearInterval(renew);
     }
     return true;
@@ -241,6 +244,11 @@ export class JobQueue {
       if (this.running.size < concurrency) worker();
     }, intervalMs);
     this.timer.unref();
+  }
+
+  /** Jobs whose handler is running in this process now, whether the loop or runNow claimed them. */
+  get inHand(): number {
+    return this.inHandCount;
   }
 
   /** Stops claiming new jobs and waits for the ones in hand. */
