@@ -41,7 +41,7 @@ export const SIZES: Record<'default' | 'short', ChaosSize> = {
     drDryRuns: 2, backupCron: '*/20 * * * * *', appDataMiB: 12, restoreSamples: 2, retryPausesMs: [700, 1500, 3000, 6000, 12_000],
   },
   short: {
-    workloadMs: 15_000, quiesceMs: 20_000, kills: 2, sigterms: 1, pgRestarts: 1, pgDumpKills: 1,
+    workloadMs: 15_000, quiesceMs: 45_000, kills: 2, sigterms: 1, pgRestarts: 1, pgDumpKills: 1,
     slackFaults: 20, pagerDutyFaults: 8, s3Faults: 4, opIntervalMs: 100, concurrency: 10, alertGroups: 4,
     drDryRuns: 0, backupCron: '*/5 * * * * *', appDataMiB: 3, restoreSamples: 1, retryPausesMs: [500, 1000, 2000, 4000, 6000],
   },

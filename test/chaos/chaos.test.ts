@@ -31,5 +31,7 @@ describe('chaos (short run)', () => {
     expect(result.operations.declare ?? 0, table).toBeGreaterThan(5);
     const violations = result.invariants.filter((i) => i.lost + i.duplicated + i.stuck + i.violations > 0);
     expect(violations.map((v) => v.name), table).toEqual([]);
-  }, 240_000);
+    // The quiesce ends as soon as nothing is due or running; its window (45 s, up to 135 s while
+    // the backlog still shrinks) only matters on a machine loaded by other suites.
+  }, 360_000);
 });
