@@ -44,6 +44,8 @@ export interface AlertGroup {
   silencedBy: string | null;
   /** When this episode escalated (route escalate_after); null when it has not. */
   escalatedAt: Date | null;
+  /** When PagerDuty last withdrew the acknowledgement in this episode: escalate_after counts from then. */
+  unacknowledgedAt: Date | null;
 }
 
 /** Same labels, same fingerprint: how senders without one still de-duplicate. */

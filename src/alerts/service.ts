@@ -380,10 +380,13 @@ export class AlertService {
    * pages, mentions or declares, and says so in the group's thread.
    */
   async runEscalation(job: Job): Promise<void> {
-    const { groupId, episode } = job.payload as { groupId: number; episode: string };
+    const { groupId, episode, since } = job.payload as { groupId: number; episode: string; since?: string };
     const now = this.ctx.clock.now();
     const g = await store.getGroup(this.ctx.pool, groupId);
     if (!g || g.createdAt.toISOString() !== episode || g.acknowledgedBy || g.escalatedAt) return;
+    // Only the job of the latest un-acknowledgement counts: an earlier one would escalate before
+    // escalate_after has passed since nobody was on it.
+    if ((g.unacknowledgedAt?.toISOString() ?? undefined) !== since) return;
     const route = this.routeOf(g);
     const to = route.opts.escalateTo;
     if (!to) return;
@@ -551,9 +554,18 @@ export class AlertService {
 
   /** Withdraws the acknowledgement `by` made (a PagerDuty incident was unacknowledged or reopened there). */
   async unacknowledge(groupId: number, by: string): Promise<AlertGroup | undefined> {
-    const g = await store.unacknowledgeGroup(this.ctx.pool, groupId, by);
+    const now = this.ctx.clock.now();
+    const g = await store.unacknowledgeGroup(this.ctx.pool, groupId, by, now);
     if (!g) return undefined;
     if (g.incidentId) await this.incidents.recordTimeline(g.incidentId, 'alert.unacknowledged', by, { text: `Alert group #${g.id} wants attention again (${by})`, groupId: g.id });
+    // The episode's escalation job may already have run and stood down while it was acknowledged:
+    // nobody is on it again, so escalate_after counts afresh from now (once, like the first).
+    const route = this.routeOf(g);
+    if (route.opts.escalateAfterMs > 0 && route.opts.escalateTo && !g.escalatedAt) {
+      await this.ctx.jobs.enqueue(ESCALATE_QUEUE, { groupId: g.id, episode: g.createdAt.toISOString(), since: now.toISOString() }, {
+        runAt: new Date(now.getTime() + route.opts.escalateAfterMs), dedupeKey: `${ESCALATE_QUEUE}:${g.id}:${g.createdAt.getTime()}:${now.getTime()}`, maxAttempts: 5,
+      });
+    }
     await this.refreshEverywhere(g);
     return g;
   }

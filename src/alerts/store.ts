@@ -166,6 +166,7 @@ export interface GroupRow {
   silenced_until: Date | null;
   silenced_by: string | null;
   escalated_at: Date | null;
+  unacknowledged_at: Date | null;
 }
 
 export function groupFromRow(r: GroupRow): AlertGroup {
@@ -174,6 +175,7 @@ export function groupFromRow(r: GroupRow): AlertGroup {
     version: r.version, notifiedVersion: r.notified_version, lastNotifiedAt: r.last_notified_at, incidentId: r.incident_id,
     declares: r.declares, lastDeclaredAt: r.last_declared_at, allResolvedNoticed: r.all_resolved_noticed,
     acknowledgedBy: r.acknowledged_by, acknowledgedAt: r.acknowledged_at, silencedUntil: r.silenced_until, silencedBy: r.silenced_by, escalatedAt: r.escalated_at,
+    unacknowledgedAt: r.unacknowledged_at,
   };
 }
 
@@ -369,7 +371,7 @@ export async function startNewEpisodes(c: Queryable, starts: { id: number; at: D
   );
   await c.query(
     `UPDATE alert_groups g SET created_at = t.at, notified_version = 0, last_notified_at = NULL, all_resolved_noticed = false,
-            acknowledged_by = NULL, acknowledged_at = NULL, escalated_at = NULL FROM unnest($1::bigint[], $2::timestamptz[]) AS t(id, at) WHERE g.id = t.id`,
+            acknowledged_by = NULL, acknowledged_at = NULL, escalated_at = NULL, unacknowledged_at = NULL FROM unnest($1::bigint[], $2::timestamptz[]) AS t(id, at) WHERE g.id = t.id`,
     [groupIds, starts.map((s) => s.at)],
   );
 }
@@ -420,10 +422,10 @@ export async function acknowledgeGroup(db: Queryable, groupId: number, by: strin
 }
 
 /** Withdraws an acknowledgement made by `by` (PagerDuty said the incident wants attention again). */
-export async function unacknowledgeGroup(db: Queryable, groupId: number, by: string): Promise<AlertGroup | undefined> {
+export async function unacknowledgeGroup(db: Queryable, groupId: number, by: string, now: Date): Promise<AlertGroup | undefined> {
   const { rows } = await db.query<GroupRow>(
-    `UPDATE alert_groups SET acknowledged_by = NULL, acknowledged_at = NULL, version = version + 1 WHERE id = $1 AND acknowledged_by = $2 RETURNING *`,
-    [groupId, by],
+    `UPDATE alert_groups SET acknowledged_by = NULL, acknowledged_at = NULL, unacknowledged_at = $3, version = version + 1 WHERE id = $1 AND acknowledged_by = $2 RETURNING *`,
+    [groupId, by, now],
   );
   return rows[0] ? groupFromRow(rows[0]) : undefined;
 }

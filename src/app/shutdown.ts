@@ -61,7 +61,7 @@ export async function shutDownGracefully(app: FirebreakApp, signal: string, opts
   const tail = Math.min(3000, budgetMs * 0.2);
   const { ctx, lifecycle } = app;
   lifecycle.beginDrain();
-  log.info({ action: 'shutdown.begin', signal, budgetMs, inflight: app.http.inflight(), background: ctx.background.size }, 'shutting down: readiness now 503');
+  log.info({ action: 'shutdown.begin', signal, budgetMs, inflight: app.http.inflight(), background: ctx.background.size, jobs: ctx.jobs.inHand }, 'shutting down: readiness now 503');
   // Long work gets told to stop while there is still time to record it as interrupted.
   const abortTimer = setTimeout(() => lifecycle.stopLongWork(`${signal}: shutdown budget of ${budgetMs} ms ran out`), Math.max(0, budgetMs - 2 * tail));
   abortTimer.unref();

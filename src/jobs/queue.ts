@@ -40,6 +40,7 @@ export class JobQueue {
   private options = new Map<string, HandlerOptions>();
   private timer: NodeJS.Timeout | undefined;
   private running = new Set<Promise<void>>();
+  private inHandCount = 0;
   private stopped = false;
 
   constructor(
@@ -170,12 +171,14 @@ export class JobQueue {
         .catch((e: unknown) => this.log.warn({ err: e, jobId: job.id }, 'could not renew a job claim'));
     }, Math.max(1000, (claimSeconds * 1000) / 3));
     renew.unref();
+    this.inHandCount++;
     try {
       await this.handlers.get(job.queue)!(job);
       await this.finish(job);
     } catch (e) {
       await this.finish(job, e);
     } finally {
+      this.inHandCount--;
       clearInterval(renew);
     }
     return true;
@@ -218,6 +221,11 @@ export class JobQueue {
       if (this.running.size < concurrency) worker();
     }, intervalMs);
     this.timer.unref();
+  }
+
+  /** Jobs whose handler is running in this process now, whether the loop or runNow claimed them. */
+  get inHand(): number {
+    return this.inHandCount;
   }
 
   /** Stops claiming new jobs and waits for the ones in hand. */

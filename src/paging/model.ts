@@ -28,7 +28,7 @@ export interface Page {
   triggeredAt: Date | null;
   resolvedAt: Date | null;
   /** The "Paged …" message with the PagerDuty buttons, edited when PagerDuty's state changes. */
-  notice?: { channel: string; ts: string } | null;
+  notice?: { channel: string; ts: string; attempts: number; retriedBy: string | null } | null;
   /** Who acknowledged it in PagerDuty (a Slack user id, or PagerDuty's name for the person). */
   acknowledgedBy?: string | null;
   acknowledgedAt?: Date | null;

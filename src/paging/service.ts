@@ -266,7 +266,7 @@ export class PagingService {
       });
       const notice = tpl.pagedNotice(done, incident.severity, outcome.attempts, retryOf ? actor : undefined, !!this.ctx.config.paging.apiToken);
       const posted = await this.replaceOrTell(incident, retryOf, notice);
-      if (posted) await store.rememberNotice(this.ctx.pool, page.id, posted);
+      if (posted) await store.rememberNotice(this.ctx.pool, page.id, posted, { attempts: outcome.attempts, retriedBy: retryOf ? actor : null });
       // Resolved while the trigger was in flight: that resolve saw nothing to close, so close it now.
       const now = await this.incidents.get(page.incidentId);
       if (now?.status === 'resolved') await this.resolvePages(page.incidentId, 'firebreak');
@@ -525,7 +525,7 @@ export class PagingService {
     if (!page?.notice) return;
     const incident = await this.incidents.get(page.incidentId);
     if (!incident) return;
-    const message = tpl.pagedNotice(page, incident.severity, 1, undefined, !!this.ctx.config.paging.apiToken);
+    const message = tpl.pagedNotice(page, incident.severity, page.notice.attempts, page.notice.retriedBy ?? undefined, !!this.ctx.config.paging.apiToken);
     await this.safely(() => this.ctx.chat.update(page.notice!.channel, page.notice!.ts, message));
   }
 

@@ -5,7 +5,7 @@ interface PageRow {
   id: number; incident_id: number; service: string; routing_key_env: string; dedup_key: string; status: PageStatus;
   attempts: number; last_error: string | null; pd_incident_id: string | null; pd_incident_url: string | null;
   requested_by: string; reason: string; created_at: Date; updated_at: Date; triggered_at: Date | null; resolved_at: Date | null;
-  notice_channel: string | null; notice_ts: string | null; acknowledged_by: string | null; acknowledged_at: Date | null;
+  notice_channel: string | null; notice_ts: string | null; notice_attempts: number; notice_retried_by: string | null; acknowledged_by: string | null; acknowledged_at: Date | null;
 }
 
 const fromRow = (r: PageRow): Page => ({
@@ -13,7 +13,7 @@ const fromRow = (r: PageRow): Page => ({
   status: r.status, attempts: r.attempts, lastError: r.last_error, pdIncidentId: r.pd_incident_id,
   pdIncidentUrl: r.pd_incident_url, requestedBy: r.requested_by, reason: r.reason, createdAt: r.created_at,
   updatedAt: r.updated_at, triggeredAt: r.triggered_at, resolvedAt: r.resolved_at,
-  notice: r.notice_channel && r.notice_ts ? { channel: r.notice_channel, ts: r.notice_ts } : null,
+  notice: r.notice_channel && r.notice_ts ? { channel: r.notice_channel, ts: r.notice_ts, attempts: r.notice_attempts, retriedBy: r.notice_retried_by } : null,
   acknowledgedBy: r.acknowledged_by, acknowledgedAt: r.acknowledged_at,
 });
 
@@ -108,9 +108,9 @@ export async function finishResolve(db: Queryable, pageId: number, ok: boolean, 
   return rows[0] ? fromRow(rows[0]) : undefined;
 }
 
-/** Where the page's "Paged …" message is, so a later state change edits it. */
-export async function rememberNotice(db: Queryable, pageId: number, ref: { channel: string; ts: string }): Promise<void> {
-  await db.query('UPDATE pages SET notice_channel = $2, notice_ts = $3 WHERE id = $1', [pageId, ref.channel, ref.ts]);
+/** Where the page's "Paged …" message is and how the page got through, so a later state change edits it without losing that. */
+export async function rememberNotice(db: Queryable, pageId: number, ref: { channel: string; ts: string }, how: { attempts: number; retriedBy: string | null }): Promise<void> {
+  await db.query('UPDATE pages SET notice_channel = $2, notice_ts = $3, notice_attempts = $4, notice_retried_by = $5 WHERE id = $1', [pageId, ref.channel, ref.ts, how.attempts, how.retriedBy]);
 }
 
 /** The first acknowledgement of a triggered page in PagerDuty; later ones keep the first. */

@@ -97,6 +97,23 @@ describe('escalate_after', () => {
     expect((await db.pool.query(`SELECT escalated_at FROM alert_groups WHERE id = $1`, [Number(value)])).rows[0].escalated_at).toBeNull();
   });
 
+  it('un-acknowledged after its job stood down (PagerDuty said so to both replicas): escalates once, escalate_after later', async () => {
+    await fire(a, 'EscReAcked', 'db');
+    await step(1000);
+    const value = /"action_id":"alerts.acknowledge","value":"(\d+)"/.exec(JSON.stringify(groupMessage('db-alerts', 'EscReAcked')!.blocks))![1]!;
+    await a.click('alerts.acknowledge', value, { user: 'U0BOB' });
+    await step(15 * MINUTE);
+    expect(notices('db-alerts', 'EscReAcked')).toHaveLength(0);
+    const [ra, rb] = await Promise.all([a.app.services.alerts.unacknowledge(Number(value), 'U0BOB'), b.app.services.alerts.unacknowledge(Number(value), 'U0BOB')]);
+    expect([ra, rb].filter(Boolean)).toHaveLength(1);
+    await step(8 * MINUTE);
+    expect(notices('db-alerts', 'EscReAcked')).toHaveLength(0);
+    await step(2 * MINUTE);
+    expect(notices('db-alerts', 'EscReAcked')).toHaveLength(1);
+    await step(30 * MINUTE);
+    expect(notices('db-alerts', 'EscReAcked')).toHaveLength(1);
+  });
+
   it('does not escalate a group that resolved first', async () => {
     await fire(a, 'EscResolved', 'db');
     await step(1000);

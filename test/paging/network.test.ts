@@ -27,12 +27,12 @@ async function declare(title: string) {
 }
 
 describe('PagerDuty unreachable', () => {
-  it('abandons a call that hangs past the per-call timeout, retries, then reports the failure', async () => {
+  it('abandons a call that hangs past the per-call timeout, retries, then says paging is delayed and keeps the page for a later run', async () => {
     let calls = 0;
     nock(EVENTS).post('/v2/enqueue').times(2).delay(5000).reply(() => (calls++, [202, { status: 'success' }]));
     const inc = await declare('Hung PagerDuty');
-    expect((await pageRows(t, inc.id))[0]).toMatchObject({ status: 'failed', attempts: 2, last_error: 'PagerDuty did not answer in time' });
-    expect(t.slack.messagesIn(inc.channel_id).some((m) => m.text.includes('did not answer in time'))).toBe(true);
+    expect((await pageRows(t, inc.id))[0]).toMatchObject({ status: 'pending', attempts: 2, last_error: 'PagerDuty did not answer in time' });
+    expect(t.slack.messagesIn(inc.channel_id).some((m) => m.text.includes('is delayed') && m.text.includes('did not answer in time'))).toBe(true);
     expect(calls).toBeLessThanOrEqual(2);
   });
 
@@ -41,8 +41,10 @@ describe('PagerDuty unreachable', () => {
     t.config.paging.eventsHost = '127.0.0.1:1';
     const inc = await declare('No route to PagerDuty');
     const [page] = await pageRows(t, inc.id);
-    expect(page).toMatchObject({ status: 'failed', attempts: 2 });
+    // Retryable: the page waits for a later run instead of being given up.
+    expect(page).toMatchObject({ status: 'pending', attempts: 2 });
     expect(String(page!.last_error)).toMatch(/^cannot reach PagerDuty: .*ECONNREFUSED/);
+    expect(t.slack.messagesIn(inc.channel_id).some((m) => m.text.includes('is delayed') && m.text.includes('ECONNREFUSED'))).toBe(true);
   });
 
   it('treats a non-JSON 502 from a proxy as retryable', async () => {

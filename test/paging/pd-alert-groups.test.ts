@@ -237,5 +237,54 @@ describe('escalation of a group from PagerDuty', () => {
     expect(escalations('Search slow')).toHaveLength(1);
     expect(escalations('Search slow')[0]!.text).toContain('<!subteam^S0LEADS>');
   });
+
+  it('unacknowledged in PagerDuty after the escalation job stood down: escalates once, escalate_after from the un-acknowledgement', async () => {
+    const escalations = () => {
+      const top = groupMessage('Queue backlog');
+      return t.slack.messagesIn('pd-alerts').filter((m) => top && m.thread_ts === top.ts && m.text.includes('Nobody acknowledged'));
+    };
+    await deliver('incident.triggered', incident('PGRP0005', 'Queue backlog'), { id: 'EVT-G5-TRIG' });
+    await stepAndDrain(t, 30_000);
+    await deliver('incident.acknowledged', incident('PGRP0005', 'Queue backlog', { status: 'acknowledged' }), { id: 'EVT-G5-ACK', agent: 'Erin' });
+    // The episode's job runs at escalate_after and stands down: the group is acknowledged.
+    await stepAndDrain(t, 15 * MINUTE, 3);
+    expect(escalations()).toHaveLength(0);
+    const g5 = await groupIdOf('PGRP0005');
+    expect((await t.db.pool.query(`SELECT count(*)::int AS n FROM jobs WHERE queue = 'alerts.escalate' AND payload->>'groupId' = $1 AND status = 'done'`, [String(g5)])).rows[0].n).toBe(1);
+
+    await deliver('incident.unacknowledged', incident('PGRP0005', 'Queue backlog'), { id: 'EVT-G5-UNACK' });
+    await stepAndDrain(t, 9 * MINUTE, 3);
+    expect(escalations()).toHaveLength(0);
+    await stepAndDrain(t, 2 * MINUTE, 3);
+    expect(escalations()).toHaveLength(1);
+    expect(escalations()[0]!.text).toContain('<!subteam^S0LEADS>');
+    // The webhook delivered again (PagerDuty retries) and more time: still once.
+    const again = webhookBody('incident.unacknowledged', incident('PGRP0005', 'Queue backlog'), { id: 'EVT-G5-UNACK', at: t.clock.now() });
+    expect((await postWebhook(t, again, { 'x-pagerduty-signature': signature(SECRET, again), 'x-webhook-id': 'wh-EVT-G5-UNACK' })).status).toBeLessThan(300);
+    await stepAndDrain(t, 30 * MINUTE, 3);
+    expect(escalations()).toHaveLength(1);
+  });
+
+  it('acknowledged again before the new escalate_after passes: no escalation; an earlier un-acknowledgement\'s job does not fire early', async () => {
+    const escalations = () => {
+      const top = groupMessage('Cache misses');
+      return t.slack.messagesIn('pd-alerts').filter((m) => top && m.thread_ts === top.ts && m.text.includes('Nobody acknowledged'));
+    };
+    const data = (status?: string) => incident('PGRP0006', 'Cache misses', status ? { status } : {});
+    await deliver('incident.triggered', data(), { id: 'EVT-G6-TRIG' });
+    await stepAndDrain(t, 30_000);
+    await deliver('incident.acknowledged', data('acknowledged'), { id: 'EVT-G6-ACK1', agent: 'Erin' });
+    await stepAndDrain(t, 15 * MINUTE, 3);
+    await deliver('incident.unacknowledged', data(), { id: 'EVT-G6-UNACK1' });
+    await stepAndDrain(t, 5 * MINUTE, 3);
+    await deliver('incident.acknowledged', data('acknowledged'), { id: 'EVT-G6-ACK2', agent: 'Erin' });
+    await stepAndDrain(t, 2 * MINUTE, 3);
+    await deliver('incident.reopened', data(), { id: 'EVT-G6-REOPEN' });
+    // The first un-acknowledgement's job falls due now: only 3 minutes since the reopen.
+    await stepAndDrain(t, 4 * MINUTE, 3);
+    expect(escalations()).toHaveLength(0);
+    await stepAndDrain(t, 7 * MINUTE, 3);
+    expect(escalations()).toHaveLength(1);
+  });
 });
 

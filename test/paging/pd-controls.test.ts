@@ -9,6 +9,7 @@ import nock from 'nock';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FakeClock } from '../../src/clock.js';
 import { startTestApp, type TestApp } from '../support/app.js';
+import { RETRY_PAGING_ACTION } from '../../src/templates/paging.js';
 import { API, accepted, fakeEvents, incidentByTitle, isolateNetwork, postWebhook, signature, webhookBody } from './support.js';
 
 const SECRET = 'whsec-controls-000000000000';
@@ -208,5 +209,24 @@ describe('PagerDuty from Slack', () => {
     expect(notice(other.channel_id).text).toContain('Resolved in PagerDuty');
     expect(notice(other.channel_id).actions).toEqual([]);
     expect(t.slack.takeViolations()).toEqual([]);
+  });
+
+  it('the edited paged message keeps how the page got through: "after N attempts" and "Retried by"', async () => {
+    // A 400 fails at once (no background retries), so the Retry button is there to press.
+    fakeEvents([{ status: 400, body: { status: 'invalid event', message: 'Event object is invalid' } }]);
+    await t.slash('/incident declare P1 Ledger stuck');
+    await t.settle();
+    const other = await incidentByTitle(t, 'Ledger stuck');
+    const failure = t.slack.messagesIn(other.channel_id).find((m) => m.text.startsWith('Paging default failed'))!;
+    fakeEvents([{ status: 500, body: { message: 'boom' } }, accepted()]);
+    await t.click(RETRY_PAGING_ACTION, `${other.id}:default`, { user: 'U0BOB', channel: other.channel_id, messageTs: failure.ts });
+    await t.settle();
+    const how = /after 2 attempts\.\s*Retried by <@U0BOB>/;
+    expect(notice(other.channel_id).text).toMatch(how);
+    const body = webhookBody('incident.acknowledged', { id: 'PINC003', type: 'incident', incident_key: `firebreak-incident-${other.id}-default` }, { agent: 'Dana', id: 'EVT-RETRIED-ACK', at: t.clock.now() });
+    expect((await postWebhook(t, body, { 'x-pagerduty-signature': signature(SECRET, body), 'x-webhook-id': 'wh-EVT-RETRIED-ACK' })).status).toBe(202);
+    await t.settle();
+    expect(notice(other.channel_id).text).toContain('Acknowledged in PagerDuty by *Dana*');
+    expect(notice(other.channel_id).text).toMatch(how);
   });
 });
