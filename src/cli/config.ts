@@ -17,7 +17,8 @@ import type { CliGroup, CliIo } from './types.js';
  */
 async function checkSlackChannels(config: Config, io: CliIo): Promise<boolean> {
   const { botToken, apiUrl, timeoutSeconds } = config.slack;
-  const chat = new SlackSurface(createSlackClient({ token: botToken!, apiUrl, timeoutSeconds, log: createLogger({ level: 'silent' }) }));
+  const slackClient = (once: boolean) => createSlackClient({ token: botToken!, apiUrl, timeoutSeconds, log: createLogger({ level: 'silent' }), once });
+  const chat = new SlackSurface(slackClient(false), slackClient(true));
   try {
     await chat.ping();
     for (const m of await findMissingChannels(config, chat)) io.err(`warning: ${m.fix}`);

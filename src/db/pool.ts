@@ -8,8 +8,15 @@ export type Queryable = Pick<pg.Pool, 'query'> | pg.PoolClient;
 // Return BIGINT (int8) as JS numbers: ids and byte counts stay well under 2^53.
 pg.types.setTypeParser(20, (v) => Number(v));
 
-export function createPool(connectionString: string, max = 10): pg.Pool {
-  const pool = new pg.Pool({ connectionString, max, application_name: 'firebreak' });
+/**
+ * How long a caller waits for a connection before failing. Without it pg waits forever: a
+ * connection held by work that never ends (or a burst after a PostgreSQL restart) turned into
+ * jobs that never finished while their replica kept renewing their claims.
+ */
+export const ACQUIRE_TIMEOUT_MS = 15_000;
+
+export function createPool(connectionString: string, max = 10, acquireTimeoutMs = ACQUIRE_TIMEOUT_MS): pg.Pool {
+  const pool = new pg.Pool({ connectionString, max, application_name: 'firebreak', connectionTimeoutMillis: acquireTimeoutMs, keepAlive: true });
   // A client losing its server (PostgreSQL restarting, a failover) must not crash the process:
   // an idle one is dropped by the pool and the next query reconnects; a checked-out one fails
   // its query, which the caller handles. Without these listeners node throws the 'error' event.
@@ -21,16 +28,19 @@ export function createPool(connectionString: string, max = 10): pg.Pool {
 /** Runs fn in a transaction on one client; rolls back on any error. */
 export async function withTransaction<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  // A client whose ROLLBACK failed is in an unknown state (its server may be gone): the pool
+  // must discard it, not hand it to the next caller.
+  let broken: Error | undefined;
   try {
     await client.query('BEGIN');
     const out = await fn(client);
     await client.query('COMMIT');
     return out;
   } catch (e) {
-    await client.query('ROLLBACK').catch(() => {});
+    await client.query('ROLLBACK').catch((err: Error) => (broken = err));
     throw e;
   } finally {
-    client.release();
+    client.release(broken);
   }
 }
 

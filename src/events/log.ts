@@ -66,16 +66,18 @@ export function eventHash(prevHash: string, e: Omit<StoredEvent, 'prevHash' | 'h
 export async function appendEvent(db: pg.Pool | pg.PoolClient, e: NewEvent): Promise<StoredEvent> {
   if ('totalCount' in db) {
     const client = await db.connect();
+    let broken: Error | undefined;
     try {
       await client.query('BEGIN');
       const out = await appendEvent(client, e);
       await client.query('COMMIT');
       return out;
     } catch (err) {
-      await client.query('ROLLBACK').catch(() => {});
+      // A failed ROLLBACK leaves the client unusable: discard it rather than pool it.
+      await client.query('ROLLBACK').catch((rollbackErr: Error) => (broken = rollbackErr));
       throw err;
     } finally {
-      client.release();
+      client.release(broken);
     }
   }
   // Lock order: the incident row before the chain. Inserting the event takes a key-share lock

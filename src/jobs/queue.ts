@@ -21,6 +21,21 @@ export interface HandlerOptions {
   claimSeconds?: number;
   /** Wait before attempt n+1 after n failures; default 30 s doubling. */
   retryDelayMs?: (failedAttempts: number) => number;
+  /**
+   * The longest one attempt may run (default DEFAULT_MAX_RUN_SECONDS). Past it the attempt
+   * counts as failed and the job goes back to the queue for its next attempt: a handler stuck
+   * on something that never answers must not hold its job, renewing the claim, for ever.
+   */
+  maxRunSeconds?: number;
+}
+
+/** Default ceiling on one attempt of a job: far above any job's normal run, under an hour. */
+export const DEFAULT_MAX_RUN_SECONDS = 30 * 60;
+
+export class JobTimeoutError extends Error {
+  constructor(queue: string, seconds: number) {
+    super(`gave up after ${seconds} s (the ${queue} job's ceiling); retried as a new attempt`);
+  }
 }
 
 export interface EnqueueOptions {
@@ -171,13 +186,21 @@ export class JobQueue {
         .catch((e: unknown) => this.log.warn({ err: e, jobId: job.id }, 'could not renew a job claim'));
     }, Math.max(1000, (claimSeconds * 1000) / 3));
     renew.unref();
+    const maxRun = this.options.get(job.queue)?.maxRunSeconds ?? DEFAULT_MAX_RUN_SECONDS;
+    let ceiling: NodeJS.Timeout | undefined;
+    const overrun = new Promise<never>((_, reject) => {
+      ceiling = setTimeout(() => reject(new JobTimeoutError(job.queue, maxRun)), maxRun * 1000);
+      ceiling.unref();
+    });
     this.inHandCount++;
     try {
-      await this.handlers.get(job.queue)!(job);
+      await Promise.race([this.handlers.get(job.queue)!(job), overrun]);
       await this.finish(job);
     } catch (e) {
+      if (e instanceof JobTimeoutError) this.log.error({ jobId: job.id, queue: job.queue, maxRunSeconds: maxRun }, 'job ran past its ceiling; its claim is given up and the job retried');
       await this.finish(job, e);
     } finally {
+      clearTimeout(ceiling);
       this.inHandCount--;
       clearInterval(renew);
     }

@@ -27,7 +27,7 @@ export function createSlackEdge(config: Config, log: Logger, onRateLimited?: (me
   const { botToken, signingSecret, appToken, apiUrl, timeoutSeconds } = config.slack;
   if (!botToken) throw new Error('SLACK_BOT_TOKEN is required for Slack mode');
   const client = createSlackClient({ token: botToken, apiUrl, timeoutSeconds, log, onRateLimited });
-  const chat = new SlackSurface(client);
+  const chat = new SlackSurface(client, createSlackClient({ token: botToken, apiUrl, timeoutSeconds, log, onRateLimited, once: true }));
   const socketMode = !!appToken;
   let bolt: App | undefined;
   return {

@@ -38,7 +38,12 @@ export class SlackSurface implements ChatSurface {
   private botUserId: Promise<string> | undefined;
   private names = new Map<string, string>();
 
-  constructor(private client: SlackClient) {}
+  /**
+   * `once` sends tagged posts without the client's automatic retries (see createSlackClient):
+   * a tagged post is found again by its tag, so a failed one is retried by its caller after
+   * looking, never re-sent blind. Without it tagged posts use `client`.
+   */
+  constructor(private client: SlackClient, private once: SlackClient = client) {}
 
   async createChannel(name: string): Promise<ChannelRef> {
     const r = await call('conversations.create', () => this.client.conversations.create({ name, is_private: false }));
@@ -100,10 +105,8 @@ export class SlackSurface implements ChatSurface {
 
   async post(channel: string, message: ChatMessage, opts: { threadTs?: string; tag?: MessageTag } = {}): Promise<PostedMessage> {
     const metadata = opts.tag ? { event_type: SETUP_EVENT, event_payload: { incident_id: opts.tag.incidentId, step: opts.tag.step } } : undefined;
-    const send = () =>
-      call('chat.postMessage', () =>
-        this.client.chat.postMessage({ channel, text: message.text, blocks: message.blocks, thread_ts: opts.threadTs, unfurl_links: false, ...(metadata ? { metadata } : {}) }),
-      );
+    const args = { channel, text: message.text, blocks: message.blocks, thread_ts: opts.threadTs, unfurl_links: false, ...(metadata ? { metadata } : {}) };
+    const send = () => call('chat.postMessage', () => (metadata ? this.postOnce(args) : this.client.chat.postMessage(args)));
     let r;
     try {
       r = await send();
@@ -114,6 +117,22 @@ export class SlackSurface implements ChatSurface {
       r = await send();
     }
     return { channel: r.channel ?? channel, ts: r.ts! };
+  }
+
+  /**
+   * One tagged post, repeated only after a 429 (Slack did not take it): any other failure may
+   * have posted, so it goes back to the caller, whose retry looks for the tag first.
+   */
+  private async postOnce(args: Parameters<SlackClient['chat']['postMessage']>[0]) {
+    for (let limited = 0; ; limited++) {
+      try {
+        return await this.once.chat.postMessage(args);
+      } catch (e) {
+        const err = e as { code?: string; retryAfter?: number };
+        if (err.code !== 'slack_webapi_rate_limited_error' || limited >= 3) throw e;
+        await new Promise((r) => setTimeout(r, Math.min(30, Math.max(1, err.retryAfter ?? 1)) * 1000));
+      }
+    }
   }
 
   async findTagged(channel: string, tag: MessageTag, opts: { threadTs?: string } = {}): Promise<PostedMessage | undefined> {
