@@ -5,8 +5,9 @@ import type { Incident } from '../incidents/model.js';
 import type { Severity } from '../incidents/config.js';
 import { SEVERITIES } from '../incidents/config.js';
 import { ChatError } from '../chat/surface.js';
+import { AlertMessages } from './messages.js';
 import { alertsDeduplicated, alertsReceived, alertsRouted } from '../ops/metrics.js';
-import { alertGroupMessage, escalationNotice, groupResolvedInIncident, groupTitle, stillFiringMessage, type GroupControlStatus } from '../templates/alerts.js';
+import { groupTitle, type GroupControlStatus } from '../templates/alerts.js';
 import { duration } from '../templates/format.js';
 import type { Job } from '../jobs/queue.js';
 import { matchesAll, parseDuration, type Labels } from './matchers.js';
@@ -18,13 +19,6 @@ import * as store from './store.js';
 import { IngestQueue, RejectedAlerts } from './ingest-queue.js';
 import { alertProblem } from './storable.js';
 import { routePendingAlerts, tellTimelines } from './route-alerts.js';
-
-/**
- * The tag a group's message carries (Slack message metadata), so a retry can find a message
- * an interrupted attempt posted. Tags name an incident and a step; group messages belong to no
- * incident (0) and their step names the group.
- */
-const groupMessageTag = (groupId: number) => ({ incidentId: 0, step: `alert-group:${groupId}` });
 
 /** One job per group episode: escalates it if still unacknowledged when it runs (route escalate_after). */
 export const ESCALATE_QUEUE = 'alerts.escalate';
@@ -46,14 +40,8 @@ const MUTE_RECHECK_MS = 60_000;
 
 type DeclareResult = { status: 'declared' | 'duplicate'; incidentId: number } | { status: 'already'; incidentId: number };
 
-/**
- * Alert intake and routing: stores what monitoring sends, routes it through the
- * Alertmanager-style tree into groups, and keeps one chat message per group current
- * through a paced, PostgreSQL-backed outbox. Surface-neutral: talks only to ctx.chat.
- */
 /** Chat errors that mean the channel is not there for us: retrying cannot help. */
 const GONE_CHANNEL = new Set(['channel_not_found', 'is_archived', 'not_in_channel']);
-const bareName = (c: string) => c.replace(/^#/, '');
 
 /** What alert routing needs from the incidents area. */
 export type AlertIncidents = Pick<IncidentService, 'open' | 'get' | 'declare' | 'postToIncident' | 'recordTimeline'>;
@@ -72,6 +60,11 @@ export interface Notify {
   groupWaitSeconds: number;
 }
 
+/**
+ * Alert intake and routing: stores what monitoring sends, routes it through the
+ * Alertmanager-style tree into groups, and keeps one chat message per group current
+ * through a paced, PostgreSQL-backed outbox. What it posts is in messages.ts.
+ */
 export class AlertService {
   readonly root: Route;
   private inhibitRules: InhibitRule[];
@@ -84,6 +77,7 @@ export class AlertService {
   /** This replica's exact-time wake-up for the next pace slot (the job is the durable one). */
   private wakeTimer: NodeJS.Timeout | undefined;
   private wakeAt = Infinity;
+  private messages: AlertMessages;
 
   constructor(
     private ctx: AppContext,
@@ -100,6 +94,7 @@ export class AlertService {
     this.intervals = buildTimeIntervals(c.time_intervals);
     this.cooldownMs = parseDuration(c.autoDeclareCooldown);
     this.paceMs = Math.ceil(1000 / c.postsPerSecondPerChannel);
+    this.messages = new AlertMessages(ctx, incidents);
     this.intake = new IngestQueue((requests) => store.storeAlertBatches(ctx.pool, requests, ctx.clock.now()));
   }
 
@@ -247,7 +242,7 @@ export class AlertService {
       if (err instanceof ChatError && GONE_CHANNEL.has(err.code)) {
         await store.deleteOutbox(this.ctx.pool, item.groupId, item.channel, item.kind);
         this.ctx.log.error({ groupId: item.groupId, channel: item.channel, code: err.code }, `alerts routed to #${item.channel} cannot be posted (${err.code}); this notification is dropped`);
-        await this.reportGoneChannel(item.channel, err.code);
+        await this.messages.reportGoneChannel(item.channel, err.code);
         return;
       }
       // Chat failures must not lose the notification: back off and try again.
@@ -264,22 +259,6 @@ export class AlertService {
     }
   }
 
-  private reportedChannels = new Set<string>();
-
-  private async reportGoneChannel(channel: string, code: string): Promise<void> {
-    if (this.reportedChannels.has(channel)) return;
-    this.reportedChannels.add(channel);
-    try {
-      const ops = await this.ctx.chat.findChannel(this.ctx.config.ops.channel);
-      if (!ops || bareName(channel) === bareName(ops.name)) return;
-      await this.ctx.chat.post(ops.id, {
-        text: `:warning: Alerts routed to #${bareName(channel)} cannot be posted (${code}): create #${bareName(channel)} and invite the bot, or change the route in alerts.route. Alert groups for it are dropped until then (\`/alerts\` and the database still have them).`,
-      });
-    } catch (err) {
-      this.ctx.log.warn({ err }, 'could not tell the ops channel about a missing alert channel');
-    }
-  }
-
   /** What a group looks like now: firing (minus inhibited) and resolved alerts. */
   private async view(g: AlertGroup, now: Date) {
     const alerts = await store.groupAlerts(this.ctx.pool, g.id);
@@ -291,7 +270,7 @@ export class AlertService {
     const incident = g.incidentId ? await this.incidents.get(g.incidentId) : undefined;
     const route = this.routeOf(g);
     const controls = await this.controls?.status(g, firing, now);
-    const message = alertGroupMessage({
+    const message = this.messages.render({
       group: g, firing, inhibited, resolved, mentions: route.opts.mentions, maxShown: this.ctx.config.alerts.maxAlertsShown, now,
       incident: incident ? { id: incident.id, channelId: incident.channelId } : undefined, controls,
     });
@@ -327,7 +306,7 @@ export class AlertService {
       if (!existing || v.firing.length === 0 || g.acknowledgedBy) return store.deleteOutbox(pool, g.id, item.channel, 'reminder');
       // Planned work: the message shows the window; nobody needs reminding while it is open.
       if (silenced || v.controls?.maintenance) return defer(silencedAtSource || !silenced ? MUTE_RECHECK_MS : g.silencedUntil!.getTime() - now.getTime());
-      await this.ctx.chat.post(existing.channelId, stillFiringMessage(v.firing.length, route.opts.repeatIntervalMs), { threadTs: existing.ts });
+      await this.messages.remind(existing, v.firing.length, route.opts.repeatIntervalMs);
       await store.setPace(pool, item.channel, new Date(now.getTime() + this.paceMs));
       await store.queueOutbox(pool, [{ groupId: g.id, channel: item.channel, kind: 'reminder', notBefore: new Date(now.getTime() + route.opts.repeatIntervalMs) }], now, true);
       alertsRouted.inc({ route: route.key, action: 'reminded' });
@@ -344,28 +323,27 @@ export class AlertService {
         return;
       }
       if (silenced && routedChannel) return defer(silencedAtSource ? MUTE_RECHECK_MS : g.silencedUntil!.getTime() - now.getTime());
-      const ch = await this.ctx.chat.findChannel(item.channel);
+      const ch = await this.messages.findChannel(item.channel);
       if (!ch) throw new ChatError('channel_not_found', `post alerts in #${item.channel}`);
-      const tag = groupMessageTag(g.id);
       // An earlier attempt may have posted and died before recording it (kill -9, PostgreSQL
       // restarting): it marked the row first, so look for its message before posting again.
-      const earlier = item.attempts > 0 || item.lastError === store.POSTING ? await this.ctx.chat.findTagged(ch.id, tag) : undefined;
+      const earlier = item.attempts > 0 || item.lastError === store.POSTING ? await this.messages.findEarlier(ch.id, g.id) : undefined;
       if (earlier) {
-        await this.ctx.chat.update(earlier.channel, earlier.ts, v.message);
+        await this.messages.updateGroup(earlier.channel, earlier.ts, v.message);
         await store.saveGroupMessage(pool, g.id, { channel: item.channel, channelId: earlier.channel, ts: earlier.ts }, now);
       } else {
         await store.markPosting(pool, g.id, item.channel, item.kind);
-        const posted = await this.ctx.chat.post(ch.id, v.message, { tag });
+        const posted = await this.messages.postGroup(ch.id, g.id, v.message);
         await store.saveGroupMessage(pool, g.id, { channel: item.channel, channelId: posted.channel, ts: posted.ts }, now);
       }
       alertsRouted.inc({ route: route.key, action: 'posted' });
     } else {
       try {
-        await this.ctx.chat.update(existing.channelId, existing.ts, v.message);
+        await this.messages.updateGroup(existing.channelId, existing.ts, v.message);
       } catch (e) {
         if (!(e instanceof ChatError) || e.code !== 'message_not_found') throw e;
         // Someone deleted the message: post it again rather than lose the group.
-        const posted = await this.ctx.chat.post(existing.channelId, v.message);
+        const posted = await this.messages.repostGroup(existing.channelId, v.message);
         await store.saveGroupMessage(pool, g.id, { channel: item.channel, channelId: posted.channel, ts: posted.ts }, now);
       }
       alertsRouted.inc({ route: route.key, action: 'updated' });
@@ -391,7 +369,7 @@ export class AlertService {
     if (allResolved) {
       await store.deleteOutbox(pool, g.id, item.channel, 'reminder');
       if (g.incidentId && !g.allResolvedNoticed && v.incident && v.incident.status !== 'resolved') {
-        await this.incidents.postToIncident(g.incidentId, groupResolvedInIncident(groupTitle(g, v.alerts), g.id));
+        await this.messages.resolvedInIncident(g.incidentId, g, v.alerts);
       }
     }
   }
@@ -438,7 +416,7 @@ export class AlertService {
     this.ctx.log.info({ groupId: g.id, route: route.key }, `alert group escalated: ${outcome}`);
     if (g.incidentId) await this.incidents.recordTimeline(g.incidentId, 'alert.escalated', 'firebreak', { text: `Alert group #${g.id} escalated: ${outcome}`, groupId: g.id });
     const msg = await store.groupMessage(this.ctx.pool, g.id, g.channel);
-    if (msg) await this.ctx.chat.post(msg.channelId, escalationNotice(firing.length, after, outcome), { threadTs: msg.ts });
+    if (msg) await this.messages.escalated(msg, firing.length, after, outcome);
   }
 
   /** At most one incident per alert group: skipped while one is open or inside the cool-down. */

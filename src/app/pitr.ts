@@ -4,7 +4,7 @@ import type { OpsPager } from '../paging/ops-pager.js';
 import { Pitr, type Thread } from '../pitr/flows.js';
 import { pitrConfigProblem } from '../pitr/config.js';
 import { parseRecoveryTarget, PITR_BACKUP_KIND, PITR_DRY_RUN_KIND, PITR_EXECUTE_KIND, type PhysicalBackupType } from '../pitr/model.js';
-import * as say from '../pitr/messages.js';
+import * as say from '../templates/pitr.js';
 import { whileServerReturns } from '../db/pool.js';
 import {
   physicalVerbs, type PhysicalBackupParams, type PhysicalVerbs, type PitrRestoreParams,

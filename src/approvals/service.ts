@@ -1,14 +1,13 @@
 import type pg from 'pg';
 import type { AppContext } from '../context.js';
 import { withTransaction } from '../db/pool.js';
-import { claimRequest } from '../db/idempotency.js';
 import { appendEvent } from '../events/log.js';
-import { ChatError, type ChatMessage, type PostedMessage as PostedRef } from '../chat/surface.js';
-import { renderChangeRequest, type ChangeRequestView } from '../templates/approvals.js';
+import type { ChangeRequestView } from '../templates/approvals.js';
+import { ChangeMessages, statusRefusal, type Eligibility } from './messages.js';
 import { needsApproval, policyFor, type ActionPolicy, type ApprovalsConfig } from './config.js';
 import type { ActionResult, ChangeGate, ChangeRequester, GatedAction, GateOutcome, GateRequestOptions, StopDecision, StopRequest } from './gate.js';
 import {
-  countingApprovals, paramsHash, type Approval, type ChangeCategory, type ChangeRequest, type ChangeRisk, type MessageRef,
+  countingApprovals, paramsHash, type Approval, type ChangeCategory, type ChangeRequest, type ChangeRisk,
 } from './model.js';
 import * as store from './store.js';
 import type { Job } from '../jobs/queue.js';
@@ -49,8 +48,6 @@ export function startsAtOnce(config: ApprovalsConfig, kind: string): boolean {
 }
 
 /** Who may approve a kind: a resolved set of user ids, or anyone but the requester. */
-export type Eligibility = { anyone: true } | { anyone: false; users: Set<string>; unresolvedGroups: string[] };
-
 export type DecisionOutcome =
   | { status: 'recorded'; request: ChangeRequest; remaining: number }
   | { status: 'approved'; request: ChangeRequest }
@@ -62,25 +59,6 @@ export type DecisionOutcome =
 const subject = (id: number) => `change:${id}`;
 const short = (hash: string) => hash.slice(0, 12);
 
-function statusRefusal(r: ChangeRequest): string {
-  switch (r.status) {
-    case 'approved':
-    case 'executing':
-      return `Change #${r.id} is already approved and running.`;
-    case 'executed':
-    case 'failed':
-      return `Change #${r.id} has already been executed (${r.resultOk ? 'succeeded' : 'failed'}).`;
-    case 'rejected':
-      return `Change #${r.id} was rejected by <@${r.rejectedBy}>.`;
-    case 'expired':
-      return `Change #${r.id} expired unapproved at ${r.expiresAt.toISOString()}. Ask for it again if it is still needed.`;
-    case 'void':
-      return `Change #${r.id} is void: ${r.voidReason ?? 'its parameters changed'}. Ask for it again.`;
-    default:
-      return `Change #${r.id} is ${r.status}.`;
-  }
-}
-
 /**
  * Change management: the four-eyes rules, enforced here on every decision whatever the
  * surface. Each decision is one transaction holding the request's row lock and appending its
@@ -88,14 +66,15 @@ function statusRefusal(r: ChangeRequest): string {
  */
 export class ChangeService implements ChangeGate {
   private actions = new Map<string, GatedAction>();
-  /** Message refreshes per request, in order, so an older render never lands after a newer one. */
-  private refreshChains = new Map<number, Promise<void>>();
+  private messages: ChangeMessages;
 
   constructor(
     private ctx: AppContext,
     /** An incident's commander may stop risky work whoever asked for it. */
     private incidents: { commandsOpenIncident(userId: string): Promise<boolean> },
-  ) {}
+  ) {
+    this.messages = new ChangeMessages(ctx, (id) => this.view(id));
+  }
 
   register<P extends Record<string, unknown>>(action: GatedAction<P>): void {
     this.actions.set(action.kind, action as unknown as GatedAction);
@@ -205,7 +184,7 @@ export class ChangeService implements ChangeGate {
       await this.ctx.jobs.enqueue(EXPIRY_QUEUE, { requestId: r.id }, { runAt: r.expiresAt, dedupeKey: `change-expire:${r.id}` }, c);
       return r;
     });
-    await this.announce(req, eligible);
+    await this.messages.announce(req, eligible);
     return { status: 'pending', requestId: req.id, approvalsNeeded: req.approvalsRequired };
   }
 
@@ -215,7 +194,7 @@ export class ChangeService implements ChangeGate {
    * execution is a durable job already, run by whichever replica claims it.
    */
   private async resumeRequest(r: ChangeRequest): Promise<GateOutcome> {
-    if (!r.message) await this.announce(r, r.status === 'pending' || r.needsReview ? await this.eligibleApprovers(this.policy(r.kind)) : { anyone: true });
+    if (!r.message) await this.messages.announce(r, r.status === 'pending' || r.needsReview ? await this.eligibleApprovers(this.policy(r.kind)) : { anyone: true });
     if (r.status === 'pending') return { status: 'pending', requestId: r.id, approvalsNeeded: r.approvalsRequired };
     const because = r.startedBecause;
     if (because === 'break-glass' || because === 'pre-approved' || because === 'no-approval-required') return { status: 'started', requestId: r.id, reason: because };
@@ -238,7 +217,7 @@ export class ChangeService implements ChangeGate {
       return { request: r, jobId: await this.enqueueExecution(c, r.id, []) };
     });
     // Break-glass goes to the approvers too: one of them reviews it after the fact.
-    await this.announce(req.request, req.request.needsReview ? await this.eligibleApprovers(this.policy(req.request.kind)) : { anyone: true });
+    await this.messages.announce(req.request, req.request.needsReview ? await this.eligibleApprovers(this.policy(req.request.kind)) : { anyone: true });
     this.runExecution(req.request.id, req.jobId);
     return req.request;
   }
@@ -281,7 +260,7 @@ export class ChangeService implements ChangeGate {
       return { status: 'approved', request: { ...r, status: 'approved' } };
     });
     if (out.status === 'approved') await this.startExecution(id);
-    if (out.status !== 'refused' || out.changed) this.refresh(id);
+    if (out.status !== 'refused' || out.changed) this.messages.refresh(id);
     delete out.changed;
     return out;
   }
@@ -322,10 +301,10 @@ export class ChangeService implements ChangeGate {
       return { request: started, approvers, jobId: await this.enqueueExecution(c, id, approvers) };
     });
     if ('refused' in out) {
-      if (out.changed) this.refresh(id);
+      if (out.changed) this.messages.refresh(id);
       return { status: 'refused', message: out.refused };
     }
-    this.refresh(id);
+    this.messages.refresh(id);
     this.runExecution(id, out.jobId);
     return { status: 'broke-glass', request: out.request };
   }
@@ -354,7 +333,7 @@ export class ChangeService implements ChangeGate {
       await this.ctx.jobs.cancel(`change-expire:${id}`, c);
       return { status: 'rejected', request: { ...r, status: 'rejected', rejectedBy: actor, rejectReason: why } };
     });
-    this.refresh(id);
+    this.messages.refresh(id);
     return out;
   }
 
@@ -379,7 +358,7 @@ export class ChangeService implements ChangeGate {
       });
       return { status: 'recorded', request: { ...r, params, paramsHash: hash }, remaining: r.approvalsRequired };
     });
-    if (out.status !== 'refused') this.refresh(id);
+    if (out.status !== 'refused') this.messages.refresh(id);
     return out;
   }
 
@@ -399,7 +378,7 @@ export class ChangeService implements ChangeGate {
       return true;
     });
     if (!done) return { status: 'refused', message: `Change #${id} was already reviewed.` };
-    this.refresh(id);
+    this.messages.refresh(id);
     return { status: 'reviewed', request: (await store.getRequest(this.ctx.pool, id))! };
   }
 
@@ -416,7 +395,7 @@ export class ChangeService implements ChangeGate {
       });
       if (expired) {
         n++;
-        this.refresh(id);
+        this.messages.refresh(id);
       }
     }
     return n;
@@ -531,26 +510,8 @@ export class ChangeService implements ChangeGate {
     });
     // Someone else closed it meanwhile (another replica took the run over): their outcome stands.
     if (!recorded) return;
-    this.refresh(req.id);
-    await this.tell(req.requester, {
-      text: `${result.ok ? ':white_check_mark:' : ':x:'} Change #${req.id} (${req.title}) ${result.ok ? 'done' : 'failed'}: ${result.summary}`,
-    });
-  }
-
-  /** The requester hears once (across replicas and refreshes) that their request will not run. */
-  private async tellRequesterIfClosed(r: ChangeRequest): Promise<void> {
-    if (r.status !== 'rejected' && r.status !== 'expired' && r.status !== 'void') return;
-    if (r.status === 'rejected' && r.rejectedBy === r.requester) return;
-    if (!(await claimRequest(this.ctx.pool, `change-told:${r.id}:${r.status}`))) return;
-    await this.tell(r.requester, { text: `:no_entry: Nothing was run. ${statusRefusal(r)}${r.status === 'rejected' && r.rejectReason ? ` Reason: ${r.rejectReason}` : ''}` });
-  }
-
-  private async tell(user: string, message: ChatMessage): Promise<void> {
-    try {
-      await this.ctx.chat.postDirect(user, message);
-    } catch (err) {
-      this.ctx.log.warn({ err, user }, 'could not send change result by DM');
-    }
+    this.messages.refresh(req.id);
+    await this.messages.tellResult(req, result);
   }
 
   async get(id: number): Promise<ChangeRequest | undefined> {
@@ -588,71 +549,5 @@ export class ChangeService implements ChangeGate {
 
   approvalsChannelName(): string {
     return this.ctx.config.approvals.channel.replace(/^#/, '');
-  }
-
-  private async approvalsChannel(fallback: string | null): Promise<string | undefined> {
-    const name = this.ctx.config.approvals.channel;
-    try {
-      const found = await this.ctx.chat.findChannel(name);
-      if (found) return found.id;
-      return (await this.ctx.chat.createChannel(name.replace(/^#/, ''))).id;
-    } catch (err) {
-      if (!(err instanceof ChatError)) throw err;
-      this.ctx.log.warn({ err, channel: name }, 'approvals channel unavailable; posting where the change was asked for');
-      return fallback ?? undefined;
-    }
-  }
-
-  /** Posts the request to the approvals channel and DMs each named approver. Failures are logged, not fatal. */
-  private async announce(req: ChangeRequest, eligible: Eligibility): Promise<void> {
-    const view = await this.view(req.id);
-    if (!view) return;
-    const message = renderChangeRequest(view);
-    let main: PostedRef | undefined;
-    try {
-      const channel = await this.approvalsChannel(req.requesterChannel);
-      if (channel) main = await this.ctx.chat.post(channel, message);
-    } catch (err) {
-      this.ctx.log.error({ err, requestId: req.id }, 'could not post the change request');
-    }
-    const directs: MessageRef[] = [];
-    if ((req.status === 'pending' || req.needsReview) && !eligible.anyone) {
-      for (const user of eligible.users) {
-        if (user === req.requester) continue;
-        try {
-          const dm = await this.ctx.chat.postDirect(user, message);
-          directs.push({ channel: dm.channel, ts: dm.ts });
-        } catch (err) {
-          this.ctx.log.warn({ err, user, requestId: req.id }, 'could not DM an approver');
-        }
-      }
-    }
-    if (main) await store.setMessage(this.ctx.pool, req.id, { channel: main.channel, ts: main.ts }, directs);
-  }
-
-  /** Re-renders the request everywhere it was posted, in the background, in order per request. */
-  refresh(id: number): void {
-    const prev = this.refreshChains.get(id) ?? Promise.resolve();
-    const next = prev.then(() => this.refreshNow(id)).catch((err: unknown) => this.ctx.log.warn({ err, requestId: id }, 'could not refresh change message'));
-    this.refreshChains.set(id, next);
-    this.ctx.background.run(`change-refresh:${id}`, async () => {
-      await next;
-      if (this.refreshChains.get(id) === next) this.refreshChains.delete(id);
-    });
-  }
-
-  private async refreshNow(id: number): Promise<void> {
-    const view = await this.view(id);
-    if (!view) return;
-    await this.tellRequesterIfClosed(view.request);
-    if (!view.request.message) return;
-    const message = renderChangeRequest(view);
-    for (const ref of [view.request.message, ...view.request.directMessages]) {
-      try {
-        await this.ctx.chat.update(ref.channel, ref.ts, message);
-      } catch (err) {
-        this.ctx.log.warn({ err, requestId: id, channel: ref.channel }, 'could not update a change message');
-      }
-    }
   }
 }

@@ -7,7 +7,7 @@ import type { Config } from '../config/schema.js';
 import { Pitr, setupStanza } from '../pitr/flows.js';
 import { pitrConfigProblem } from '../pitr/config.js';
 import { PHYSICAL_TYPES, PITR_BACKUP_KIND, type PhysicalBackupType } from '../pitr/model.js';
-import * as say from '../pitr/messages.js';
+import * as say from '../templates/pitr.js';
 import type { ChatMessage } from '../chat/surface.js';
 import type { CliGroup, CliIo } from './types.js';
 

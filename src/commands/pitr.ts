@@ -5,7 +5,7 @@ import type { CommandInvocation, InteractionContext } from '../chat/interactions
 import type { Pitr } from '../pitr/flows.js';
 import { pitrConfigProblem } from '../pitr/config.js';
 import { PHYSICAL_TYPES, PITR_BACKUP_KIND, PITR_DRY_RUN_KIND, PITR_EXECUTE_KIND, parseRecoveryTarget, pgTimestamp, type PhysicalBackupType } from '../pitr/model.js';
-import * as say from '../pitr/messages.js';
+import * as say from '../templates/pitr.js';
 
 
 export type PhysicalBackupParams = { type: PhysicalBackupType; channel?: string };

@@ -19,6 +19,7 @@ import * as store from './store.js';
 import type { PagerDutyAlertControls } from './alert-controls.js';
 import type { OpsPage } from './ops-pager.js';
 import { alertFromWebhookEvent, type PdWebhookEvent } from './webhook-event.js';
+import { PagingMessages } from './messages.js';
 
 /** Job queues: deliveries and webhook handling survive a restart and run once across replicas. */
 export const DELIVER_QUEUE = 'paging.deliver';
@@ -79,6 +80,7 @@ export class PagingService {
   sleep: Sleep;
   private readonly keys: Map<string, RoutingKey>;
   private readonly alertControls: Pick<PagerDutyAlertControls, 'onWebhook'> | undefined;
+  private readonly messages: PagingMessages;
 
   constructor(
     private ctx: AppContext,
@@ -90,6 +92,7 @@ export class PagingService {
     this.sleep = deps.sleep ?? timerSleep;
     this.keys = deps.routingKeys ?? resolveRoutingKeys(ctx.config.paging, process.env);
     this.alertControls = deps.alertControls;
+    this.messages = new PagingMessages(ctx, { postToIncident: (id, m) => this.incidents.postToIncident(id, m) });
   }
 
   private get incidents(): PagingIncidents {
@@ -265,7 +268,7 @@ export class PagingService {
         ...base, severity: incident.severity, pdSeverity: PD_SEVERITY[incident.severity], text: `Paged ${page.service} on PagerDuty (${page.reason})`,
       });
       const notice = tpl.pagedNotice(done, incident.severity, outcome.attempts, retryOf ? actor : undefined, !!this.ctx.config.paging.apiToken);
-      const posted = await this.replaceOrTell(incident, retryOf, notice);
+      const posted = await this.messages.replaceOrTell(incident, retryOf, notice);
       if (posted) await store.rememberNotice(this.ctx.pool, page.id, posted, { attempts: outcome.attempts, retriedBy: retryOf ? actor : null });
       // Resolved while the trigger was in flight: that resolve saw nothing to close, so close it now.
       const now = await this.incidents.get(page.incidentId);
@@ -286,7 +289,7 @@ export class PagingService {
       });
       const msg = tpl.pageFailedMessage(failed, outcome.attempts, outcome.lastError ?? 'unknown error');
       // A failed retry replaces its own message, so the channel keeps one live Retry button.
-      await this.replaceOrTell(incident, retryOf, msg);
+      await this.messages.replaceOrTell(incident, retryOf, msg);
     }
     return outcome;
   }
@@ -492,28 +495,9 @@ export class PagingService {
     }
   }
 
-  /** Posts in the incident channel, or the incidents channel when the war room has none. */
-  async tell(incident: Pick<Incident, 'id' | 'channelId'>, message: ChatMessage): Promise<PostedMessage | undefined> {
-    let posted: PostedMessage | undefined;
-    await this.safely(async () => {
-      if (incident.channelId) return (posted = await this.incidents.postToIncident(incident.id, message));
-      const fallback = await this.ctx.chat.findChannel(this.ctx.config.incidents.channel);
-      if (fallback) posted = await this.ctx.chat.post(fallback.id, { ...message, text: `INC-${incident.id}: ${message.text}` });
-    });
-    return posted;
-  }
-
-  /** A retry's outcome replaces the message whose button started it; a new post if that is gone. */
-  private async replaceOrTell(incident: Incident, retryOf: FailureMessageRef | undefined, message: ChatMessage): Promise<PostedMessage | undefined> {
-    if (retryOf) {
-      try {
-        await this.ctx.chat.update(retryOf.channel, retryOf.ts, message);
-        return retryOf;
-      } catch (err) {
-        this.ctx.log.warn({ err, incidentId: incident.id }, 'paging: could not update the Retry paging message; posting instead');
-      }
-    }
-    return this.tell(incident, message);
+  /** Posts in the incident channel, or the incidents channel when the war room has none (messages.ts). */
+  tell(incident: Pick<Incident, 'id' | 'channelId'>, message: ChatMessage): Promise<PostedMessage | undefined> {
+    return this.messages.tell(incident, message);
   }
 
   /**
@@ -526,15 +510,7 @@ export class PagingService {
     const incident = await this.incidents.get(page.incidentId);
     if (!incident) return;
     const message = tpl.pagedNotice(page, incident.severity, page.notice.attempts, page.notice.retriedBy ?? undefined, !!this.ctx.config.paging.apiToken);
-    await this.safely(() => this.ctx.chat.update(page.notice!.channel, page.notice!.ts, message));
-  }
-
-  private async safely(fn: () => Promise<unknown>): Promise<void> {
-    try {
-      await fn();
-    } catch (err) {
-      this.ctx.log.warn({ err }, 'paging: chat message failed');
-    }
+    await this.messages.edit(page.notice, message);
   }
 }
 

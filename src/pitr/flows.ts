@@ -10,7 +10,8 @@ import type { PitrConfig } from './config.js';
 import { confPath, PgBackRest, PgBackRestError, runAsFor, writeConf } from './pgbackrest.js';
 import { RestoredCluster, restoreArgs } from './cluster.js';
 import * as store from './store.js';
-import * as say from './messages.js';
+import * as say from '../templates/pitr.js';
+import { PitrMessages, type Thread } from './messages.js';
 import {
   archivingFailing, currentRpoMs, parseInfo, pgTimestamp, repoUnreachable, formatMs,
   type ArchiverStatus, type PhysicalBackup, type PhysicalBackupType, type PitrRun, type RecoveryReport, type RecoveryTarget, type StanzaInfo,
@@ -39,17 +40,16 @@ export interface PitrDeps {
 
 export class PitrUserError extends Error {}
 
-export interface Thread {
-  channel: string;
-  ts: string;
-}
+export type { Thread };
 
 export class Pitr {
   readonly pgbr: PgBackRest;
   private busy = new Set<string>();
   private confWritten: Promise<string> | undefined;
+  private readonly messages: PitrMessages;
 
   constructor(readonly deps: PitrDeps) {
+    this.messages = new PitrMessages(deps);
     this.pgbr = new PgBackRest(deps.config, deps.config.enabled ? runAsFor(deps.config) : undefined, deps.env);
   }
 
@@ -105,7 +105,7 @@ export class Pitr {
     this.busy.add('backup');
     const { pool, clock } = this.deps;
     const thread = opts.thread;
-    const tell = this.threadReply(thread);
+    const tell = this.messages.threadReply(thread);
     const signal = opts.signal ? AbortSignal.any([opts.signal, this.deps.shutdownSignal]) : this.deps.shutdownSignal;
     const run = await store.insertRun(pool, { kind: 'backup', detail: type, repo: null, requestedBy: opts.requestedBy, at: clock.now() });
     await this.audit('backup.physical.started', opts.requestedBy, `pitr:${run.id}`, { type, stanza: this.cfg.stanza });
@@ -134,7 +134,7 @@ export class Pitr {
       const interrupted = signal.aborted;
       finished = await store.finishRun(pool, run.id, { status: interrupted ? 'interrupted' : 'failed', at: clock.now(), error: (err as Error).message });
       await this.audit(`backup.physical.${interrupted ? 'interrupted' : 'failed'}`, opts.requestedBy, `pitr:${run.id}`, { type, error: (err as Error).message });
-      if (!interrupted) await this.alertOps(`pitr-backup-failed:${this.cfg.stanza}`, 'error', say.physicalSummary(finished, []));
+      if (!interrupted) await this.messages.alertOps(`pitr-backup-failed:${this.cfg.stanza}`, 'error', say.physicalSummary(finished, []));
     } finally {
       this.busy.delete('backup');
     }
@@ -229,7 +229,7 @@ export class Pitr {
     const detail = target.kind === 'latest' ? 'latest' : pgTimestamp(target.at);
     if (this.busy.has(busyKey)) throw new PitrUserError('a PITR drill or recovery is already running here; wait for its result');
     this.busy.add(busyKey);
-    const tell = this.threadReply(opts.thread);
+    const tell = this.messages.threadReply(opts.thread);
     const signal = opts.signal ? AbortSignal.any([opts.signal, this.deps.shutdownSignal]) : this.deps.shutdownSignal;
     const run = await store.insertRun(pool, { kind, detail, repo: opts.repo, requestedBy: opts.requestedBy, at: clock.now() });
     const eventBase = kind === 'drill' ? 'dr.pitr' : 'restore.pitr';
@@ -346,14 +346,14 @@ export class Pitr {
       const open = await store.openProblem(this.deps.pool, key, now, p.detail);
       if (open.alertedAt || now.getTime() - open.firstSeenAt.getTime() < p.afterMs) continue;
       if (!(await store.claimAlert(this.deps.pool, key, now))) continue;
-      await this.alertOps(key, p.severity, say.problemAlert(key, p.detail));
+      await this.messages.alertOps(key, p.severity, say.problemAlert(key, p.detail));
       await this.audit('backup.physical.problem', 'firebreak', key, { detail: p.detail });
       alerted.push(key);
     }
     for (const p of await store.openProblems(this.deps.pool)) {
       if (found.has(p.key)) continue;
       const closed = await store.closeProblem(this.deps.pool, p.key);
-      if (closed?.alerted) await this.postOps(say.problemCleared(p.key));
+      if (closed?.alerted) await this.messages.postOps(say.problemCleared(p.key));
     }
     return alerted;
   }
@@ -365,38 +365,6 @@ export class Pitr {
   async recoverOrphans(): Promise<void> {
     const now = this.deps.clock.now();
     await store.interruptOrphans(this.deps.pool, now, new Date(now.getTime() - 12 * 3_600_000));
-  }
-
-  private async alertOps(dedupKey: string, severity: 'critical' | 'error' | 'warning', m: ChatMessage): Promise<void> {
-    await this.deps.pageOps?.({ dedupKey, summary: m.text, severity }).catch((err: unknown) => this.deps.log.error({ err }, 'could not page about a PITR problem'));
-    await this.postOps(m);
-  }
-
-  private async postOps(m: ChatMessage): Promise<void> {
-    const chat = this.deps.chat;
-    if (!chat) return;
-    try {
-      const ch = await chat.findChannel(this.deps.opsChannel);
-      if (!ch) throw new Error(`ops channel ${this.deps.opsChannel} not found`);
-      await chat.post(ch.id, m);
-    } catch (err) {
-      this.deps.log.error({ err, alert: m.text }, 'could not post a PITR notice to the ops channel');
-    }
-  }
-
-  /** A reply in a thread that is edited in place; the final message replaces the progress. */
-  private threadReply(thread: Thread | undefined): (m: ChatMessage, final?: boolean) => Promise<void> {
-    let ts: string | undefined;
-    let chain = Promise.resolve();
-    const chat = this.deps.chat;
-    return (m, final = false) => {
-      if (!thread || !chat) return Promise.resolve();
-      chain = chain.then(async () => {
-        if (ts) await chat.update(thread.channel, ts, m);
-        else ts = (await chat.post(thread.channel, m, { threadTs: thread.ts })).ts;
-      }).catch((err: unknown) => this.deps.log.warn({ err, final }, 'could not update a PITR thread'));
-      return chain;
-    };
   }
 
   private async audit(type: string, actor: string, subject: string, payload: Record<string, unknown>): Promise<void> {

@@ -195,6 +195,13 @@ export function escalationNotice(firing: number, afterMs: number, outcome: strin
   return { text: messageText(text), blocks: [section(text)] };
 }
 
+/** To the ops channel: alerts are routed to a channel the bot cannot post in. */
+export function goneChannelReport(channel: string, code: string): ChatMessage {
+  return {
+    text: `:warning: Alerts routed to #${channel} cannot be posted (${code}): create #${channel} and invite the bot, or change the route in alerts.route. Alert groups for it are dropped until then (\`/alerts\` and the database still have them).`,
+  };
+}
+
 export function groupResolvedInIncident(title: string, groupId: number): ChatMessage {
   const text = `✅ Every alert in *${escapeMrkdwn(title)}* (group #${groupId}) has resolved. The incident stays open: resolve it when you are satisfied.`;
   return { text: `All alerts of ${escapeMrkdwn(title)} resolved`, blocks: [section(text)] };

@@ -3,13 +3,12 @@
  * signed v3 webhooks in, one grouped message in the routed channel, re-deliveries inert,
  * resolves shown; events about Firebreak's own pages stay on the incident timeline.
  */
-import nock from 'nock';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { FakeClock, MINUTE } from '../../src/clock.js';
 import { alertFromWebhookEvent, parseWebhookEvent } from '../../src/paging/webhook-event.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { step, stepAndDrain, text } from './support.js';
-import { accepted, eventTypes, fakeEvents, incidentByTitle, isolateNetwork, pageRows, postWebhook, signature, webhookBody } from '../paging/support.js';
+import { accepted, eventTypes, fakeEvents, incidentByTitle, isolateNetwork, pageRows, postWebhook, releaseAfterTests, signature, webhookBody } from '../paging/support.js';
 
 const SECRET = 'whsec-feed-0000000000000000';
 const START = new Date('2026-03-09T10:00:00Z');
@@ -35,11 +34,7 @@ beforeAll(async () => {
     },
   });
 });
-afterEach(() => nock.cleanAll());
-afterAll(async () => {
-  await t.stop();
-  nock.enableNetConnect();
-});
+releaseAfterTests(() => t);
 
 const FOREIGN = 'PFOREIGN1';
 const foreignData = (extra: Record<string, unknown> = {}) => ({

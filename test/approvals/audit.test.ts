@@ -35,6 +35,17 @@ async function seeded(n: number): Promise<TestDatabase> {
   return db;
 }
 
+/** Seeds six events, tampers with them through `sql`, and checks the verdict; the database is dropped after. */
+async function afterTampering(sql: string, check: (v: Awaited<ReturnType<typeof verifyAuditLog>>, db: TestDatabase) => Promise<void>): Promise<void> {
+  const db = await seeded(6);
+  try {
+    await tamper(db, sql);
+    await check(await verifyAuditLog(db.pool), db);
+  } finally {
+    await db.drop();
+  }
+}
+
 /** Runs SQL as the superuser with the append-only triggers off: what a tamperer with full rights does. */
 async function tamper(db: TestDatabase, sql: string): Promise<void> {
   const c = await db.pool.connect();
@@ -120,37 +131,24 @@ describe('verify', () => {
   });
 
   it('names an edited row', async () => {
-    const db = await seeded(6);
-    try {
-      await tamper(db, `UPDATE events SET payload = '{"n": 300}' WHERE id = 3`);
-      const v = await verifyAuditLog(db.pool);
+    await afterTampering(`UPDATE events SET payload = '{"n": 300}' WHERE id = 3`, async (v, db) => {
       expect(v).toMatchObject({ ok: false, checked: 2, firstBroken: { id: 3 } });
       expect(v.firstBroken!.reason).toMatch(/do not match its hash \(the row was edited\)/);
       const cli = await cliVerify(db.url);
       expect(cli.code).toBe(1);
       expect(cli.err[0]).toMatch(/Audit log BROKEN at entry #3: .*edited.*2 entries before it check out/);
-    } finally {
-      await db.drop();
-    }
+    });
   });
 
   it('names the row after a deleted one', async () => {
-    const db = await seeded(6);
-    try {
-      await tamper(db, 'DELETE FROM events WHERE id = 4');
-      const v = await verifyAuditLog(db.pool);
+    await afterTampering('DELETE FROM events WHERE id = 4', async (v) => {
       expect(v).toMatchObject({ ok: false, checked: 3, firstBroken: { id: 5 } });
       expect(v.firstBroken!.reason).toMatch(/deleted or changed/);
-    } finally {
-      await db.drop();
-    }
+    });
   });
 
   it('detects rows deleted from the end, which leave a valid chain behind', async () => {
-    const db = await seeded(6);
-    try {
-      await tamper(db, 'DELETE FROM events WHERE id >= 5');
-      const v = await verifyAuditLog(db.pool);
+    await afterTampering('DELETE FROM events WHERE id >= 5', async (v, db) => {
       expect(v).toMatchObject({ ok: false, checked: 4, firstBroken: { id: 5 } });
       expect(v.firstBroken!.reason).toMatch(/ends at #4 but #6 was appended .*2 rows at the end were deleted/);
       expect((await cliVerify(db.url)).code).toBe(1);
@@ -159,9 +157,7 @@ describe('verify', () => {
         return e.code;
       });
       expect(exit).toBe(1);
-    } finally {
-      await db.drop();
-    }
+    });
   });
 
   it('detects a forged row re-hashed and inserted with the triggers off', async () => {

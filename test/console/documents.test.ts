@@ -3,74 +3,52 @@
  * form's draft names people instead of `<@U0ALICE>`, the resolved notice is full sentences,
  * the post-mortem names people, and the severity picker tells P0 from P1.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp, type FirebreakApp } from '../../src/app/app.js';
-import { configSchema } from '../../src/config/schema.js';
-import { createLogger } from '../../src/log.js';
-import { ConsoleSurface } from '../../src/console/surface.js';
+import { describe, expect, it } from 'vitest';
 import type { Actor } from '../../src/chat/interactions.js';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { runCommand, useConsoleApp } from './support.js';
 
-let db: TestDatabase;
-let app: FirebreakApp;
-let surface: ConsoleSurface;
+const c = useConsoleApp('fb_console_docs');
 const alice: Actor = { userId: 'U0ALICE', userName: 'alice' };
 
 /** Runs a slash command as the console's HTTP edge does (same invocation, same reply). */
 async function run(text: string, channelId: string, actor = alice): Promise<void> {
-  const [command, ...rest] = text.split(' ');
-  const triggerId = surface.issueTrigger(actor.userId);
-  await app.interactions.command(
-    { command: command!, text: rest.join(' '), actor, channelId, triggerId, requestKey: `test:${Math.random()}` },
-    { ephemeral: async (m) => surface.postEphemeral(channelId, actor.userId, typeof m === 'string' ? { text: m } : m), openModal: (v) => surface.openModal(triggerId, v) },
-  );
+  await runCommand(c, text, channelId, actor);
 }
 
-const texts = async (channelId: string) => (await surface.state('U0ALICE')).messages.filter((m) => m.channel === channelId).map((m) => JSON.stringify([m.text, m.blocks, m.file]));
-
-beforeAll(async () => {
-  db = await createTestDatabase('fb_console_docs');
-  const config = configSchema.parse({ databaseUrl: db.url, port: 0, logLevel: 'silent' });
-  surface = new ConsoleSurface(db.pool);
-  app = await createApp({ config, pool: db.pool, log: createLogger({ level: 'silent' }), chat: surface });
-}, 60_000);
-afterAll(async () => {
-  await app?.stop(1000);
-  await db?.drop();
-});
+const texts = async (channelId: string) => (await c.surface.state('U0ALICE')).messages.filter((m) => m.channel === channelId).map((m) => JSON.stringify([m.text, m.blocks, m.file]));
 
 describe('incident text in the console', () => {
   let room: string;
 
   it('offers P0 and P1 with different meanings in the declare form', async () => {
-    const incidents = (await surface.channel('incidents'))!.id;
+    const incidents = (await c.surface.channel('incidents'))!.id;
     await run('/incident declare', incidents);
-    const modal = await surface.modalOf('U0ALICE');
+    const modal = await c.surface.modalOf('U0ALICE');
     const select = modal!.view.blocks.flatMap((b) => (b.type === 'input' ? ((b.element as { options?: Array<{ text: { text: string }; value: string }> }).options ?? []) : []));
     // "P1 — major: service down or data at risk": what the level means, past its one-word name.
     const meaning = (v: string) => select.find((o) => o.value === v)!.text.text.replace(/^P\d\W+\w+:\s*/, '');
     expect(meaning('P0')).not.toBe(meaning('P1'));
-    await surface.closeModal('U0ALICE');
+    await c.surface.closeModal('U0ALICE');
   });
 
   it("prefills the update form with people's names, not mention markup", async () => {
-    const incidents = (await surface.channel('incidents'))!.id;
+    const incidents = (await c.surface.channel('incidents'))!.id;
     await run('/incident declare P1 Bad deploy', incidents);
-    await expect.poll(async () => (await db.pool.query('SELECT channel_id FROM incidents')).rows[0]?.channel_id, { timeout: 45_000 }).toBeTruthy();
-    room = (await db.pool.query('SELECT channel_id FROM incidents')).rows[0].channel_id;
+    await expect.poll(async () => (await c.db.pool.query('SELECT channel_id FROM incidents')).rows[0]?.channel_id, { timeout: 45_000 }).toBeTruthy();
+    room = (await c.db.pool.query('SELECT channel_id FROM incidents')).rows[0].channel_id;
     await run('/incident update', room);
-    const modal = await surface.modalOf('U0ALICE');
+    const modal = await c.surface.modalOf('U0ALICE');
     const draft = String((modal!.view.blocks.find((b) => b.type === 'input')!.element as { initial_value: string }).initial_value);
     expect(draft).toContain('Incident commander: @alice');
     expect(draft).not.toMatch(/<@|&lt;|&gt;/);
-    await surface.closeModal('U0ALICE');
+    await c.surface.closeModal('U0ALICE');
   }, 90_000);
 
   it('ends the resolved notice\'s sentences, and the post-mortem names people as the channel does', async () => {
     await run('/incident resolve Bad deploy rolled back', room);
     await expect.poll(async () => (await texts(room)).join('\n'), { timeout: 45_000 }).toContain('Bad deploy rolled back. A post-mortem will follow.');
-    await expect.poll(async () => (await surface.state('U0ALICE')).messages.some((m) => m.file?.filename.includes('postmortem')), { timeout: 45_000 }).toBe(true);
-    const md = (await surface.state('U0ALICE')).messages.find((m) => m.file?.filename.includes('postmortem'))!.file!.content;
+    await expect.poll(async () => (await c.surface.state('U0ALICE')).messages.some((m) => m.file?.filename.includes('postmortem')), { timeout: 45_000 }).toBe(true);
+    const md = (await c.surface.state('U0ALICE')).messages.find((m) => m.file?.filename.includes('postmortem'))!.file!.content;
     expect(md).toContain('@alice');
     expect(md).not.toContain('U0ALICE');
   }, 90_000);

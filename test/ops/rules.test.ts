@@ -13,6 +13,15 @@ const promtool = spawnSync('promtool', ['--version']).status === 0;
 const tmp = mkdtempSync(path.join(tmpdir(), 'fb-rules-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
+/** A promtool expectation: at `evalTime` the rule fires once for target shop, linking its runbook. */
+const firesForShop = (evalTime: string, alertname: string, severity: string, runbook: string, text: { summary: string; description: string }) => ({
+  eval_time: evalTime, alertname,
+  exp_alerts: [{
+    exp_labels: { severity, target: 'shop' },
+    exp_annotations: { ...text, runbook_url: `https://firebreak.example.com/runbooks/${runbook}` },
+  }],
+});
+
 describe('deploy/prometheus/firebreak-rules.yml', () => {
   it('covers backup stale, drill failed and Slack errors, each rule linking to a shipped runbook', () => {
     expect(rules.map((r) => r.alert)).toEqual(expect.arrayContaining(['FirebreakBackupStale', 'FirebreakDrDrillFailed', 'FirebreakSlackErrors', 'FirebreakBackupFailed', 'FirebreakDatabaseUnreachable']));
@@ -56,29 +65,15 @@ describe('deploy/prometheus/firebreak-rules.yml', () => {
           ],
           alert_rule_test: [
             { eval_time: '60m', alertname: 'FirebreakBackupStale', exp_alerts: [] },
-            {
-              eval_time: '100m', alertname: 'FirebreakBackupStale',
-              exp_alerts: [{
-                exp_labels: { severity: 'P1', target: 'shop' },
-                exp_annotations: {
-                  summary: 'No verified backup of shop for over 90 minutes',
-                  description: 'The newest verified backup of shop finished 1h 40m 0s ago.',
-                  runbook_url: 'https://firebreak.example.com/runbooks/backup-stale',
-                },
-              }],
-            },
+            firesForShop('100m', 'FirebreakBackupStale', 'P1', 'backup-stale', {
+              summary: 'No verified backup of shop for over 90 minutes',
+              description: 'The newest verified backup of shop finished 1h 40m 0s ago.',
+            }),
             { eval_time: '5m', alertname: 'FirebreakDrDrillFailed', exp_alerts: [] },
-            {
-              eval_time: '15m', alertname: 'FirebreakDrDrillFailed',
-              exp_alerts: [{
-                exp_labels: { severity: 'P2', target: 'shop' },
-                exp_annotations: {
-                  summary: 'The newest DR drill of shop did not pass',
-                  description: 'The last disaster-recovery drill failed or was interrupted: restores are unproven until one passes.',
-                  runbook_url: 'https://firebreak.example.com/runbooks/dr-drill-failed',
-                },
-              }],
-            },
+            firesForShop('15m', 'FirebreakDrDrillFailed', 'P2', 'dr-drill-failed', {
+              summary: 'The newest DR drill of shop did not pass',
+              description: 'The last disaster-recovery drill failed or was interrupted: restores are unproven until one passes.',
+            }),
           ],
         },
       ],

@@ -9,7 +9,7 @@
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../src/app/app.js';
+import { createApp, type FirebreakApp } from '../../src/app/app.js';
 import { configSchema } from '../../src/config/schema.js';
 import { createPool } from '../../src/db/pool.js';
 import { createLogger } from '../../src/log.js';
@@ -34,6 +34,29 @@ afterAll(async () => {
  * first `refuse` times a client sends a message containing `dropOn`, its connection is dropped
  * (PostgreSQL going away mid-start) instead of forwarding it.
  */
+type Gate = Awaited<ReturnType<typeof gate>>;
+
+/** Starts the whole app with its database reached through `g`, checks it, and stops it; the pool and the gate close whatever happens. */
+async function startThrough(g: Gate, check: (app: FirebreakApp) => Promise<void>): Promise<void> {
+  const url = new URL(db.url);
+  url.host = `127.0.0.1:${g.port}`;
+  const config = configSchema.parse({
+    databaseUrl: url.toString(), port: 0, logLevel: 'silent',
+    slack: { botToken: 'xoxb-test', signingSecret: 'restart-signing-secret', apiUrl: slack.url },
+  });
+  const log = createLogger({ level: 'silent' });
+  const edge = createSlackEdge(config, log);
+  const pool = createPool(url.toString());
+  try {
+    const app = await createApp({ config, pool, log, chat: edge.chat, replies: edge.replies, edgeRoutes: (a) => edge.attach(a) });
+    await check(app);
+    await app.stop();
+  } finally {
+    await pool.end().catch(() => {});
+    g.close();
+  }
+}
+
 async function gate(target: URL, refuse: number, dropOn?: string): Promise<{ port: number; refused: () => number; close(): void }> {
   let refused = 0;
   const sockets = new Set<net.Socket>();
@@ -75,46 +98,18 @@ describe('starting while PostgreSQL restarts', () => {
   it('createApp waits for the database to come back instead of failing the start', async () => {
     const target = new URL(db.url);
     const g = await gate(target, 3);
-    const url = new URL(db.url);
-    url.host = `127.0.0.1:${g.port}`;
-    const config = configSchema.parse({
-      databaseUrl: url.toString(), port: 0, logLevel: 'silent',
-      slack: { botToken: 'xoxb-test', signingSecret: 'restart-signing-secret', apiUrl: slack.url },
-    });
-    const log = createLogger({ level: 'silent' });
-    const edge = createSlackEdge(config, log);
-    const pool = createPool(url.toString());
-    try {
-      const app = await createApp({ config, pool, log, chat: edge.chat, replies: edge.replies, edgeRoutes: (a) => edge.attach(a) });
+    await startThrough(g, async (app) => {
       expect(g.refused()).toBe(3);
       expect((await app.ctx.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM schema_migrations')).rows[0]!.n).toBeGreaterThan(0);
-      await app.stop();
-    } finally {
-      await pool.end().catch(() => {});
-      g.close();
-    }
+    });
   });
 
   it('the DR start-up clean-up waits for the database too, instead of failing the start', async () => {
     // The chaos run's replica restarted during `pg_ctl restart` exited 1 in DrService.recoverOrphans.
     const g = await gate(new URL(db.url), 2, "UPDATE dr_runs SET status = 'interrupted'");
-    const url = new URL(db.url);
-    url.host = `127.0.0.1:${g.port}`;
-    const config = configSchema.parse({
-      databaseUrl: url.toString(), port: 0, logLevel: 'silent',
-      slack: { botToken: 'xoxb-test', signingSecret: 'restart-signing-secret', apiUrl: slack.url },
-    });
-    const log = createLogger({ level: 'silent' });
-    const edge = createSlackEdge(config, log);
-    const pool = createPool(url.toString());
-    try {
-      const app = await createApp({ config, pool, log, chat: edge.chat, replies: edge.replies, edgeRoutes: (a) => edge.attach(a) });
+    await startThrough(g, async () => {
       expect(g.refused()).toBe(2);
-      await app.stop();
-    } finally {
-      await pool.end().catch(() => {});
-      g.close();
-    }
+    });
   });
 
   it('the approvals catch-up at start waits for the database too, instead of failing the start', async () => {
@@ -124,25 +119,14 @@ describe('starting while PostgreSQL restarts', () => {
     const resumes = async () => (await direct.query<{ n: number }>("SELECT count(*)::int AS n FROM jobs WHERE queue = 'approvals.resume'")).rows[0]!.n;
     const before = await resumes();
     const g = await gate(new URL(db.url), 3, 'FROM change_requests WHERE status=\'pending\' AND expires_at');
-    const url = new URL(db.url);
-    url.host = `127.0.0.1:${g.port}`;
-    const config = configSchema.parse({
-      databaseUrl: url.toString(), port: 0, logLevel: 'silent',
-      slack: { botToken: 'xoxb-test', signingSecret: 'restart-signing-secret', apiUrl: slack.url },
-    });
-    const log = createLogger({ level: 'silent' });
-    const edge = createSlackEdge(config, log);
-    const pool = createPool(url.toString());
     try {
-      const app = await createApp({ config, pool, log, chat: edge.chat, replies: edge.replies, edgeRoutes: (a) => edge.attach(a) });
-      expect(g.refused()).toBe(3);
-      // The catch-up finished: its resume job is queued.
-      expect(await resumes()).toBe(before + 1);
-      await app.stop();
+      await startThrough(g, async () => {
+        expect(g.refused()).toBe(3);
+        // The catch-up finished: its resume job is queued.
+        expect(await resumes()).toBe(before + 1);
+      });
     } finally {
-      await pool.end().catch(() => {});
       await direct.end();
-      g.close();
     }
   });
 });

@@ -1,7 +1,7 @@
 import nock from 'nock';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.js';
-import { API, isolateNetwork } from './support.js';
+import { API, isolateNetwork, releaseAfterTests } from './support.js';
 
 const TOKEN = 'u+pdtesttoken000000';
 let t: TestApp;
@@ -19,11 +19,7 @@ beforeAll(async () => {
     },
   });
 });
-afterEach(() => nock.cleanAll());
-afterAll(async () => {
-  await t.stop();
-  nock.enableNetConnect();
-});
+releaseAfterTests(() => t);
 
 const oncall = (user: string, level: number, policy = 'Payments', end: string | null = '2026-03-02T09:00:00Z') => ({
   user: { id: `P${user.toUpperCase()}`, summary: user, html_url: `https://acme.pagerduty.com/users/P${user.toUpperCase()}` },

@@ -7,11 +7,11 @@
  * faked with nock on its real hostnames.
  */
 import nock from 'nock';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { FakeClock, MINUTE } from '../../src/clock.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { stepAndDrain, text } from '../alerts/support.js';
-import { API, isolateNetwork, postWebhook, signature, webhookBody } from './support.js';
+import { isolateNetwork, PD_ALICE, PD_BOB, pdRest, pdUsers, postWebhook, releaseAfterTests, signature, webhookBody } from './support.js';
 
 const SECRET = 'whsec-groups-00000000000000';
 const TOKEN = 'pd-rest-token-groups-000001';
@@ -40,16 +40,12 @@ beforeAll(async () => {
   t.slack.users.set('U0ALICE', { email: 'alice@example.com' });
   t.slack.users.set('U0BOB', { email: 'bob@example.com' });
 });
-afterEach(() => nock.cleanAll());
-afterAll(async () => {
-  await t.stop();
-  nock.enableNetConnect();
-});
+releaseAfterTests(() => t);
 
-const pd = () => nock(API, { reqheaders: { authorization: `Token token=${TOKEN}`, accept: 'application/vnd.pagerduty+json;version=2' } });
-const users = (email: string, list: { id: string; email: string; name: string }[]) => pd().get('/users').query({ query: email, limit: '25' }).reply(200, { users: list });
-const ALICE = { id: 'PALICE1', email: 'alice@example.com', name: 'Alice' };
-const BOB = { id: 'PBOB001', email: 'bob@example.com', name: 'Bob' };
+const pd = () => pdRest(TOKEN);
+const users = (email: string, list: { id: string; email: string; name: string }[]) => pdUsers(TOKEN, email, list);
+const ALICE = PD_ALICE;
+const BOB = PD_BOB;
 
 const incident = (id: string, title: string, extra: Record<string, unknown> = {}) => ({
   id, type: 'incident', html_url: `https://acme.pagerduty.com/incidents/${id}`, status: 'triggered', incident_key: `dd-${id}`,

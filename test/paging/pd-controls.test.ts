@@ -6,11 +6,11 @@
  * is recognised and not counted twice. PagerDuty is faked with nock on its real hostnames.
  */
 import nock from 'nock';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { FakeClock } from '../../src/clock.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { RETRY_PAGING_ACTION } from '../../src/templates/paging.js';
-import { API, accepted, fakeEvents, incidentByTitle, isolateNetwork, postWebhook, signature, webhookBody } from './support.js';
+import { accepted, fakeEvents, incidentByTitle, isolateNetwork, PD_ALICE, PD_BOB, pdRest, pdUsers, postWebhook, releaseAfterTests, signature, webhookBody } from './support.js';
 
 const SECRET = 'whsec-controls-000000000000';
 const TOKEN = 'pd-rest-token-0123456789';
@@ -45,16 +45,12 @@ beforeAll(async () => {
   pageId = /"action_id":"paging\.pd_acknowledge","value":"(\d+)"/.exec(JSON.stringify(notice.blocks))![1]!;
   expect(t.slack.takeViolations()).toEqual([]);
 });
-afterEach(() => nock.cleanAll());
-afterAll(async () => {
-  await t.stop();
-  nock.enableNetConnect();
-});
+releaseAfterTests(() => t);
 
-const pd = () => nock(API, { reqheaders: { authorization: `Token token=${TOKEN}`, accept: 'application/vnd.pagerduty+json;version=2' } });
-const users = (email: string, list: { id: string; email: string; name: string }[]) => pd().get('/users').query({ query: email, limit: '25' }).reply(200, { users: list });
-const ALICE = { id: 'PALICE1', email: 'alice@example.com', name: 'Alice' };
-const BOB = { id: 'PBOB001', email: 'bob@example.com', name: 'Bob' };
+const pd = () => pdRest(TOKEN);
+const users = (email: string, list: { id: string; email: string; name: string }[]) => pdUsers(TOKEN, email, list);
+const ALICE = PD_ALICE;
+const BOB = PD_BOB;
 
 const events = async (type: string) => (await t.db.pool.query('SELECT actor, payload FROM events WHERE incident_id = $1 AND type = $2 ORDER BY id', [inc.id, type])).rows;
 const channel = () => t.slack.messagesIn(inc.channel_id).map((m) => `${m.text} ${JSON.stringify(m.blocks ?? [])}`);

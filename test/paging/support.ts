@@ -1,6 +1,7 @@
 /** PagerDuty faked with nock on its real hostnames (pdjs builds the https URLs itself). */
 import { createHmac } from 'node:crypto';
 import nock from 'nock';
+import { afterAll, afterEach } from 'vitest';
 import type { TestApp } from '../support/app.js';
 import type { PagingService } from '../../src/paging/service.js';
 
@@ -12,6 +13,23 @@ export function isolateNetwork(): void {
   nock.disableNetConnect();
   nock.enableNetConnect(/127\.0\.0\.1|localhost/);
 }
+
+/** Clears nock between tests; at the end stops the app and lets the network through again. */
+export function releaseAfterTests(app: () => TestApp): void {
+  afterEach(() => nock.cleanAll());
+  afterAll(async () => {
+    await app().stop();
+    nock.enableNetConnect();
+  });
+}
+
+/** PagerDuty's REST API as the person's token calls it. */
+export const pdRest = (token: string) => nock(API, { reqheaders: { authorization: `Token token=${token}`, accept: 'application/vnd.pagerduty+json;version=2' } });
+/** GET /users answering a lookup by e-mail. */
+export const pdUsers = (token: string, email: string, list: { id: string; email: string; name: string }[]) =>
+  pdRest(token).get('/users').query({ query: email, limit: '25' }).reply(200, { users: list });
+export const PD_ALICE = { id: 'PALICE1', email: 'alice@example.com', name: 'Alice' };
+export const PD_BOB = { id: 'PBOB001', email: 'bob@example.com', name: 'Bob' };
 
 export type Reply = { status: number; body?: object; headers?: Record<string, string> };
 export const accepted = (dedupKey = 'k'): Reply => ({ status: 202, body: { status: 'success', message: 'Event processed', dedup_key: dedupKey } });

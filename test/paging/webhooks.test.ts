@@ -1,8 +1,7 @@
-import nock from 'nock';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { FakeClock } from '../../src/clock.js';
 import { startTestApp, type TestApp } from '../support/app.js';
-import { accepted, fakeEvents, incidentByTitle, isolateNetwork, pageRows, postWebhook, signature, webhookBody } from './support.js';
+import { accepted, fakeEvents, incidentByTitle, isolateNetwork, pageRows, postWebhook, releaseAfterTests, signature, webhookBody } from './support.js';
 
 const OLD_SECRET = 'whsec-old-0000000000000000';
 const NEW_SECRET = 'whsec-new-1111111111111111';
@@ -25,11 +24,7 @@ beforeAll(async () => {
   dedupKey = `firebreak-incident-${inc.id}-default`;
   expect((await pageRows(t, inc.id))[0]).toMatchObject({ status: 'triggered' });
 });
-afterEach(() => nock.cleanAll());
-afterAll(async () => {
-  await t.stop();
-  nock.enableNetConnect();
-});
+releaseAfterTests(() => t);
 
 const PD_ID = 'PGR0VU2';
 const incidentData = (extra: Record<string, unknown> = {}) => ({
