@@ -97,7 +97,9 @@ describe('kill -9 during a pre-approved /backup now', () => {
     // The replica comes back (another replica would do the same): once the dead claim lapses it runs the job again.
     await replica();
     // The job is done once the outcome is recorded and the requester told.
-    await until('the execution job to finish', async () => ((await q(`SELECT 1 FROM jobs WHERE dedupe_key = $1 AND status <> 'running'`, [`change-exec:${change!.id}`])).length ? true : undefined), 180_000);
+    // Done or failed, not merely "not running": a starting replica first hands the dead one's
+    // claims back (pending), which is not the end of the job.
+    await until('the execution job to finish', async () => ((await q(`SELECT 1 FROM jobs WHERE dedupe_key = $1 AND status IN ('done', 'failed')`, [`change-exec:${change!.id}`])).length ? true : undefined), 180_000);
     const done = await until('the change to be closed', async () => {
       const [r] = await q<{ status: string; result_ok: boolean | null; result_summary: string | null }>(`SELECT status, result_ok, result_summary FROM change_requests WHERE id = $1`, [change!.id]);
       return r && r.status !== 'executing' ? r : undefined;

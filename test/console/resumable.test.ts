@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { CONSOLE_BOT } from '../../src/console/surface.js';
+import { setupKey } from '../../src/incidents/setup.js';
 import type { Actor } from '../../src/chat/interactions.js';
 import { runCommand, useConsoleApp } from './support.js';
 
@@ -46,6 +47,9 @@ describe('console war rooms are resumable', () => {
     await run('/incident declare P1 Console lost records', incidents);
     await expect.poll(async () => (await incident('Console lost records'))?.setup_steps?.announce, { timeout: 45_000 }).toBe('done');
     const inc = await incident('Console lost records');
+    // The declare's setup job ends after its last step (page, errors, the job row): until then
+    // `/incident setup` rightly answers that a setup is running, and the repair would not run.
+    await expect.poll(async () => (await c.db.pool.query('SELECT status FROM jobs WHERE dedupe_key = $1', [setupKey(inc.id)])).rows[0]?.status, { timeout: 45_000 }).toBe('done');
     const before = await botPosts();
     const steps = before.filter((p) => p.step).map((p) => p.step);
     expect(steps).toEqual(expect.arrayContaining(['headline', 'announce']));

@@ -1,4 +1,7 @@
 /** The whole app on the local console surface, for console test files. */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import { createApp, type FirebreakApp } from '../../src/app/app.js';
 import { configSchema } from '../../src/config/schema.js';
@@ -18,7 +21,8 @@ export function useConsoleApp(dbName: string): ConsoleApp {
   const c = {} as ConsoleApp;
   beforeAll(async () => {
     c.db = await createTestDatabase(dbName);
-    const config = configSchema.parse({ databaseUrl: c.db.url, port: 0, logLevel: 'silent' });
+    // Its own data directory, not the checkout's .data (a developer's console state).
+    const config = configSchema.parse({ databaseUrl: c.db.url, port: 0, logLevel: 'silent', dataDir: mkdtempSync(path.join(tmpdir(), 'fb-console-data-')) });
     c.surface = new ConsoleSurface(c.db.pool);
     c.app = await createApp({ config, pool: c.db.pool, log: createLogger({ level: 'silent' }), chat: c.surface });
   }, 60_000);
