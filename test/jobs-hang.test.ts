@@ -73,4 +73,17 @@ describe('a job whose handler never returns', () => {
       await stuckPool.end().catch(() => {});
     }
   });
+
+  it('has no ceiling on a queue that opts out with Infinity (long backups and restores): the attempt finishes and counts once', async () => {
+    const q = new JobQueue(db.pool, systemClock, log, 'replica-long', 60);
+    let runs = 0;
+    q.handle('long', async () => {
+      runs++;
+      await new Promise((r) => setTimeout(r, 300));
+    }, { maxRunSeconds: Infinity, retryDelayMs: () => 3_600_000 });
+    const id = (await q.enqueue('long', {}, { runAt: new Date(Date.now() - 1000) }))!;
+    expect(await q.tick()).toBe(1);
+    expect(await row(id)).toMatchObject({ status: 'done' });
+    expect(runs).toBe(1);
+  });
 });

@@ -31,7 +31,9 @@ function manualChange(kind: string): GatedAction<ManualChange> {
 export function approvalsModule(ctx: AppContext, changes: ChangeService): FirebreakModule {
   for (const category of CHANGE_CATEGORIES) changes.register(manualChange(`change.${category}`));
   // Registered here rather than in `jobs` because it needs its own claim length and backoff.
-  ctx.jobs.handle(EXECUTE_QUEUE, (job) => changes.execute(job), { claimSeconds: EXECUTE_CLAIM_SECONDS, retryDelayMs: executeRetryDelayMs });
+  // No run-time ceiling: an approved backup or restore of a large database may take hours,
+  // and a retry while the first attempt still runs would run the change twice.
+  ctx.jobs.handle(EXECUTE_QUEUE, (job) => changes.execute(job), { claimSeconds: EXECUTE_CLAIM_SECONDS, retryDelayMs: executeRetryDelayMs, maxRunSeconds: Infinity });
   // Anchors go to the backup store: off the database server, and a key is never rewritten.
   const anchorStore = createObjectStore(ctx.config.backups.storage, ctx.config.dataDir);
   const anchors: AnchorPort = {

@@ -25,11 +25,13 @@ export interface HandlerOptions {
    * The longest one attempt may run (default DEFAULT_MAX_RUN_SECONDS). Past it the attempt
    * counts as failed and the job goes back to the queue for its next attempt: a handler stuck
    * on something that never answers must not hold its job, renewing the claim, for ever.
+   * Infinity for queues whose work may rightly take hours (a backup or a restore of a large
+   * database): the attempt past the ceiling keeps running, so a retry would run it twice.
    */
   maxRunSeconds?: number;
 }
 
-/** Default ceiling on one attempt of a job: far above any job's normal run, under an hour. */
+/** Default ceiling on one attempt of a job: far above a short job's normal run, under an hour. */
 export const DEFAULT_MAX_RUN_SECONDS = 30 * 60;
 
 export class JobTimeoutError extends Error {
@@ -189,6 +191,8 @@ export class JobQueue {
     const maxRun = this.options.get(job.queue)?.maxRunSeconds ?? DEFAULT_MAX_RUN_SECONDS;
     let ceiling: NodeJS.Timeout | undefined;
     const overrun = new Promise<never>((_, reject) => {
+      // Infinity: no ceiling (setTimeout would take it for 1 ms).
+      if (!Number.isFinite(maxRun)) return;
       ceiling = setTimeout(() => reject(new JobTimeoutError(job.queue, maxRun)), maxRun * 1000);
       ceiling.unref();
     });

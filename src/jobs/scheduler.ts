@@ -101,7 +101,8 @@ export class LeaseScheduler implements Scheduler {
     this.ttl = opts.leaseTtlSeconds ?? 30;
     this.renewEvery = opts.renewSeconds ?? 10;
     this.catchUp = opts.catchUpSeconds ?? 3600;
-    opts.jobs.handle(SCHEDULE_QUEUE, (job) => this.runSlot(job));
+    // No run-time ceiling: scheduled backups, drills and PITR backups may rightly take hours.
+    opts.jobs.handle(SCHEDULE_QUEUE, (job) => this.runSlot(job), { maxRunSeconds: Infinity });
   }
 
   add(task: ScheduledTask): void {
