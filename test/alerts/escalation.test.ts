@@ -92,6 +92,9 @@ describe('escalate_after', () => {
     await step(1000);
     const value = /"action_id":"alerts.acknowledge","value":"(\d+)"/.exec(JSON.stringify(groupMessage('db-alerts', 'EscAcked')!.blocks))![1]!;
     await a.click('alerts.acknowledge', value, { user: 'U0BOB' });
+    // The click is acknowledged at once and acted on by its job: let it land before the clock
+    // moves, or a loaded run takes the escalation while the acknowledgement is still in flight.
+    await a.settle();
     await step(15 * MINUTE);
     expect(notices('db-alerts', 'EscAcked')).toHaveLength(0);
     expect((await db.pool.query(`SELECT escalated_at FROM alert_groups WHERE id = $1`, [Number(value)])).rows[0].escalated_at).toBeNull();
