@@ -10,7 +10,7 @@ import type pg from 'pg';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import type { AlertGroup, AlertSource, IncomingAlert, StoredAlert } from '../alerts/model.js';
-import { ECHO_OF, ECHO_WINDOW_MS, pdUserOf, type PdControl } from './controls.js';
+import { ECHO_OF, ECHO_WINDOW_MS, pdUserOf, reassignChange, type PdControl, type ReassignTarget } from './controls.js';
 import { PagerDutyRestError, type IncidentChange, type PagerDutyRest } from './rest.js';
 import type { PdWebhookEvent } from './webhook-event.js';
 import type { PdGroupStatus } from '../templates/alerts.js';
@@ -41,7 +41,7 @@ export interface PdAlertControlRequest {
   actor: string;
   control: PdControl;
   groupId: number;
-  target?: { slackUser: string } | { escalationPolicyId: string };
+  target?: ReassignTarget;
 }
 
 export type PdAlertControlOutcome = { status: 'done'; text: string } | { status: 'refused'; message: string };
@@ -79,17 +79,10 @@ export class PagerDutyAlertControls {
       if (req.control === 'acknowledge') fixed = { status: 'acknowledged' };
       if (req.control === 'resolve') fixed = { status: 'resolved' };
       if (req.control === 'reassign') {
-        const t = req.target;
-        if (!t) return { status: 'refused', message: 'Reassign to whom? Name a person (`@name`) or an escalation policy id (e.g. PABC123).' };
-        if ('escalationPolicyId' in t) {
-          fixed = { escalationPolicyId: t.escalationPolicyId };
-          detail = ` to escalation policy ${t.escalationPolicyId}`;
-        } else {
-          const them = await pdUserOf(this.d, t.slackUser, 'them');
-          if ('refused' in them) return { status: 'refused', message: them.refused };
-          fixed = { assignUserIds: [them.id] };
-          detail = ` to <@${t.slackUser}>`;
-        }
+        const r = await reassignChange(this.d, req.target);
+        if ('refused' in r) return { status: 'refused', message: r.refused };
+        fixed = r.change;
+        detail = ` ${r.detail}`;
       }
 
       const done: StoredAlert[] = [];

@@ -32,7 +32,7 @@ export interface PdControlRequest {
   pageId?: number;
   incidentId?: number;
   /** Reassign: a Slack user (mapped to PagerDuty by e-mail) or an escalation policy id. */
-  target?: { slackUser: string } | { escalationPolicyId: string };
+  target?: ReassignTarget;
 }
 
 export type PdControlOutcome = { status: 'done'; text: string; incidentId: number } | { status: 'refused'; message: string };
@@ -72,6 +72,24 @@ export async function pdUserOf(
   const user = await d.rest.userByEmail(email);
   if (!user) return { refused: `No PagerDuty user has the e-mail address ${email} (${who === 'you' ? 'yours' : `<@${slackUser}>'s`} in Slack). Ask a PagerDuty admin to add it, or act in PagerDuty directly. Nothing was changed.` };
   return user;
+}
+
+/** Whom a Reassign names: a chat user (acting as their PagerDuty identity) or an escalation policy. */
+export type ReassignTarget = { slackUser: string } | { escalationPolicyId: string };
+
+/**
+ * What a Reassign asks PagerDuty for and how it reads ("to …"), for incident and alert-group
+ * controls alike; a refusal the person can act on when nobody is named or they cannot be mapped.
+ */
+export async function reassignChange(
+  d: Parameters<typeof pdUserOf>[0],
+  target: ReassignTarget | undefined,
+): Promise<{ change: IncidentChange; detail: string } | { refused: string }> {
+  if (!target) return { refused: 'Reassign to whom? Name a person (`@name`) or an escalation policy id (e.g. PABC123).' };
+  if ('escalationPolicyId' in target) return { change: { escalationPolicyId: target.escalationPolicyId }, detail: `to escalation policy ${target.escalationPolicyId}` };
+  const them = await pdUserOf(d, target.slackUser, 'them');
+  if ('refused' in them) return them;
+  return { change: { assignUserIds: [them.id] }, detail: `to <@${target.slackUser}>` };
 }
 
 const OPEN: Page['status'][] = ['triggered', 'resolve_failed'];
@@ -125,17 +143,9 @@ export class PagerDutyControls {
           detail = `to level ${level}`;
           break;
         case 'reassign': {
-          const t = req.target;
-          if (!t) return { status: 'refused', message: 'Reassign to whom? Name a person (`@name`) or an escalation policy id (e.g. PABC123).' };
-          if ('escalationPolicyId' in t) {
-            change = { escalationPolicyId: t.escalationPolicyId };
-            detail = `to escalation policy ${t.escalationPolicyId}`;
-          } else {
-            const them = await this.pdUser(t.slackUser, 'them');
-            if ('refused' in them) return { status: 'refused', message: them.refused };
-            change = { assignUserIds: [them.id] };
-            detail = `to <@${t.slackUser}>`;
-          }
+          const r = await reassignChange(this.d, req.target);
+          if ('refused' in r) return { status: 'refused', message: r.refused };
+          ({ change, detail } = r);
           break;
         }
       }
