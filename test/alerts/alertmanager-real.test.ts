@@ -4,20 +4,13 @@
  * become one grouped message in the routed channel, then that message shows their resolution.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { freePort } from '../setup/global.js';
+import { startAlertmanager, type RealAlertmanager } from '../silences/am.js';
 import { AM_TOKEN } from './support.js';
 
-const BIN = ['/usr/bin/prometheus-alertmanager', 'prometheus-alertmanager'].find((b) => spawnSync(b, ['--version']).status === 0);
 let t: TestApp;
-let am: ChildProcess | undefined;
-let amUrl = '';
-let dir = '';
-let amLog = '';
+let am: RealAlertmanager | undefined;
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
   const deadline = Date.now() + ms;
@@ -27,13 +20,12 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 
     await t.settle();
     const v = await probe();
     if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; alertmanager log:\n${amLog.slice(-2000)}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; alertmanager log:\n${am?.log().slice(-2000)}`);
     await new Promise((r) => setTimeout(r, 200));
   }
 }
 
 beforeAll(async () => {
-  if (!BIN) throw new Error('prometheus-alertmanager is not installed: run scripts/test-deps.sh (apt-get install prometheus-alertmanager)');
   t = await startTestApp({
     seedChannels: ['incidents', 'alerts', 'db-alerts'],
     config: {
@@ -44,57 +36,20 @@ beforeAll(async () => {
       },
     },
   });
-  dir = mkdtempSync(path.join(tmpdir(), 'fb-am-'));
-  const port = await freePort();
-  amUrl = `http://127.0.0.1:${port}`;
-  writeFileSync(path.join(dir, 'am.yml'), `
-route:
-  receiver: firebreak
-  group_by: [alertname]
-  group_wait: 1s
-  group_interval: 1s
-  repeat_interval: 1h
-receivers:
-- name: firebreak
-  webhook_configs:
-  - url: ${t.url}/webhooks/alertmanager
-    send_resolved: true
-    http_config:
-      authorization:
-        type: Bearer
-        credentials: ${AM_TOKEN}
-`);
-  am = spawn(BIN, [`--config.file=${path.join(dir, 'am.yml')}`, `--storage.path=${path.join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--cluster.listen-address='], { stdio: ['ignore', 'pipe', 'pipe'] });
-  am.stdout!.on('data', (d: Buffer) => (amLog += d.toString()));
-  am.stderr!.on('data', (d: Buffer) => (amLog += d.toString()));
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const ok = await fetch(`${amUrl}/-/ready`).then((r) => r.ok, () => false);
-    if (ok) break;
-    if (Date.now() > deadline) throw new Error(`alertmanager did not start:\n${amLog}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  am = await startAlertmanager(await freePort(), `${t.url}/webhooks/alertmanager`);
 });
 
 afterAll(async () => {
-  if (am && am.exitCode === null) {
-    am.kill('SIGTERM');
-    await new Promise((r) => am!.once('exit', r));
-  }
+  await am?.stop();
   await t?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-const pushAlerts = async (endsAt?: string) => {
-  const startsAt = new Date(Date.now() - 60_000).toISOString();
-  const alerts = ['pg-1', 'pg-2', 'pg-3'].map((instance) => ({
+const pushAlerts = (endsAt?: string) =>
+  am!.pushAlerts(['pg-1', 'pg-2', 'pg-3'].map((instance) => ({
     labels: { alertname: 'PostgresDown', team: 'db', severity: 'critical', instance },
     annotations: { summary: 'PostgreSQL is down', runbook_url: 'https://runbooks.example/postgres-down' },
-    startsAt, ...(endsAt ? { endsAt } : {}),
-  }));
-  const res = await fetch(`${amUrl}/api/v2/alerts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(alerts) });
-  expect(res.status).toBe(200);
-};
+    ...(endsAt ? { endsAt } : {}),
+  })));
 
 it('real Alertmanager: one grouped message in the routed channel, then its resolution', async () => {
   await pushAlerts();
