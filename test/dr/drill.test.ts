@@ -6,23 +6,19 @@ import path from 'node:path';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { adminUrl, createEmptyDatabase } from '../support/db.js';
 import { makeVerifiedBackup as makePipelineBackup } from '../support/backups.js';
-import { createTestBucket, s3Endpoint, TEST_S3_CREDENTIALS } from '../support/s3.js';
-import { generateIdentity } from '../../src/backups/age.js';
 import type { BackupRecord } from '../../src/backups/model.js';
 import { FakeClock } from '../../src/clock.js';
 import { eventsBy } from '../../src/events/log.js';
 import type { StepRecord } from '../../src/dr/model.js';
 import { registry } from '../../src/ops/metrics.js';
 import {
-  corruptStoredObject, makeSlowSourceDatabase, makeSourceDatabase, makeVerifiedBackup, scratchDatabases, spreadRunIds, type SourceDatabase,
+  corruptStoredObject, drBackupsConfig, makeSlowSourceDatabase, makeSourceDatabase, makeVerifiedBackup, scratchDatabases, spreadRunIds,
+  type DrBackupsConfig, type SourceDatabase,
 } from './support.js';
 
-process.env.AWS_ACCESS_KEY_ID = TEST_S3_CREDENTIALS.accessKeyId;
-process.env.AWS_SECRET_ACCESS_KEY = TEST_S3_CREDENTIALS.secretAccessKey;
-
-const key = generateIdentity();
 const clock = new FakeClock(new Date('2026-11-23T10:00:00Z'));
 let t: TestApp;
+let backups: DrBackupsConfig;
 let source: SourceDatabase;
 let good: BackupRecord;
 let opsId: string;
@@ -32,14 +28,11 @@ const SMOKE = [
 ];
 
 beforeAll(async () => {
-  const bucket = await createTestBucket('fb-dr');
+  backups = await drBackupsConfig('fb-dr');
   t = await startTestApp({
     clock,
     config: {
-      backups: {
-        storage: { bucket, endpoint: s3Endpoint(), forcePathStyle: true },
-        encryption: { recipient: key.recipient, identity: key.identity },
-      },
+      backups,
       // These tests are about the drill itself: dry runs are a pre-approved standard change here
       // (test/dr/gated.test.ts covers the default, approval-gated policy).
       approvals: { actions: { 'dr.dry-run': { preApproved: true } } },
@@ -166,7 +159,7 @@ describe('/dr dry-run', () => {
     try {
       const { record } = await makePipelineBackup({
         pool: t.db.pool, databaseUrl: db.url, name: 'pipeline_src', clock,
-        using: { config: t.config, identity: key.identity, recipient: key.recipient },
+        using: { config: t.config, ...backups.encryption },
       });
       expect(record.status).toBe('verified');
       clock.advance(7 * 60_000);

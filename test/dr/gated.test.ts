@@ -4,15 +4,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.js';
-import { createTestBucket, s3Endpoint, TEST_S3_CREDENTIALS } from '../support/s3.js';
-import { generateIdentity } from '../../src/backups/age.js';
 import type { BackupRecord } from '../../src/backups/model.js';
-import { makeSourceDatabase, makeVerifiedBackup, spreadRunIds, type SourceDatabase } from './support.js';
+import { drBackupsConfig, makeSourceDatabase, makeVerifiedBackup, spreadRunIds, type SourceDatabase } from './support.js';
 
-process.env.AWS_ACCESS_KEY_ID = TEST_S3_CREDENTIALS.accessKeyId;
-process.env.AWS_SECRET_ACCESS_KEY = TEST_S3_CREDENTIALS.secretAccessKey;
-
-const key = generateIdentity();
 let t: TestApp;
 let source: SourceDatabase;
 let backup: BackupRecord;
@@ -21,7 +15,7 @@ let opsId: string;
 beforeAll(async () => {
   t = await startTestApp({
     config: {
-      backups: { storage: { bucket: await createTestBucket('fb-drgate'), endpoint: s3Endpoint(), forcePathStyle: true }, encryption: { recipient: key.recipient, identity: key.identity } },
+      backups: await drBackupsConfig('fb-drgate'),
       dr: { minFreeMiB: 1, schedule: { enabled: false } },
     },
   });

@@ -6,17 +6,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.js';
-import { createTestBucket, s3Endpoint, TEST_S3_CREDENTIALS } from '../support/s3.js';
-import { generateIdentity } from '../../src/backups/age.js';
 import type { BackupRecord } from '../../src/backups/model.js';
 import { DR_DRY_RUN_KIND } from '../../src/dr/model.js';
 import { FakeClock } from '../../src/clock.js';
-import { makeSourceDatabase, makeVerifiedBackup, spreadRunIds, type SourceDatabase } from './support.js';
+import { drBackupsConfig, makeSourceDatabase, makeVerifiedBackup, spreadRunIds, type SourceDatabase } from './support.js';
 
-process.env.AWS_ACCESS_KEY_ID = TEST_S3_CREDENTIALS.accessKeyId;
-process.env.AWS_SECRET_ACCESS_KEY = TEST_S3_CREDENTIALS.secretAccessKey;
-
-const key = generateIdentity();
 const clock = new FakeClock(new Date());
 let a: TestApp;
 let b: TestApp;
@@ -25,7 +19,7 @@ let backup: BackupRecord;
 
 beforeAll(async () => {
   const config = {
-    backups: { storage: { bucket: await createTestBucket('fb-drrestart'), endpoint: s3Endpoint(), forcePathStyle: true }, encryption: { recipient: key.recipient, identity: key.identity } },
+    backups: await drBackupsConfig('fb-drrestart'),
     dr: { minFreeMiB: 1, schedule: { enabled: false } },
     approvals: { actions: { [DR_DRY_RUN_KIND]: { preApproved: true } } },
   };

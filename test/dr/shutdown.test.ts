@@ -1,17 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { adminUrl } from '../support/db.js';
-import { createTestBucket, s3Endpoint, TEST_S3_CREDENTIALS } from '../support/s3.js';
-import { generateIdentity } from '../../src/backups/age.js';
 import { FakeClock } from '../../src/clock.js';
 import { eventsBy } from '../../src/events/log.js';
-import { makeSlowSourceDatabase, makeVerifiedBackup, scratchDatabases, spreadRunIds, type SourceDatabase } from './support.js';
+import { drBackupsConfig, makeSlowSourceDatabase, makeVerifiedBackup, scratchDatabases, spreadRunIds, type SourceDatabase } from './support.js';
 import pg from 'pg';
 
-process.env.AWS_ACCESS_KEY_ID = TEST_S3_CREDENTIALS.accessKeyId;
-process.env.AWS_SECRET_ACCESS_KEY = TEST_S3_CREDENTIALS.secretAccessKey;
-
-const key = generateIdentity();
 const clock = new FakeClock(new Date('2026-11-23T10:00:00Z'));
 let t: TestApp;
 let source: SourceDatabase;
@@ -20,10 +14,7 @@ beforeAll(async () => {
   t = await startTestApp({
     clock,
     config: {
-      backups: {
-        storage: { bucket: await createTestBucket('fb-drsd'), endpoint: s3Endpoint(), forcePathStyle: true },
-        encryption: { recipient: key.recipient, identity: key.identity },
-      },
+      backups: await drBackupsConfig('fb-drsd'),
       dr: { minFreeMiB: 1, schedule: { enabled: false } },
     },
   });

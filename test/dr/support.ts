@@ -15,11 +15,31 @@ import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import type { Config } from '../../src/config/schema.js';
 import type { Queryable } from '../../src/db/pool.js';
-import { AgeEncryptStream, parseRecipient } from '../../src/backups/age.js';
+import { AgeEncryptStream, generateIdentity, parseRecipient } from '../../src/backups/age.js';
 import { BACKUP_FORMAT, newBackupId, objectKeys, type BackupRecord } from '../../src/backups/model.js';
 import { backupStore, rowCounts } from '../../src/backups/restore.js';
 import { findBackup, insertRunningBackup, markVerified } from '../../src/backups/store.js';
 import { createEmptyDatabase } from '../support/db.js';
+import { useTestS3Credentials } from '../support/backups.js';
+import { createTestBucket, s3Endpoint } from '../support/s3.js';
+
+export interface DrBackupsConfig {
+  storage: { bucket: string; endpoint: string; forcePathStyle: true };
+  encryption: { recipient: string; identity: string };
+}
+
+/**
+ * The `backups` config of a DR test app: a new bucket on the loopback S3 server and a fresh age
+ * key pair (the identity too: a drill decrypts what it restores).
+ */
+export async function drBackupsConfig(bucketPrefix: string): Promise<DrBackupsConfig> {
+  useTestS3Credentials();
+  const key = generateIdentity();
+  return {
+    storage: { bucket: await createTestBucket(bucketPrefix), endpoint: s3Endpoint(), forcePathStyle: true },
+    encryption: { recipient: key.recipient, identity: key.identity },
+  };
+}
 
 export interface SourceDatabase {
   name: string;
