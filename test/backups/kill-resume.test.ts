@@ -12,11 +12,11 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEmptyDatabase, createTestDatabase, type TestDatabase } from '../support/db.js';
-import { FakeSlack } from '../support/fake-slack.js';
-import { sign } from '../support/app.js';
+import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import type { FakeSlack } from '../support/fake-slack.js';
 import { generateIdentity } from '../../src/backups/age.js';
 import { killIfRunning, startFirebreak, type FirebreakProcess } from '../ops/support/process.js';
+import { createBulkDatabase, postBackupNow, startProcessSlack } from './support.js';
 
 const SECRET = `backup-kill-${randomBytes(6).toString('hex')}`;
 const dir = mkdtempSync(path.join(tmpdir(), 'fb-backup-kill-'));
@@ -27,15 +27,9 @@ let state: TestDatabase;
 const procs: FirebreakProcess[] = [];
 
 beforeAll(async () => {
-  slack = await new FakeSlack().start();
-  for (const c of ['incidents', 'ops', 'approvals', 'alerts']) slack.addChannel(c);
-  slack.addChannel('general', { id: 'C0GENERAL' });
+  slack = await startProcessSlack();
   // ~65 MB of poorly compressible rows: the dump is still running when the replica is killed.
-  data = await createEmptyDatabase('fb_bkkill');
-  const c = new pg.Client({ connectionString: data.url });
-  await c.connect();
-  await c.query(`CREATE TABLE orders AS SELECT g AS id, md5(random()::text) || md5(random()::text) || md5(random()::text) AS note FROM generate_series(1, 500000) g`);
-  await c.end();
+  data = await createBulkDatabase('fb_bkkill', 500_000);
   state = await createTestDatabase('fb_bkkillstate');
   writeFileSync(path.join(dir, 'firebreak.yml'), JSON.stringify({
     backups: { databases: [{ name: 'shop', url: data.url }], schedules: [], storage: { localDir: path.join(dir, 'store') }, encryption: { recipient }, zstdLevel: 3 },
@@ -74,16 +68,7 @@ const q = async <T extends pg.QueryResultRow>(sql: string, args: unknown[] = [])
 describe('kill -9 during a pre-approved /backup now', () => {
   it('the restarted replica takes the backup again from its durable job: one good backup, one outcome, the requester told', async () => {
     const a = await replica();
-    const body = new URLSearchParams({
-      command: '/backup', text: 'now shop', user_id: 'U0ALICE', user_name: 'alice', channel_id: 'C0GENERAL', team_id: 'T0TEST',
-      trigger_id: `trig-${randomBytes(6).toString('hex')}`, response_url: slack.responseUrl(randomBytes(4).toString('hex')), api_app_id: 'A0TEST',
-    }).toString();
-    const ts = Math.floor(Date.now() / 1000);
-    const res = await fetch(`${a.url}/slack/events`, {
-      method: 'POST', body,
-      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': String(ts), 'x-slack-signature': sign(SECRET, ts, body) },
-    });
-    expect(res.status).toBe(200);
+    await postBackupNow(a, slack, SECRET);
 
     await until('the backup to be running on A', async () => ((await q(`SELECT 1 FROM backups WHERE status = 'running'`)).length ? true : undefined), 60_000);
     a.kill('SIGKILL');

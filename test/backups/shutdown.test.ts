@@ -7,13 +7,12 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEmptyDatabase, createTestDatabase, type TestDatabase } from '../support/db.js';
-import { FakeSlack } from '../support/fake-slack.js';
-import { sign } from '../support/app.js';
+import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import type { FakeSlack } from '../support/fake-slack.js';
 import { generateIdentity } from '../../src/backups/age.js';
 import { killIfRunning, startFirebreak, type FirebreakProcess } from '../ops/support/process.js';
+import { createBulkDatabase, postBackupNow, startProcessSlack } from './support.js';
 
 const SECRET = `backup-signing-${randomBytes(6).toString('hex')}`;
 const dir = mkdtempSync(path.join(tmpdir(), 'fb-backup-shutdown-'));
@@ -24,15 +23,9 @@ const states: TestDatabase[] = [];
 const procs: FirebreakProcess[] = [];
 
 beforeAll(async () => {
-  slack = await new FakeSlack().start();
-  for (const c of ['incidents', 'ops', 'approvals', 'alerts']) slack.addChannel(c);
-  slack.addChannel('general', { id: 'C0GENERAL' });
+  slack = await startProcessSlack();
   // ~130 MB of poorly compressible rows: the dump takes long enough to be interrupted.
-  data = await createEmptyDatabase('fb_bkdata');
-  const c = new pg.Client({ connectionString: data.url });
-  await c.connect();
-  await c.query(`CREATE TABLE orders AS SELECT g AS id, md5(random()::text) || md5(random()::text) || md5(random()::text) AS note FROM generate_series(1, 1000000) g`);
-  await c.end();
+  data = await createBulkDatabase('fb_bkdata', 1_000_000);
 });
 afterAll(async () => {
   await Promise.all(procs.map(killIfRunning));
@@ -58,19 +51,6 @@ async function startWithBudget(seconds: number, zstdLevel = 3): Promise<{ p: Fir
   return { p, state, storeDir };
 }
 
-async function backupNow(p: FirebreakProcess): Promise<void> {
-  const body = new URLSearchParams({
-    command: '/backup', text: 'now shop', user_id: 'U0ALICE', user_name: 'alice', channel_id: 'C0GENERAL', team_id: 'T0TEST',
-    trigger_id: `trig-${randomBytes(6).toString('hex')}`, response_url: slack.responseUrl(randomBytes(4).toString('hex')), api_app_id: 'A0TEST',
-  }).toString();
-  const ts = Math.floor(Date.now() / 1000);
-  const res = await fetch(`${p.url}/slack/events`, {
-    method: 'POST', body,
-    headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': String(ts), 'x-slack-signature': sign(SECRET, ts, body) },
-  });
-  expect(res.status).toBe(200);
-}
-
 async function untilRunning(state: TestDatabase): Promise<void> {
   const deadline = Date.now() + 30_000;
   while ((await state.pool.query(`SELECT 1 FROM backups WHERE status = 'running'`)).rowCount === 0) {
@@ -91,7 +71,7 @@ const backups = async (state: TestDatabase) =>
 describe('SIGTERM during a backup', () => {
   it('with room in the budget: the backup finishes verified, then the process exits 0', async () => {
     const { p, state } = await startWithBudget(60);
-    await backupNow(p);
+    await postBackupNow(p, slack, SECRET);
     await untilRunning(state);
     p.kill('SIGTERM');
     expect(await p.exited).toBe(0);
@@ -104,7 +84,7 @@ describe('SIGTERM during a backup', () => {
     // zstd -19 makes this backup take far longer than the budget on any machine, and a 5 s
     // budget leaves the backup its tail of the budget to stop and record itself.
     const { p, state, storeDir } = await startWithBudget(5, 19);
-    await backupNow(p);
+    await postBackupNow(p, slack, SECRET);
     await untilRunning(state);
     const sent = Date.now();
     p.kill('SIGTERM');
