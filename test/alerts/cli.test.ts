@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { alertsCli } from '../../src/cli/alerts.js';
+import { runCliText } from '../support/cli.js';
 
 let dir: string;
 const saved = { ...process.env };
@@ -31,12 +32,7 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function run(args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await alertsCli.run('routes', args, { out: (l) => out.push(l), err: (l) => err.push(l) });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const run = (args: string[]) => runCliText(alertsCli, 'routes', args);
 
 it('prints the tree with effective (inherited) options', async () => {
   const r = await run([]);

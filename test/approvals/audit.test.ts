@@ -15,6 +15,7 @@ import { systemClock } from '../../src/clock.js';
 import { createLogger } from '../../src/log.js';
 import { verifyAuditLog } from '../../src/audit/verify.js';
 import { auditCli } from '../../src/cli/audit.js';
+import { runCli } from '../support/cli.js';
 import { parseAuditFilter } from '../../src/commands/audit.js';
 
 /**
@@ -60,12 +61,7 @@ async function tamper(db: TestDatabase, sql: string): Promise<void> {
   }
 }
 
-async function cliVerify(url: string): Promise<{ code: number; out: string[]; err: string[] }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await auditCli.run('verify', ['--database-url', url], { out: (l) => out.push(l), err: (l) => err.push(l) });
-  return { code, out, err };
-}
+const cliVerify = (url: string) => runCli(auditCli, 'verify', ['--database-url', url]);
 
 describe('verify', () => {
   it('passes an intact log and prints its head', async () => {

@@ -7,18 +7,14 @@ import { backupCli } from '../../src/cli/backup.js';
 import { generateIdentity } from '../../src/backups/age.js';
 import { createEmptyDatabase, createTestDatabase, dropDatabase, urlFor, type TestDatabase } from '../support/db.js';
 import { seedSampleData, tableContents } from '../support/backups.js';
+import { runCliText } from '../support/cli.js';
 
 let db: TestDatabase;
 let src: { name: string; url: string; drop(): Promise<void> };
 const saved = { ...process.env };
 const made: string[] = [];
 
-async function cli(verb: string, ...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await backupCli.run(verb, args, { out: (l) => out.push(l), err: (l) => err.push(l) });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const cli = (verb: string, ...args: string[]) => runCliText(backupCli, verb, args);
 
 beforeAll(async () => {
   db = await createTestDatabase('fb_bkcli');

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, adminUrl, type TestDatabase } from '../support/db.js';
+import { runCli } from '../support/cli.js';
 import { configSchema } from '../../src/config/schema.js';
 import { generateIdentity } from '../../src/backups/age.js';
 import type { BackupRecord } from '../../src/backups/model.js';
@@ -34,12 +35,7 @@ afterAll(async () => {
   await source?.drop();
 });
 
-async function cli(verb: string, ...args: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await drCli.run(verb, args, { out: (l) => out.push(l), err: (l) => err.push(l) });
-  return { code, out, err };
-}
+const cli = (verb: string, ...args: string[]) => runCli(drCli, verb, args);
 
 describe('firebreak dr (without Slack)', () => {
   it('runs a dry run, printing each step once as it starts and ends, and records it like a chat drill', async () => {

@@ -13,6 +13,7 @@ import { backupCli } from '../../src/cli/backup.js';
 import { configCli } from '../../src/cli/config.js';
 import type { CliGroup } from '../../src/cli/types.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { runCliText } from '../support/cli.js';
 import { PASSPHRASE, startCluster, type TestCluster } from './cluster.js';
 
 let db: TestDatabase;
@@ -20,12 +21,7 @@ let c: TestCluster;
 let file: string;
 const saved = { ...process.env };
 
-async function cli(group: CliGroup, verb: string, ...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await group.run(verb, args, { out: (l) => out.push(l), err: (l) => err.push(l) });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const cli = (group: CliGroup, verb: string, ...args: string[]) => runCliText(group, verb, args);
 
 beforeAll(async () => {
   db = await createTestDatabase('fb_pitr_cli');
