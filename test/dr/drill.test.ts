@@ -12,13 +12,13 @@ import { eventsBy } from '../../src/events/log.js';
 import type { StepRecord } from '../../src/dr/model.js';
 import { registry } from '../../src/ops/metrics.js';
 import {
-  corruptStoredObject, drBackupsConfig, makeSlowSourceDatabase, makeSourceDatabase, makeVerifiedBackup, scratchDatabases, spreadRunIds,
-  type DrBackupsConfig, type SourceDatabase,
+  corruptStoredObject, drTestConfig, makeSlowSourceDatabase, makeSourceDatabase, makeVerifiedBackup, scratchDatabases, spreadRunIds,
+  type DrTestConfig, type SourceDatabase,
 } from './support.js';
 
 const clock = new FakeClock(new Date('2026-11-23T10:00:00Z'));
 let t: TestApp;
-let backups: DrBackupsConfig;
+let config: DrTestConfig;
 let source: SourceDatabase;
 let good: BackupRecord;
 let opsId: string;
@@ -28,22 +28,19 @@ const SMOKE = [
 ];
 
 beforeAll(async () => {
-  backups = await drBackupsConfig('fb-dr');
+  config = await drTestConfig('fb-dr', {
+    restoreJobs: 2,
+    smokeChecks: SMOKE,
+    postRestore: { sql: 'CREATE TABLE IF NOT EXISTS public.dr_marker (at timestamptz DEFAULT now())' },
+    switchTraffic: 'Set DATABASE_URL to {targetUrl} and restart the API pods.',
+  });
   t = await startTestApp({
     clock,
     config: {
-      backups,
+      ...config,
       // These tests are about the drill itself: dry runs are a pre-approved standard change here
       // (test/dr/gated.test.ts covers the default, approval-gated policy).
       approvals: { actions: { 'dr.dry-run': { preApproved: true } } },
-      dr: {
-        restoreJobs: 2,
-        minFreeMiB: 1,
-        smokeChecks: SMOKE,
-        postRestore: { sql: 'CREATE TABLE IF NOT EXISTS public.dr_marker (at timestamptz DEFAULT now())' },
-        schedule: { enabled: false },
-        switchTraffic: 'Set DATABASE_URL to {targetUrl} and restart the API pods.',
-      },
     },
   });
   await spreadRunIds(t.db.pool);
@@ -159,7 +156,7 @@ describe('/dr dry-run', () => {
     try {
       const { record } = await makePipelineBackup({
         pool: t.db.pool, databaseUrl: db.url, name: 'pipeline_src', clock,
-        using: { config: t.config, ...backups.encryption },
+        using: { config: t.config, ...config.backups.encryption },
       });
       expect(record.status).toBe('verified');
       clock.advance(7 * 60_000);

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.js';
 import type { BackupRecord } from '../../src/backups/model.js';
-import { drBackupsConfig, makeSourceDatabase, makeVerifiedBackup, spreadRunIds, type SourceDatabase } from './support.js';
+import { drTestConfig, makeSmallBackedUpSource, spreadRunIds, type SourceDatabase } from './support.js';
 
 let t: TestApp;
 let source: SourceDatabase;
@@ -13,16 +13,10 @@ let backup: BackupRecord;
 let opsId: string;
 
 beforeAll(async () => {
-  t = await startTestApp({
-    config: {
-      backups: await drBackupsConfig('fb-drgate'),
-      dr: { minFreeMiB: 1, schedule: { enabled: false } },
-    },
-  });
+  t = await startTestApp({ config: await drTestConfig('fb-drgate') });
   await spreadRunIds(t.db.pool);
   opsId = t.slack.channel('ops')!.id;
-  source = await makeSourceDatabase({ customers: 10, orders: 20 });
-  backup = await makeVerifiedBackup(t.app.ctx, source);
+  ({ source, backup } = await makeSmallBackedUpSource(t.app.ctx));
 }, 120_000);
 afterAll(async () => {
   await t?.stop();

@@ -9,7 +9,7 @@ import { startTestApp, type TestApp } from '../support/app.js';
 import type { BackupRecord } from '../../src/backups/model.js';
 import { DR_DRY_RUN_KIND } from '../../src/dr/model.js';
 import { FakeClock } from '../../src/clock.js';
-import { drBackupsConfig, makeSourceDatabase, makeVerifiedBackup, spreadRunIds, type SourceDatabase } from './support.js';
+import { drTestConfig, makeSmallBackedUpSource, spreadRunIds, type SourceDatabase } from './support.js';
 
 const clock = new FakeClock(new Date());
 let a: TestApp;
@@ -19,15 +19,13 @@ let backup: BackupRecord;
 
 beforeAll(async () => {
   const config = {
-    backups: await drBackupsConfig('fb-drrestart'),
-    dr: { minFreeMiB: 1, schedule: { enabled: false } },
+    ...(await drTestConfig('fb-drrestart')),
     approvals: { actions: { [DR_DRY_RUN_KIND]: { preApproved: true } } },
   };
   a = await startTestApp({ config, clock });
   b = await startTestApp({ config, clock, shared: { db: a.db, slack: a.slack } });
   await spreadRunIds(a.db.pool);
-  source = await makeSourceDatabase({ customers: 10, orders: 20 });
-  backup = await makeVerifiedBackup(a.app.ctx, source);
+  ({ source, backup } = await makeSmallBackedUpSource(a.app.ctx));
 }, 120_000);
 afterAll(async () => {
   await b?.stop();

@@ -3,7 +3,7 @@ import { startTestApp, type TestApp } from '../support/app.js';
 import { adminUrl } from '../support/db.js';
 import { FakeClock } from '../../src/clock.js';
 import { eventsBy } from '../../src/events/log.js';
-import { drBackupsConfig, makeSlowSourceDatabase, makeVerifiedBackup, scratchDatabases, spreadRunIds, type SourceDatabase } from './support.js';
+import { drTestConfig, makeSlowSourceDatabase, makeVerifiedBackup, scratchDatabases, spreadRunIds, type SourceDatabase } from './support.js';
 import pg from 'pg';
 
 const clock = new FakeClock(new Date('2026-11-23T10:00:00Z'));
@@ -11,13 +11,7 @@ let t: TestApp;
 let source: SourceDatabase;
 
 beforeAll(async () => {
-  t = await startTestApp({
-    clock,
-    config: {
-      backups: await drBackupsConfig('fb-drsd'),
-      dr: { minFreeMiB: 1, schedule: { enabled: false } },
-    },
-  });
+  t = await startTestApp({ clock, config: await drTestConfig('fb-drsd') });
   await spreadRunIds(t.db.pool);
   source = await makeSlowSourceDatabase();
 });

@@ -23,22 +23,36 @@ import { createEmptyDatabase } from '../support/db.js';
 import { useTestS3Credentials } from '../support/backups.js';
 import { createTestBucket, s3Endpoint } from '../support/s3.js';
 
-export interface DrBackupsConfig {
-  storage: { bucket: string; endpoint: string; forcePathStyle: true };
-  encryption: { recipient: string; identity: string };
-}
+// A type, not an interface: startTestApp takes it as a Record<string, unknown>.
+export type DrTestConfig = {
+  backups: {
+    storage: { bucket: string; endpoint: string; forcePathStyle: true };
+    encryption: { recipient: string; identity: string };
+  };
+  dr: Record<string, unknown>;
+};
 
 /**
- * The `backups` config of a DR test app: a new bucket on the loopback S3 server and a fresh age
- * key pair (the identity too: a drill decrypts what it restores).
+ * The config of a DR test app: backups in a new bucket on the loopback S3 server with a fresh age
+ * key pair (the identity too: a drill decrypts what it restores), and drills that fit a test
+ * machine's disk and run only when a test starts them; `dr` adds to or overrides that.
  */
-export async function drBackupsConfig(bucketPrefix: string): Promise<DrBackupsConfig> {
+export async function drTestConfig(bucketPrefix: string, dr: Record<string, unknown> = {}): Promise<DrTestConfig> {
   useTestS3Credentials();
   const key = generateIdentity();
   return {
-    storage: { bucket: await createTestBucket(bucketPrefix), endpoint: s3Endpoint(), forcePathStyle: true },
-    encryption: { recipient: key.recipient, identity: key.identity },
+    backups: {
+      storage: { bucket: await createTestBucket(bucketPrefix), endpoint: s3Endpoint(), forcePathStyle: true },
+      encryption: { recipient: key.recipient, identity: key.identity },
+    },
+    dr: { minFreeMiB: 1, schedule: { enabled: false }, ...dr },
   };
+}
+
+/** A small source database and a verified backup of it: enough for a drill that has to pass, quickly. */
+export async function makeSmallBackedUpSource(ctx: BackupContext): Promise<{ source: SourceDatabase; backup: BackupRecord }> {
+  const source = await makeSourceDatabase({ customers: 10, orders: 20 });
+  return { source, backup: await makeVerifiedBackup(ctx, source) };
 }
 
 export interface SourceDatabase {
