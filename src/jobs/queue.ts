@@ -159,9 +159,16 @@ export class JobQueue {
     return r ? { id: r.id, queue: r.queue, dedupeKey: r.dedupe_key, payload: r.payload, runAt: r.run_at, attempts: r.attempts, requestId: r.request_id } : null;
   }
 
+  /**
+   * Records an attempt's outcome. Guarded by the claim (holder and attempt): when the claim
+   * lapsed and the job was retaken or requeued meanwhile, the stale outcome changes nothing.
+   */
   private async finish(job: Job, error?: unknown): Promise<void> {
     if (!error) {
-      await this.pool.query(`UPDATE jobs SET status='done', finished_at=$2, locked_by=NULL WHERE id=$1`, [job.id, this.clock.now()]);
+      await this.pool.query(
+        `UPDATE jobs SET status='done', finished_at=$2, locked_by=NULL WHERE id=$1 AND locked_by=$3 AND attempts=$4 AND status='running'`,
+        [job.id, this.clock.now(), this.workerId, job.attempts],
+      );
       return;
     }
     const msg = error instanceof Error ? error.message : String(error);
@@ -172,10 +179,33 @@ export class JobQueue {
       `UPDATE jobs SET status = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'pending' END,
               run_at = $3, last_error = $2, locked_by = NULL,
               finished_at = CASE WHEN attempts >= max_attempts THEN $4::timestamptz END
-        WHERE id = $1`,
-      [job.id, msg, retryAt, this.clock.now()],
+        WHERE id = $1 AND locked_by = $5 AND attempts = $6 AND status = 'running'`,
+      [job.id, msg, retryAt, this.clock.now(), this.workerId, job.attempts],
     );
     this.log.warn({ jobId: job.id, queue: job.queue, attempt: job.attempts, err: msg }, 'job failed');
+  }
+
+  /**
+   * Records the outcome, retrying while PostgreSQL is away (a restart takes seconds). Before,
+   * one failed write left the job `running` until its claim ran out (five minutes by default):
+   * a reminder fired minutes late, and a job that had succeeded was failed by the error path
+   * and ran again. Gives up after the longer of the claim and a minute: the claim then lapses
+   * and the job runs again, as after a crash.
+   */
+  private async record(job: Job, error?: unknown): Promise<void> {
+    const giveUpAt = performance.now() + Math.max(60, this.claimFor(job.queue)) * 1000;
+    for (let wait = 250; ; wait = Math.min(wait * 2, 5000)) {
+      try {
+        return await this.finish(job, error);
+      } catch (e) {
+        if (performance.now() + wait > giveUpAt) {
+          this.log.error({ err: e, jobId: job.id, queue: job.queue }, 'could not record a job outcome; the job runs again when its claim lapses');
+          return;
+        }
+        this.log.warn({ err: e, jobId: job.id, queue: job.queue, retryInMs: wait }, 'could not record a job outcome yet; retrying');
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    }
   }
 
   /**
@@ -189,7 +219,7 @@ export class JobQueue {
     const claimSeconds = this.claimFor(job.queue);
     const renew = setInterval(() => {
       void this.pool
-        .query(`UPDATE jobs SET locked_until = $2::timestamptz + make_interval(secs => $3) WHERE id = $1 AND locked_by = $4 AND status = 'running'`, [job.id, this.clock.now(), claimSeconds, this.workerId])
+        .query(`UPDATE jobs SET locked_until = $2::timestamptz + make_interval(secs => $3) WHERE id = $1 AND locked_by = $4 AND attempts = $5 AND status = 'running'`, [job.id, this.clock.now(), claimSeconds, this.workerId, job.attempts])
         .catch((e: unknown) => this.log.warn({ err: e, jobId: job.id }, 'could not renew a job claim'));
     }, Math.max(1000, (claimSeconds * 1000) / 3));
     renew.unref();
@@ -203,19 +233,23 @@ export class JobQueue {
     });
     this.inHandCount++;
     this.log.debug({ jobId: job.id, queue: job.queue, attempt: job.attempts }, 'job claimed');
+    let failure: { error: unknown } | undefined;
     try {
       // Run under the enqueuing request's id whether runNow (inside that request) or the poll
       // loop (inside none, or another's) claimed it.
       const handler = this.handlers.get(job.queue)!;
       const work = job.requestId ? withRequestContext({ requestId: job.requestId }, () => handler(job)) : handler(job);
       await Promise.race([work, overrun]);
-      this.log.debug({ jobId: job.id, queue: job.queue }, 'job handler returned');
-      await this.finish(job);
     } catch (e) {
       if (e instanceof JobTimeoutError) this.log.error({ jobId: job.id, queue: job.queue, maxRunSeconds: maxRun }, 'job ran past its ceiling; its claim is given up and the job retried');
-      await this.finish(job, e);
+      failure = { error: e ?? new Error('the handler failed without saying why') };
     } finally {
       clearTimeout(ceiling);
+    }
+    try {
+      // The claim is renewed until the outcome is written, so nobody retakes finished work.
+      await this.record(job, failure?.error);
+    } finally {
       this.inHandCount--;
       clearInterval(renew);
     }
