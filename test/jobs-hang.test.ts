@@ -5,7 +5,12 @@
  * waits for a pool connection without limit, and the runner awaited its handler without one.
  * Now a connection wait fails after the pool's acquire timeout, and an attempt that outlives
  * its ceiling is failed and retried, its claim given back.
+ * The same run with per-job debug lines (claimed / handler returned) found the rest: the write
+ * of an attempt's outcome failed during the restart, and the job stayed `running` until its
+ * five-minute claim ran out (a reminder fired minutes late; a job that had succeeded was then
+ * failed by the error path and ran again). The outcome is now retried until PostgreSQL is back.
  */
+import net from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool } from '../src/db/pool.js';
@@ -85,5 +90,89 @@ describe('a job whose handler never returns', () => {
     expect(await q.tick()).toBe(1);
     expect(await row(id)).toMatchObject({ status: 'done' });
     expect(runs).toBe(1);
+  });
+});
+
+/** A TCP relay to PostgreSQL that can drop every connection and refuse new ones: an outage. */
+async function outageProxy(target: URL) {
+  const sockets = new Set<net.Socket>();
+  let down = false;
+  let refused = 0;
+  const server = net.createServer((client) => {
+    if (down) {
+      refused++;
+      client.destroy();
+      return;
+    }
+    const upstream = net.connect(Number(target.port || 5432), target.hostname);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => {});
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = new URL(target);
+  url.hostname = '127.0.0.1';
+  url.port = String((server.address() as net.AddressInfo).port);
+  return {
+    url: url.toString(),
+    get refused() {
+      return refused;
+    },
+    cut() {
+      down = true;
+      for (const s of sockets) s.destroy();
+    },
+    restore() {
+      down = false;
+    },
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+describe('an outcome written while PostgreSQL is away', () => {
+  it('is written when it returns: the job neither stays running until its claim lapses nor runs again', async () => {
+    const proxy = await outageProxy(new URL(db.url));
+    const pool = createPool(proxy.url, 2, 2_000);
+    pool.on('error', () => {});
+    // Claims last 5 minutes: without the retry the job would sit `running` that long.
+    const q = new JobQueue(pool, systemClock, log, 'replica-outage', 300);
+    let runs = 0;
+    q.handle('remind', async () => {
+      runs++;
+      // The work is done; PostgreSQL goes away before the outcome is written (a restart).
+      proxy.cut();
+    });
+    const id = (await q.enqueue('remind', {}, { runAt: new Date(Date.now() - 1000) }))!;
+    try {
+      const ran = q.tick(1);
+      await expect.poll(() => proxy.refused, { timeout: 10_000, interval: 50 }).toBeGreaterThan(1);
+      expect((await row(id)).status).toBe('running');
+      proxy.restore();
+      expect(await ran).toBe(1);
+      expect(await row(id)).toMatchObject({ status: 'done', locked_by: null });
+      expect(runs).toBe(1);
+    } finally {
+      proxy.restore();
+      await pool.end().catch(() => {});
+      await proxy.close();
+    }
+  });
+
+  it('is dropped when the claim was retaken meanwhile: the new holder decides', async () => {
+    const q = new JobQueue(db.pool, systemClock, log, 'replica-slow', 60);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    q.handle('slow', () => gate);
+    const id = (await q.enqueue('slow', {}, { runAt: new Date(Date.now() - 1000) }))!;
+    const ran = q.tick(1);
+    await expect.poll(async () => (await row(id)).status, { timeout: 5_000, interval: 50 }).toBe('running');
+    // Another replica retook it after this one's claim lapsed (say, a long GC pause).
+    await db.pool.query(`UPDATE jobs SET locked_by = 'replica-other', attempts = attempts + 1 WHERE id = $1`, [id]);
+    release();
+    await ran;
+    expect(await row(id)).toMatchObject({ status: 'running', locked_by: 'replica-other' });
   });
 });

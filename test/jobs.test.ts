@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JobQueue, type Job } from '../src/jobs/queue.js';
 import { systemClock } from '../src/clock.js';
 import { createLogger } from '../src/log.js';
+import { logContext, withRequestContext } from '../src/ops/request-context.js';
 import { createTestDatabase, type TestDatabase } from './support/db.js';
 
 let db: TestDatabase;
@@ -66,5 +67,20 @@ describe('the job queue', () => {
     await db.pool.query(`UPDATE jobs SET status = 'running', locked_by = 'dead', locked_until = now() - interval '1 second', attempts = 1 WHERE id = $1`, [orphan]);
     expect(await b.tick(1)).toBe(1);
     expect(runs).toEqual([`a:${id}`, `b:${orphan}`]);
+  });
+
+  it('runs a job under the id of the request that enqueued it, whoever claims it', async () => {
+    const q = new JobQueue(db.pool, systemClock, log, 'replica-a');
+    const seen: (string | undefined)[] = [];
+    q.handle('setup', async () => void seen.push(logContext().requestId));
+    await withRequestContext({ requestId: 'req-declare' }, () => q.enqueue('setup', {}, { runAt: new Date() }));
+    await q.enqueue('setup', {}, { runAt: new Date() });
+    // The poll loop runs outside any request, or inside another one's context.
+    await withRequestContext({ requestId: 'req-other' }, () => q.tick(2));
+    expect(seen).toEqual(['req-declare', 'req-other']);
+    const claimed = await q.enqueueClaimed('setup', [{ key: 'k1', payload: {}, requestId: 'req-one' }, { key: 'k2', payload: {}, requestId: 'req-two' }], { runAt: new Date() });
+    expect(claimed.every((id) => typeof id === 'number')).toBe(true);
+    await q.tick(2);
+    expect(seen.slice(2)).toEqual(['req-one', 'req-two']);
   });
 });

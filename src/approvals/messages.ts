@@ -55,7 +55,7 @@ export class ChangeMessages {
       const channel = await this.approvalsChannel(req.requesterChannel);
       if (channel) main = await this.ctx.chat.post(channel, message);
     } catch (err) {
-      this.ctx.log.error({ err, requestId: req.id }, 'could not post the change request');
+      this.ctx.log.error({ err, changeRequestId: req.id }, 'could not post the change request');
     }
     const directs: MessageRef[] = [];
     if ((req.status === 'pending' || req.needsReview) && !eligible.anyone) {
@@ -65,7 +65,7 @@ export class ChangeMessages {
           const dm = await this.ctx.chat.postDirect(user, message);
           directs.push({ channel: dm.channel, ts: dm.ts });
         } catch (err) {
-          this.ctx.log.warn({ err, user, requestId: req.id }, 'could not DM an approver');
+          this.ctx.log.warn({ err, user, changeRequestId: req.id }, 'could not DM an approver');
         }
       }
     }
@@ -88,7 +88,7 @@ export class ChangeMessages {
   /** Re-renders the request everywhere it was posted, in the background, in order per request. */
   refresh(id: number): void {
     const prev = this.refreshChains.get(id) ?? Promise.resolve();
-    const next = prev.then(() => this.refreshNow(id)).catch((err: unknown) => this.ctx.log.warn({ err, requestId: id }, 'could not refresh change message'));
+    const next = prev.then(() => this.refreshNow(id)).catch((err: unknown) => this.ctx.log.warn({ err, changeRequestId: id }, 'could not refresh change message'));
     this.refreshChains.set(id, next);
     this.ctx.background.run(`change-refresh:${id}`, async () => {
       await next;
@@ -106,7 +106,7 @@ export class ChangeMessages {
       try {
         await this.ctx.chat.update(ref.channel, ref.ts, message);
       } catch (err) {
-        this.ctx.log.warn({ err, requestId: id, channel: ref.channel }, 'could not update a change message');
+        this.ctx.log.warn({ err, changeRequestId: id, channel: ref.channel }, 'could not update a change message');
       }
     }
   }

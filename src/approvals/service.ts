@@ -488,10 +488,10 @@ export class ChangeService implements ChangeGate {
     const action = this.actions.get(req.kind);
     const restarted = !interrupted && job.attempts > 1 && action?.restartable === true;
     if (interrupted || (job.attempts > 1 && !restarted)) {
-      this.ctx.log.warn({ requestId, attempt: job.attempts }, 'change run interrupted before its outcome was recorded; not re-running it');
+      this.ctx.log.warn({ changeRequestId: requestId, attempt: job.attempts }, 'change run interrupted before its outcome was recorded; not re-running it');
       result = { ok: false, summary: INTERRUPTED_SUMMARY };
     } else {
-      if (restarted) this.ctx.log.warn({ requestId, kind: req.kind, attempt: job.attempts }, 'change run interrupted before its outcome was recorded; starting it again (its action is restartable)');
+      if (restarted) this.ctx.log.warn({ changeRequestId: requestId, kind: req.kind, attempt: job.attempts }, 'change run interrupted before its outcome was recorded; starting it again (its action is restartable)');
       try {
         if (!action) throw new Error(`no executor is registered for ${req.kind}`);
         result = await action.execute(req.params, { requestId: req.id, requester: req.requester, approvers, ...(restarted ? { restarted } : {}) });

@@ -10,7 +10,7 @@ import { Semaphore } from '../jobs/background.js';
 import { GroupCommit } from '../db/group-commit.js';
 import type { Job } from '../jobs/queue.js';
 import { observeSlashCommand, type CommandOutcome } from '../ops/metrics.js';
-import { annotateRequest, logContext, withRequestContext } from '../ops/request-context.js';
+import { annotateRequest, logContext } from '../ops/request-context.js';
 
 /** The job queue that runs accepted requests (one job per request, any replica). */
 export const INTERACTION_QUEUE = 'interaction';
@@ -38,7 +38,6 @@ export type Acceptance =
   | 'ignored';
 
 /** What the job queue holds for an accepted request. */
-type StoredRequest = DurableRequest & { requestId?: string };
 
 const requestKey = (r: DurableRequest): string =>
   r.kind === 'command' ? `cmd:${r.inv.requestKey}` : r.kind === 'action' ? `act:${r.inv.requestKey}` : `evt:${r.ev.eventId}`;
@@ -66,7 +65,7 @@ export class Interactions {
    */
   private lane = new Semaphore(16);
   /** A burst of requests is stored in a few statements, not one per request (group commit). */
-  private intake: GroupCommit<{ key: string; payload: Record<string, unknown> }, number | null>;
+  private intake: GroupCommit<{ key: string; payload: Record<string, unknown>; requestId?: string }, number | null>;
 
   constructor(modules: FirebreakModule[], private ctx: AppContext) {
     this.intake = new GroupCommit((items) => ctx.jobs.enqueueClaimed(INTERACTION_QUEUE, items, { runAt: ctx.clock.now(), maxAttempts: INTERACTION_ATTEMPTS }));
@@ -118,10 +117,9 @@ export class Interactions {
     if (!this.handles(r)) return 'ignored';
     const started = performance.now();
     const key = requestKey(r);
-    // The request id travels with the record: whichever replica or loop runs it, its log lines
-    // still name the POST that carried it.
-    const stored: StoredRequest = { ...r, requestId: logContext().requestId };
-    const jobId = await this.intake.submit({ key, payload: stored as unknown as Record<string, unknown> });
+    // The request id travels with the record (the batch is flushed in one request's context):
+    // whichever replica or loop runs it, its log lines still name the POST that carried it.
+    const jobId = await this.intake.submit({ key, payload: r as unknown as Record<string, unknown>, requestId: logContext().requestId });
     if (jobId === null) {
       if (r.kind === 'command') {
         const subcommand = r.inv.text.trim().split(/\s+/)[0] ?? '';
@@ -136,8 +134,7 @@ export class Interactions {
 
   /** Runs an accepted request (job handler). The key was claimed at accept time, so no claim here. */
   private async runAccepted(job: Job): Promise<void> {
-    const r = job.payload as unknown as StoredRequest;
-    if (r.requestId && logContext().requestId !== r.requestId) return withRequestContext({ requestId: r.requestId }, () => this.runAccepted(job));
+    const r = job.payload as unknown as DurableRequest;
     const reply = r.kind === 'event' ? undefined : this.ctx.replies(r.reply);
     try {
       if (r.kind === 'command') await this.runCommand(r.inv, reply!, r.reply);

@@ -3,6 +3,7 @@ import type pg from 'pg';
 import type { AppContext } from '../context.js';
 import type { Job } from '../jobs/queue.js';
 import type { Incident } from './model.js';
+import type { ChatMessage } from '../chat/surface.js';
 import { appendEvent } from '../events/log.js';
 import { withTransaction } from '../db/pool.js';
 import { lockForReminder, updateIncident } from './store.js';
@@ -89,8 +90,16 @@ export async function runReminder(ctx: AppContext, job: Job): Promise<Incident |
     const missed = i.missedReminders + 1;
     const minutes = Math.round((now.getTime() - baseOf(i).getTime()) / 60_000);
     const after = await updateIncident(tx, i.id, { missedReminders: missed });
+    // Each post is tagged with this reminder (the cadence base and its number). A retry (the
+    // commit below failed in a PostgreSQL restart, or Slack took the post but the answer was
+    // lost) looks for what the earlier attempt posted instead of posting it again.
+    const postOnce = async (channel: string, step: string, message: ChatMessage) => {
+      const tag = { incidentId: i.id, step: `${step}:${p.base}:${missed}` };
+      if (job.attempts > 1 && (await ctx.chat.findTagged(channel, tag))) return;
+      await ctx.chat.post(channel, message, { tag });
+    };
     // Chat first, events last: the event chain's lock is then held only for the inserts.
-    await ctx.chat.post(i.channelId, reminderMessage(after, minutes, missed));
+    await postOnce(i.channelId, 'reminder', reminderMessage(after, minutes, missed));
     const escalatedTo: string[] = [];
     if (missed === ESCALATE_AT) {
       const cfg = ctx.config.incidents;
@@ -100,7 +109,7 @@ export async function runReminder(ctx: AppContext, job: Job): Promise<Incident |
           ctx.log.warn({ incidentId: i.id, channel: target }, 'escalation channel not found');
           continue;
         }
-        await ctx.chat.post(ch.id, escalationMessage(after, minutes, missed));
+        await postOnce(ch.id, 'reminder-escalation', escalationMessage(after, minutes, missed));
         escalatedTo.push(ch.id);
       }
     }

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
+import { logContext, withRequestContext } from '../ops/request-context.js';
 
 export interface Job<P = Record<string, unknown>> {
   id: number;
@@ -9,6 +10,8 @@ export interface Job<P = Record<string, unknown>> {
   payload: P;
   runAt: Date;
   attempts: number;
+  /** The request that enqueued it, so the work's log lines name that request. */
+  requestId: string | null;
 }
 
 export type JobHandler = (job: Job) => Promise<void>;
@@ -80,9 +83,9 @@ export class JobQueue {
   /** Returns the job id, or null when a job with the same dedupe key already exists. */
   async enqueue(queue: string, payload: Record<string, unknown>, opts: EnqueueOptions, db: pg.Pool | pg.PoolClient = this.pool): Promise<number | null> {
     const { rows } = await db.query<{ id: number }>(
-      `INSERT INTO jobs (queue, dedupe_key, payload, run_at, max_attempts) VALUES ($1,$2,$3,$4,$5)
+      `INSERT INTO jobs (queue, dedupe_key, payload, run_at, max_attempts, request_id) VALUES ($1,$2,$3,$4,$5,$6)
        ON CONFLICT (dedupe_key) DO NOTHING RETURNING id`,
-      [queue, opts.dedupeKey ?? null, JSON.stringify(payload), opts.runAt, opts.maxAttempts ?? 5],
+      [queue, opts.dedupeKey ?? null, JSON.stringify(payload), opts.runAt, opts.maxAttempts ?? 5, logContext().requestId ?? null],
     );
     return rows[0]?.id ?? null;
   }
@@ -91,19 +94,21 @@ export class JobQueue {
    * Takes idempotency keys (processed_requests) and enqueues the jobs that do the work, in one
    * statement (one atomic transaction, one round trip: it sits in front of Slack's
    * acknowledgement). Per item, the job id, or null when its key was taken before (that request
-   * is, or was, in the queue); a key repeated within the batch counts once.
+   * is, or was, in the queue); a key repeated within the batch counts once. Each item names its
+   * own request: a batch gathers several requests' items.
    */
-  async enqueueClaimed(queue: string, items: { key: string; payload: Record<string, unknown> }[], opts: Omit<EnqueueOptions, 'dedupeKey'>): Promise<(number | null)[]> {
+  async enqueueClaimed(queue: string, items: { key: string; payload: Record<string, unknown>; requestId?: string }[], opts: Omit<EnqueueOptions, 'dedupeKey'>): Promise<(number | null)[]> {
     const firstOf = new Map<string, number>();
     items.forEach((it, i) => firstOf.has(it.key) || firstOf.set(it.key, i));
     const unique = [...firstOf.keys()];
     const { rows } = await this.pool.query<{ id: number; dedupe_key: string }>(
-      `WITH input AS (SELECT * FROM unnest($1::text[], $2::jsonb[]) AS t(key, payload)),
+      `WITH input AS (SELECT * FROM unnest($1::text[], $2::jsonb[], $6::text[]) AS t(key, payload, request_id)),
             claimed AS (INSERT INTO processed_requests (key) SELECT key FROM input ON CONFLICT DO NOTHING RETURNING key)
-       INSERT INTO jobs (queue, dedupe_key, payload, run_at, max_attempts)
-       SELECT $3, c.key, i.payload, $4, $5 FROM claimed c JOIN input i ON i.key = c.key
+       INSERT INTO jobs (queue, dedupe_key, payload, run_at, max_attempts, request_id)
+       SELECT $3, c.key, i.payload, $4, $5, i.request_id FROM claimed c JOIN input i ON i.key = c.key
        ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, dedupe_key`,
-      [unique, unique.map((k) => JSON.stringify(items[firstOf.get(k)!]!.payload)), queue, opts.runAt, opts.maxAttempts ?? 5],
+      [unique, unique.map((k) => JSON.stringify(items[firstOf.get(k)!]!.payload)), queue, opts.runAt, opts.maxAttempts ?? 5,
+        unique.map((k) => items[firstOf.get(k)!]!.requestId ?? null)],
     );
     const ids = new Map(rows.map((r) => [r.dedupe_key, r.id]));
     return items.map((it, i) => (firstOf.get(it.key) === i ? (ids.get(it.key) ?? null) : null));
@@ -116,12 +121,12 @@ export class JobQueue {
    */
   async rearm(queue: string, payload: Record<string, unknown>, opts: EnqueueOptions & { dedupeKey: string }, db: pg.Pool | pg.PoolClient = this.pool): Promise<number | null> {
     const { rows } = await db.query<{ id: number }>(
-      `INSERT INTO jobs (queue, dedupe_key, payload, run_at, max_attempts) VALUES ($1,$2,$3,$4,$5)
+      `INSERT INTO jobs (queue, dedupe_key, payload, run_at, max_attempts, request_id) VALUES ($1,$2,$3,$4,$5,$6)
        ON CONFLICT (dedupe_key) DO UPDATE SET status='pending', run_at=EXCLUDED.run_at, attempts=0, payload=EXCLUDED.payload,
-              max_attempts=EXCLUDED.max_attempts, last_error=NULL, finished_at=NULL, locked_by=NULL
+              max_attempts=EXCLUDED.max_attempts, last_error=NULL, finished_at=NULL, locked_by=NULL, request_id=EXCLUDED.request_id
         WHERE jobs.status <> 'running' OR jobs.locked_until < $4
        RETURNING id`,
-      [queue, opts.dedupeKey, JSON.stringify(payload), opts.runAt, opts.maxAttempts ?? 5],
+      [queue, opts.dedupeKey, JSON.stringify(payload), opts.runAt, opts.maxAttempts ?? 5, logContext().requestId ?? null],
     );
     return rows[0]?.id ?? null;
   }
@@ -139,7 +144,7 @@ export class JobQueue {
   private async claim(id?: number): Promise<Job | null> {
     const now = this.clock.now();
     const queues = [...this.handlers.keys()];
-    const { rows } = await this.pool.query<{ id: number; queue: string; dedupe_key: string | null; payload: Record<string, unknown>; run_at: Date; attempts: number }>(
+    const { rows } = await this.pool.query<{ id: number; queue: string; dedupe_key: string | null; payload: Record<string, unknown>; run_at: Date; attempts: number; request_id: string | null }>(
       `UPDATE jobs j SET status='running', attempts=attempts+1, locked_by=$2,
               locked_until=$1::timestamptz + make_interval(secs => coalesce(($5::jsonb ->> j.queue)::float8, $3::float8))
         WHERE id = (
@@ -147,16 +152,23 @@ export class JobQueue {
            WHERE queue = ANY($4) AND ${id === undefined ? 'run_at <= $1' : 'id = $6'}
              AND (status='pending' OR (status='running' AND locked_until < $1))
            ORDER BY run_at, id FOR UPDATE SKIP LOCKED LIMIT 1)
-        RETURNING id, queue, dedupe_key, payload, run_at, attempts`,
+        RETURNING id, queue, dedupe_key, payload, run_at, attempts, request_id`,
       [now, this.workerId, this.claimSeconds, queues, JSON.stringify(Object.fromEntries(queues.map((q) => [q, this.claimFor(q)]))), ...(id === undefined ? [] : [id])],
     );
     const r = rows[0];
-    return r ? { id: r.id, queue: r.queue, dedupeKey: r.dedupe_key, payload: r.payload, runAt: r.run_at, attempts: r.attempts } : null;
+    return r ? { id: r.id, queue: r.queue, dedupeKey: r.dedupe_key, payload: r.payload, runAt: r.run_at, attempts: r.attempts, requestId: r.request_id } : null;
   }
 
+  /**
+   * Records an attempt's outcome. Guarded by the claim (holder and attempt): when the claim
+   * lapsed and the job was retaken or requeued meanwhile, the stale outcome changes nothing.
+   */
   private async finish(job: Job, error?: unknown): Promise<void> {
     if (!error) {
-      await this.pool.query(`UPDATE jobs SET status='done', finished_at=$2, locked_by=NULL WHERE id=$1`, [job.id, this.clock.now()]);
+      await this.pool.query(
+        `UPDATE jobs SET status='done', finished_at=$2, locked_by=NULL WHERE id=$1 AND locked_by=$3 AND attempts=$4 AND status='running'`,
+        [job.id, this.clock.now(), this.workerId, job.attempts],
+      );
       return;
     }
     const msg = error instanceof Error ? error.message : String(error);
@@ -167,10 +179,33 @@ export class JobQueue {
       `UPDATE jobs SET status = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'pending' END,
               run_at = $3, last_error = $2, locked_by = NULL,
               finished_at = CASE WHEN attempts >= max_attempts THEN $4::timestamptz END
-        WHERE id = $1`,
-      [job.id, msg, retryAt, this.clock.now()],
+        WHERE id = $1 AND locked_by = $5 AND attempts = $6 AND status = 'running'`,
+      [job.id, msg, retryAt, this.clock.now(), this.workerId, job.attempts],
     );
     this.log.warn({ jobId: job.id, queue: job.queue, attempt: job.attempts, err: msg }, 'job failed');
+  }
+
+  /**
+   * Records the outcome, retrying while PostgreSQL is away (a restart takes seconds). Before,
+   * one failed write left the job `running` until its claim ran out (five minutes by default):
+   * a reminder fired minutes late, and a job that had succeeded was failed by the error path
+   * and ran again. Gives up after the longer of the claim and a minute: the claim then lapses
+   * and the job runs again, as after a crash.
+   */
+  private async record(job: Job, error?: unknown): Promise<void> {
+    const giveUpAt = performance.now() + Math.max(60, this.claimFor(job.queue)) * 1000;
+    for (let wait = 250; ; wait = Math.min(wait * 2, 5000)) {
+      try {
+        return await this.finish(job, error);
+      } catch (e) {
+        if (performance.now() + wait > giveUpAt) {
+          this.log.error({ err: e, jobId: job.id, queue: job.queue }, 'could not record a job outcome; the job runs again when its claim lapses');
+          return;
+        }
+        this.log.warn({ err: e, jobId: job.id, queue: job.queue, retryInMs: wait }, 'could not record a job outcome yet; retrying');
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    }
   }
 
   /**
@@ -184,7 +219,7 @@ export class JobQueue {
     const claimSeconds = this.claimFor(job.queue);
     const renew = setInterval(() => {
       void this.pool
-        .query(`UPDATE jobs SET locked_until = $2::timestamptz + make_interval(secs => $3) WHERE id = $1 AND locked_by = $4 AND status = 'running'`, [job.id, this.clock.now(), claimSeconds, this.workerId])
+        .query(`UPDATE jobs SET locked_until = $2::timestamptz + make_interval(secs => $3) WHERE id = $1 AND locked_by = $4 AND attempts = $5 AND status = 'running'`, [job.id, this.clock.now(), claimSeconds, this.workerId, job.attempts])
         .catch((e: unknown) => this.log.warn({ err: e, jobId: job.id }, 'could not renew a job claim'));
     }, Math.max(1000, (claimSeconds * 1000) / 3));
     renew.unref();
@@ -197,14 +232,24 @@ export class JobQueue {
       ceiling.unref();
     });
     this.inHandCount++;
+    this.log.debug({ jobId: job.id, queue: job.queue, attempt: job.attempts }, 'job claimed');
+    let failure: { error: unknown } | undefined;
     try {
-      await Promise.race([this.handlers.get(job.queue)!(job), overrun]);
-      await this.finish(job);
+      // Run under the enqueuing request's id whether runNow (inside that request) or the poll
+      // loop (inside none, or another's) claimed it.
+      const handler = this.handlers.get(job.queue)!;
+      const work = job.requestId ? withRequestContext({ requestId: job.requestId }, () => handler(job)) : handler(job);
+      await Promise.race([work, overrun]);
     } catch (e) {
       if (e instanceof JobTimeoutError) this.log.error({ jobId: job.id, queue: job.queue, maxRunSeconds: maxRun }, 'job ran past its ceiling; its claim is given up and the job retried');
-      await this.finish(job, e);
+      failure = { error: e ?? new Error('the handler failed without saying why') };
     } finally {
       clearTimeout(ceiling);
+    }
+    try {
+      // The claim is renewed until the outcome is written, so nobody retakes finished work.
+      await this.record(job, failure?.error);
+    } finally {
       this.inHandCount--;
       clearInterval(renew);
     }

@@ -82,7 +82,7 @@ describe('escalate_after', () => {
     expect(notices('db-alerts', 'EscDiskFull')).toHaveLength(1);
     // A re-run of the job (a replica died after escalating) does nothing more.
     const g = (await db.pool.query(`SELECT id, created_at FROM alert_groups WHERE group_labels->>'alertname' = 'EscDiskFull'`)).rows[0];
-    const job = { id: 0, queue: 'alerts.escalate', dedupeKey: null, runAt: clock.now(), attempts: 2, payload: { groupId: g.id, episode: g.created_at.toISOString() } };
+    const job = { id: 0, queue: 'alerts.escalate', dedupeKey: null, runAt: clock.now(), attempts: 2, requestId: null, payload: { groupId: g.id, episode: g.created_at.toISOString() } };
     await b.app.services.alerts.runEscalation(job);
     expect(notices('db-alerts', 'EscDiskFull')).toHaveLength(1);
   });

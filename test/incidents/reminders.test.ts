@@ -123,4 +123,37 @@ describe('reminders across restarts and replicas', () => {
     expect(remindersIn(inc.channel)).toHaveLength(1);
     await a.stop();
   });
+
+  it('a reminder posted whose record then failed (a PostgreSQL restart) is not posted again by the retry', async () => {
+    await db.pool.query("UPDATE jobs SET status = 'cancelled' WHERE status = 'pending'");
+    const a = await boot();
+    const inc = await declare(a, 'Commit lost after the post');
+    // The first reminder_sent insert fails after the post went out; a sequence, unlike a row,
+    // is not rolled back with the transaction, so only the first attempt fails.
+    await db.pool.query(`
+      CREATE SEQUENCE reminder_fault;
+      CREATE FUNCTION reminder_fault() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.type = 'incident.reminder_sent' AND nextval('reminder_fault') = 1 THEN
+          RAISE EXCEPTION 'injected: connection lost before commit';
+        END IF;
+        RETURN NEW;
+      END $$;
+      CREATE TRIGGER reminder_fault BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION reminder_fault();`);
+    try {
+      clock.advance(15 * MINUTE);
+      await a.app.ctx.jobs.tick();
+      expect(remindersIn(inc.channel)).toHaveLength(1);
+      expect((await db.pool.query('SELECT missed_reminders FROM incidents WHERE id = $1', [inc.id])).rows[0].missed_reminders).toBe(0);
+      clock.advance(1 * MINUTE); // past the queue's 30 s back-off
+      await a.app.ctx.jobs.tick();
+      expect(remindersIn(inc.channel)).toHaveLength(1);
+      expect((await db.pool.query('SELECT missed_reminders FROM incidents WHERE id = $1', [inc.id])).rows[0].missed_reminders).toBe(1);
+      const sent = (await db.pool.query(`SELECT count(*)::int AS n FROM events WHERE incident_id = $1 AND type = 'incident.reminder_sent'`, [inc.id])).rows[0].n;
+      expect(sent).toBe(1);
+    } finally {
+      await db.pool.query('DROP TRIGGER reminder_fault ON events; DROP FUNCTION reminder_fault(); DROP SEQUENCE reminder_fault');
+      await a.stop();
+    }
+  });
 });
