@@ -3,8 +3,8 @@
  * the two Slack variables and SLACK_API_URL (pointing at a fake Slack on loopback), driven
  * over HTTP with real v0 signatures.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { stopChild } from './ops/support/process.js';
+import type { ChildProcess } from 'node:child_process';
+import { spawnMain, stopChild } from './ops/support/process.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeSlack } from './support/fake-slack.js';
 import { createEmptyDatabase } from './support/db.js';
@@ -16,7 +16,7 @@ let slack: FakeSlack;
 let db: { url: string; drop(): Promise<void> };
 let child: ChildProcess;
 let base: string;
-let output = '';
+let output: () => string;
 
 beforeAll(async () => {
   slack = await new FakeSlack().start();
@@ -24,23 +24,11 @@ beforeAll(async () => {
   db = await createEmptyDatabase('fb_main');
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    env: {
-      PATH: process.env.PATH, HOME: process.env.HOME,
-      DATABASE_URL: db.url, SLACK_BOT_TOKEN: 'xoxb-blackbox-token', SLACK_SIGNING_SECRET: SECRET, SLACK_API_URL: slack.url, PORT: String(port),
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-  // Wait for the start line itself (bounded by this hook's timeout), not a fixed number of polls:
-  // under a full parallel suite the start alone can take more than 20 s.
-  await new Promise<void>((resolve, reject) => {
-    const look = () => (output.includes('serving Slack') ? resolve() : undefined);
-    child.stdout!.on('data', look);
-    child.once('exit', () => reject(new Error(`main exited: ${output}`)));
-  });
-  expect(output).toContain(`serving Slack at http://localhost:${port}/slack/events`);
+  ({ child, output } = await spawnMain(
+    { DATABASE_URL: db.url, SLACK_BOT_TOKEN: 'xoxb-blackbox-token', SLACK_SIGNING_SECRET: SECRET, SLACK_API_URL: slack.url, PORT: String(port) },
+    'serving Slack',
+  ));
+  expect(output()).toContain(`serving Slack at http://localhost:${port}/slack/events`);
 }, 90_000);
 
 afterAll(async () => {
@@ -78,7 +66,7 @@ describe('the started program', () => {
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
-    expect(output).not.toContain('xoxb-blackbox-token');
-    expect(output).not.toContain(SECRET);
+    expect(output()).not.toContain('xoxb-blackbox-token');
+    expect(output()).not.toContain(SECRET);
   }, 40_000);
 });

@@ -4,7 +4,7 @@
  * missing, and `config check` says the same.
  */
 import { spawn } from 'node:child_process';
-import { stopChild } from './ops/support/process.js';
+import { spawnMain, stopChild } from './ops/support/process.js';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -78,24 +78,13 @@ function listeningAddresses(port: number): string[] {
 describe('console mode (no Slack secret at all)', () => {
   let db: { url: string; drop(): Promise<void> };
   let child: ReturnType<typeof spawn>;
-  let output = '';
+  let output: () => string;
   let port: number;
 
   beforeAll(async () => {
     db = await createEmptyDatabase('fb_modes');
     port = await freePort();
-    child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: db.url, PORT: String(port) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-    const started = new Promise<void>((resolve, reject) => {
-      const look = () => (output.includes('local console') ? resolve() : undefined);
-      child.stdout!.on('data', look);
-      child.once('exit', () => reject(new Error(`main exited: ${output}`)));
-    });
-    await started;
+    ({ child, output } = await spawnMain({ DATABASE_URL: db.url, PORT: String(port) }, 'local console'));
   }, 90_000);
 
   afterAll(async () => {
@@ -105,7 +94,7 @@ describe('console mode (no Slack secret at all)', () => {
 
   it('listens on 127.0.0.1 only, and says so', async () => {
     expect(listeningAddresses(port)).toEqual(['127.0.0.1']);
-    expect(output).toContain('"host":"127.0.0.1"');
+    expect(output()).toContain('"host":"127.0.0.1"');
     expect((await fetch(`http://127.0.0.1:${port}/health/live`)).status).toBe(200);
   });
 });
@@ -117,27 +106,16 @@ describe('the console next to Slack (FIREBREAK_CONSOLE_WITH_SLACK=true)', () => 
   let db: { url: string; drop(): Promise<void> };
   let slack: FakeSlack;
   let child: ReturnType<typeof spawn>;
-  let output = '';
   let port: number;
 
   beforeAll(async () => {
     slack = await new FakeSlack().start();
     db = await createEmptyDatabase('fb_modes_both');
     port = await freePort();
-    child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-      env: {
-        PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: db.url, PORT: String(port),
-        SLACK_BOT_TOKEN: 'xoxb-both-token', SLACK_SIGNING_SECRET: 'both-signing-secret', SLACK_API_URL: slack.url, FIREBREAK_CONSOLE_WITH_SLACK: 'true',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-    await new Promise<void>((resolve, reject) => {
-      const look = () => (output.includes('also served to this machine') ? resolve() : undefined);
-      child.stdout!.on('data', look);
-      child.once('exit', () => reject(new Error(`main exited: ${output}`)));
-    });
+    ({ child } = await spawnMain({
+      DATABASE_URL: db.url, PORT: String(port),
+      SLACK_BOT_TOKEN: 'xoxb-both-token', SLACK_SIGNING_SECRET: 'both-signing-secret', SLACK_API_URL: slack.url, FIREBREAK_CONSOLE_WITH_SLACK: 'true',
+    }, 'also served to this machine'));
   }, 90_000);
 
   afterAll(async () => {

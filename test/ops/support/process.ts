@@ -95,6 +95,29 @@ export async function startFirebreak(env: Record<string, string>, opts: { entry?
   return { proc, output, logs, port, url: `http://127.0.0.1:${port}`, waitForLog, exited, kill: (s) => proc.kill(s) };
 }
 
+/**
+ * `src/main.ts` as a child with only PATH, HOME and `env` in its environment (no LOG_LEVEL, no
+ * PORT unless given: the program's own defaults), stdout and stderr collected as one text.
+ * Resolves once stdout shows `ready`, bounded by the caller's hook timeout rather than a fixed
+ * number of polls (under a full parallel suite the start alone can take more than 20 s); rejects
+ * with the output when the process exits first.
+ */
+export async function spawnMain(env: Record<string, string>, ready: string): Promise<{ child: ChildProcess; output(): string }> {
+  let output = '';
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  await new Promise<void>((resolve, reject) => {
+    const look = () => (output.includes(ready) ? resolve() : undefined);
+    child.stdout!.on('data', look);
+    child.once('exit', () => reject(new Error(`main exited: ${output}`)));
+  });
+  return { child, output: () => output };
+}
+
 /** Stops a process still running at the end of a test (SIGKILL: tests never leave strays). */
 export async function killIfRunning(p: FirebreakProcess | undefined): Promise<void> {
   if (!p || p.proc.exitCode !== null || p.proc.signalCode !== null) return;
