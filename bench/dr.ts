@@ -9,7 +9,6 @@
  * Env: FIREBREAK_BENCH_PG_URL (admin URL, default postgres://postgres@127.0.0.1:5432/postgres),
  *      BENCH_ROUNDS (default 5).
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
@@ -27,6 +26,7 @@ import { fetchBackupObject, verifyAndDecrypt } from '../src/backups/restore.js';
 import { backupsRestoreSource } from '../src/dr/backups-binding.js';
 import { Drill } from '../src/dr/drill.js';
 import { adminQuery, databaseUrl } from './support/harness.js';
+import { runToExit } from '../test/support/exec.js';
 
 const ADMIN = process.env.FIREBREAK_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const SCALE = Number(process.argv[2] ?? 10);
@@ -35,16 +35,6 @@ const JOBS = 2;
 
 const urlFor = (name: string): string => databaseUrl(ADMIN, name);
 const admin = (sql: string): Promise<void> => adminQuery(ADMIN, sql);
-
-function run(cmd: string, args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} exited ${code}: ${err.slice(-2000)}`))));
-  });
-}
 
 const stats = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -64,7 +54,7 @@ async function main(): Promise<void> {
   try {
     await migrate(pool);
     console.log(`seeding pgbench scale ${SCALE} plus a second large table into ${sourceDb} ...`);
-    await run('pgbench', ['-i', '-q', '-s', String(SCALE), '--foreign-keys', urlFor(sourceDb)]);
+    await runToExit('pgbench', ['-i', '-q', '-s', String(SCALE), '--foreign-keys', urlFor(sourceDb)]);
     // A second big table so -j2 has two COPYs and two index builds to overlap.
     const c = new pg.Client({ connectionString: urlFor(sourceDb) });
     await c.connect();
@@ -101,7 +91,7 @@ async function main(): Promise<void> {
       await admin(`CREATE DATABASE ${target} TEMPLATE template0`);
       created.push(target);
       const t0 = performance.now();
-      await run('pg_restore', ['--exit-on-error', '--no-owner', '--jobs', String(JOBS), '--dbname', urlFor(target), raw]);
+      await runToExit('pg_restore', ['--exit-on-error', '--no-owner', '--jobs', String(JOBS), '--dbname', urlFor(target), raw]);
       rawTimes.push(performance.now() - t0);
       await admin(`DROP DATABASE ${target} WITH (FORCE)`);
     };

@@ -10,6 +10,7 @@ import { appendFileSync, chmodSync, mkdtempSync, readFileSync, rmSync, existsSyn
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort } from '../support/harness.js';
+import { startMoto as startMotoServer } from '../../test/setup/global.js';
 
 const asRoot = process.getuid?.() === 0;
 const execFileAsync = promisify(execFile);
@@ -72,18 +73,8 @@ export class PostgresCluster {
 }
 
 export async function startMoto(): Promise<{ endpoint: string; stop(): void }> {
-  const port = await freePort();
-  const proc = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
-  const endpoint = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    if (proc.exitCode !== null) throw new Error('moto_server exited at start');
-    const ok = await fetch(endpoint + '/moto-api/').then((r) => r.status < 500, () => false);
-    if (ok) return { endpoint, stop: () => void proc.kill() };
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  proc.kill();
-  throw new Error('moto_server did not start within 30 s');
+  const { endpoint, proc } = await startMotoServer();
+  return { endpoint, stop: () => void proc.kill() };
 }
 
 /** A self-signed certificate for 127.0.0.1 (the replicas trust it through NODE_EXTRA_CA_CERTS). */

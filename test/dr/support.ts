@@ -20,6 +20,7 @@ import { BACKUP_FORMAT, newBackupId, objectKeys, type BackupRecord } from '../..
 import { backupStore, rowCounts } from '../../src/backups/restore.js';
 import { findBackup, insertRunningBackup, markVerified } from '../../src/backups/store.js';
 import { createEmptyDatabase } from '../support/db.js';
+import { runToExit } from '../support/exec.js';
 import { useTestS3Credentials } from '../support/backups.js';
 import { createTestBucket, s3Endpoint } from '../support/s3.js';
 
@@ -79,16 +80,6 @@ export async function makeSourceDatabase(rows = { customers: 300, orders: 1500 }
     await c.end();
   }
   return db;
-}
-
-function runToExit(cmd: string, args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} exited ${code}: ${err}`))));
-  });
 }
 
 export interface BackupContext {

@@ -87,7 +87,8 @@ export async function startThrowawayPostgres(): Promise<{ url: string; stop: () 
   };
 }
 
-async function startMoto(): Promise<{ endpoint: string; proc: ChildProcess }> {
+/** moto_server on a free loopback port, once it answers (bench/chaos starts its own with this too). */
+export async function startMoto(): Promise<{ endpoint: string; proc: ChildProcess }> {
   const port = await freePort();
   const proc = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
   const endpoint = `http://127.0.0.1:${port}`;
