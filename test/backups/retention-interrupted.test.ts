@@ -8,22 +8,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeClock, HOUR } from '../../src/clock.js';
-import { objectKeys, type BackupRecord } from '../../src/backups/model.js';
+import type { BackupRecord } from '../../src/backups/model.js';
 import { applyRetention, cleanupStore, planRetention } from '../../src/backups/retention.js';
 import { LocalObjectStore } from '../../src/storage/index.js';
-import { expiredObjectKeys, findBackup, insertRunningBackup, knownObjectKeys, markVerified } from '../../src/backups/store.js';
+import { expiredObjectKeys, findBackup, knownObjectKeys } from '../../src/backups/store.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
-
-let n = 0;
-function record(at: string): BackupRecord {
-  const d = new Date(at);
-  const id = `${d.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-main-${(n++).toString(16).padStart(4, '0')}`;
-  return {
-    id, database: 'main', tier: 'hourly', status: 'verified', ...objectKeys('firebreak', 'main', id, d), storeLocation: 'test', sha256: 'x', rawBytes: 1,
-    storedBytes: 1, format: 'f', recipient: 'age1', serverVersion: '15', pgDumpVersion: '15', snapshotAt: d, startedAt: d, finishedAt: d, verifiedAt: d,
-    verification: {}, rowCounts: null, requestedBy: 't', error: null, expiredAt: null,
-  };
-}
+import { storeVerifiedBackup } from './support.js';
 
 /** A local store whose deletes of one key fail, as if the process died right there. */
 class DeleteFailsAt extends LocalObjectStore {
@@ -51,14 +41,7 @@ describe('retention interrupted half way', () => {
 
   async function twoBackups(store: LocalObjectStore): Promise<BackupRecord[]> {
     const out: BackupRecord[] = [];
-    for (const at of ['2026-06-15T10:00:00Z', '2026-06-15T11:00:00Z']) {
-      const r = record(at);
-      await insertRunningBackup(db.pool, r);
-      await markVerified(db.pool, r.id, r);
-      await store.putSmall(r.objectKey, 'object');
-      await store.putSmall(r.manifestKey, '{}');
-      out.push((await findBackup(db.pool, r.id))!);
-    }
+    for (const at of ['2026-06-15T10:00:00Z', '2026-06-15T11:00:00Z']) out.push(await storeVerifiedBackup(db.pool, store, at));
     return out;
   }
 

@@ -6,12 +6,12 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeClock, HOUR } from '../../src/clock.js';
 import type { BackupRecord } from '../../src/backups/model.js';
-import { objectKeys } from '../../src/backups/model.js';
 import { applyRetention, cleanupStore, planRetention, type RetentionPolicy } from '../../src/backups/retention.js';
 import { LocalObjectStore } from '../../src/storage/index.js';
 import { insertRunningBackup, markVerified, listBackups, findBackup } from '../../src/backups/store.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { backupTestConfig } from '../support/backups.js';
+import { backupRecord, storeVerifiedBackup } from './support.js';
 import { testS3Client } from '../support/s3.js';
 import { CreateMultipartUploadCommand, ListMultipartUploadsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { BackupService, tierForSlot } from '../../src/backups/service.js';
@@ -21,22 +21,11 @@ import { createLogger } from '../../src/log.js';
 const DAY = 24 * HOUR;
 const policy = (p: Partial<RetentionPolicy> = {}): RetentionPolicy => ({ hourly: 24, daily: 30, monthly: 12, floor: 3, ...p });
 
-let n = 0;
-function backup(at: Date | string, over: Partial<BackupRecord> = {}): BackupRecord {
-  const d = new Date(at);
-  const id = `${d.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-main-${(n++).toString(16).padStart(4, '0')}`;
-  const keys = objectKeys('firebreak', 'main', id, d);
-  return {
-    id, database: 'main', tier: 'hourly', status: 'verified', ...keys, storeLocation: 'test', sha256: 'x', rawBytes: 1, storedBytes: 1,
-    format: 'f', recipient: 'age1', serverVersion: '15', pgDumpVersion: '15', snapshotAt: d, startedAt: d, finishedAt: d, verifiedAt: d,
-    verification: {}, rowCounts: null, requestedBy: 't', error: null, expiredAt: null, ...over,
-  };
-}
 
 /** Hourly backups for `days` days ending at `end`. */
 function hourly(end: Date, days: number): BackupRecord[] {
   const out: BackupRecord[] = [];
-  for (let t = end.getTime() - days * DAY + HOUR; t <= end.getTime(); t += HOUR) out.push(backup(new Date(t)));
+  for (let t = end.getTime() - days * DAY + HOUR; t <= end.getTime(); t += HOUR) out.push(backupRecord(new Date(t)));
   return out;
 }
 
@@ -57,16 +46,16 @@ describe('GFS retention plan', () => {
   });
 
   it('never expires the newest verified backup, even with a policy keeping nothing', () => {
-    const b = [backup('2026-06-01T00:00:00Z'), backup('2026-06-10T00:00:00Z')];
+    const b = [backupRecord('2026-06-01T00:00:00Z'), backupRecord('2026-06-10T00:00:00Z')];
     const plan = planRetention(b, policy({ hourly: 0, daily: 0, monthly: 0, floor: 1 }));
     expect(plan.keep.map((k) => k.id)).toEqual([b[1]!.id]);
     expect(plan.keep[0]!.reasons).toContain('newest');
   });
 
   it('only verified backups count and are ever planned for deletion', () => {
-    const good = backup('2026-06-01T00:00:00Z');
-    const failed = backup('2026-06-15T00:00:00Z', { status: 'failed' });
-    const running = backup('2026-06-15T11:00:00Z', { status: 'running' });
+    const good = backupRecord('2026-06-01T00:00:00Z');
+    const failed = backupRecord('2026-06-15T00:00:00Z', { status: 'failed' });
+    const running = backupRecord('2026-06-15T11:00:00Z', { status: 'running' });
     const plan = planRetention([good, failed, running], policy({ hourly: 0, daily: 0, monthly: 0, floor: 1 }));
     expect(plan.backups.map((p) => p.id)).toEqual([good.id]);
     expect(plan.expire).toEqual([]);
@@ -74,8 +63,8 @@ describe('GFS retention plan', () => {
 
   it('orders by recorded snapshot time, not by key name', () => {
     // The id sorts newest but the snapshot is oldest (a clock-skewed host named it).
-    const misleading = backup('2026-06-15T11:00:00Z', { snapshotAt: new Date('2026-01-01T00:00:00Z') });
-    const newest = backup('2026-06-10T00:00:00Z');
+    const misleading = backupRecord('2026-06-15T11:00:00Z', { snapshotAt: new Date('2026-01-01T00:00:00Z') });
+    const newest = backupRecord('2026-06-10T00:00:00Z');
     const plan = planRetention([misleading, newest], policy({ hourly: 0, daily: 0, monthly: 0, floor: 1 }));
     expect(plan.keep.map((k) => k.id)).toEqual([newest.id]);
     expect(plan.expire.map((k) => k.id)).toEqual([misleading.id]);
@@ -91,8 +80,8 @@ describe('GFS retention plan', () => {
   });
 
   it('plans per database', () => {
-    const a = backup('2026-06-01T00:00:00Z');
-    const b = backup('2026-06-01T00:00:00Z', { database: 'other' });
+    const a = backupRecord('2026-06-01T00:00:00Z');
+    const b = backupRecord('2026-06-01T00:00:00Z', { database: 'other' });
     const plan = planRetention([a, b], policy({ hourly: 0, daily: 0, monthly: 0, floor: 1 }));
     expect(plan.keep.map((k) => k.database).sort()).toEqual(['main', 'other']);
   });
@@ -123,14 +112,7 @@ describe('applying retention and cleaning the store', () => {
     const clock = new FakeClock('2026-06-15T12:00:00Z');
     const store = new LocalObjectStore(dir);
     const records: BackupRecord[] = [];
-    for (const at of ['2026-06-15T10:00:00Z', '2026-06-15T11:00:00Z', '2026-06-15T12:00:00Z']) {
-      const r = backup(at);
-      await insertRunningBackup(db.pool, r);
-      await markVerified(db.pool, r.id, r);
-      await store.putSmall(r.objectKey, 'object');
-      await store.putSmall(r.manifestKey, '{}');
-      records.push((await findBackup(db.pool, r.id))!);
-    }
+    for (const at of ['2026-06-15T10:00:00Z', '2026-06-15T11:00:00Z', '2026-06-15T12:00:00Z']) records.push(await storeVerifiedBackup(db.pool, store, at));
     const plan = planRetention(records, policy({ hourly: 2, daily: 0, monthly: 0, floor: 1 }));
     expect(plan.expire.map((p) => p.id)).toEqual([records[0]!.id]);
     const res = await applyRetention({ pool: db.pool, clock }, store, records, plan, 'test');
@@ -182,7 +164,7 @@ describe('retention through the service, on S3', () => {
     const store = backupStore(ctx);
     const made: BackupRecord[] = [];
     for (const at of ['2026-06-15T09:00:00Z', '2026-06-15T10:00:00Z', '2026-06-15T11:00:00Z', '2026-06-15T12:00:00Z']) {
-      const r = backup(at);
+      const r = backupRecord(at);
       await insertRunningBackup(db.pool, r);
       await markVerified(db.pool, r.id, r);
       await store.upload(r.objectKey, Readable.from([Buffer.from('object')]));

@@ -1,8 +1,8 @@
 /**
- * A real Firebreak process taking a real `/backup now` (pg_dump, zstd, encryption, the local
- * object store), for the tests that kill or stop it mid-backup: the fake Slack it talks to, a
- * source database slow enough to dump that the signal lands while the dump runs, and the signed
- * slash command.
+ * Pieces the backups tests share: backup records written straight to the store functions (for
+ * retention), and, for the tests that kill or stop a real Firebreak process mid-backup, the fake
+ * Slack it talks to, a source database slow enough to dump that the signal lands while the dump
+ * runs, and the signed `/backup now`.
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
@@ -11,6 +11,33 @@ import { createEmptyDatabase } from '../support/db.js';
 import { FakeSlack } from '../support/fake-slack.js';
 import { sign } from '../support/app.js';
 import type { FirebreakProcess } from '../ops/support/process.js';
+import { objectKeys, type BackupRecord } from '../../src/backups/model.js';
+import { findBackup, insertRunningBackup, markVerified } from '../../src/backups/store.js';
+import type { Queryable } from '../../src/db/pool.js';
+import type { LocalObjectStore } from '../../src/storage/index.js';
+
+let n = 0;
+/** A verified backup of `main` taken at `at` (ids unique within the test file), `over` changed. */
+export function backupRecord(at: Date | string, over: Partial<BackupRecord> = {}): BackupRecord {
+  const d = new Date(at);
+  const id = `${d.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-main-${(n++).toString(16).padStart(4, '0')}`;
+  const keys = objectKeys('firebreak', 'main', id, d);
+  return {
+    id, database: 'main', tier: 'hourly', status: 'verified', ...keys, storeLocation: 'test', sha256: 'x', rawBytes: 1, storedBytes: 1,
+    format: 'f', recipient: 'age1', serverVersion: '15', pgDumpVersion: '15', snapshotAt: d, startedAt: d, finishedAt: d, verifiedAt: d,
+    verification: {}, rowCounts: null, requestedBy: 't', error: null, expiredAt: null, ...over,
+  };
+}
+
+/** Records a verified backup taken at `at`, with a stand-in object and manifest in `store`; returns its row. */
+export async function storeVerifiedBackup(pool: Queryable, store: LocalObjectStore, at: string): Promise<BackupRecord> {
+  const r = backupRecord(at);
+  await insertRunningBackup(pool, r);
+  await markVerified(pool, r.id, r);
+  await store.putSmall(r.objectKey, 'object');
+  await store.putSmall(r.manifestKey, '{}');
+  return (await findBackup(pool, r.id))!;
+}
 
 /** The channels a Firebreak process posts to, and #general where the slash command is run. */
 export async function startProcessSlack(): Promise<FakeSlack> {
