@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp } from '../support/app.js';
+import { declareIncident, startTestApp, type TestApp } from '../support/app.js';
 import { incidentEvents } from '../../src/events/log.js';
 import type { HookPayloads } from '../../src/events/hooks.js';
 
@@ -21,12 +21,7 @@ beforeAll(async () => {
 });
 afterAll(() => t.stop());
 
-async function declare(title: string, sev = 'P3', user = 'U0ALICE') {
-  await t.slash(`/incident declare ${sev} ${title}`, { user });
-  await t.settle();
-  const r = (await t.db.pool.query('SELECT * FROM incidents WHERE title = $1', [title])).rows[0];
-  return { id: r.id as number, channel: r.channel_id as string };
-}
+const declare = (title: string, sev = 'P3', user = 'U0ALICE') => declareIncident(t, sev, title, user);
 const reply = async (line: string, opts: { user?: string; channel?: string } = {}) => {
   const { responseId } = await t.slash(line, opts);
   await t.settle();

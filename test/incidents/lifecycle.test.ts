@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp } from '../support/app.js';
+import { declareIncident, startTestApp, type TestApp } from '../support/app.js';
 import { FakeClock, MINUTE } from '../../src/clock.js';
 import { incidentEvents } from '../../src/events/log.js';
 import type { FakeMessage } from '../support/fake-slack.js';
@@ -28,11 +28,7 @@ beforeAll(async () => {
   // Alice set a display name in Slack; Bob did not, so his full name stands in for it.
   t.slack.users.set('U0ALICE', { display_name: 'alice' });
   t.slack.users.set('U0BOB', { display_name: '', real_name: 'Bob Builder' });
-  await t.slash('/incident declare P1 Checkout errors');
-  await t.settle();
-  const r = (await t.db.pool.query("SELECT * FROM incidents WHERE title = 'Checkout errors'")).rows[0];
-  id = r.id;
-  channel = r.channel_id;
+  ({ id, channel } = await declareIncident(t, 'P1', 'Checkout errors'));
 });
 afterAll(() => t.stop());
 

@@ -10,7 +10,7 @@
  *   each of them, once).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp } from '../support/app.js';
+import { declareIncident, startTestApp, type TestApp } from '../support/app.js';
 import type { FakeMessage } from '../support/fake-slack.js';
 import { incidentEvents } from '../../src/events/log.js';
 
@@ -23,12 +23,7 @@ beforeAll(async () => {
 });
 afterAll(() => t.stop());
 
-async function declare(title: string, sev = 'P3') {
-  await t.slash(`/incident declare ${sev} ${title}`);
-  await t.settle();
-  const r = (await t.db.pool.query('SELECT * FROM incidents WHERE title = $1', [title])).rows[0];
-  return { id: r.id as number, channel: r.channel_id as string };
-}
+const declare = (title: string, sev = 'P3') => declareIncident(t, sev, title);
 
 /** The job of a Slack request runs again, as when its replica died before marking it done. */
 async function rerun(triggerId: string): Promise<void> {

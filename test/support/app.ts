@@ -137,3 +137,11 @@ export async function startTestApp(
   };
   return t;
 }
+
+/** `/incident declare <severity> <title>` by `user`, settled: the new incident's id and channel. */
+export async function declareIncident(t: TestApp, severity: string, title: string, user = 'U0ALICE'): Promise<{ id: number; channel: string }> {
+  await t.slash(`/incident declare ${severity} ${title}`, { user });
+  await t.settle();
+  const r = (await t.db.pool.query('SELECT * FROM incidents WHERE title = $1', [title])).rows[0];
+  return { id: r.id as number, channel: r.channel_id as string };
+}
