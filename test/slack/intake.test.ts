@@ -44,7 +44,7 @@ describe('Slack intake', () => {
     const { res, triggerId } = await t.slash('/incident list');
     const requestId = res.headers.get('x-request-id');
     expect(requestId).toMatch(/^[0-9a-f-]{36}$/);
-    const { rows } = await t.db.pool.query(`SELECT payload->>'requestId' AS id FROM jobs WHERE dedupe_key = $1`, [`cmd:${triggerId}`]);
+    const { rows } = await t.db.pool.query(`SELECT request_id AS id FROM jobs WHERE dedupe_key = $1`, [`cmd:${triggerId}`]);
     expect(rows).toEqual([{ id: requestId }]);
     await t.settle();
   });
