@@ -37,8 +37,6 @@ export type Acceptance =
   /** Nothing handles it (a link button, an event nobody listens to): nothing to store. */
   | 'ignored';
 
-/** What the job queue holds for an accepted request. */
-
 const requestKey = (r: DurableRequest): string =>
   r.kind === 'command' ? `cmd:${r.inv.requestKey}` : r.kind === 'action' ? `act:${r.inv.requestKey}` : `evt:${r.ev.eventId}`;
 

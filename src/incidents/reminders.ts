@@ -65,8 +65,13 @@ export async function cancelReminders(ctx: AppContext, incidentId: number, db: p
   await ctx.jobs.cancel(keyPrefix(incidentId), db);
 }
 
+/** How reminders post: once per reminder, a retry finding what an earlier attempt posted (IncidentMessages). */
+export interface ReminderPosts {
+  postOnce(run: { incidentId: number; requestKey?: string; resumed: boolean }, name: string, channel: string, message: ChatMessage): Promise<void>;
+}
+
 /** The job handler. Returns the incident after a reminder went out, for the headline. */
-export async function runReminder(ctx: AppContext, job: Job): Promise<Incident | undefined> {
+export async function runReminder(ctx: AppContext, posts: ReminderPosts, job: Job): Promise<Incident | undefined> {
   const p = job.payload as unknown as ReminderPayload;
   const now = ctx.clock.now();
   return withTransaction(ctx.pool, async (tx) => {
@@ -93,13 +98,9 @@ export async function runReminder(ctx: AppContext, job: Job): Promise<Incident |
     // Each post is tagged with this reminder (the cadence base and its number). A retry (the
     // commit below failed in a PostgreSQL restart, or Slack took the post but the answer was
     // lost) looks for what the earlier attempt posted instead of posting it again.
-    const postOnce = async (channel: string, step: string, message: ChatMessage) => {
-      const tag = { incidentId: i.id, step: `${step}:${p.base}:${missed}` };
-      if (job.attempts > 1 && (await ctx.chat.findTagged(channel, tag))) return;
-      await ctx.chat.post(channel, message, { tag });
-    };
+    const run = { incidentId: i.id, requestKey: `${p.base}:${missed}`, resumed: job.attempts > 1 };
     // Chat first, events last: the event chain's lock is then held only for the inserts.
-    await postOnce(i.channelId, 'reminder', reminderMessage(after, minutes, missed));
+    await posts.postOnce(run, 'reminder', i.channelId, reminderMessage(after, minutes, missed));
     const escalatedTo: string[] = [];
     if (missed === ESCALATE_AT) {
       const cfg = ctx.config.incidents;
@@ -109,7 +110,7 @@ export async function runReminder(ctx: AppContext, job: Job): Promise<Incident |
           ctx.log.warn({ incidentId: i.id, channel: target }, 'escalation channel not found');
           continue;
         }
-        await postOnce(ch.id, 'reminder-escalation', escalationMessage(after, minutes, missed));
+        await posts.postOnce(run, 'reminder-escalation', ch.id, escalationMessage(after, minutes, missed));
         escalatedTo.push(ch.id);
       }
     }

@@ -231,7 +231,7 @@ export class IncidentService implements IncidentFlowDeps {
 
   /** Job handler for the reminder queue (src/incidents/reminders.ts). */
   async runReminderJob(job: Job): Promise<void> {
-    const after = await runReminder(this.ctx, job);
+    const after = await runReminder(this.ctx, this.messages, job);
     if (after) await this.messages.refreshHeadlineQuietly(after);
   }
 }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp } from '../support/app.js';
+import { declareIncident, startTestApp, type TestApp } from '../support/app.js';
 import { FakeClock, MINUTE } from '../../src/clock.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { FakeSlack } from '../support/fake-slack.js';
@@ -21,12 +21,7 @@ const boot = async () => {
 };
 const remindersIn = (channel: string) =>
   slack.messagesIn(channel).filter((m) => JSON.stringify(m.blocks ?? []).includes('post a stakeholder update'));
-const declare = async (app: TestApp, title: string) => {
-  await app.slash(`/incident declare P0 ${title}`);
-  await app.settle();
-  const r = (await db.pool.query('SELECT id, channel_id FROM incidents WHERE title = $1', [title])).rows[0];
-  return { id: r.id as number, channel: r.channel_id as string };
-};
+const declare = (app: TestApp, title: string) => declareIncident(app, 'P0', title);
 
 const missedOf = async (id: number) => (await db.pool.query('SELECT missed_reminders FROM incidents WHERE id = $1', [id])).rows[0].missed_reminders as number;
 
