@@ -175,14 +175,15 @@ export class JobQueue {
     // Back off 30 s, 1 min, 2 min, ... (or the queue's own policy) before the next attempt; give up at max_attempts.
     const delay = this.options.get(job.queue)?.retryDelayMs?.(job.attempts) ?? 30_000 * 2 ** Math.max(0, job.attempts - 1);
     const retryAt = new Date(this.clock.now().getTime() + delay);
-    await this.pool.query(
+    const r = await this.pool.query(
       `UPDATE jobs SET status = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'pending' END,
               run_at = $3, last_error = $2, locked_by = NULL,
               finished_at = CASE WHEN attempts >= max_attempts THEN $4::timestamptz END
         WHERE id = $1 AND locked_by = $5 AND attempts = $6 AND status = 'running'`,
       [job.id, msg, retryAt, this.clock.now(), this.workerId, job.attempts],
     );
-    this.log.warn({ jobId: job.id, queue: job.queue, attempt: job.attempts, err: msg }, 'job failed');
+    if (r.rowCount === 0) this.log.info({ jobId: job.id, queue: job.queue, attempt: job.attempts, err: msg }, 'job attempt failed after its claim was retaken; the new holder decides');
+    else this.log.warn({ jobId: job.id, queue: job.queue, attempt: job.attempts, err: msg }, 'job failed');
   }
 
   /**
