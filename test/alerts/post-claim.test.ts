@@ -17,6 +17,9 @@ let b: TestApp;
 beforeAll(async () => {
   a = await startTestApp({ clock, seedChannels: ['incidents', 'ops', 'alerts'], config });
   b = await startTestApp({ clock, config, shared: { db: a.db, slack: a.slack } });
+  // B's start-up routing pass takes the outbox lock for a moment; if A's flush below met it,
+  // A would send nothing and the test would wait for a post that never comes (fresh-clone run B0).
+  await b.settle();
 });
 afterAll(async () => {
   await b?.stop();
