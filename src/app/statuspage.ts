@@ -27,6 +27,9 @@ export function statusPageService(ctx: AppContext, incidents: IncidentService, g
  * /status/incidents/<id>[.json]. No authentication and nothing but approved rows; 404 while
  * the page is off.
  */
+/** JSON with `<`, `>` and `&` as \u escapes: the same document, and never markup if something sniffs it anyway. */
+const safeJson = (v: unknown): string => JSON.stringify(v).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026');
+
 function publicRoutes(ctx: AppContext, statusPage: StatusPageService): Route[] {
   const cfg = ctx.config.statusPage;
   const base = ctx.publicUrl;
@@ -35,7 +38,7 @@ function publicRoutes(ctx: AppContext, statusPage: StatusPageService): Route[] {
   const guard = (handle: (req: HttpRequest) => Promise<HttpResponse>) => async (req: HttpRequest): Promise<HttpResponse> => (cfg.enabled ? handle(req) : off());
   return [
     { method: 'GET', path: '/status', handle: guard(async () => ({ status: 200, headers: headers('text/html; charset=utf-8'), body: statusHtml(await statusPage.page(), base) })) },
-    { method: 'GET', path: '/status.json', handle: guard(async () => ({ status: 200, headers: headers('application/json; charset=utf-8'), body: JSON.stringify(statusJson(await statusPage.page(), base)) })) },
+    { method: 'GET', path: '/status.json', handle: guard(async () => ({ status: 200, headers: headers('application/json; charset=utf-8'), body: safeJson(statusJson(await statusPage.page(), base)) })) },
     { method: 'GET', path: '/status/feed.atom', handle: guard(async () => ({ status: 200, headers: headers('application/atom+xml; charset=utf-8'), body: statusAtom(await statusPage.page(), base) })) },
     {
       method: 'GET',
@@ -47,7 +50,7 @@ function publicRoutes(ctx: AppContext, statusPage: StatusPageService): Route[] {
         const i = await statusPage.publicIncident(Number(m[1]));
         if (!i) return notFound();
         const now = ctx.clock.now();
-        if (m[2]) return { status: 200, headers: headers('application/json; charset=utf-8'), body: JSON.stringify(incidentJsonDoc(i, base, now)) };
+        if (m[2]) return { status: 200, headers: headers('application/json; charset=utf-8'), body: safeJson(incidentJsonDoc(i, base, now)) };
         return { status: 200, headers: headers('text/html; charset=utf-8'), body: incidentPageHtml(cfg.title, i, base, now) };
       }),
     },
