@@ -8,6 +8,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { statusAtom, statusHtml, statusJson, escapeHtml } from '../../src/statuspage/page.js';
 import type { PublicStatusPage } from '../../src/statuspage/model.js';
 import { configSchema } from '../../src/config/schema.js';
+import { ConfigError, loadConfig } from '../../src/config/load.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { startTestApp, declareIncident, type TestApp } from '../support/app.js';
 import { PUBLISH_KIND } from '../../src/statuspage/publish.js';
 
@@ -140,5 +144,18 @@ describe('configuration', () => {
     expect(bad({ atlassian: { apiKey: 'secret-key-123' } })).toMatch(/pageId is not/);
     expect(bad({ components: [{ id: 'api', name: 'API' }], atlassian: { pageId: 'kctbh9vrtdwd', apiKey: 'secret-key-123', components: { web: 'abcd1234' } } })).toMatch(/"web" is not a component/);
     expect(bad({ components: [{ id: 'api', name: 'A' }, { id: 'api', name: 'B' }] })).toMatch(/listed twice/);
+  });
+
+  it('reads STATUSPAGE_API_KEY (or _FILE) from the environment only; alone it is a ConfigError naming the page id', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'fb-sp-'));
+    const keyFile = path.join(dir, 'key');
+    writeFileSync(keyFile, 'file-key-0123456789\n');
+    const yaml = path.join(dir, 'c.yml');
+    writeFileSync(yaml, 'statusPage:\n  enabled: true\n  atlassian:\n    pageId: kctbh9vrtdwd\n');
+    expect(loadConfig({ FIREBREAK_CONFIG: yaml, STATUSPAGE_API_KEY_FILE: keyFile }).statusPage.atlassian).toMatchObject({ pageId: 'kctbh9vrtdwd', apiKey: 'file-key-0123456789' });
+    expect(() => loadConfig({ STATUSPAGE_API_KEY: 'env-key-0123456789' })).toThrow(ConfigError);
+    expect(() => loadConfig({ STATUSPAGE_API_KEY: 'env-key-0123456789' })).toThrow(/statusPage\.atlassian\.pageId/);
+    writeFileSync(yaml, 'statusPage:\n  atlassian:\n    pageId: kctbh9vrtdwd\n    apiKey: in-the-file-0123\n');
+    expect(() => loadConfig({ FIREBREAK_CONFIG: yaml })).toThrow(/is a secret and is not read from the config file; set STATUSPAGE_API_KEY/);
   });
 });
