@@ -54,7 +54,7 @@ describe('the public status page in a browser', () => {
     expect(await page.locator('[data-component="web"] .s').textContent()).toBe('Operational');
     expect(await page.content()).not.toContain('secret-db-host');
     // Mobile friendly: nothing wider than the screen.
-    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
+    expect(await page.locator('html').evaluate((el) => el.scrollWidth)).toBeLessThanOrEqual(375);
 
     // The stable link of the incident opens its own page.
     // Its link is built from publicUrl (here a sub-path behind a proxy); the same path answers here.
@@ -69,10 +69,11 @@ describe('the public status page in a browser', () => {
     const page = await browser.newPage();
     await page.goto('about:blank');
     const xml = await (await fetch(`${t.url}/status/feed.atom`)).text();
-    const parsed = await page.evaluate((text) => {
-      const doc = new DOMParser().parseFromString(text, 'application/xml');
+    // Evaluated in the page (the browser's own XML parser), so it is passed as source text.
+    const parsed = await page.evaluate(`(() => {
+      const doc = new DOMParser().parseFromString(${JSON.stringify(xml)}, 'application/xml');
       return { error: doc.getElementsByTagName('parsererror').length, root: doc.documentElement.localName, ns: doc.documentElement.namespaceURI, title: doc.querySelector('entry > title')?.textContent };
-    }, xml);
+    })()`);
     expect(parsed).toEqual({ error: 0, root: 'feed', ns: 'http://www.w3.org/2005/Atom', title: 'Identified: Login problems <b>' });
     await page.close();
   });

@@ -13,10 +13,18 @@ const API = 'https://api.statuspage.io';
 const PAGE = 'kctbh9vrtdwd';
 const KEY = 'sp-test-key-0123456789';
 
+interface ViewBlock { type: string; block_id: string; element: { initial_value?: string; initial_option?: { value: string } }; elements?: { action_id?: string; value?: string }[] }
+interface View { callback_id: string; blocks: ViewBlock[] }
+interface StatusDoc {
+  status: string;
+  components: { id: string; status: string }[];
+  incidents: { id: number; status: string; resolvedAt: string | null; updates: { status: string; body: string }[] }[];
+}
+
 let t: TestApp;
 let inc: { id: number; channel: string };
 
-const json = async (path: string) => (await fetch(`${t.url}${path}`)).json() as Promise<Record<string, any>>;
+const json = async (path: string) => (await fetch(`${t.url}${path}`)).json() as Promise<StatusDoc>;
 const remoteIncident = (id: string, updates: { id: string; status: string; body: string }[], name = 'Checkout errors') => ({
   id, name, status: updates.at(-1)?.status ?? 'investigating', impact: 'major', page_id: PAGE, shortlink: `https://stspg.io/${id}`,
   created_at: '2026-12-03T10:00:00.000Z', updated_at: '2026-12-03T10:00:00.000Z', metadata: { firebreak: { status_incident_id: '1' } },
@@ -24,15 +32,19 @@ const remoteIncident = (id: string, updates: { id: string; status: string; body:
 });
 
 /** Opens the form with `/incident status-page` and returns its blocks' initial values. */
-async function openForm(user = 'U0ALICE'): Promise<{ view: Record<string, any>; initial: Record<string, string> }> {
+async function openForm(user = 'U0ALICE'): Promise<{ view: View; initial: Record<string, string> }> {
   const before = t.slack.views.length;
   await t.slash(`/incident status-page ${inc.id}`, { user, channel: inc.channel });
   await t.settle();
   expect(t.slack.views.length).toBe(before + 1);
-  const view = t.slack.views.at(-1)!.view as Record<string, any>;
+  const view = t.slack.views.at(-1)!.view as unknown as View;
+  return { view, initial: initialValues(view) };
+}
+
+function initialValues(view: View): Record<string, string> {
   const initial: Record<string, string> = {};
-  for (const b of view.blocks as any[]) if (b.type === 'input') initial[b.block_id] = b.element.initial_value ?? b.element.initial_option?.value;
-  return { view, initial };
+  for (const b of view.blocks) if (b.type === 'input') initial[b.block_id] = (b.element.initial_value ?? b.element.initial_option?.value)!;
+  return initial;
 }
 
 async function submit(values: Record<string, string>, user = 'U0ALICE') {
@@ -42,7 +54,7 @@ async function submit(values: Record<string, string>, user = 'U0ALICE') {
   });
   const text = await res.text();
   await t.settle();
-  return text ? (JSON.parse(text) as Record<string, any>) : {};
+  return text ? (JSON.parse(text) as { response_action?: string; errors: Record<string, string> }) : { errors: {} };
 }
 
 const lastChange = async () => (await t.db.pool.query(`SELECT id, status FROM change_requests WHERE kind = 'statuspage.publish' ORDER BY id DESC LIMIT 1`)).rows[0] as { id: number; status: string };
@@ -50,7 +62,7 @@ const lastChange = async () => (await t.db.pool.query(`SELECT id, status FROM ch
 async function approve(user: string) {
   // The newest request's message: earlier ones (decided) no longer carry the button.
   const msg = [...t.slack.messagesIn('approvals')].reverse().find((m) => JSON.stringify(m.blocks ?? []).includes('"action_id":"change_approve"'));
-  const button = (msg!.blocks as any[]).flatMap((b) => b.elements ?? []).find((e: any) => e.action_id === 'change_approve');
+  const button = (msg!.blocks as ViewBlock[]).flatMap((b) => b.elements ?? []).find((e) => e.action_id === 'change_approve')!;
   const value = String(button.value);
   const out = await t.click('change_approve', value, { user, channel: t.slack.channel('approvals')!.id });
   await t.settle();
@@ -105,7 +117,7 @@ describe('publishing on the status page', () => {
 
   it('nothing is public until someone other than the author approves; then exactly the approved text is', async () => {
     const errors = await submit({ title: 'Checkout errors', status: 'investigating', body: 'Some card payments fail. We are on it.', 'component:api': 'major_outage', 'component:web': 'degraded', 'component:billing': 'none' });
-    expect(errors).toEqual({});
+    expect(errors).toEqual({ errors: {} });
     const change = await lastChange();
     expect(change.status).toBe('pending');
     let page = await json('/status.json');
@@ -133,7 +145,7 @@ describe('publishing on the status page', () => {
     expect(page.status).toBe('major_outage');
     expect(page.incidents).toHaveLength(1);
     expect(page.incidents[0]).toMatchObject({ id: 1, title: 'Checkout errors', status: 'investigating', resolvedAt: null, updates: [{ status: 'investigating', body: 'Some card payments fail. We are on it.', components: { api: 'major_outage', web: 'degraded' } }] });
-    expect(page.components.map((c: any) => [c.id, c.status])).toEqual([['api', 'major_outage'], ['web', 'degraded'], ['billing', 'operational']]);
+    expect(page.components.map((c) => [c.id, c.status])).toEqual([['api', 'major_outage'], ['web', 'degraded'], ['billing', 'operational']]);
     // Internal names never leak: the incident title and number are not on the page.
     const html = await (await fetch(`${t.url}/status`)).text();
     expect(html).not.toContain('db-primary-7');
@@ -172,7 +184,7 @@ describe('publishing on the status page', () => {
     expect(retry.isDone()).toBe(true);
     expect(patches).toBe(1);
     expect(await unsynced()).toBe(0);
-    expect((await json('/status.json')).incidents[0].updates.map((u: any) => u.status)).toEqual(['identified', 'investigating']);
+    expect((await json('/status.json')).incidents[0]!.updates.map((u) => u.status)).toEqual(['identified', 'investigating']);
   });
 
   it('/incident resolve offers the resolved notice, which goes through approval like every update', async () => {
@@ -184,8 +196,7 @@ describe('publishing on the status page', () => {
     const before = t.slack.views.length;
     await t.click('statuspage.open_resolved', value, { channel: inc.channel });
     await t.settle();
-    const view = t.slack.views[before]!.view as Record<string, any>;
-    const initial = Object.fromEntries((view.blocks as any[]).filter((b) => b.type === 'input').map((b) => [b.block_id, b.element.initial_value ?? b.element.initial_option?.value]));
+    const initial = initialValues(t.slack.views[before]!.view as unknown as View);
     expect(initial).toMatchObject({ status: 'resolved', 'component:api': 'operational', 'component:web': 'operational', 'component:billing': 'none' });
     expect(initial.body).toMatch(/^Resolved:/);
 
@@ -193,7 +204,7 @@ describe('publishing on the status page', () => {
       .patch(`/v1/pages/${PAGE}/incidents/p31zjtct2jer`, (b) => b.incident.status === 'resolved' && b.incident.components.cmpapi0001 === 'operational')
       .reply(200, remoteIncident('p31zjtct2jer', [{ id: 'u3', status: 'resolved', body: 'All payments work again.' }]));
     await submit({ title: 'Checkout errors', status: 'resolved', body: 'All payments work again.', 'component:api': 'operational', 'component:web': 'operational', 'component:billing': 'none' });
-    expect((await json('/status.json')).incidents[0].status).toBe('identified');
+    expect((await json('/status.json')).incidents[0]!.status).toBe('identified');
     await approve('U0CAROL');
     const page = await json('/status.json');
     expect(page.status).toBe('operational');
