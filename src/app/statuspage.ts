@@ -2,7 +2,7 @@ import type { AppContext, FirebreakModule } from './module.js';
 import type { ChangeGate } from '../approvals/gate.js';
 import type { IncidentService } from '../incidents/service.js';
 import type { HttpRequest, HttpResponse, Route } from '../http/router.js';
-import { OFFER_QUEUE, PUBLISH_KIND, StatusPageService, SYNC_QUEUE } from '../statuspage/service.js';
+import { OFFER_QUEUE, PUBLISH_KIND, StatusPageService, SYNC_ATTEMPTS, SYNC_QUEUE } from '../statuspage/service.js';
 import type { PublishParams } from '../statuspage/publish.js';
 import { StatusPageMessages } from '../statuspage/messages.js';
 import { StatuspageClient } from '../statuspage/atlassian.js';
@@ -76,7 +76,7 @@ export function statusPageModule(ctx: AppContext, statusPage: StatusPageService,
     jobs: {
       ...handlers.jobs,
       [OFFER_QUEUE]: async (job) => statusPage.offerResolvedNotice(Number((job.payload as { incidentId: number }).incidentId)),
-      [SYNC_QUEUE]: async (job) => void (await statusPage.sync(Number((job.payload as { statusIncidentId: number }).statusIncidentId))),
+      [SYNC_QUEUE]: async (job) => void (await statusPage.sync(Number((job.payload as { statusIncidentId: number }).statusIncidentId), job.attempts >= SYNC_ATTEMPTS)),
     },
   };
 }

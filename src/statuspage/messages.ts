@@ -6,7 +6,7 @@
  */
 import type { ChatSurface } from '../chat/surface.js';
 import type { Incident } from '../incidents/model.js';
-import { publishedNote, resolvedNoticeOffer } from '../templates/statuspage.js';
+import { publishedNote, resolvedNoticeOffer, syncFailedNote } from '../templates/statuspage.js';
 import type { PublicStatus } from './model.js';
 import { publicLink } from './page.js';
 
@@ -22,6 +22,11 @@ export class StatusPageMessages {
 
   async published(i: Incident, statusIncidentId: number, updateId: number, status: PublicStatus): Promise<void> {
     await this.postOnce(i, `statuspage:published:${updateId}`, publishedNote({ incidentId: i.id, status, url: publicLink(this.d.publicUrl, `/status/incidents/${statusIncidentId}`) }));
+  }
+
+  /** Once per update that gave up (`updateId`: the newest one left unsynced). */
+  async syncFailed(i: Incident, updateId: number, reason: string): Promise<void> {
+    await this.postOnce(i, `statuspage:sync-failed:${updateId}`, syncFailedNote(reason));
   }
 
   /** Once per resolution (`resolvedAt` tells two resolutions of a reopened incident apart). */

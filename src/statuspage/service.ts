@@ -22,6 +22,8 @@ export { PUBLISH_KIND } from './publish.js';
 export { SYNC_QUEUE } from './sync.js';
 export const OFFER_QUEUE = 'statuspage.offer_resolved';
 export const REQUEST_QUEUE = 'statuspage.request';
+/** Attempts of the Atlassian sync job (30 s doubling: the last about four hours after the first). */
+export const SYNC_ATTEMPTS = 10;
 const HISTORY_DAYS = 90;
 
 /** What the status page needs from incidents (IncidentService is one). */
@@ -62,7 +64,7 @@ export class StatusPageService {
       pool: d.pool, clock: d.clock, log: d.log, config: d.config, gate: d.gate,
       ...(sync ? {
         enqueueSync: async (c: pg.PoolClient, statusIncidentId: number, updateId: number) =>
-          void (await d.jobs.enqueue(SYNC_QUEUE, { statusIncidentId }, { runAt: d.clock.now(), dedupeKey: `${SYNC_QUEUE}:${updateId}`, maxAttempts: 10 }, c)),
+          void (await d.jobs.enqueue(SYNC_QUEUE, { statusIncidentId }, { runAt: d.clock.now(), dedupeKey: `${SYNC_QUEUE}:${updateId}`, maxAttempts: SYNC_ATTEMPTS }, c)),
       } : {}),
       announce: async (incidentId, statusIncidentId, update) => {
         const i = await d.incidents.get(incidentId);
@@ -96,8 +98,9 @@ export class StatusPageService {
     const incident = await this.d.incidents.get(incidentId);
     if (!incident) return undefined;
     const si = await store.statusIncidentFor(this.d.pool, incidentId);
-    const last = si ? (await store.publicIncident(this.d.pool, si.id))?.updates.at(-1) : undefined;
-    const states: Record<string, ComponentState> = { ...(last?.components ?? {}) };
+    // Every component this public incident has touched, at its latest published state.
+    const states: Record<string, ComponentState> = {};
+    for (const u of si ? ((await store.publicIncident(this.d.pool, si.id))?.updates ?? []) : []) Object.assign(states, u.components);
     if (resolving) for (const id of Object.keys(states)) states[id] = 'operational';
     const resolved = resolving || incident.status === 'resolved';
     return {
@@ -147,8 +150,23 @@ export class StatusPageService {
     await this.d.messages.offerResolvedNotice(i, si.title);
   }
 
-  async sync(statusIncidentId: number): Promise<number> {
+  /**
+   * The sync job. A failure is retried (Statuspage down, rate limited); the last attempt
+   * tells the incident channel instead of failing silently. What is public here is not
+   * affected either way, and the update stays marked unsynced.
+   */
+  async sync(statusIncidentId: number, lastAttempt: boolean): Promise<number> {
     if (!this.d.api || !atlassianSyncOn(this.d.config)) return 0;
-    return syncStatusIncident({ pool: this.d.pool, clock: this.d.clock, config: this.d.config, api: this.d.api }, statusIncidentId);
+    try {
+      return await syncStatusIncident({ pool: this.d.pool, clock: this.d.clock, config: this.d.config, api: this.d.api }, statusIncidentId);
+    } catch (err) {
+      if (!lastAttempt) throw err;
+      this.d.log.error({ err, statusIncidentId }, 'status page update could not be synced to Atlassian Statuspage; giving up');
+      const si = await store.getStatusIncident(this.d.pool, statusIncidentId);
+      const i = si?.incidentId ? await this.d.incidents.get(si.incidentId) : undefined;
+      const newest = (await store.unsyncedUpdates(this.d.pool, statusIncidentId)).at(-1);
+      if (i && newest) await this.d.messages.syncFailed(i, newest.id, (err as Error).message);
+      return 0;
+    }
   }
 }

@@ -88,6 +88,13 @@ export function publishedNote(o: { incidentId: number; status: PublicStatus; url
   };
 }
 
+export function syncFailedNote(reason: string): ChatMessage {
+  return {
+    text: 'The status page update could not be copied to Atlassian Statuspage',
+    blocks: [context(`:warning: The approved update is public on Firebreak's status page, but Atlassian Statuspage did not take it after several tries: ${escapeMrkdwn(reason.slice(0, 300))}. Post it there by hand or publish the next update once it is back (unsynced updates are sent with it).`)],
+  };
+}
+
 export function publishOutcomeText(o: GateOutcome): string {
   switch (o.status) {
     case 'pending':

@@ -187,6 +187,27 @@ describe('publishing on the status page', () => {
     expect((await json('/status.json')).incidents[0]!.updates.map((u) => u.status)).toEqual(['identified', 'investigating']);
   });
 
+  it('a sync that keeps failing tells the incident channel on its last attempt; the page is unaffected', async () => {
+    await submit({ title: 'Checkout errors', status: 'monitoring', body: 'Fix deployed; watching.', 'component:api': 'degraded', 'component:web': 'operational', 'component:billing': 'none' });
+    nock(API).get(`/v1/pages/${PAGE}/incidents/p31zjtct2jer`).reply(401, { error: 'Could not authenticate' });
+    await approve('U0BOB');
+    const job = (await t.db.pool.query(`SELECT id, attempts FROM jobs WHERE queue = 'statuspage.sync' AND status <> 'done' ORDER BY id DESC LIMIT 1`)).rows[0];
+    expect(job).toBeTruthy();
+    expect(t.slack.messagesIn(inc.channel).some((m) => m.text.includes('could not be copied to Atlassian'))).toBe(false);
+    const sync = t.app.modules.find((m) => m.name === 'statuspage')!.jobs!['statuspage.sync']!;
+    nock(API).get(`/v1/pages/${PAGE}/incidents/p31zjtct2jer`).reply(401, { error: 'Could not authenticate' });
+    await sync({ id: job.id, queue: 'statuspage.sync', dedupeKey: null, payload: { statusIncidentId: 1 }, runAt: new Date(), attempts: 10, requestId: null });
+    const warning = t.slack.messagesIn(inc.channel).find((m) => m.text.includes('could not be copied to Atlassian'));
+    expect(JSON.stringify(warning?.blocks)).toContain('answered 401');
+    expect((await json('/status.json')).incidents[0]!.status).toBe('monitoring');
+    // The next successful sync sends it with the next update: it stays unsynced until then.
+    expect((await t.db.pool.query('SELECT count(*)::int AS n FROM status_updates WHERE remote_synced_at IS NULL')).rows[0].n).toBe(1);
+    nock(API).get(`/v1/pages/${PAGE}/incidents/p31zjtct2jer`).reply(200, remoteIncident('p31zjtct2jer', []))
+      .patch(`/v1/pages/${PAGE}/incidents/p31zjtct2jer`).reply(200, remoteIncident('p31zjtct2jer', []));
+    await sync({ id: job.id, queue: 'statuspage.sync', dedupeKey: null, payload: { statusIncidentId: 1 }, runAt: new Date(), attempts: 1, requestId: null });
+    expect((await t.db.pool.query('SELECT count(*)::int AS n FROM status_updates WHERE remote_synced_at IS NULL')).rows[0].n).toBe(0);
+  });
+
   it('/incident resolve offers the resolved notice, which goes through approval like every update', async () => {
     await t.slash('/incident resolve rolled back', { channel: inc.channel });
     await t.settle();
@@ -204,7 +225,7 @@ describe('publishing on the status page', () => {
       .patch(`/v1/pages/${PAGE}/incidents/p31zjtct2jer`, (b) => b.incident.status === 'resolved' && b.incident.components.cmpapi0001 === 'operational')
       .reply(200, remoteIncident('p31zjtct2jer', [{ id: 'u3', status: 'resolved', body: 'All payments work again.' }]));
     await submit({ title: 'Checkout errors', status: 'resolved', body: 'All payments work again.', 'component:api': 'operational', 'component:web': 'operational', 'component:billing': 'none' });
-    expect((await json('/status.json')).incidents[0]!.status).toBe('identified');
+    expect((await json('/status.json')).incidents[0]!.status).toBe('monitoring');
     await approve('U0CAROL');
     const page = await json('/status.json');
     expect(page.status).toBe('operational');
