@@ -155,6 +155,10 @@ describe('publishing on the status page', () => {
 
     const events = (await t.db.pool.query(`SELECT actor, incident_id, subject, payload FROM events WHERE type = 'statuspage.published'`)).rows;
     expect(events).toEqual([expect.objectContaining({ actor: 'U0ALICE', incident_id: inc.id, subject: 'statuspage:1', payload: expect.objectContaining({ changeId: change.id, approvers: ['U0BOB'], body: 'Some card payments fail. We are on it.' }) })]);
+    // It is in the audit view too.
+    const { responseId } = await t.slash('/audit log statuspage', { user: 'U0BOB' });
+    await t.settle();
+    expect(t.slack.replies(responseId).join('\n')).toMatch(/statuspage\.published/);
     // The incident channel hears that it went public, with the stable link.
     expect(t.slack.messagesIn(inc.channel).some((m) => m.text.startsWith('Status page updated'))).toBe(true);
   });
