@@ -23,7 +23,8 @@ export const statusPageConfigSchema = z
     enabled: z.boolean().default(false),
     /** The page's heading and the feed's title. */
     title: z.string().min(1).max(100).default('Service status'),
-    components: z.array(statusComponentSchema).max(100).default([]),
+    /** At most 90: each is one field of the Slack form, which holds 100 blocks. */
+    components: z.array(statusComponentSchema).max(90).default([]),
     /** Cache-Control max-age of the public routes, in seconds (short: the page must be current). */
     maxAgeSeconds: z.number().int().min(0).max(300).default(30),
     /** Optional sync to Atlassian Statuspage after each approved publish. */
