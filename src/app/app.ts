@@ -40,6 +40,8 @@ import { Lifecycle } from '../ops/lifecycle.js';
 import { opsModule } from './ops.js';
 import { observeHttpRequest } from '../ops/metrics.js';
 import { pitrArea } from './pitr.js';
+import { statusPageModule, statusPageService } from './statuspage.js';
+import type { StatusPageService } from '../statuspage/service.js';
 
 export interface AppOptions {
   config: Config;
@@ -84,6 +86,8 @@ export interface AppServices {
   readonly pdAlerts: PagerDutyAlertControls;
   readonly backups: BackupService;
   readonly dr: DrService;
+  /** The public status page, fed through the change gate. */
+  readonly statusPage: StatusPageService;
 }
 
 /**
@@ -110,7 +114,8 @@ function buildServices(ctx: AppContext): AppServices {
   const paging = new PagingService(ctx, { incidents, alerts }, { routingKeys, alertControls: pdAlerts });
   const backups = new BackupService({ ...ctx, paging: opsPager });
   const dr = new DrService(ctx, backupsRestoreSource(ctx), changes);
-  return { changes, incidents, alerts, opsPager, paging, pdAlerts, backups, dr };
+  const statusPage = statusPageService(ctx, incidents, changes);
+  return { changes, incidents, alerts, opsPager, paging, pdAlerts, backups, dr, statusPage };
 }
 
 /** The modules that make up Firebreak, in the order their routes and commands register. */
@@ -126,6 +131,7 @@ function buildModules(ctx: AppContext, s: AppServices): FirebreakModule[] {
     alertsModule(ctx, s.alerts),
     silencesModule(ctx, s.alerts, s.changes),
     pitr.module,
+    statusPageModule(ctx, s.statusPage, s.incidents, s.changes),
   ];
 }
 

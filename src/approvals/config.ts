@@ -47,6 +47,8 @@ export const DEFAULT_ACTION_POLICIES: Record<string, Partial<ActionPolicy>> = {
   'change.standard': { approvalsRequired: 1 },
   'change.normal': { approvalsRequired: 1 },
   'change.emergency': { approvalsRequired: 1, breakGlass: true },
+  // A public status page update (src/statuspage): someone other than its author reads it first.
+  'statuspage.publish': { approvalsRequired: 1 },
 };
 
 export const approvalsConfigSchema = z

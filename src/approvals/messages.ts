@@ -5,6 +5,7 @@ import { renderChangeRequest, type ChangeRequestView } from '../templates/approv
 import type { ActionResult } from './gate.js';
 import type { ChangeRequest, MessageRef } from './model.js';
 import * as store from './store.js';
+import { escapeMrkdwn } from '../templates/blocks.js';
 
 /** Who may decide a request: anyone, or these users (groups that could not be resolved are named). */
 export type Eligibility = { anyone: true } | { anyone: false; users: Set<string>; unresolvedGroups: string[] };
@@ -114,7 +115,7 @@ export class ChangeMessages {
   /** The requester hears how the run ended. */
   async tellResult(req: ChangeRequest, result: ActionResult): Promise<void> {
     await this.tell(req.requester, {
-      text: `${result.ok ? ':white_check_mark:' : ':x:'} Change #${req.id} (${req.title}) ${result.ok ? 'done' : 'failed'}: ${result.summary}`,
+      text: `${result.ok ? ':white_check_mark:' : ':x:'} Change #${req.id} (${escapeMrkdwn(req.title)}) ${result.ok ? 'done' : 'failed'}: ${result.summary}`,
     });
   }
 

@@ -50,4 +50,5 @@ export const ENV_BINDINGS: EnvBinding[] = [
   { env: 'FIREBREAK_BACKUP_DIR', path: ['backups', 'storage', 'localDir'], doc: 'Local backup directory when no bucket is set (default DATA_DIR/backups).' },
   { env: 'FIREBREAK_PG_BIN_DIR', path: ['backups', 'pgBinDir'], doc: 'Directory with pg_dump/pg_restore matching the server (default PATH).' },
   { env: 'FIREBREAK_PITR_CIPHER_PASS', path: ['pitr', 'encryption', 'passphrase'], secret: true, doc: 'pgBackRest repository cipher passphrase (aes-256-cbc); handed to pgBackRest in its environment, never on argv.' },
+  { env: 'STATUSPAGE_API_KEY', path: ['statusPage', 'atlassian', 'apiKey'], secret: true, doc: 'Atlassian Statuspage API key; with statusPage.atlassian.pageId, approved status-page publishes are synced there.' },
 ];

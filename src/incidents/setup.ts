@@ -169,7 +169,7 @@ export async function setUpWarRoom(svc: WarRoomIncidents, incidentId: number, op
       for (const kind of ctx.config.incidents.severities[i.severity].templates) {
         await step(`comms:${kind}`, async (resumed) => {
           if (resumed && (await chat.findTagged(channel, tag(`comms:${kind}`), { threadTs }))) return;
-          await chat.post(channel, commsMessage(kind, i, svc.commsExtras(i), svc.comms), { threadTs, tag: tag(`comms:${kind}`) });
+          await chat.post(channel, commsMessage(kind, i, svc.commsExtras(i), svc.comms, { statusPage: ctx.config.statusPage.enabled }), { threadTs, tag: tag(`comms:${kind}`) });
         });
       }
     }

@@ -5,6 +5,7 @@ import type { Incident } from '../incidents/model.js';
 import { SEVERITY_MEANING } from '../incidents/model.js';
 import { mention, utc } from './format.js';
 import { context, escapeMrkdwn, section, textSections } from './blocks.js';
+import { publishButton } from './statuspage.js';
 
 /**
  * The communication templates of the ops practice: internal status update, customer /
@@ -183,11 +184,15 @@ export function renderComms(kind: CommsKind, i: Incident, extras: CommsExtras = 
   return renderTemplate(templates[kind], commsFields(i, extras));
 }
 
-export function commsMessage(kind: CommsKind, i: Incident, extras: CommsExtras = {}, templates: CommsTemplates = BUILTIN): ChatMessage {
+/** `statusPage`: the customer draft gets a button that opens the status page form (when the page is enabled). */
+export function commsMessage(kind: CommsKind, i: Incident, extras: CommsExtras = {}, templates: CommsTemplates = BUILTIN, opts: { statusPage?: boolean } = {}): ChatMessage {
   const body = renderComms(kind, i, extras, templates);
   return {
     text: `${TITLES[kind]} draft for INC-${i.id}`,
     // A draft with a long summary or update spans several sections, each a closed code block.
-    blocks: [section(`*${TITLES[kind]}* — draft`), ...textSections('```' + body + '```', { maxBlocks: 6 }), context('Copy, adjust and send. Drafts are filled from the incident record.')],
+    blocks: [
+      section(`*${TITLES[kind]}* — draft`), ...textSections('```' + body + '```', { maxBlocks: 6 }), context('Copy, adjust and send. Drafts are filled from the incident record.'),
+      ...(kind === 'customer' && opts.statusPage ? [publishButton(i.id)] : []),
+    ],
   };
 }
