@@ -11,6 +11,8 @@ import { Hooks } from '../events/hooks.js';
 import { Background } from '../jobs/background.js';
 import { createHttpServer, type HttpServer } from '../http/server.js';
 import type { Route } from '../http/router.js';
+import type { StoredEvent } from '../events/log.js';
+import type { PostmortemActions } from '../incidents/write-postmortem.js';
 import type { ChatSurface } from '../chat/surface.js';
 import type { ReplyFactory } from '../chat/interactions.js';
 import { chatReplies } from '../chat/replies.js';
@@ -40,6 +42,8 @@ import { Lifecycle } from '../ops/lifecycle.js';
 import { opsModule } from './ops.js';
 import { observeHttpRequest } from '../ops/metrics.js';
 import { pitrArea } from './pitr.js';
+import { FollowupService } from '../followups/service.js';
+import { followupsModule } from './followups.js';
 
 export interface AppOptions {
   config: Config;
@@ -84,6 +88,7 @@ export interface AppServices {
   readonly pdAlerts: PagerDutyAlertControls;
   readonly backups: BackupService;
   readonly dr: DrService;
+  readonly followups: FollowupService;
 }
 
 /**
@@ -94,7 +99,11 @@ function buildServices(ctx: AppContext): AppServices {
   // Read once: paging uses the keys, incidents only whether there are any (the headline says so).
   const routingKeys = resolveRoutingKeys(ctx.config.paging, process.env);
   const opsPager = new OpsPager({ jobs: ctx.jobs, clock: ctx.clock, routingKeys });
-  const incidents = new IncidentService(ctx, { enabled: routingKeys.size > 0 });
+  // The post-mortem lists follow-ups live, and follow-ups read incidents: each gets the other
+  // as a narrow interface, the post-mortem side resolved when it is first used.
+  const postmortemActions: PostmortemActions = { forPostmortem: (id: number, events: StoredEvent[]) => followups.forPostmortem(id, events) };
+  const incidents: IncidentService = new IncidentService(ctx, { enabled: routingKeys.size > 0 }, postmortemActions);
+  const followups: FollowupService = new FollowupService(ctx, { get: (id) => incidents.get(id) });
   const changes = new ChangeService(ctx, incidents);
   const silences = silenceStatus(ctx);
   const pdStatus = new PagerDutyAlertStatus(ctx.pool, () => !!ctx.config.paging.apiToken);
@@ -110,7 +119,7 @@ function buildServices(ctx: AppContext): AppServices {
   const paging = new PagingService(ctx, { incidents, alerts }, { routingKeys, alertControls: pdAlerts });
   const backups = new BackupService({ ...ctx, paging: opsPager });
   const dr = new DrService(ctx, backupsRestoreSource(ctx), changes);
-  return { changes, incidents, alerts, opsPager, paging, pdAlerts, backups, dr };
+  return { changes, incidents, alerts, opsPager, paging, pdAlerts, backups, dr, followups };
 }
 
 /** The modules that make up Firebreak, in the order their routes and commands register. */
@@ -126,6 +135,7 @@ function buildModules(ctx: AppContext, s: AppServices): FirebreakModule[] {
     alertsModule(ctx, s.alerts),
     silencesModule(ctx, s.alerts, s.changes),
     pitr.module,
+    followupsModule(ctx, s.followups, s.incidents),
   ];
 }
 

@@ -3,7 +3,16 @@ import { appendEvent, incidentEvents } from '../events/log.js';
 import { withTransaction } from '../db/pool.js';
 import type { IncidentFlowDeps } from './change.js';
 import * as store from './store.js';
-import { postmortemMarkdown } from '../templates/postmortem.js';
+import { postmortemMarkdown, type PostmortemAction } from '../templates/postmortem.js';
+import type { StoredEvent } from '../events/log.js';
+
+/**
+ * The action list's source when follow-ups are wired in (src/followups, handed in by the
+ * composition root): turns the incident's action notes into follow-ups and lists them live.
+ */
+export interface PostmortemActions {
+  forPostmortem(incidentId: number, events: StoredEvent[]): Promise<PostmortemAction[]>;
+}
 
 /**
  * Write the post-mortem: render it from the incident and its events, store it as a new
@@ -26,8 +35,10 @@ export async function writePostmortem(d: IncidentFlowDeps, id: number, actor: st
 async function savePostmortem(d: IncidentFlowDeps, i: Incident, actor: string, now: Date, requestKey?: string): Promise<store.StoredPostmortem> {
   const id = i.id;
   const events = await incidentEvents(d.ctx.pool, id);
-  const names = await d.messages.displayNames([i.commander, i.commsLead, i.techLead, actor, ...events.map((e) => e.actor), JSON.stringify(events.map((e) => e.payload))]);
-  const markdown = postmortemMarkdown({ incident: i, events, generatedAt: now, generatedBy: actor, nameOf: (u) => names.get(u) });
+  const followups = await d.postmortemActions?.forPostmortem(id, events);
+  const owners = followups?.map((f) => f.ownerUserId).filter((u): u is string => !!u) ?? [];
+  const names = await d.messages.displayNames([i.commander, i.commsLead, i.techLead, actor, ...owners, ...events.map((e) => e.actor), JSON.stringify(events.map((e) => e.payload))]);
+  const markdown = postmortemMarkdown({ incident: i, events, generatedAt: now, generatedBy: actor, nameOf: (u) => names.get(u), followups });
   return withTransaction(d.ctx.pool, async (tx) => {
     // Two regenerations at once take turns for the version number.
     await store.lockKey(tx, `postmortem:${id}`);
