@@ -12,7 +12,7 @@ import { Background } from '../jobs/background.js';
 import { createHttpServer, type HttpServer } from '../http/server.js';
 import type { Route } from '../http/router.js';
 import type { StoredEvent } from '../events/log.js';
-import type { PostmortemActions } from '../incidents/write-postmortem.js';
+import type { PostmortemActions } from '../incidents/postmortem-actions.js';
 import type { ChatSurface } from '../chat/surface.js';
 import type { ReplyFactory } from '../chat/interactions.js';
 import { chatReplies } from '../chat/replies.js';

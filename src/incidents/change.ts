@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { AppContext } from '../context.js';
 import type { Incident } from './model.js';
 import type { IncidentMessages } from './messages.js';
-import type { PostmortemActions } from './write-postmortem.js';
+import type { PostmortemActions } from './postmortem-actions.js';
 import { appendEvent } from '../events/log.js';
 import { withTransaction } from '../db/pool.js';
 import * as store from './store.js';

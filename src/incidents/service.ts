@@ -23,7 +23,8 @@ import { addNote, postUpdate } from './post-update.js';
 import { changeStatus } from './change-status.js';
 import { changeSeverity } from './change-severity.js';
 import { assignRole } from './assign-role.js';
-import { writePostmortem, type PostmortemActions } from './write-postmortem.js';
+import { writePostmortem } from './write-postmortem.js';
+import type { PostmortemActions } from './postmortem-actions.js';
 import { recordPin, type PinInput } from './record-pin.js';
 
 export type { ChangeOutcome } from './change.js';

@@ -3,16 +3,7 @@ import { appendEvent, incidentEvents } from '../events/log.js';
 import { withTransaction } from '../db/pool.js';
 import type { IncidentFlowDeps } from './change.js';
 import * as store from './store.js';
-import { postmortemMarkdown, type PostmortemAction } from '../templates/postmortem.js';
-import type { StoredEvent } from '../events/log.js';
-
-/**
- * The action list's source when follow-ups are wired in (src/followups, handed in by the
- * composition root): turns the incident's action notes into follow-ups and lists them live.
- */
-export interface PostmortemActions {
-  forPostmortem(incidentId: number, events: StoredEvent[]): Promise<PostmortemAction[]>;
-}
+import { postmortemMarkdown } from '../templates/postmortem.js';
 
 /**
  * Write the post-mortem: render it from the incident and its events, store it as a new
