@@ -7,6 +7,13 @@ import { addFollowupAction, addFollowupView } from '../handlers/followups.js';
 import { followupWebhookRoutes } from '../webhooks/followups.js';
 import { ADD_FOLLOWUP_ACTION, ADD_FOLLOWUP_VIEW } from '../templates/followups.js';
 
+/** Every `minutes` as cron: minutes under an hour, whole hours above (the schema allows 1-59, 60, 120, ... 1440). */
+export function pollCron(minutes: number): string {
+  if (minutes < 60) return `*/${minutes} * * * *`;
+  const hours = Math.round(minutes / 60);
+  return hours >= 24 ? '0 0 * * *' : `0 */${hours} * * *`;
+}
+
 /**
  * Follow-ups: `action:` notes become records (the note hook), `/incident followups`,
  * `/incident followup add`, `/followups`, the Add follow-up button and modal, the export job,
@@ -28,7 +35,7 @@ export function followupsModule(ctx: AppContext, followups: FollowupService, inc
   if (followups.trackerKind) {
     // Once per slot across replicas: read issue state back and retry exports that gave up.
     ctx.scheduler.add({
-      name: 'followups:poll', cron: `*/${Math.min(cfg.pollMinutes, 59)} * * * *`,
+      name: 'followups:poll', cron: pollCron(cfg.pollMinutes),
       run: async () => {
         const r = await followups.poll();
         if (r.closed || r.rearmed || r.errors) ctx.log.info({ ...r }, 'follow-up tracker poll');

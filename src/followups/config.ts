@@ -46,7 +46,7 @@ export const followupsConfigSchema = z
   .object({
     tracker: z.enum(['none', 'github', 'jira']).default('none'),
     /** How often open exported follow-ups are read back from the tracker (and failed exports retried). */
-    pollMinutes: z.number().int().min(1).max(1440).default(15),
+    pollMinutes: z.number().int().min(1).max(1440).refine((m) => m < 60 || m % 60 === 0, 'minutes under 60, or whole hours (60, 120, ... 1440)').default(15),
     /** Names this installation in issue markers (body marker, Jira label): two Firebreaks on one tracker stay apart. */
     markerPrefix: z.string().regex(/^[a-z0-9-]{1,30}$/, 'lower case letters, digits and -').default('firebreak'),
     github: githubSchema,

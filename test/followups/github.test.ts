@@ -7,6 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { declareIncident, startTestApp, type TestApp } from '../support/app.js';
 import { FakeClock, MINUTE } from '../../src/clock.js';
 import { ConfigError, loadConfig } from '../../src/config/load.js';
+import { pollCron } from '../../src/app/followups.js';
 
 /**
  * Follow-ups exported to GitHub Issues, faked with nock on api.github.com with GitHub's real
@@ -220,5 +221,10 @@ describe('configuration', () => {
     ]);
     expect(problems('followups:\n  tracker: github\n  github:\n    owner: acme\n    repo: api\n', { GITHUB_TOKEN: 'ghp_x' })).toEqual([]);
     expect(problems('followups:\n  github:\n    token: ghp_in_the_file\n')).toEqual([expect.stringContaining('GITHUB_TOKEN')]);
+  });
+
+  it('polls every few minutes or whole hours, once per slot through the scheduler', () => {
+    expect([pollCron(15), pollCron(1), pollCron(60), pollCron(180), pollCron(1440)]).toEqual(['*/15 * * * *', '*/1 * * * *', '0 */1 * * *', '0 */3 * * *', '0 0 * * *']);
+    expect(problems('followups:\n  pollMinutes: 90\n')).toEqual([expect.stringContaining('whole hours')]);
   });
 });
