@@ -11,6 +11,8 @@ import { Hooks } from '../events/hooks.js';
 import { Background } from '../jobs/background.js';
 import { createHttpServer, type HttpServer } from '../http/server.js';
 import type { Route } from '../http/router.js';
+import type { StoredEvent } from '../events/log.js';
+import type { PostmortemActions } from '../incidents/postmortem-actions.js';
 import type { ChatSurface } from '../chat/surface.js';
 import type { ReplyFactory } from '../chat/interactions.js';
 import { chatReplies } from '../chat/replies.js';
@@ -42,6 +44,8 @@ import { observeHttpRequest } from '../ops/metrics.js';
 import { pitrArea } from './pitr.js';
 import { statusPageModule, statusPageService } from './statuspage.js';
 import type { StatusPageService } from '../statuspage/service.js';
+import { FollowupService } from '../followups/service.js';
+import { followupsModule } from './followups.js';
 
 export interface AppOptions {
   config: Config;
@@ -88,6 +92,7 @@ export interface AppServices {
   readonly dr: DrService;
   /** The public status page, fed through the change gate. */
   readonly statusPage: StatusPageService;
+  readonly followups: FollowupService;
 }
 
 /**
@@ -98,7 +103,11 @@ function buildServices(ctx: AppContext): AppServices {
   // Read once: paging uses the keys, incidents only whether there are any (the headline says so).
   const routingKeys = resolveRoutingKeys(ctx.config.paging, process.env);
   const opsPager = new OpsPager({ jobs: ctx.jobs, clock: ctx.clock, routingKeys });
-  const incidents = new IncidentService(ctx, { enabled: routingKeys.size > 0 });
+  // The post-mortem lists follow-ups live, and follow-ups read incidents: each gets the other
+  // as a narrow interface, the post-mortem side resolved when it is first used.
+  const postmortemActions: PostmortemActions = { forPostmortem: (id: number, events: StoredEvent[]) => followups.forPostmortem(id, events) };
+  const incidents: IncidentService = new IncidentService(ctx, { enabled: routingKeys.size > 0 }, postmortemActions);
+  const followups: FollowupService = new FollowupService(ctx, { get: (id) => incidents.get(id) });
   const changes = new ChangeService(ctx, incidents);
   const silences = silenceStatus(ctx);
   const pdStatus = new PagerDutyAlertStatus(ctx.pool, () => !!ctx.config.paging.apiToken);
@@ -115,7 +124,7 @@ function buildServices(ctx: AppContext): AppServices {
   const backups = new BackupService({ ...ctx, paging: opsPager });
   const dr = new DrService(ctx, backupsRestoreSource(ctx), changes);
   const statusPage = statusPageService(ctx, incidents, changes);
-  return { changes, incidents, alerts, opsPager, paging, pdAlerts, backups, dr, statusPage };
+  return { changes, incidents, alerts, opsPager, paging, pdAlerts, backups, dr, statusPage, followups };
 }
 
 /** The modules that make up Firebreak, in the order their routes and commands register. */
@@ -132,6 +141,7 @@ function buildModules(ctx: AppContext, s: AppServices): FirebreakModule[] {
     silencesModule(ctx, s.alerts, s.changes),
     pitr.module,
     statusPageModule(ctx, s.statusPage, s.incidents, s.changes),
+    followupsModule(ctx, s.followups, s.incidents),
   ];
 }
 

@@ -51,4 +51,8 @@ export const ENV_BINDINGS: EnvBinding[] = [
   { env: 'FIREBREAK_PG_BIN_DIR', path: ['backups', 'pgBinDir'], doc: 'Directory with pg_dump/pg_restore matching the server (default PATH).' },
   { env: 'FIREBREAK_PITR_CIPHER_PASS', path: ['pitr', 'encryption', 'passphrase'], secret: true, doc: 'pgBackRest repository cipher passphrase (aes-256-cbc); handed to pgBackRest in its environment, never on argv.' },
   { env: 'STATUSPAGE_API_KEY', path: ['statusPage', 'atlassian', 'apiKey'], secret: true, doc: 'Atlassian Statuspage API key; with statusPage.atlassian.pageId, approved status-page publishes are synced there.' },
+  { env: 'GITHUB_TOKEN', path: ['followups', 'github', 'token'], secret: true, doc: 'GitHub token that creates follow-up issues (followups.tracker github; Issues read and write on the repository).' },
+  { env: 'GITHUB_WEBHOOK_SECRET', path: ['followups', 'github', 'webhookSecret'], secret: true, doc: 'Secret of the GitHub repository webhook to POST /webhooks/github (X-Hub-Signature-256); unset = the webhook is refused and polling alone brings closes back.' },
+  { env: 'JIRA_API_TOKEN', path: ['followups', 'jira', 'apiToken'], secret: true, doc: 'Atlassian API token of followups.jira.email, for follow-up issues (followups.tracker jira).' },
+  { env: 'JIRA_WEBHOOK_SECRET', path: ['followups', 'jira', 'webhookSecret'], secret: true, doc: 'Secret of the Jira webhook to POST /webhooks/jira (X-Hub-Signature); unset = the webhook is refused and polling alone brings closes back.' },
 ];

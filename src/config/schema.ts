@@ -10,6 +10,7 @@ import { consoleConfigSchema } from '../console/config.js';
 import { auditConfigSchema } from '../audit/config.js';
 import { pitrConfigSchema } from '../pitr/config.js';
 import { statusPageConfigSchema } from '../statuspage/config.js';
+import { followupsConfigSchema } from '../followups/config.js';
 import { isLoopback } from '../http/loopback.js';
 
 /** The whole configuration. Each area owns its section's schema next to its code. */
@@ -54,6 +55,8 @@ export const configSchema = z.object({
   pitr: pitrConfigSchema,
   /** The public status page fed from Slack through the change gate (src/statuspage). */
   statusPage: statusPageConfigSchema,
+  /** Follow-ups and their export to GitHub Issues or Jira (src/followups). */
+  followups: followupsConfigSchema,
   /** The local console (no Slack tokens): who can act in it and which channels exist. */
   console: consoleConfigSchema,
 });

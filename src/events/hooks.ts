@@ -13,6 +13,8 @@ export interface HookPayloads {
   'incident.status_changed': { incident: Incident; from: string; to: string; actor: string };
   'incident.resolved': { incident: Incident; actor: string };
   'incident.reopened': { incident: Incident; actor: string };
+  /** A timeline note was added (follow-ups read `action:` notes; again on a re-run, so listeners must be idempotent). */
+  'incident.note_added': { incident: Incident; actor: string; text: string };
   /**
    * The incident's channel exists (its setup ran, on whichever replica; again on each retry
    * and repair, so listeners must be idempotent).

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { AppContext } from '../context.js';
 import type { Incident } from './model.js';
 import type { IncidentMessages } from './messages.js';
+import type { PostmortemActions } from './postmortem-actions.js';
 import { appendEvent } from '../events/log.js';
 import { withTransaction } from '../db/pool.js';
 import * as store from './store.js';
@@ -10,6 +11,8 @@ import * as store from './store.js';
 export interface IncidentFlowDeps {
   readonly ctx: AppContext;
   readonly messages: IncidentMessages;
+  /** Follow-ups for the post-mortem's action list, when that area is wired in. */
+  readonly postmortemActions?: PostmortemActions;
 }
 
 /** What a change to an incident came to. Refusals carry the sentence to show the person. */

@@ -38,5 +38,6 @@ export async function addNote(d: IncidentFlowDeps, id: number, actor: string, te
   );
   if (!out.ok) return out;
   await d.messages.postIn(out.incident, out.problems, noteNotice(actor, text), effectRun(id, requestKey, out), 'note');
+  await d.ctx.hooks.emit('incident.note_added', { incident: out.incident, actor, text });
   return out;
 }

@@ -24,6 +24,7 @@ import { changeStatus } from './change-status.js';
 import { changeSeverity } from './change-severity.js';
 import { assignRole } from './assign-role.js';
 import { writePostmortem } from './write-postmortem.js';
+import type { PostmortemActions } from './postmortem-actions.js';
 import { recordPin, type PinInput } from './record-pin.js';
 
 export type { ChangeOutcome } from './change.js';
@@ -45,6 +46,8 @@ export class IncidentService implements IncidentFlowDeps {
     readonly ctx: AppContext,
     /** Whether PagerDuty routing keys are configured: the headline says whether declares page. */
     paging: { enabled: boolean },
+    /** The post-mortem's live action list (src/followups); without it, action notes are listed as written. */
+    readonly postmortemActions?: PostmortemActions,
   ) {
     this.messages = new IncidentMessages(ctx, paging);
   }

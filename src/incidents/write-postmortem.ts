@@ -26,8 +26,10 @@ export async function writePostmortem(d: IncidentFlowDeps, id: number, actor: st
 async function savePostmortem(d: IncidentFlowDeps, i: Incident, actor: string, now: Date, requestKey?: string): Promise<store.StoredPostmortem> {
   const id = i.id;
   const events = await incidentEvents(d.ctx.pool, id);
-  const names = await d.messages.displayNames([i.commander, i.commsLead, i.techLead, actor, ...events.map((e) => e.actor), JSON.stringify(events.map((e) => e.payload))]);
-  const markdown = postmortemMarkdown({ incident: i, events, generatedAt: now, generatedBy: actor, nameOf: (u) => names.get(u) });
+  const followups = await d.postmortemActions?.forPostmortem(id, events);
+  const owners = followups?.map((f) => f.ownerUserId).filter((u): u is string => !!u) ?? [];
+  const names = await d.messages.displayNames([i.commander, i.commsLead, i.techLead, actor, ...owners, ...events.map((e) => e.actor), JSON.stringify(events.map((e) => e.payload))]);
+  const markdown = postmortemMarkdown({ incident: i, events, generatedAt: now, generatedBy: actor, nameOf: (u) => names.get(u), followups });
   return withTransaction(d.ctx.pool, async (tx) => {
     // Two regenerations at once take turns for the version number.
     await store.lockKey(tx, `postmortem:${id}`);

@@ -10,6 +10,7 @@ import {
   clipPlain, link, plain,
 } from './blocks.js';
 import { SLACK_LIMITS } from './slack-limits.js';
+import { addFollowupButton } from './followups.js';
 
 /** Longest update people may type (modal and command alike); Firebreak splits it over sections when it posts it. */
 export const UPDATE_MAX = 2800;
@@ -248,7 +249,13 @@ export function reopenedNotice(i: Incident, actor: string, reason?: string): Cha
 }
 
 export function postmortemPosted(i: Incident, version: number): ChatMessage {
-  return { text: `Post-mortem draft v${version} for INC-${i.id}`, blocks: [context(`:page_facing_up: Post-mortem draft v${version} uploaded. Regenerate with \`/incident postmortem ${i.id}\` after editing the timeline.`)] };
+  return {
+    text: `Post-mortem draft v${version} for INC-${i.id}`,
+    blocks: [
+      context(`:page_facing_up: Post-mortem draft v${version} uploaded. Regenerate with \`/incident postmortem ${i.id}\` after editing the timeline; its action items are follow-ups (\`/incident followups ${i.id}\`).`),
+      actions(`postmortem-${i.id}`, [addFollowupButton(i.id)]),
+    ],
+  };
 }
 
 /** A one-field modal about an incident: the incident line on top, one text input below. */

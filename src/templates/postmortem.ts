@@ -17,6 +17,25 @@ export interface PostmortemInput {
   generatedBy: string;
   /** Display name of a chat user id (`alice` for U0ALICE), as the channel shows it; unknown = the id. */
   nameOf?: NameOf;
+  /**
+   * The incident's follow-ups with their live status (src/followups): when given, the action
+   * items are these, plus any action note that is not one of them.
+   */
+  followups?: PostmortemAction[];
+}
+
+/** A follow-up as the post-mortem's action list shows it. */
+export interface PostmortemAction {
+  ref: string;
+  title: string;
+  ownerUserId: string | null;
+  ownerLabel: string | null;
+  due: string | null;
+  status: string;
+  overdue: boolean;
+  /** The note it came from, so that note is not listed twice. */
+  sourceEventId: number | null;
+  tracker?: { key: string; url: string };
 }
 
 export type NameOf = (userId: string) => string | undefined;
@@ -63,7 +82,7 @@ export function actionItemsFromEvents(events: StoredEvent[], nameOf: NameOf = no
   return out;
 }
 
-export function postmortemMarkdown({ incident: i, events, generatedAt, generatedBy, nameOf = noNames }: PostmortemInput): string {
+export function postmortemMarkdown({ incident: i, events, generatedAt, generatedBy, nameOf = noNames, followups }: PostmortemInput): string {
   const person = personWith(nameOf);
   const md = (s: string) => slackToMarkdown(s, nameOf);
   const m = incidentMetrics(i);
@@ -129,8 +148,22 @@ export function postmortemMarkdown({ incident: i, events, generatedAt, generated
   push('## What went well', '', '- _What helped us detect, respond or recover quickly?_', '');
   push('## What went badly', '', '- _Where did we lose time? What was missing: alerts, runbooks, access, tooling?_', '');
 
-  push('## Action items', '', '| Action | Owner | Due |', '|---|---|---|');
-  for (const a of actionItemsFromEvents(events, nameOf)) push(`| ${cell(a.action, nameOf)} | ${cell(a.owner, nameOf)} | ${a.due} |`);
-  push('| _add an action_ | _owner_ | _YYYY-MM-DD_ |', '');
+  if (followups) {
+    // Live: the follow-ups' status and tracker links as they are now.
+    push('## Action items', '', '| Action | Owner | Due | Status | Tracker |', '|---|---|---|---|---|');
+    for (const f of followups) {
+      const owner = f.ownerUserId ? person(f.ownerUserId) : f.ownerLabel ? `@${f.ownerLabel} (not linked)` : '_unassigned_';
+      const status = f.overdue ? 'open, **overdue**' : f.status;
+      const tracker = f.tracker ? (/^https:\/\/[^\s()<>]+$/.test(f.tracker.url) ? `[${cell(f.tracker.key)}](${f.tracker.url})` : cell(f.tracker.key)) : '—';
+      push(`| ${f.ref}: ${cell(f.title, nameOf)} | ${cell(owner, nameOf)} | ${f.due ?? 'set a date'} | ${status} | ${tracker} |`);
+    }
+    const covered = new Set(followups.map((f) => f.sourceEventId).filter((x): x is number => x !== null));
+    for (const a of actionItemsFromEvents(events.filter((e) => !covered.has(e.id)), nameOf)) push(`| ${cell(a.action, nameOf)} | ${cell(a.owner, nameOf)} | ${a.due} | not recorded | — |`);
+    push('| _add an action_ | _owner_ | _YYYY-MM-DD_ | | |', '');
+  } else {
+    push('## Action items', '', '| Action | Owner | Due |', '|---|---|---|');
+    for (const a of actionItemsFromEvents(events, nameOf)) push(`| ${cell(a.action, nameOf)} | ${cell(a.owner, nameOf)} | ${a.due} |`);
+    push('| _add an action_ | _owner_ | _YYYY-MM-DD_ |', '');
+  }
   return lines.join('\n');
 }

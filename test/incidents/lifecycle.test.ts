@@ -139,7 +139,8 @@ describe('incident lifecycle with a fake clock', () => {
     expect(md).toContain('| 2026-03-02 10:00:00 UTC | P1 | @alice |');
     expect(md).toMatch(/\| 2026-03-02 10:05:00 UTC \| @alice \| Update: Rolled back the 09:50 deploy/);
     expect(md).not.toContain('U0ALICE');
-    expect(md).toContain('| add a connection pool alarm | @Bob Builder | 2026-03-09 |');
+    // Action notes are follow-ups now: the row carries its ref, live status and tracker column.
+    expect(md).toMatch(/\| F-\d+: add a connection pool alarm \| @Bob Builder \| 2026-03-09 \| open \| — \|/);
     for (const heading of ['## Summary', '## Impact', '## Severity history', '## Timeline', '## Root cause', '## What went well', '## What went badly', '## Action items']) {
       expect(md).toContain(heading);
     }
