@@ -40,6 +40,8 @@ import { Lifecycle } from '../ops/lifecycle.js';
 import { opsModule } from './ops.js';
 import { observeHttpRequest } from '../ops/metrics.js';
 import { pitrArea } from './pitr.js';
+import { incidentStatsModule } from './incident-stats.js';
+import { followupRemindersModule } from './followup-reminders.js';
 
 export interface AppOptions {
   config: Config;
@@ -126,6 +128,8 @@ function buildModules(ctx: AppContext, s: AppServices): FirebreakModule[] {
     alertsModule(ctx, s.alerts),
     silencesModule(ctx, s.alerts, s.changes),
     pitr.module,
+    incidentStatsModule(ctx),
+    followupRemindersModule(ctx),
   ];
 }
 

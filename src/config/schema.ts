@@ -9,6 +9,7 @@ import { opsConfigSchema } from '../ops/config.js';
 import { consoleConfigSchema } from '../console/config.js';
 import { auditConfigSchema } from '../audit/config.js';
 import { pitrConfigSchema } from '../pitr/config.js';
+import { followupRemindersConfigSchema } from '../followups/reminders-config.js';
 import { isLoopback } from '../http/loopback.js';
 
 /** The whole configuration. Each area owns its section's schema next to its code. */
@@ -51,6 +52,8 @@ export const configSchema = z.object({
   audit: auditConfigSchema,
   /** Physical backups and point-in-time recovery through pgBackRest (src/pitr). */
   pitr: pitrConfigSchema,
+  /** Follow-ups (src/followups): the weekly overdue reminders and digest. */
+  followups: z.object({ reminders: followupRemindersConfigSchema }).prefault({}),
   /** The local console (no Slack tokens): who can act in it and which channels exist. */
   console: consoleConfigSchema,
 });
