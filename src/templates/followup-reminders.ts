@@ -25,7 +25,7 @@ export function followupReminderMessage(f: OpenFollowup, today: string): ChatMes
   const title = f.trackerUrl ? link(f.trackerUrl, f.title) : escapeMrkdwn(f.title);
   const body = `:alarm_clock: *Your follow-up is overdue* (due ${f.dueOn ?? '—'}, ${late} day${late === 1 ? '' : 's'} ago)\n>${title}\nFrom ${incidentRef(f.incidentId, f.severity, f.incidentTitle)}`;
   return {
-    text: messageText(`Overdue follow-up from INC-${f.incidentId} (due ${f.dueOn ?? '—'}): ${f.title}`),
+    text: messageText(`Overdue follow-up from INC-${f.incidentId} (due ${f.dueOn ?? '—'}): ${escapeMrkdwn(f.title)}`),
     blocks: [section(body), context('Close it in the tracker or with `/followups mine`. You get this once a week while it stays open and overdue.')],
   };
 }
