@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeClock } from '../../src/clock.js';
 import type { LeaseScheduler } from '../../src/jobs/scheduler.js';
-import { queueOverdueReminders, queueWeeklyDigest, weekOf, type OverdueDeps } from '../../src/followups/overdue.js';
+import { postWeeklyDigest, queueOverdueReminders, queueWeeklyDigest, sendOverdueReminder, weekOf, type OverdueDeps } from '../../src/followups/overdue.js';
+import { configSchema } from '../../src/config/schema.js';
+import type { Job } from '../../src/jobs/queue.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 
 /**
@@ -152,5 +154,42 @@ describe('the weekly digest', () => {
     expect(digests()[1]!.text).toContain('(week of 2026-12-14)');
     expect(dms('U0BOB')).toHaveLength(2);
     expect(dms('U0CAROL')).toHaveLength(2);
+  });
+});
+
+describe('retries and limits', () => {
+  const job = (queue: string, payload: Record<string, unknown>, attempts: number): Job => ({ id: 0, queue, dedupeKey: null, payload, runAt: clock.now(), attempts, requestId: null });
+
+  it('a retry finds the DM its earlier attempt posted (Slack took it, the answer was lost) and does not post it again', async () => {
+    await followup('erin', { title: 'Rotate the key', owner: 'U0ERIN', due: '2026-12-01' });
+    const payload = { followupId: ids.erin, week: '2026-12-14', today: '2026-12-14' };
+    const dm = await a.app.ctx.chat.openDirect('U0ERIN');
+    await a.app.ctx.chat.post(dm, { text: 'the first attempt' }, { tag: { incidentId, step: `followup-reminder:${ids.erin}:2026-12-14` } });
+    expect(await sendOverdueReminder(deps(b), job('followup.reminder', payload, 2))).toBe('found');
+    expect(dms('U0ERIN').map((m) => m.text)).toEqual(['the first attempt']);
+    // A first attempt does not look (nothing to find): it posts.
+    expect(await sendOverdueReminder(deps(b), job('followup.reminder', { ...payload, week: '2026-12-21', today: '2026-12-21' }, 1))).toBe('sent');
+    expect(dms('U0ERIN')).toHaveLength(2);
+    // Closed since the claim: skipped.
+    await a.db.pool.query(`UPDATE followups SET status = 'done', closed_at = $2 WHERE id = $1`, [ids.erin, clock.now()]);
+    expect(await sendOverdueReminder(deps(b), job('followup.reminder', { ...payload, week: '2026-12-28', today: '2026-12-28' }, 1))).toBe('skipped');
+    expect(dms('U0ERIN')).toHaveLength(2);
+  });
+
+  it('a digest of hundreds of follow-ups stays within Slack\'s limits and says what it left out', async () => {
+    for (let i = 0; i < 300; i++) await followup(`bulk${i}`, { title: `Follow-up ${i} ${'x'.repeat(200)}`, owner: 'U0BOB', due: '2026-12-01' });
+    expect(await postWeeklyDigest(deps(a), job('followup.digest', { week: '2027-01-04', slot: '2027-01-04T09:00:00Z' }, 1))).toBe('sent');
+    const d = digests().at(-1)!;
+    expect(d.text).toContain('(week of 2027-01-04): 304 open, 304 overdue');
+    expect(blockText(d)).toMatch(/more lines not shown/);
+    // The fake Slack checks every payload against Slack's limits (test/setup/slack-fidelity.ts).
+  });
+
+  it('refuses a bad cron in followups.reminders', () => {
+    const r = configSchema.safeParse({ followups: { reminders: { cron: 'every monday' } } });
+    expect(r.success).toBe(false);
+    expect(JSON.stringify(r.error?.issues)).toContain('node-cron expression');
+    expect(configSchema.parse({}).followups.reminders).toEqual({ cron: '0 9 * * 1', digestCron: '0 9 * * 1' });
+    expect(configSchema.parse({ followups: { reminders: { cron: '' } } }).followups.reminders.cron).toBe('');
   });
 });
