@@ -46,6 +46,8 @@ import { statusPageModule, statusPageService } from './statuspage.js';
 import type { StatusPageService } from '../statuspage/service.js';
 import { FollowupService } from '../followups/service.js';
 import { followupsModule } from './followups.js';
+import { incidentStatsModule } from './incident-stats.js';
+import { followupRemindersModule } from './followup-reminders.js';
 
 export interface AppOptions {
   config: Config;
@@ -142,6 +144,8 @@ function buildModules(ctx: AppContext, s: AppServices): FirebreakModule[] {
     pitr.module,
     statusPageModule(ctx, s.statusPage, s.incidents, s.changes),
     followupsModule(ctx, s.followups, s.incidents),
+    incidentStatsModule(ctx),
+    followupRemindersModule(ctx),
   ];
 }
 

@@ -5,6 +5,7 @@ import { chatMode } from '../config/schema.js';
 import { findMissingChannels } from '../chat/channels.js';
 import { cachedCheck, runChecks, type ReadinessCheck } from '../ops/health.js';
 import { readinessCheckUp, refreshStoredStateGauges, registry } from '../ops/metrics.js';
+import { refreshIncidentGauges } from '../ops/incident-metrics.js';
 import type { Lifecycle } from '../ops/lifecycle.js';
 import { runbookCommand } from '../commands/runbook.js';
 import { loadRunbook, loadRunbooks } from '../runbooks/runbook.js';
@@ -95,7 +96,7 @@ export function opsModule(ctx: AppContext, lifecycle: Lifecycle, allModules: () 
       handle: async () => {
         // Stored-state gauges are read at scrape time, bounded so a slow database delays the
         // scrape by at most a second rather than failing it.
-        await Promise.race([refreshStoredStateGauges(ctx.pool), new Promise((r) => setTimeout(r, 1000).unref())]);
+        await Promise.race([Promise.all([refreshStoredStateGauges(ctx.pool), refreshIncidentGauges(ctx.pool, ctx.clock.now())]), new Promise((r) => setTimeout(r, 1000).unref())]);
         return { status: 200, headers: { 'content-type': registry.contentType }, body: await registry.metrics() };
       },
     },

@@ -76,6 +76,11 @@ export interface ChatSurface {
   postEphemeral(channel: string, user: string, message: ChatMessage): Promise<void>;
   /** Direct message to a user. */
   postDirect(user: string, message: ChatMessage): Promise<PostedMessage>;
+  /**
+   * The id of the direct-message channel with a user, opened if needed (Slack conversations.open):
+   * for a DM that must be sent once, posted with a tag through `post` and looked for with `findTagged`.
+   */
+  openDirect(user: string): Promise<string>;
   openModal(triggerId: string, view: ModalView): Promise<void>;
   uploadFile(channel: string, file: { filename: string; title: string; content: string }, opts?: { threadTs?: string }): Promise<void>;
   /** Whether a file with this exact name was shared in the channel: a resumed upload looks first (files carry no metadata). */

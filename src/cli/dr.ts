@@ -76,6 +76,7 @@ class TerminalChat implements ChatSurface {
   }
   createChannel(): never { return this.unsupported('createChannel'); }
   findTagged(): never { return this.unsupported('findTagged'); }
+  openDirect(): never { return this.unsupported('openDirect'); }
   ownChannel(): never { return this.unsupported('ownChannel'); }
   setTopic(): never { return this.unsupported('setTopic'); }
   setPurpose(): never { return this.unsupported('setPurpose'); }

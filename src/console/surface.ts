@@ -512,6 +512,11 @@ export class ConsoleSurface implements ChatSurface {
     return this.insertMessage(ch, CONSOLE_BOT.id, message);
   }
 
+  async openDirect(user: string): Promise<string> {
+    await this.ready();
+    return (await this.directChannel(user)).id;
+  }
+
   /** A trigger id for one interaction of `user`; openModal accepts it once, within the TTL. */
   issueTrigger(user: string): string {
     this.requireUser(user, 'trigger');

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { followupRemindersConfigSchema } from './reminders-config.js';
 
 /** A chat user id (Slack `U…`/`W…`) as the key of a tracker user map. */
 const chatUserId = z.string().regex(/^[UW][A-Z0-9]{2,}$/, 'a chat user id such as U0123ABCD');
@@ -51,6 +52,8 @@ export const followupsConfigSchema = z
     markerPrefix: z.string().regex(/^[a-z0-9-]{1,30}$/, 'lower case letters, digits and -').default('firebreak'),
     github: githubSchema,
     jira: jiraSchema,
+    /** The weekly overdue reminders and digest (src/followups/overdue.ts). */
+    reminders: followupRemindersConfigSchema,
   })
   .superRefine((c, ctx) => {
     const need = (section: 'github' | 'jira', key: string, what: string) =>

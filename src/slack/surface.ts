@@ -182,8 +182,12 @@ export class SlackSurface implements ChatSurface {
   }
 
   async postDirect(user: string, message: ChatMessage): Promise<PostedMessage> {
+    return this.post(await this.openDirect(user), message);
+  }
+
+  async openDirect(user: string): Promise<string> {
     const r = await call('conversations.open', () => this.client.conversations.open({ users: user }));
-    return this.post(r.channel!.id!, message);
+    return r.channel!.id!;
   }
 
   async openModal(triggerId: string, view: ModalView): Promise<void> {
