@@ -13,6 +13,7 @@ const issueSchema = z.object({
   state: z.enum(['open', 'closed']),
   body: z.string().nullable().optional(),
   pull_request: z.unknown().optional(),
+  updated_at: z.iso.datetime({ offset: true }).optional(),
 });
 type GitHubIssue = z.infer<typeof issueSchema>;
 
@@ -46,7 +47,7 @@ export class GitHubTracker implements Tracker {
   }
 
   private issue(i: GitHubIssue): TrackerIssue {
-    return { key: this.keyOf(i.number), url: i.html_url, closed: i.state === 'closed' };
+    return { key: this.keyOf(i.number), url: i.html_url, closed: i.state === 'closed', ...(i.updated_at ? { updatedAt: new Date(i.updated_at) } : {}) };
   }
 
   private refused(what: string, status: number, body: unknown): TrackerError {

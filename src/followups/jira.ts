@@ -9,7 +9,9 @@ import { followupMarker, type Followup } from './model.js';
 import { callJson, TrackerError, type IssueText, type Tracker, type TrackerIssue } from './tracker.js';
 
 const statusSchema = z.object({ statusCategory: z.object({ key: z.string() }) });
-const issueSchema = z.object({ key: z.string().regex(/^[A-Z][A-Z0-9_]*-\d+$/), fields: z.object({ status: statusSchema }).optional() });
+// Jira dates look like 2026-03-02T10:00:01.000+0000 (no colon in the offset), which Date parses.
+const jiraDate = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'a date').transform((s) => new Date(s));
+const issueSchema = z.object({ key: z.string().regex(/^[A-Z][A-Z0-9_]*-\d+$/), fields: z.object({ status: statusSchema, updated: jiraDate.optional() }).optional() });
 const searchSchema = z.object({ issues: z.array(issueSchema) });
 const createdSchema = z.object({ id: z.string(), key: z.string().regex(/^[A-Z][A-Z0-9_]*-\d+$/) });
 
@@ -47,8 +49,8 @@ export class JiraTracker implements Tracker {
     return { accept: 'application/json', authorization: `Basic ${Buffer.from(`${this.cfg.email}:${this.cfg.apiToken}`).toString('base64')}` };
   }
 
-  private issue(key: string, statusCategory: string | undefined): TrackerIssue {
-    return { key, url: `${this.site}/browse/${key}`, closed: statusCategory === 'done' };
+  private issue(key: string, statusCategory: string | undefined, updatedAt?: Date): TrackerIssue {
+    return { key, url: `${this.site}/browse/${key}`, closed: statusCategory === 'done', ...(updatedAt ? { updatedAt } : {}) };
   }
 
   private refused(what: string, status: number, body: unknown): TrackerError {
@@ -89,12 +91,12 @@ export class JiraTracker implements Tracker {
   }
 
   async state(key: string): Promise<TrackerIssue | undefined> {
-    const { status, body } = await callJson(this.doFetch, 'Jira', `${this.site}/rest/api/3/issue/${encodeURIComponent(key)}?fields=status`, { method: 'GET', headers: this.headers(), timeoutMs: this.timeoutMs });
+    const { status, body } = await callJson(this.doFetch, 'Jira', `${this.site}/rest/api/3/issue/${encodeURIComponent(key)}?fields=status,updated`, { method: 'GET', headers: this.headers(), timeoutMs: this.timeoutMs });
     if (status === 404) return undefined;
     if (status !== 200) throw this.refused(`read ${key}`, status, body);
     const i = issueSchema.safeParse(body);
     if (!i.success) throw new TrackerError(`Jira answered ${key} in a shape Firebreak does not understand`, true);
-    return this.issue(i.data.key, i.data.fields?.status.statusCategory.key);
+    return this.issue(i.data.key, i.data.fields?.status.statusCategory.key, i.data.fields?.updated);
   }
 }
 

@@ -16,7 +16,7 @@ import { JiraTracker } from './jira.js';
 import { recordFollowup, type RecordInput } from './record-followup.js';
 import { followupsFromNotes } from './from-notes.js';
 import { exportFollowup } from './export-followup.js';
-import { applyTrackerState, pollTrackers, type StateOutcome } from './tracker-state.js';
+import { applyTrackerState, pollTrackers, type IssueState, type StateOutcome } from './tracker-state.js';
 import { markDone, type CloseOutcome } from './close-followup.js';
 import type { PostmortemAction } from '../templates/postmortem.js';
 
@@ -118,8 +118,8 @@ export class FollowupService {
   }
 
   /** A webhook's word on an issue's state. */
-  trackerState(tracker: TrackerKind, key: string, closed: boolean): Promise<StateOutcome> {
-    return applyTrackerState(this.deps, tracker, key, closed, 'webhook');
+  trackerState(tracker: TrackerKind, key: string, state: IssueState): Promise<StateOutcome> {
+    return applyTrackerState(this.deps, tracker, key, state, 'webhook');
   }
 
   /** The periodic read-back and export retry (tracker-state.ts). */

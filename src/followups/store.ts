@@ -153,16 +153,33 @@ export async function recordExportError(db: Queryable, id: number, error: string
 }
 
 /** Closes an open follow-up; undefined when it was not open (already done: a repeated close changes nothing). */
-export async function closeFollowup(db: Queryable, id: number, status: 'done' | 'cancelled', by: string, at: Date): Promise<Followup | undefined> {
+export async function closeFollowup(db: Queryable, id: number, status: 'done' | 'cancelled', by: string, at: Date, trackerAt: Date | null = null): Promise<Followup | undefined> {
   const r = await db.query<Row>(
-    `UPDATE followups SET status = $2, closed_by = $3, closed_at = $4 WHERE id = $1 AND status = 'open' RETURNING ${COLUMNS}`,
-    [id, status, by, at],
+    `UPDATE followups SET status = $2, closed_by = $3, closed_at = $4, tracker_state_at = COALESCE($5, tracker_state_at)
+      WHERE id = $1 AND status = 'open' AND ${notOlder('$5')} RETURNING ${COLUMNS}`,
+    [id, status, by, at, trackerAt],
   );
   return r.rows[0] ? fromRow(r.rows[0]) : undefined;
 }
 
+/**
+ * Whether an issue state the tracker dated `trackerAt` is newer than the last one applied (by the
+ * tracker's clock): a replayed or late webhook never undoes a later close or reopen. Undated
+ * states (a person in Firebreak) always apply.
+ */
+const notOlder = (at: string) => `(${at}::timestamptz IS NULL OR tracker_state_at IS NULL OR tracker_state_at < ${at}::timestamptz)`;
+
+/** Records the tracker time of a state the follow-up already had, so older events stay behind it. */
+export async function noteTrackerStateAt(db: Queryable, id: number, trackerAt: Date): Promise<void> {
+  await db.query(`UPDATE followups SET tracker_state_at = $2 WHERE id = $1 AND (tracker_state_at IS NULL OR tracker_state_at < $2)`, [id, trackerAt]);
+}
+
 /** Opens a closed follow-up again (its issue was reopened); undefined when it was open already. */
-export async function reopenFollowup(db: Queryable, id: number): Promise<Followup | undefined> {
-  const r = await db.query<Row>(`UPDATE followups SET status = 'open', closed_by = NULL, closed_at = NULL WHERE id = $1 AND status <> 'open' RETURNING ${COLUMNS}`, [id]);
+export async function reopenFollowup(db: Queryable, id: number, trackerAt: Date | null): Promise<Followup | undefined> {
+  const r = await db.query<Row>(
+    `UPDATE followups SET status = 'open', closed_by = NULL, closed_at = NULL, tracker_state_at = COALESCE($2, tracker_state_at)
+      WHERE id = $1 AND status <> 'open' AND ${notOlder('$2')} RETURNING ${COLUMNS}`,
+    [id, trackerAt],
+  );
   return r.rows[0] ? fromRow(r.rows[0]) : undefined;
 }

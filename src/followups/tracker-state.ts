@@ -8,10 +8,10 @@ import * as store from './store.js';
 export const CLOSED_BY_TRACKER = 'tracker';
 
 /** Marks the follow-up done because its issue is closed; false when it was not open. */
-export async function closeFromTracker(d: FollowupDeps, f: Followup, via: 'webhook' | 'poll' | 'export'): Promise<boolean> {
+export async function closeFromTracker(d: FollowupDeps, f: Followup, via: 'webhook' | 'poll' | 'export', trackerAt: Date | null = null): Promise<boolean> {
   const now = d.clock.now();
   return withTransaction(d.pool, async (tx) => {
-    const closed = await store.closeFollowup(tx, f.id, 'done', CLOSED_BY_TRACKER, now);
+    const closed = await store.closeFollowup(tx, f.id, 'done', CLOSED_BY_TRACKER, now, trackerAt);
     if (!closed) return false;
     await appendEvent(tx, {
       type: 'followup.closed', actor: `${f.tracker ?? 'tracker'}:${f.trackerKey ?? ''}`, at: now, incidentId: f.incidentId,
@@ -21,10 +21,10 @@ export async function closeFromTracker(d: FollowupDeps, f: Followup, via: 'webho
   });
 }
 
-async function reopenFromTracker(d: FollowupDeps, f: Followup, via: 'webhook' | 'poll'): Promise<boolean> {
+async function reopenFromTracker(d: FollowupDeps, f: Followup, via: 'webhook' | 'poll', trackerAt: Date | null): Promise<boolean> {
   const now = d.clock.now();
   return withTransaction(d.pool, async (tx) => {
-    const opened = await store.reopenFollowup(tx, f.id);
+    const opened = await store.reopenFollowup(tx, f.id, trackerAt);
     if (!opened) return false;
     await appendEvent(tx, {
       type: 'followup.reopened', actor: `${f.tracker ?? 'tracker'}:${f.trackerKey ?? ''}`, at: now, incidentId: f.incidentId,
@@ -36,15 +36,24 @@ async function reopenFromTracker(d: FollowupDeps, f: Followup, via: 'webhook' | 
 
 export type StateOutcome = 'closed' | 'reopened' | 'unchanged' | 'unknown';
 
+/** An issue's state as the tracker reports it, dated by the tracker's clock when it says. */
+export interface IssueState {
+  closed: boolean;
+  at?: Date;
+}
+
 /**
- * An issue's state as the tracker reports it (webhook or poll). Idempotent: a redelivered or
- * replayed event finds the follow-up already in that state and changes nothing.
+ * An issue's state as the tracker reports it (webhook or poll). Idempotent: a redelivered
+ * event finds the follow-up already in that state and changes nothing, and an event older than
+ * the last state applied (a replayed signed body, a late redelivery) changes nothing either.
  */
-export async function applyTrackerState(d: FollowupDeps, tracker: TrackerKind, key: string, closed: boolean, via: 'webhook' | 'poll'): Promise<StateOutcome> {
+export async function applyTrackerState(d: FollowupDeps, tracker: TrackerKind, key: string, state: IssueState, via: 'webhook' | 'poll'): Promise<StateOutcome> {
   const f = await store.byTrackerKey(d.pool, tracker, key);
   if (!f) return 'unknown';
-  if (closed && f.status === 'open') return (await closeFromTracker(d, f, via)) ? 'closed' : 'unchanged';
-  if (!closed && f.status === 'done') return (await reopenFromTracker(d, f, via)) ? 'reopened' : 'unchanged';
+  const at = state.at ?? null;
+  if (state.closed && f.status === 'open') return (await closeFromTracker(d, f, via, at)) ? 'closed' : 'unchanged';
+  if (!state.closed && f.status === 'done') return (await reopenFromTracker(d, f, via, at)) ? 'reopened' : 'unchanged';
+  if (at) await store.noteTrackerStateAt(d.pool, f.id, at);
   return 'unchanged';
 }
 
@@ -69,7 +78,7 @@ export async function pollTrackers(d: FollowupDeps): Promise<{ closed: number; r
     for (const f of await store.listOpenExported(d.pool, kind)) {
       try {
         const issue = await tracker.state(f.trackerKey!);
-        if (issue?.closed && (await applyTrackerState(d, kind, f.trackerKey!, true, 'poll')) === 'closed') closed++;
+        if (issue?.closed && (await applyTrackerState(d, kind, f.trackerKey!, { closed: true, ...(issue.updatedAt ? { at: issue.updatedAt } : {}) }, 'poll')) === 'closed') closed++;
       } catch (err) {
         errors++;
         d.log.warn({ followupId: f.id, tracker: kind, err: (err as Error).message }, 'could not read a follow-up issue; trying again at the next poll');

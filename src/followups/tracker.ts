@@ -6,6 +6,8 @@ export interface TrackerIssue {
   key: string;
   url: string;
   closed: boolean;
+  /** When the issue last changed, by the tracker's clock (orders its state against webhooks). */
+  updatedAt?: Date;
 }
 
 /** What the issue says: rendered by the area's messages (src/templates/followups.ts). */

@@ -13,6 +13,7 @@ import { sameSecret } from './auth.js';
 import { parseJsonBody } from './parse.js';
 import type { FollowupService } from '../followups/service.js';
 import type { TrackerKind } from '../followups/model.js';
+import type { IssueState } from '../followups/tracker-state.js';
 
 export const GITHUB_WEBHOOK_PATH = '/webhooks/github';
 export const JIRA_WEBHOOK_PATH = '/webhooks/jira';
@@ -31,12 +32,19 @@ export function verifyHubSignature(body: Buffer, offered: string, secret: string
 
 const githubIssuesEvent = z.object({
   action: z.string().max(64),
-  issue: z.object({ number: z.number().int().positive(), state: z.enum(['open', 'closed']), html_url: z.string().max(2048).optional() }),
+  issue: z.object({
+    number: z.number().int().positive(), state: z.enum(['open', 'closed']), html_url: z.string().max(2048).optional(),
+    // Signed with the body: orders this event against the state already applied (replays).
+    updated_at: z.iso.datetime({ offset: true }).optional(),
+  }),
   repository: z.object({ full_name: z.string().regex(/^[A-Za-z0-9-]{1,39}\/[A-Za-z0-9._-]{1,100}$/) }),
 });
 
 const jiraIssueEvent = z.object({
   webhookEvent: z.string().max(64),
+  /** Epoch milliseconds of the event, signed with the body: orders it against the state already applied. */
+  timestamp: z.number().int().positive().optional(),
+  changelog: z.object({ items: z.array(z.object({ field: z.string().max(255).optional(), fieldId: z.string().max(255).optional() }).passthrough()).max(1000) }).passthrough().optional(),
   issue: z.object({
     key: z.string().regex(/^[A-Z][A-Z0-9_]*-\d+$/),
     fields: z.object({ status: z.object({ statusCategory: z.object({ key: z.string().max(64) }) }) }),
@@ -57,9 +65,9 @@ function signed(req: HttpRequest, tracker: string, secret: string | undefined, h
   return undefined;
 }
 
-async function apply(req: HttpRequest, followups: FollowupService, log: Logger, tracker: TrackerKind, key: string, closed: boolean): Promise<HttpResponse> {
+async function apply(req: HttpRequest, followups: FollowupService, log: Logger, tracker: TrackerKind, key: string, state: IssueState): Promise<HttpResponse> {
   try {
-    const outcome = await followups.trackerState(tracker, key, closed);
+    const outcome = await followups.trackerState(tracker, key, state);
     if (outcome === 'unknown') return json(202, { status: 'ignored', reason: 'not a Firebreak follow-up' });
     return json(200, { status: outcome });
   } catch (err) {
@@ -82,7 +90,8 @@ export function followupWebhookRoutes(followups: FollowupService, secrets: { git
       if (!p.ok) return p.response;
       const { action, issue, repository } = p.value;
       if (action !== 'closed' && action !== 'reopened') return json(202, { status: 'ignored', reason: `action ${action} is not followed` });
-      return apply(req, followups, log, 'github', `${repository.full_name.toLowerCase()}#${issue.number}`, action === 'closed');
+      const at = issue.updated_at ? { at: new Date(issue.updated_at) } : {};
+      return apply(req, followups, log, 'github', `${repository.full_name.toLowerCase()}#${issue.number}`, { closed: action === 'closed', ...at });
     },
   };
   const jira: Route = {
@@ -92,9 +101,14 @@ export function followupWebhookRoutes(followups: FollowupService, secrets: { git
       if (denied) return denied;
       const p = parseJsonBody(req, jiraIssueEvent);
       if (!p.ok) return p.response;
-      const { webhookEvent, issue } = p.value;
+      const { webhookEvent, issue, timestamp, changelog } = p.value;
       if (webhookEvent !== 'jira:issue_updated') return json(202, { status: 'ignored', reason: `event ${webhookEvent} is not followed` });
-      return apply(req, followups, log, 'jira', issue.key, issue.fields.status.statusCategory.key === 'done');
+      const closed = issue.fields.status.statusCategory.key === 'done';
+      // Any edit or comment is an issue_updated: only a status change may open a follow-up again
+      // (one marked done in Firebreak while its issue stayed open would reopen on every comment).
+      const statusChanged = changelog?.items.some((i) => i.fieldId === 'status' || i.field === 'status') ?? false;
+      if (!closed && !statusChanged) return json(202, { status: 'ignored', reason: 'not a status change' });
+      return apply(req, followups, log, 'jira', issue.key, { closed, ...(timestamp ? { at: new Date(timestamp) } : {}) });
     },
   };
   return [github, jira];

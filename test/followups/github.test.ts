@@ -41,11 +41,11 @@ afterAll(async () => {
 
 const gh = () => nock(API, { reqheaders: { authorization: `Bearer ${TOKEN}`, accept: 'application/vnd.github+json' } });
 /** An issue as GitHub's REST API answers it (trimmed of URLs we do not read, but shaped like the real one). */
-const ghIssue = (n: number, body: string, state: 'open' | 'closed' = 'open') => ({
+const ghIssue = (n: number, body: string, state: 'open' | 'closed' = 'open', updatedAt = '2026-03-02T10:00:01Z') => ({
   url: `${API}/repos/acme/api/issues/${n}`, repository_url: `${API}/repos/acme/api`, html_url: `https://github.com/acme/api/issues/${n}`,
   id: 1000 + n, node_id: `I_kwDO${n}`, number: n, title: 'x', user: { login: 'firebreak-bot', id: 9, type: 'Bot' },
   labels: [{ id: 1, name: 'follow-up', color: 'ededed', default: false }], state, locked: false,
-  assignee: null, assignees: [], milestone: null, comments: 0, created_at: '2026-03-02T10:00:01Z', updated_at: '2026-03-02T10:00:01Z',
+  assignee: null, assignees: [], milestone: null, comments: 0, created_at: '2026-03-02T10:00:01Z', updated_at: updatedAt,
   closed_at: state === 'closed' ? '2026-03-03T10:00:00Z' : null, author_association: 'NONE', body, state_reason: state === 'closed' ? 'completed' : null,
 });
 const row = async (title: string) => (await t.db.pool.query('SELECT * FROM followups WHERE title = $1', [title])).rows[0];
@@ -132,8 +132,8 @@ describe('state flows back from GitHub', () => {
   const sign = (body: string, secret = HOOK_SECRET) => `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
   const deliver = (body: string, headers: Record<string, string>) =>
     fetch(`${t.url}/webhooks/github`, { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-github-event': 'issues', 'x-github-delivery': `d-${Math.random()}`, ...headers } });
-  const issuesEvent = (action: string, n: number, state: 'open' | 'closed') =>
-    JSON.stringify({ action, issue: ghIssue(n, 'b', state), repository: { id: 1, name: 'api', full_name: 'Acme/api', private: true }, sender: { login: 'bob-gh', id: 7 } });
+  const issuesEvent = (action: string, n: number, state: 'open' | 'closed', updatedAt = '2026-03-03T10:00:00Z') =>
+    JSON.stringify({ action, issue: ghIssue(n, 'b', state, updatedAt), repository: { id: 1, name: 'api', full_name: 'Acme/api', private: true }, sender: { login: 'bob-gh', id: 7 } });
 
   it('a signed closed event marks the follow-up done, audited; a replay changes nothing', async () => {
     const body = issuesEvent('closed', 42, 'closed');
@@ -171,11 +171,15 @@ describe('state flows back from GitHub', () => {
     expect((await deliver(ping, { 'x-hub-signature-256': sign(ping), 'x-github-event': 'ping' })).status).toBe(200);
   });
 
-  it('a reopened issue opens the follow-up again', async () => {
-    const body = issuesEvent('reopened', 42, 'open');
+  it('a reopened issue opens the follow-up again; the earlier signed close replayed afterwards changes nothing', async () => {
+    const body = issuesEvent('reopened', 42, 'open', '2026-03-04T10:00:00Z');
     const res = await deliver(body, { 'x-hub-signature-256': sign(body) });
     expect(await res.json()).toEqual({ status: 'reopened' });
     expect(await row('Raise the payments client timeout')).toMatchObject({ status: 'open', closed_by: null });
+    // A captured close (valid signature, older updated_at) sent again, under a fresh delivery id.
+    const old = issuesEvent('closed', 42, 'closed');
+    expect(await (await deliver(old, { 'x-hub-signature-256': sign(old) })).json()).toEqual({ status: 'unchanged' });
+    expect((await row('Raise the payments client timeout')).status).toBe('open');
   });
 
   it('the poll closes a follow-up whose issue was closed without a webhook', async () => {

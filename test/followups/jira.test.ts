@@ -95,10 +95,11 @@ describe('state flows back from Jira', () => {
   const sign = (body: string, secret = HOOK_SECRET) => `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
   const deliver = (body: string, headers: Record<string, string>) =>
     fetch(`${t.url}/webhooks/jira`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
-  const updated = (key: string, category: string) => JSON.stringify({
-    timestamp: 1772445600000, webhookEvent: 'jira:issue_updated', issue_event_type_name: 'issue_generic',
-    user: { accountId: BOB_ACCOUNT, displayName: 'Bob' }, issue: issueAnswer(key, category),
-    changelog: { id: '10400', items: [{ field: 'status', fieldtype: 'jira', from: '10000', fromString: 'To Do', to: '10001', toString: 'Done' }] },
+  const statusChange = { id: '10400', items: [{ field: 'status', fieldtype: 'jira', fieldId: 'status', from: '10000', fromString: 'To Do', to: '10001', toString: 'Done' }] };
+  const commentOnly = { id: '10401', items: [{ field: 'labels', fieldtype: 'jira', fieldId: 'labels', from: null, fromString: '', to: null, toString: 'urgent' }] };
+  const updated = (key: string, category: string, timestamp = 1772445600000, changelog: unknown = statusChange) => JSON.stringify({
+    timestamp, webhookEvent: 'jira:issue_updated', issue_event_type_name: 'issue_generic',
+    user: { accountId: BOB_ACCOUNT, displayName: 'Bob' }, issue: issueAnswer(key, category), changelog,
   });
 
   it('a signed issue_updated to a done status marks the follow-up done; bad signatures are 401', async () => {
@@ -116,8 +117,21 @@ describe('state flows back from Jira', () => {
     expect((await deliver(other, { 'x-hub-signature': sign(other) })).status).toBe(202);
   });
 
+  it('an edit that changes no status leaves a done follow-up done; a reopen opens it; the older close replayed changes nothing', async () => {
+    const edit = updated('OPS-7', 'new', 1772445700000, commentOnly);
+    const ignored = await deliver(edit, { 'x-hub-signature': sign(edit) });
+    expect(ignored.status).toBe(202);
+    expect((await row('Alert on indexing lag')).status).toBe('done');
+    const reopen = updated('OPS-7', 'new', 1772445800000);
+    expect(await (await deliver(reopen, { 'x-hub-signature': sign(reopen) })).json()).toEqual({ status: 'reopened' });
+    const old = updated('OPS-7', 'done');
+    expect(await (await deliver(old, { 'x-hub-signature': sign(old) })).json()).toEqual({ status: 'unchanged' });
+    expect((await row('Alert on indexing lag')).status).toBe('open');
+  });
+
   it('the poll reads open exported issues back', async () => {
-    jira().get('/rest/api/3/issue/OPS-8').query({ fields: 'status' }).reply(200, issueAnswer('OPS-8', 'done'));
+    jira().get('/rest/api/3/issue/OPS-8').query({ fields: 'status,updated' }).reply(200, issueAnswer('OPS-8', 'done'));
+    jira().get('/rest/api/3/issue/OPS-7').query({ fields: 'status,updated' }).reply(200, issueAnswer('OPS-7', 'new'));
     expect(await t.app.services.followups.poll()).toMatchObject({ closed: 1, errors: 0 });
     expect(await row('Shard the search index')).toMatchObject({ status: 'done', closed_by: 'tracker' });
   });
