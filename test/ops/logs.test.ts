@@ -34,7 +34,8 @@ describe('log redaction', () => {
     const env: Record<string, string> = {};
     for (const b of ENV_BINDINGS.filter((x) => x.secret)) env[b.env] = secretValue(b.env);
     // The console's secret is only accepted for an exposed console.
-    const config = loadConfig({ ...env, FIREBREAK_CONSOLE_PUBLIC_URL: 'https://ops.example.com' });
+    // So is the Statuspage key only with the page it syncs to.
+    const config = loadConfig({ ...env, FIREBREAK_CONSOLE_PUBLIC_URL: 'https://ops.example.com' }, { statusPage: { atlassian: { pageId: 'kctbh9vrtdwd', apiKey: env.STATUSPAGE_API_KEY } } });
     const { log, lines } = capture();
     log.info({ config }, 'config loaded');
     for (const [section, value] of Object.entries(config)) log.info({ [section]: value }, `section ${section}`);
