@@ -103,6 +103,24 @@ describe('the console page', () => {
   };
   const status = async (sql: string) => (await db.pool.query(sql)).rows.map((r) => r.status as string);
 
+  it('adds a follow-up through its modal: a person picker and a date field, stored with owner and due date', async () => {
+    await page.getByTestId('channels').getByRole('button', { name: /# inc-\d{8}-checkout-is-failing/ }).click();
+    await send('/incident followups');
+    const add = page.getByRole('button', { name: 'Add follow-up' }).last();
+    await add.waitFor({ timeout: 10_000 });
+    await add.click();
+    const modal = page.getByTestId('modal');
+    await modal.waitFor({ state: 'visible', timeout: 10_000 });
+    expect(await page.getByTestId('field-due').getAttribute('type')).toBe('date');
+    await page.getByTestId('field-title').fill('Add a checkout error-rate alert');
+    await page.getByTestId('field-owner').selectOption('U0BOB');
+    await page.getByTestId('field-due').fill('2030-01-15');
+    await page.getByTestId('modal-submit').click();
+    await modal.waitFor({ state: 'hidden', timeout: 10_000 });
+    await expect.poll(async () => (await db.pool.query("SELECT owner_user_id, to_char(due_on, 'YYYY-MM-DD') AS due FROM followups")).rows, { timeout: 10_000 })
+      .toEqual([{ owner_user_id: 'U0BOB', due: '2030-01-15' }]);
+  }, 60_000);
+
   it('runs a backup and a drill approved by another user, and a runbook, and shows no raw Slack markup anywhere', async () => {
     await page.goto(`${base}/console`);
     await pickUser('U0ALICE');

@@ -167,6 +167,8 @@ function renderModal() {
       input = `<select ${attrs}><option value="">${esc(el.placeholder?.text ?? 'Choose…')}</option>${(el.options ?? []).map((o) => `<option value="${esc(o.value)}"${o.value === init ? ' selected' : ''}>${plainText(o.text?.text)}</option>`).join('')}</select>`;
     } else if (el.type === 'users_select') {
       input = `<select ${attrs}><option value="">Choose a person…</option>${state.meta.users.map((u) => `<option value="${esc(u.id)}"${u.id === el.initial_user ? ' selected' : ''}>${esc(u.name)}</option>`).join('')}</select>`;
+    } else if (el.type === 'datepicker') {
+      input = `<input type="date" ${attrs} value="${esc(el.initial_date ?? '')}">`;
     } else if (el.type === 'plain_text_input' && el.multiline) {
       input = `<textarea ${attrs} rows="4">${esc(el.initial_value ?? '')}</textarea>`;
     } else {
