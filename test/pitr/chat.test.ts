@@ -71,7 +71,9 @@ describe('PITR in chat', () => {
     const status = await t.slash('/backup status', { channel: ops, user: 'U0ALICE' });
     await t.settle();
     const text = t.slack.replies(status.responseId).join();
-    expect(text).toMatch(/Current RPO 0 ms\* \(target 5 min 0 s\) — nothing written since the last archived segment/);
+    // Within target, and usually 0 ms; PostgreSQL itself may log a record after the switch (the
+    // standby snapshot it writes every 15 s), which a loaded machine showed as 307 ms (run M2).
+    expect(text).toMatch(/:white_check_mark: \*Current RPO [^*]+\* \(target 5 min 0 s\)/);
     expect(text).toMatch(/repo1 \(aes-256-cbc\): ok/);
   }, 300_000);
 
