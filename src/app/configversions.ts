@@ -4,6 +4,12 @@ import { CONFIG_CHANGE_KIND, ConfigVersions, type ChangeParams } from '../config
 import { ConfigMessages } from '../configversions/messages.js';
 import { configCommand } from '../commands/config.js';
 import { configHandlers } from '../handlers/config.js';
+import { configWatcher, type ReloadTarget, type ConfigWatcher, type SwitchListener } from '../configversions/watcher.js';
+import type { Config } from '../config/schema.js';
+import type { Clock } from '../clock.js';
+import type { Logger } from '../log.js';
+import type { ChatSurface } from '../chat/surface.js';
+import type pg from 'pg';
 
 /** The area's service for this generation: versions over the pool, the gate, the ops channel. */
 export function configVersionsService(ctx: AppContext, gate: ChangeGate): ConfigVersions {
@@ -32,4 +38,26 @@ export function configVersionsModule(ctx: AppContext, gate: ChangeGate): Firebre
     views: handlers.views,
     jobs: handlers.jobs,
   };
+}
+
+/**
+ * The watcher as a platform component (AppOptions.platform, part A): lives across generations,
+ * keeps this replica on the active version. `configFor` is what the process adds to a version's
+ * text + environment (main.ts: the embedded database URL, the console's trial backup key).
+ */
+export function configWatcherComponent(d: {
+  pool: pg.Pool;
+  clock: Clock;
+  log: Logger;
+  chat: ChatSurface;
+  config: Config;
+  fileText: () => string;
+  configFor?: (text: string, label: string) => Config;
+  onSwitched?: SwitchListener[];
+}): (app: ReloadTarget) => ConfigWatcher {
+  const versions = new ConfigVersions({
+    pool: d.pool, clock: d.clock, log: d.log, ...(d.configFor ? { configFor: d.configFor } : {}),
+    notices: new ConfigMessages({ chat: d.chat, log: d.log, opsChannel: () => d.config.ops.channel }),
+  });
+  return configWatcher({ pool: d.pool, log: d.log, versions, fileText: d.fileText, checkIntervalSeconds: d.config.configChanges.checkIntervalSeconds, ...(d.onSwitched ? { onSwitched: d.onSwitched } : {}) });
 }

@@ -11,7 +11,6 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { runCliText } from '../support/cli.js';
-import { configVersionsService } from '../../src/app/configversions.js';
 import { ConfigVersions } from '../../src/configversions/service.js';
 import { ConfigMessages } from '../../src/configversions/messages.js';
 import { configWatcher, type ReloadTarget } from '../../src/configversions/watcher.js';
@@ -28,6 +27,7 @@ interface ViewBlock { elements?: { action_id?: string; value?: string }[] }
 let t: TestApp;
 let versions: ConfigVersions;
 let listener: pg.Client;
+let listenerPid = 0;
 const notified: string[] = [];
 const log = createLogger({ level: 'silent' });
 const dir = mkdtempSync(path.join(tmpdir(), 'fb-cfg-'));
@@ -74,6 +74,7 @@ beforeAll(async () => {
   await listener.connect();
   listener.on('notification', (n) => notified.push(`${n.channel}:${n.payload}`));
   await listener.query('LISTEN firebreak_config');
+  listenerPid = Number((await listener.query('SELECT pg_backend_pid() AS pid')).rows[0].pid);
   await versions.ensureActive('');
 });
 
@@ -243,6 +244,23 @@ describe('the watcher', () => {
       await w.stop();
     }
   });
+
+  it('listens again after its connection is cut (a PostgreSQL restart) and catches up on what it missed', async () => {
+    const app = new RecordingApp();
+    const w = configWatcher({ pool: t.db.pool, log, versions, fileText: () => '', checkIntervalSeconds: 3600, reconnectMs: 50 })(app);
+    await w.start();
+    try {
+      await vi.waitFor(() => expect(w.listening).toBe(true));
+      await t.db.pool.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN firebreak_config%' AND pid NOT IN (pg_backend_pid(), $1)`, [listenerPid]);
+      await vi.waitFor(() => expect(w.listening).toBe(false));
+      const next = await versions.apply('flags:\n  after-restart:\n    enabled: true\n', { author: 'cli:test', source: 'apply' });
+      if (next.status !== 'switched') throw new Error(next.status);
+      await vi.waitFor(() => expect(app.configVersion?.id).toBe(next.version.id), { timeout: 5000 });
+      await vi.waitFor(() => expect(w.listening).toBe(true));
+    } finally {
+      await w.stop();
+    }
+  });
 });
 
 describe('automatic rollback and SIGHUP', () => {
@@ -277,6 +295,25 @@ describe('automatic rollback and SIGHUP', () => {
     expect((await active())!.id).toBe(now.id);
     expect(await count('config_versions')).toBe(versionsBefore);
     expect((await reloadFromFile(versions, { FIREBREAK_CONFIG: path.join(dir, 'missing.yaml') }, log)).status).toBe('unreadable');
+  });
+
+  it('/config propose: problems show in the form and nothing is stored; a valid paste becomes a change request showing the diff', async () => {
+    const before = await count('config_versions');
+    const bad = await t.submitView('config_propose', { yaml: 'approvals:\n  expiryMinutes: -3\n' }, { user: 'U0CAROL', privateMetadata: JSON.stringify({ channelId: 'C0GENERAL' }) });
+    const body = (await bad.json()) as { response_action: string; errors: Record<string, string> };
+    expect(body.response_action).toBe('errors');
+    expect(body.errors.yaml).toMatch(/approvals\.expiryMinutes/);
+    await t.settle();
+    expect(await count('config_versions')).toBe(before);
+
+    const ok = await t.submitView('config_propose', { yaml: 'approvals:\n  expiryMinutes: 50\n' }, { user: 'U0CAROL', privateMetadata: JSON.stringify({ channelId: 'C0GENERAL' }) });
+    expect(ok.status).toBe(200);
+    await t.settle();
+    expect(await count('config_versions')).toBe(before + 1);
+    const change = (await t.db.pool.query(`SELECT requester, title, status FROM change_requests WHERE kind = 'config.change' ORDER BY id DESC LIMIT 1`)).rows[0];
+    expect(change).toMatchObject({ requester: 'U0CAROL', status: 'pending' });
+    expect(change.title).toMatch(/approvals\.expiryMinutes: \d+ → 50/);
+    expect((await t.db.pool.query(`SELECT source, author FROM config_versions ORDER BY id DESC LIMIT 1`)).rows[0]).toEqual({ source: 'slack', author: 'U0CAROL' });
   });
 
   it('/config history, show and flags answer in Slack', async () => {
