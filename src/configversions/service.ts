@@ -99,6 +99,15 @@ export class ConfigVersions {
     return c.ok ? c.config : undefined;
   }
 
+  /** Every reason a proposal would be refused (invalid, env-only), for the form while it is open; nothing is stored. */
+  async problemsWith(text: string): Promise<string[]> {
+    const checked = this.check(text);
+    if (!checked.ok) return checked.problems;
+    const current = this.activeConfig(await store.activeVersion(this.d.pool));
+    const envOnly = current ? envOnlyKeys(current, checked.config) : [];
+    return envOnly.length ? [`${envOnly.join(', ')} cannot change while Firebreak runs (environment and restart only)`] : [];
+  }
+
   /**
    * Validates, refuses env-only changes (naming them), and records the text as a proposed
    * version (or finds the same content stored before). Nothing is switched.
@@ -173,6 +182,13 @@ export class ConfigVersions {
 
   /** The gate's executor: the approved version becomes the active one (exactly the content approved). */
   async execute(p: ChangeParams, exec: ActionExecution): Promise<ActionResult> {
+    // Valid when proposed; the environment may have changed since: a version no replica could run is refused, not switched to.
+    const v = await store.getVersion(this.d.pool, Number(p.versionId));
+    const verified = v && contentHash(v.content) === v.hash ? this.verify(v) : undefined;
+    if (v && verified && !verified.ok) {
+      if (v.status === 'proposed') await store.setStatus(this.d.pool, v.id, 'refused', verified.problem.slice(0, 500));
+      return { ok: false, summary: `version #${v.id} was not switched to: ${verified.problem}` };
+    }
     const out = await this.activate(Number(p.versionId), {
       actor: exec.requester, expectedHash: String(p.hash), changeId: exec.requestId, approvers: exec.approvers,
       type: p.action === 'rollback' ? 'config.rolled_back' : 'config.activated', keepPrevious: p.action === 'rollback',

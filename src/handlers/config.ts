@@ -29,8 +29,8 @@ export function configHandlers(d: { versions: ConfigVersions; jobs: JobQueue; re
       return { [YAML_BLOCK]: 'This form is from an older version of Firebreak; close it and open it again.' };
     }
     const text = sub.values[YAML_BLOCK] ?? '';
-    const checked = d.versions.check(text);
-    if (!checked.ok) return { [YAML_BLOCK]: `Not valid, nothing changed: ${checked.problems.join('; ')}`.slice(0, 1900) };
+    const problems = await d.versions.problemsWith(text);
+    if (problems.length) return { [YAML_BLOCK]: `Refused, nothing changed: ${problems.join('; ')}`.slice(0, 1900) };
     const job: ProposeJob = {
       text, author: sub.actor.userId, requestKey: `view:${sub.requestKey}`,
       reply: { userId: sub.actor.userId, ...(typeof meta.channelId === 'string' ? { channelId: meta.channelId } : {}) },

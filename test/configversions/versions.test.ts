@@ -135,6 +135,18 @@ describe('proposing a configuration', () => {
     expect(await count('config_versions')).toBe(before);
   });
 
+  it('an approved version that no longer validates where it runs is refused, not switched to', async () => {
+    const before = (await active())!;
+    const p = await versions.prepare('flags:\n  late:\n    enabled: true\n', { author: 'U0ALICE', source: 'slack' });
+    if (p.status !== 'recorded') throw new Error(p.status);
+    // This replica's environment now has half a Slack configuration.
+    const elsewhere = new ConfigVersions({ pool: t.db.pool, clock: t.clock, log, notices: { ops: async () => {} }, env: { SLACK_BOT_TOKEN: 'xoxb-only-half' } });
+    const out = await elsewhere.execute({ action: 'activate', versionId: p.version.id, hash: p.version.hash }, { requestId: null, requester: 'U0ALICE', approvers: ['U0BOB'] });
+    expect(out).toMatchObject({ ok: false, summary: expect.stringMatching(/SLACK_SIGNING_SECRET/) });
+    expect((await active())!.id).toBe(before.id);
+    expect((await versions.get(p.version.id))!.status).toBe('refused');
+  });
+
   it('a rollback by hand is gated like a change and goes back to the previous version', async () => {
     const before = (await active())!;
     const o = await versions.rollback(undefined, { userId: 'U0CAROL' });
@@ -154,7 +166,8 @@ describe('proposing a configuration', () => {
 describe('history, show and diff', () => {
   it('shows versions with author, approvers and status; effective configuration with secrets masked', async () => {
     const h = await versions.history();
-    expect(h[0]).toMatchObject({ status: 'active', approvers: ['U0BOB'] });
+    expect(h.find((v) => v.status === 'active')).toMatchObject({ approvers: ['U0BOB'] });
+    expect(h.find((v) => v.status === 'refused')).toMatchObject({ failureReason: expect.stringMatching(/does not validate here/) });
     expect(h.at(-1)).toMatchObject({ source: 'start' });
     const v = (await versions.show())!;
     expect((v.effective.slack as Record<string, unknown>).botToken).toBe(MASK);
@@ -305,6 +318,8 @@ describe('automatic rollback and SIGHUP', () => {
     expect(body.errors.yaml).toMatch(/approvals\.expiryMinutes/);
     await t.settle();
     expect(await count('config_versions')).toBe(before);
+    const envOnly = await t.submitView('config_propose', { yaml: 'port: 4000\n' }, { user: 'U0CAROL' });
+    expect(((await envOnly.json()) as { errors: Record<string, string> }).errors.yaml).toMatch(/port cannot change while Firebreak runs/);
 
     const ok = await t.submitView('config_propose', { yaml: 'approvals:\n  expiryMinutes: 50\n' }, { user: 'U0CAROL', privateMetadata: JSON.stringify({ channelId: 'C0GENERAL' }) });
     expect(ok.status).toBe(200);
