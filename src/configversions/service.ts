@@ -54,7 +54,8 @@ export type Activated = { status: 'switched'; version: StoredVersion; from?: Sto
 
 export type Applied = Exclude<Prepared, { status: 'recorded' }> | Activated;
 
-export type Verified = { ok: true; config: Config; ref: ConfigVersionRef } | { ok: false; problem: string };
+/** `tampered`: the stored content does not match its hash (changed outside Firebreak). */
+export type Verified = { ok: true; config: Config; ref: ConfigVersionRef } | { ok: false; problem: string; tampered: boolean };
 
 export interface ConfigVersionsDeps {
   pool: pg.Pool;
@@ -272,9 +273,9 @@ export class ConfigVersions {
    * told) when its content does not match its hash; else its text + this environment.
    */
   verify(v: StoredVersion): Verified {
-    if (contentHash(v.content) !== v.hash) return { ok: false, problem: 'its stored content does not match its hash (changed outside Firebreak)' };
+    if (contentHash(v.content) !== v.hash) return { ok: false, problem: 'its stored content does not match its hash (changed outside Firebreak)', tampered: true };
     const checked = this.check(v.content, `version #${v.id}`);
-    if (!checked.ok) return { ok: false, problem: `it does not validate here: ${checked.problems.join('; ')}` };
+    if (!checked.ok) return { ok: false, problem: `it does not validate here: ${checked.problems.join('; ')}`, tampered: false };
     return { ok: true, config: checked.config, ref: { id: v.id, hash: v.hash } };
   }
 

@@ -71,7 +71,7 @@ export function configWatcher(d: WatcherDeps): (app: ReloadTarget) => ConfigWatc
       if (!verified.ok) {
         if (!refused.has(key)) {
           refused.add(key);
-          if (/does not match its hash/.test(verified.problem)) await d.versions.refuseTampered(active);
+          if (verified.tampered) await d.versions.refuseTampered(active);
           else d.log.error({ version: active.id }, `configuration version #${active.id} cannot run on this replica: ${verified.problem}`);
         }
         return { status: 'refused-version', problem: verified.problem };
