@@ -48,6 +48,7 @@ import { FollowupService } from '../followups/service.js';
 import { followupsModule } from './followups.js';
 import { incidentStatsModule } from './incident-stats.js';
 import { followupRemindersModule } from './followup-reminders.js';
+import { configVersionsModule } from './configversions.js';
 
 export interface AppOptions {
   config: Config;
@@ -146,6 +147,7 @@ function buildModules(ctx: AppContext, s: AppServices): FirebreakModule[] {
     followupsModule(ctx, s.followups, s.incidents),
     incidentStatsModule(ctx),
     followupRemindersModule(ctx),
+    configVersionsModule(ctx, s.changes),
   ];
 }
 

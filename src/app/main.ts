@@ -22,6 +22,8 @@ import type { Route } from '../http/router.js';
 import { validateCommsTemplates } from '../templates/comms.js';
 import { MigrationsPendingError } from '../db/migrate.js';
 import { ensureChannels } from '../chat/channels.js';
+import { configVersionsService } from './configversions.js';
+import { reloadFromFile } from '../configversions/sighup.js';
 
 function readConfig(): Config {
   try {
@@ -107,6 +109,12 @@ async function main(): Promise<void> {
   }
 
   const app = await createApp({ config: { ...config, databaseUrl }, pool, ownsPool: true, log, chat, replies, edgeRoutes, runJobs: true });
+  // SIGHUP: a valid FIREBREAK_CONFIG becomes the active configuration version (audited) and every
+  // replica switches to it; an invalid one is logged with its problems and nothing changes.
+  const versions = configVersionsService(app.ctx, app.services.changes);
+  process.on('SIGHUP', () => {
+    void reloadFromFile(versions, process.env, log).catch((err: unknown) => log.error({ err }, 'SIGHUP: could not apply the configuration file'));
+  });
   const host = listenHost(config);
   const port = await app.listen(config.port, host);
   await slack?.start();

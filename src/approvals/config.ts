@@ -49,6 +49,8 @@ export const DEFAULT_ACTION_POLICIES: Record<string, Partial<ActionPolicy>> = {
   'change.emergency': { approvalsRequired: 1, breakGlass: true },
   // A public status page update (src/statuspage): someone other than its author reads it first.
   'statuspage.publish': { approvalsRequired: 1 },
+  // A new configuration version or a rollback by hand (src/configversions).
+  'config.change': { approvalsRequired: 1 },
 };
 
 export const approvalsConfigSchema = z

@@ -4,7 +4,7 @@
  * declare/resolve, backups, restores and DR runs. Areas make an event auditable by naming
  * its type under one of these prefixes; nothing is copied to a second table.
  */
-export const AUDIT_TYPE_PREFIXES = ['change.', 'backup.', 'restore.', 'dr.', 'retention.', 'maintenance.', 'statuspage.'] as const;
+export const AUDIT_TYPE_PREFIXES = ['change.', 'backup.', 'restore.', 'dr.', 'retention.', 'maintenance.', 'statuspage.', 'config.'] as const;
 export const AUDIT_TYPES = ['incident.declared', 'incident.resolved', 'incident.reopened'] as const;
 
 /** LIKE patterns matching every audit type, for SQL. */

@@ -47,27 +47,56 @@ function getPath(obj: unknown, path: string[]): unknown {
  * where it came from and what was expected.
  */
 export function loadConfig(env: Env = process.env, overrides: Tree = {}): Config {
-  const problems: ConfigProblem[] = [];
+  const file = env.FIREBREAK_CONFIG;
+  if (!file) return loadConfigText(undefined, env, { overrides });
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    // Reported like every other problem, together with what the environment gets wrong.
+    return loadConfigText(undefined, env, { overrides, readProblem: { key: '(file)', source: `env FIREBREAK_CONFIG=${file}`, message: `cannot read YAML: ${(e as Error).message}` } });
+  }
+  return loadConfigText(text, env, { overrides, label: `file ${file}`, fileVar: file });
+}
+
+/** The configuration file's text (empty when FIREBREAK_CONFIG is unset): what a stored version holds. */
+export function readConfigText(env: Env = process.env): string {
+  return env.FIREBREAK_CONFIG ? readFileSync(env.FIREBREAK_CONFIG, 'utf8') : '';
+}
+
+/**
+ * The configuration from YAML text plus the environment, validated exactly as loadConfig
+ * validates the file: a stored version (src/configversions) is this text, and what a replica
+ * runs is that text with its own environment (secrets come only from there).
+ */
+export function loadConfigText(
+  text: string | undefined,
+  env: Env = process.env,
+  opts: { label?: string; overrides?: Tree; readProblem?: ConfigProblem; fileVar?: string } = {},
+): Config {
+  const overrides = opts.overrides ?? {};
+  const problems: ConfigProblem[] = opts.readProblem ? [opts.readProblem] : [];
   const sources = new Map<string, string>();
   let raw: Tree = {};
-  const file = env.FIREBREAK_CONFIG;
-  if (file) {
+  const label = opts.label ?? 'configuration text';
+  const file = text === undefined ? undefined : label;
+  if (text !== undefined) {
     try {
-      const parsed: unknown = parseYaml(readFileSync(file, 'utf8'));
+      const parsed: unknown = parseYaml(text);
       if (parsed !== null && parsed !== undefined) {
         if (typeof parsed !== 'object' || Array.isArray(parsed)) {
-          problems.push({ key: '(root)', source: `file ${file}`, message: 'expected a YAML mapping at the top level' });
+          problems.push({ key: '(root)', source: label, message: 'expected a YAML mapping at the top level' });
         } else raw = parsed as Tree;
       }
     } catch (e) {
-      problems.push({ key: '(file)', source: `env FIREBREAK_CONFIG=${file}`, message: `cannot read YAML: ${(e as Error).message}` });
+      problems.push({ key: '(file)', source: opts.fileVar ? `env FIREBREAK_CONFIG=${opts.fileVar}` : label, message: `cannot read YAML: ${(e as Error).message}` });
     }
   }
   for (const b of ENV_BINDINGS) {
     if (b.secret && getPath(raw, b.path) !== undefined) {
       problems.push({
         key: b.path.join('.'),
-        source: `file ${file}`,
+        source: `${file}`,
         message: `is a secret and is not read from the config file; set ${b.env} (or ${b.env}_FILE) instead`,
       });
       setPath(raw, b.path, undefined);
@@ -97,7 +126,7 @@ export function loadConfig(env: Env = process.env, overrides: Tree = {}): Config
   if (!result.success) {
     for (const issue of result.error.issues) {
       const key = issue.path.map(String).join('.') || '(root)';
-      const source = sources.get(key) ?? (file ? `file ${file}` : 'defaults');
+      const source = sources.get(key) ?? file ?? 'defaults';
       problems.push({ key, source, message: describeIssue(issue) });
     }
   }
@@ -105,7 +134,7 @@ export function loadConfig(env: Env = process.env, overrides: Tree = {}): Config
     const slack = slackModeProblem(result.data);
     if (slack) problems.push({ key: 'slack', source: 'env SLACK_*', message: slack });
     for (const key of unknownKeys(raw, result.data, [])) {
-      problems.push({ key, source: file ? `file ${file}` : 'overrides', message: 'unknown key (a typo? it would be ignored)' });
+      problems.push({ key, source: file ?? 'overrides', message: 'unknown key (a typo? it would be ignored)' });
     }
   }
   if (problems.length > 0) throw new ConfigError(problems);

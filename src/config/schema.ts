@@ -11,6 +11,8 @@ import { auditConfigSchema } from '../audit/config.js';
 import { pitrConfigSchema } from '../pitr/config.js';
 import { statusPageConfigSchema } from '../statuspage/config.js';
 import { followupsConfigSchema } from '../followups/config.js';
+import { configChangesConfigSchema } from '../configversions/config.js';
+import { flagsConfigSchema } from '../flags/config.js';
 import { isLoopback } from '../http/loopback.js';
 
 /** The whole configuration. Each area owns its section's schema next to its code. */
@@ -59,6 +61,10 @@ export const configSchema = z.object({
   followups: followupsConfigSchema,
   /** The local console (no Slack tokens): who can act in it and which channels exist. */
   console: consoleConfigSchema,
+  /** How replicas follow configuration versions (src/configversions). */
+  configChanges: configChangesConfigSchema,
+  /** Feature flags, read through the versioned configuration (src/flags). */
+  flags: flagsConfigSchema,
 });
 
 export type Config = z.infer<typeof configSchema>;
