@@ -11,6 +11,7 @@ import { auditConfigSchema } from '../audit/config.js';
 import { pitrConfigSchema } from '../pitr/config.js';
 import { statusPageConfigSchema } from '../statuspage/config.js';
 import { followupsConfigSchema } from '../followups/config.js';
+import { rollbackConfigSchema } from '../configversions/rollback-config.js';
 import { isLoopback } from '../http/loopback.js';
 
 /** The whole configuration. Each area owns its section's schema next to its code. */
@@ -57,6 +58,8 @@ export const configSchema = z.object({
   statusPage: statusPageConfigSchema,
   /** Follow-ups and their export to GitHub Issues or Jira (src/followups). */
   followups: followupsConfigSchema,
+  /** Configuration as a change: automatic rollback after a switch (src/configversions). */
+  configChanges: z.object({ rollback: rollbackConfigSchema }).prefault({}),
   /** The local console (no Slack tokens): who can act in it and which channels exist. */
   console: consoleConfigSchema,
 });
