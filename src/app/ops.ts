@@ -4,7 +4,7 @@ import { migrationsApplied } from '../db/migrate.js';
 import { chatMode } from '../config/schema.js';
 import { findMissingChannels } from '../chat/channels.js';
 import { cachedCheck, runChecks, type ReadinessCheck } from '../ops/health.js';
-import { readinessCheckUp, refreshStoredStateGauges, registry } from '../ops/metrics.js';
+import { readinessCheckUp, readinessFailures, refreshStoredStateGauges, registry } from '../ops/metrics.js';
 import { refreshIncidentGauges } from '../ops/incident-metrics.js';
 import type { Lifecycle } from '../ops/lifecycle.js';
 import { runbookCommand } from '../commands/runbook.js';
@@ -70,6 +70,7 @@ export function opsModule(ctx: AppContext, lifecycle: Lifecycle, allModules: () 
         const requiredDown = Object.entries(checks).filter(([, c]) => c.required && c.status === 'down').map(([n]) => n);
         const degraded = Object.values(checks).some((c) => c.status === 'down');
         const status = requiredDown.length ? 'not_ready' : degraded ? 'degraded' : 'ready';
+        if (requiredDown.length) readinessFailures.inc();
         if (requiredDown.length) ctx.log.warn({ action: 'health.not_ready', down: requiredDown }, 'readiness failed');
         return json(requiredDown.length ? 503 : 200, { status, replica: ctx.replicaId, checks, scheduler: { leader: ctx.scheduler.isLeader() } });
       },

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import { logContext, withRequestContext } from '../ops/request-context.js';
+import { jobFailures } from '../ops/metrics.js';
 
 export interface Job<P = Record<string, unknown>> {
   id: number;
@@ -244,6 +245,7 @@ export class JobQueue {
     } catch (e) {
       if (e instanceof JobTimeoutError) this.log.error({ jobId: job.id, queue: job.queue, maxRunSeconds: maxRun }, 'job ran past its ceiling; its claim is given up and the job retried');
       failure = { error: e ?? new Error('the handler failed without saying why') };
+      jobFailures.inc({ queue: job.queue });
     } finally {
       clearTimeout(ceiling);
     }

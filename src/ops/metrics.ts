@@ -176,6 +176,13 @@ export const pagerdutyRateLimited = new Counter({
   registers: [registry],
 });
 
+export const slackApiErrors = new Counter({
+  name: 'firebreak_slack_api_errors_total',
+  help: 'Failed Slack Web API calls (not 429s) by method and error (Slack\'s error code such as channel_not_found, or request_error, http_error, other).',
+  labelNames: ['method', 'error'] as const,
+  registers: [registry],
+});
+
 /** Records one Slack Web API call; outcome 'rate_limited' also counts a 429. */
 export function observeSlackCall(method: string, outcome: 'ok' | 'error' | 'rate_limited'): void {
   slackApiCalls.inc({ method, outcome });
@@ -198,6 +205,19 @@ export const scheduledSlots = new Counter({
   name: 'firebreak_scheduled_slots_total',
   help: 'Scheduled slots by task and outcome (enqueued, duplicate, succeeded, failed, missed).',
   labelNames: ['task', 'outcome'] as const,
+  registers: [registry],
+});
+export const readinessFailures = new Counter({
+  name: 'firebreak_readiness_failures_total',
+  help: 'Readiness probes answered not ready (a required check down; draining not counted).',
+  registers: [registry],
+});
+
+// ---- Jobs (src/jobs/queue.ts) ----
+export const jobFailures = new Counter({
+  name: 'firebreak_job_failures_total',
+  help: 'Job attempts that failed (threw or ran past their ceiling), by queue; a failed attempt is retried until max attempts.',
+  labelNames: ['queue'] as const,
   registers: [registry],
 });
 export const readinessCheckUp = new Gauge({

@@ -1,5 +1,5 @@
 import { webApi } from '@slack/bolt';
-import { observeSlackCall, slackApiCalls } from './metrics.js';
+import { observeSlackCall, slackApiCalls, slackApiErrors } from './metrics.js';
 
 type ApiCall = InstanceType<typeof webApi.WebClient>['apiCall'];
 
@@ -29,10 +29,26 @@ export class MeteredWebClient extends webApi.WebClient {
       const limited = err.code === 'slack_webapi_rate_limited_error' || err.data?.error === 'ratelimited';
       // The 429 itself was already counted by the RATE_LIMITED event; count the failed call only.
       if (limited) slackApiCalls.inc({ method, outcome: 'rate_limited' });
-      else observeSlackCall(method, 'error');
+      else {
+        observeSlackCall(method, 'error');
+        slackApiErrors.inc({ method, error: slackErrorOf(err) });
+      }
       throw e;
     }
   }
+}
+
+/**
+ * The label for a failed call: Slack's own error code (`channel_not_found`, `not_in_channel`,
+ * ...; a short fixed vocabulary) or the client's error kind when Slack never answered. Anything
+ * not word-like becomes `other` so a label never carries free text.
+ */
+export function slackErrorOf(err: { code?: string; data?: { error?: string } }): string {
+  const code = err.data?.error;
+  if (typeof code === 'string' && /^[a-z][a-z0-9_]{0,60}$/.test(code)) return code;
+  if (err.code === 'slack_webapi_request_error') return 'request_error';
+  if (err.code === 'slack_webapi_http_error') return 'http_error';
+  return 'other';
 }
 
 /** `https://slack.com/api/chat.postMessage` -> `chat.postMessage`. */
