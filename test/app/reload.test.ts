@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { FakeClock } from '../../src/clock.js';
-import type { Config } from '../../src/config/schema.js';
+import { configSchema, type Config } from '../../src/config/schema.js';
 import { envOnlyChanges } from '../../src/config/env-only.js';
 import { SCHEDULE_QUEUE, type LeaseScheduler } from '../../src/jobs/scheduler.js';
 
@@ -191,5 +191,20 @@ describe('FirebreakApp.reload', () => {
     const { rows } = await t.db.pool.query(`SELECT payload->>'task' AS task, status FROM jobs WHERE queue = $1 AND payload->>'slot' = '2026-03-02T10:15:00.000Z' AND payload->>'task' LIKE ANY ('{followups:%,ops:%}')`, [SCHEDULE_QUEUE]);
     expect(rows.map((r) => `${r.task}:${r.status}`).sort()).toEqual(['followups:digest:done', 'ops:housekeeping:done']);
     await s2.stop();
+  });
+});
+
+describe('envOnlyChanges', () => {
+  const base = configSchema.parse({ databaseUrl: 'postgres://a@db/firebreak', slack: { botToken: 'xoxb-1', signingSecret: 'secret-123456' } });
+  it('is empty when only generation settings differ', () => {
+    const next = configSchema.parse({ databaseUrl: 'postgres://a@db/firebreak', slack: { botToken: 'xoxb-1', signingSecret: 'secret-123456' }, incidents: { channel: 'sev' }, ops: { housekeeping: { cron: '1 * * * *' } } });
+    expect(envOnlyChanges(base, next)).toEqual([]);
+  });
+  it('names every restart-only setting that differs, key by key', () => {
+    const next = configSchema.parse({
+      databaseUrl: 'postgres://a@other/firebreak', logLevel: 'debug', dataDir: '/var/lib/fb',
+      slack: { botToken: 'xoxb-1', appToken: 'xapp-1' }, console: { withSlack: true }, ops: { shutdownBudgetSeconds: 60 },
+    });
+    expect(envOnlyChanges(base, next)).toEqual(['databaseUrl', 'dataDir', 'logLevel', 'slack.appToken', 'slack.signingSecret', 'console.withSlack', 'ops.shutdownBudgetSeconds']);
   });
 });
