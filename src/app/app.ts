@@ -7,48 +7,27 @@ import { createLogger, type Logger } from '../log.js';
 import { createPool, whileServerReturns } from '../db/pool.js';
 import { ensureMigrated } from '../db/migrate.js';
 import { JobQueue } from '../jobs/queue.js';
-import { Hooks } from '../events/hooks.js';
-import { Background } from '../jobs/background.js';
 import { createHttpServer, type HttpServer } from '../http/server.js';
 import type { Route } from '../http/router.js';
-import type { StoredEvent } from '../events/log.js';
-import type { PostmortemActions } from '../incidents/postmortem-actions.js';
 import type { ChatSurface } from '../chat/surface.js';
 import type { ReplyFactory } from '../chat/interactions.js';
 import { chatReplies } from '../chat/replies.js';
 import type { AppContext, FirebreakModule } from './module.js';
-import { ChangeService } from '../approvals/service.js';
-import { IncidentService } from '../incidents/service.js';
-import { AlertService } from '../alerts/service.js';
-import { PagingService } from '../paging/service.js';
-import { PagerDutyAlertControls, PagerDutyAlertStatus } from '../paging/alert-controls.js';
-import { PagerDutyRest } from '../paging/rest.js';
-import { timerSleep } from '../paging/delivery.js';
-import { resolveRoutingKeys } from '../paging/routing.js';
-import { OpsPager } from '../paging/ops-pager.js';
-import { BackupService } from '../backups/service.js';
-import { DrService } from '../dr/service.js';
-import { backupsRestoreSource } from '../dr/backups-binding.js';
-import { Interactions } from '../chat/router.js';
-import { alertsModule } from './alerts.js';
-import { incidentsModule } from './incidents.js';
-import { silenceStatus, silencesModule } from './silences.js';
-import { drModule } from './dr.js';
-import { approvalsModule } from './approvals.js';
-import { pagingModule } from './paging.js';
-import { backupsModule } from './backups.js';
-import { LeaseScheduler } from '../jobs/scheduler.js';
+import type { Interactions } from '../chat/router.js';
 import { Lifecycle } from '../ops/lifecycle.js';
-import { opsModule } from './ops.js';
-import { observeHttpRequest } from '../ops/metrics.js';
-import { pitrArea } from './pitr.js';
-import { statusPageModule, statusPageService } from './statuspage.js';
-import type { StatusPageService } from '../statuspage/service.js';
-import { FollowupService } from '../followups/service.js';
-import { followupsModule } from './followups.js';
-import { incidentStatsModule } from './incident-stats.js';
-import { followupRemindersModule } from './followup-reminders.js';
-import { configVersionsModule } from './configversions.js';
+import { observeHttpRequest, setConfigVersionInfo } from '../ops/metrics.js';
+import { buildGeneration, type AppServices, type Generation, type Platform } from './generation.js';
+import type { ConfigVersionRef, ReloadOutcome } from '../config/version-ref.js';
+import { envOnlyChanges, envOnlyMessage } from '../config/env-only.js';
+
+export type { AppServices } from './generation.js';
+export type { ConfigVersionRef, ReloadOutcome } from '../config/version-ref.js';
+
+/** A component that lives across configuration generations (the version watcher, the rollback watch). */
+export interface PlatformComponent {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
 
 export interface AppOptions {
   config: Config;
@@ -66,14 +45,29 @@ export interface AppOptions {
   edgeRoutes?: (app: FirebreakApp) => Route[];
   /** Run the job loop on a timer (production). Tests leave it off and call jobs.tick(). */
   runJobs?: boolean;
+  /** The stored version `config` is (src/configversions); unset for a file never stored. */
+  configVersion?: ConfigVersionRef;
+  /**
+   * Components that live across configuration generations: made and started after the first
+   * generation is up, stopped first at stop().
+   */
+  platform?: Array<(app: FirebreakApp) => PlatformComponent>;
 }
 
 export interface FirebreakApp {
-  ctx: AppContext;
-  services: AppServices;
-  modules: FirebreakModule[];
-  interactions: Interactions;
+  /** The current generation's (src/app/generation.ts): each read may see a newer one after a reload. */
+  readonly ctx: AppContext;
+  readonly services: AppServices;
+  readonly modules: FirebreakModule[];
+  readonly interactions: Interactions;
   http: HttpServer;
+  /** The configuration version this replica runs now; undefined for an unversioned file. */
+  readonly configVersion: ConfigVersionRef | undefined;
+  /**
+   * Switches to `next` without a restart: builds and starts a new generation beside the running
+   * one, swaps it in, then drains and stops the old one. Serialised; see ReloadOutcome.
+   */
+  reload(next: Config, version: ConfigVersionRef): Promise<ReloadOutcome>;
   /** Listens on config.port (0 = any free port) and returns the port. */
   listen(port?: number, host?: string): Promise<number>;
   /** Draining state and the abort signal for long work (src/app/shutdown.ts drives it). */
@@ -82,76 +76,11 @@ export interface FirebreakApp {
   stop(budgetMs?: number): Promise<void>;
 }
 
-/** Every area's service, built once by buildServices; the edge and tests reach them here. */
-export interface AppServices {
-  readonly changes: ChangeService;
-  readonly incidents: IncidentService;
-  readonly alerts: AlertService;
-  readonly opsPager: OpsPager;
-  readonly paging: PagingService;
-  /** PagerDuty controls on alert groups that came from PagerDuty. */
-  readonly pdAlerts: PagerDutyAlertControls;
-  readonly backups: BackupService;
-  readonly dr: DrService;
-  /** The public status page, fed through the change gate. */
-  readonly statusPage: StatusPageService;
-  readonly followups: FollowupService;
-}
-
 /**
- * The areas' services in dependency order: each is handed what it needs from the ones built
- * before it, as a narrow interface, so nothing looks another area up at run time.
+ * The composition root: the process-wide platform (pool, job queue, HTTP server, lifecycle,
+ * chat surface) and, on it, the current configuration generation (src/app/generation.ts), which
+ * reload() replaces.
  */
-function buildServices(ctx: AppContext): AppServices {
-  // Read once: paging uses the keys, incidents only whether there are any (the headline says so).
-  const routingKeys = resolveRoutingKeys(ctx.config.paging, process.env);
-  const opsPager = new OpsPager({ jobs: ctx.jobs, clock: ctx.clock, routingKeys });
-  // The post-mortem lists follow-ups live, and follow-ups read incidents: each gets the other
-  // as a narrow interface, the post-mortem side resolved when it is first used.
-  const postmortemActions: PostmortemActions = { forPostmortem: (id: number, events: StoredEvent[]) => followups.forPostmortem(id, events) };
-  const incidents: IncidentService = new IncidentService(ctx, { enabled: routingKeys.size > 0 }, postmortemActions);
-  const followups: FollowupService = new FollowupService(ctx, { get: (id) => incidents.get(id) });
-  const changes = new ChangeService(ctx, incidents);
-  const silences = silenceStatus(ctx);
-  const pdStatus = new PagerDutyAlertStatus(ctx.pool, () => !!ctx.config.paging.apiToken);
-  // A group's message shows silences and maintenance (src/silences) and PagerDuty's state (src/paging).
-  const alerts = new AlertService(ctx, incidents, opsPager, {
-    status: async (g, firing, now) => ({ ...(await silences.status(g, firing, now)), pagerduty: await pdStatus.status(firing) }),
-  });
-  const pdAlerts = new PagerDutyAlertControls({
-    pool: ctx.pool, clock: ctx.clock, log: ctx.log, alerts,
-    rest: new PagerDutyRest(ctx.config.paging, () => ctx.clock.now(), timerSleep),
-    emailOf: async (userId) => (await ctx.chat.userIdentity?.(userId))?.email,
-  });
-  const paging = new PagingService(ctx, { incidents, alerts }, { routingKeys, alertControls: pdAlerts });
-  const backups = new BackupService({ ...ctx, paging: opsPager });
-  const dr = new DrService(ctx, backupsRestoreSource(ctx), changes);
-  const statusPage = statusPageService(ctx, incidents, changes);
-  return { changes, incidents, alerts, opsPager, paging, pdAlerts, backups, dr, statusPage, followups };
-}
-
-/** The modules that make up Firebreak, in the order their routes and commands register. */
-function buildModules(ctx: AppContext, s: AppServices): FirebreakModule[] {
-  // PITR hands its `--physical` / `--to` verbs to /backup and /dr (src/app/pitr.ts).
-  const pitr = pitrArea(ctx, { gate: s.changes, paging: s.opsPager });
-  return [
-    incidentsModule(ctx, s.incidents),
-    pagingModule(ctx, s.paging, s.incidents, s.pdAlerts),
-    approvalsModule(ctx, s.changes),
-    backupsModule(ctx, s.backups, s.changes, pitr.verbs),
-    drModule(ctx, s.dr, s.changes, pitr.verbs),
-    alertsModule(ctx, s.alerts),
-    silencesModule(ctx, s.alerts, s.changes),
-    pitr.module,
-    statusPageModule(ctx, s.statusPage, s.incidents, s.changes),
-    followupsModule(ctx, s.followups, s.incidents),
-    incidentStatsModule(ctx),
-    followupRemindersModule(ctx),
-    configVersionsModule(ctx, s.changes),
-  ];
-}
-
-/** The composition root: wires config, database, chat surface and every area together. */
 export async function createApp(opts: AppOptions): Promise<FirebreakApp> {
   const { config } = opts;
   const log = opts.log ?? createLogger({ level: config.logLevel });
@@ -164,40 +93,118 @@ export async function createApp(opts: AppOptions): Promise<FirebreakApp> {
   await whileServerReturns(() => ensureMigrated(pool), 30_000, (err) => log.warn({ err }, 'PostgreSQL is not answering yet; retrying'));
   const jobs = new JobQueue(pool, clock, log, replicaId);
   const lifecycle = new Lifecycle();
-  const sched = config.ops.scheduler;
-  const ctx: AppContext = {
-    config, pool, clock, log, chat: opts.chat, replies: opts.replies ?? chatReplies(opts.chat), replicaId,
-    jobs,
-    scheduler: new LeaseScheduler({ pool, clock, log, jobs, replicaId, leaseTtlSeconds: sched.leaseTtlSeconds, renewSeconds: sched.renewSeconds, catchUpSeconds: sched.catchUpSeconds }),
-    shutdownSignal: lifecycle.signal,
-    hooks: new Hooks(log),
-    background: new Background(log),
-    publicUrl: config.publicUrl ?? `http://localhost:${config.port}`,
+  let version = opts.configVersion;
+  const platform: Platform = {
+    pool, clock, log, chat: opts.chat, replies: opts.replies ?? chatReplies(opts.chat), replicaId, jobs, lifecycle,
+    configVersion: () => version,
   };
-  const services = buildServices(ctx);
-  const modules = buildModules(ctx, services);
-  modules.push(opsModule(ctx, lifecycle, () => modules));
-  for (const m of modules) for (const [q, h] of Object.entries(m.jobs ?? {})) ctx.jobs.handle(q, h);
-  const interactions = new Interactions(modules, ctx);
+
+  // The one pointer a reload swaps. Whatever a request or job reached through it before the swap
+  // it keeps (the route it matched, the service it called), so it finishes on that generation.
+  let current: Generation = await buildGeneration(config, platform);
+  jobs.install(current.handlers);
+  setConfigVersionInfo(version);
+  let stopping = false;
+  let components: PlatformComponent[] = [];
+  /** Reloads (and stop) wait for the one before: one switch at a time. */
+  let serial: Promise<unknown> = Promise.resolve();
+  const serialised = <T>(work: () => Promise<T>): Promise<T> => {
+    const run = serial.then(work);
+    serial = run.catch(() => {});
+    return run;
+  };
+
+  const switchTo = async (next: Config, to: ConfigVersionRef): Promise<ReloadOutcome> => {
+    if (stopping || lifecycle.draining) return { status: 'failed', error: 'this replica is shutting down; it starts on the newest version next time' };
+    if (version && version.hash === to.hash) return { status: 'unchanged' };
+    // The first version recorded is usually what this process already runs (the same file and
+    // environment): adopt its number instead of building the same generation again.
+    if (!version && JSON.stringify(current.config) === JSON.stringify(next)) {
+      version = to;
+      setConfigVersionInfo(to);
+      log.info({ action: 'config.adopted', version: to.id, hash: to.hash }, `running configuration version ${to.id}`);
+      return { status: 'unchanged' };
+    }
+    const envOnly = envOnlyChanges(current.config, next);
+    if (envOnly.length) {
+      const message = envOnlyMessage(envOnly);
+      log.warn({ action: 'config.reload_refused', version: to.id, envOnly }, message);
+      return { status: 'refused', envOnly, message };
+    }
+    let fresh: Generation;
+    try {
+      fresh = await buildGeneration(next, platform);
+    } catch (err) {
+      const error = err instanceof Error ? err.message : String(err);
+      log.error({ err, action: 'config.reload_failed', version: to.id }, 'the new configuration did not start; the running one stays');
+      return { status: 'failed', error };
+    }
+    const old = current;
+    const from = version;
+    current = fresh;
+    version = to;
+    jobs.install(fresh.handlers);
+    setConfigVersionInfo(to);
+    // Schedules: the old scheduler hands the lease back, the new one takes it at once and its
+    // first renewal enqueues any slot that fell due in between (catch-up); the slot's dedupe
+    // key makes a slot both know run once.
+    const wasRunning = old.scheduler.started;
+    await old.scheduler.stop().catch((err: unknown) => log.warn({ err, action: 'config.reload_scheduler' }, 'the replaced scheduler did not stop cleanly'));
+    if (wasRunning) {
+      await fresh.scheduler.start();
+      old.scheduler.stopHeartbeat();
+    }
+    log.info({ action: 'config.switched', from: from?.id, to: to.id, hash: to.hash }, `configuration switched to version ${to.id}`);
+    // Work the old generation started in the background finishes there before its modules stop.
+    await old.retire(next.ops.shutdownBudgetSeconds * 1000);
+    return { status: 'switched', ...(from ? { from } : {}), to };
+  };
+
   let edge: Route[] = [];
-  const http = createHttpServer(() => [...edge, ...modules.flatMap((m) => m.routes ?? [])], log, observeHttpRequest);
+  const http = createHttpServer(() => [...edge, ...current.routes()], log, observeHttpRequest);
   const app: FirebreakApp = {
-    ctx, services, modules, interactions, http, lifecycle,
+    get ctx() {
+      return current.ctx;
+    },
+    get services() {
+      return current.services;
+    },
+    get modules() {
+      return current.modules;
+    },
+    get interactions() {
+      return current.interactions;
+    },
+    get configVersion() {
+      return version;
+    },
+    http, lifecycle,
+    reload: (next, to) => serialised(() => switchTo(next, to)),
     listen: (port = config.port, host) => http.listen(port, host),
-    stop: async (budgetMs = config.ops.shutdownBudgetSeconds * 1000) => {
-      await ctx.scheduler.stop();
-      await http.close();
-      await ctx.jobs.stop();
-      await ctx.background.drain(budgetMs);
-      for (const m of [...modules].reverse()) await m.stop?.();
-      if (ownsPool) await pool.end();
+    stop: async (budgetMs?: number) => {
+      stopping = true;
+      for (const c of [...components].reverse()) await c.stop().catch((err: unknown) => log.error({ err }, 'a platform component did not stop cleanly'));
+      components = [];
+      // A reload under way finishes (or is refused) first: then there is one generation to stop.
+      await serialised(async () => {
+        const g = current;
+        await g.scheduler.stop();
+        await http.close();
+        await jobs.stop();
+        await g.retire(budgetMs ?? g.config.ops.shutdownBudgetSeconds * 1000);
+        if (ownsPool) await pool.end();
+      });
     },
   };
   edge = opts.edgeRoutes?.(app) ?? [];
-  for (const m of modules) await m.start?.();
   if (opts.runJobs) {
-    ctx.jobs.start();
-    await ctx.scheduler.start();
+    jobs.start();
+    await current.scheduler.start();
+  }
+  for (const make of opts.platform ?? []) {
+    const c = make(app);
+    await c.start();
+    components.push(c);
   }
   return app;
 }

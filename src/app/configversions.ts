@@ -10,6 +10,8 @@ import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import type { ChatSurface } from '../chat/surface.js';
 import type pg from 'pg';
+import { RollbackWatch } from '../configversions/rollback-watch.js';
+import { processErrorSignals } from '../configversions/error-signals.js';
 
 /** The area's service for this generation: versions over the pool, the gate, the ops channel. */
 export function configVersionsService(ctx: AppContext, gate: ChangeGate): ConfigVersions {
@@ -41,11 +43,14 @@ export function configVersionsModule(ctx: AppContext, gate: ChangeGate): Firebre
 }
 
 /**
- * The watcher as a platform component (AppOptions.platform, part A): lives across generations,
- * keeps this replica on the active version. `configFor` is what the process adds to a version's
- * text + environment (main.ts: the embedded database URL, the console's trial backup key).
+ * How this process follows the active configuration version, across generations: the versions
+ * it reads (no gate: switching never asks anyone, the gate already did), the watcher that
+ * reloads the app into the active version (src/configversions/watcher.ts) and the rollback
+ * watch that undoes a switch whose errors rise (rollback-watch.ts). `configFor` is what the
+ * process adds to a version's text + environment (main.ts: the embedded database URL, the
+ * console's trial backup key).
  */
-export function configWatcherComponent(d: {
+export function configFollowing(d: {
   pool: pg.Pool;
   clock: Clock;
   log: Logger;
@@ -53,11 +58,33 @@ export function configWatcherComponent(d: {
   config: Config;
   fileText: () => string;
   configFor?: (text: string, label: string) => Config;
-  onSwitched?: SwitchListener[];
-}): (app: ReloadTarget) => ConfigWatcher {
+}): { versions: ConfigVersions; component: (app: ReloadTarget) => ConfigWatcher } {
   const versions = new ConfigVersions({
     pool: d.pool, clock: d.clock, log: d.log, ...(d.configFor ? { configFor: d.configFor } : {}),
     notices: new ConfigMessages({ chat: d.chat, log: d.log, opsChannel: () => d.config.ops.channel }),
   });
-  return configWatcher({ pool: d.pool, log: d.log, versions, fileText: d.fileText, checkIntervalSeconds: d.config.configChanges.checkIntervalSeconds, ...(d.onSwitched ? { onSwitched: d.onSwitched } : {}) });
+  const component = (app: ReloadTarget): ConfigWatcher => {
+    // The settings this process started with: a version must not be able to switch off, or
+    // loosen, the watch that judges it.
+    const watch = new RollbackWatch({ clock: d.clock, log: d.log, signals: processErrorSignals(), target: versions, config: d.config.configChanges.rollback });
+    const onSwitched: SwitchListener = (to, from) => {
+      void versions.forwardSwitch(to, from).then(
+        (forward) => (forward ? watch.onSwitched(to, from) : d.log.info({ action: 'config.rollback_watch', version: to.id, decision: 'not_forward' }, `switched to configuration version ${to.id} (a rollback or a first version): not watched`)),
+        (err: unknown) => d.log.warn({ err }, 'could not tell whether a configuration switch was a rollback; not watched'),
+      );
+    };
+    const watcher = configWatcher({ pool: d.pool, log: d.log, versions, fileText: d.fileText, checkIntervalSeconds: d.config.configChanges.checkIntervalSeconds, onSwitched: [onSwitched] })(app);
+    return {
+      get listening() {
+        return watcher.listening;
+      },
+      check: () => watcher.check(),
+      start: () => watcher.start(),
+      stop: async () => {
+        watch.stop();
+        await watcher.stop();
+      },
+    };
+  };
+  return { versions, component };
 }

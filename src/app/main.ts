@@ -3,7 +3,8 @@
  * (Slack when a complete set of Slack secrets is given, the local console when none is; a
  * partial set stops the start), and serves until SIGTERM/SIGINT.
  */
-import { loadConfig, ConfigError } from '../config/load.js';
+import { loadConfig, loadConfigText, readConfigText, ConfigError } from '../config/load.js';
+import { systemClock } from '../clock.js';
 import { chatMode, configWarnings, consoleServed, listenHost, type Config } from '../config/schema.js';
 import { loopbackOnly } from '../http/loopback.js';
 import { createLogger, redactUrl, type Logger } from '../log.js';
@@ -22,7 +23,7 @@ import type { Route } from '../http/router.js';
 import { validateCommsTemplates } from '../templates/comms.js';
 import { MigrationsPendingError } from '../db/migrate.js';
 import { ensureChannels } from '../chat/channels.js';
-import { configVersionsService } from './configversions.js';
+import { configFollowing } from './configversions.js';
 import { reloadFromFile } from '../configversions/sighup.js';
 
 function readConfig(): Config {
@@ -108,12 +109,18 @@ async function main(): Promise<void> {
     edgeRoutes = (app) => [...slack!.attach(app), ...(consoleSurface ? consoleRoutes(app, consoleSurface, { access: consoleAccess }).map((r) => loopbackOnly(r, 'The console next to Slack is served to this machine only.')) : [])];
   }
 
-  const app = await createApp({ config: { ...config, databaseUrl }, pool, ownsPool: true, log, chat, replies, edgeRoutes, runJobs: true });
+  // A stored version runs as this start did with the file: its text, this environment, the
+  // embedded database and the console's trial key; so the same text is the same Config.
+  const configFor = (text: string, label: string): Config => {
+    const c = { ...loadConfigText(text, process.env, { label }), databaseUrl };
+    return mode === 'console' ? withTrialBackupKey(c).config : c;
+  };
+  const following = configFollowing({ pool, clock: systemClock, log, chat, config, fileText: () => readConfigText(process.env), configFor });
+  const app = await createApp({ config: { ...config, databaseUrl }, pool, ownsPool: true, log, chat, replies, edgeRoutes, runJobs: true, platform: [following.component] });
   // SIGHUP: a valid FIREBREAK_CONFIG becomes the active configuration version (audited) and every
   // replica switches to it; an invalid one is logged with its problems and nothing changes.
-  const versions = configVersionsService(app.ctx, app.services.changes);
   process.on('SIGHUP', () => {
-    void reloadFromFile(versions, process.env, log).catch((err: unknown) => log.error({ err }, 'SIGHUP: could not apply the configuration file'));
+    void reloadFromFile(following.versions, process.env, log).catch((err: unknown) => log.error({ err }, 'SIGHUP: could not apply the configuration file'));
   });
   const host = listenHost(config);
   const port = await app.listen(config.port, host);

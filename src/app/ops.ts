@@ -13,6 +13,8 @@ import { runHousekeeping } from '../ops/housekeeping.js';
 import { createObjectStore, type ObjectStore } from '../storage/index.js';
 import { annotateRequest } from '../ops/request-context.js';
 import type { HookPayloads } from '../events/hooks.js';
+import type { ConfigVersionRef } from '../config/version-ref.js';
+import { configVersionBody } from '../ops/health.js';
 
 const startedAt = Date.now();
 
@@ -21,7 +23,13 @@ const startedAt = Date.now();
  * housekeeping schedule. Built last by the composition root so readiness sees every module's
  * checks.
  */
-export function opsModule(ctx: AppContext, lifecycle: Lifecycle, allModules: () => FirebreakModule[]): FirebreakModule {
+export function opsModule(
+  ctx: AppContext,
+  lifecycle: Lifecycle,
+  allModules: () => FirebreakModule[],
+  /** The configuration version the replica runs now (src/app/app.ts), reported by /health/ready. */
+  configVersion: () => ConfigVersionRef | undefined = () => undefined,
+): FirebreakModule {
   const ops = ctx.config.ops;
   let objectStore: ObjectStore | undefined;
   const readiness: Record<string, ReadinessCheck> = {
@@ -63,7 +71,7 @@ export function opsModule(ctx: AppContext, lifecycle: Lifecycle, allModules: () 
       path: '/health/ready',
       handle: async () => {
         if (lifecycle.draining) {
-          return json(503, { status: 'draining', replica: ctx.replicaId, detail: 'shutting down: finishing in-flight work, taking no new work' });
+          return json(503, { status: 'draining', replica: ctx.replicaId, config: configVersionBody(configVersion()), detail: 'shutting down: finishing in-flight work, taking no new work' });
         }
         const checks = await runChecks(collectChecks(), ops.requiredChecks, ops.checkTimeoutSeconds * 1000);
         for (const [name, c] of Object.entries(checks)) readinessCheckUp.set({ check: name }, c.status === 'up' ? 1 : 0);
@@ -72,7 +80,7 @@ export function opsModule(ctx: AppContext, lifecycle: Lifecycle, allModules: () 
         const status = requiredDown.length ? 'not_ready' : degraded ? 'degraded' : 'ready';
         if (requiredDown.length) readinessFailures.inc();
         if (requiredDown.length) ctx.log.warn({ action: 'health.not_ready', down: requiredDown }, 'readiness failed');
-        return json(requiredDown.length ? 503 : 200, { status, replica: ctx.replicaId, checks, scheduler: { leader: ctx.scheduler.isLeader() } });
+        return json(requiredDown.length ? 503 : 200, { status, replica: ctx.replicaId, config: configVersionBody(configVersion()), checks, scheduler: { leader: ctx.scheduler.isLeader() } });
       },
     },
     {

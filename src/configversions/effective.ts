@@ -63,18 +63,3 @@ export function diffEffective(before: Record<string, unknown>, after: Record<str
 /** `key: old → new` (plain text; the chat templates escape it). */
 export const diffLineText = (d: DiffLine): string => `${d.key}: ${d.old ?? '(unset)'} → ${d.new ?? '(unset)'}`;
 
-/**
- * Settings a running replica cannot change (it listens on the port, is connected to the
- * database, talks to Slack in one mode): the dotted keys that differ. Mirrors the contract of
- * src/config/env-only.ts (part A's), kept local to this area.
- */
-export function envOnlyKeys(current: Config, next: Config): string[] {
-  const a = flatten(JSON.parse(JSON.stringify(pick(current))));
-  const b = flatten(JSON.parse(JSON.stringify(pick(next))));
-  return [...new Set([...a.keys(), ...b.keys()])].filter((k) => a.get(k) !== b.get(k)).sort();
-}
-
-const pick = (c: Config) => ({
-  port: c.port, host: c.host, databaseUrl: c.databaseUrl, databaseAppRole: c.databaseAppRole, dataDir: c.dataDir,
-  publicUrl: c.publicUrl, slack: c.slack, console: c.console,
-});

@@ -17,7 +17,8 @@ import { withTransaction } from '../db/pool.js';
 import { appendEvent } from '../events/log.js';
 import * as store from './store.js';
 import type { StoredVersion, VersionSource, HistoryRow } from './store.js';
-import { contentHash, diffEffective, envOnlyKeys, maskedConfig, type DiffLine } from './effective.js';
+import { contentHash, diffEffective, maskedConfig, type DiffLine } from './effective.js';
+import { envOnlyChanges } from '../config/env-only.js';
 import type { ConfigNotices } from './messages.js';
 import { changeTitle, opsNotice } from '../templates/configversions.js';
 
@@ -105,7 +106,7 @@ export class ConfigVersions {
     const checked = this.check(text);
     if (!checked.ok) return checked.problems;
     const current = this.activeConfig(await store.activeVersion(this.d.pool));
-    const envOnly = current ? envOnlyKeys(current, checked.config) : [];
+    const envOnly = current ? envOnlyChanges(current, checked.config) : [];
     return envOnly.length ? [`${envOnly.join(', ')} cannot change while Firebreak runs (environment and restart only)`] : [];
   }
 
@@ -119,7 +120,7 @@ export class ConfigVersions {
     if (meta.commit !== undefined && !/^[0-9a-fA-F]{4,64}$/.test(meta.commit)) return { status: 'invalid', problems: [`commit ${meta.commit}: expected a Git commit id (hex)`] };
     const active = await store.activeVersion(this.d.pool);
     const current = this.activeConfig(active);
-    const envOnly = current ? envOnlyKeys(current, checked.config) : [];
+    const envOnly = current ? envOnlyChanges(current, checked.config) : [];
     if (envOnly.length) {
       return {
         status: 'env-only', keys: envOnly,
@@ -237,6 +238,17 @@ export class ConfigVersions {
     const p = await this.prepare(text, meta);
     if (p.status !== 'recorded') return p;
     return this.activate(p.version.id, { actor: meta.author, type: 'config.applied' });
+  }
+
+  /**
+   * Whether a switch from `from` to `to` was a change forward (`to` recorded `from` as the
+   * version it replaced), not a rollback: only those are watched, or a rollback whose errors
+   * had another cause would roll further back, version after version.
+   */
+  async forwardSwitch(to: ConfigVersionRef, from: ConfigVersionRef | undefined): Promise<boolean> {
+    if (!from) return false;
+    const v = await store.getVersion(this.d.pool, to.id);
+    return v?.previousId === from.id;
   }
 
   /**

@@ -14,6 +14,7 @@ import { ConsoleAccess, CSRF_HEADER, type AccessRefusal, type ConsoleSession } f
 import type { Logger } from '../log.js';
 
 /** What the console routes use of the app: the interaction router, the log and config, and whether it is draining. */
+/** `interactions` is read on every request: after a configuration reload it is the new generation's. */
 export type ConsoleHost = Pick<FirebreakApp, 'interactions' | 'ctx'> & { lifecycle?: Pick<FirebreakApp['lifecycle'], 'draining'> };
 
 export interface ConsoleRouteOptions {

@@ -17,6 +17,9 @@ export interface Job<P = Record<string, unknown>> {
 
 export type JobHandler = (job: Job) => Promise<void>;
 
+/** Handlers recorded while a configuration generation was being built (see JobQueue.capture). */
+export type HandlerTable = Map<string, { handler: JobHandler; options: HandlerOptions }>;
+
 export interface HandlerOptions {
   /**
    * How long a claim lasts before another replica may retake the job (renewed while it runs).
@@ -63,6 +66,8 @@ export class JobQueue {
   private running = new Set<Promise<void>>();
   private inHandCount = 0;
   private stopped = false;
+  /** While set, handle() records here instead of installing (a generation being built). */
+  private capturing: HandlerTable | undefined;
 
   constructor(
     private pool: pg.Pool,
@@ -73,8 +78,37 @@ export class JobQueue {
   ) {}
 
   handle(queue: string, handler: JobHandler, options: HandlerOptions = {}): void {
+    if (this.capturing) {
+      this.capturing.set(queue, { handler, options });
+      return;
+    }
     this.handlers.set(queue, handler);
     this.options.set(queue, options);
+  }
+
+  /**
+   * From now until `endCapture`, handle() records into a table instead of installing: a new
+   * configuration generation registers its handlers while the running one keeps its own, and
+   * they take over only at install() (src/app/generation.ts). Reloads are serialised, so one
+   * capture at a time.
+   */
+  beginCapture(): void {
+    if (this.capturing) throw new Error('JobQueue: a handler capture is already in progress');
+    this.capturing = new Map();
+  }
+
+  endCapture(): HandlerTable {
+    const table = this.capturing ?? new Map();
+    this.capturing = undefined;
+    return table;
+  }
+
+  /** Installs a captured table; each queue's handler replaces the one registered before (by name). */
+  install(table: HandlerTable): void {
+    for (const [queue, { handler, options }] of table) {
+      this.handlers.set(queue, handler);
+      this.options.set(queue, options);
+    }
   }
 
   private claimFor(queue: string): number {

@@ -119,6 +119,11 @@ export class LeaseScheduler implements Scheduler {
     return this.leader;
   }
 
+  /** Started and not stopped since: a configuration reload starts the new scheduler only then. */
+  get started(): boolean {
+    return !this.stopped;
+  }
+
   async start(): Promise<void> {
     if (!this.stopped) return;
     this.stopped = false;
@@ -130,6 +135,15 @@ export class LeaseScheduler implements Scheduler {
     // handed to another replica. It ends with the process (or when the pool is closed).
     this.heartbeatTimer ??= setInterval(() => void this.heartbeat(), this.renewEvery * 1000);
     this.heartbeatTimer.unref();
+  }
+
+  /**
+   * Ends the heartbeat that stop() leaves running: for a scheduler replaced by another one in
+   * the same process (a configuration reload), whose own heartbeat now says the replica is alive.
+   */
+  stopHeartbeat(): void {
+    clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = undefined;
   }
 
   /** Says "this replica is alive" so the leader knows which job claims are orphaned. */

@@ -76,3 +76,11 @@ export function cachedCheck(check: ReadinessCheck, ttlMs: number, now: () => num
     if (cached?.error !== undefined) throw cached.error;
   };
 }
+
+/**
+ * The configuration version for /health/ready: `{ version, hash }` of what the replica runs, or
+ * null when it runs a file that was never stored as a version.
+ */
+export function configVersionBody(ref: { id: number; hash: string } | undefined): { version: number; hash: string } | null {
+  return ref ? { version: ref.id, hash: ref.hash } : null;
+}

@@ -32,6 +32,20 @@ export const httpRequestDuration = new Histogram({
   registers: [registry],
 });
 
+// ---- Configuration (set by src/app/app.ts when it starts on, or switches to, a version) ----
+export const configVersionInfo = new Gauge({
+  name: 'firebreak_config_version_info',
+  help: 'The configuration version this replica runs (always 1; the labels say which). Absent when it runs an unversioned file.',
+  labelNames: ['version', 'hash'] as const,
+  registers: [registry],
+});
+
+/** One series, the running version's: the previous one is removed at a switch. */
+export function setConfigVersionInfo(ref: { id: number; hash: string } | undefined): void {
+  configVersionInfo.reset();
+  if (ref) configVersionInfo.set({ version: String(ref.id), hash: ref.hash }, 1);
+}
+
 /** The observe callback for createHttpServer. */
 export function observeHttpRequest(route: string, status: number, ms: number): void {
   httpRequests.inc({ route, status: String(status) });

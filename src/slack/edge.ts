@@ -43,7 +43,12 @@ export function createSlackEdge(config: Config, log: Logger, onRateLimited?: (me
         clientOptions: { slackApiUrl },
         logLevel: LogLevel.ERROR,
       });
-      registerSlackListeners(bolt, app.interactions, chat, log);
+      // Bolt's listeners are registered once; each request reaches the generation current when
+      // it arrives (a configuration reload swaps it), never the one that was current at start.
+      registerSlackListeners(bolt, {
+        accept: (r) => app.interactions.accept(r),
+        view: (sub, reply) => app.interactions.view(sub, reply),
+      }, chat, log);
       return receiver ? [receiver.route()] : [];
     },
     async start() {

@@ -35,7 +35,7 @@ export function viewValues(state: Record<string, Record<string, Record<string, u
  * (Interactions.accept) before they are acknowledged and run from the job queue; a modal is
  * answered with its validation, and what it changes is stored before that answer.
  */
-export function registerSlackListeners(bolt: App, interactions: Interactions, chat: ChatSurface, log: Logger): void {
+export function registerSlackListeners(bolt: App, interactions: Pick<Interactions, 'accept' | 'view'>, chat: ChatSurface, log: Logger): void {
   bolt.command(/.*/, async ({ command, ack }) => {
     const reply: ReplyAddress = { userId: command.user_id, channelId: command.channel_id, responseUrl: command.response_url, triggerId: command.trigger_id };
     try {

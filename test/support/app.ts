@@ -8,6 +8,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createApp, type FirebreakApp } from '../../src/app/app.js';
+import type { ConfigVersionRef } from '../../src/config/version-ref.js';
 import { configSchema, type Config } from '../../src/config/schema.js';
 import { FakeClock } from '../../src/clock.js';
 import { createLogger } from '../../src/log.js';
@@ -52,6 +53,8 @@ export async function startTestApp(
     seedChannels?: string[];
     /** Share a database and fake Slack with another app: a restart or a second replica. stop() leaves them running. */
     shared?: { db: TestDatabase; slack: FakeSlack };
+    /** The stored configuration version the app starts on (AppOptions.configVersion). */
+    configVersion?: ConfigVersionRef;
   } = {},
 ): Promise<TestApp> {
   const slack = opts.shared?.slack ?? (await new FakeSlack().start());
@@ -67,7 +70,7 @@ export async function startTestApp(
   });
   const log = createLogger({ level: 'silent' });
   const edge = createSlackEdge(config, log);
-  const app = await createApp({ config, pool: db.pool, clock, log, chat: edge.chat, replies: edge.replies, edgeRoutes: (a) => edge.attach(a) });
+  const app = await createApp({ config, pool: db.pool, clock, log, chat: edge.chat, replies: edge.replies, edgeRoutes: (a) => edge.attach(a), configVersion: opts.configVersion });
   const port = await app.listen(0, '127.0.0.1');
   const url = `http://127.0.0.1:${port}`;
 
