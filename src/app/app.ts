@@ -101,9 +101,7 @@ export async function createApp(opts: AppOptions): Promise<FirebreakApp> {
 
   // The one pointer a reload swaps. Whatever a request or job reached through it before the swap
   // it keeps (the route it matched, the service it called), so it finishes on that generation.
-  let current: Generation = await buildGeneration(config, platform);
-  jobs.install(current.handlers);
-  setConfigVersionInfo(version);
+  let current: Generation = buildGeneration(config, platform);
   let stopping = false;
   let components: PlatformComponent[] = [];
   /** Reloads (and stop) wait for the one before: one switch at a time. */
@@ -133,7 +131,8 @@ export async function createApp(opts: AppOptions): Promise<FirebreakApp> {
     }
     let fresh: Generation;
     try {
-      fresh = await buildGeneration(next, platform);
+      fresh = buildGeneration(next, platform);
+      await fresh.start();
     } catch (err) {
       const error = err instanceof Error ? err.message : String(err);
       log.error({ err, action: 'config.reload_failed', version: to.id }, 'the new configuration did not start; the running one stays');
@@ -196,7 +195,12 @@ export async function createApp(opts: AppOptions): Promise<FirebreakApp> {
       });
     },
   };
+  // The edge (Bolt's client starts its auth.test here) is made before the modules start, as it
+  // always was: start-up work overlaps it.
   edge = opts.edgeRoutes?.(app) ?? [];
+  await current.start();
+  jobs.install(current.handlers);
+  setConfigVersionInfo(version);
   if (opts.runJobs) {
     jobs.start();
     await current.scheduler.start();

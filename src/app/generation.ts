@@ -91,8 +91,13 @@ export interface Generation {
   readonly interactions: Interactions;
   /** Its own scheduler: started when the generation takes over, stopped when it is replaced. */
   readonly scheduler: LeaseScheduler;
-  /** The job handlers it registered, installed on the shared queue when it takes over. */
+  /** The job handlers it registered (complete once started), installed on the shared queue when it takes over. */
   readonly handlers: HandlerTable;
+  /**
+   * Starts its modules (they may add scheduled tasks). If one throws, those already started are
+   * stopped again and the error is rethrown. Its scheduler is started by the app at the swap.
+   */
+  start(): Promise<void>;
   /** Its modules' HTTP routes, in module order. */
   routes(): Route[];
   /**
@@ -156,24 +161,21 @@ function buildModules(ctx: AppContext, s: AppServices): FirebreakModule[] {
 }
 
 /**
- * Builds and starts a generation for `config` on the platform. Its job handlers are captured,
- * not installed (the running generation keeps serving its queues until the swap), and its
- * scheduler is not started. If anything throws, the modules already started are stopped again
- * and the error is rethrown: nothing of it stays behind.
+ * Builds a generation for `config` on the platform, not started. From here until its start()
+ * settles, job handlers registered on the shared queue are captured for it, not installed (the
+ * running generation keeps serving its queues until the swap). If the build throws, nothing of
+ * it stays behind.
  */
-export async function buildGeneration(config: Config, p: Platform): Promise<Generation> {
+export function buildGeneration(config: Config, p: Platform): Generation {
   const sched = config.ops.scheduler;
   p.jobs.beginCapture();
-  let handlers: HandlerTable | undefined;
-  const started: FirebreakModule[] = [];
-  let ctx: AppContext | undefined;
   let scheduler: LeaseScheduler | undefined;
   try {
     scheduler = new LeaseScheduler({
       pool: p.pool, clock: p.clock, log: p.log, jobs: p.jobs, replicaId: p.replicaId,
       leaseTtlSeconds: sched.leaseTtlSeconds, renewSeconds: sched.renewSeconds, catchUpSeconds: sched.catchUpSeconds,
     });
-    ctx = {
+    const ctx: AppContext = {
       config, pool: p.pool, clock: p.clock, log: p.log, chat: p.chat, replies: p.replies, replicaId: p.replicaId,
       jobs: p.jobs,
       scheduler,
@@ -182,47 +184,59 @@ export async function buildGeneration(config: Config, p: Platform): Promise<Gene
       background: new Background(p.log),
       publicUrl: config.publicUrl ?? `http://localhost:${config.port}`,
     };
-    const c = ctx;
-    const services = buildServices(c);
-    const modules = buildModules(c, services);
-    modules.push(opsModule(c, p.lifecycle, () => modules, p.configVersion));
-    for (const m of modules) for (const [q, h] of Object.entries(m.jobs ?? {})) c.jobs.handle(q, h);
-    const interactions = new Interactions(modules, c);
-    for (const m of modules) {
-      await m.start?.();
-      started.push(m);
-    }
-    handlers = p.jobs.endCapture();
-    const table = handlers;
+    const services = buildServices(ctx);
+    const modules = buildModules(ctx, services);
+    modules.push(opsModule(ctx, p.lifecycle, () => modules, p.configVersion));
+    for (const m of modules) for (const [q, h] of Object.entries(m.jobs ?? {})) ctx.jobs.handle(q, h);
+    const interactions = new Interactions(modules, ctx);
     // Requests that matched one of its routes are counted, so retiring waits for them (a slow
     // request that started before a switch finishes on this generation, its modules still up).
     const inflight = new Set<Promise<unknown>>();
     const moduleRoutes: Route[] = modules.flatMap((m) => m.routes ?? []).map((r) => ({
       ...r,
       handle: (req) => {
-        const p = r.handle(req);
-        inflight.add(p);
-        void p.catch(() => {}).finally(() => inflight.delete(p));
-        return p;
+        const pending = r.handle(req);
+        inflight.add(pending);
+        void pending.catch(() => {}).finally(() => inflight.delete(pending));
+        return pending;
       },
     }));
+    const sch = scheduler;
+    let handlers: HandlerTable = new Map();
     return {
-      config, ctx: c, services, modules, interactions, scheduler: scheduler, handlers: table,
+      config, ctx, services, modules, interactions, scheduler: sch,
+      get handlers() {
+        return handlers;
+      },
       routes: () => moduleRoutes,
+      start: async () => {
+        const started: FirebreakModule[] = [];
+        try {
+          for (const m of modules) {
+            await m.start?.();
+            started.push(m);
+          }
+        } catch (err) {
+          p.jobs.endCapture();
+          await ctx.background.drain(5000);
+          await stopModules(started, p.log);
+          await sch.stop().catch(() => {});
+          throw err;
+        }
+        handlers = p.jobs.endCapture();
+      },
       retire: async (budgetMs) => {
         const deadline = Date.now() + budgetMs;
         while (inflight.size > 0 && Date.now() < deadline) {
           await Promise.race([Promise.allSettled([...inflight]), new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())).unref())]);
         }
-        if (!(await c.background.drain(Math.max(0, deadline - Date.now())))) p.log.warn({ action: 'config.retire', background: c.background.size }, 'a retiring configuration generation still had background work when its budget ran out');
+        if (!(await ctx.background.drain(Math.max(0, deadline - Date.now())))) p.log.warn({ action: 'config.retire', background: ctx.background.size }, 'a retiring configuration generation still had background work when its budget ran out');
         await stopModules(modules, p.log);
       },
     };
   } catch (err) {
-    if (!handlers) p.jobs.endCapture();
-    await ctx?.background.drain(5000);
-    await stopModules(started, p.log);
-    await scheduler?.stop().catch(() => {});
+    p.jobs.endCapture();
+    void scheduler?.stop().catch(() => {});
     throw err;
   }
 }
