@@ -103,6 +103,8 @@ export async function createApp(opts: AppOptions): Promise<FirebreakApp> {
   // it keeps (the route it matched, the service it called), so it finishes on that generation.
   let current: Generation = buildGeneration(config, platform);
   let stopping = false;
+  /** Replaced generations still finishing their requests and background work. */
+  const retirements = new Set<Promise<void>>();
   let components: PlatformComponent[] = [];
   /** Reloads (and stop) wait for the one before: one switch at a time. */
   let serial: Promise<unknown> = Promise.resolve();
@@ -155,7 +157,12 @@ export async function createApp(opts: AppOptions): Promise<FirebreakApp> {
     }
     log.info({ action: 'config.switched', from: from?.id, to: to.id, hash: to.hash }, `configuration switched to version ${to.id}`);
     // Work the old generation started in the background finishes there before its modules stop.
-    await old.retire(next.ops.shutdownBudgetSeconds * 1000);
+    // Not awaited: the switch is done, and what watches it (the rollback watch) must start
+    // counting now, not after the old generation's slowest request.
+    const retiring = old.retire(next.ops.shutdownBudgetSeconds * 1000)
+      .catch((err: unknown) => log.error({ err, action: 'config.retire' }, 'a replaced configuration generation did not stop cleanly'))
+      .finally(() => retirements.delete(retiring));
+    retirements.add(retiring);
     return { status: 'switched', ...(from ? { from } : {}), to };
   };
 
@@ -190,7 +197,7 @@ export async function createApp(opts: AppOptions): Promise<FirebreakApp> {
         await g.scheduler.stop();
         await http.close();
         await jobs.stop();
-        await g.retire(budgetMs ?? g.config.ops.shutdownBudgetSeconds * 1000);
+        await Promise.all([g.retire(budgetMs ?? g.config.ops.shutdownBudgetSeconds * 1000), ...retirements]);
         if (ownsPool) await pool.end();
       });
     },

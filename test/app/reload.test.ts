@@ -109,6 +109,8 @@ describe('FirebreakApp.reload', () => {
     t.slack.slow('auth.test', 0);
     expect(res.status).toBe(200);
     expect(res.body.status).toBe('ready');
+    // The old generation retires after the switch returns: its modules stop once its request is done.
+    await expect.poll(() => events.length, { timeout: 10_000 }).toBe(2);
     expect(events).toEqual(['old handler done', 'old stopped']);
   });
 

@@ -13,6 +13,7 @@ import { AM_TOKEN, amBody, bearer, post } from '../alerts/support.js';
 import { configFollowing, configVersionsService } from '../../src/app/configversions.js';
 import { loadConfigText } from '../../src/config/load.js';
 import { createLogger } from '../../src/log.js';
+import { FakeClock } from '../../src/clock.js';
 import type { ConfigWatcher } from '../../src/configversions/watcher.js';
 
 interface ViewBlock { elements?: { action_id?: string; value?: string }[] }
@@ -29,6 +30,7 @@ const v2 = { ...v1, alerts: { route: { ...v1.alerts.route, channel: 'C0NOWHERE1'
 
 let a: TestApp;
 let b: TestApp;
+const clock = new FakeClock('2026-03-02T10:00:00Z');
 const followers: ConfigWatcher[] = [];
 
 /** What main.ts does for a replica: the version's text, with this process's own env-only settings. */
@@ -53,8 +55,9 @@ async function approveNewest(t: TestApp, user: string): Promise<void> {
 const versionOf = (t: TestApp) => t.app.configVersion?.id;
 
 beforeAll(async () => {
-  a = await startTestApp({ config: withToken });
-  b = await startTestApp({ config: withToken, shared: { db: a.db, slack: a.slack } });
+  // One time for both replicas, as in production.
+  a = await startTestApp({ config: withToken, clock });
+  b = await startTestApp({ config: withToken, clock, shared: { db: a.db, slack: a.slack } });
   for (const t of [a, b]) await follow(t).start();
 }, 60_000);
 
@@ -107,10 +110,13 @@ describe('two replicas following the configuration', () => {
       const res = await post(t, '/webhooks/alertmanager', amBody([{ labels: { alertname: `Bad route ${i}`, instance: 'db-1' } }]), bearer(AM_TOKEN));
       expect(res.status).toBe(200);
     }
+    // A channel gets one post per pace slot (a second), so time moves on while the posts fail;
+    // the rollback window (120 s) stays open for the three failures it needs.
     await vi.waitFor(() => {
+      clock.advance(500);
       expect(versionOf(a)).not.toBe(bad);
       expect(versionOf(b)).toBe(versionOf(a));
-    }, { timeout: 20_000, interval: 50 });
+    }, { timeout: 20_000, interval: 100 });
     expect(a.app.ctx.config.alerts.route.channel).toBe('alerts');
     expect(b.app.ctx.config.alerts.route.channel).toBe('alerts');
     const failed = (await a.db.pool.query(`SELECT status, failure_reason FROM config_versions WHERE id = $1`, [bad])).rows[0];
