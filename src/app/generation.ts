@@ -1,15 +1,11 @@
-import type pg from 'pg';
 import type { Config } from '../config/schema.js';
-import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
-import type { JobQueue, HandlerTable } from '../jobs/queue.js';
+import type { HandlerTable } from '../jobs/queue.js';
 import { Hooks } from '../events/hooks.js';
 import { Background } from '../jobs/background.js';
 import type { Route } from '../http/router.js';
 import type { StoredEvent } from '../events/log.js';
 import type { PostmortemActions } from '../incidents/postmortem-actions.js';
-import type { ChatSurface } from '../chat/surface.js';
-import type { ReplyFactory } from '../chat/interactions.js';
 import type { AppContext, FirebreakModule } from './module.js';
 import type { ConfigVersionRef } from '../config/version-ref.js';
 import { ChangeService } from '../approvals/service.js';
@@ -64,14 +60,7 @@ export interface AppServices {
  * What lives for the whole process and every generation is built on: the pool, the job queue,
  * the chat surface, the lifecycle (src/app/app.ts owns them).
  */
-export interface Platform {
-  pool: pg.Pool;
-  clock: Clock;
-  log: Logger;
-  chat: ChatSurface;
-  replies: ReplyFactory;
-  jobs: JobQueue;
-  replicaId: string;
+export interface Platform extends Pick<AppContext, 'pool' | 'clock' | 'log' | 'chat' | 'replies' | 'jobs' | 'replicaId'> {
   lifecycle: Lifecycle;
   /** The version the replica runs now, for /health/ready. */
   configVersion: () => ConfigVersionRef | undefined;

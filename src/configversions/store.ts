@@ -60,15 +60,7 @@ export async function versionByHash(db: Queryable, hash: string): Promise<Stored
   return rows[0] ? fromRow(rows[0]) : undefined;
 }
 
-export interface NewVersion {
-  content: string;
-  hash: string;
-  effective: Record<string, unknown>;
-  author: string;
-  source: VersionSource;
-  gitCommit: string | null;
-  createdAt: Date;
-}
+export type NewVersion = Pick<StoredVersion, 'content' | 'hash' | 'effective' | 'author' | 'source' | 'gitCommit' | 'createdAt'>;
 
 /** Inserts a proposed version, or returns the one with the same content (one row per hash). */
 export async function insertVersion(db: Queryable, v: NewVersion): Promise<{ version: StoredVersion; created: boolean }> {
