@@ -1,4 +1,4 @@
-import { helpSubcommand, type CommandTable, type Subcommand } from './table.js';
+import { helpSubcommand, type CommandTable, type ParsedArgs, type Subcommand } from './table.js';
 import type { ConfigVersions } from '../configversions/service.js';
 import type { FlagsConfig } from '../flags/config.js';
 import type { GateOutcome } from '../approvals/gate.js';
@@ -10,6 +10,15 @@ export function versionId(word: string | undefined): number | undefined {
   const m = /^(?:#|v)?(\d{1,15})$/i.exec(word ?? '');
   return m ? Number(m[1]) : undefined;
 }
+
+/** The optional version argument: its number, undefined when none was given, false when it is not one. */
+function versionArg(args: ParsedArgs): number | undefined | false {
+  const word = args.words[0];
+  const id = versionId(word);
+  return word && id === undefined ? false : id;
+}
+
+const notAVersion = (args: ParsedArgs): string => `\`${escapeMrkdwn(args.words[0] ?? '')}\` is not a version number; \`/config history\` lists them.`;
 
 const gateText = (o: GateOutcome, what: string): string =>
   o.status === 'pending' ? `${what}: change request #${o.requestId} needs ${o.approvalsNeeded} approval${o.approvalsNeeded === 1 ? '' : 's'} (\`config.change\`).`
@@ -40,9 +49,8 @@ export function configCommand(versions: ConfigVersions, flags: () => FlagsConfig
     usage: '[version]',
     description: 'One version (default the running one): the file as proposed and the effective configuration, secrets masked.',
     run: async (args, _inv, ctx) => {
-      const word = args.words[0];
-      const id = versionId(word);
-      if (word && id === undefined) return ctx.reply.ephemeral(`\`${escapeMrkdwn(word)}\` is not a version number; \`/config history\` lists them.`);
+      const id = versionArg(args);
+      if (id === false) return ctx.reply.ephemeral(notAVersion(args));
       const v = await versions.show(id);
       if (!v) return ctx.reply.ephemeral(id === undefined ? 'No configuration version is active yet.' : `There is no configuration version #${id}.`);
       await ctx.reply.ephemeral(codeMessage(`Configuration version #${v.id}`, showText(v)));
@@ -53,9 +61,8 @@ export function configCommand(versions: ConfigVersions, flags: () => FlagsConfig
     usage: '[version]',
     description: 'Go back to a version (default the one before the running one), approved like any change.',
     run: async (args, inv, ctx) => {
-      const word = args.words[0];
-      const id = versionId(word);
-      if (word && id === undefined) return ctx.reply.ephemeral(`\`${escapeMrkdwn(word)}\` is not a version number; \`/config history\` lists them.`);
+      const id = versionArg(args);
+      if (id === false) return ctx.reply.ephemeral(notAVersion(args));
       const o = await versions.rollback(id, { userId: inv.actor.userId, channelId: inv.channelId });
       await ctx.reply.ephemeral(gateText(o, id === undefined ? 'The rollback' : `The rollback to version #${id}`));
     },
