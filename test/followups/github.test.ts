@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import nock from 'nock';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { declareIncident, startTestApp, type TestApp } from '../support/app.js';
+import { declareIncident, type TestApp } from '../support/app.js';
+import { startTrackerApp } from './support.js';
 import { FakeClock, MINUTE } from '../../src/clock.js';
 import { ConfigError, loadConfig } from '../../src/config/load.js';
 import { pollCron } from '../../src/app/followups.js';
@@ -24,12 +25,7 @@ let id = 0;
 let channel = '';
 
 beforeAll(async () => {
-  nock.disableNetConnect();
-  nock.enableNetConnect(/127\.0\.0\.1|localhost/);
-  t = await startTestApp({
-    clock,
-    config: { followups: { tracker: 'github', github: { owner: 'acme', repo: 'api', token: TOKEN, webhookSecret: HOOK_SECRET, labels: ['follow-up', 'incident'], users: { U0BOB: 'bob-gh' } } } },
-  });
+  t = await startTrackerApp(clock, { tracker: 'github', github: { owner: 'acme', repo: 'api', token: TOKEN, webhookSecret: HOOK_SECRET, labels: ['follow-up', 'incident'], users: { U0BOB: 'bob-gh' } } });
   t.slack.users.set('U0BOB', { display_name: 'bob' });
   ({ id, channel } = await declareIncident(t, 'P1', 'Payments timeouts'));
 });

@@ -1,7 +1,8 @@
 import { createHmac } from 'node:crypto';
 import nock from 'nock';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { declareIncident, startTestApp, type TestApp } from '../support/app.js';
+import { declareIncident, type TestApp } from '../support/app.js';
+import { startTrackerApp } from './support.js';
 import { FakeClock } from '../../src/clock.js';
 
 /**
@@ -20,12 +21,7 @@ let t: TestApp;
 let channel = '';
 
 beforeAll(async () => {
-  nock.disableNetConnect();
-  nock.enableNetConnect(/127\.0\.0\.1|localhost/);
-  t = await startTestApp({
-    clock,
-    config: { followups: { tracker: 'jira', jira: { site: SITE, email: EMAIL, projectKey: 'OPS', issueType: 'Task', apiToken: TOKEN, webhookSecret: HOOK_SECRET, users: { U0BOB: BOB_ACCOUNT } } } },
-  });
+  t = await startTrackerApp(clock, { tracker: 'jira', jira: { site: SITE, email: EMAIL, projectKey: 'OPS', issueType: 'Task', apiToken: TOKEN, webhookSecret: HOOK_SECRET, users: { U0BOB: BOB_ACCOUNT } } });
   ({ channel } = await declareIncident(t, 'P2', 'Search indexing lag'));
 });
 afterEach(() => nock.cleanAll());
