@@ -29,6 +29,8 @@ const state = {
   messages: new Map(), // channel id -> Map(ts -> message)
   modal: null,
   modalId: null,
+  /** Modals closed here: a long-poll answer computed before the close must not open one again. */
+  closedModals: new Set(),
   generation: 0,
   /** Until then (just after sending a command), new messages scroll into view even when scrolled up. */
   followUntil: 0,
@@ -186,7 +188,7 @@ function applyState(s, generation) {
     map.set(m.ts, m);
   }
   state.cursor = s.cursor;
-  state.modal = s.modal;
+  state.modal = s.modal && state.closedModals.has(s.modal.id) ? null : s.modal;
   setDirectory({ channels: [...state.channels.values()] });
   renderSidebar();
   renderMessages();
@@ -272,6 +274,7 @@ async function submitModal(ev) {
       }
       return;
     }
+    state.closedModals.add(m.id);
     state.modal = null;
     state.modalId = null;
     renderModal();
@@ -282,6 +285,7 @@ async function submitModal(ev) {
 
 async function closeModal() {
   const m = state.modal;
+  if (m) state.closedModals.add(m.id);
   state.modal = null;
   renderModal();
   if (m) await api('POST', '/console/api/view/close', { user: state.user, modalId: m.id }).catch((e) => status(e.message));
