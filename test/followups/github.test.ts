@@ -159,6 +159,9 @@ describe('state flows back from GitHub', () => {
       const res = await deliver(junk, { 'x-hub-signature-256': sign(junk) });
       expect([400, 422]).toContain(res.status);
     }
+    // More than the 1 MiB limit, correctly signed: refused by size before anything reads it.
+    const huge = issuesEvent('closed', 42, 'closed').replace('"b"', JSON.stringify('x'.repeat(2 * 1024 * 1024)));
+    expect((await deliver(huge, { 'x-hub-signature-256': sign(huge) })).status).toBe(413);
     const unknown = issuesEvent('closed', 999, 'closed');
     expect((await deliver(unknown, { 'x-hub-signature-256': sign(unknown) })).status).toBe(202);
     const labeled = issuesEvent('labeled', 42, 'open');

@@ -107,6 +107,8 @@ describe('state flows back from Jira', () => {
     expect(res.status).toBe(200);
     expect(await row('Alert on indexing lag')).toMatchObject({ status: 'done', closed_by: 'tracker' });
     expect(await (await deliver(body, { 'x-hub-signature': sign(body) })).json()).toEqual({ status: 'unchanged' });
+    const huge = JSON.stringify({ webhookEvent: 'jira:issue_updated', padding: 'x'.repeat(2 * 1024 * 1024) });
+    expect((await deliver(huge, { 'x-hub-signature': sign(huge) })).status).toBe(413);
     const junk = '{"webhookEvent":"jira:issue_updated","issue":{"key":"nope"}}';
     expect((await deliver(junk, { 'x-hub-signature': sign(junk) })).status).toBe(422);
     const other = updated('OTHER-1', 'done');
