@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint';
 import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'src/console/static/**', '.data/**'] },
+  { ignores: ['dist/**', 'dist.*/**', 'node_modules/**', 'src/console/static/**', '.data/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -3,18 +3,27 @@
  * Firebreak's POST /slack/events, next to a bare Bolt app (its own HTTPReceiver, a listener
  * that only acks) answering the same signed requests, in the same run, alternating rounds.
  *
- *   npx tsx bench/declare.ts            (DATABASE_URL or postgres://postgres@127.0.0.1:5432/postgres)
+ *   npm run bench:declare      (ROUNDS=10, CONCURRENCY=200; DATABASE_URL or postgres://postgres@127.0.0.1:5432/postgres)
+ *
+ * Firebreak runs as `npm start` runs it: dist/ (built first when src/ changed) under
+ * `node --enable-source-maps`; FROM=src runs src/main.ts through tsx instead.
  *
  * Firebreak does real work behind the ack (idempotency claim, incident row, war room against a
  * local fake Slack); the ratio shows what that costs the acknowledgement Slack waits for.
  */
+import { spawnSync } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
+import os from 'node:os';
 import pg from 'pg';
 import { freePort, pct, scratchDatabase, startProcess, startScript, stopProcess } from './support/harness.js';
 
 const SECRET = 'bench-signing-secret-0123456789';
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 200);
-const ROUNDS = Number(process.env.ROUNDS ?? 5);
+// The ratio swings between rounds on a shared 2-core machine: the target is judged on the
+// median of at least 10 rounds (issue 19).
+const ROUNDS = Number(process.env.ROUNDS ?? 10);
+const FROM_SRC = process.env.FROM === 'src';
+const TARGET = 1.2;
 
 function signedDeclare(i: number, responseUrl: string): { body: string; headers: Record<string, string> } {
   const body = new URLSearchParams({
@@ -38,6 +47,8 @@ async function burst(url: string, responseUrl: string, n: number): Promise<numbe
 }
 
 async function main() {
+  const load0 = os.loadavg();
+  if (!FROM_SRC && spawnSync(process.execPath, ['scripts/build.js', '--if-stale'], { stdio: 'inherit' }).status !== 0) throw new Error('scripts/build.js failed');
   const scratch = await scratchDatabase(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
 
   // Three processes besides this load generator: fake Slack, Firebreak (the real src/main.ts),
@@ -50,7 +61,8 @@ async function main() {
   const live = async () => fetch(`http://127.0.0.1:${fbPort}/health/live`).then((r) => r.ok, () => false);
   // CPU_PROF=<dir> writes a V8 CPU profile of the Firebreak process there.
   const prof = process.env.CPU_PROF ? [`--cpu-prof`, `--cpu-prof-dir=${process.env.CPU_PROF}`] : [];
-  const fb = await startProcess(process.execPath, [...prof, '--import', 'tsx', 'src/main.ts'], { ...common, DATABASE_URL: scratch.url, PORT: String(fbPort) }, live);
+  const entry = FROM_SRC ? ['--import', 'tsx', 'src/main.ts'] : ['--enable-source-maps', 'dist/main.js'];
+  const fb = await startProcess(process.execPath, [...prof, ...entry], { ...common, DATABASE_URL: scratch.url, PORT: String(fbPort) }, live);
   const barePort = await freePort();
   const bare = await startScript('bench/support/bare-bolt.ts', { ...common, PORT: String(barePort) }, (o) => o.includes('ready'));
   const fbUrl = `http://127.0.0.1:${fbPort}/slack/events`;
@@ -97,16 +109,21 @@ async function main() {
   const { rows } = await db.query<{ n: number; rooms: number }>('SELECT count(*)::int AS n, count(channel_id)::int AS rooms FROM incidents');
 
   const line = (name: string, xs: number[]) => `${name.padEnd(22)} p50 ${pct(xs, 50).toFixed(1).padStart(7)} ms   p99 ${pct(xs, 99).toFixed(1).padStart(7)} ms   (n=${xs.length})`;
-  console.log(`bench/declare: ${ROUNDS} rounds of ${CONCURRENCY} concurrent signed /incident declare, ack latency`);
+  // Per round, so one noisy round on a shared machine shows as the max, not as the result.
+  const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
+  const median = (xs: number[]) => sorted(xs)[Math.floor(xs.length / 2)]!;
+  const spread = (xs: number[], digits: number) => {
+    const s = sorted(xs);
+    return `${s[0]!.toFixed(digits)} / ${median(xs).toFixed(digits)} / ${s[s.length - 1]!.toFixed(digits)}`;
+  };
+  const ratios = rounds.map((r) => r.fb / r.bare);
+  console.log(`bench/declare: ${ROUNDS} rounds of ${CONCURRENCY} concurrent signed /incident declare, ack latency; firebreak from ${FROM_SRC ? 'src/ (tsx)' : 'dist/ (npm start)'}`);
   console.log(line('firebreak', fbTimes));
   console.log(line('bare bolt (ack only)', base));
-  console.log(`ratio firebreak/bare   p50 ${(pct(fbTimes, 50) / pct(base, 50)).toFixed(2)}   p99 ${(pct(fbTimes, 99) / pct(base, 99)).toFixed(2)}   (target p99 ratio <= 1.2)`);
-  // Per round, so one noisy round on a shared machine shows as the max, not as the result.
-  const spread = (xs: number[]) => {
-    const s = [...xs].sort((a, b) => a - b);
-    return `min ${s[0]!.toFixed(2)} / median ${s[Math.floor(s.length / 2)]!.toFixed(2)} / max ${s[s.length - 1]!.toFixed(2)}`;
-  };
-  console.log(`per round p99: firebreak ${spread(rounds.map((r) => r.fb))} ms; bare ${spread(rounds.map((r) => r.bare))} ms; ratio ${spread(rounds.map((r) => r.fb / r.bare))}`);
+  console.log(`ratio over all requests   p50 ${(pct(fbTimes, 50) / pct(base, 50)).toFixed(2)}   p99 ${(pct(fbTimes, 99) / pct(base, 99)).toFixed(2)}`);
+  console.log(`per round p99 (min / median / max): firebreak ${spread(rounds.map((r) => r.fb), 0)} ms; bare bolt ${spread(rounds.map((r) => r.bare), 0)} ms`);
+  console.log(`per round p99 ratio firebreak/bare: ${spread(ratios, 2)}   target: median <= ${TARGET}: ${median(ratios) <= TARGET ? 'met' : 'NOT met'} (${ratios.filter((x) => x <= TARGET).length} of ${ROUNDS} rounds within)`);
+  console.log(`per round: ${rounds.map((r) => `${r.fb.toFixed(0)}/${r.bare.toFixed(0)}`).join(' ')} (firebreak/bare p99 ms)`);
   console.log(`incidents recorded: ${rows[0]!.n} with war rooms: ${rows[0]!.rooms} (expected ${20 + ROUNDS * CONCURRENCY})`);
 
   const errors = fb.out().split('\n').filter((l) => /"level":(40|50|60)/.test(l));
@@ -122,6 +139,7 @@ async function main() {
   await Promise.all([stopProcess(fb.child), stopProcess(bare.child)]);
   await stopProcess(slack.child);
   await scratch.drop();
+  console.log(`load average at start ${load0.map((l) => l.toFixed(2)).join(' ')}, at end ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 }
 
 main().catch((e) => {
