@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { labelsKey, type Labels } from './matchers.js';
 
 export type AlertSource = 'alertmanager' | 'grafana' | 'sns' | 'generic' | 'pagerduty';
@@ -50,7 +50,8 @@ export interface AlertGroup {
 
 /** Same labels, same fingerprint: how senders without one still de-duplicate. */
 export function fingerprintOf(labels: Labels): string {
-  return createHash('sha256').update(labelsKey(labels)).digest('hex').slice(0, 16);
+  // One-shot crypto.hash (Node 20.12+): no Hash object per alert on the intake path.
+  return hash('sha256', labelsKey(labels), 'hex').slice(0, 16);
 }
 
 /** Senders use the zero time (0001-01-01) for "no end"; anything before 1970 means none. */

@@ -34,7 +34,15 @@ const WAKE_TIMER_MAX_MS = 60_000;
  * the message and posts only if there is none.
  */
 const POST_CLAIM_MS = 30_000;
-const PUMP_GATHER_MS = 50;
+/**
+ * While webhooks are being stored, routing waits (up to ROUTE_MAX_DEFER_MS) until intake has
+ * been quiet this long: in a storm the commits that answer senders get the CPU and the
+ * database first, and routing then takes the burst in a few large batches instead of
+ * competing with every request. group_wait counts from when alerts arrived, so the wait
+ * moves no message; it only bounds how late routing runs behind a storm.
+ */
+const ROUTE_QUIET_MS = 50;
+const ROUTE_MAX_DEFER_MS = 1000;
 /** How often a muted route is looked at again. */
 const MUTE_RECHECK_MS = 60_000;
 
@@ -145,15 +153,26 @@ export class AlertService {
     try {
       do {
         this.again = false;
+        await this.yieldToIntake();
         await this.routePending();
         await this.flush();
-        // Webhooks kept arriving during that pass: let the burst gather so the next pass routes
-        // it in one go instead of one pass per request (a real-time throughput knob, not a
-        // delay anyone sees: group_wait counts from when alerts arrived).
-        if (this.again) await new Promise((r) => setTimeout(r, PUMP_GATHER_MS));
       } while (this.again);
     } finally {
       this.pumping = false;
+    }
+  }
+
+  /**
+   * Waits while webhooks are being stored, until intake has been quiet for ROUTE_QUIET_MS or
+   * ROUTE_MAX_DEFER_MS have passed (so a storm that never pauses is still routed every second).
+   * Real time, not ctx.clock: this paces work on this machine, it is not a schedule.
+   */
+  private async yieldToIntake(): Promise<void> {
+    // Checked with the quiet period from the start: a kick comes right after a commit, when the
+    // next requests of a storm may not have arrived yet, and routing then would cut in.
+    const until = performance.now() + ROUTE_MAX_DEFER_MS;
+    while (this.intake.busy(ROUTE_QUIET_MS) && performance.now() < until) {
+      await new Promise((r) => setTimeout(r, Math.min(ROUTE_QUIET_MS, until - performance.now())));
     }
   }
 
