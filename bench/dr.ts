@@ -15,11 +15,13 @@
  * and prints min/median/max of both, the ratio of medians next to the target (≤ 1.1), the
  * drill's per-step medians and the load average.
  *
- *   npx tsx bench/dr.ts [--mib 1024] [--rounds 5] [--store both|local|s3]
+ *   npx tsx bench/dr.ts [--mib 1024] [--rounds 5] [--store both|local|s3] [--late-counts]
  *
  * Each store gets its own backup of the same database and its own rounds: local keeps it in a
  * directory; s3 on a loopback moto_server, which the manual side fetches with Debian's awscli
- * (/usr/bin/aws, installed with `apt-get install -y awscli` if missing). Default: both.
+ * (/usr/bin/aws, installed with `apt-get install -y awscli` if missing) in one GET
+ * (multipart_threshold 64GB: its default ranged GETs are 2-6x slower against moto). Default: both.
+ * --late-counts adds a third contender: the dry run counting rows only after pg_restore.
  * Env: FIREBREAK_BENCH_PG_URL (admin URL, default postgres://postgres@127.0.0.1:5432/postgres);
  *      BENCH_DR_SOURCE=<database> backs up that existing database instead of generating one
  *      (for repeated development runs; it is left as it was).
@@ -57,6 +59,7 @@ const STORES = STORE === 'both' ? ['local', 's3'] : [STORE];
 const JOBS = 2;
 const AWS = '/usr/bin/aws';
 const TARGET = 1.1;
+const LATE = argv.includes('--late-counts');
 
 const urlFor = (name: string): string => databaseUrl(ADMIN, name);
 const admin = (sql: string): Promise<void> => adminQuery(ADMIN, sql);
@@ -119,10 +122,12 @@ async function main(): Promise<void> {
   const created: string[] = [];
   try {
     await migrate(pool);
+    let dataset = `database ${sourceDb}`;
     if (ownSource) {
       const t0 = performance.now();
       const d = await createMixedDataset(urlFor(sourceDb), MIB, log);
       log(`dataset: ${(d.bytes / 2 ** 20).toFixed(0)} MiB, ${d.rows} rows in ${secs(performance.now() - t0)}`);
+      dataset = `mixed dataset (bench/support/dataset.ts, --mib ${MIB}): ${(d.bytes / 2 ** 20).toFixed(0)} MiB on disk, ${d.rows} rows`;
     }
 
     const keys = generateIdentity();
@@ -165,12 +170,17 @@ async function main(): Promise<void> {
       const rto: number[] = [];
       const perStep = new Map<StepKey, number[]>(RTO_STEPS.map((k) => [k, []]));
 
+      // One GET, as Firebreak does: awscli's default ranged GETs (8 MiB, 10 at a time) take
+      // 2-6x longer against moto_server, which is moto's cost, not a manual restore's.
+      const awsConfig = path.join(work, 'aws-config');
+      await writeFile(awsConfig, '[default]\ns3 =\n  multipart_threshold = 64GB\n');
+      const manualEnv = { ...process.env, AWS_CONFIG_FILE: awsConfig };
       const manualRound = async (r: number) => {
         const target = `fb_bench_manual_${tag}_${r}`;
         await admin(`CREATE DATABASE ${target} TEMPLATE template0`);
         created.push(target);
         const t0 = performance.now();
-        await sh(decryptCmd);
+        await sh(decryptCmd, manualEnv);
         const t1 = performance.now();
         await sh(`pg_restore --exit-on-error --no-owner --jobs ${JOBS} --dbname ${q(urlFor(target))} ${q(archive)}`);
         const t2 = performance.now();
@@ -180,31 +190,42 @@ async function main(): Promise<void> {
         await rm(archive, { force: true });
         await admin(`DROP DATABASE ${target} WITH (FORCE)`);
       };
-      const drillRound = async (r: number) => {
+      // --late-counts: a third contender, the drill counting every row after pg_restore (a
+      // source without rowCounter), to show what counting during the restore gains or costs.
+      const { rowCounter: _early, ...lateSource } = source;
+      const late: number[] = [];
+      const lateRestore: number[] = [];
+      const lateRound = async () => {
+        const out = await dryRun(lateSource);
+        late.push(out.verdict.rtoMs!);
+        lateRestore.push(out.steps.find((s) => s.key === 'restore')!.durationMs! + out.steps.find((s) => s.key === 'validate')!.durationMs!);
+      };
+      const dryRun = async (src: typeof source) => {
         const runId = 900_000_000 + Math.floor(Math.random() * 1e8);
         const drill = new Drill(
-          { config: config.dr, clock: systemClock, log: silent, source, statePool: pool },
+          { config: config.dr, clock: systemClock, log: silent, source: src, statePool: pool },
           { runId, kind: 'dry-run', backupId: record.id, serverUrl: ADMIN, workDir: config.dr.workDir!, targets: { rpoMs: 3_600_000, rtoMs: 14_400_000, stretchRpoMs: 300_000, stretchRtoMs: 3_600_000 } },
           new AbortController().signal,
           async () => {},
         );
         const out = await drill.run();
-        if (out.status !== 'passed') throw new Error(`dry run ${r + 1} did not pass: ${out.error}`);
+        if (out.status !== 'passed') throw new Error(`dry run did not pass: ${out.error}`);
+        return out;
+      };
+      const drillRound = async (r: number) => {
+        const out = await dryRun(source);
         rto.push(out.verdict.rtoMs!);
         for (const k of RTO_STEPS) perStep.get(k)!.push(out.steps.find((s) => s.key === k)!.durationMs ?? 0);
         if (r === 0) for (const s of out.steps) log(`  ${s.n}. ${s.title}: ${s.durationMs} ms · ${s.detail ?? ''}`);
       };
 
+      const contenders: Array<(r: number) => Promise<void>> = [manualRound, drillRound, ...(LATE ? [lateRound] : [])];
       for (let r = 0; r < ROUNDS; r++) {
-        // Alternate which goes first so page-cache warmth and background load fall on both sides.
-        if (r % 2 === 0) {
-          await manualRound(r);
-          await drillRound(r);
-        } else {
-          await drillRound(r);
-          await manualRound(r);
-        }
-        log(`[${kind}] round ${r + 1}: manual ${secs(manual.at(-1)!)} (fetch+decrypt ${secs(manualFetch.at(-1)!)}, pg_restore ${secs(manualRestore.at(-1)!)}) · drill RTO ${secs(rto.at(-1)!)}`);
+        // Rotate which goes first so page-cache warmth and background load fall on every side.
+        for (let i = 0; i < contenders.length; i++) await contenders[(i + r) % contenders.length]!(r);
+        const step = (k: StepKey) => secs(perStep.get(k)!.at(-1)!);
+        log(`[${kind}] round ${r + 1}: manual ${secs(manual.at(-1)!)} (fetch+decrypt ${secs(manualFetch.at(-1)!)}, pg_restore ${secs(manualRestore.at(-1)!)}) · ` +
+          `drill RTO ${secs(rto.at(-1)!)} (fetch+verify ${step('verify')}, prepare ${step('prepare')}, restore ${step('restore')}, validate ${step('validate')})`);
       }
 
       const m = stats(manual);
@@ -212,7 +233,7 @@ async function main(): Promise<void> {
       const row = (label: string, x: { min: number; median: number; max: number }) =>
         results.push(`${label.padEnd(46)}${secs(x.min).padStart(10)}${secs(x.median).padStart(10)}${secs(x.max).padStart(10)}`);
       results.push('');
-      results.push(`store: ${kind === 's3' ? 'S3 (moto_server on loopback; manual fetch with /usr/bin/aws s3 cp)' : 'local directory (manual fetch: cat)'}; ` +
+      results.push(`store: ${kind === 's3' ? 'S3 (moto_server on loopback; manual fetch: /usr/bin/aws s3 cp, one GET)' : 'local directory (manual fetch: cat)'}; ` +
         `${tables} tables; archive ${(record.rawBytes! / 2 ** 20).toFixed(0)} MiB, stored ${(record.storedBytes! / 2 ** 20).toFixed(0)} MiB; ${ROUNDS} rounds, alternating`);
       results.push(`${''.padEnd(46)}${'min'.padStart(10)}${'median'.padStart(10)}${'max'.padStart(10)}`);
       row(`manual: fetch|age -d|zstd -d; pg_restore -j${JOBS}`, m);
@@ -220,11 +241,16 @@ async function main(): Promise<void> {
       row(`  of which pg_restore -j${JOBS}`, stats(manualRestore));
       row('Firebreak dry run: RTO (steps 3-8, wall)', d);
       for (const k of RTO_STEPS) row(`  step ${k}`, stats(perStep.get(k)!));
+      if (LATE) {
+        row('dry run counting rows after pg_restore: RTO', stats(late));
+        row('  its restore + validate steps', stats(lateRestore));
+        results.push(`ratio counting during / after the restore (RTO medians): ${(d.median / stats(late).median).toFixed(3)}`);
+      }
       results.push(`ratio RTO / manual (medians):  ${(d.median / m.median).toFixed(3)}  (target ≤ ${TARGET})  ${d.median / m.median <= TARGET ? 'met' : 'NOT met'}`);
       results.push(`ratio RTO / manual (minimums): ${(d.min / m.min).toFixed(3)}`);
     }
     console.log('');
-    console.log(`bench/dr: ${ownSource ? `mixed dataset ~${MIB} MiB (bench/support/dataset.ts)` : `database ${sourceDb}`}; pg_restore -j${JOBS}; ${os.cpus().length} cores`);
+    console.log(`bench/dr: ${dataset}; pg_restore -j${JOBS}; ${os.cpus().length} cores`);
     for (const line of results) console.log(line);
     console.log(`load average at the end: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   } finally {
