@@ -91,20 +91,39 @@ export function majorOfServerVersionNum(num: number): number {
   return Math.floor(num / 10000);
 }
 
-/** Exact row counts per user table, `schema.table` -> count, on an open client (inside the snapshot). */
-export async function countRowsOn(client: pg.Client | pg.PoolClient): Promise<Record<string, number>> {
-  const { rows } = await client.query<{ schemaname: string; tablename: string }>(
-    `SELECT n.nspname AS schemaname, c.relname AS tablename FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+/**
+ * The tables row counts cover (`schema.table` keys), with what decides whether a table's count
+ * is its own rows only: a partitioned table ('p') or one with inheritance children counts theirs too.
+ */
+export interface UserTable {
+  schemaname: string;
+  tablename: string;
+  relkind: string;
+  haschildren: boolean;
+}
+
+export async function userTablesOn(client: pg.Client | pg.PoolClient): Promise<UserTable[]> {
+  const { rows } = await client.query<UserTable>(
+    `SELECT n.nspname AS schemaname, c.relname AS tablename, c.relkind::text AS relkind, c.relhassubclass AS haschildren
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE c.relkind IN ('r','p') AND n.nspname NOT IN ('pg_catalog','information_schema') AND n.nspname NOT LIKE 'pg_toast%'
         AND n.nspname NOT LIKE 'pg_temp%' AND NOT c.relispartition
       ORDER BY 1, 2`,
   );
+  return rows;
+}
+
+/** Exact row count of one table (children included, as countRowsOn counts). */
+export async function countTableOn(client: pg.Client | pg.PoolClient, t: Pick<UserTable, 'schemaname' | 'tablename'>): Promise<number> {
+  const ident = `${pg.escapeIdentifier(t.schemaname)}.${pg.escapeIdentifier(t.tablename)}`;
+  const r = await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${ident}`);
+  return Number(r.rows[0]!.n);
+}
+
+/** Exact row counts per user table, `schema.table` -> count, on an open client (inside the snapshot). */
+export async function countRowsOn(client: pg.Client | pg.PoolClient): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
-  for (const t of rows) {
-    const ident = `${pg.escapeIdentifier(t.schemaname)}.${pg.escapeIdentifier(t.tablename)}`;
-    const r = await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${ident}`);
-    out[`${t.schemaname}.${t.tablename}`] = Number(r.rows[0]!.n);
-  }
+  for (const t of await userTablesOn(client)) out[`${t.schemaname}.${t.tablename}`] = await countTableOn(client, t);
   return out;
 }
 

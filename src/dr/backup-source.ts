@@ -21,15 +21,32 @@ export interface DrBackupRecord {
 export interface BackupSource {
   getBackup(id: string): Promise<DrBackupRecord | undefined>;
   latestVerifiedBackup(database?: string): Promise<DrBackupRecord | undefined>;
-  /** Downloads the stored (encrypted) object to destFile. */
-  fetch(record: DrBackupRecord, destFile: string, opts: { signal?: AbortSignal }): Promise<{ bytes: number }>;
-  /** Checks the stored object's SHA-256 and decrypts it into a pg_restore archive; throws when either fails. */
-  verifyAndDecrypt(record: DrBackupRecord, srcFile: string, archiveFile: string, opts: { signal?: AbortSignal }): Promise<void>;
-  /** pg_restore --exit-on-error; throws with pg_restore's stderr; the signal kills it. */
-  restore(archiveFile: string, targetDatabaseUrl: string, opts: { jobs?: number; signal?: AbortSignal }): Promise<void>;
+  /**
+   * Fetches the stored object and, in the same pass, checks its size and SHA-256 against the
+   * manifest, decrypts and decompresses it into `archiveFile` (a pg_restore archive). Calls
+   * `onFetched` when the store has sent the last byte: a rejection before that is the fetch's,
+   * after it the verification's. Resolves only when every check passed.
+   */
+  fetchArchive(record: DrBackupRecord, archiveFile: string, opts: { signal?: AbortSignal; onFetched?: (bytes: number) => void }): Promise<void>;
+  /**
+   * pg_restore --exit-on-error; throws with pg_restore's stderr; the signal kills it.
+   * `onTableRestored(table)` hears of each table whose data is loaded (parallel restores only).
+   */
+  restore(archiveFile: string, targetDatabaseUrl: string, opts: { jobs?: number; signal?: AbortSignal; onTableRestored?: (table: string) => void }): Promise<void>;
   rowCounts(databaseUrl: string): Promise<Record<string, number>>;
+  /** Row counts taken while a restore runs (fed by onTableRestored); absent = counted after it. */
+  rowCounter?(databaseUrl: string): RowCounter;
   /** Reachability of the object store for pre-flight; absent = not checked before the fetch. */
   pingObjectStore?(): Promise<void>;
   /** Throws when this process could not decrypt a backup (no identity configured): pre-flight says so before a long fetch. */
   checkDecryptionKey?(): Promise<void>;
+}
+
+/** Counts rows of a database as its tables are restored; counts() gives every table's, as rowCounts does. */
+export interface RowCounter {
+  tableRestored(table: string): void;
+  counts(): Promise<Record<string, number>>;
+  /** Tables counted while the restore ran. */
+  readonly earlyCount: number;
+  close(): Promise<void>;
 }

@@ -1,7 +1,7 @@
 import type { AppContext } from '../context.js';
 import type { BackupRecord } from '../backups/model.js';
 import {
-  backupStore, fetchBackupObject, getBackup, latestVerifiedBackup, resolveIdentity, restoreArchive, rowCounts, verifyAndDecrypt,
+  RestoredRowCounter, backupStore, fetchDecryptedArchive, getBackup, latestVerifiedBackup, resolveIdentity, restoreArchive, rowCounts,
 } from '../backups/restore.js';
 import type { BackupSource, DrBackupRecord } from './backup-source.js';
 
@@ -14,10 +14,12 @@ export function backupsRestoreSource(ctx: Pick<AppContext, 'pool' | 'config'>): 
   return {
     getBackup: async (id) => getBackup(ctx, id),
     latestVerifiedBackup: async (database) => latestVerifiedBackup(ctx, database),
-    fetch: async (r, dest, opts) => fetchBackupObject(ctx, full(r), dest, opts),
-    verifyAndDecrypt: async (r, src, archive, opts) => verifyAndDecrypt(ctx, full(r), src, archive, opts),
+    fetchArchive: async (r, archive, opts) => {
+      await fetchDecryptedArchive(ctx, full(r), archive, opts);
+    },
     restore: async (archive, url, opts) => restoreArchive(archive, url, { ...opts, binDir: ctx.config.backups.pgBinDir }),
     rowCounts: async (url) => rowCounts(url),
+    rowCounter: (url) => new RestoredRowCounter(url),
     pingObjectStore: async () => backupStore(ctx).ping(),
     checkDecryptionKey: async () => {
       resolveIdentity(ctx);

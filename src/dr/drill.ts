@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { childEnv } from '../child-env.js';
 import { libpqArgs } from '../backups/pgtools.js';
-import { mkdir, open, rm, statfs } from 'node:fs/promises';
+import { mkdir, rm, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
@@ -11,9 +11,9 @@ import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import { redactUrl } from '../log.js';
 import type { DrConfig } from './config.js';
-import type { BackupSource, DrBackupRecord } from './backup-source.js';
+import type { BackupSource, DrBackupRecord, RowCounter } from './backup-source.js';
 import {
-  DrError, RTO_STEPS, formatDuration, isScratchDatabaseName, scratchDatabaseName, stepsFor, verdictFor,
+  DrError, formatDuration, isScratchDatabaseName, scratchDatabaseName, stepsFor, verdictFor,
   type DrKind, type DrStatus, type DrTargets, type DrVerdict, type StepKey, type StepRecord,
 } from './model.js';
 
@@ -133,8 +133,11 @@ export class Drill {
   readonly steps: StepRecord[];
   private backup: DrBackupRecord | undefined;
   private archive: string;
-  private encrypted: string;
   private createdTarget = false;
+  /** Wall time of steps 3-8 (monotonic), set when step 8 ends: the measured RTO. */
+  private rtoMs: number | undefined;
+  private reporting: Promise<void> = Promise.resolve();
+  private reportQueued = false;
   private readonly target: string;
 
   constructor(
@@ -148,7 +151,6 @@ export class Drill {
     // Run ids are per state database: another Firebreak (or test run) on this host has its own
     // run 1, and its cleanup must not delete this drill's files under the shared workDir.
     const dir = path.join(plan.workDir, `run-${plan.runId}-${randomUUID().slice(0, 8)}`);
-    this.encrypted = path.join(dir, 'backup.stored');
     this.archive = path.join(dir, 'backup.dump');
   }
 
@@ -160,35 +162,77 @@ export class Drill {
     return databaseUrl(this.plan.serverUrl, this.target);
   }
 
-  private async report(): Promise<void> {
-    try {
-      await this.progress(this.steps, { backup: this.backup });
-    } catch (err) {
-      this.deps.log.warn({ err, run: this.plan.runId }, 'dr progress report failed');
-    }
+  /**
+   * Sends the steps to the progress callback (the run's row, the Slack thread) off the
+   * recovery's path: a slow chat edit must not lengthen the recovery or its measured RTO.
+   * Reports are serialised and coalesced (each one sends the latest state); run() waits for
+   * the last one before it returns.
+   */
+  private report(): void {
+    if (this.reportQueued) return;
+    this.reportQueued = true;
+    this.reporting = this.reporting.then(async () => {
+      this.reportQueued = false;
+      try {
+        await this.progress(this.steps, { backup: this.backup });
+      } catch (err) {
+        this.deps.log.warn({ err, run: this.plan.runId }, 'dr progress report failed');
+      }
+    });
   }
 
-  private async step(key: StepKey, work: () => Promise<string>): Promise<void> {
+  /** When each running step started, on the monotonic clock its duration is measured with. */
+  private startedAt = new Map<StepRecord, number>();
+
+  private begin(key: StepKey): StepRecord {
     const s = this.steps.find((x) => x.key === key)!;
     s.status = 'running';
     s.startedAt = this.deps.clock.now().toISOString();
-    await this.report();
-    const t0 = performance.now();
+    this.startedAt.set(s, performance.now());
+    this.report();
+    return s;
+  }
+
+  private elapsed(s: StepRecord): number {
+    return performance.now() - (this.startedAt.get(s) ?? performance.now());
+  }
+
+  private pass(s: StepRecord, detail: string): void {
+    s.durationMs = Math.round(this.elapsed(s));
+    s.status = 'passed';
+    s.detail = detail;
+    this.report();
+  }
+
+  /** Records the failure (or the cancel) on the step and returns what the run reports. */
+  private fail(s: StepRecord, err: unknown): StepFailed {
+    s.durationMs = Math.round(this.elapsed(s));
+    const stopped = stopReason(this.signal);
+    s.status = stopped ? 'cancelled' : 'failed';
+    s.detail = stopped === 'interrupted' ? 'interrupted: Firebreak is shutting down' : stopped ? 'cancelled' : (err as Error).message;
+    if (!stopped) this.deps.log.warn({ err, run: this.plan.runId, step: s.key }, 'dr step failed');
+    this.report();
+    return new StepFailed(`step ${s.n} (${s.title}) ${stopped ? `was ${stopped}` : 'failed'}${stopped ? '' : `: ${s.detail}`}`);
+  }
+
+  /** A step that started alongside one that failed: it stops without a verdict of its own. */
+  private stopAlongside(s: StepRecord, why: string): void {
+    s.durationMs = Math.round(this.elapsed(s));
+    const stopped = stopReason(this.signal);
+    s.status = stopped ? 'cancelled' : 'skipped';
+    s.detail = stopped === 'interrupted' ? 'interrupted: Firebreak is shutting down' : stopped ? 'cancelled' : why;
+  }
+
+  private async step(key: StepKey, work: () => Promise<string>): Promise<void> {
+    const s = this.begin(key);
+    let detail: string;
     try {
       if (this.signal.aborted) throw new DrError('cancelled before it started');
-      s.detail = await work();
-      s.durationMs = Math.round(performance.now() - t0);
-      s.status = 'passed';
+      detail = await work();
     } catch (err) {
-      s.durationMs = Math.round(performance.now() - t0);
-      const stopped = stopReason(this.signal);
-      s.status = stopped ? 'cancelled' : 'failed';
-      s.detail = stopped === 'interrupted' ? 'interrupted: Firebreak is shutting down' : stopped ? 'cancelled' : (err as Error).message;
-      if (!stopped) this.deps.log.warn({ err, run: this.plan.runId, step: key }, 'dr step failed');
-      await this.report();
-      throw new StepFailed(`step ${s.n} (${s.title}) ${stopped ? `was ${stopped}` : 'failed'}${stopped ? '' : `: ${s.detail}`}`);
+      throw this.fail(s, err);
     }
-    await this.report();
+    this.pass(s, detail);
   }
 
   async run(): Promise<DrillOutcome> {
@@ -198,12 +242,27 @@ export class Drill {
       await mkdir(this.runDir, { recursive: true });
       await this.step('preflight', () => this.preflight());
       await this.step('choose', () => this.choose());
-      await this.step('fetch', () => this.fetch());
-      await this.step('verify', () => this.verify());
-      await this.step('prepare', () => this.prepare());
-      await this.step('restore', () => this.restore());
-      await this.step('post-restore', () => this.postRestore());
-      await this.step('validate', () => this.validate());
+      // RTO is the wall time of steps 3-8, which overlap where the data allows (3 and 4 are
+      // one stream), so it is timed as a whole rather than summed from the steps.
+      const rtoStart = performance.now();
+      if (this.plan.kind === 'dry-run') {
+        // The scratch database is created while the archive streams in: clean-up drops it
+        // whatever happens. A recovery creates its real target only from a verified archive.
+        const [fetched, prepared] = await Promise.allSettled([this.fetchAndVerify(), this.step('prepare', () => this.prepare())]);
+        if (fetched.status === 'rejected') throw fetched.reason;
+        if (prepared.status === 'rejected') throw prepared.reason;
+      } else {
+        await this.fetchAndVerify();
+        await this.step('prepare', () => this.prepare());
+      }
+      try {
+        await this.step('restore', () => this.restore());
+        await this.step('post-restore', () => this.postRestore());
+        await this.step('validate', () => this.validate());
+      } finally {
+        await this.counter?.close();
+      }
+      this.rtoMs = Math.round(performance.now() - rtoStart);
       await this.step('report', async () => {
         verdict = this.measure();
         const missed = [verdict.rtoMet === false ? 'RTO' : '', verdict.rpoMet === false ? 'RPO' : ''].filter(Boolean);
@@ -227,7 +286,7 @@ export class Drill {
       const t0 = performance.now();
       cleanup.status = 'running';
       cleanup.startedAt = this.deps.clock.now().toISOString();
-      await this.report();
+      this.report();
       try {
         if (this.createdTarget) await dropScratchDatabase(this.plan.serverUrl, this.target);
         cleanup.status = 'passed';
@@ -252,13 +311,14 @@ export class Drill {
       if (this.createdTarget) error += ` (database ${this.target} was created by this run and may hold a partial restore: drop it before retrying)`;
     }
     await rm(this.runDir, { recursive: true, force: true }).catch(() => {});
-    await this.report();
+    this.report();
+    await this.reporting;
     const status: DrillOutcome['status'] = stopReason(this.signal) ?? (error ? 'failed' : 'passed');
     return { status, steps: this.steps, backup: this.backup, verdict, targetDatabase: this.target, error, switchTraffic };
   }
 
   private measure(): DrVerdict {
-    const rtoMs = this.steps.filter((s) => RTO_STEPS.includes(s.key)).reduce((sum, s) => sum + (s.durationMs ?? 0), 0);
+    const rtoMs = this.rtoMs!;
     const rpoMs = this.deps.clock.now().getTime() - this.backup!.snapshotAt!.getTime();
     return verdictFor(this.plan.targets, rtoMs, rpoMs);
   }
@@ -334,32 +394,45 @@ export class Drill {
     if (dumpMajor && this.pgRestoreMajor && dumpMajor > this.pgRestoreMajor) {
       throw new DrError(`backup ${rec.id} was made by pg_dump ${rec.pgDumpVersion}; pg_restore ${this.pgRestoreMajor} cannot read it`);
     }
-    const need = rec.storedBytes + (rec.rawBytes ?? rec.storedBytes * 4);
+    // Only the archive lands on disk: the stored object streams through memory into it.
+    const need = rec.rawBytes ?? rec.storedBytes * 4;
     if (need > this.freeBytes) throw new DrError(`backup needs ${(need / 2 ** 20).toFixed(0)} MiB of work space, ${(this.freeBytes / 2 ** 20).toFixed(0)} MiB free`);
     const age = this.deps.clock.now().getTime() - rec.snapshotAt.getTime();
     return `${rec.id} of ${rec.database}, snapshot ${rec.snapshotAt.toISOString()} (${formatDuration(age)} ago), ${(rec.storedBytes / 2 ** 20).toFixed(1)} MiB${rec.verifiedAt ? ', verified' : ', NOT verified yet'}`;
   }
 
-  private async fetch(): Promise<string> {
-    const t0 = performance.now();
-    const { bytes } = await this.deps.source.fetch(this.backup!, this.encrypted, { signal: this.signal });
-    if (bytes !== this.backup!.storedBytes!) throw new DrError(`fetched ${bytes} bytes, the manifest says ${this.backup!.storedBytes}`);
-    const s = (performance.now() - t0) / 1000;
-    return `${(bytes / 2 ** 20).toFixed(1)} MiB at ${(bytes / 2 ** 20 / Math.max(s, 0.001)).toFixed(0)} MiB/s`;
-  }
-
-  private async verify(): Promise<string> {
-    await this.deps.source.verifyAndDecrypt(this.backup!, this.encrypted, this.archive, { signal: this.signal });
-    await rm(this.encrypted, { force: true });
-    // Flushed here so the kernel writing back our own archive does not compete with pg_restore
-    // in step 6: each step's time is then its own.
-    const fh = await open(this.archive, 'r');
+  /**
+   * Steps 3 and 4 as one stream: the object's bytes go from the store through SHA-256, age and
+   * zstd into the archive as they arrive (a manual `aws s3 cp - | age -d | zstd -d` does the
+   * same). Step 3 ends when the store has sent the last byte and its size matches the
+   * manifest; step 4 when the archive is written, every chunk authenticated and the SHA-256
+   * compared. Nothing reads the archive before both have passed.
+   */
+  private async fetchAndVerify(): Promise<void> {
+    const fetch = this.begin('fetch');
+    const verify = this.begin('verify');
+    const expected = this.backup!.storedBytes!;
+    let sizeError: DrError | undefined;
     try {
-      await fh.sync();
-    } finally {
-      await fh.close();
+      if (this.signal.aborted) throw new DrError('cancelled before it started');
+      await this.deps.source.fetchArchive(this.backup!, this.archive, {
+        signal: this.signal,
+        onFetched: (bytes) => {
+          if (bytes !== expected) {
+            sizeError = new DrError(`fetched ${bytes} bytes, the manifest says ${expected}`);
+            return;
+          }
+          const s = this.elapsed(fetch) / 1000;
+          this.pass(fetch, `${(bytes / 2 ** 20).toFixed(1)} MiB at ${(bytes / 2 ** 20 / Math.max(s, 0.001)).toFixed(0)} MiB/s, streamed into step 4`);
+        },
+      });
+    } catch (err) {
+      if (fetch.status === 'passed') throw this.fail(verify, err);
+      const failed = this.fail(fetch, sizeError ?? err);
+      this.stopAlongside(verify, 'stopped: the fetch did not complete');
+      throw failed;
     }
-    return 'SHA-256 matches the manifest; decrypted';
+    this.pass(verify, 'SHA-256 matches the manifest; every chunk authenticated; decrypted and decompressed as it arrived');
   }
 
   private async prepare(): Promise<string> {
@@ -388,12 +461,22 @@ export class Drill {
     });
   }
 
+  /** Counts rows of tables already restored while pg_restore goes on (step 8 then has less left). */
+  private counter: RowCounter | undefined;
+
   private async restore(): Promise<string> {
     const jobs = this.deps.config.restoreJobs;
-    await this.deps.source.restore(this.archive, this.targetUrl, { jobs, signal: this.signal }).catch((err: Error & { stderr?: unknown }) => {
-      throw new DrError(pgRestoreMessage(err));
-    });
-    await rm(this.archive, { force: true });
+    const hook = this.deps.config.postRestore;
+    // Counting early is right only when nothing changes the data after pg_restore: with a
+    // post-restore hook (migrations, fix-ups) step 8 counts after the hook, as it always did.
+    if (!hook.command && !hook.sql && Object.keys(this.backup!.rowCounts ?? {}).length) this.counter = this.deps.source.rowCounter?.(this.targetUrl);
+    const counter = this.counter;
+    await this.deps.source
+      .restore(this.archive, this.targetUrl, { jobs, signal: this.signal, ...(counter ? { onTableRestored: (t: string) => counter.tableRestored(t) } : {}) })
+      .catch((err: Error & { stderr?: unknown }) => {
+        throw new DrError(pgRestoreMessage(err));
+      });
+    // The archive is removed with the run's directory after step 9, off the RTO's path.
     // Backups are pg_dump archives of one database: roles and other globals are not in them.
     return `pg_restore -j ${jobs} --exit-on-error into ${this.target} (no globals captured with this backup)`;
   }
@@ -432,14 +515,15 @@ export class Drill {
     const tables = Object.keys(expected);
     if (tables.length === 0) notes.push('manifest has no row counts: none compared');
     else {
-      const actual = await this.deps.source.rowCounts(this.targetUrl);
+      const actual = this.counter ? await this.counter.counts() : await this.deps.source.rowCounts(this.targetUrl);
       const wrong = tables.filter((t) => actual[t] !== expected[t]);
       if (wrong.length) {
         const shown = wrong.slice(0, 5).map((t) => `${t}: expected ${expected[t]}, restored ${actual[t] ?? 'missing'}`);
         throw new DrError(`row counts differ from the manifest in ${wrong.length} table(s): ${shown.join('; ')}`);
       }
       const rows = tables.reduce((n, t) => n + (expected[t] ?? 0), 0);
-      notes.push(`${tables.length} tables, ${rows} rows match the manifest`);
+      const early = this.counter?.earlyCount ? ` (${this.counter.earlyCount} counted while the restore ran)` : '';
+      notes.push(`${tables.length} tables, ${rows} rows match the manifest${early}`);
     }
     const checks = this.deps.config.smokeChecks;
     if (checks.length) {

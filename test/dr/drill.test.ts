@@ -113,8 +113,11 @@ describe('/dr dry-run', () => {
     expect(Number(run.rpo_ms)).toBe(12 * 60_000);
     const steps = stepsOf(run);
     expect(run.steps.map((s: { status: string }) => s.status)).toEqual(Array(10).fill('passed'));
+    // Wall time of steps 3-8: in a dry run 3, 4 (one stream) and 5 overlap, 6-8 follow in turn.
     const rtoParts = ([3, 4, 5, 6, 7, 8] as const).reduce((n, i) => n + steps[i].durationMs!, 0);
-    expect(Number(run.rto_ms)).toBe(rtoParts);
+    const serial = ([4, 6, 7, 8] as const).reduce((n, i) => n + steps[i].durationMs!, 0);
+    expect(Number(run.rto_ms)).toBeGreaterThanOrEqual(serial - 2);
+    expect(Number(run.rto_ms)).toBeLessThanOrEqual(rtoParts + 100);
     expect(steps[1].detail).toMatch(/^Firebreak database ok · restore server PostgreSQL 15\.\d+.* · object store ok · decryption key present · pg_restore 15\.\d+.* · [\d.]+ GiB free$/);
     expect(steps[2].detail).toContain(good.id);
     expect(steps[4].detail).toMatch(/SHA-256 matches/);
@@ -135,7 +138,8 @@ describe('/dr dry-run', () => {
     for (let n = 1; n <= 10; n++) expect(stepText).toContain(`✅ *${n}. `);
     expect(stepText).toMatch(/_\d+(\.\d)? (ms|s)_/);
     const edits = t.slack.callsTo('chat.update').filter((a) => a.ts === run.thread_ts);
-    expect(edits.length).toBeGreaterThanOrEqual(20);
+    // Edited as the steps run; updates that arrive while one is in flight are merged into the next.
+    expect(edits.length).toBeGreaterThanOrEqual(5);
     expect(t.slack.messagesIn(opsId).filter((m) => m.thread_ts === head.ts)).toHaveLength(1);
     const report = mine.find((m) => !m.thread_ts && m.text.startsWith(`DR-${run.id} dry run passed`))!;
     expect(report.text).toMatch(/RTO [\d.]+ (ms|s), RPO 12 min 00 s/);
@@ -161,10 +165,14 @@ describe('/dr dry-run', () => {
       expect(record.status).toBe('verified');
       clock.advance(7 * 60_000);
       t.app.ctx.config.dr.smokeChecks = [{ name: 'customers', sql: 'SELECT count(*) FROM customers', expect: '500' }];
+      const hook = t.app.ctx.config.dr.postRestore;
+      const saved = hook.sql;
+      delete hook.sql;
       try {
         await dr(`dry-run ${record.id}`);
       } finally {
         clock.advance(-7 * 60_000);
+        hook.sql = saved;
       }
       const run = await lastRun();
       expect(run.status).toBe('passed');
@@ -172,7 +180,9 @@ describe('/dr dry-run', () => {
       expect(Number(run.rpo_ms)).toBe(7 * 60_000);
       const tables = Object.keys(record.rowCounts!);
       expect(tables.length).toBeGreaterThanOrEqual(3);
-      expect(stepsOf(run)[8].detail).toContain(`${tables.length} tables, ${Object.values(record.rowCounts!).reduce((a, b) => a + b, 0)} rows match the manifest`);
+      // No post-restore hook here, so tables are counted as pg_restore finishes each one.
+      expect(stepsOf(run)[8].detail).toContain(`${tables.length} tables, ${Object.values(record.rowCounts!).reduce((a, b) => a + b, 0)} rows match the manifest (`);
+      expect(stepsOf(run)[8].detail).toMatch(/\((\d+) counted while the restore ran\)/);
     } finally {
       await db.drop();
     }
@@ -188,9 +198,11 @@ describe('/dr dry-run', () => {
     expect(steps[3].status).toBe('passed');
     expect(steps[4].status).toBe('failed');
     expect(steps[4].detail).toMatch(/checksum mismatch for backup/);
-    for (const n of [5, 6, 7, 8, 9] as const) expect(steps[n].status).toBe('skipped');
+    // A dry run creates its (empty) scratch database while the object streams in; nothing is restored into it.
+    expect(steps[5].status).toBe('passed');
+    for (const n of [6, 7, 8, 9] as const) expect(steps[n].status).toBe('skipped');
     expect(steps[10].status).toBe('passed');
-    expect(steps[10].detail).toBe('no scratch database was created; removed work files');
+    expect(steps[10].detail).toMatch(/^dropped firebreak_dr_\d+; removed work files$/);
     expect(run.error).toMatch(/^step 4 \(Decrypt and verify checksum\) failed: checksum mismatch/);
     expect(run.rto_ms).toBeNull();
     expect(await scratchDatabases(adminUrl())).not.toContain(`firebreak_dr_${run.id}`);

@@ -16,19 +16,19 @@ import { adminUrl } from '../support/db.js';
 const workDir = mkdtempSync(path.join(tmpdir(), 'fb-dr-shared-'));
 afterAll(() => rmSync(workDir, { recursive: true, force: true }));
 
+const source: DrillDeps['source'] = {
+  getBackup: async () => undefined,
+  latestVerifiedBackup: async () => undefined, // step 2 fails: nothing to restore, which is fine here
+  fetchArchive: async () => {},
+  restore: async () => {},
+  rowCounts: async () => ({}),
+};
 const deps: DrillDeps = {
   config: configSchema.parse({}).dr,
   clock: systemClock,
   log: createLogger({ level: 'silent' }),
   statePool: { query: async () => ({ rows: [] }) } as unknown as DrillDeps['statePool'],
-  source: {
-    getBackup: async () => undefined,
-    latestVerifiedBackup: async () => undefined, // step 2 fails: nothing to restore, which is fine here
-    fetch: async () => ({ bytes: 0 }),
-    verifyAndDecrypt: async () => {},
-    restore: async () => {},
-    rowCounts: async () => ({}),
-  },
+  source,
 };
 const plan: DrillPlan = { runId: 1, kind: 'dry-run', serverUrl: adminUrl(), workDir, targets: { rtoMs: 3_600_000, rpoMs: 86_400_000, stretchRtoMs: 3_600_000, stretchRpoMs: 86_400_000 } };
 
@@ -37,13 +37,10 @@ describe('the drill work directory', () => {
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
     let holding = false;
-    // Drill A pauses as its pre-flight starts (its directory made), while drill B runs to the end.
-    const a = new Drill(deps, plan, new AbortController().signal, async (steps) => {
-      if (!holding && steps[0]!.status === 'running') {
-        holding = true;
-        await held;
-      }
-    });
+    // Drill A pauses in pre-flight (its directory made, not yet checked for free space) while
+    // drill B runs to the end. Progress reports do not hold a drill up, so A waits on its first query.
+    const statePool = { query: async () => { holding = true; await held; return { rows: [] }; } } as unknown as DrillDeps['statePool'];
+    const a = new Drill({ ...deps, statePool }, plan, new AbortController().signal, async () => {});
     const first = a.run();
     while (!holding) await new Promise((r) => setTimeout(r, 10));
     const b = await new Drill(deps, plan, new AbortController().signal, async () => {}).run();
