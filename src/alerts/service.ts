@@ -116,9 +116,15 @@ export class AlertService {
     const problem = alertProblem(alerts);
     if (problem) throw new RejectedAlerts(problem);
     const r = await this.intake.submit(alerts);
-    const bySource = new Map<string, number>();
-    for (const a of alerts) bySource.set(a.source, (bySource.get(a.source) ?? 0) + 1);
-    for (const [source, n] of bySource) alertsReceived.inc({ source }, n);
+    // A webhook's alerts all share its receiver's source: one counter update then. Resolves from
+    // a group's buttons can mix sources, and are counted per source.
+    const first = alerts[0]?.source;
+    if (first !== undefined && alerts.every((a) => a.source === first)) alertsReceived.inc({ source: first }, alerts.length);
+    else {
+      const bySource = new Map<string, number>();
+      for (const a of alerts) bySource.set(a.source, (bySource.get(a.source) ?? 0) + 1);
+      for (const [source, n] of bySource) alertsReceived.inc({ source }, n);
+    }
     if (r.duplicates > 0) alertsDeduplicated.inc({ source: alerts[0]!.source }, r.duplicates);
     if (r.accepted > r.duplicates) this.kick();
     return { ...r, notify: this.whereAndWhen(alerts) };

@@ -512,19 +512,26 @@ export async function reportAlertsToIncidents(
 }
 
 /**
- * Retention: deletes alerts resolved before `cutoff` (their group memberships and incident
- * links go with them) and groups left with no alerts and nothing queued. Firing alerts are
+ * Retention: deletes alerts resolved before `cutoff` (their group memberships and, by cascade,
+ * incident links go with them) and groups left with no alerts and nothing queued. Firing alerts are
  * kept however old they are.
  */
 export async function pruneAlerts(db: Queryable, cutoff: Date): Promise<{ alerts: number; groups: number }> {
-  const a = await db.query(`DELETE FROM alerts WHERE status = 'resolved' AND last_received_at < $1`, [cutoff]);
+  // alert_group_members has no foreign keys (migration 171: their per-row checks cost routing
+  // more than the insert), so the memberships go with their alerts here, in the same statement.
+  const a = await db.query(
+    `WITH gone AS (DELETE FROM alerts WHERE status = 'resolved' AND last_received_at < $1 RETURNING id),
+          members AS (DELETE FROM alert_group_members WHERE alert_id IN (SELECT id FROM gone))
+     SELECT count(*)::int AS n FROM gone`,
+    [cutoff],
+  );
   const g = await db.query(
     `DELETE FROM alert_groups g WHERE g.created_at < $1
         AND NOT EXISTS (SELECT 1 FROM alert_group_members m WHERE m.group_id = g.id)
         AND NOT EXISTS (SELECT 1 FROM alert_outbox o WHERE o.group_id = g.id)`,
     [cutoff],
   );
-  return { alerts: a.rowCount ?? 0, groups: g.rowCount ?? 0 };
+  return { alerts: (a.rows[0] as { n: number }).n, groups: g.rowCount ?? 0 };
 }
 
 /** Drops the group's pending message for `channel` if the group is still at `version`; false when it changed meanwhile. */

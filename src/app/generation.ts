@@ -186,7 +186,9 @@ export function buildGeneration(config: Config, p: Platform): Generation {
       handle: (req) => {
         const pending = r.handle(req);
         inflight.add(pending);
-        void pending.catch(() => {}).finally(() => inflight.delete(pending));
+        // One reaction, not catch + finally: this wraps every request (alert webhooks included).
+        const done = () => void inflight.delete(pending);
+        pending.then(done, done);
         return pending;
       },
     }));

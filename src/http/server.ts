@@ -30,7 +30,7 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
 }
 
 function send(res: http.ServerResponse, r: HttpResponse, requestId: string): void {
-  const headers: Record<string, string> = { 'x-request-id': requestId, ...(r.headers ?? {}) };
+  const headers: Record<string, string> = r.headers ? { 'x-request-id': requestId, ...r.headers } : { 'x-request-id': requestId };
   let body: string | Buffer | undefined;
   if (r.body === undefined) body = undefined;
   else if (typeof r.body === 'string' || Buffer.isBuffer(r.body)) body = r.body;
@@ -40,6 +40,19 @@ function send(res: http.ServerResponse, r: HttpResponse, requestId: string): voi
   }
   res.writeHead(r.status, headers);
   res.end(body);
+}
+
+/** Only letters, digits, `-`, `_` and single slashes: a path URL parsing would return as it is. */
+const PLAIN_PATH = /^(?:\/[\w-]+)+\/?$|^\/$/;
+
+/**
+ * The request target's path and query. A plain path with no query (every webhook POST) is taken
+ * as it is: WHATWG URL parsing is measurable per request, and for such a path it returns the
+ * same string. Anything else (dots, percent escapes, a query) goes through URL as before.
+ */
+function parseTarget(target: string): { pathname: string; searchParams: URLSearchParams } {
+  if (PLAIN_PATH.test(target)) return { pathname: target, searchParams: new URLSearchParams() };
+  return new URL(target, 'http://localhost');
 }
 
 export interface HttpServer {
@@ -60,7 +73,7 @@ export function createHttpServer(routes: () => Route[], log: Logger, observe?: (
   });
   const handleRequest = async (req: http.IncomingMessage, res: http.ServerResponse, requestId: string): Promise<void> => {
     const started = performance.now();
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    const url = parseTarget(req.url ?? '/');
     const route = matchRoute(routes(), req.method ?? 'GET', url.pathname);
     inflight++;
     let status = 500;
@@ -96,7 +109,8 @@ export function createHttpServer(routes: () => Route[], log: Logger, observe?: (
       observe?.(pattern, status, ms);
       // Probes and scrapes arrive every few seconds: keep them out of the info log.
       const quiet = (typeof route === 'object' && route.quiet === true) || pattern.startsWith('/health/') || pattern === '/metrics';
-      log[quiet ? 'debug' : 'info']({ method: req.method, path: url.pathname, route: pattern, status, ms: Math.round(ms) }, 'request');
+      const level = quiet ? 'debug' : 'info';
+      if (log.isLevelEnabled(level)) log[level]({ method: req.method, path: url.pathname, route: pattern, status, ms: Math.round(ms) }, 'request');
     }
   };
   server.keepAliveTimeout = 5000;

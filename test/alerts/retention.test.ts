@@ -31,4 +31,11 @@ it('deletes resolved alerts past retention with their empty groups, and keeps fi
   const groups = (await t.db.pool.query(`SELECT group_key FROM alert_groups ORDER BY 1`)).rows.map((x) => x.group_key);
   expect(groups.some((k: string) => k.includes('Old'))).toBe(false);
   expect(groups.some((k: string) => k.includes('StillFiring'))).toBe(true);
+  // alert_group_members has no foreign keys (migration 171): retention removes the rows itself.
+  const dangling = await t.db.pool.query(
+    `SELECT count(*)::int AS n FROM alert_group_members m
+      WHERE NOT EXISTS (SELECT 1 FROM alerts a WHERE a.id = m.alert_id) OR NOT EXISTS (SELECT 1 FROM alert_groups g WHERE g.id = m.group_id)`,
+  );
+  expect(dangling.rows[0].n).toBe(0);
+  expect((await t.db.pool.query(`SELECT count(*)::int AS n FROM alert_group_members`)).rows[0].n).toBeGreaterThan(0);
 });
