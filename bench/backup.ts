@@ -248,9 +248,9 @@ async function main(): Promise<void> {
     for (const size of sizes) {
       const ds = await dataset(size);
       if (!ds.reused || !keep) made.push(ds.name);
-      log(`[${size} MiB] ${ds.reused ? 'reusing' : 'made'} ${ds.name}: ${(ds.bytes / MiB).toFixed(0)} MiB on disk; warming the page cache`);
+      log(`[${size} MiB] ${ds.reused ? 'reusing' : 'made'} ${ds.name}: ${(ds.bytes / MiB).toFixed(0)} MiB on disk`);
       // Warm the page cache once so the first measured round is not penalised.
-      sh(`pg_dump -Fc -Z0 '${ds.url}' > /dev/null`);
+      if (rounds > 0) sh(`pg_dump -Fc -Z0 '${ds.url}' > /dev/null`);
       // --rounds 0 only makes the datasets (with --keep-datasets, for a later measured run).
       for (const store of rounds > 0 ? stores : []) {
         const cell: Cell = { size, store, dbBytes: ds.bytes, shell: [], shellBytes: 0, fb: [] };
@@ -296,6 +296,7 @@ async function main(): Promise<void> {
     fs.rmSync(work, { recursive: true, force: true });
   }
 
+  if (!cells.length) return;
   console.log('');
   console.log(`min / median / max over ${rounds} rounds per row, contenders alternating; wall times in seconds, RSS in MiB`);
   console.log(
@@ -316,7 +317,7 @@ async function main(): Promise<void> {
     );
   }
   console.log('');
-  console.log('× = median Firebreak time to `uploaded` ÷ median shell pipeline time, same store. "verified" adds the re-read (decrypt, zstd -d, pg_restore --list), the exact row counts in the dump\'s snapshot and the manifest.');
+  console.log('× = median Firebreak time to `uploaded` ÷ median shell pipeline time, same store. "verified" adds the re-read (decrypt, zstd -t, pg_restore --list), the exact row counts in the dump\'s snapshot and the manifest.');
   console.log(`peak − idle is the worst round (peak RSS of the whole run, verification included; until uploaded: ${mmm(cells.flatMap((c) => c.fb.map((r) => r.peakUploadRssMiB - r.idleRssMiB)), 0)} MiB over idle).`);
   console.log(`load average at the end: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 }

@@ -133,7 +133,7 @@ export async function exportSnapshot(client: pg.Client, oneCore: boolean): Promi
     await client.query('ROLLBACK');
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   }
-  // One core for the counts: parallel workers would compete with pg_dump for the same server.
+  // One core for the counts: parallel workers would compete with the dump or its verification.
   if (oneCore) await client.query('SET LOCAL max_parallel_workers_per_gather = 0');
   return snapshot;
 }

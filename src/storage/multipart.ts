@@ -3,9 +3,10 @@
  *
  * Why not @aws-sdk/lib-storage's Upload: it cuts a streamed body into parts with a fresh
  * `Buffer.concat` per part, and a part buffer lives for the whole part upload, long enough for
- * V8 to move it to the old generation, whose buffers are only freed by a full GC. Measured on a
- * 1 GiB backup to moto with 5 MiB parts, peak RSS grew ~36 MiB more than the same pipeline to a
- * local file. Here the parts are cut into a fixed set of `queueSize + 1` buffers, allocated
+ * V8 to move it to the old generation, whose buffers are only freed by a full GC; and with one
+ * part in flight it stops reading the stream while that part uploads. In one measurement (1 GiB
+ * database, 5 MiB parts, moto) the backup's peak RSS rose 84 MiB above idle through it against
+ * 48 MiB for the same pipeline to a local file. Here the parts are cut into a fixed set of `queueSize + 1` buffers, allocated
  * once and reused: `queueSize` parts upload while the next one fills, and memory holds exactly
  * that many parts whatever the object's size.
  */
@@ -94,6 +95,7 @@ export async function uploadStream(client: S3Client, params: Params, body: Async
         chunk.copy(current, filled, off, off + n);
         filled += n;
         off += n;
+        if (stop.signal.aborted) throw stop.signal.reason;
         if (filled < partSize) continue;
         uploadId ??= await createUpload();
         await sendPart(current, filled);
