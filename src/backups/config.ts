@@ -41,9 +41,13 @@ export const storageConfigSchema = z
     kmsKeyId: z.string().optional(),
     /** WHEN_REQUIRED for non-AWS servers (the SDK's default checksum mode breaks several); default: WHEN_REQUIRED when an endpoint is set. */
     checksums: z.enum(['WHEN_SUPPORTED', 'WHEN_REQUIRED']).optional(),
-    /** Multipart part size; each in-flight part is held in memory. */
-    partSizeMiB: z.number().int().min(5).max(5120).default(64),
-    /** Parts uploaded concurrently. Peak memory is about (queueSize + 1) x partSize. */
+    /**
+     * Multipart part size; unset = chosen per backup from the database's size (partSizeFor in
+     * src/storage/s3.ts: 5 MiB up to ~25 GiB, larger only as S3's 10,000-part limit needs). A
+     * set value is a floor. Each part in flight is held in memory.
+     */
+    partSizeMiB: z.number().int().min(5).max(5120).optional(),
+    /** Parts uploaded concurrently. Peak upload memory is about (queueSize + 2) x part size. */
     queueSize: z.number().int().min(1).max(16).default(1),
     localDir: z.string().optional(),
   })

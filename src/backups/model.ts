@@ -1,7 +1,11 @@
 import type { BackupTier } from './config.js';
 
-/** `interrupted`: stopped by shutdown or cancel; like `failed`, it never counts as a backup. */
-export type BackupStatus = 'running' | 'verified' | 'failed' | 'interrupted' | 'expired';
+/**
+ * `running` → `uploaded` (in the store, size matched; verification under way) → `verified`
+ * (the only good state). `interrupted`: stopped by shutdown or cancel; like `failed`, it never
+ * counts as a backup.
+ */
+export type BackupStatus = 'running' | 'uploaded' | 'verified' | 'failed' | 'interrupted' | 'expired';
 
 /** What one backup is: the PostgreSQL mirror of its manifest object. */
 export interface BackupRecord {
@@ -58,7 +62,8 @@ export interface BackupManifest {
   snapshotAt: string;
   startedAt: string;
   finishedAt: string;
-  rawBytes: number;
+  /** Uncompressed archive size (zstd's count); null when zstd did not report it. */
+  rawBytes: number | null;
   storedBytes: number;
   sha256: string;
   rowCounts: Record<string, number> | null;

@@ -127,6 +127,11 @@ export async function countRowsOn(client: pg.Client | pg.PoolClient): Promise<Re
   return out;
 }
 
+/** The database's size on disk (tables, TOAST, indexes): an upper bound for what a dump of it stores compressed. */
+export async function databaseSizeOn(client: pg.Client): Promise<number> {
+  return Number((await client.query<{ n: string }>('SELECT pg_database_size(current_database())::text AS n')).rows[0]!.n);
+}
+
 /** The server's version, as a number (150020) and as it names itself (`15.2`). */
 export async function serverVersionOn(client: pg.Client): Promise<{ num: number; version: string }> {
   const sv = await client.query<{ num: number; v: string }>(`SELECT current_setting('server_version_num')::int AS num, current_setting('server_version') AS v`);
@@ -147,7 +152,7 @@ export async function exportSnapshot(client: pg.Client, oneCore: boolean): Promi
     await client.query('ROLLBACK');
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   }
-  // One core for the counts: parallel workers would compete with pg_dump for the same server.
+  // One core for the counts: parallel workers would compete with the dump or its verification.
   if (oneCore) await client.query('SET LOCAL max_parallel_workers_per_gather = 0');
   return snapshot;
 }

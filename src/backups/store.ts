@@ -49,6 +49,23 @@ export async function insertRunningBackup(
   );
 }
 
+/**
+ * The stream is in the store and its size matches: the backup has landed, at the pipeline's
+ * speed. It is not good yet (verification, row counts and the manifest follow), so nothing that
+ * picks or counts good backups sees it; only `running` moves here.
+ */
+export async function markUploaded(
+  db: Queryable,
+  id: string,
+  b: Pick<BackupRecord, 'sha256' | 'rawBytes' | 'storedBytes' | 'serverVersion' | 'pgDumpVersion' | 'snapshotAt'>,
+): Promise<void> {
+  await db.query(
+    `UPDATE backups SET status='uploaded', sha256=$2, raw_bytes=$3, stored_bytes=$4, server_version=$5, pg_dump_version=$6, snapshot_at=$7
+      WHERE id=$1 AND status='running'`,
+    [id, b.sha256, b.rawBytes, b.storedBytes, b.serverVersion, b.pgDumpVersion, b.snapshotAt],
+  );
+}
+
 export async function markVerified(
   db: Queryable,
   id: string,
@@ -63,7 +80,7 @@ export async function markVerified(
   );
 }
 
-/** Only a running backup can fail: one already recorded as verified stays good. */
+/** Only a backup in progress (running or uploaded) can fail: one already recorded as verified stays good. */
 export async function markFailed(
   db: Queryable,
   id: string,
@@ -75,7 +92,7 @@ export async function markFailed(
   await db.query(
     `UPDATE backups SET status=$9, error=$2, finished_at=$3, raw_bytes=COALESCE($4, raw_bytes), stored_bytes=COALESCE($5, stored_bytes),
             snapshot_at=COALESCE($6, snapshot_at), server_version=COALESCE($7, server_version), pg_dump_version=COALESCE($8, pg_dump_version)
-      WHERE id=$1 AND status='running'`,
+      WHERE id=$1 AND status IN ('running','uploaded')`,
     [id, error, finishedAt, partial.rawBytes ?? null, partial.storedBytes ?? null, partial.snapshotAt ?? null, partial.serverVersion ?? null, partial.pgDumpVersion ?? null, status],
   );
 }
@@ -123,7 +140,7 @@ export async function latestVerified(db: Queryable, database?: string): Promise<
 
 export async function knownObjectKeys(db: Queryable): Promise<Set<string>> {
   const { rows } = await db.query<{ object_key: string; manifest_key: string; status: string }>(
-    `SELECT object_key, manifest_key, status FROM backups WHERE status IN ('verified','running')`,
+    `SELECT object_key, manifest_key, status FROM backups WHERE status IN ('verified','uploaded','running')`,
   );
   return new Set(rows.flatMap((r) => [r.object_key, r.manifest_key]));
 }
@@ -145,7 +162,9 @@ export const unlockBackups = (session: Queryable, database: string): Promise<voi
 /** Called holding the lock, which proves no process is running these any more (it crashed or was killed). */
 export async function failAbandoned(db: Queryable, database: string, at: Date): Promise<void> {
   await db.query(
-    `UPDATE backups SET status='failed', error='abandoned: the process running it stopped', finished_at=$2 WHERE database=$1 AND status='running'`,
+    `UPDATE backups SET status='failed', finished_at=$2,
+            error = CASE status WHEN 'uploaded' THEN 'abandoned: the process running it stopped before verification finished' ELSE 'abandoned: the process running it stopped' END
+      WHERE database=$1 AND status IN ('running','uploaded')`,
     [database, at],
   );
 }

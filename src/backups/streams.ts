@@ -11,7 +11,7 @@ export class Meter extends Transform {
   private digestHex: string | undefined;
 
   constructor(opts: { sha256?: boolean } = {}) {
-    super({ highWaterMark: 1 << 20 });
+    super({ highWaterMark: 1 << 16 });
     if (opts.sha256) this.hash = createHash('sha256');
   }
 
@@ -45,7 +45,7 @@ export function sinkIntoStdin(stdin: NodeJS.WritableStream & { destroyed?: boole
   stdin.on('error', release);
   stdin.on('close', release);
   return new Writable({
-    highWaterMark: 1 << 20,
+    highWaterMark: 1 << 16,
     write(chunk: Buffer, _enc, cb) {
       if (closed) return cb();
       if (stdin.write(chunk)) return cb();
@@ -65,5 +65,26 @@ export function sinkIntoStdin(stdin: NodeJS.WritableStream & { destroyed?: boole
 
 /** Swallows a stream (used to read an object only for its checksum). */
 export function discard(): Writable {
-  return new Writable({ highWaterMark: 1 << 20, write: (_c, _e, cb) => cb() });
+  return new Writable({ highWaterMark: 1 << 16, write: (_c, _e, cb) => cb() });
+}
+
+/**
+ * Writes every chunk to each target and takes the next one only when all of them have
+ * accepted it (backpressure from the slowest). An error on a target fails the tee.
+ */
+export function tee(...targets: (NodeJS.WritableStream & Writable)[]): Writable {
+  const t = new Writable({
+    highWaterMark: 1 << 16,
+    write(chunk: Buffer, _enc, cb) {
+      const waits = targets.filter((w) => !w.write(chunk)).map((w) => new Promise<void>((r) => w.once('drain', r)));
+      if (!waits.length) return cb();
+      Promise.all(waits).then(() => cb(), cb);
+    },
+    final(cb) {
+      for (const w of targets) w.end();
+      cb();
+    },
+  });
+  for (const w of targets) w.on('error', (err) => t.destroy(err));
+  return t;
 }

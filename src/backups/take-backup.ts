@@ -34,7 +34,7 @@ export async function takeBackup(
       signal,
       onStarted: (r) => {
         running.set(target.name, r.id);
-        progress.say(view.backupProgress({ id: r.id, database: r.database, phase: 'dumping', rawBytes: 0, storedBytes: 0, elapsedMs: 0 }));
+        progress.say(view.backupProgress({ id: r.id, database: r.database, phase: 'dumping', storedBytes: 0, elapsedMs: 0 }));
       },
       onProgress: (p: BackupProgress) => {
         progress.say(view.backupProgress(p));

@@ -13,6 +13,17 @@ export interface IncompleteUpload {
   initiated: Date;
 }
 
+export interface UploadOptions {
+  signal?: AbortSignal;
+  contentType?: string;
+  /**
+   * About how many bytes the body will have, when the caller can tell (a backup: its database's
+   * size). S3 sizes its parts from it: small parts keep memory low, but there can be at most
+   * 10,000 of them.
+   */
+  expectedBytes?: number;
+}
+
 /**
  * Where backups live: S3 (or an S3-compatible server) or a local directory. Streams only, so
  * a backup of any size passes through bounded memory. Keys use `/` separators.
@@ -24,7 +35,7 @@ export interface ObjectStore {
    * Streams `body` to `key`. The object becomes visible only when the whole stream arrived;
    * on error or abort nothing is left behind (S3 multipart uploads are aborted).
    */
-  upload(key: string, body: Readable, opts?: { signal?: AbortSignal; contentType?: string }): Promise<void>;
+  upload(key: string, body: Readable, opts?: UploadOptions): Promise<void>;
   putSmall(key: string, body: Buffer | string, contentType?: string): Promise<void>;
   getSmall(key: string): Promise<Buffer | undefined>;
   get(key: string, opts?: { signal?: AbortSignal }): Promise<Readable>;

@@ -2,10 +2,32 @@ import {
   S3Client, GetObjectCommand, PutObjectCommand, HeadObjectCommand, DeleteObjectCommand, ListObjectsV2Command,
   ListMultipartUploadsCommand, AbortMultipartUploadCommand, HeadBucketCommand, type ServerSideEncryption,
 } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import type { Readable } from 'node:stream';
 import type { StorageConfig } from '../backups/config.js';
-import { StorageError, type IncompleteUpload, type ObjectStore, type StoredObject } from './object-store.js';
+import { uploadStream } from './multipart.js';
+import { StorageError, type IncompleteUpload, type ObjectStore, type StoredObject, type UploadOptions } from './object-store.js';
+
+const MiB = 1024 * 1024;
+/** S3's limits: parts of at least 5 MiB (but the last), at most 5 GiB, at most 10,000 of them. */
+const MIN_PART = 5 * MiB;
+const MAX_PART = 5120 * MiB;
+const MAX_PARTS = 10_000;
+
+/**
+ * The part size of an upload expected to be about `expectedBytes`: the smallest whole number
+ * of MiB, at least 5 MiB (and at least `floorMiB` when configured), that fits twice the
+ * expectation in 10,000 parts. Memory holds a few parts at a time, so the smallest size S3
+ * allows is the leanest; the factor 2 leaves room for an estimate that was low (a database is
+ * its own estimate: its dump carries no indexes or free space and is then compressed, but
+ * pg_dump writes TOAST-compressed values out in full). 5 MiB parts serve databases up to about
+ * 24 GiB; a 100 GiB one gets 21 MiB parts. Without an expectation, 64 MiB parts (objects up to
+ * ~625 GiB).
+ */
+export function partSizeFor(expectedBytes: number | undefined, floorMiB?: number): number {
+  const floor = Math.max(MIN_PART, (floorMiB ?? 0) * MiB);
+  const wanted = expectedBytes === undefined ? 64 * MiB : Math.ceil((2 * expectedBytes) / MAX_PARTS / MiB) * MiB;
+  return Math.min(MAX_PART, Math.max(floor, wanted));
+}
 
 function isNotFound(err: unknown): boolean {
   const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
@@ -41,26 +63,12 @@ export class S3ObjectStore implements ObjectStore {
     this.sse = cfg.sse ? { ServerSideEncryption: cfg.sse as ServerSideEncryption, ...(cfg.kmsKeyId ? { SSEKMSKeyId: cfg.kmsKeyId } : {}) } : {};
   }
 
-  async upload(key: string, body: Readable, opts: { signal?: AbortSignal; contentType?: string } = {}): Promise<void> {
-    const upload = new Upload({
-      client: this.client,
-      params: { Bucket: this.bucket, Key: key, Body: body, ContentType: opts.contentType ?? 'application/octet-stream', ...this.sse },
-      partSize: this.cfg.partSizeMiB * 1024 * 1024,
-      queueSize: this.cfg.queueSize,
-      // Abort the multipart upload on failure so no invisible, billed parts remain.
-      leavePartsOnError: false,
-    });
-    const onAbort = () => void upload.abort().catch(() => {});
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
-    // A failing body stream must fail the upload even when lib-storage is waiting on a part.
-    const bodyFailed = new Promise<never>((_, reject) => body.once('error', reject));
+  async upload(key: string, body: Readable, opts: UploadOptions = {}): Promise<void> {
+    const params = { Bucket: this.bucket, Key: key, ContentType: opts.contentType ?? 'application/octet-stream', ...this.sse };
     try {
-      await Promise.race([upload.done(), bodyFailed]);
+      await uploadStream(this.client, params, body, { partSize: partSizeFor(opts.expectedBytes, this.cfg.partSizeMiB), queueSize: this.cfg.queueSize, signal: opts.signal });
     } catch (err) {
-      await upload.abort().catch(() => {});
       throw new StorageError('upload', `s3://${this.bucket}/${key}`, err);
-    } finally {
-      opts.signal?.removeEventListener('abort', onAbort);
     }
   }
 

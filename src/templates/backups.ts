@@ -61,8 +61,13 @@ export function backupFinished(r: BackupRecord): ChatMessage {
 }
 
 export function backupProgress(p: BackupProgress): ChatMessage {
-  const what = p.phase === 'dumping' ? 'dumping' : p.phase === 'verifying' ? 're-reading to verify' : 'writing the manifest';
-  return msg(`:hourglass_flowing_sand: ${what}: ${bytes(p.rawBytes)} read from pg_dump, ${bytes(p.storedBytes)} uploaded (${rate(p.rawBytes, p.elapsedMs)}), ${duration(p.elapsedMs)} so far`);
+  if (p.phase === 'dumping') {
+    return msg(`:hourglass_flowing_sand: dumping: ${bytes(p.storedBytes)} compressed, encrypted and sent to the store (${rate(p.storedBytes, p.elapsedMs)}), ${duration(p.elapsedMs)} so far`);
+  }
+  // Landed: the backup is in the store; it becomes good once verified.
+  const landed = `:inbox_tray: uploaded ${bytes(p.storedBytes)}${p.rawBytes !== undefined ? ` (${bytes(p.rawBytes)} archive)` : ''}${p.uploadedMs !== undefined ? ` in ${duration(p.uploadedMs)}` : ''}`;
+  const what = p.phase === 'verifying' ? 'verifying (re-reading it from the store, exact row counts)' : 'writing the manifest';
+  return msg(`${landed}; ${what}, ${duration(p.elapsedMs)} so far. It counts as a backup once verified.`);
 }
 
 export function backupSummary(r: BackupRecord): ChatMessage {
@@ -96,7 +101,7 @@ export function backupBusy(database: string): ChatMessage {
 export function backupList(records: BackupRecord[], database?: string): ChatMessage {
   if (!records.length) return msg(`No backups${database ? ` of *${database}*` : ''} yet. Take one with \`/backup now${database ? ' ' + database : ''}\`.`);
   const lines = records.map((r) => {
-    const icon = r.status === 'verified' ? ':white_check_mark:' : r.status === 'running' ? ':hourglass_flowing_sand:' : r.status === 'expired' ? ':wastebasket:' : ':x:';
+    const icon = r.status === 'verified' ? ':white_check_mark:' : r.status === 'running' ? ':hourglass_flowing_sand:' : r.status === 'uploaded' ? ':inbox_tray:' : r.status === 'expired' ? ':wastebasket:' : ':x:';
     return `${icon} \`${r.id}\` ${r.database} ${r.tier} ${r.status} ${bytes(r.storedBytes)} — data as of ${when(r.snapshotAt ?? r.startedAt)}`;
   });
   return msg(`*Backups${database ? ` of ${database}` : ''}* (newest first):\n${lines.join('\n')}`);

@@ -59,9 +59,10 @@ describe('/backup in Slack', () => {
     // One reply: the progress message, edited to the summary at the end.
     expect(thread.length).toBe(1);
     expect(parent!.text).toMatch(/Backup of \*shop\* started by <@U0ALICE> — `[^`]+` :white_check_mark: is good\. Details in the thread\./);
-    // The progress message was edited while the dump ran, with bytes and a rate.
+    // The progress message was edited while the dump ran, with bytes and a rate, then said at once that the backup landed.
     const edits = t.slack.callsTo('chat.update').map((c) => String(c.text));
-    expect(edits.some((e) => /dumping: [\d.]+ (KiB|MiB) read from pg_dump, [\d.]+ (KiB|MiB) uploaded \([\d.]+ \w+\/s\)/.test(e))).toBe(true);
+    expect(edits.some((e) => /dumping: [\d.]+ (KiB|MiB) compressed, encrypted and sent to the store \([\d.]+ \w+\/s\)/.test(e))).toBe(true);
+    expect(edits.some((e) => /uploaded [\d.]+ (KiB|MiB) \([\d.]+ (KiB|MiB) archive\) in \d+s; verifying/.test(e))).toBe(true);
     expect(thread[0]).toMatch(/Backup `\d{8}T\d{6}Z-shop-[0-9a-f]{4}` of \*shop\* is good: [\d.]+ MiB stored .* Verified: SHA-256 ✓, pg_restore --list ✓ \(4 tables\)/);
     const [b] = await listBackups(t.db.pool, { database: 'shop' });
     expect(b!.status).toBe('verified');

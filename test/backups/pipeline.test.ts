@@ -100,8 +100,8 @@ describe('backup pipeline', () => {
     const out = await runBackup({ pool: db.pool, config: keyed.config, clock: new FakeClock() }, keyed.config.backups.databases[0]!, {
       tier: 'manual', requestedBy: 'test', progressEveryMs: 10,
       onProgress: (p) => {
-        progress.push(p.rawBytes);
-        if (!killed && p.rawBytes > 0 && p.pgDumpPid) {
+        progress.push(p.storedBytes);
+        if (!killed && p.storedBytes > 0 && p.pgDumpPid) {
           killed = true;
           process.kill(p.pgDumpPid, 'SIGKILL');
         }

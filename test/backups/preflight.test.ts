@@ -67,7 +67,7 @@ describe('backup pre-flight', () => {
       const shutdown = new AbortController();
       const out = await runBackup({ pool: db.pool, config: keyed.config, clock: new FakeClock() }, keyed.config.backups.databases[0]!, {
         tier: 'manual', requestedBy: 't', signal: shutdown.signal, progressEveryMs: 10,
-        onProgress: (p) => p.rawBytes > 0 && shutdown.abort(),
+        onProgress: (p) => p.storedBytes > 0 && shutdown.abort(),
       });
       expect(out.error?.step).toBe('interrupted');
       expect(out.record.status).toBe('interrupted');

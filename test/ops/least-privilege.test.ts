@@ -134,7 +134,8 @@ describe('running as a non-owner application role', () => {
     expect((await slash('/backup now state')).status).toBe(200);
     const backup = await until('a verified backup', async () => {
       const rows = await sql<{ status: string; error: string | null }>(db.url, `SELECT status, error FROM backups ORDER BY started_at DESC LIMIT 1`);
-      return rows[0] && rows[0].status !== 'running' && rows[0];
+      // running → uploaded (landed) → verified: wait for the end.
+      return rows[0] && !['running', 'uploaded'].includes(rows[0].status) && rows[0];
     }, 120_000);
     expect(backup).toMatchObject({ status: 'verified' });
     // Both were appended to the audit log by the app role.
