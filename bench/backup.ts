@@ -262,7 +262,9 @@ async function main(): Promise<void> {
           const file = path.join(localDir, `shell-${round}.dump.zst.age`);
           const seconds = store === 'local'
             ? sh(`${dump} > '${file}'`)
-            : sh(`${dump} | ${AWS} s3 cp - s3://${moto!.target.bucket}/shell-${round}.dump.zst.age --endpoint-url ${moto!.target.endpoint} --only-show-errors`, s3Env);
+            // --cli-read-timeout 0: moto takes minutes to assemble a 3 GiB object; with the 60 s
+            // default the CLI retries CompleteMultipartUpload and moto answers 500 (upload gone).
+            : sh(`${dump} | ${AWS} s3 cp - s3://${moto!.target.bucket}/shell-${round}.dump.zst.age --endpoint-url ${moto!.target.endpoint} --only-show-errors --cli-read-timeout 0`, s3Env);
           if (store === 'local') cell.shellBytes = fs.statSync(file).size;
           cell.shell.push(seconds);
           log(`[${size} MiB ${store}] round ${round + 1} shell ${seconds.toFixed(2)} s`);
