@@ -31,7 +31,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { createMixedDataset } from './support/dataset.js';
-import { adminQuery, databaseUrl, freePort } from './support/harness.js';
+import { adminQuery, databaseUrl, startMotoServer } from './support/harness.js';
 
 const ADMIN = process.env.FIREBREAK_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const AGE = '/usr/bin/age';
@@ -133,13 +133,7 @@ async function child(): Promise<void> {
 /** moto_server on a free loopback port with one bucket; both contenders upload to it. */
 async function startMoto(env: NodeJS.ProcessEnv): Promise<{ target: S3Target; empty(): Promise<number>; stop(): void }> {
   const { S3Client, CreateBucketCommand, ListObjectsV2Command, DeleteObjectCommand, ListMultipartUploadsCommand, AbortMultipartUploadCommand } = await import('@aws-sdk/client-s3');
-  const port = await freePort();
-  const proc = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
-  const endpoint = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 100; i++) {
-    if (await fetch(endpoint + '/moto-api/').then(() => true, () => false)) break;
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  const { endpoint, proc } = await startMotoServer();
   const client = new S3Client({
     endpoint, region: 'us-east-1', forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED',
     credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID!, secretAccessKey: env.AWS_SECRET_ACCESS_KEY! },

@@ -44,7 +44,7 @@ import { backupsRestoreSource } from '../src/dr/backups-binding.js';
 import { Drill } from '../src/dr/drill.js';
 import { RTO_STEPS, type StepKey } from '../src/dr/model.js';
 import { createMixedDataset } from './support/dataset.js';
-import { adminQuery, databaseUrl, freePort } from './support/harness.js';
+import { adminQuery, databaseUrl, startMotoServer } from './support/harness.js';
 
 const argv = process.argv.slice(2);
 const flag = (name: string, d: string): string => {
@@ -88,13 +88,7 @@ const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 /** moto_server on a free loopback port with one bucket (as bench/backup.ts runs it). */
 async function startMoto(): Promise<{ endpoint: string; bucket: string; proc: ChildProcess }> {
   const { S3Client, CreateBucketCommand } = await import('@aws-sdk/client-s3');
-  const port = await freePort();
-  const proc = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
-  const endpoint = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 100; i++) {
-    if (await fetch(endpoint + '/moto-api/').then(() => true, () => false)) break;
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  const { endpoint, proc } = await startMotoServer();
   process.env.AWS_ACCESS_KEY_ID ??= 'bench';
   process.env.AWS_SECRET_ACCESS_KEY ??= 'bench';
   process.env.AWS_REGION ??= 'us-east-1';

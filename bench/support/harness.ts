@@ -83,3 +83,15 @@ export async function adminQuery(adminUrl: string, sql: string): Promise<void> {
     await c.end();
   }
 }
+
+/** moto_server (S3) on a free loopback port, resolved once it answers. */
+export async function startMotoServer(): Promise<{ endpoint: string; proc: ChildProcess }> {
+  const port = await freePort();
+  const proc = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
+  const endpoint = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i++) {
+    if (await fetch(endpoint + '/moto-api/').then(() => true, () => false)) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return { endpoint, proc };
+}
