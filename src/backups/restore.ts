@@ -18,7 +18,7 @@ import type { Queryable } from '../db/pool.js';
 import { createObjectStore, type ObjectStore } from '../storage/index.js';
 import { AgeDecryptStream, AgeError, parseIdentity, type AgeIdentity } from './age.js';
 import { BackupIntegrityError, RestoreError, type BackupRecord } from './model.js';
-import { collectStderr, countRowsOn, countTableOn, exitOf, libpqArgs, pgBin, userTablesOn, type UserTable } from './pgtools.js';
+import { clientConfig, collectStderr, countRowsOn, countTableOn, exitOf, libpqArgs, pgBin, userTablesOn, type UserTable } from './pgtools.js';
 import { findBackup, latestVerified } from './store.js';
 
 export { BackupIntegrityError, RestoreError, type BackupRecord } from './model.js';
@@ -342,8 +342,7 @@ export class RestoredRowCounter {
 
   private connect(): Promise<pg.Client> {
     this.connecting ??= (async () => {
-      const pw = this.opts.passwordEnv ? process.env[this.opts.passwordEnv] : undefined;
-      const c = new pg.Client({ connectionString: this.databaseUrl, ...(pw ? { password: pw } : {}), application_name: 'firebreak-rowcounts', connectionTimeoutMillis: 10_000 });
+      const c = new pg.Client({ ...clientConfig({ url: this.databaseUrl, passwordEnv: this.opts.passwordEnv }), application_name: 'firebreak-rowcounts' });
       c.on('error', () => {});
       await c.connect();
       this.client = c;
