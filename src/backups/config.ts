@@ -47,7 +47,7 @@ export const storageConfigSchema = z
      * set value is a floor. Each part in flight is held in memory.
      */
     partSizeMiB: z.number().int().min(5).max(5120).optional(),
-    /** Parts uploaded concurrently. Peak upload memory is about (queueSize + 2) x part size. */
+    /** Parts uploaded concurrently. The upload holds queueSize + 1 part buffers (src/storage/multipart.ts). */
     queueSize: z.number().int().min(1).max(16).default(1),
     localDir: z.string().optional(),
   })

@@ -4,14 +4,13 @@ import {
 } from '@aws-sdk/client-s3';
 import type { Readable } from 'node:stream';
 import type { StorageConfig } from '../backups/config.js';
-import { uploadStream } from './multipart.js';
+import { MAX_PARTS, uploadStream } from './multipart.js';
 import { StorageError, type IncompleteUpload, type ObjectStore, type StoredObject, type UploadOptions } from './object-store.js';
 
 const MiB = 1024 * 1024;
-/** S3's limits: parts of at least 5 MiB (but the last), at most 5 GiB, at most 10,000 of them. */
+/** S3's part limits: at least 5 MiB (but the last), at most 5 GiB; the 10,000-part limit is MAX_PARTS. */
 const MIN_PART = 5 * MiB;
 const MAX_PART = 5120 * MiB;
-const MAX_PARTS = 10_000;
 
 /**
  * The part size of an upload expected to be about `expectedBytes`: the smallest whole number
