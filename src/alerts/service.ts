@@ -342,8 +342,9 @@ export class AlertService {
       if (v.firing.length === 0) {
         // Held back by inhibition: look again at the next group_interval.
         if (v.inhibited.length > 0) return defer(route.opts.groupIntervalMs || MUTE_RECHECK_MS);
-        // Resolved before anyone was told: like Alertmanager, say nothing.
-        await store.deleteOutbox(pool, g.id, item.channel, 'message');
+        // Resolved before anyone was told: like Alertmanager, say nothing. A change routed
+        // since we looked keeps its row, still due, and is looked at again.
+        if (!(await store.clearPendingMessage(pool, g.id, item.channel, g.version))) return;
         if (routedChannel) await store.markNotified(pool, g.id, g.version, now, true);
         return;
       }
@@ -375,7 +376,7 @@ export class AlertService {
     }
     await store.setPace(pool, item.channel, new Date(now.getTime() + this.paceMs));
     // A change routed while we rendered keeps its row (due at the next group_interval).
-    if (!(await store.clearSentMessage(pool, g.id, item.channel, g.version))) await defer(route.opts.groupIntervalMs);
+    if (!(await store.clearPendingMessage(pool, g.id, item.channel, g.version))) await defer(route.opts.groupIntervalMs);
     if (!routedChannel) return;
 
     const allResolved = v.firing.length === 0 && v.inhibited.length === 0;

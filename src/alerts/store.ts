@@ -534,10 +534,18 @@ export async function pruneAlerts(db: Queryable, cutoff: Date): Promise<{ alerts
   return { alerts: (a.rows[0] as { n: number }).n, groups: g.rowCount ?? 0 };
 }
 
-/** Drops the group's pending message for `channel` if the group is still at `version`; false when it changed meanwhile. */
-export async function clearSentMessage(db: Queryable, groupId: number, channel: string, version: number): Promise<boolean> {
+/**
+ * Drops the group's pending message for `channel` (sent, or nothing to say) if the group is still
+ * at `version`, the one looked at; false when it changed meanwhile. The group row is read under
+ * a share lock: routing bumps the version and re-queues this row in one transaction, and a plain
+ * join, made to wait for that row, re-checked it against the group as first seen (READ
+ * COMMITTED) and deleted the change's row with the old render in chat. The lock waits for that
+ * commit and reads the version it wrote.
+ */
+export async function clearPendingMessage(db: Queryable, groupId: number, channel: string, version: number): Promise<boolean> {
   const { rowCount } = await db.query(
-    `DELETE FROM alert_outbox o USING alert_groups g WHERE o.group_id = $1 AND o.channel = $2 AND o.kind = 'message' AND g.id = o.group_id AND g.version = $3`,
+    `WITH g AS (SELECT version FROM alert_groups WHERE id = $1 FOR SHARE)
+     DELETE FROM alert_outbox o USING g WHERE o.group_id = $1 AND o.channel = $2 AND o.kind = 'message' AND g.version = $3`,
     [groupId, channel, version],
   );
   return (rowCount ?? 0) > 0;

@@ -78,6 +78,7 @@ export class FakeSlack {
   readonly responses: { url: string; body: Record<string, unknown> }[] = [];
   private failures = new Map<string, Failure[]>();
   private delays = new Map<string, number>();
+  private holds = new Map<string, Promise<void>>();
   private uploads = new Map<string, { filename: string; content?: string }>();
   private extraMethods = new Map<string, (args: Record<string, unknown>, token: string | undefined) => Record<string, unknown>>();
   private seq = 0;
@@ -135,6 +136,19 @@ export class FakeSlack {
   slow(method: string, ms: number): void {
     if (ms > 0) this.delays.set(method, ms);
     else this.delays.delete(method);
+  }
+
+  /**
+   * Holds every call of `method` (recorded on arrival, answered normally) until the returned
+   * function is called: a request in flight for exactly as long as a test needs.
+   */
+  hold(method: string): () => void {
+    let release!: () => void;
+    this.holds.set(method, new Promise<void>((r) => (release = r)));
+    return () => {
+      this.holds.delete(method);
+      release();
+    };
   }
 
   callsTo(method: string): Record<string, unknown>[] {
@@ -219,6 +233,7 @@ export class FakeSlack {
     }
     const delay = this.delays.get(method);
     if (delay) await new Promise((r) => setTimeout(r, delay));
+    await this.holds.get(method);
     const out = this.extraMethods.get(method)?.(args, token) ?? this.answer(method, args);
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify(out));
