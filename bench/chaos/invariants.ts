@@ -9,7 +9,7 @@ import { S3Client, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import type { FakeSlack } from '../../test/support/fake-slack.js';
 import { configSchema } from '../../src/config/schema.js';
 import { verifyAuditLog } from '../../src/audit/verify.js';
-import { backupStore, compareRowCounts, fetchBackupObject, getBackup, restoreArchive, rowCounts, verifyAndDecrypt } from '../../src/backups/restore.js';
+import { backupStore, compareRowCounts, fetchDecryptedArchive, getBackup, restoreArchive, rowCounts } from '../../src/backups/restore.js';
 import { checkStoredObject } from '../../src/backups/verify.js';
 import { parseIdentity } from '../../src/backups/age.js';
 import { slugify } from '../../src/incidents/channel-name.js';
@@ -279,10 +279,8 @@ async function restoreAndCount(ctx: { pool: pg.Pool; config: ReturnType<typeof c
   const admin = new pg.Client({ connectionString: i.adminUrl });
   await admin.connect();
   try {
-    const enc = path.join(dir, 'b.age');
     const archive = path.join(dir, 'b.dump');
-    await fetchBackupObject(ctx, rec, enc);
-    await verifyAndDecrypt(ctx, rec, enc, archive);
+    await fetchDecryptedArchive(ctx, rec, archive);
     await admin.query(`CREATE DATABASE ${name} TEMPLATE template0`);
     const url = new URL(i.adminUrl);
     url.pathname = `/${name}`;

@@ -1,17 +1,16 @@
 /**
  * Reading backups back: the public contract the DR area (src/dr) and `/backup verify|restore`
- * build on. DR fetches, checks and decrypts in one pass (fetchDecryptedArchive) so a recovery
- * reads the object once, as a manual `aws s3 cp - | age -d | zstd -d` would; the separate
- * fetch and verify+decrypt steps remain for callers that keep the stored object.
+ * build on. DR and `/backup restore` fetch, check and decrypt in one pass
+ * (fetchDecryptedArchive), so a restore reads the object once, as a manual
+ * `aws s3 cp - | age -d | zstd -d` would, and never keeps an encrypted copy on disk.
  */
 import { withClient } from '../db/pool.js';
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { childEnv } from '../child-env.js';
 import pg from 'pg';
-import { PassThrough, Transform, addAbortSignal, type Readable } from 'node:stream';
+import { PassThrough, addAbortSignal, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Config } from '../config/schema.js';
 import type { Queryable } from '../db/pool.js';
@@ -50,25 +49,6 @@ export async function latestVerifiedBackup(ctx: BackupContext, database?: string
   return latestVerified(ctx.pool, database);
 }
 
-/** Downloads the encrypted object to `destFile` (bounded memory). */
-export async function fetchBackupObject(
-  ctx: BackupContext,
-  record: BackupRecord,
-  destFile: string,
-  opts: { signal?: AbortSignal } = {},
-): Promise<{ bytes: number }> {
-  const body = await backupStore(ctx).get(record.objectKey, opts);
-  let bytes = 0;
-  const count = new Transform({
-    transform(chunk: Buffer, _e, cb) {
-      bytes += chunk.length;
-      cb(null, chunk);
-    },
-  });
-  await pipeline(body, count, createWriteStream(destFile), { signal: opts.signal });
-  return { bytes };
-}
-
 /** The decryption identity: explicit, else FIREBREAK_BACKUP_IDENTITY(_FILE) via config. */
 export function resolveIdentity(ctx: BackupContext, identity?: string): AgeIdentity {
   const text = identity ?? ctx.config.backups.encryption.identity;
@@ -84,22 +64,6 @@ export function resolveIdentity(ctx: BackupContext, identity?: string): AgeIdent
   }
 }
 
-/** SHA-256 and byte count of what passes through, for checks after the stream ends. */
-export function hashingPassThrough(): { stream: Transform; digest(): { sha256: string; bytes: number } } {
-  const h = createHash('sha256');
-  let bytes = 0;
-  const stream = new Transform({
-    highWaterMark: 1 << 20,
-    transform(chunk: Buffer, _e, cb) {
-      h.update(chunk);
-      bytes += chunk.length;
-      cb(null, chunk);
-    },
-  });
-  let done: { sha256: string; bytes: number } | undefined;
-  return { stream, digest: () => (done ??= { sha256: h.digest('hex'), bytes }) };
-}
-
 function integrityError(record: BackupRecord, err: unknown): BackupIntegrityError {
   if (err instanceof BackupIntegrityError) return err;
   if (err instanceof AgeError) {
@@ -112,58 +76,15 @@ function integrityError(record: BackupRecord, err: unknown): BackupIntegrityErro
   return new BackupIntegrityError(`backup ${record.id}: ${(err as Error).message}`, record.id);
 }
 
-/**
- * Checks the downloaded object against the recorded SHA-256 and size, decrypts it (every
- * chunk is authenticated) and decompresses it to `archiveFile`, a pg_dump custom-format
- * archive ready for pg_restore. Throws BackupIntegrityError and removes `archiveFile` on any
- * mismatch.
- */
-export async function verifyAndDecrypt(
-  ctx: BackupContext,
-  record: BackupRecord,
-  srcFile: string,
-  archiveFile: string,
-  opts: { signal?: AbortSignal; identity?: string } = {},
-): Promise<void> {
-  const identity = resolveIdentity(ctx, opts.identity);
-  const hashing = hashingPassThrough();
-  try {
-    await decryptToArchive(createReadStream(srcFile, { highWaterMark: 1 << 20 }), identity, archiveFile, opts.signal, hashing.stream);
-  } catch (err) {
-    await fs.rm(archiveFile, { force: true });
-    // A checksum mismatch explains an auth failure better than the auth failure itself.
-    const d = hashing.digest();
-    if (record.sha256 && d.sha256 !== record.sha256 && record.storedBytes !== null && d.bytes === record.storedBytes) {
-      throw new BackupIntegrityError(`checksum mismatch for backup ${record.id}: object SHA-256 ${d.sha256}, manifest says ${record.sha256}`, record.id);
-    }
-    throw integrityError(record, err);
-  }
-  const d = hashing.digest();
-  if (record.storedBytes !== null && d.bytes !== record.storedBytes) {
-    await fs.rm(archiveFile, { force: true });
-    throw new BackupIntegrityError(`size mismatch for backup ${record.id}: object has ${d.bytes} bytes, manifest says ${record.storedBytes}`, record.id);
-  }
-  if (record.sha256 && d.sha256 !== record.sha256) {
-    await fs.rm(archiveFile, { force: true });
-    throw new BackupIntegrityError(`checksum mismatch for backup ${record.id}: object SHA-256 ${d.sha256}, manifest says ${record.sha256}`, record.id);
-  }
-}
-
-/** encrypted stream -> (tap) -> age decrypt -> `zstd -d` -> archive file. */
-export async function decryptToArchive(
-  source: Readable,
-  identity: AgeIdentity,
-  archiveFile: string,
-  signal?: AbortSignal,
-  tap?: Transform,
-): Promise<void> {
+/** encrypted stream -> age decrypt -> `zstd -d` -> archive file. */
+async function decryptToArchive(source: Readable, identity: AgeIdentity, archiveFile: string, signal?: AbortSignal): Promise<void> {
   const zstd = spawn('zstd', ['-d', '-q', '-f', '-o', archiveFile], { env: childEnv(), stdio: ['pipe', 'ignore', 'pipe'], signal });
   const zstdErr = collectStderr(zstd);
   const exited = exitOf(zstd);
   const spawnFailed = new Promise<never>((_, reject) => zstd.once('error', (e) => reject(new Error(`zstd: ${e.message}`))));
   spawnFailed.catch(() => {});
   const decrypt = new AgeDecryptStream(identity);
-  const flow = tap ? pipeline(source, tap, decrypt, zstd.stdin, { signal }) : pipeline(source, decrypt, zstd.stdin, { signal });
+  const flow = pipeline(source, decrypt, zstd.stdin, { signal });
   await Promise.race([flow, spawnFailed]).catch(async (err) => {
     zstd.kill('SIGKILL');
     await exited;

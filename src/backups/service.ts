@@ -20,7 +20,7 @@ import { BackupIntegrityError, RestoreError, type BackupRecord, type Verificatio
 import { clientConfig, createDatabaseOn, databaseExistsOn, dropDatabaseOn } from './pgtools.js';
 import { backupTargets, findTarget, type BackupOutcome, type BackupTarget } from './pipeline.js';
 import {
-  backupStore, compareRowCounts, fetchBackupObject, resolveIdentity, restoreArchive, rowCounts, verifyAndDecrypt,
+  backupStore, compareRowCounts, fetchDecryptedArchive, resolveIdentity, restoreArchive, rowCounts,
 } from './restore.js';
 import { applyRetention, cleanupStore, planRetention, recordedAt, type CleanupResult, type RetentionPlan } from './retention.js';
 import { expiredObjectKeys, findBackup, knownObjectKeys, lastStaleAlert, latestVerified, listBackups, recordVerification } from './store.js';
@@ -202,11 +202,8 @@ export class BackupService {
   private async restoreInto(record: BackupRecord, target: BackupTarget, database: string, opts: { signal: AbortSignal; clean?: boolean }): Promise<void> {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'firebreak-restore-'));
     try {
-      const enc = path.join(dir, 'backup.age');
       const archive = path.join(dir, 'backup.dump');
-      await fetchBackupObject(this.ctx, record, enc, { signal: opts.signal });
-      await verifyAndDecrypt(this.ctx, record, enc, archive, { signal: opts.signal });
-      await fs.rm(enc, { force: true });
+      await fetchDecryptedArchive(this.ctx, record, archive, { signal: opts.signal });
       await restoreArchive(archive, urlWithDatabase(target.url, database), {
         signal: opts.signal, binDir: this.config.pgBinDir, passwordEnv: target.passwordEnv, clean: opts.clean,
       });

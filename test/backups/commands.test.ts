@@ -7,6 +7,7 @@ import { createEmptyDatabase, dropDatabase } from '../support/db.js';
 import { seedIncompressible, seedSampleData, tableContents } from '../support/backups.js';
 import { generateIdentity } from '../../src/backups/age.js';
 import { listBackups } from '../../src/backups/store.js';
+import { backupStore } from '../../src/backups/restore.js';
 import { APPROVE_ACTION } from '../../src/templates/approvals.js';
 
 let t: TestApp;
@@ -126,6 +127,29 @@ describe('/backup in Slack', () => {
     await t.click(APPROVE_ACTION, v!, { user: 'U0BOB', channel: t.slack.channel('approvals')!.id, messageTs: request!.ts });
     await t.settle();
     expect(await tableContents(u.toString())).toEqual(await tableContents(src.url));
+  });
+
+  it('/backup restore of a tampered object says checksum mismatch in the channel and leaves no database', async () => {
+    const b = (await listBackups(t.db.pool, { database: 'shop' })).find((x) => x.id === id)!;
+    const store = backupStore({ pool: t.db.pool, config: t.config });
+    const original = (await store.getSmall(b.objectKey))!;
+    const tampered = Buffer.from(original);
+    const at = Math.floor(tampered.length / 2);
+    tampered[at] = tampered[at]! ^ 0x01;
+    await store.putSmall(b.objectKey, tampered);
+    const into = `fb_tampered_${Date.now().toString(36)}`;
+    dropLater.push(into);
+    try {
+      await t.slash(`/backup restore ${id} ${into}`, { channel: general });
+      await t.settle();
+    } finally {
+      await store.putSmall(b.objectKey, original);
+    }
+    const failed = t.slack.messagesIn('general').map((m) => m.text).find((x) => x.includes(`into *${into}* failed`));
+    expect(failed).toContain(`:x: Restore of \`${id}\` into *${into}* failed: checksum mismatch for backup ${id}: object SHA-256 `);
+    expect(failed).toMatch(new RegExp(`: object SHA-256 [0-9a-f]{64}, manifest says ${b.sha256}$`));
+    const { rows } = await t.db.pool.query('SELECT 1 FROM pg_database WHERE datname = $1', [into]);
+    expect(rows).toEqual([]);
   });
 
   it('a failed backup is reported in the thread and to the ops channel, and never listed as good', async () => {

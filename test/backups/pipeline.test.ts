@@ -11,7 +11,7 @@ import { backupTestConfig, makeVerifiedBackup, seedIncompressible, seedSampleDat
 import { FakeClock } from '../../src/clock.js';
 import { runBackup } from '../../src/backups/pipeline.js';
 import { configSchema } from '../../src/config/schema.js';
-import { fetchBackupObject, restoreArchive, rowCounts, compareRowCounts, verifyAndDecrypt, BackupIntegrityError } from '../../src/backups/restore.js';
+import { fetchDecryptedArchive, restoreArchive, rowCounts, compareRowCounts, BackupIntegrityError } from '../../src/backups/restore.js';
 import { generateIdentity } from '../../src/backups/age.js';
 import { listBackups, latestVerified } from '../../src/backups/store.js';
 import { backupStore } from '../../src/backups/restore.js';
@@ -33,6 +33,11 @@ afterAll(async () => {
   await db.drop();
   rmSync(work, { recursive: true, force: true });
 });
+
+async function databaseNamed(name: string): Promise<boolean> {
+  const { rows } = await db.pool.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+  return rows.length > 0;
+}
 
 async function sourceDb() {
   const src = await createEmptyDatabase('fb_src');
@@ -60,26 +65,42 @@ describe('backup pipeline', () => {
     expect(manifest.encryption.recipient).toBe(fx.recipient);
 
     const target = await sourceDb();
-    const enc = path.join(work, 'rt.age');
     const archive = path.join(work, 'rt.dump');
-    const { bytes } = await fetchBackupObject(fx.ctx, r, enc);
+    const { bytes } = await fetchDecryptedArchive(fx.ctx, r, archive);
     expect(bytes).toBe(r.storedBytes);
-    await verifyAndDecrypt(fx.ctx, r, enc, archive);
     await restoreArchive(archive, target.url);
     expect(await tableContents(target.url)).toEqual(await tableContents(src.url));
     expect(compareRowCounts(r.rowCounts!, await rowCounts(target.url))).toEqual([]);
   });
 
-  it('wrong key on restore is a clear error naming the recipient', async () => {
+  it('wrong key on restore is a clear error naming the recipient, and nothing is restored', async () => {
     const src = await sourceDb();
     const fx = await makeVerifiedBackup({ pool: db.pool, databaseUrl: src.url, name: 'wrongkey', storage: 'local' });
-    const enc = path.join(work, 'wk.age');
-    await fetchBackupObject(fx.ctx, fx.record, enc);
     const other = generateIdentity();
-    const err = await verifyAndDecrypt(fx.ctx, fx.record, enc, path.join(work, 'wk.dump'), { identity: other.identity }).catch((e: unknown) => e);
+    const config = { ...fx.config, backups: { ...fx.config.backups, encryption: { ...fx.config.backups.encryption, identity: other.identity } } };
+    const service = new BackupService({ ...fx.ctx, config, log: createLogger({ level: 'silent' }), shutdownSignal: new AbortController().signal });
+    const into = `fb_wrongkey_${Date.now().toString(36)}`;
+    const err = await service.restore(fx.record.id, into, { requestedBy: 't' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BackupIntegrityError);
-    expect((err as Error).message).toContain('wrong key');
+    expect((err as Error).message).toMatch(/^wrong key: backup /);
     expect((err as Error).message).toContain(fx.recipient);
+    expect(await databaseNamed(into)).toBe(false);
+  });
+
+  it('restore of a tampered object reports the checksum mismatch and leaves no database behind', async () => {
+    const src = await sourceDb();
+    const fx = await makeVerifiedBackup({ pool: db.pool, databaseUrl: src.url, name: 'tampered', storage: 'local' });
+    const store = backupStore(fx.ctx);
+    const bytes = (await store.getSmall(fx.record.objectKey))!;
+    const at = Math.floor(bytes.length / 2);
+    bytes[at] = bytes[at]! ^ 0x01;
+    await store.putSmall(fx.record.objectKey, bytes);
+    const service = new BackupService({ ...fx.ctx, log: createLogger({ level: 'silent' }), shutdownSignal: new AbortController().signal });
+    const into = `fb_tampered_${Date.now().toString(36)}`;
+    const err = await service.restore(fx.record.id, into, { requestedBy: 't' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BackupIntegrityError);
+    expect((err as Error).message).toMatch(new RegExp(`^checksum mismatch for backup ${fx.record.id}: object SHA-256 [0-9a-f]{64}, manifest says ${fx.record.sha256}$`));
+    expect(await databaseNamed(into)).toBe(false);
   });
 
   it('a bot holding only the public key still takes checksum-verified backups', async () => {
