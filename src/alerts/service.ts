@@ -353,13 +353,13 @@ export class AlertService {
       if (!ch) throw new ChatError('channel_not_found', `post alerts in #${item.channel}`);
       // An earlier attempt may have posted and died before recording it (kill -9, PostgreSQL
       // restarting): it marked the row first, so look for its message before posting again.
-      const earlier = item.attempts > 0 || item.lastError === store.POSTING ? await this.messages.findEarlier(ch.id, g.id) : undefined;
+      const earlier = item.attempts > 0 || item.lastError === store.POSTING ? await this.messages.findEarlier(ch.id, g) : undefined;
       if (earlier) {
         await this.messages.updateGroup(earlier.channel, earlier.ts, v.message);
         await store.saveGroupMessage(pool, g.id, { channel: item.channel, channelId: earlier.channel, ts: earlier.ts }, now);
       } else {
         await store.markPosting(pool, g.id, item.channel, item.kind);
-        const posted = await this.messages.postGroup(ch.id, g.id, v.message);
+        const posted = await this.messages.postGroup(ch.id, g, v.message);
         await store.saveGroupMessage(pool, g.id, { channel: item.channel, channelId: posted.channel, ts: posted.ts }, now);
       }
       alertsRouted.inc({ route: route.key, action: 'posted' });
