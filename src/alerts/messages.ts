@@ -6,9 +6,11 @@ import { alertGroupMessage, escalationNotice, goneChannelReport, groupResolvedIn
 /**
  * The tag a group's message carries (Slack message metadata), so a retry can find a message
  * an interrupted attempt posted. Tags name an incident and a step; group messages belong to no
- * incident (0) and their step names the group.
+ * incident (0) and their step names the group and its episode (when it started): each episode
+ * has its own message, and a retry in a new episode must not find the last one's and write
+ * over that record.
  */
-const groupMessageTag = (groupId: number) => ({ incidentId: 0, step: `alert-group:${groupId}` });
+const groupMessageTag = (g: Pick<AlertGroup, 'id' | 'createdAt'>) => ({ incidentId: 0, step: `alert-group:${g.id}:${g.createdAt.getTime()}` });
 
 const bareName = (c: string) => c.replace(/^#/, '');
 
@@ -43,13 +45,13 @@ export class AlertMessages {
   }
 
   /** The group message an earlier, interrupted attempt posted in this channel, if any (by tag). */
-  findEarlier(channelId: string, groupId: number): Promise<PostedMessage | undefined> {
-    return this.ctx.chat.findTagged(channelId, groupMessageTag(groupId));
+  findEarlier(channelId: string, group: Pick<AlertGroup, 'id' | 'createdAt'>): Promise<PostedMessage | undefined> {
+    return this.ctx.chat.findTagged(channelId, groupMessageTag(group));
   }
 
-  /** Posts a group's first message, tagged so a retry finds it. */
-  postGroup(channelId: string, groupId: number, message: ChatMessage): Promise<PostedMessage> {
-    return this.ctx.chat.post(channelId, message, { tag: groupMessageTag(groupId) });
+  /** Posts the first message of a group's episode, tagged so a retry finds it. */
+  postGroup(channelId: string, group: Pick<AlertGroup, 'id' | 'createdAt'>, message: ChatMessage): Promise<PostedMessage> {
+    return this.ctx.chat.post(channelId, message, { tag: groupMessageTag(group) });
   }
 
   /** Edits a group's message in place. */

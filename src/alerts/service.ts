@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { AppContext } from '../context.js';
 import type { IncidentService } from '../incidents/service.js';
 import type { OpsPager } from '../paging/ops-pager.js';
@@ -252,11 +253,12 @@ export class AlertService {
     // the group again. Renewed while the attempt lasts; a dead replica's claim lapses.
     const { pool } = this.ctx;
     const claimUntil = () => new Date(this.ctx.clock.now().getTime() + POST_CLAIM_MS);
-    const claim = await store.claimOutbox(pool, due.groupId, due.channel, due.kind, now, claimUntil());
+    const attempt = randomUUID();
+    const claim = await store.claimOutbox(pool, due.groupId, due.channel, due.kind, now, claimUntil(), attempt);
     if (!claim) return;
     const item = { ...due, ...claim };
     const renew = setInterval(() => {
-      store.renewOutboxClaim(pool, item.groupId, item.channel, item.kind, claimUntil()).catch((err: unknown) => this.ctx.log.warn({ err }, 'could not renew an alert post claim'));
+      store.renewOutboxClaim(pool, item.groupId, item.channel, item.kind, attempt, claimUntil()).catch((err: unknown) => this.ctx.log.warn({ err }, 'could not renew an alert post claim'));
     }, POST_CLAIM_MS / 3);
     renew.unref();
     try {
@@ -279,8 +281,9 @@ export class AlertService {
       if (retryable) await store.setPace(this.ctx.pool, item.channel, new Date(now.getTime() + wait));
     } finally {
       clearInterval(renew);
-      // Best effort: when PostgreSQL is away the claim lapses by itself.
-      await store.renewOutboxClaim(pool, item.groupId, item.channel, item.kind, null).catch(() => undefined);
+      // Best effort: when PostgreSQL is away the claim lapses by itself. Only this attempt's own
+      // claim ends: another replica may have claimed the row since (see renewOutboxClaim).
+      await store.renewOutboxClaim(pool, item.groupId, item.channel, item.kind, attempt, null).catch(() => undefined);
     }
   }
 
@@ -353,13 +356,13 @@ export class AlertService {
       if (!ch) throw new ChatError('channel_not_found', `post alerts in #${item.channel}`);
       // An earlier attempt may have posted and died before recording it (kill -9, PostgreSQL
       // restarting): it marked the row first, so look for its message before posting again.
-      const earlier = item.attempts > 0 || item.lastError === store.POSTING ? await this.messages.findEarlier(ch.id, g.id) : undefined;
+      const earlier = item.attempts > 0 || item.lastError === store.POSTING ? await this.messages.findEarlier(ch.id, g) : undefined;
       if (earlier) {
         await this.messages.updateGroup(earlier.channel, earlier.ts, v.message);
         await store.saveGroupMessage(pool, g.id, { channel: item.channel, channelId: earlier.channel, ts: earlier.ts }, now);
       } else {
         await store.markPosting(pool, g.id, item.channel, item.kind);
-        const posted = await this.messages.postGroup(ch.id, g.id, v.message);
+        const posted = await this.messages.postGroup(ch.id, g, v.message);
         await store.saveGroupMessage(pool, g.id, { channel: item.channel, channelId: posted.channel, ts: posted.ts }, now);
       }
       alertsRouted.inc({ route: route.key, action: 'posted' });

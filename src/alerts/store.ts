@@ -270,23 +270,30 @@ export async function markPosting(db: Queryable, groupId: number, channel: strin
 }
 
 /**
- * Claims a due outbox row until `until` for one attempt, whatever replica or flush holds the
- * lock; undefined when it is no longer due or another attempt holds it. Returns the row's
- * attempts and last error as the claim found them.
+ * Claims a due outbox row until `until` for one attempt (`by`, its own id), whatever replica or
+ * flush holds the lock; undefined when it is no longer due or another attempt holds it. Returns
+ * the row's attempts and last error as the claim found them.
  */
-export async function claimOutbox(db: Queryable, groupId: number, channel: string, kind: OutboxKind, now: Date, until: Date): Promise<{ attempts: number; lastError: string | null } | undefined> {
+export async function claimOutbox(db: Queryable, groupId: number, channel: string, kind: OutboxKind, now: Date, until: Date, by: string): Promise<{ attempts: number; lastError: string | null } | undefined> {
   const { rows } = await db.query<{ attempts: number; last_error: string | null }>(
-    `UPDATE alert_outbox SET posting_until = $5
+    `UPDATE alert_outbox SET posting_until = $5, posting_by = $6
       WHERE group_id = $1 AND channel = $2 AND kind = $3 AND not_before <= $4 AND (posting_until IS NULL OR posting_until <= $4)
       RETURNING attempts, last_error`,
-    [groupId, channel, kind, now, until],
+    [groupId, channel, kind, now, until, by],
   );
   return rows[0] ? { attempts: rows[0].attempts, lastError: rows[0].last_error } : undefined;
 }
 
-/** Extends (`until`) or ends (null) an attempt's claim on its outbox row. */
-export async function renewOutboxClaim(db: Queryable, groupId: number, channel: string, kind: OutboxKind, until: Date | null): Promise<void> {
-  await db.query('UPDATE alert_outbox SET posting_until = $4 WHERE group_id = $1 AND channel = $2 AND kind = $3 AND posting_until IS NOT NULL', [groupId, channel, kind, until]);
+/**
+ * Extends (`until`) or ends (null) attempt `by`'s claim on its outbox row. A row claimed since by
+ * another attempt (this one's lapsed, or the row was dropped and queued again) is left alone.
+ */
+export async function renewOutboxClaim(db: Queryable, groupId: number, channel: string, kind: OutboxKind, by: string, until: Date | null): Promise<void> {
+  await db.query(
+    `UPDATE alert_outbox SET posting_until = $5, posting_by = CASE WHEN $5::timestamptz IS NULL THEN NULL ELSE posting_by END
+      WHERE group_id = $1 AND channel = $2 AND kind = $3 AND posting_by = $4`,
+    [groupId, channel, kind, by, until],
+  );
 }
 
 export interface DueItem {
