@@ -313,7 +313,7 @@ async function main() {
         + `   (load generator ${n(generator, 3)})`;
       console.log(`${`batch ${shape.batch} × conc ${shape.concurrency}`.padEnd(31)}  ${label.padEnd(38)} ${n(Math.min(...rs))} ${n(median(rs))} ${n(Math.max(...rs))}   ${ms(pct(lat.get(side.name)!, 50))}   ${ms(pct(lat.get(side.name)!, 99))}   ${what}`);
     }
-    console.log(`${''.padEnd(31)}  firebreak: routing done ${Math.round(median(routed))} ms (max ${Math.round(Math.max(...routed))}) after the last 200; one-row commit on its PostgreSQL p50 ${median(commit).toFixed(2)} ms (median of rounds)`);
+    if (routed.length > 0) console.log(`${''.padEnd(31)}  firebreak: routing done ${Math.round(median(routed))} ms (max ${Math.round(Math.max(...routed))}) after the last 200; one-row commit on its PostgreSQL p50 ${median(commit).toFixed(2)} ms (median of rounds)`);
     const am = rate.get('alertmanager');
     for (const side of [firebreak, durable]) {
       const rs = rate.get(side.name);
