@@ -15,6 +15,10 @@
  *      requests in flight × alerts per round), CPU_PROF (a directory: profile Firebreak's
  *      process with --cpu-prof), SIDES (comma-separated subset of firebreak, alertmanager,
  *      node-floor, durable-floor; `firebreak` alone for profiling runs; default all four).
+ *      FROM=src runs Firebreak from src/ through tsx instead of the build `npm start` runs.
+ *      PERF_MAP=1 starts Firebreak with --perf-basic-prof, so `perf record -g -p <pid>` names its
+ *      JavaScript frames: an on-CPU profile, where --cpu-prof counts wall time (a thread that
+ *      lost the CPU inside a socket write is charged to the write).
  *
  * Firebreak answers only after the alerts are committed in PostgreSQL (routing and Slack follow
  * in the background, and that work runs during the measurement too); Alertmanager keeps alerts
@@ -50,6 +54,8 @@ const SHAPES = (process.env.SHAPES ?? '100x8x20000,1x50x5000').split(',').map((s
 });
 type Shape = (typeof SHAPES)[number];
 const ONLY_FIREBREAK = process.env.SIDES === 'firebreak';
+/** As `npm start` runs it: the build (made first when src/ changed); FROM=src runs src/ through tsx. */
+const FIREBREAK_ENTRY = process.env.FROM === 'src' ? ['--import', 'tsx', 'src/main.ts'] : ['--enable-source-maps', 'dist/main.js'];
 /** PG_STATS=1 (embedded server only): print where PostgreSQL spent its time, per statement (pg_stat_statements). */
 const PG_STATS = process.env.PG_STATS === '1' && !process.env.DATABASE_URL;
 const TOKEN = 'bench-alertmanager-token-0123';
@@ -184,10 +190,11 @@ async function main() {
   const u = new URL(adminUrl);
   u.pathname = `/${dbName}`;
 
+  if (process.env.FROM !== 'src' && spawnSync(process.execPath, ['scripts/build.js', '--if-stale'], { stdio: 'inherit' }).status !== 0) throw new Error('scripts/build.js failed');
   const slack = await startProcess(process.execPath, ['--import', 'tsx', 'bench/support/fake-slack-server.ts'], { CHANNELS: 'incidents,alerts' }, (o) => o.includes('/api/'));
   const slackUrl = slack.out().trim().split('\n')[0]!;
   const fbPort = await freePort();
-  const fb = await startProcess(process.execPath, [...(process.env.CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.CPU_PROF}`] : []), '--import', 'tsx', 'src/main.ts'], {
+  const fb = await startProcess(process.execPath, [...(process.env.CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.CPU_PROF}`] : []), ...(process.env.PERF_MAP === '1' ? ['--perf-basic-prof'] : []), ...FIREBREAK_ENTRY], {
     SLACK_BOT_TOKEN: 'xoxb-bench', SLACK_SIGNING_SECRET: 'bench-signing-secret-0123456789', SLACK_API_URL: slackUrl, LOG_LEVEL: 'warn',
     DATABASE_URL: u.toString(), PORT: String(fbPort), ALERTMANAGER_WEBHOOK_TOKEN: TOKEN,
   }, (o) => o.includes('serving Slack') || fetch(`http://127.0.0.1:${fbPort}/health/live`).then((r) => r.ok, () => false));
