@@ -13,7 +13,12 @@
  * URL; a scratch database is created and dropped).
  * Env: ROUNDS (default 5), SHAPES (default `100x8x20000,1x50x5000`: alerts per request ×
  *      requests in flight × alerts per round), CPU_PROF (a directory: profile Firebreak's
- *      process with --cpu-prof), SIDES (`firebreak` alone for profiling runs; default both).
+ *      process with --cpu-prof), SIDES (comma-separated subset of firebreak, alertmanager,
+ *      node-floor, durable-floor; `firebreak` alone for profiling runs; default all four).
+ *      FROM=src runs Firebreak from src/ through tsx instead of the build `npm start` runs.
+ *      PERF_MAP=1 starts Firebreak with --perf-basic-prof, so `perf record -g -p <pid>` names its
+ *      JavaScript frames: an on-CPU profile, where --cpu-prof counts wall time (a thread that
+ *      lost the CPU inside a socket write is charged to the write).
  *
  * Firebreak answers only after the alerts are committed in PostgreSQL (routing and Slack follow
  * in the background, and that work runs during the measurement too); Alertmanager keeps alerts
@@ -23,7 +28,11 @@
  * each side spent per 1,000 alerts (Firebreak: its node process + PostgreSQL's processes), read
  * from /proc: that says whether a side is bound by CPU or by waiting. A third side, a bare
  * node:http server that only JSON.parses the body (bench/support/bare-http.ts), shows what Node's
- * HTTP stack alone reaches here: the floor under any Node receiver's per-request cost.
+ * HTTP stack alone reaches here: the floor under any Node receiver's per-request cost. A fourth,
+ * the durable floor (bench/support/durable-floor.ts), is that server plus the one thing the target
+ * demands beyond it: every request waits for Firebreak's own shared upsert to commit, on its own
+ * database migrated like Firebreak's; no checks, no routing. Its ratio is the most any Node
+ * receiver that commits to PostgreSQL before the 2xx can reach on this machine.
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -45,6 +54,8 @@ const SHAPES = (process.env.SHAPES ?? '100x8x20000,1x50x5000').split(',').map((s
 });
 type Shape = (typeof SHAPES)[number];
 const ONLY_FIREBREAK = process.env.SIDES === 'firebreak';
+/** As `npm start` runs it: the build (made first when src/ changed); FROM=src runs src/ through tsx. */
+const FIREBREAK_ENTRY = process.env.FROM === 'src' ? ['--import', 'tsx', 'src/main.ts'] : ['--enable-source-maps', 'dist/main.js'];
 /** PG_STATS=1 (embedded server only): print where PostgreSQL spent its time, per statement (pg_stat_statements). */
 const PG_STATS = process.env.PG_STATS === '1' && !process.env.DATABASE_URL;
 const TOKEN = 'bench-alertmanager-token-0123';
@@ -179,10 +190,11 @@ async function main() {
   const u = new URL(adminUrl);
   u.pathname = `/${dbName}`;
 
+  if (process.env.FROM !== 'src' && spawnSync(process.execPath, ['scripts/build.js', '--if-stale'], { stdio: 'inherit' }).status !== 0) throw new Error('scripts/build.js failed');
   const slack = await startProcess(process.execPath, ['--import', 'tsx', 'bench/support/fake-slack-server.ts'], { CHANNELS: 'incidents,alerts' }, (o) => o.includes('/api/'));
   const slackUrl = slack.out().trim().split('\n')[0]!;
   const fbPort = await freePort();
-  const fb = await startProcess(process.execPath, [...(process.env.CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.CPU_PROF}`] : []), '--import', 'tsx', 'src/main.ts'], {
+  const fb = await startProcess(process.execPath, [...(process.env.CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.CPU_PROF}`] : []), ...(process.env.PERF_MAP === '1' ? ['--perf-basic-prof'] : []), ...FIREBREAK_ENTRY], {
     SLACK_BOT_TOKEN: 'xoxb-bench', SLACK_SIGNING_SECRET: 'bench-signing-secret-0123456789', SLACK_API_URL: slackUrl, LOG_LEVEL: 'warn',
     DATABASE_URL: u.toString(), PORT: String(fbPort), ALERTMANAGER_WEBHOOK_TOKEN: TOKEN,
   }, (o) => o.includes('serving Slack') || fetch(`http://127.0.0.1:${fbPort}/health/live`).then((r) => r.ok, () => false));
@@ -207,7 +219,19 @@ async function main() {
     name: 'node-floor', url: new URL(`http://127.0.0.1:${floorPort}/`), headers: {}, body: firebreakBody,
     cpuMs: () => [procCpuMs(floorProc.child.pid!), 0], agent: new http.Agent({ keepAlive: true, maxSockets }),
   };
-  const sides = ONLY_FIREBREAK ? [firebreak] : [alertmanager, firebreak, floor];
+  // The same floor plus what durability costs: each request waits for Firebreak's own shared
+  // upsert on a database migrated like Firebreak's (bench/support/durable-floor.ts).
+  const durableDb = `${dbName}_floor`;
+  await admin.query(`CREATE DATABASE ${durableDb}`);
+  const du = new URL(u);
+  du.pathname = `/${durableDb}`;
+  const durablePort = await freePort();
+  const durableProc = await startProcess(process.execPath, ['--import', 'tsx', 'bench/support/durable-floor.ts'], { PORT: String(durablePort), DATABASE_URL: du.toString() }, (o) => o.includes('ready'));
+  const durable: Side = {
+    name: 'durable-floor', url: new URL(`http://127.0.0.1:${durablePort}/`), headers: {}, body: firebreakBody,
+    cpuMs: () => [procCpuMs(durableProc.child.pid!), postmaster ? postgresCpuMs(postmaster) : 0], agent: new http.Agent({ keepAlive: true, maxSockets }),
+  };
+  const sides = ONLY_FIREBREAK ? [firebreak] : process.env.SIDES ? [firebreak, alertmanager, floor, durable].filter((s) => process.env.SIDES!.split(',').includes(s.name)) : [alertmanager, firebreak, floor, durable];
   const db = new pg.Client({ connectionString: u.toString() });
   await db.connect();
   await db.query('CREATE TABLE bench_commit_probe (at timestamptz NOT NULL)');
@@ -283,23 +307,29 @@ async function main() {
   console.log(`bench/alerts: ${ROUNDS} rounds per shape, alternating which side goes first; 100 alert groups; PostgreSQL ${embedded ? 'dedicated (embedded)' : 'DATABASE_URL'}; ${os.cpus().length} cores`);
   console.log('shape (alerts/req × in flight)  side                                  alerts/s min   median      max   p50 ms   p99 ms   CPU ms per 1k alerts (median of rounds)');
   for (const { shape, rate, lat, cpu, routed, commit } of results) {
-    for (const side of [firebreak, alertmanager, floor]) {
+    for (const side of [firebreak, alertmanager, floor, durable]) {
       const rs = rate.get(side.name);
       if (!rs) continue;
-      const label = side === firebreak ? 'firebreak POST /webhooks/alertmanager' : side === alertmanager ? 'alertmanager POST /api/v2/alerts' : 'floor: bare node:http, JSON.parse only';
+      const label = side === firebreak ? 'firebreak POST /webhooks/alertmanager' : side === alertmanager ? 'alertmanager POST /api/v2/alerts'
+        : side === floor ? 'floor: bare node:http, JSON.parse only' : 'floor + the same shared upsert, no checks';
       const c = cpu.get(side.name)!;
       const server = median(c.map((x) => x[0]));
       const database = median(c.map((x) => x[1]));
       const generator = median(c.map((x) => x[2]));
-      const what = (side === firebreak ? (postmaster ? `${n(server + database, 5)} = node ${n(server, 3)} + PostgreSQL ${n(database, 3)}` : `${n(server, 5)} (node only)`) : n(server, 5))
+      const what = (side === firebreak || side === durable ? (postmaster ? `${n(server + database, 5)} = node ${n(server, 3)} + PostgreSQL ${n(database, 3)}` : `${n(server, 5)} (node only)`) : n(server, 5))
         + `   (load generator ${n(generator, 3)})`;
       console.log(`${`batch ${shape.batch} × conc ${shape.concurrency}`.padEnd(31)}  ${label.padEnd(38)} ${n(Math.min(...rs))} ${n(median(rs))} ${n(Math.max(...rs))}   ${ms(pct(lat.get(side.name)!, 50))}   ${ms(pct(lat.get(side.name)!, 99))}   ${what}`);
     }
-    console.log(`${''.padEnd(31)}  firebreak: routing done ${Math.round(median(routed))} ms (max ${Math.round(Math.max(...routed))}) after the last 200; one-row commit on its PostgreSQL p50 ${median(commit).toFixed(2)} ms (median of rounds)`);
-    if (!ONLY_FIREBREAK) {
-      const ratio = median(rate.get('firebreak')!) / median(rate.get('alertmanager')!);
-      const per = rate.get('firebreak')!.map((f, i) => f / rate.get('alertmanager')![i]!);
-      console.log(`${''.padEnd(31)}  ratio firebreak/alertmanager (medians)  ${ratio.toFixed(2)}   per round min ${Math.min(...per).toFixed(2)} max ${Math.max(...per).toFixed(2)}   target >= 1.0: ${ratio >= 1 ? 'met' : 'NOT met'}`);
+    if (routed.length > 0) console.log(`${''.padEnd(31)}  firebreak: routing done ${Math.round(median(routed))} ms (max ${Math.round(Math.max(...routed))}) after the last 200; one-row commit on its PostgreSQL p50 ${median(commit).toFixed(2)} ms (median of rounds)`);
+    const am = rate.get('alertmanager');
+    for (const side of [firebreak, durable]) {
+      const rs = rate.get(side.name);
+      if (!am || !rs) continue;
+      const ratio = median(rs) / median(am);
+      const per = rs.map((f, i) => f / am[i]!);
+      const what = side === firebreak ? 'ratio firebreak/alertmanager (medians)' : 'durable floor/alertmanager (medians)  ';
+      const verdict = side === firebreak ? `target >= 1.0: ${ratio >= 1 ? 'met' : 'NOT met'}` : 'what the least a Node receiver committing first reaches';
+      console.log(`${''.padEnd(31)}  ${what}  ${ratio.toFixed(2)}   per round min ${Math.min(...per).toFixed(2)} max ${Math.max(...per).toFixed(2)}   ${verdict}`);
     }
   }
   console.log(`alerts stored by firebreak (each committed before its 200): ${stored} (expected ${sent})${stored === sent ? '' : '  MISMATCH'}`);
@@ -308,8 +338,10 @@ async function main() {
   await Promise.all([stopProcess(fb.child), stopProcess(am.child)]);
   await stopProcess(slack.child);
   await stopProcess(floorProc.child);
-  for (const side of [firebreak, alertmanager, floor]) side.agent.destroy();
+  await stopProcess(durableProc.child);
+  for (const side of [firebreak, alertmanager, floor, durable]) side.agent.destroy();
   await admin.query(`DROP DATABASE ${dbName} WITH (FORCE)`);
+  await admin.query(`DROP DATABASE ${durableDb} WITH (FORCE)`);
   await admin.end();
   await embedded?.stop();
   rmSync(dir, { recursive: true, force: true });
