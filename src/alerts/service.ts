@@ -384,8 +384,9 @@ export class AlertService {
     if (!(await store.clearPendingMessage(pool, item, g.version))) await defer(route.opts.groupIntervalMs);
     if (!routedChannel) return;
 
-    const allResolved = v.firing.length === 0 && v.inhibited.length === 0;
-    await store.markNotified(pool, g.id, g.version, now, allResolved);
+    // The episode ends only if nothing fires by now (store.markNotified): the reminder and the
+    // incident's "all resolved" follow what was recorded, not what this render saw.
+    const allResolved = await store.markNotified(pool, g.id, g.version, now, v.firing.length === 0 && v.inhibited.length === 0);
     if (v.firing.length > 0 && route.opts.escalateAfterMs > 0 && route.opts.escalateTo && !g.acknowledgedBy && !g.escalatedAt) {
       // Once per episode (the dedupe key); the job decides when it runs whether anyone acted.
       await this.ctx.jobs.enqueue(ESCALATE_QUEUE, { groupId: g.id, episode: g.createdAt.toISOString() }, {

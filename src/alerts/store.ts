@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { advisoryUnlock, tryAdvisoryLock, type Queryable } from '../db/pool.js';
+import { advisoryUnlock, tryAdvisoryLock, withTransaction, type Queryable } from '../db/pool.js';
 import type { Labels } from './matchers.js';
 import type { AlertGroup, IncomingAlert, StoredAlert } from './model.js';
 
@@ -404,12 +404,28 @@ export async function startNewEpisodes(c: Queryable, starts: { id: number; at: D
   );
 }
 
-export async function markNotified(db: Queryable, groupId: number, version: number, now: Date, allResolved: boolean): Promise<void> {
-  await db.query(
-    `UPDATE alert_groups SET notified_version = GREATEST(notified_version, $2), last_notified_at = $3,
-            all_resolved_noticed = $4 WHERE id = $1`,
-    [groupId, version, now, allResolved],
-  );
+/**
+ * Records that the group's message was sent, rendered at `version`. `allResolved` (the render
+ * showed nothing firing) ends the episode only if nothing in the group fires now: an alert that
+ * started firing during the send was routed into this episode, and marking the group all-resolved
+ * with it firing made the next firing change start a new episode (a second message). Its change's
+ * row is still queued and decides at the next round. A change that leaves nothing firing (an
+ * acknowledgement) does not keep the episode open. The group row is locked first, in its own
+ * statement: routing holds it from joining an alert to the group until it commits, so the check
+ * that follows sees that alert, and a later routing sees the flag. True when it was recorded.
+ */
+export async function markNotified(pool: pg.Pool, groupId: number, version: number, now: Date, allResolved: boolean): Promise<boolean> {
+  return withTransaction(pool, async (c) => {
+    await c.query('SELECT 1 FROM alert_groups WHERE id = $1 FOR UPDATE', [groupId]);
+    const { rows } = await c.query<{ all_resolved_noticed: boolean }>(
+      `UPDATE alert_groups g SET notified_version = GREATEST(notified_version, $2), last_notified_at = $3,
+              all_resolved_noticed = $4 AND NOT EXISTS (
+                SELECT 1 FROM alert_group_members m JOIN alerts a ON a.id = m.alert_id WHERE m.group_id = g.id AND a.status = 'firing')
+        WHERE id = $1 RETURNING all_resolved_noticed`,
+      [groupId, version, now, allResolved],
+    );
+    return rows[0]?.all_resolved_noticed ?? false;
+  });
 }
 
 /** Claims the right to auto-declare for a group: false inside the cool-down. */
