@@ -256,9 +256,11 @@ export class AlertService {
     const attempt = randomUUID();
     const claim = await store.claimOutbox(pool, due.groupId, due.channel, due.kind, now, claimUntil(), attempt);
     if (!claim) return;
-    const item = { ...due, ...claim };
+    // Every write of this attempt to its row goes through `by`: once the claim is someone
+    // else's, a late answer from Slack changes nothing there (store.ts, HELD_ROW).
+    const item = { ...due, ...claim, by: attempt };
     const renew = setInterval(() => {
-      store.renewOutboxClaim(pool, item.groupId, item.channel, item.kind, attempt, claimUntil()).catch((err: unknown) => this.ctx.log.warn({ err }, 'could not renew an alert post claim'));
+      store.renewOutboxClaim(pool, item, claimUntil()).catch((err: unknown) => this.ctx.log.warn({ err }, 'could not renew an alert post claim'));
     }, POST_CLAIM_MS / 3);
     renew.unref();
     try {
@@ -267,7 +269,7 @@ export class AlertService {
       // A channel that does not exist will not appear by retrying: drop this post and tell
       // the ops channel (once per channel per process) what to create or change.
       if (err instanceof ChatError && GONE_CHANNEL.has(err.code)) {
-        await store.deleteOutbox(this.ctx.pool, item.groupId, item.channel, item.kind);
+        await store.dropOutbox(this.ctx.pool, item);
         this.ctx.log.error({ groupId: item.groupId, channel: item.channel, code: err.code }, `alerts routed to #${item.channel} cannot be posted (${err.code}); this notification is dropped`);
         await this.messages.reportGoneChannel(item.channel, err.code);
         return;
@@ -277,13 +279,13 @@ export class AlertService {
       const wait = retryable ? 5_000 : Math.min(600_000, 5_000 * 2 ** Math.min(item.attempts, 7));
       const code = err instanceof ChatError ? err.code : (err as Error).message;
       this.ctx.log.warn({ err, groupId: item.groupId, channel: item.channel, kind: item.kind }, 'alert notification failed');
-      await store.deferOutbox(this.ctx.pool, item.groupId, item.channel, item.kind, new Date(now.getTime() + wait), code);
+      await store.deferOutbox(this.ctx.pool, item, new Date(now.getTime() + wait), code);
       if (retryable) await store.setPace(this.ctx.pool, item.channel, new Date(now.getTime() + wait));
     } finally {
       clearInterval(renew);
       // Best effort: when PostgreSQL is away the claim lapses by itself. Only this attempt's own
       // claim ends: another replica may have claimed the row since (see renewOutboxClaim).
-      await store.renewOutboxClaim(pool, item.groupId, item.channel, item.kind, attempt, null).catch(() => undefined);
+      await store.renewOutboxClaim(pool, item, null).catch(() => undefined);
     }
   }
 
@@ -316,13 +318,13 @@ export class AlertService {
     return out;
   }
 
-  private async deliver(item: store.DueItem, now: Date): Promise<void> {
+  private async deliver(item: store.DueItem & store.OutboxAttempt, now: Date): Promise<void> {
     const pool = this.ctx.pool;
     const g = await store.getGroup(pool, item.groupId);
-    if (!g) return store.deleteOutbox(pool, item.groupId, item.channel, item.kind);
+    if (!g) return store.dropOutbox(pool, item);
     const route = this.routeOf(g);
     const routedChannel = item.channel === g.channel;
-    const defer = (ms: number) => store.deferOutbox(pool, g.id, item.channel, item.kind, new Date(now.getTime() + ms));
+    const defer = (ms: number) => store.deferOutbox(pool, item, new Date(now.getTime() + ms));
     if (routedChannel && routeMuted(this.intervals, route.opts.muteTimeIntervals, route.opts.activeTimeIntervals, now)) return defer(MUTE_RECHECK_MS);
     const v = await this.view(g, now);
     // Every firing alert silenced where it lives counts as silenced here too: no reminders.
@@ -331,7 +333,7 @@ export class AlertService {
     const existing = await store.groupMessage(pool, g.id, item.channel);
 
     if (item.kind === 'reminder') {
-      if (!existing || v.firing.length === 0 || g.acknowledgedBy) return store.deleteOutbox(pool, g.id, item.channel, 'reminder');
+      if (!existing || v.firing.length === 0 || g.acknowledgedBy) return store.dropOutbox(pool, item);
       // Planned work: the message shows the window; nobody needs reminding while it is open.
       if (silenced || v.controls?.maintenance) return defer(silencedAtSource || !silenced ? MUTE_RECHECK_MS : g.silencedUntil!.getTime() - now.getTime());
       await this.messages.remind(existing, v.firing.length, route.opts.repeatIntervalMs);
@@ -347,7 +349,7 @@ export class AlertService {
         if (v.inhibited.length > 0) return defer(route.opts.groupIntervalMs || MUTE_RECHECK_MS);
         // Resolved before anyone was told: like Alertmanager, say nothing. A change routed
         // since we looked keeps its row, still due, and is looked at again.
-        if (!(await store.clearPendingMessage(pool, g.id, item.channel, g.version))) return;
+        if (!(await store.clearPendingMessage(pool, item, g.version))) return;
         if (routedChannel) await store.markNotified(pool, g.id, g.version, now, true);
         return;
       }
@@ -361,7 +363,7 @@ export class AlertService {
         await this.messages.updateGroup(earlier.channel, earlier.ts, v.message);
         await store.saveGroupMessage(pool, g.id, { channel: item.channel, channelId: earlier.channel, ts: earlier.ts }, now);
       } else {
-        await store.markPosting(pool, g.id, item.channel, item.kind);
+        await store.markPosting(pool, item);
         const posted = await this.messages.postGroup(ch.id, g, v.message);
         await store.saveGroupMessage(pool, g.id, { channel: item.channel, channelId: posted.channel, ts: posted.ts }, now);
       }
@@ -379,11 +381,12 @@ export class AlertService {
     }
     await store.setPace(pool, item.channel, new Date(now.getTime() + this.paceMs));
     // A change routed while we rendered keeps its row (due at the next group_interval).
-    if (!(await store.clearPendingMessage(pool, g.id, item.channel, g.version))) await defer(route.opts.groupIntervalMs);
+    if (!(await store.clearPendingMessage(pool, item, g.version))) await defer(route.opts.groupIntervalMs);
     if (!routedChannel) return;
 
-    const allResolved = v.firing.length === 0 && v.inhibited.length === 0;
-    await store.markNotified(pool, g.id, g.version, now, allResolved);
+    // The episode ends only if nothing fires by now (store.markNotified): the reminder and the
+    // incident's "all resolved" follow what was recorded, not what this render saw.
+    const allResolved = await store.markNotified(pool, g.id, g.version, now, v.firing.length === 0 && v.inhibited.length === 0);
     if (v.firing.length > 0 && route.opts.escalateAfterMs > 0 && route.opts.escalateTo && !g.acknowledgedBy && !g.escalatedAt) {
       // Once per episode (the dedupe key); the job decides when it runs whether anyone acted.
       await this.ctx.jobs.enqueue(ESCALATE_QUEUE, { groupId: g.id, episode: g.createdAt.toISOString() }, {

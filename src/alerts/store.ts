@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { advisoryUnlock, tryAdvisoryLock, type Queryable } from '../db/pool.js';
+import { advisoryUnlock, tryAdvisoryLock, withTransaction, type Queryable } from '../db/pool.js';
 import type { Labels } from './matchers.js';
 import type { AlertGroup, IncomingAlert, StoredAlert } from './model.js';
 
@@ -254,19 +254,41 @@ export async function deleteOutbox(db: Queryable, groupId: number, channel: stri
   await db.query('DELETE FROM alert_outbox WHERE group_id = $1 AND channel = $2 AND kind = $3', [groupId, channel, kind]);
 }
 
-export async function deferOutbox(db: Queryable, groupId: number, channel: string, kind: OutboxKind, until: Date, error?: string): Promise<void> {
+/** One send attempt on its outbox row: the row's key and the attempt's own id (claimOutbox's `by`). */
+export interface OutboxAttempt {
+  groupId: number;
+  channel: string;
+  kind: OutboxKind;
+  by: string;
+}
+
+/**
+ * The one rule for an attempt's writes to its row ($1..$4: group, channel, kind, attempt): only
+ * while the row is still its claim. An attempt that outlived its claim (no renewal for
+ * POST_CLAIM_MS) finds the row claimed by another attempt, or released by it, or dropped and queued
+ * again by a change it never saw; a late failure deferred or deleted that row by its key alone.
+ * "Or unclaimed" would not do: a row another attempt released, or queued anew, is unclaimed too.
+ */
+const HELD_ROW = 'group_id = $1 AND channel = $2 AND kind = $3 AND posting_by = $4';
+const held = (a: OutboxAttempt) => [a.groupId, a.channel, a.kind, a.by];
+
+/** Drops the attempt's row (nothing to say, or nowhere to say it) if it still holds it. */
+export async function dropOutbox(db: Queryable, a: OutboxAttempt): Promise<void> {
+  await db.query(`DELETE FROM alert_outbox WHERE ${HELD_ROW}`, held(a));
+}
+
+export async function deferOutbox(db: Queryable, a: OutboxAttempt, until: Date, error?: string): Promise<void> {
   await db.query(
-    `UPDATE alert_outbox SET not_before = $4, attempts = attempts + ${error ? 1 : 0}, last_error = COALESCE($5, last_error)
-      WHERE group_id = $1 AND channel = $2 AND kind = $3`,
-    [groupId, channel, kind, until, error ?? null],
+    `UPDATE alert_outbox SET not_before = $5, attempts = attempts + ${error ? 1 : 0}, last_error = COALESCE($6, last_error) WHERE ${HELD_ROW}`,
+    [...held(a), until, error ?? null],
   );
 }
 
 /** What an attempt records before it posts, so a later one knows a message may already exist. */
 export const POSTING = 'posting';
 
-export async function markPosting(db: Queryable, groupId: number, channel: string, kind: OutboxKind): Promise<void> {
-  await db.query('UPDATE alert_outbox SET last_error = $4 WHERE group_id = $1 AND channel = $2 AND kind = $3', [groupId, channel, kind, POSTING]);
+export async function markPosting(db: Queryable, a: OutboxAttempt): Promise<void> {
+  await db.query(`UPDATE alert_outbox SET last_error = $5 WHERE ${HELD_ROW}`, [...held(a), POSTING]);
 }
 
 /**
@@ -285,14 +307,13 @@ export async function claimOutbox(db: Queryable, groupId: number, channel: strin
 }
 
 /**
- * Extends (`until`) or ends (null) attempt `by`'s claim on its outbox row. A row claimed since by
+ * Extends (`until`) or ends (null) the attempt's claim on its outbox row. A row claimed since by
  * another attempt (this one's lapsed, or the row was dropped and queued again) is left alone.
  */
-export async function renewOutboxClaim(db: Queryable, groupId: number, channel: string, kind: OutboxKind, by: string, until: Date | null): Promise<void> {
+export async function renewOutboxClaim(db: Queryable, a: OutboxAttempt, until: Date | null): Promise<void> {
   await db.query(
-    `UPDATE alert_outbox SET posting_until = $5, posting_by = CASE WHEN $5::timestamptz IS NULL THEN NULL ELSE posting_by END
-      WHERE group_id = $1 AND channel = $2 AND kind = $3 AND posting_by = $4`,
-    [groupId, channel, kind, by, until],
+    `UPDATE alert_outbox SET posting_until = $5, posting_by = CASE WHEN $5::timestamptz IS NULL THEN NULL ELSE posting_by END WHERE ${HELD_ROW}`,
+    [...held(a), until],
   );
 }
 
@@ -383,12 +404,28 @@ export async function startNewEpisodes(c: Queryable, starts: { id: number; at: D
   );
 }
 
-export async function markNotified(db: Queryable, groupId: number, version: number, now: Date, allResolved: boolean): Promise<void> {
-  await db.query(
-    `UPDATE alert_groups SET notified_version = GREATEST(notified_version, $2), last_notified_at = $3,
-            all_resolved_noticed = $4 WHERE id = $1`,
-    [groupId, version, now, allResolved],
-  );
+/**
+ * Records that the group's message was sent, rendered at `version`. `allResolved` (the render
+ * showed nothing firing) ends the episode only if nothing in the group fires now: an alert that
+ * started firing during the send was routed into this episode, and marking the group all-resolved
+ * with it firing made the next firing change start a new episode (a second message). Its change's
+ * row is still queued and decides at the next round. A change that leaves nothing firing (an
+ * acknowledgement) does not keep the episode open. The group row is locked first, in its own
+ * statement: routing holds it from joining an alert to the group until it commits, so the check
+ * that follows sees that alert, and a later routing sees the flag. True when it was recorded.
+ */
+export async function markNotified(pool: pg.Pool, groupId: number, version: number, now: Date, allResolved: boolean): Promise<boolean> {
+  return withTransaction(pool, async (c) => {
+    await c.query('SELECT 1 FROM alert_groups WHERE id = $1 FOR UPDATE', [groupId]);
+    const { rows } = await c.query<{ all_resolved_noticed: boolean }>(
+      `UPDATE alert_groups g SET notified_version = GREATEST(notified_version, $2), last_notified_at = $3,
+              all_resolved_noticed = $4 AND NOT EXISTS (
+                SELECT 1 FROM alert_group_members m JOIN alerts a ON a.id = m.alert_id WHERE m.group_id = g.id AND a.status = 'firing')
+        WHERE id = $1 RETURNING all_resolved_noticed`,
+      [groupId, version, now, allResolved],
+    );
+    return rows[0]?.all_resolved_noticed ?? false;
+  });
 }
 
 /** Claims the right to auto-declare for a group: false inside the cool-down. */
@@ -542,18 +579,18 @@ export async function pruneAlerts(db: Queryable, cutoff: Date): Promise<{ alerts
 }
 
 /**
- * Drops the group's pending message for `channel` (sent, or nothing to say) if the group is still
- * at `version`, the one looked at; false when it changed meanwhile. The group row is read under
- * a share lock: routing bumps the version and re-queues this row in one transaction, and a plain
- * join, made to wait for that row, re-checked it against the group as first seen (READ
+ * Drops the attempt's pending message row (sent, or nothing to say) if the attempt still holds it
+ * and the group is still at `version`, the one looked at; false otherwise. The group row is read
+ * under a share lock: routing bumps the version and re-queues this row in one transaction, and a
+ * plain join, made to wait for that row, re-checked it against the group as first seen (READ
  * COMMITTED) and deleted the change's row with the old render in chat. The lock waits for that
  * commit and reads the version it wrote.
  */
-export async function clearPendingMessage(db: Queryable, groupId: number, channel: string, version: number): Promise<boolean> {
+export async function clearPendingMessage(db: Queryable, a: OutboxAttempt, version: number): Promise<boolean> {
   const { rowCount } = await db.query(
     `WITH g AS (SELECT version FROM alert_groups WHERE id = $1 FOR SHARE)
-     DELETE FROM alert_outbox o USING g WHERE o.group_id = $1 AND o.channel = $2 AND o.kind = 'message' AND g.version = $3`,
-    [groupId, channel, version],
+     DELETE FROM alert_outbox USING g WHERE ${HELD_ROW} AND g.version = $5`,
+    [...held(a), version],
   );
   return (rowCount ?? 0) > 0;
 }

@@ -79,6 +79,7 @@ export class FakeSlack {
   private failures = new Map<string, Failure[]>();
   private delays = new Map<string, number>();
   private holds = new Map<string, Promise<void>>();
+  private nextHolds = new Map<string, Promise<string | undefined>>();
   private uploads = new Map<string, { filename: string; content?: string }>();
   private extraMethods = new Map<string, (args: Record<string, unknown>, token: string | undefined) => Record<string, unknown>>();
   private seq = 0;
@@ -151,6 +152,17 @@ export class FakeSlack {
     };
   }
 
+  /**
+   * Holds only the next call of `method` (later ones pass) until the returned function is called,
+   * then answers it normally or, given an error, with that Slack error: one attempt's request in
+   * flight while another's goes through, ending as the test decides.
+   */
+  holdNext(method: string): (error?: string) => void {
+    let release!: (error: string | undefined) => void;
+    this.nextHolds.set(method, new Promise<string | undefined>((r) => (release = r)));
+    return (error) => release(error);
+  }
+
   callsTo(method: string): Record<string, unknown>[] {
     return this.calls.filter((c) => c.method === method).map((c) => c.args);
   }
@@ -212,6 +224,15 @@ export class FakeSlack {
     const args = parseArgs(raw, String(req.headers['content-type'] ?? ''));
     const token = String(req.headers.authorization ?? '').replace(/^Bearer /, '') || (args.token as string | undefined);
     this.calls.push({ method, args, token, at: Date.now() });
+    const next = this.nextHolds.get(method);
+    if (next) {
+      this.nextHolds.delete(method);
+      const error = await next;
+      if (error) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        return void res.end(JSON.stringify({ ok: false, error }));
+      }
+    }
     const pending = this.failures.get(method);
     // A failure may be limited to one channel (by id), so other traffic does not use it up.
     const fi = pending?.findIndex((x) => !x.channel || x.channel === args.channel) ?? -1;
