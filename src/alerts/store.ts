@@ -417,17 +417,21 @@ export async function startNewEpisodes(c: Queryable, starts: { id: number; at: D
  * row is still queued and decides at the next round. A change that leaves nothing firing (an
  * acknowledgement) does not keep the episode open. The group row is locked first, in its own
  * statement: routing holds it from joining an alert to the group until it commits, so the check
- * that follows sees that alert, and a later routing sees the flag. True when it was recorded.
+ * that follows sees that alert, and a later routing sees the flag. Recorded only in the episode
+ * that was rendered (`episode`, its start): a send answered after a new episode started wrote its
+ * time and version into that episode, as if it had been notified, and routing then timed the new
+ * episode's changes from the old send (group_interval) rather than from its start (group_wait).
+ * True when all-resolved was recorded.
  */
-export async function markNotified(pool: pg.Pool, groupId: number, version: number, now: Date, allResolved: boolean): Promise<boolean> {
+export async function markNotified(pool: pg.Pool, groupId: number, episode: Date, version: number, now: Date, allResolved: boolean): Promise<boolean> {
   return withTransaction(pool, async (c) => {
     await c.query('SELECT 1 FROM alert_groups WHERE id = $1 FOR UPDATE', [groupId]);
     const { rows } = await c.query<{ all_resolved_noticed: boolean }>(
       `UPDATE alert_groups g SET notified_version = GREATEST(notified_version, $2), last_notified_at = $3,
               all_resolved_noticed = $4 AND NOT EXISTS (
                 SELECT 1 FROM alert_group_members m JOIN alerts a ON a.id = m.alert_id WHERE m.group_id = g.id AND a.status = 'firing')
-        WHERE id = $1 RETURNING all_resolved_noticed`,
-      [groupId, version, now, allResolved],
+        WHERE id = $1 AND created_at = $5 RETURNING all_resolved_noticed`,
+      [groupId, version, now, allResolved, episode],
     );
     return rows[0]?.all_resolved_noticed ?? false;
   });
