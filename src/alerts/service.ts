@@ -350,7 +350,7 @@ export class AlertService {
         // Resolved before anyone was told: like Alertmanager, say nothing. A change routed
         // since we looked keeps its row, still due, and is looked at again.
         if (!(await store.clearPendingMessage(pool, item, g.version))) return;
-        if (routedChannel) await store.markNotified(pool, g.id, g.version, now, true);
+        if (routedChannel) await store.markNotified(pool, g.id, g.createdAt, g.version, now, true);
         return;
       }
       if (silenced && routedChannel) return defer(silencedAtSource ? MUTE_RECHECK_MS : g.silencedUntil!.getTime() - now.getTime());
@@ -386,7 +386,7 @@ export class AlertService {
 
     // The episode ends only if nothing fires by now (store.markNotified): the reminder and the
     // incident's "all resolved" follow what was recorded, not what this render saw.
-    const allResolved = await store.markNotified(pool, g.id, g.version, now, v.firing.length === 0 && v.inhibited.length === 0);
+    const allResolved = await store.markNotified(pool, g.id, g.createdAt, g.version, now, v.firing.length === 0 && v.inhibited.length === 0);
     if (v.firing.length > 0 && route.opts.escalateAfterMs > 0 && route.opts.escalateTo && !g.acknowledgedBy && !g.escalatedAt) {
       // Once per episode (the dedupe key); the job decides when it runs whether anyone acted.
       await this.ctx.jobs.enqueue(ESCALATE_QUEUE, { groupId: g.id, episode: g.createdAt.toISOString() }, {

@@ -245,7 +245,8 @@ export async function queueOutbox(db: Queryable, items: OutboxItem[], now: Date,
   await db.query(
     `INSERT INTO alert_outbox (group_id, channel, kind, queued_at, not_before)
      SELECT g, c, k, $5, nb FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[]) AS t(g, c, k, nb)
-     ON CONFLICT (group_id, channel, kind) DO UPDATE SET not_before = ${reschedule ? 'EXCLUDED.not_before' : 'LEAST(alert_outbox.not_before, EXCLUDED.not_before)'}`,
+     ON CONFLICT (group_id, channel, kind) DO UPDATE SET queued_seq = alert_outbox.queued_seq + 1,
+        not_before = ${reschedule ? 'EXCLUDED.not_before' : 'LEAST(alert_outbox.not_before, EXCLUDED.not_before)'}`,
     [items.map((i) => i.groupId), items.map((i) => i.channel), items.map((i) => i.kind), items.map((i) => i.notBefore), now],
   );
 }
@@ -254,12 +255,16 @@ export async function deleteOutbox(db: Queryable, groupId: number, channel: stri
   await db.query('DELETE FROM alert_outbox WHERE group_id = $1 AND channel = $2 AND kind = $3', [groupId, channel, kind]);
 }
 
-/** One send attempt on its outbox row: the row's key and the attempt's own id (claimOutbox's `by`). */
+/**
+ * One send attempt on its outbox row: the row's key, the attempt's own id (claimOutbox's `by`) and
+ * how often the row had been queued when the attempt claimed it (clearPendingMessage).
+ */
 export interface OutboxAttempt {
   groupId: number;
   channel: string;
   kind: OutboxKind;
   by: string;
+  queued: string;
 }
 
 /**
@@ -296,14 +301,14 @@ export async function markPosting(db: Queryable, a: OutboxAttempt): Promise<void
  * flush holds the lock; undefined when it is no longer due or another attempt holds it. Returns
  * the row's attempts and last error as the claim found them.
  */
-export async function claimOutbox(db: Queryable, groupId: number, channel: string, kind: OutboxKind, now: Date, until: Date, by: string): Promise<{ attempts: number; lastError: string | null } | undefined> {
-  const { rows } = await db.query<{ attempts: number; last_error: string | null }>(
+export async function claimOutbox(db: Queryable, groupId: number, channel: string, kind: OutboxKind, now: Date, until: Date, by: string): Promise<{ attempts: number; lastError: string | null; queued: string } | undefined> {
+  const { rows } = await db.query<{ attempts: number; last_error: string | null; queued_seq: string }>(
     `UPDATE alert_outbox SET posting_until = $5, posting_by = $6
       WHERE group_id = $1 AND channel = $2 AND kind = $3 AND not_before <= $4 AND (posting_until IS NULL OR posting_until <= $4)
-      RETURNING attempts, last_error`,
+      RETURNING attempts, last_error, queued_seq`,
     [groupId, channel, kind, now, until, by],
   );
-  return rows[0] ? { attempts: rows[0].attempts, lastError: rows[0].last_error } : undefined;
+  return rows[0] ? { attempts: rows[0].attempts, lastError: rows[0].last_error, queued: String(rows[0].queued_seq) } : undefined;
 }
 
 /**
@@ -412,17 +417,21 @@ export async function startNewEpisodes(c: Queryable, starts: { id: number; at: D
  * row is still queued and decides at the next round. A change that leaves nothing firing (an
  * acknowledgement) does not keep the episode open. The group row is locked first, in its own
  * statement: routing holds it from joining an alert to the group until it commits, so the check
- * that follows sees that alert, and a later routing sees the flag. True when it was recorded.
+ * that follows sees that alert, and a later routing sees the flag. Recorded only in the episode
+ * that was rendered (`episode`, its start): a send answered after a new episode started wrote its
+ * time and version into that episode, as if it had been notified, and routing then timed the new
+ * episode's changes from the old send (group_interval) rather than from its start (group_wait).
+ * True when all-resolved was recorded.
  */
-export async function markNotified(pool: pg.Pool, groupId: number, version: number, now: Date, allResolved: boolean): Promise<boolean> {
+export async function markNotified(pool: pg.Pool, groupId: number, episode: Date, version: number, now: Date, allResolved: boolean): Promise<boolean> {
   return withTransaction(pool, async (c) => {
     await c.query('SELECT 1 FROM alert_groups WHERE id = $1 FOR UPDATE', [groupId]);
     const { rows } = await c.query<{ all_resolved_noticed: boolean }>(
       `UPDATE alert_groups g SET notified_version = GREATEST(notified_version, $2), last_notified_at = $3,
               all_resolved_noticed = $4 AND NOT EXISTS (
                 SELECT 1 FROM alert_group_members m JOIN alerts a ON a.id = m.alert_id WHERE m.group_id = g.id AND a.status = 'firing')
-        WHERE id = $1 RETURNING all_resolved_noticed`,
-      [groupId, version, now, allResolved],
+        WHERE id = $1 AND created_at = $5 RETURNING all_resolved_noticed`,
+      [groupId, version, now, allResolved, episode],
     );
     return rows[0]?.all_resolved_noticed ?? false;
   });
@@ -579,18 +588,23 @@ export async function pruneAlerts(db: Queryable, cutoff: Date): Promise<{ alerts
 }
 
 /**
- * Drops the attempt's pending message row (sent, or nothing to say) if the attempt still holds it
- * and the group is still at `version`, the one looked at; false otherwise. The group row is read
- * under a share lock: routing bumps the version and re-queues this row in one transaction, and a
- * plain join, made to wait for that row, re-checked it against the group as first seen (READ
+ * Drops the attempt's pending message row (sent, or nothing to say) if the attempt still holds it,
+ * nothing queued it again since the claim and the group is still at `version`, the one looked at;
+ * false otherwise. The queue count catches what changes how a group is shown without a new version
+ * (an incident attached, a silence at the source, the incident's channel ready): the version alone
+ * let a send in flight drop such a change with its own row. The version catches a change committed
+ * whose re-queue has not come yet (an acknowledgement, then refreshEverywhere). The group row is
+ * read under a share lock: routing bumps the version and re-queues this row in one transaction, and
+ * a plain join, made to wait for that row, re-checked it against the group as first seen (READ
  * COMMITTED) and deleted the change's row with the old render in chat. The lock waits for that
- * commit and reads the version it wrote.
+ * commit and reads the version it wrote. The count is read at the claim, before the render: a
+ * change queued between the two is sent again, not lost.
  */
 export async function clearPendingMessage(db: Queryable, a: OutboxAttempt, version: number): Promise<boolean> {
   const { rowCount } = await db.query(
     `WITH g AS (SELECT version FROM alert_groups WHERE id = $1 FOR SHARE)
-     DELETE FROM alert_outbox USING g WHERE ${HELD_ROW} AND g.version = $5`,
-    [...held(a), version],
+     DELETE FROM alert_outbox USING g WHERE ${HELD_ROW} AND queued_seq = $6 AND g.version = $5`,
+    [...held(a), version, a.queued],
   );
   return (rowCount ?? 0) > 0;
 }
