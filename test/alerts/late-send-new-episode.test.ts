@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { FakeClock } from '../../src/clock.js';
-import { AM_TOKEN, amBody, bearer, post, step } from './support.js';
+import { AM_TOKEN, amBody, bearer, post, step, until } from './support.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -28,14 +28,6 @@ const alert = async (instance: string, status: 'firing' | 'resolved' = 'firing')
   expect((await post(t, '/webhooks/alertmanager', amBody([{ labels: { alertname: 'QueueStuck', instance }, status }]), bearer(AM_TOKEN))).status).toBe(200);
 };
 const updates = () => t.slack.callsTo('chat.update').length;
-
-async function until(what: string, ok: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await ok())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setImmediate(r));
-  }
-}
 
 const group = async () =>
   (await t.db.pool.query<{ id: string; created_at: Date; notified_version: number; last_notified_at: Date | null }>(

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { FakeClock } from '../../src/clock.js';
-import { AM_TOKEN, amBody, bearer, post } from './support.js';
+import { AM_TOKEN, amBody, bearer, post, until } from './support.js';
 
 const clock = new FakeClock('2026-03-09T10:00:00Z');
 const config = { alerts: { receivers: { alertmanager: { bearerToken: AM_TOKEN } }, route: { channel: 'alerts', group_by: ['alertname'], group_wait: '30s', group_interval: '5m', repeat_interval: '4h' } } };
@@ -27,14 +27,6 @@ afterAll(async () => {
 });
 
 const topLevel = () => a.slack.messagesIn('alerts').filter((m) => !m.thread_ts && !m.ephemeralTo);
-
-async function until(what: string, ok: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await ok())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setImmediate(r));
-  }
-}
 
 describe('a group post in flight when its sender loses the outbox lock', () => {
   it('is not posted again by the other replica', async () => {

@@ -10,7 +10,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { FakeClock } from '../../src/clock.js';
-import { AM_TOKEN, amBody, bearer, post, step, text } from './support.js';
+import { AM_TOKEN, amBody, bearer, post, step, text, until } from './support.js';
 
 let t: TestApp;
 let db: pg.Client;
@@ -33,14 +33,6 @@ const fire = async (instance: string) => {
   expect((await post(t, '/webhooks/alertmanager', amBody([{ labels: { alertname: 'DiskFull', instance } }]), bearer(AM_TOKEN))).status).toBe(200);
 };
 const updates = () => t.slack.callsTo('chat.update').length;
-
-async function until(what: string, ok: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await ok())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setImmediate(r));
-  }
-}
 
 describe('a group re-queued without a new version while its message is being sent', () => {
   it('keeps the change: the message shows the incident attached meanwhile', async () => {

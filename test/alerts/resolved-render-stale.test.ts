@@ -10,7 +10,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { FakeClock } from '../../src/clock.js';
-import { AM_TOKEN, amBody, bearer, post, step } from './support.js';
+import { AM_TOKEN, amBody, bearer, post, step, until } from './support.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -29,14 +29,6 @@ const alert = async (instance: string, status: 'firing' | 'resolved' = 'firing')
   const res = await post(t, '/webhooks/alertmanager', amBody([{ labels: { alertname: 'DiskFull', instance }, status }]), bearer(AM_TOKEN));
   expect(res.status).toBe(200);
 };
-
-async function until(what: string, ok: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await ok())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setImmediate(r));
-  }
-}
 
 const noticed = async () =>
   (await t.db.pool.query<{ all_resolved_noticed: boolean }>(`SELECT all_resolved_noticed FROM alert_groups WHERE group_labels->>'alertname' = 'DiskFull'`)).rows;

@@ -49,3 +49,12 @@ export async function stepAndDrain(t: TestApp, ms: number, seconds = 10): Promis
 }
 
 export const text = (m: { text: string; blocks?: unknown[] } | undefined): string => (m ? `${m.text}\n${JSON.stringify(m.blocks ?? [])}` : '');
+
+/** Polls `ok` every event-loop turn until it holds; fails naming `what` after `ms`. */
+export async function until(what: string, ok: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await ok())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setImmediate(r));
+  }
+}
